@@ -1,0 +1,124 @@
+package model
+
+// TaskDef is the definition of a task type. Zero values of the fields marked
+// omitempty are left out so that the server applies its own defaults; the
+// others are always sent because zero is a meaningful value for them.
+type TaskDef struct {
+	Name                        string                 `json:"name"`
+	Description                 string                 `json:"description,omitempty"`
+	RetryCount                  int                    `json:"retryCount"`
+	TimeoutSeconds              int64                  `json:"timeoutSeconds"`
+	InputKeys                   []string               `json:"inputKeys,omitempty"`
+	OutputKeys                  []string               `json:"outputKeys,omitempty"`
+	TimeoutPolicy               string                 `json:"timeoutPolicy,omitempty"`
+	RetryLogic                  string                 `json:"retryLogic,omitempty"`
+	RetryDelaySeconds           int                    `json:"retryDelaySeconds"`
+	ResponseTimeoutSeconds      int64                  `json:"responseTimeoutSeconds,omitempty"`
+	ConcurrentExecLimit         int                    `json:"concurrentExecLimit,omitempty"`
+	InputTemplate               map[string]interface{} `json:"inputTemplate,omitempty"`
+	RateLimitPerFrequency       int                    `json:"rateLimitPerFrequency,omitempty"`
+	RateLimitFrequencyInSeconds int                    `json:"rateLimitFrequencyInSeconds,omitempty"`
+	IsolationGroupId            string                 `json:"isolationGroupId,omitempty"`
+	ExecutionNameSpace          string                 `json:"executionNameSpace,omitempty"`
+	OwnerEmail                  string                 `json:"ownerEmail,omitempty"`
+	PollTimeoutSeconds          int                    `json:"pollTimeoutSeconds,omitempty"`
+	BackoffScaleFactor          int                    `json:"backoffScaleFactor,omitempty"`
+	BaseType                    string                 `json:"baseType,omitempty"`
+	TotalTimeoutSeconds         int64                  `json:"totalTimeoutSeconds,omitempty"`
+	OwnerApp                    string                 `json:"ownerApp,omitempty"`
+	CreateTime                  int64                  `json:"createTime,omitempty"`
+	UpdateTime                  int64                  `json:"updateTime,omitempty"`
+	CreatedBy                   string                 `json:"createdBy,omitempty"`
+	UpdatedBy                   string                 `json:"updatedBy,omitempty"`
+}
+
+// Retry logic values for TaskDef.RetryLogic.
+const (
+	RetryFixed              = "FIXED"
+	RetryExponentialBackoff = "EXPONENTIAL_BACKOFF"
+	RetryLinearBackoff      = "LINEAR_BACKOFF"
+)
+
+// Timeout policy values for TaskDef.TimeoutPolicy and WorkflowDef.TimeoutPolicy.
+const (
+	TimeoutPolicyRetry     = "RETRY"
+	TimeoutPolicyTimeOutWF = "TIME_OUT_WF"
+	TimeoutPolicyAlertOnly = "ALERT_ONLY"
+)
+
+// WorkflowTask is one step of a workflow definition.
+type WorkflowTask struct {
+	Name              string                 `json:"name"`
+	TaskReferenceName string                 `json:"taskReferenceName"`
+	Type              string                 `json:"type,omitempty"`
+	Description       string                 `json:"description,omitempty"`
+	InputParameters   map[string]interface{} `json:"inputParameters,omitempty"`
+	StartDelay        int                    `json:"startDelay,omitempty"`
+	Optional          bool                   `json:"optional,omitempty"`
+	RetryCount        *int                   `json:"retryCount,omitempty"`
+	TaskDefinition    *TaskDef               `json:"taskDefinition,omitempty"`
+	AsyncComplete     bool                   `json:"asyncComplete,omitempty"`
+	RateLimited       bool                   `json:"rateLimited,omitempty"`
+}
+
+// TaskTypeSimple is the type of a task executed by a worker.
+const TaskTypeSimple = "SIMPLE"
+
+// WorkflowDef is the definition of a workflow.
+type WorkflowDef struct {
+	Name             string                 `json:"name"`
+	Description      string                 `json:"description,omitempty"`
+	Version          int                    `json:"version,omitempty"`
+	Tasks            []WorkflowTask         `json:"tasks"`
+	InputParameters  []string               `json:"inputParameters,omitempty"`
+	OutputParameters map[string]interface{} `json:"outputParameters,omitempty"`
+	FailureWorkflow  string                 `json:"failureWorkflow,omitempty"`
+	SchemaVersion    int                    `json:"schemaVersion,omitempty"`
+	Restartable      bool                   `json:"restartable,omitempty"`
+	OwnerEmail       string                 `json:"ownerEmail,omitempty"`
+	TimeoutPolicy    string                 `json:"timeoutPolicy,omitempty"`
+	TimeoutSeconds   int64                  `json:"timeoutSeconds"`
+	Variables        map[string]interface{} `json:"variables,omitempty"`
+	CreateTime       int64                  `json:"createTime,omitempty"`
+	UpdateTime       int64                  `json:"updateTime,omitempty"`
+}
+
+// StartWorkflowRequest starts a workflow execution.
+type StartWorkflowRequest struct {
+	Name          string                 `json:"name"`
+	Version       int                    `json:"version,omitempty"`
+	CorrelationId string                 `json:"correlationId,omitempty"`
+	Input         map[string]interface{} `json:"input"`
+	TaskToDomain  map[string]string      `json:"taskToDomain,omitempty"`
+	WorkflowDef   *WorkflowDef           `json:"workflowDef,omitempty"`
+	Priority      int                    `json:"priority,omitempty"`
+}
+
+// Workflow is a workflow execution as the server reports it.
+type Workflow struct {
+	WorkflowId               string                 `json:"workflowId"`
+	WorkflowName             string                 `json:"workflowName,omitempty"`
+	WorkflowVersion          int                    `json:"workflowVersion,omitempty"`
+	Status                   WorkflowStatus         `json:"status"`
+	CreateTime               int64                  `json:"createTime,omitempty"`
+	StartTime                int64                  `json:"startTime,omitempty"`
+	UpdateTime               int64                  `json:"updateTime,omitempty"`
+	EndTime                  int64                  `json:"endTime,omitempty"`
+	Input                    map[string]interface{} `json:"input,omitempty"`
+	Output                   map[string]interface{} `json:"output,omitempty"`
+	Tasks                    []Task                 `json:"tasks"`
+	CorrelationId            string                 `json:"correlationId,omitempty"`
+	ReasonForIncompletion    string                 `json:"reasonForIncompletion,omitempty"`
+	TaskToDomain             map[string]string      `json:"taskToDomain,omitempty"`
+	FailedReferenceTaskNames []string               `json:"failedReferenceTaskNames,omitempty"`
+	FailedTaskNames          []string               `json:"failedTaskNames,omitempty"`
+	WorkflowDefinition       *WorkflowDef           `json:"workflowDefinition,omitempty"`
+	Priority                 int                    `json:"priority"`
+	Variables                map[string]interface{} `json:"variables,omitempty"`
+}
+
+// BulkResponse is the answer to a bulk metadata update.
+type BulkResponse struct {
+	BulkSuccessfulResults []string          `json:"bulkSuccessfulResults"`
+	BulkErrorResults      map[string]string `json:"bulkErrorResults"`
+}
