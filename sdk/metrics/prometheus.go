@@ -1,0 +1,430 @@
+package metrics
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/baton-go/baton/sdk/model"
+)
+
+// Metric names. The first seven are the names documented for the original
+// Conductor Go SDK and are kept exactly, so existing dashboards and alerts keep
+// working even though they do not follow the "_total"/"_seconds" conventions.
+// Every metric added by Baton follows those conventions, except
+// task_update_time, which is named after its siblings task_poll_time and
+// task_execute_time (all three are histograms in seconds).
+const (
+	NameTaskPollError    = "task_poll_error"    // counter {taskType, kind}
+	NameTaskExecuteError = "task_execute_error" // counter {taskType, kind}
+	NameTaskUpdateError  = "task_update_error"  // counter {taskType}
+	NameTaskPollCounter  = "task_poll_counter"  // counter {taskType}
+	NameTaskPollTime     = "task_poll_time"     // histogram {taskType}, seconds
+	NameTaskExecuteTime  = "task_execute_time"  // histogram {taskType}, seconds
+	NameTaskResultSize   = "task_result_size"   // histogram {taskType}, bytes
+
+	NameTaskUpdateTime     = "task_update_time"           // histogram {taskType}, seconds
+	NameTaskPolled         = "task_polled_total"          // counter {taskType}
+	NameTaskPollResult     = "task_poll_result_total"     // counter {taskType, result}
+	NameTaskExecuted       = "task_executed_total"        // counter {taskType, status}
+	NameTaskInFlight       = "task_in_flight"             // gauge {taskType}
+	NameTaskFreeSlots      = "task_free_slots"            // gauge {taskType}
+	NameTaskPaused         = "task_paused"                // gauge {taskType}, 0 or 1
+	NameTaskUpdateGiveUp   = "task_update_give_up_total"  // counter {taskType}
+	NameTaskLeaseExtension = "task_lease_extension_total" // counter {taskType}
+
+	NameHTTPRequests        = "conductor_http_requests_total"           // counter {endpoint, method, code}
+	NameHTTPRequestDuration = "conductor_http_request_duration_seconds" // histogram {endpoint, method}
+	NameTokenRefresh        = "conductor_token_refresh_total"           // counter {result}
+)
+
+// Label names and the fixed values of the result labels.
+const (
+	LabelTaskType = "taskType" // camelCase because the original documentation says so
+	LabelKind     = "kind"
+	LabelResult   = "result"
+	LabelStatus   = "status"
+	LabelEndpoint = "endpoint"
+	LabelMethod   = "method"
+	LabelCode     = "code"
+
+	PollResultTasks = "tasks" // the poll returned at least one task
+	PollResultEmpty = "empty" // the poll succeeded but the queue had nothing (a long wait that ran out)
+	PollResultError = "error" // the poll failed
+
+	TokenRefreshSuccess = "success"
+	TokenRefreshError   = "error"
+)
+
+// Default histogram buckets. They are exported so that callers can start from
+// them when passing their own through the options.
+var (
+	// DefaultPollTimeBuckets reach well past 5 s because a batch poll is a
+	// long poll: an idle queue answers only when the poll timeout runs out.
+	DefaultPollTimeBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 7.5, 10, 15, 30}
+	// DefaultExecuteTimeBuckets span 1 ms to 10 min: handlers range from
+	// in-memory transforms to long calls to other systems.
+	DefaultExecuteTimeBuckets = []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600}
+	// DefaultRequestTimeBuckets are used for task_update_time and for the HTTP
+	// request histogram; the top buckets catch long polls and slow servers.
+	DefaultRequestTimeBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
+	// DefaultResultSizeBuckets grow by 4x from 64 B to 16 MiB.
+	DefaultResultSizeBuckets = prometheus.ExponentialBuckets(64, 4, 10)
+)
+
+// Option changes how NewPrometheus builds its collectors.
+type Option func(*options)
+
+type options struct {
+	pollTime    []float64
+	executeTime []float64
+	requestTime []float64
+	resultSize  []float64
+}
+
+// WithPollTimeBuckets sets the buckets (seconds) of task_poll_time.
+func WithPollTimeBuckets(b []float64) Option {
+	return func(o *options) { o.pollTime = b }
+}
+
+// WithExecuteTimeBuckets sets the buckets (seconds) of task_execute_time.
+func WithExecuteTimeBuckets(b []float64) Option {
+	return func(o *options) { o.executeTime = b }
+}
+
+// WithRequestTimeBuckets sets the buckets (seconds) of task_update_time and
+// conductor_http_request_duration_seconds.
+func WithRequestTimeBuckets(b []float64) Option {
+	return func(o *options) { o.requestTime = b }
+}
+
+// WithResultSizeBuckets sets the buckets (bytes) of task_result_size.
+func WithResultSizeBuckets(b []float64) Option {
+	return func(o *options) { o.resultSize = b }
+}
+
+func validBuckets(name string, b []float64) error {
+	if len(b) == 0 {
+		return fmt.Errorf("metrics: %s buckets must not be empty", name)
+	}
+	for i := 1; i < len(b); i++ {
+		if !(b[i] > b[i-1]) {
+			return fmt.Errorf("metrics: %s buckets must be strictly increasing, got %v", name, b)
+		}
+	}
+	return nil
+}
+
+// Prometheus is a Recorder that exports to a prometheus.Registerer chosen by
+// the caller. It also observes the HTTP client (request counts and durations,
+// token refreshes) through RequestDone and TokenRefreshed, which match the
+// sdk/client Observer interface; this package does not import sdk/client so
+// that metrics stays free of the HTTP stack.
+//
+// All methods are safe for concurrent use. The series of a task type are
+// resolved once and cached, so the per-event cost is a map lookup plus the
+// atomic updates of the underlying Prometheus collectors.
+type Prometheus struct {
+	pollError    *prometheus.CounterVec
+	executeError *prometheus.CounterVec
+	updateError  *prometheus.CounterVec
+	pollCounter  *prometheus.CounterVec
+	pollTime     *prometheus.HistogramVec
+	executeTime  *prometheus.HistogramVec
+	resultSize   *prometheus.HistogramVec
+
+	updateTime     *prometheus.HistogramVec
+	polled         *prometheus.CounterVec
+	pollResult     *prometheus.CounterVec
+	executed       *prometheus.CounterVec
+	inFlight       *prometheus.GaugeVec
+	freeSlots      *prometheus.GaugeVec
+	paused         *prometheus.GaugeVec
+	updateGiveUp   *prometheus.CounterVec
+	leaseExtension *prometheus.CounterVec
+
+	httpRequests *prometheus.CounterVec
+	httpDuration *prometheus.HistogramVec
+	tokenRefresh *prometheus.CounterVec
+	tokenOK      prometheus.Counter
+	tokenErr     prometheus.Counter
+
+	// series caches taskSeries by task type (string -> *taskSeries). A
+	// sync.Map fits: keys are written once and then only read.
+	series sync.Map
+}
+
+// taskSeries holds the children of every vector whose only label is the task
+// type, so the hot path skips the label hashing of WithLabelValues.
+type taskSeries struct {
+	pollCounter    prometheus.Counter
+	pollTime       prometheus.Observer
+	executeTime    prometheus.Observer
+	resultSize     prometheus.Observer
+	updateTime     prometheus.Observer
+	updateError    prometheus.Counter
+	polled         prometheus.Counter
+	pollTasks      prometheus.Counter
+	pollEmpty      prometheus.Counter
+	pollError      prometheus.Counter
+	inFlight       prometheus.Gauge
+	freeSlots      prometheus.Gauge
+	paused         prometheus.Gauge
+	updateGiveUp   prometheus.Counter
+	leaseExtension prometheus.Counter
+}
+
+var _ Recorder = (*Prometheus)(nil)
+
+// NewPrometheus creates the collectors and registers them on reg. It returns
+// an error, and registers nothing, when reg is nil, an option is invalid, or
+// reg already holds a collector with one of these names (for instance a
+// second recorder on the same registry; wrap reg with
+// prometheus.WrapRegistererWith to tell two runners apart instead).
+func NewPrometheus(reg prometheus.Registerer, opts ...Option) (*Prometheus, error) {
+	if reg == nil {
+		return nil, errors.New("metrics: registerer must not be nil")
+	}
+	o := options{
+		pollTime:    DefaultPollTimeBuckets,
+		executeTime: DefaultExecuteTimeBuckets,
+		requestTime: DefaultRequestTimeBuckets,
+		resultSize:  DefaultResultSizeBuckets,
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	for _, c := range []struct {
+		name string
+		b    []float64
+	}{
+		{"poll time", o.pollTime},
+		{"execute time", o.executeTime},
+		{"request time", o.requestTime},
+		{"result size", o.resultSize},
+	} {
+		if err := validBuckets(c.name, c.b); err != nil {
+			return nil, err
+		}
+	}
+
+	tt := []string{LabelTaskType}
+	counter := func(name, help string, labels []string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+	}
+	gauge := func(name, help string) *prometheus.GaugeVec {
+		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, tt)
+	}
+	histogram := func(name, help string, buckets []float64, labels []string) *prometheus.HistogramVec {
+		return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, labels)
+	}
+
+	p := &Prometheus{
+		pollError:    counter(NameTaskPollError, "Batch polls that failed, by error kind.", []string{LabelTaskType, LabelKind}),
+		executeError: counter(NameTaskExecuteError, "Task executions that failed (handler error, terminal error, panic, invalid output), by error kind.", []string{LabelTaskType, LabelKind}),
+		updateError:  counter(NameTaskUpdateError, "Attempts to post a task result that failed (each retry counts).", tt),
+		pollCounter:  counter(NameTaskPollCounter, "Batch polls made, whatever their outcome.", tt),
+		pollTime:     histogram(NameTaskPollTime, "Duration of a batch poll in seconds, long-poll wait included.", o.pollTime, tt),
+		executeTime:  histogram(NameTaskExecuteTime, "Duration of a handler call in seconds.", o.executeTime, tt),
+		resultSize:   histogram(NameTaskResultSize, "Size of the JSON-encoded task output in bytes.", o.resultSize, tt),
+
+		updateTime:     histogram(NameTaskUpdateTime, "Duration of one attempt to post a task result, in seconds.", o.requestTime, tt),
+		polled:         counter(NameTaskPolled, "Tasks received from batch polls.", tt),
+		pollResult:     counter(NameTaskPollResult, "Batch polls by outcome: tasks (answered with work), empty (the long wait ran out), error.", []string{LabelTaskType, LabelResult}),
+		executed:       counter(NameTaskExecuted, "Task executions by the status reported to the server.", []string{LabelTaskType, LabelStatus}),
+		inFlight:       gauge(NameTaskInFlight, "Execution slots in use: tasks being executed or waiting for their result to be delivered."),
+		freeSlots:      gauge(NameTaskFreeSlots, "Execution slots free for new tasks."),
+		paused:         gauge(NameTaskPaused, "1 while polling of the task type is paused, else 0."),
+		updateGiveUp:   counter(NameTaskUpdateGiveUp, "Task results that were never delivered: rejected for good or still failing at the shutdown deadline.", tt),
+		leaseExtension: counter(NameTaskLeaseExtension, "Successful lease extensions of running tasks.", tt),
+
+		httpRequests: counter(NameHTTPRequests, "HTTP requests to the Conductor server by endpoint template, method and status code (0 when no answer came).", []string{LabelEndpoint, LabelMethod, LabelCode}),
+		httpDuration: histogram(NameHTTPRequestDuration, "Duration of HTTP requests to the Conductor server in seconds.", o.requestTime, []string{LabelEndpoint, LabelMethod}),
+		tokenRefresh: counter(NameTokenRefresh, "Attempts to obtain an access token, by result.", []string{LabelResult}),
+	}
+	p.tokenOK = p.tokenRefresh.WithLabelValues(TokenRefreshSuccess)
+	p.tokenErr = p.tokenRefresh.WithLabelValues(TokenRefreshError)
+
+	cs := []prometheus.Collector{
+		p.pollError, p.executeError, p.updateError, p.pollCounter, p.pollTime, p.executeTime, p.resultSize,
+		p.updateTime, p.polled, p.pollResult, p.executed, p.inFlight, p.freeSlots, p.paused, p.updateGiveUp,
+		p.leaseExtension, p.httpRequests, p.httpDuration, p.tokenRefresh,
+	}
+	for i, c := range cs {
+		if err := reg.Register(c); err != nil {
+			// Leave the registry as we found it.
+			for _, done := range cs[:i] {
+				reg.Unregister(done)
+			}
+			return nil, fmt.Errorf("metrics: register collectors: %w", err)
+		}
+	}
+	return p, nil
+}
+
+// Unregister removes the collectors from reg, which must be the registerer
+// given to NewPrometheus. It lets a process replace a recorder on a long-lived
+// registry.
+func (p *Prometheus) Unregister(reg prometheus.Registerer) {
+	for _, c := range []prometheus.Collector{
+		p.pollError, p.executeError, p.updateError, p.pollCounter, p.pollTime, p.executeTime, p.resultSize,
+		p.updateTime, p.polled, p.pollResult, p.executed, p.inFlight, p.freeSlots, p.paused, p.updateGiveUp,
+		p.leaseExtension, p.httpRequests, p.httpDuration, p.tokenRefresh,
+	} {
+		reg.Unregister(c)
+	}
+}
+
+// forType returns the cached series of a task type, creating them on first use.
+func (p *Prometheus) forType(taskType string) *taskSeries {
+	if s, ok := p.series.Load(taskType); ok {
+		return s.(*taskSeries)
+	}
+	s := &taskSeries{
+		pollCounter:    p.pollCounter.WithLabelValues(taskType),
+		pollTime:       p.pollTime.WithLabelValues(taskType),
+		executeTime:    p.executeTime.WithLabelValues(taskType),
+		resultSize:     p.resultSize.WithLabelValues(taskType),
+		updateTime:     p.updateTime.WithLabelValues(taskType),
+		updateError:    p.updateError.WithLabelValues(taskType),
+		polled:         p.polled.WithLabelValues(taskType),
+		pollTasks:      p.pollResult.WithLabelValues(taskType, PollResultTasks),
+		pollEmpty:      p.pollResult.WithLabelValues(taskType, PollResultEmpty),
+		pollError:      p.pollResult.WithLabelValues(taskType, PollResultError),
+		inFlight:       p.inFlight.WithLabelValues(taskType),
+		freeSlots:      p.freeSlots.WithLabelValues(taskType),
+		paused:         p.paused.WithLabelValues(taskType),
+		updateGiveUp:   p.updateGiveUp.WithLabelValues(taskType),
+		leaseExtension: p.leaseExtension.WithLabelValues(taskType),
+	}
+	// Two goroutines may race to build the same entry; both built children of
+	// the same vectors, so whichever is stored is equivalent.
+	actual, _ := p.series.LoadOrStore(taskType, s)
+	return actual.(*taskSeries)
+}
+
+// PollDone implements Recorder.
+func (p *Prometheus) PollDone(taskType string, tasks int, d time.Duration, errKind string) {
+	s := p.forType(taskType)
+	s.pollCounter.Inc()
+	s.pollTime.Observe(d.Seconds())
+	switch {
+	case errKind != "":
+		s.pollError.Inc()
+		p.pollError.WithLabelValues(taskType, boundKind(errKind)).Inc()
+	case tasks > 0:
+		s.pollTasks.Inc()
+		s.polled.Add(float64(tasks))
+	default:
+		s.pollEmpty.Inc()
+	}
+}
+
+// ExecuteDone implements Recorder.
+func (p *Prometheus) ExecuteDone(taskType string, d time.Duration, status string, errKind string, resultSize int) {
+	s := p.forType(taskType)
+	s.executeTime.Observe(d.Seconds())
+	if resultSize < 0 {
+		resultSize = 0
+	}
+	s.resultSize.Observe(float64(resultSize))
+	p.executed.WithLabelValues(taskType, boundStatus(status)).Inc()
+	if errKind != "" {
+		p.executeError.WithLabelValues(taskType, boundKind(errKind)).Inc()
+	}
+}
+
+// UpdateDone implements Recorder.
+func (p *Prometheus) UpdateDone(taskType string, d time.Duration, errKind string) {
+	s := p.forType(taskType)
+	s.updateTime.Observe(d.Seconds())
+	if errKind != "" {
+		s.updateError.Inc()
+	}
+}
+
+// UpdateGaveUp implements Recorder.
+func (p *Prometheus) UpdateGaveUp(taskType string) { p.forType(taskType).updateGiveUp.Inc() }
+
+// LeaseExtended implements Recorder.
+func (p *Prometheus) LeaseExtended(taskType string) { p.forType(taskType).leaseExtension.Inc() }
+
+// SlotsChanged implements Recorder.
+func (p *Prometheus) SlotsChanged(taskType string, inFlight, free int) {
+	s := p.forType(taskType)
+	s.inFlight.Set(float64(inFlight))
+	s.freeSlots.Set(float64(free))
+}
+
+// PausedChanged implements Recorder.
+func (p *Prometheus) PausedChanged(taskType string, paused bool) {
+	v := 0.0
+	if paused {
+		v = 1
+	}
+	p.forType(taskType).paused.Set(v)
+}
+
+// RequestDone records one HTTP request made by the Conductor client.
+// endpoint must be the route template (for example
+// "/tasks/poll/batch/{taskType}"), never the expanded path. statusCode is 0
+// when no answer arrived (connection error, timeout).
+func (p *Prometheus) RequestDone(endpoint, method string, statusCode int, d time.Duration) {
+	p.httpRequests.WithLabelValues(endpoint, method, boundCode(statusCode)).Inc()
+	p.httpDuration.WithLabelValues(endpoint, method).Observe(d.Seconds())
+}
+
+// TokenRefreshed records one attempt to obtain an access token.
+func (p *Prometheus) TokenRefreshed(err error) {
+	if err != nil {
+		p.tokenErr.Inc()
+		return
+	}
+	p.tokenOK.Inc()
+}
+
+// boundKind maps anything outside the documented error kinds to "other", so
+// a caller passing a raw error string cannot blow up the series count.
+func boundKind(k string) string {
+	switch k {
+	case ErrorKindTimeout, ErrorKindConnection, ErrorKindServer, ErrorKindThrottled, ErrorKindClient,
+		ErrorKindUnauthorized, ErrorKindDecode, ErrorKindHandler, ErrorKindTerminal, ErrorKindPanic,
+		ErrorKindOutput, ErrorKindOther:
+		return k
+	}
+	return ErrorKindOther
+}
+
+// StatusOther is the "status" label of task_executed_total for a status
+// outside the four a worker may report.
+const StatusOther = "OTHER"
+
+func boundStatus(s string) string {
+	switch model.TaskResultStatus(s) {
+	case model.CompletedTask, model.FailedTask, model.FailedWithTerminalErrorTask, model.InProgressTask:
+		return s
+	}
+	return StatusOther
+}
+
+// boundCode turns a status code into its label. The common codes are
+// constants so the hot path does not allocate; anything outside 100-599 is
+// "0", like a request that got no answer.
+func boundCode(c int) string {
+	switch c {
+	case 200:
+		return "200"
+	case 204:
+		return "204"
+	case 0:
+		return "0"
+	}
+	if c < 100 || c > 599 {
+		return "0"
+	}
+	return strconv.Itoa(c)
+}
