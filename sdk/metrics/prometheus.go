@@ -176,6 +176,30 @@ type taskSeries struct {
 	paused         prometheus.Gauge
 	updateGiveUp   prometheus.Counter
 	leaseExtension prometheus.Counter
+	executed       [len(executedStatuses)]prometheus.Counter // indexed like executedStatuses
+}
+
+// executedStatuses are the values of the "status" label of
+// task_executed_total; StatusOther must stay last (see statusIndex).
+var executedStatuses = [...]string{
+	string(model.CompletedTask), string(model.FailedTask), string(model.FailedWithTerminalErrorTask),
+	string(model.InProgressTask), StatusOther,
+}
+
+// statusIndex returns the position of s in executedStatuses, or that of
+// StatusOther for anything unknown.
+func statusIndex(s string) int {
+	switch model.TaskResultStatus(s) {
+	case model.CompletedTask:
+		return 0
+	case model.FailedTask:
+		return 1
+	case model.FailedWithTerminalErrorTask:
+		return 2
+	case model.InProgressTask:
+		return 3
+	}
+	return len(executedStatuses) - 1
 }
 
 var _ Recorder = (*Prometheus)(nil)
@@ -301,6 +325,9 @@ func (p *Prometheus) forType(taskType string) *taskSeries {
 		updateGiveUp:   p.updateGiveUp.WithLabelValues(taskType),
 		leaseExtension: p.leaseExtension.WithLabelValues(taskType),
 	}
+	for i, st := range executedStatuses {
+		s.executed[i] = p.executed.WithLabelValues(taskType, st)
+	}
 	// Two goroutines may race to build the same entry; both built children of
 	// the same vectors, so whichever is stored is equivalent.
 	actual, _ := p.series.LoadOrStore(taskType, s)
@@ -332,7 +359,7 @@ func (p *Prometheus) ExecuteDone(taskType string, d time.Duration, status string
 		resultSize = 0
 	}
 	s.resultSize.Observe(float64(resultSize))
-	p.executed.WithLabelValues(taskType, boundStatus(status)).Inc()
+	s.executed[statusIndex(status)].Inc()
 	if errKind != "" {
 		p.executeError.WithLabelValues(taskType, boundKind(errKind)).Inc()
 	}
@@ -402,14 +429,6 @@ func boundKind(k string) string {
 // StatusOther is the "status" label of task_executed_total for a status
 // outside the four a worker may report.
 const StatusOther = "OTHER"
-
-func boundStatus(s string) string {
-	switch model.TaskResultStatus(s) {
-	case model.CompletedTask, model.FailedTask, model.FailedWithTerminalErrorTask, model.InProgressTask:
-		return s
-	}
-	return StatusOther
-}
 
 // boundCode turns a status code into its label. The common codes are
 // constants so the hot path does not allocate; anything outside 100-599 is

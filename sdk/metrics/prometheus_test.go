@@ -329,7 +329,12 @@ func TestErrorKindsAreBounded(t *testing.T) {
 		t.Errorf(`task_poll_error{kind="other"} = %v, want 101`, got)
 	}
 	checkExposition(t, reg, "task_execute_error", `task_execute_error{kind="other",taskType="a"} 100`)
-	checkExposition(t, reg, "task_executed_total", `task_executed_total{status="OTHER",taskType="a"} 100`)
+	checkExposition(t, reg, "task_executed_total", expect(
+		`task_executed_total{status="COMPLETED",taskType="a"} 0`,
+		`task_executed_total{status="FAILED",taskType="a"} 0`,
+		`task_executed_total{status="FAILED_WITH_TERMINAL_ERROR",taskType="a"} 0`,
+		`task_executed_total{status="IN_PROGRESS",taskType="a"} 0`,
+		`task_executed_total{status="OTHER",taskType="a"} 100`))
 }
 
 // TestLint runs promlint. The names and the taskType label come from the
