@@ -1,0 +1,81 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"net"
+	"time"
+
+	"github.com/baton-go/baton/sdk/metrics"
+)
+
+// apiFailure is how a taskAPI implementation describes a failed call to the
+// runner: whether trying again can help, after how long at least, and the
+// metrics kind. It wraps the original error (e.g. a *client.APIError), whose
+// text it keeps, so errors.As still finds it in hooks.
+type apiFailure struct {
+	err        error
+	status     int // HTTP status; 0 when no answer came
+	retryable  bool
+	retryAfter time.Duration
+	kind       string
+}
+
+func (e *apiFailure) Error() string { return e.err.Error() }
+func (e *apiFailure) Unwrap() error { return e.err }
+
+type errClass struct {
+	kind       string
+	retryable  bool
+	retryAfter time.Duration
+}
+
+// classify decides what the runner does about err. Errors without an
+// apiFailure (transport errors, timeouts) are retryable.
+func classify(err error) errClass {
+	if err == nil {
+		return errClass{}
+	}
+	var f *apiFailure
+	if errors.As(err, &f) {
+		return errClass{kind: f.kind, retryable: f.retryable, retryAfter: f.retryAfter}
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return errClass{kind: metrics.ErrorKindTimeout, retryable: true}
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		if ne.Timeout() {
+			return errClass{kind: metrics.ErrorKindTimeout, retryable: true}
+		}
+		return errClass{kind: metrics.ErrorKindConnection, retryable: true}
+	}
+	return errClass{kind: metrics.ErrorKindOther, retryable: true}
+}
+
+// kindOfStatus maps an HTTP status to a metrics error kind.
+func kindOfStatus(status int) string {
+	switch {
+	case status == 401 || status == 403:
+		return metrics.ErrorKindUnauthorized
+	case status == 429:
+		return metrics.ErrorKindThrottled
+	case status >= 500:
+		return metrics.ErrorKindServer
+	case status >= 400:
+		return metrics.ErrorKindClient
+	}
+	return metrics.ErrorKindOther
+}
+
+// retryableStatus says whether posting the same result again can succeed:
+// 5xx, 429, 408 and auth failures (credentials may be fixed or a token
+// refreshed) are worth retrying; other 4xx (404 task gone, 400 invalid) are
+// final.
+func retryableStatus(status int) bool {
+	switch {
+	case status >= 500, status == 429, status == 408, status == 401, status == 403:
+		return true
+	}
+	return false
+}

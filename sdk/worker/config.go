@@ -1,0 +1,260 @@
+package worker
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/baton-go/baton/sdk/metrics"
+)
+
+// Defaults and limits. Each is used when the corresponding option is not
+// given; the limits are enforced when an option is applied.
+const (
+	// BatchSizeDefault is the number of execution slots of a worker started
+	// with Start and no BatchSize option.
+	BatchSizeDefault = 1
+
+	// PollIntervalDefault is how long a poller waits after an empty answer
+	// that came back at once (a server that does not hold long polls, or a
+	// worker configured with PollTimeout(0)). After an empty answer that did
+	// wait, the next poll is sent immediately.
+	PollIntervalDefault = 100 * time.Millisecond
+
+	// PollIntervalMin is the smallest poll interval accepted.
+	PollIntervalMin = time.Millisecond
+
+	// PollTimeoutMax is the longest long-poll wait the server accepts (Conductor
+	// answers 400 above 5000 ms).
+	PollTimeoutMax = 5 * time.Second
+
+	// PollTimeoutDefault is the long-poll timeout used once the server has
+	// shown that it answers a waiting poll as soon as a task is due: an idle
+	// worker then makes one request per 5 s and still picks a new task up
+	// within milliseconds.
+	PollTimeoutDefault = PollTimeoutMax
+
+	// PollTimeoutUnproven is the long-poll timeout used until the server has
+	// shown that it answers early. A server that sleeps the whole timeout on an
+	// empty queue (Conductor 3.21 with its Redis queue) makes a task that
+	// arrives during the wait sit there until the timeout ends, so this value
+	// bounds pickup latency on such servers (about 1 s at the median) while
+	// keeping an idle worker at 30 requests per minute.
+	PollTimeoutUnproven = 2 * time.Second
+
+	// PollCountMax is the most tasks one poll asks for; the server caps count
+	// at 100 anyway.
+	PollCountMax = 100
+
+	// PollRequestSlack is added to the long-poll timeout to give each poll
+	// request its own deadline, so a server that never answers cannot stall a
+	// poller.
+	PollRequestSlack = 10 * time.Second
+
+	// PollBackoffMin is the nominal wait after the first failed poll; it
+	// doubles with each further failure (with jitter) up to PollBackoffMax.
+	PollBackoffMin = 100 * time.Millisecond
+
+	// PollBackoffMax caps the wait between failed polls, and so bounds how long
+	// a worker needs to notice that the server is back.
+	PollBackoffMax = 5 * time.Second
+
+	// UpdateBackoffMin is the nominal wait before the first retry of a result
+	// the server did not accept; it doubles up to UpdateBackoffMax.
+	UpdateBackoffMin = 100 * time.Millisecond
+
+	// UpdateBackoffMax caps the wait between attempts to post a result. A
+	// Retry-After sent by the server is honoured even when longer.
+	UpdateBackoffMax = 5 * time.Second
+
+	// UpdateAttemptTimeout is the deadline of each single attempt to post a
+	// result; every attempt gets a fresh context.
+	UpdateAttemptTimeout = 10 * time.Second
+
+	// UpdateWarnAfter is the number of failed attempts for one result after
+	// which the failure is logged at warn level (earlier ones at debug).
+	UpdateWarnAfter = 3
+
+	// ErrorLogInterval is how often a worker that keeps failing logs a
+	// summary line. The first failure of a streak is logged at once; the rest
+	// are counted and summarised, so an outage gives a bounded number of lines.
+	ErrorLogInterval = 30 * time.Second
+
+	// LeaseExtendMinPeriod is the shortest interval between two lease
+	// extensions of one task.
+	LeaseExtendMinPeriod = 500 * time.Millisecond
+)
+
+// Option configures a TaskRunner.
+type Option func(*runnerConfig)
+
+type runnerConfig struct {
+	workerID     string
+	pollTimeout  time.Duration
+	pollTimeoutS bool // pollTimeout was set: no adaptation
+	logger       logrus.FieldLogger
+	recorder     metrics.Recorder
+	hooks        Hooks
+	clock        Clock
+	deferStart   time.Duration
+	noUpdateV2   bool // unexported switch, used by benchmarks to compare
+	err          error
+}
+
+func (c *runnerConfig) fail(err error) {
+	if c.err == nil {
+		c.err = err
+	}
+}
+
+// WithWorkerID sets the worker id sent with polls and results. Default: the
+// host name (or "baton-worker" when it cannot be read).
+func WithWorkerID(id string) Option {
+	return func(c *runnerConfig) {
+		if id == "" {
+			c.fail(fmt.Errorf("worker: WithWorkerID: workerID must not be empty"))
+			return
+		}
+		c.workerID = id
+	}
+}
+
+// WithPollTimeout sets the long-poll timeout of every worker of the runner
+// (0 .. PollTimeoutMax; 0 means the server answers at once and the worker
+// waits its poll interval after an empty answer). A fixed timeout turns off
+// the adaptive default described in the package documentation. A worker's
+// own PollTimeout option overrides it.
+func WithPollTimeout(d time.Duration) Option {
+	return func(c *runnerConfig) {
+		if err := checkPollTimeout(d); err != nil {
+			c.fail(fmt.Errorf("worker: WithPollTimeout: %w", err))
+			return
+		}
+		c.pollTimeout, c.pollTimeoutS = d, true
+	}
+}
+
+// WithLogger sets the logger used for everything the runner logs and the
+// base of the logger handlers get from LoggerFromContext. Default: a new
+// logrus.Logger at info level writing to stderr (never the global one).
+func WithLogger(l logrus.FieldLogger) Option {
+	return func(c *runnerConfig) {
+		if l != nil {
+			c.logger = l
+		}
+	}
+}
+
+// WithMetrics sets the recorder the runner reports its measurements to.
+// Default: metrics.NopRecorder.
+func WithMetrics(r metrics.Recorder) Option {
+	return func(c *runnerConfig) {
+		if r != nil {
+			c.recorder = r
+		}
+	}
+}
+
+// WithHooks sets callbacks for runner events. Nil fields are skipped.
+func WithHooks(h Hooks) Option {
+	return func(c *runnerConfig) { c.hooks = h }
+}
+
+// WithClock sets the source of time and timers; meant for tests.
+// Default: the system clock.
+func WithClock(clk Clock) Option {
+	return func(c *runnerConfig) {
+		if clk != nil {
+			c.clock = clk
+		}
+	}
+}
+
+// WithDeferredStart delays the first poll of every worker by d after it was
+// started, e.g. to let the rest of a process warm up. Shutdown cancels the
+// wait.
+func WithDeferredStart(d time.Duration) Option {
+	return func(c *runnerConfig) {
+		if d < 0 {
+			c.fail(fmt.Errorf("worker: WithDeferredStart: delay must be >= 0, got %v", d))
+			return
+		}
+		c.deferStart = d
+	}
+}
+
+// withoutUpdateV2 makes the runner use plain updates only (benchmarks).
+func withoutUpdateV2() Option {
+	return func(c *runnerConfig) { c.noUpdateV2 = true }
+}
+
+// WorkerOption configures one worker started with Start.
+type WorkerOption func(*workerConfig)
+
+type workerConfig struct {
+	batchSize    int
+	pollInterval time.Duration
+	pollTimeout  time.Duration
+	pollTimeoutS bool
+	domain       string
+	err          error
+}
+
+func (c *workerConfig) fail(err error) {
+	if c.err == nil {
+		c.err = err
+	}
+}
+
+// BatchSize sets the number of execution slots (tasks run at the same time)
+// and the most tasks one poll asks for. Default: BatchSizeDefault.
+func BatchSize(n int) WorkerOption {
+	return func(c *workerConfig) {
+		if n < 1 {
+			c.fail(fmt.Errorf("worker: batchSize must be >= 1, got %d", n))
+			return
+		}
+		c.batchSize = n
+	}
+}
+
+// PollInterval sets the wait after an empty answer that came back at once.
+// Default: PollIntervalDefault.
+func PollInterval(d time.Duration) WorkerOption {
+	return func(c *workerConfig) {
+		if d < PollIntervalMin {
+			c.fail(fmt.Errorf("worker: pollInterval must be >= %v, got %v", PollIntervalMin, d))
+			return
+		}
+		c.pollInterval = d
+	}
+}
+
+// PollTimeout sets this worker's long-poll timeout (0 .. PollTimeoutMax),
+// overriding the runner's. Default: adaptive (see the package documentation).
+func PollTimeout(d time.Duration) WorkerOption {
+	return func(c *workerConfig) {
+		if err := checkPollTimeout(d); err != nil {
+			c.fail(fmt.Errorf("worker: %w", err))
+			return
+		}
+		c.pollTimeout, c.pollTimeoutS = d, true
+	}
+}
+
+// Domain makes the worker poll the task type's queue of the given domain
+// only. Default: no domain.
+func Domain(domain string) WorkerOption {
+	return func(c *workerConfig) { c.domain = domain }
+}
+
+func checkPollTimeout(d time.Duration) error {
+	if d < 0 || d > PollTimeoutMax {
+		return fmt.Errorf("pollTimeout must be between 0 and %v, got %v", PollTimeoutMax, d)
+	}
+	if d%time.Millisecond != 0 {
+		return fmt.Errorf("pollTimeout must be a whole number of milliseconds, got %v", d)
+	}
+	return nil
+}

@@ -1,0 +1,364 @@
+package worker
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/baton-go/baton/internal/backoff"
+	"github.com/baton-go/baton/sdk/model"
+)
+
+// proofsNeeded is how many early long-poll answers the runner must see before
+// it trusts the server to answer waiting polls early (see pollTimeout).
+const proofsNeeded = 3
+
+// poller owns one (task type, domain): it reserves slots, polls, and starts a
+// goroutine per task. Its loop is the only writer of the poll state; the
+// fields other goroutines touch are atomics (settings written by the public
+// API, counters read by Workers) plus the small active-task set read by
+// Shutdown.
+type poller struct {
+	r       *TaskRunner
+	key     workerKey
+	handler HandlerFunc
+	log     logrus.FieldLogger
+
+	slots        atomic.Int64 // batch size
+	inFlight     atomic.Int64 // slots in use
+	pollInterval atomic.Int64 // time.Duration
+	fixedTimeout atomic.Int64 // time.Duration; valid when hasFixed
+	hasFixed     atomic.Bool
+	paused       atomic.Bool
+
+	// wake is signalled (never blocking) when a slot frees up or a setting
+	// changes; the loop re-reads its state after each signal, so a signal
+	// cannot be lost and a spurious one costs one loop turn.
+	wake chan struct{}
+
+	pollErrLog   *errLogLimiter
+	updateErrLog *errLogLimiter
+
+	// status, read by Workers
+	state      atomic.Int32
+	polls      atomic.Uint64
+	pollErrors atomic.Uint64
+	tasks      atomic.Uint64
+	failures   atomic.Uint64
+	giveUps    atomic.Uint64
+	lastPoll   atomic.Int64 // unix nanoseconds
+	polledOK   atomic.Bool
+	lastErr    atomic.Pointer[string]
+
+	activeMu sync.Mutex
+	active   map[string]struct{} // task ids running or being reported
+}
+
+func newPoller(r *TaskRunner, key workerKey, h HandlerFunc, wc workerConfig) *poller {
+	fields := logrus.Fields{"taskType": key.taskType, "workerId": r.workerID}
+	if key.domain != "" {
+		fields["domain"] = key.domain
+	}
+	p := &poller{
+		r:            r,
+		key:          key,
+		handler:      h,
+		log:          r.log.WithFields(fields),
+		wake:         make(chan struct{}, 1),
+		pollErrLog:   newErrLogLimiter("worker: poll failing", ErrorLogInterval, r.clock),
+		updateErrLog: newErrLogLimiter("worker: result updates failing", ErrorLogInterval, r.clock),
+		active:       map[string]struct{}{},
+	}
+	p.slots.Store(int64(wc.batchSize))
+	p.pollInterval.Store(int64(wc.pollInterval))
+	switch {
+	case wc.pollTimeoutS:
+		p.setFixedTimeout(wc.pollTimeout)
+	case r.cfg.pollTimeoutS:
+		p.setFixedTimeout(r.cfg.pollTimeout)
+	}
+	return p
+}
+
+func (p *poller) setFixedTimeout(d time.Duration) {
+	p.fixedTimeout.Store(int64(d))
+	p.hasFixed.Store(true)
+}
+
+// pollTimeout is the long-poll timeout for the next poll: the configured one,
+// or the adaptive default. Adaptive: PollTimeoutUnproven until the runner has
+// seen proofsNeeded polls answered with tasks well after the round-trip time
+// but well before the timeout (which a server that sleeps the whole timeout
+// never does), PollTimeoutDefault after.
+func (p *poller) pollTimeout() time.Duration {
+	if p.hasFixed.Load() {
+		return time.Duration(p.fixedTimeout.Load())
+	}
+	if p.r.earlyProofs.Load() >= proofsNeeded {
+		return PollTimeoutDefault
+	}
+	return PollTimeoutUnproven
+}
+
+// learn looks at a poll answer for proof that the server wakes waiting polls
+// early.
+func (p *poller) learn(elapsed, timeout time.Duration, n int) {
+	if n == 0 || p.hasFixed.Load() {
+		return
+	}
+	rtt := time.Duration(p.r.rttMin.Load())
+	if rtt <= 0 {
+		return // no yardstick yet
+	}
+	low := max(4*rtt, rtt+25*time.Millisecond)
+	if elapsed < low || elapsed > timeout/2 {
+		return
+	}
+	if p.r.earlyProofs.Add(1) == proofsNeeded {
+		p.log.WithField("pollTimeout", PollTimeoutDefault).Info("worker: server answers long polls as soon as a task is due; using the long default poll timeout")
+	}
+}
+
+func (p *poller) signal() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (p *poller) setPaused(paused bool) {
+	if p.paused.Swap(paused) == paused {
+		return
+	}
+	p.r.rec.PausedChanged(p.key.taskType, paused)
+	if paused {
+		p.log.Info("worker: paused")
+	} else {
+		p.log.Info("worker: resumed")
+	}
+	p.signal()
+}
+
+func (p *poller) addSlots(n int) {
+	p.slots.Add(int64(n))
+	p.signal()
+}
+
+// Poller states reported by Workers.
+const (
+	stateStarting int32 = iota
+	statePolling
+	statePaused
+	stateWaitingForSlot
+	stateBackingOff
+	stateIdleWait
+	stateStopped
+)
+
+var stateNames = [...]string{"starting", "polling", "paused", "waiting_for_slot", "backing_off", "interval_wait", "stopped"}
+
+func (p *poller) run() {
+	defer p.r.running.done()
+	ctx := p.r.fetchCtx
+	p.log.WithFields(logrus.Fields{"batchSize": p.slots.Load(), "pollInterval": time.Duration(p.pollInterval.Load())}).Info("worker: started")
+	defer func() {
+		p.state.Store(stateStopped)
+		p.log.Info("worker: stopped polling")
+	}()
+	if p.paused.Load() {
+		p.r.rec.PausedChanged(p.key.taskType, true)
+	}
+	p.r.rec.SlotsChanged(p.key.taskType, 0, int(p.slots.Load()))
+	if d := p.r.cfg.deferStart; d > 0 {
+		if !p.sleep(ctx, d) {
+			return
+		}
+	}
+	errPolicy := backoff.Policy{Min: PollBackoffMin, Max: PollBackoffMax}
+	failures := 0
+	for ctx.Err() == nil {
+		if p.paused.Load() {
+			p.state.Store(statePaused)
+			p.waitSignal(ctx)
+			continue
+		}
+		free := p.slots.Load() - p.inFlight.Load()
+		if free <= 0 {
+			p.state.Store(stateWaitingForSlot)
+			p.waitSignal(ctx)
+			continue
+		}
+		p.state.Store(statePolling)
+		timeout := p.pollTimeout()
+		tasks, elapsed, err := p.poll(ctx, int(min(free, PollCountMax)), timeout)
+		if err != nil {
+			if ctx.Err() != nil {
+				return // cancelled by Shutdown, not a server problem
+			}
+			failures++
+			p.state.Store(stateBackingOff)
+			if !p.sleep(ctx, errPolicy.Delay(failures)) {
+				return
+			}
+			continue
+		}
+		failures = 0
+		if len(tasks) > 0 {
+			p.learn(elapsed, timeout, len(tasks))
+			p.dispatch(tasks)
+			continue
+		}
+		if timeout > 0 && elapsed >= timeout/2 {
+			continue // the server held the poll: ask again at once
+		}
+		// An empty answer that came back at once: the server does not hold
+		// polls (or the timeout is 0), so wait the poll interval.
+		p.r.observeRTT(elapsed)
+		p.state.Store(stateIdleWait)
+		if !p.sleep(ctx, backoff.Jitter(time.Duration(p.pollInterval.Load()), 0.2)) {
+			return
+		}
+	}
+}
+
+// poll makes one batch poll and does its bookkeeping.
+func (p *poller) poll(ctx context.Context, count int, timeout time.Duration) ([]model.Task, time.Duration, error) {
+	r := p.r
+	pctx, cancel := context.WithTimeout(ctx, timeout+PollRequestSlack)
+	start := r.clock.Now()
+	tasks, err := r.api.batchPoll(pctx, pollRequest{
+		taskType: p.key.taskType,
+		domain:   p.key.domain,
+		workerID: r.workerID,
+		count:    count,
+		timeout:  timeout,
+	})
+	cancel()
+	now := r.clock.Now()
+	elapsed := now.Sub(start)
+	p.polls.Add(1)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, elapsed, err
+		}
+		kind := classify(err).kind
+		r.rec.PollDone(p.key.taskType, 0, elapsed, kind)
+		p.pollErrors.Add(1)
+		msg := err.Error()
+		p.lastErr.Store(&msg)
+		p.pollErrLog.failure(p.log, err)
+		if h := r.hooks.OnWorkerError; h != nil {
+			h(p.key.taskType, err)
+		}
+		return nil, elapsed, err
+	}
+	p.lastPoll.Store(now.UnixNano())
+	p.polledOK.Store(true)
+	p.pollErrLog.success(p.log)
+	r.rec.PollDone(p.key.taskType, len(tasks), elapsed, "")
+	if debugEnabled(p.log) {
+		p.log.WithFields(logrus.Fields{"asked": count, "got": len(tasks), "timeout": timeout, "elapsed": elapsed}).Debug("worker: polled")
+	}
+	if h := r.hooks.OnPoll; h != nil {
+		h(p.key.taskType, len(tasks))
+	}
+	if len(tasks) == 0 {
+		if h := r.hooks.OnEmptyPoll; h != nil {
+			h(p.key.taskType)
+		}
+	}
+	return tasks, elapsed, nil
+}
+
+// dispatch starts one goroutine per task. A server may hand out more tasks
+// than asked for: all of them run (the slots count goes above the batch size
+// for a while) and the next poll waits until enough have finished.
+func (p *poller) dispatch(tasks []model.Task) {
+	n := p.inFlight.Add(int64(len(tasks)))
+	p.tasks.Add(uint64(len(tasks)))
+	p.r.rec.SlotsChanged(p.key.taskType, int(n), max(0, int(p.slots.Load()-n)))
+	for i := range tasks {
+		p.r.running.add()
+		go p.runSlot(&tasks[i])
+	}
+}
+
+// runSlot runs a task and reports its result; when the report hands back the
+// next task (update-v2), the slot runs that one too.
+func (p *poller) runSlot(t *model.Task) {
+	defer p.r.running.done()
+	for t != nil {
+		p.setActive(t.TaskId, true)
+		res := p.execute(t)
+		next := p.deliver(res)
+		p.setActive(t.TaskId, false)
+		t = next
+		if t != nil {
+			p.tasks.Add(1)
+		}
+	}
+	n := p.inFlight.Add(-1)
+	p.r.rec.SlotsChanged(p.key.taskType, int(n), max(0, int(p.slots.Load()-n)))
+	p.signal()
+}
+
+func (p *poller) setActive(id string, on bool) {
+	p.activeMu.Lock()
+	if on {
+		p.active[id] = struct{}{}
+	} else {
+		delete(p.active, id)
+	}
+	p.activeMu.Unlock()
+}
+
+func (p *poller) activeTasks() []string {
+	p.activeMu.Lock()
+	defer p.activeMu.Unlock()
+	ids := make([]string, 0, len(p.active))
+	for id := range p.active {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// waitSignal blocks until a wake signal or the end of ctx.
+func (p *poller) waitSignal(ctx context.Context) {
+	select {
+	case <-p.wake:
+	case <-ctx.Done():
+	}
+}
+
+// sleep waits d on the runner's clock; false when ctx ended first.
+func (p *poller) sleep(ctx context.Context, d time.Duration) bool {
+	return sleepCtx(ctx, p.r.clock, d)
+}
+
+func sleepCtx(ctx context.Context, clock Clock, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := clock.NewTimer(d)
+	select {
+	case <-t.C():
+		return true
+	case <-ctx.Done():
+		t.Stop()
+		return false
+	}
+}
+
+// debugEnabled avoids building debug fields nobody will see.
+func debugEnabled(l logrus.FieldLogger) bool {
+	switch v := l.(type) {
+	case *logrus.Entry:
+		return v.Logger.IsLevelEnabled(logrus.DebugLevel)
+	case *logrus.Logger:
+		return v.IsLevelEnabled(logrus.DebugLevel)
+	}
+	return true
+}

@@ -1,0 +1,363 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/baton-go/baton/sdk/metrics"
+	"github.com/baton-go/baton/sdk/model"
+)
+
+// TaskRunner polls task queues, runs handlers and reports their results. One
+// runner serves any number of task types; each (task type, domain) gets its
+// own poller goroutine. Create it with NewTaskRunner or
+// NewTaskRunnerWithApiClient; all methods are safe for concurrent use.
+type TaskRunner struct {
+	api      taskAPI
+	cfg      runnerConfig
+	log      logrus.FieldLogger
+	rec      metrics.Recorder
+	hooks    Hooks
+	clock    Clock
+	workerID string
+
+	// fetchCtx governs polling: cancelled first by Shutdown, which also
+	// aborts in-flight long polls. workCtx governs handlers and result
+	// delivery: cancelled (cause ErrShutdown) when the shutdown deadline
+	// passes.
+	fetchCtx    context.Context
+	fetchCancel context.CancelFunc
+	workCtx     context.Context
+	workCancel  context.CancelCauseFunc
+
+	running tracker // every goroutine the runner starts
+
+	// v2Off is set once the server has shown it lacks update-v2.
+	v2Off atomic.Bool
+	// rttMin is the fastest round trip seen (ns), from updates and immediate
+	// poll answers: the yardstick for "this poll waited".
+	rttMin atomic.Int64
+	// earlyProofs counts poll answers that prove the server answers waiting
+	// polls early (see poller.pollTimeout).
+	earlyProofs atomic.Int32
+
+	mu       sync.Mutex
+	pollers  map[workerKey]*poller
+	order    []*poller
+	paused   map[string]bool // by task type, also for workers not yet started
+	shutdown bool
+}
+
+type workerKey struct{ taskType, domain string }
+
+func newRunner(api taskAPI, opts ...Option) *TaskRunner {
+	cfg := runnerConfig{}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.workerID == "" {
+		cfg.workerID = defaultWorkerID()
+	}
+	if cfg.logger == nil {
+		l := logrus.New()
+		l.SetLevel(logrus.InfoLevel)
+		cfg.logger = l
+	}
+	if cfg.recorder == nil {
+		cfg.recorder = metrics.NopRecorder{}
+	}
+	if cfg.clock == nil {
+		cfg.clock = systemClock{}
+	}
+	r := &TaskRunner{
+		api:      api,
+		cfg:      cfg,
+		log:      cfg.logger,
+		rec:      cfg.recorder,
+		hooks:    cfg.hooks,
+		clock:    cfg.clock,
+		workerID: cfg.workerID,
+		pollers:  map[workerKey]*poller{},
+		paused:   map[string]bool{},
+	}
+	r.fetchCtx, r.fetchCancel = context.WithCancel(context.Background())
+	r.workCtx, r.workCancel = context.WithCancelCause(context.Background())
+	return r
+}
+
+func defaultWorkerID() string {
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "baton-worker"
+}
+
+// WorkerID returns the id the runner sends with polls and results.
+func (r *TaskRunner) WorkerID() string { return r.workerID }
+
+// StartWorker starts polling taskName (no domain) at once, running fn for
+// each task on up to batchSize goroutines; pollInterval is the wait after an
+// empty answer that came back at once. Calling it again for the same task
+// type adds batchSize slots to the running worker (and sets its poll
+// interval); the first handler stays.
+func (r *TaskRunner) StartWorker(taskName string, fn model.ExecuteTaskFunction, batchSize int, pollInterval time.Duration) error {
+	return r.StartWorkerWithDomain(taskName, fn, batchSize, pollInterval, "")
+}
+
+// StartWorkerWithDomain is StartWorker for the task type's queue in domain
+// ("" means no domain).
+func (r *TaskRunner) StartWorkerWithDomain(taskName string, fn model.ExecuteTaskFunction, batchSize int, pollInterval time.Duration, domain string) error {
+	if fn == nil {
+		return fmt.Errorf("worker: fn must not be nil (task type %q)", taskName)
+	}
+	return r.Start(taskName, fromExecuteFunc(fn), BatchSize(batchSize), PollInterval(pollInterval), Domain(domain))
+}
+
+// Start starts polling taskName at once and runs h for each task. Options
+// set the batch size (slots), poll interval, poll timeout and domain.
+// Starting the same (task type, domain) again adds BatchSize slots and
+// applies the given poll interval and timeout; the first handler stays.
+func (r *TaskRunner) Start(taskName string, h HandlerFunc, opts ...WorkerOption) error {
+	if r.cfg.err != nil {
+		return r.cfg.err
+	}
+	if taskName == "" {
+		return fmt.Errorf("worker: taskName must not be empty")
+	}
+	if h == nil {
+		return fmt.Errorf("worker: handler must not be nil (task type %q)", taskName)
+	}
+	wc := workerConfig{batchSize: BatchSizeDefault, pollInterval: PollIntervalDefault}
+	for _, o := range opts {
+		o(&wc)
+	}
+	if wc.err != nil {
+		return fmt.Errorf("%w (task type %q)", wc.err, taskName)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.shutdown {
+		return ErrShutdown
+	}
+	key := workerKey{taskName, wc.domain}
+	if p, ok := r.pollers[key]; ok {
+		p.addSlots(wc.batchSize)
+		p.pollInterval.Store(int64(wc.pollInterval))
+		if wc.pollTimeoutS {
+			p.setFixedTimeout(wc.pollTimeout)
+		}
+		p.log.WithField("batchSize", p.slots.Load()).Info("worker: added slots")
+		return nil
+	}
+	p := newPoller(r, key, h, wc)
+	if r.paused[taskName] {
+		p.paused.Store(true)
+	}
+	r.pollers[key] = p
+	r.order = append(r.order, p)
+	r.running.add()
+	go p.run()
+	return nil
+}
+
+// Pause stops polling taskName (every domain) from the next poll on; tasks
+// already received keep running and are reported. A poll already waiting on
+// the server may still return tasks: they are run. Pausing a task type that
+// has no worker yet makes its worker start paused.
+func (r *TaskRunner) Pause(taskName string) { r.setPaused(taskName, true) }
+
+// Resume undoes Pause.
+func (r *TaskRunner) Resume(taskName string) { r.setPaused(taskName, false) }
+
+func (r *TaskRunner) setPaused(taskName string, paused bool) {
+	r.mu.Lock()
+	if paused {
+		r.paused[taskName] = true
+	} else {
+		delete(r.paused, taskName)
+	}
+	ps := r.pollersOf(taskName)
+	r.mu.Unlock()
+	for _, p := range ps {
+		p.setPaused(paused)
+	}
+}
+
+// SetBatchSize sets the number of slots of every worker of taskName; it takes
+// effect on the next poll. Lowering it below the tasks running lets those
+// finish; no new task is polled until fewer than n run.
+func (r *TaskRunner) SetBatchSize(taskName string, n int) error {
+	if n < 1 {
+		return fmt.Errorf("worker: batchSize must be >= 1, got %d (task type %q)", n, taskName)
+	}
+	ps, err := r.workersOf(taskName)
+	if err != nil {
+		return err
+	}
+	for _, p := range ps {
+		p.slots.Store(int64(n))
+		p.signal()
+		p.log.WithField("batchSize", n).Info("worker: batch size changed")
+	}
+	return nil
+}
+
+// SetPollInterval sets the poll interval of every worker of taskName.
+func (r *TaskRunner) SetPollInterval(taskName string, d time.Duration) error {
+	if d < PollIntervalMin {
+		return fmt.Errorf("worker: pollInterval must be >= %v, got %v (task type %q)", PollIntervalMin, d, taskName)
+	}
+	ps, err := r.workersOf(taskName)
+	if err != nil {
+		return err
+	}
+	for _, p := range ps {
+		p.pollInterval.Store(int64(d))
+		p.signal()
+	}
+	return nil
+}
+
+func (r *TaskRunner) workersOf(taskName string) ([]*poller, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ps := r.pollersOf(taskName)
+	if len(ps) == 0 {
+		return nil, fmt.Errorf("worker: no worker for task type %q", taskName)
+	}
+	return ps, nil
+}
+
+// pollersOf needs r.mu held.
+func (r *TaskRunner) pollersOf(taskName string) []*poller {
+	var ps []*poller
+	for _, p := range r.order {
+		if p.key.taskType == taskName {
+			ps = append(ps, p)
+		}
+	}
+	return ps
+}
+
+// WaitWorkers blocks until every worker has stopped and every task it
+// started has been run and reported (or given up), which happens after
+// Shutdown. It returns at once when no worker was started.
+func (r *TaskRunner) WaitWorkers() { _ = r.running.wait(context.Background()) }
+
+// Shutdown stops the runner. Polling stops at once (waiting long polls are
+// cancelled); running handlers and pending result deliveries go on until
+// they finish or ctx ends. If ctx ends first, handler contexts are cancelled
+// with cause ErrShutdown, deliveries give up, and the error returned (which
+// matches ErrShutdown) says which tasks were not drained. Shutdown returns as
+// soon as ctx ends; WaitWorkers then waits for handlers that ignore their
+// context. Later calls return nil at once. Start after Shutdown fails with
+// ErrShutdown.
+func (r *TaskRunner) Shutdown(ctx context.Context) error {
+	r.mu.Lock()
+	if r.shutdown {
+		r.mu.Unlock()
+		return nil
+	}
+	r.shutdown = true
+	n := len(r.order)
+	r.mu.Unlock()
+	if n > 0 {
+		r.log.Info("worker: shutting down: polling stopped, draining running tasks")
+	}
+	r.fetchCancel()
+	if err := r.running.wait(ctx); err == nil {
+		r.workCancel(ErrShutdown)
+		return nil
+	}
+	left := r.undrained()
+	r.workCancel(ErrShutdown)
+	err := fmt.Errorf("%w: deadline passed with %d task(s) not drained%s: %w", ErrShutdown, len(left), describeTasks(left), context.Cause(ctx))
+	r.log.WithError(err).Error("worker: shutdown incomplete")
+	return err
+}
+
+func (r *TaskRunner) undrained() []string {
+	r.mu.Lock()
+	ps := append([]*poller(nil), r.order...)
+	r.mu.Unlock()
+	var ids []string
+	for _, p := range ps {
+		ids = append(ids, p.activeTasks()...)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+func describeTasks(ids []string) string {
+	if len(ids) == 0 {
+		return ""
+	}
+	const show = 10
+	if len(ids) <= show {
+		return " (" + strings.Join(ids, ", ") + ")"
+	}
+	return " (" + strings.Join(ids[:show], ", ") + fmt.Sprintf(", and %d more)", len(ids)-show)
+}
+
+// observeRTT keeps the fastest round trip seen.
+func (r *TaskRunner) observeRTT(d time.Duration) {
+	for {
+		cur := r.rttMin.Load()
+		if cur != 0 && int64(d) >= cur {
+			return
+		}
+		if r.rttMin.CompareAndSwap(cur, int64(d)) {
+			return
+		}
+	}
+}
+
+// tracker counts running goroutines and lets callers wait for zero. Unlike
+// sync.WaitGroup it may go from zero to one while someone waits.
+type tracker struct {
+	mu   sync.Mutex
+	n    int
+	idle chan struct{}
+}
+
+func (t *tracker) add() {
+	t.mu.Lock()
+	if t.n == 0 {
+		t.idle = make(chan struct{})
+	}
+	t.n++
+	t.mu.Unlock()
+}
+
+func (t *tracker) done() {
+	t.mu.Lock()
+	t.n--
+	if t.n == 0 {
+		close(t.idle)
+	}
+	t.mu.Unlock()
+}
+
+func (t *tracker) wait(ctx context.Context) error {
+	t.mu.Lock()
+	if t.n == 0 {
+		t.mu.Unlock()
+		return nil
+	}
+	ch := t.idle
+	t.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

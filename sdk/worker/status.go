@@ -1,0 +1,120 @@
+package worker
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+)
+
+// WorkerStatus describes one running worker (a task type in a domain).
+type WorkerStatus struct {
+	TaskType string `json:"taskType"`
+	Domain   string `json:"domain,omitempty"`
+	// BatchSize is the number of execution slots.
+	BatchSize    int           `json:"batchSize"`
+	PollInterval time.Duration `json:"-"`
+	// PollTimeout is the long-poll timeout the next poll will use.
+	PollTimeout time.Duration `json:"-"`
+	Paused      bool          `json:"paused"`
+	// State is what the poller is doing: starting, polling, paused,
+	// waiting_for_slot, backing_off, interval_wait or stopped.
+	State string `json:"state"`
+	// SlotsInUse counts tasks running or being reported.
+	SlotsInUse int `json:"slotsInUse"`
+	// Polls counts poll requests, PollErrors the failed ones.
+	Polls      uint64 `json:"polls"`
+	PollErrors uint64 `json:"pollErrors"`
+	// Tasks counts tasks received; Failures the ones whose handler failed
+	// (error, panic or unusable output).
+	Tasks    uint64 `json:"tasks"`
+	Failures uint64 `json:"failures"`
+	// UpdateGiveUps counts results that could not be delivered.
+	UpdateGiveUps uint64 `json:"updateGiveUps"`
+	// LastPoll is the time of the last successful poll (zero before).
+	LastPoll time.Time `json:"lastPoll,omitzero"`
+	// LastError is the text of the last poll error, if any.
+	LastError string `json:"lastError,omitempty"`
+	// Ready is true once the worker has polled successfully.
+	Ready bool `json:"ready"`
+}
+
+// MarshalJSON adds the durations in milliseconds.
+func (s WorkerStatus) MarshalJSON() ([]byte, error) {
+	type plain WorkerStatus
+	return json.Marshal(struct {
+		plain
+		PollIntervalMs int64 `json:"pollIntervalMs"`
+		PollTimeoutMs  int64 `json:"pollTimeoutMs"`
+	}{plain(s), s.PollInterval.Milliseconds(), s.PollTimeout.Milliseconds()})
+}
+
+// Workers lists the runner's workers in the order they were started.
+func (r *TaskRunner) Workers() []WorkerStatus {
+	r.mu.Lock()
+	ps := append([]*poller(nil), r.order...)
+	r.mu.Unlock()
+	out := make([]WorkerStatus, 0, len(ps))
+	for _, p := range ps {
+		s := WorkerStatus{
+			TaskType:      p.key.taskType,
+			Domain:        p.key.domain,
+			BatchSize:     int(p.slots.Load()),
+			PollInterval:  time.Duration(p.pollInterval.Load()),
+			PollTimeout:   p.pollTimeout(),
+			Paused:        p.paused.Load(),
+			State:         stateNames[p.state.Load()],
+			SlotsInUse:    int(p.inFlight.Load()),
+			Polls:         p.polls.Load(),
+			PollErrors:    p.pollErrors.Load(),
+			Tasks:         p.tasks.Load(),
+			Failures:      p.failures.Load(),
+			UpdateGiveUps: p.giveUps.Load(),
+			Ready:         p.polledOK.Load(),
+		}
+		if ns := p.lastPoll.Load(); ns != 0 {
+			s.LastPoll = time.Unix(0, ns).UTC()
+		}
+		if e := p.lastErr.Load(); e != nil {
+			s.LastError = *e
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// StatusHandler serves Workers as JSON: {"ready": bool, "workerId": ...,
+// "workers": [...]}. The answer is 200 when the runner is ready (it has at
+// least one worker, every worker has polled successfully at least once, and
+// it is not shut down) and 503 otherwise, so it can back a readiness probe.
+func (r *TaskRunner) StatusHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.Method != http.MethodGet && req.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		ws := r.Workers()
+		r.mu.Lock()
+		ready := !r.shutdown && len(ws) > 0
+		r.mu.Unlock()
+		for _, s := range ws {
+			ready = ready && s.Ready
+		}
+		body, err := json.Marshal(struct {
+			Ready    bool           `json:"ready"`
+			WorkerID string         `json:"workerId"`
+			Workers  []WorkerStatus `json:"workers"`
+		}{ready, r.workerID, ws})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if ready {
+			w.WriteHeader(http.StatusOK)
+		} else {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		_, _ = w.Write(body)
+	})
+}
