@@ -229,9 +229,9 @@ func statusErr(status int) error {
 // countingRecorder counts every Recorder call.
 type countingRecorder struct {
 	polls, tasksPolled, executes, updates, updateErrs, gaveUp, leases, slots, paused atomic.Int64
-	mu                                                                                sync.Mutex
-	statuses                                                                          map[string]int
-	kinds                                                                             map[string]int
+	mu                                                                               sync.Mutex
+	statuses                                                                         map[string]int
+	kinds                                                                            map[string]int
 }
 
 var _ metrics.Recorder = (*countingRecorder)(nil)
