@@ -85,9 +85,8 @@ func TestContextAccessorsInHandler(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := setup(t)
 		type seen struct {
-			task                           *model.Task
-			workerID, execID, key, logLine string
-			fields                         logrus.Fields
+			task                  *model.Task
+			workerID, execID, key string
 		}
 		got := make(chan seen, 4)
 		h := func(ctx context.Context, task *model.Task) (interface{}, error) {
