@@ -1,5 +1,3 @@
-//go:build baton_pending_settings
-
 package metrics
 
 import (

@@ -1,5 +1,3 @@
-//go:build baton_pending_settings
-
 package metrics
 
 import (
@@ -163,7 +161,8 @@ func TestTwoExportersServeSeparateRegistries(t *testing.T) {
 	}
 	var rs []running
 	for _, task := range []string{"only_in_a", "only_in_b"} {
-		exp, err := NewExporter(settings.NewMetricsSettings("/metrics", freePort(t)))
+		// Port 0: the system picks a free port, which URL() reports.
+		exp, err := NewExporter(settings.NewMetricsSettings("/metrics", 0))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -199,7 +198,7 @@ func TestTwoExportersServeSeparateRegistries(t *testing.T) {
 }
 
 func TestServerLifecycle(t *testing.T) {
-	s := settings.NewMetricsSettings("/metrics", freePort(t))
+	s := settings.NewMetricsSettings("/metrics", 0)
 	status := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, `{"ready":true}`)
 	})
@@ -216,7 +215,7 @@ func TestServerLifecycle(t *testing.T) {
 	if err := srv.Start(); err == nil {
 		t.Error("second Start: want error, got nil")
 	}
-	wantURL := "http://127.0.0.1:" + strconv.Itoa(s.Port) + "/metrics"
+	wantURL := "http://127.0.0.1:" + strconv.Itoa(srv.Addr().(*net.TCPAddr).Port) + "/metrics"
 	if srv.URL() != wantURL {
 		t.Errorf("URL = %q, want %q", srv.URL(), wantURL)
 	}
