@@ -1,0 +1,540 @@
+// Package client is an HTTP client for the Conductor REST API: tasks,
+// workflows and metadata, with token authentication (Orkes), retries where
+// they are safe, typed errors and capped answers.
+//
+// Every call takes a context. Construct one APIClient per server and share
+// it: it is safe for concurrent use and keeps connections alive.
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-resty/resty/v2"
+	"github.com/sirupsen/logrus"
+
+	"github.com/baton-go/baton/sdk/settings"
+)
+
+// Defaults of the client's options.
+const (
+	// MaxResponseBytesDefault caps the size of an answer body.
+	MaxResponseBytesDefault = 32 << 20
+	// TokenTTLDefault is how long a token is trusted when it carries no
+	// readable expiry of its own.
+	TokenTTLDefault = 45 * time.Minute
+	// MaxIdleConnsPerHostDefault keeps enough connections alive for many
+	// concurrent pollers and reporters.
+	MaxIdleConnsPerHostDefault = 128
+)
+
+// RetryPolicyDefault is the retry policy of calls made without WithoutRetries.
+var RetryPolicyDefault = RetryPolicy{MaxAttempts: 5, BaseDelay: 100 * time.Millisecond, MaxDelay: 5 * time.Second}
+
+// RetryPolicy bounds the retries of one call. MaxAttempts counts the first
+// attempt; 1 means no retry. The wait before attempt n+1 is a random value
+// up to BaseDelay*2^(n-1), capped at MaxDelay, or the server's Retry-After
+// when it asked for longer.
+type RetryPolicy struct {
+	MaxAttempts int
+	BaseDelay   time.Duration
+	MaxDelay    time.Duration
+}
+
+// Observer is told about every HTTP exchange and token refresh, for metrics.
+// endpoint is the route template (e.g. "/tasks/poll/batch/{taskType}"), never
+// a path with ids in it; statusCode is 0 when no answer came.
+type Observer interface {
+	RequestDone(endpoint, method string, statusCode int, d time.Duration)
+	TokenRefreshed(err error)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) RequestDone(string, string, int, time.Duration) {}
+func (nopObserver) TokenRefreshed(error)                           {}
+
+// Option configures an APIClient.
+type Option func(*options)
+
+type options struct {
+	logger   logrus.FieldLogger
+	hc       *http.Client
+	observer Observer
+	retry    RetryPolicy
+	tokenTTL time.Duration
+	maxBytes int64
+}
+
+// WithLogger sets the logger (default: a new logger at warn level).
+func WithLogger(l logrus.FieldLogger) Option { return func(o *options) { o.logger = l } }
+
+// WithHTTPClient sets the underlying HTTP client (its transport, TLS and
+// timeouts are used as they are; the TLS settings are then ignored). The
+// client's redirect policy is wrapped so that the token never follows a
+// redirect to another host.
+func WithHTTPClient(hc *http.Client) Option { return func(o *options) { o.hc = hc } }
+
+// WithObserver reports requests and token refreshes (e.g. to metrics).
+func WithObserver(obs Observer) Option { return func(o *options) { o.observer = obs } }
+
+// WithRetryPolicy replaces RetryPolicyDefault.
+func WithRetryPolicy(p RetryPolicy) Option { return func(o *options) { o.retry = p } }
+
+// WithTokenTTL sets how long a token without a readable expiry is used.
+func WithTokenTTL(d time.Duration) Option { return func(o *options) { o.tokenTTL = d } }
+
+// WithMaxResponseBytes caps answer bodies (default MaxResponseBytesDefault).
+func WithMaxResponseBytes(n int64) Option { return func(o *options) { o.maxBytes = n } }
+
+// APIClient talks to one Conductor server. Build it with NewAPIClient or New.
+type APIClient struct {
+	base     string // BaseUrl without trailing slash
+	baseHost string
+	rc       *resty.Client
+	headers  map[string]string
+	timeout  time.Duration
+	log      logrus.FieldLogger
+	obs      Observer
+	retry    RetryPolicy
+	tokens   *tokenSource // nil without authentication
+	initErr  error
+	secret   string
+}
+
+// NewAPIClient returns a client for the server described by httpSettings,
+// authenticating with authSettings when they hold a key (nil or empty: no
+// authentication, as for Conductor OSS). Invalid settings do not panic: every
+// call returns the validation error. Use New to get that error at once.
+func NewAPIClient(authSettings *settings.AuthenticationSettings, httpSettings *settings.HttpSettings, opts ...Option) *APIClient {
+	c, err := New(authSettings, httpSettings, opts...)
+	if err != nil {
+		return &APIClient{initErr: err, log: c.log, obs: nopObserver{}}
+	}
+	return c
+}
+
+// New is NewAPIClient returning the settings' validation error.
+func New(authSettings *settings.AuthenticationSettings, httpSettings *settings.HttpSettings, opts ...Option) (*APIClient, error) {
+	o := options{retry: RetryPolicyDefault, tokenTTL: TokenTTLDefault, maxBytes: MaxResponseBytesDefault}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.logger == nil {
+		l := logrus.New()
+		l.SetLevel(logrus.WarnLevel)
+		o.logger = l
+	}
+	if o.observer == nil {
+		o.observer = nopObserver{}
+	}
+	c := &APIClient{log: o.logger, obs: o.observer}
+	if err := httpSettings.Validate(); err != nil {
+		return c, err
+	}
+	if err := authSettings.Validate(); err != nil {
+		return c, err
+	}
+	if o.retry.MaxAttempts < 1 {
+		return c, fmt.Errorf("client: RetryPolicy.MaxAttempts must be >= 1, got %d", o.retry.MaxAttempts)
+	}
+	if o.maxBytes <= 0 {
+		return c, fmt.Errorf("client: MaxResponseBytes must be > 0, got %d", o.maxBytes)
+	}
+	if o.tokenTTL <= 0 {
+		return c, fmt.Errorf("client: TokenTTL must be > 0, got %s", o.tokenTTL)
+	}
+	u, _ := url.Parse(httpSettings.BaseUrl)
+	c.base = strings.TrimRight(httpSettings.BaseUrl, "/")
+	c.baseHost = u.Host
+	c.timeout = httpSettings.Timeout
+	if c.timeout == 0 {
+		c.timeout = settings.DefaultRequestTimeout
+	}
+	c.retry = o.retry
+	c.headers = make(map[string]string, len(httpSettings.Headers))
+	for k, v := range httpSettings.Headers {
+		c.headers[k] = v
+	}
+
+	hc := o.hc
+	if hc == nil {
+		tr, err := transport(httpSettings.TLS)
+		if err != nil {
+			return c, err
+		}
+		hc = &http.Client{Transport: tr}
+	} else {
+		cp := *hc
+		hc = &cp
+	}
+	// The token must never reach another host: drop it on a cross-host
+	// redirect (Go only drops Authorization and cookies by itself).
+	userRedirect := hc.CheckRedirect
+	baseHost := c.baseHost
+	hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if req.URL.Host != baseHost {
+			req.Header.Del(authHeader)
+		}
+		if userRedirect != nil {
+			return userRedirect(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("client: stopped after 10 redirects")
+		}
+		return nil
+	}
+	hc.Jar = nil
+	// Deadlines come from each request's context; a client-wide timeout
+	// would also cut long polls short.
+	hc.Timeout = 0
+
+	rc := resty.NewWithClient(hc)
+	rc.SetLogger(o.logger)
+	rc.SetResponseBodyLimit(int(o.maxBytes))
+	rc.SetRetryCount(0)
+	c.rc = rc
+
+	if authSettings.Enabled() {
+		c.secret = authSettings.KeySecret()
+		c.tokens = newTokenSource(c, authSettings, o.tokenTTL)
+	}
+	return c, nil
+}
+
+func transport(t settings.TLSSettings) (*http.Transport, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = MaxIdleConnsPerHostDefault
+	tr.MaxIdleConns = 4 * MaxIdleConnsPerHostDefault
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify} //nolint:gosec // opt-in only
+	if t.CAFile != "" || len(t.CAPEM) > 0 {
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if t.CAFile != "" {
+			pem, err := os.ReadFile(t.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("settings: TLS.CAFile %q cannot be read: %w", t.CAFile, err)
+			}
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("settings: TLS.CAFile %q holds no PEM certificate", t.CAFile)
+			}
+		}
+		if len(t.CAPEM) > 0 && !pool.AppendCertsFromPEM(t.CAPEM) {
+			return nil, errors.New("settings: TLS.CAPEM holds no PEM certificate")
+		}
+		cfg.RootCAs = pool
+	}
+	switch {
+	case t.ClientCertFile != "":
+		cert, err := tls.LoadX509KeyPair(t.ClientCertFile, t.ClientKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("settings: TLS.ClientCertFile %q / ClientKeyFile %q: %w", t.ClientCertFile, t.ClientKeyFile, err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	case len(t.ClientCertPEM) > 0:
+		cert, err := tls.X509KeyPair(t.ClientCertPEM, t.ClientKeyPEM)
+		if err != nil {
+			return nil, fmt.Errorf("settings: TLS.ClientCertPEM / ClientKeyPEM: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	tr.TLSClientConfig = cfg
+	return tr, nil
+}
+
+// Tasks returns the task API.
+func (c *APIClient) Tasks() *TaskClient { return &TaskClient{c: c, retry: true} }
+
+// Workflows returns the workflow API.
+func (c *APIClient) Workflows() *WorkflowClient { return &WorkflowClient{c: c} }
+
+// Metadata returns the metadata API.
+func (c *APIClient) Metadata() *MetadataClient { return &MetadataClient{c: c} }
+
+// BaseURL returns the API root the client talks to.
+func (c *APIClient) BaseURL() string { return c.base }
+
+// Err returns the settings' validation error of a client built with
+// NewAPIClient, nil when the client is usable.
+func (c *APIClient) Err() error { return c.initErr }
+
+const authHeader = "X-Authorization"
+
+// call describes one API call.
+type call struct {
+	method     string
+	route      string            // template relative to the base, e.g. "/tasks/{taskId}"
+	pathParams map[string]string // values for the template
+	query      url.Values
+	body       []byte // JSON unless contentType says otherwise
+	ctype      string
+	extra      time.Duration // added to the request timeout (long polls)
+	retry      bool          // use the retry policy
+	idempotent bool          // safe to resend after the request may have reached the server
+}
+
+// response is what do hands back on a 2xx answer.
+type response struct {
+	status int
+	body   []byte
+	ctype  string
+}
+
+func jsonBody(v interface{}) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("client: encoding the request body: %w", err)
+	}
+	return b, nil
+}
+
+// do sends the call, retrying per policy, and turns non-2xx answers into
+// *APIError.
+func (c *APIClient) do(ctx context.Context, cl call) (*response, error) {
+	if c.initErr != nil {
+		return nil, c.initErr
+	}
+	attempts := 1
+	if cl.retry {
+		attempts = c.retry.MaxAttempts
+	}
+	for attempt := 1; ; attempt++ {
+		resp, err := c.attempt(ctx, cl)
+		if err == nil {
+			return resp, nil
+		}
+		if attempt >= attempts || ctx.Err() != nil {
+			return nil, err
+		}
+		wait, again := c.shouldRetry(cl, err, attempt)
+		if !again {
+			return nil, err
+		}
+		c.log.WithFields(logrus.Fields{"endpoint": cl.route, "method": cl.method, "attempt": attempt, "wait": wait}).
+			Debugf("conductor request failed, retrying: %v", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		case <-t.C:
+		}
+	}
+}
+
+// shouldRetry decides whether err is worth another attempt and how long to
+// wait first.
+func (c *APIClient) shouldRetry(cl call, err error, attempt int) (time.Duration, bool) {
+	wait := backoff(c.retry, attempt)
+	var apiErr *APIError
+	if errors.As(err, &apiErr) {
+		if !apiErr.Retryable() {
+			return 0, false
+		}
+		if apiErr.RetryAfter > wait {
+			wait = apiErr.RetryAfter
+		}
+		return wait, true
+	}
+	if errors.Is(err, ErrUnauthorized) || errors.Is(err, ErrDecode) || errors.Is(err, ErrResponseTooLarge) {
+		return 0, false
+	}
+	if cl.idempotent || isDialError(err) {
+		return wait, true
+	}
+	return 0, false
+}
+
+func backoff(p RetryPolicy, attempt int) time.Duration {
+	ceiling := p.BaseDelay << min(attempt-1, 20)
+	if ceiling > p.MaxDelay || ceiling <= 0 {
+		ceiling = p.MaxDelay
+	}
+	if ceiling <= 0 {
+		return 0
+	}
+	// Full jitter, with a floor of half so retries still spread out.
+	return ceiling/2 + rand.N(ceiling/2+1)
+}
+
+// isDialError reports a failure to connect: the request never left.
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// attempt sends the call once, refreshing the token and re-sending once when
+// the server says the token is no longer good.
+func (c *APIClient) attempt(ctx context.Context, cl call) (*response, error) {
+	token := ""
+	if c.tokens != nil {
+		var err error
+		if token, err = c.tokens.get(ctx); err != nil {
+			return nil, err
+		}
+	}
+	resp, err := c.send(ctx, cl, token)
+	var apiErr *APIError
+	if c.tokens != nil && errors.As(err, &apiErr) && tokenRejected(apiErr) {
+		if token, err = c.tokens.refresh(ctx, token); err != nil {
+			return nil, err
+		}
+		return c.send(ctx, cl, token)
+	}
+	return resp, err
+}
+
+func tokenRejected(e *APIError) bool {
+	if e.StatusCode == http.StatusUnauthorized {
+		return true
+	}
+	return e.StatusCode == http.StatusForbidden && (e.Code == "EXPIRED_TOKEN" || e.Code == "INVALID_TOKEN")
+}
+
+// send makes one HTTP exchange.
+func (c *APIClient) send(ctx context.Context, cl call, token string) (*response, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout+cl.extra)
+	defer cancel()
+	req := c.rc.R().SetContext(ctx)
+	req.SetHeader("Accept", "application/json")
+	for k, v := range c.headers {
+		req.SetHeader(k, v)
+	}
+	if token != "" {
+		req.SetHeader(authHeader, token)
+	}
+	if cl.pathParams != nil {
+		req.SetPathParams(cl.pathParams)
+	}
+	if cl.query != nil {
+		req.SetQueryParamsFromValues(cl.query)
+	}
+	if cl.body != nil {
+		ct := cl.ctype
+		if ct == "" {
+			ct = "application/json"
+		}
+		req.SetHeader("Content-Type", ct)
+		req.SetBody(cl.body)
+	}
+	start := time.Now()
+	res, err := req.Execute(cl.method, c.base+cl.route)
+	elapsed := time.Since(start)
+	if err != nil {
+		c.obs.RequestDone(cl.route, cl.method, 0, elapsed)
+		if errors.Is(err, resty.ErrResponseBodyTooLarge) {
+			return nil, fmt.Errorf("%w: %s %s", ErrResponseTooLarge, cl.method, cl.route)
+		}
+		return nil, fmt.Errorf("conductor: %s %s: %w", cl.method, c.redact(cl.route), c.scrub(err))
+	}
+	c.obs.RequestDone(cl.route, cl.method, res.StatusCode(), elapsed)
+	if res.IsError() || res.StatusCode() < 200 || res.StatusCode() > 299 {
+		return nil, c.apiError(cl, res)
+	}
+	return &response{status: res.StatusCode(), body: res.Body(), ctype: res.Header().Get("Content-Type")}, nil
+}
+
+// scrub removes the secret from an error, in case a transport error quotes a
+// URL or body that contains it.
+func (c *APIClient) scrub(err error) error {
+	if c.secret == "" || !strings.Contains(err.Error(), c.secret) {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), c.secret, "[redacted]"))
+}
+
+func (c *APIClient) redact(s string) string {
+	if c.secret == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, c.secret, "[redacted]")
+}
+
+const maxErrorBody = 4 << 10
+
+func (c *APIClient) apiError(cl call, res *resty.Response) *APIError {
+	body := res.Body()
+	if len(body) > maxErrorBody {
+		body = body[:maxErrorBody]
+	}
+	e := &APIError{StatusCode: res.StatusCode(), Method: cl.method, Path: res.Request.RawRequest.URL.Path, Body: bytes.Clone(body)}
+	var eb struct {
+		Message string `json:"message"`
+		Error   string `json:"error"`
+	}
+	if json.Unmarshal(body, &eb) == nil {
+		e.Message = eb.Message
+		e.Code = eb.Error
+		if e.Message == "" {
+			e.Message = eb.Error
+		}
+	} else {
+		e.Message = strings.TrimSpace(string(body))
+		if len(e.Message) > 200 {
+			e.Message = e.Message[:200]
+		}
+	}
+	e.Message = c.redact(e.Message)
+	e.Body = []byte(c.redact(string(e.Body)))
+	e.RetryAfter = parseRetryAfter(res.Header().Get("Retry-After"), time.Now())
+	return e
+}
+
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.Atoi(v); err == nil {
+		if secs < 0 {
+			return 0
+		}
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+// decodeJSON decodes a JSON answer into v; an empty body leaves v alone.
+func decodeJSON(cl call, r *response, v interface{}) error {
+	if len(bytes.TrimSpace(r.body)) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(r.body, v); err != nil {
+		return fmt.Errorf("%w: %s %s (content type %q): %v", ErrDecode, cl.method, cl.route, r.ctype, err)
+	}
+	return nil
+}
+
+// text returns a text/plain answer (an id). Servers that answer JSON strings
+// are tolerated.
+func text(r *response) string {
+	s := strings.TrimSpace(string(r.body))
+	if len(s) >= 2 && s[0] == '"' {
+		var unq string
+		if json.Unmarshal([]byte(s), &unq) == nil {
+			return unq
+		}
+	}
+	return s
+}
+

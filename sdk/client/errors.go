@@ -1,0 +1,90 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Sentinel errors, matched with errors.Is against what the clients return.
+var (
+	// ErrNotFound matches a 404 answer (unknown task, workflow or definition).
+	ErrNotFound = errors.New("conductor: not found")
+	// ErrUnauthorized matches 401 and 403 answers and failed token requests.
+	ErrUnauthorized = errors.New("conductor: unauthorized")
+	// ErrConflict matches a 409 answer (e.g. a workflow definition that
+	// already exists, terminating a completed workflow).
+	ErrConflict = errors.New("conductor: conflict")
+	// ErrBadRequest matches a 400 answer (validation failed).
+	ErrBadRequest = errors.New("conductor: bad request")
+	// ErrNotSupported is returned when the server lacks an endpoint (e.g.
+	// POST /tasks/update-v2 on an older server).
+	ErrNotSupported = errors.New("conductor: endpoint not supported by this server")
+	// ErrDecode wraps answers that could not be decoded.
+	ErrDecode = errors.New("conductor: cannot decode the server's answer")
+	// ErrResponseTooLarge is returned when an answer is larger than the
+	// configured limit (WithMaxResponseBytes).
+	ErrResponseTooLarge = errors.New("conductor: answer larger than the limit")
+)
+
+// APIError is a non-2xx answer from the server.
+type APIError struct {
+	// StatusCode is the HTTP status of the answer.
+	StatusCode int
+	// Method and Path say which request failed (Path as sent, ids included).
+	Method string
+	Path   string
+	// Message is the server's explanation: the "message" field of its JSON
+	// error body, or the start of the body when it is not JSON.
+	Message string
+	// Code is the "error" field Orkes servers send with 401/403
+	// (EXPIRED_TOKEN, INVALID_TOKEN), empty otherwise.
+	Code string
+	// RetryAfter is the wait the server asked for with Retry-After, if any.
+	RetryAfter time.Duration
+	// Body is the start of the answer's body (at most 4 KiB).
+	Body []byte
+}
+
+func (e *APIError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "conductor: %s %s: %d %s", e.Method, e.Path, e.StatusCode, http.StatusText(e.StatusCode))
+	if e.Message != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Message)
+	}
+	return b.String()
+}
+
+// Is lets errors.Is match the sentinel errors by status code.
+func (e *APIError) Is(target error) bool {
+	switch target {
+	case ErrNotFound:
+		return e.StatusCode == http.StatusNotFound
+	case ErrUnauthorized:
+		return e.StatusCode == http.StatusUnauthorized || e.StatusCode == http.StatusForbidden
+	case ErrConflict:
+		return e.StatusCode == http.StatusConflict
+	case ErrBadRequest:
+		return e.StatusCode == http.StatusBadRequest
+	}
+	return false
+}
+
+// Retryable reports whether sending the same request again may succeed:
+// throttling (429), request timeout (408) and the gateway/unavailable
+// answers (502, 503, 504).
+func (e *APIError) Retryable() bool {
+	return retryableStatus(e.StatusCode)
+}
+
+func retryableStatus(code int) bool {
+	switch code {
+	case http.StatusTooManyRequests, http.StatusRequestTimeout,
+		http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}

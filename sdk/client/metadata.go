@@ -1,0 +1,120 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/baton-go/baton/sdk/model"
+)
+
+// MetadataClient is the metadata API: task and workflow definitions.
+type MetadataClient struct{ c *APIClient }
+
+// NewMetadataClient returns the metadata API of c.
+func NewMetadataClient(c *APIClient) *MetadataClient { return c.Metadata() }
+
+// RegisterTaskDefs creates or replaces task definitions.
+func (m *MetadataClient) RegisterTaskDefs(ctx context.Context, defs ...model.TaskDef) error {
+	if len(defs) == 0 {
+		return errors.New("client: RegisterTaskDefs needs at least one definition")
+	}
+	for i, d := range defs {
+		if d.Name == "" {
+			return fmt.Errorf("client: TaskDef[%d].Name must not be empty", i)
+		}
+	}
+	body, err := jsonBody(defs)
+	if err != nil {
+		return err
+	}
+	_, err = m.c.do(ctx, call{method: http.MethodPost, route: "/metadata/taskdefs", body: body, retry: true, idempotent: true})
+	return err
+}
+
+// UpdateTaskDef replaces an existing task definition; ErrNotFound when
+// there is none by that name.
+func (m *MetadataClient) UpdateTaskDef(ctx context.Context, def model.TaskDef) error {
+	if def.Name == "" {
+		return errors.New("client: TaskDef.Name must not be empty")
+	}
+	body, err := jsonBody(def)
+	if err != nil {
+		return err
+	}
+	_, err = m.c.do(ctx, call{method: http.MethodPut, route: "/metadata/taskdefs", body: body, retry: true, idempotent: true})
+	return err
+}
+
+// GetTaskDef returns a task definition; ErrNotFound when unknown.
+func (m *MetadataClient) GetTaskDef(ctx context.Context, name string) (*model.TaskDef, error) {
+	if name == "" {
+		return nil, errors.New("client: task definition name must not be empty")
+	}
+	cl := call{method: http.MethodGet, route: "/metadata/taskdefs/{name}", pathParams: map[string]string{"name": name}, retry: true, idempotent: true}
+	resp, err := m.c.do(ctx, cl)
+	if err != nil {
+		return nil, err
+	}
+	var def model.TaskDef
+	if err := decodeJSON(cl, resp, &def); err != nil {
+		return nil, err
+	}
+	return &def, nil
+}
+
+// RegisterWorkflowDef creates a workflow definition; ErrConflict when that
+// name and version exist already (use UpdateWorkflowDefs to replace).
+func (m *MetadataClient) RegisterWorkflowDef(ctx context.Context, def *model.WorkflowDef) error {
+	if def == nil || def.Name == "" {
+		return errors.New("client: WorkflowDef.Name must not be empty")
+	}
+	body, err := jsonBody(def)
+	if err != nil {
+		return err
+	}
+	_, err = m.c.do(ctx, call{method: http.MethodPost, route: "/metadata/workflow", body: body, retry: true})
+	return err
+}
+
+// UpdateWorkflowDefs creates or replaces workflow definitions.
+func (m *MetadataClient) UpdateWorkflowDefs(ctx context.Context, defs ...model.WorkflowDef) error {
+	if len(defs) == 0 {
+		return errors.New("client: UpdateWorkflowDefs needs at least one definition")
+	}
+	for i, d := range defs {
+		if d.Name == "" {
+			return fmt.Errorf("client: WorkflowDef[%d].Name must not be empty", i)
+		}
+	}
+	body, err := jsonBody(defs)
+	if err != nil {
+		return err
+	}
+	_, err = m.c.do(ctx, call{method: http.MethodPut, route: "/metadata/workflow", body: body, retry: true, idempotent: true})
+	return err
+}
+
+// GetWorkflowDef returns a workflow definition (version 0 = latest).
+func (m *MetadataClient) GetWorkflowDef(ctx context.Context, name string, version int) (*model.WorkflowDef, error) {
+	if name == "" {
+		return nil, errors.New("client: workflow definition name must not be empty")
+	}
+	q := url.Values{}
+	if version > 0 {
+		q.Set("version", strconv.Itoa(version))
+	}
+	cl := call{method: http.MethodGet, route: "/metadata/workflow/{name}", pathParams: map[string]string{"name": name}, query: q, retry: true, idempotent: true}
+	resp, err := m.c.do(ctx, cl)
+	if err != nil {
+		return nil, err
+	}
+	var def model.WorkflowDef
+	if err := decodeJSON(cl, resp, &def); err != nil {
+		return nil, err
+	}
+	return &def, nil
+}

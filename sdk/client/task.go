@@ -1,0 +1,375 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/baton-go/baton/sdk/model"
+)
+
+// MaxPollTimeout is the longest long-poll timeout Conductor accepts.
+const MaxPollTimeout = 5 * time.Second
+
+// TaskClient is the task API: polling, updates, logs, queues.
+type TaskClient struct {
+	c     *APIClient
+	retry bool
+}
+
+// NewTaskClient returns the task API of c.
+func NewTaskClient(c *APIClient) *TaskClient { return c.Tasks() }
+
+// WithoutRetries returns a view of the same client whose calls make one
+// attempt each (a rejected token is still refreshed and the request sent
+// once more). The worker uses it because it retries results itself.
+func (t *TaskClient) WithoutRetries() *TaskClient { return &TaskClient{c: t.c, retry: false} }
+
+// PollOptions are the parameters of a batch poll.
+type PollOptions struct {
+	// Count is how many tasks to ask for (the server caps it at 100).
+	Count int
+	// Timeout is how long the server may wait for a task (long poll); 0
+	// sends no timeout (the server's default, 100 ms). At most 5 s.
+	Timeout time.Duration
+	// WorkerID is recorded by the server as the poller and task worker.
+	WorkerID string
+	// Domain polls the queue of that domain; empty polls the default queue.
+	Domain string
+}
+
+func pollQuery(workerID, domain string) url.Values {
+	q := url.Values{}
+	if workerID != "" {
+		q.Set("workerid", workerID)
+	}
+	if domain != "" {
+		q.Set("domain", domain)
+	}
+	return q
+}
+
+// Poll asks for one task; nil when there is none.
+func (t *TaskClient) Poll(ctx context.Context, taskType, workerID, domain string) (*model.Task, error) {
+	if taskType == "" {
+		return nil, errors.New("client: taskType must not be empty")
+	}
+	cl := call{method: http.MethodGet, route: "/tasks/poll/{taskType}", pathParams: map[string]string{"taskType": taskType},
+		query: pollQuery(workerID, domain), retry: t.retry}
+	resp, err := t.c.do(ctx, cl)
+	if err != nil {
+		return nil, err
+	}
+	if resp.status == http.StatusNoContent || len(strings.TrimSpace(string(resp.body))) == 0 {
+		return nil, nil
+	}
+	var task model.Task
+	if err := decodeJSON(cl, resp, &task); err != nil {
+		return nil, err
+	}
+	return &task, nil
+}
+
+// BatchPoll asks for up to o.Count tasks, waiting up to o.Timeout for the
+// first. No task is an empty, non-nil slice.
+func (t *TaskClient) BatchPoll(ctx context.Context, taskType string, o PollOptions) ([]model.Task, error) {
+	if taskType == "" {
+		return nil, errors.New("client: taskType must not be empty")
+	}
+	if o.Count < 1 {
+		return nil, fmt.Errorf("client: PollOptions.Count must be >= 1, got %d", o.Count)
+	}
+	if o.Timeout < 0 || o.Timeout > MaxPollTimeout {
+		return nil, fmt.Errorf("client: PollOptions.Timeout must be between 0 and %s, got %s", MaxPollTimeout, o.Timeout)
+	}
+	q := pollQuery(o.WorkerID, o.Domain)
+	q.Set("count", strconv.Itoa(o.Count))
+	if o.Timeout > 0 {
+		q.Set("timeout", strconv.FormatInt(o.Timeout.Milliseconds(), 10))
+	}
+	cl := call{method: http.MethodGet, route: "/tasks/poll/batch/{taskType}", pathParams: map[string]string{"taskType": taskType},
+		query: q, extra: o.Timeout, retry: t.retry}
+	resp, err := t.c.do(ctx, cl)
+	if err != nil {
+		return nil, err
+	}
+	tasks := []model.Task{}
+	if err := decodeJSON(cl, resp, &tasks); err != nil {
+		return nil, err
+	}
+	return tasks, nil
+}
+
+func validateResult(r *model.TaskResult) error {
+	if r == nil {
+		return errors.New("client: task result must not be nil")
+	}
+	if r.TaskId == "" {
+		return errors.New("client: TaskResult.TaskId must not be empty")
+	}
+	if r.WorkflowInstanceId == "" {
+		return fmt.Errorf("client: TaskResult.WorkflowInstanceId must not be empty (task %s)", r.TaskId)
+	}
+	if !r.ExtendLease && !r.Status.Valid() {
+		return fmt.Errorf("client: TaskResult.Status must be IN_PROGRESS, COMPLETED, FAILED or FAILED_WITH_TERMINAL_ERROR, got %q (task %s)", r.Status, r.TaskId)
+	}
+	return nil
+}
+
+func resultBody(r *model.TaskResult) ([]byte, error) {
+	if r.OutputData == nil {
+		cp := *r
+		cp.OutputData = map[string]interface{}{}
+		r = &cp
+	}
+	return jsonBody(r)
+}
+
+// UpdateTask posts a task result. A duplicate update of a task that already
+// ended is accepted by the server and changes nothing.
+func (t *TaskClient) UpdateTask(ctx context.Context, r *model.TaskResult) error {
+	if err := validateResult(r); err != nil {
+		return err
+	}
+	body, err := resultBody(r)
+	if err != nil {
+		return err
+	}
+	_, err = t.c.do(ctx, call{method: http.MethodPost, route: "/tasks", body: body, retry: t.retry, idempotent: true})
+	return err
+}
+
+// UpdateTaskV2 posts a task result and returns the next task of the same
+// type (and domain) for r.WorkerId, or nil when there is none. When the
+// server lacks the endpoint the error matches ErrNotSupported: a 404 or 405
+// whose message is not about an unknown task or workflow ("No such ..."), or
+// a 500 about an unsupported request method (Conductor 3.21 maps Spring's
+// method-not-allowed to 500).
+func (t *TaskClient) UpdateTaskV2(ctx context.Context, r *model.TaskResult) (*model.Task, error) {
+	if err := validateResult(r); err != nil {
+		return nil, err
+	}
+	body, err := resultBody(r)
+	if err != nil {
+		return nil, err
+	}
+	cl := call{method: http.MethodPost, route: "/tasks/update-v2", body: body, retry: t.retry, idempotent: true}
+	resp, err := t.c.do(ctx, cl)
+	if err != nil {
+		var apiErr *APIError
+		if errors.As(err, &apiErr) && endpointMissing(apiErr) {
+			return nil, fmt.Errorf("%w: %w", ErrNotSupported, err)
+		}
+		return nil, err
+	}
+	if resp.status == http.StatusNoContent || len(strings.TrimSpace(string(resp.body))) == 0 {
+		return nil, nil
+	}
+	var next model.Task
+	if err := decodeJSON(cl, resp, &next); err != nil {
+		return nil, err
+	}
+	if next.TaskId == "" {
+		return nil, nil
+	}
+	return &next, nil
+}
+
+func endpointMissing(e *APIError) bool {
+	msg := strings.ToLower(e.Message)
+	switch e.StatusCode {
+	case http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusNotImplemented:
+		return !strings.HasPrefix(msg, "no such")
+	case http.StatusInternalServerError:
+		return strings.Contains(msg, "method") && strings.Contains(msg, "not supported")
+	}
+	return false
+}
+
+func outputMap(output interface{}) (map[string]interface{}, error) {
+	m, _, err := model.OutputToMap(output)
+	if err != nil {
+		return nil, fmt.Errorf("client: output: %w", err)
+	}
+	return m, nil
+}
+
+func refNameCall(workflowID, refName string, status model.TaskResultStatus, output interface{}, workerID string, sync bool) (call, error) {
+	if workflowID == "" || refName == "" {
+		return call{}, fmt.Errorf("client: workflowID and refName must not be empty, got %q and %q", workflowID, refName)
+	}
+	if !status.Valid() {
+		return call{}, fmt.Errorf("client: status must be IN_PROGRESS, COMPLETED, FAILED or FAILED_WITH_TERMINAL_ERROR, got %q", status)
+	}
+	m, err := outputMap(output)
+	if err != nil {
+		return call{}, err
+	}
+	body, err := jsonBody(m)
+	if err != nil {
+		return call{}, err
+	}
+	route := "/tasks/{workflowId}/{taskRefName}/{status}"
+	if sync {
+		route += "/sync"
+	}
+	q := url.Values{}
+	if workerID != "" {
+		q.Set("workerid", workerID)
+	}
+	return call{method: http.MethodPost, route: route, query: q, body: body, idempotent: true,
+		pathParams: map[string]string{"workflowId": workflowID, "taskRefName": refName, "status": string(status)}}, nil
+}
+
+// UpdateTaskByRefName sets the status of the running task with reference
+// name refName in the workflow, merging output into its output. It returns
+// the task id; ErrNotFound (errors.Is) when the workflow has no such
+// running task.
+func (t *TaskClient) UpdateTaskByRefName(ctx context.Context, workflowID, refName string, status model.TaskResultStatus, output interface{}, workerID string) (string, error) {
+	cl, err := refNameCall(workflowID, refName, status, output, workerID, false)
+	if err != nil {
+		return "", err
+	}
+	cl.retry = t.retry
+	resp, err := t.c.do(ctx, cl)
+	if err != nil {
+		return "", err
+	}
+	id := text(resp)
+	if id == "" {
+		// The server answers 200 with no body when nothing matched.
+		return "", &APIError{StatusCode: http.StatusNotFound, Method: cl.method, Path: "/tasks/" + workflowID + "/" + refName + "/" + string(status),
+			Message: fmt.Sprintf("no running task %q in workflow %s", refName, workflowID)}
+	}
+	return id, nil
+}
+
+// UpdateTaskByRefNameSync is UpdateTaskByRefName returning the workflow as
+// it is after the update.
+func (t *TaskClient) UpdateTaskByRefNameSync(ctx context.Context, workflowID, refName string, status model.TaskResultStatus, output interface{}, workerID string) (*model.Workflow, error) {
+	cl, err := refNameCall(workflowID, refName, status, output, workerID, true)
+	if err != nil {
+		return nil, err
+	}
+	cl.retry = t.retry
+	resp, err := t.c.do(ctx, cl)
+	if err != nil {
+		return nil, err
+	}
+	var wf model.Workflow
+	if err := decodeJSON(cl, resp, &wf); err != nil {
+		return nil, err
+	}
+	return &wf, nil
+}
+
+// GetTask returns a task by id; ErrNotFound when unknown.
+func (t *TaskClient) GetTask(ctx context.Context, taskID string) (*model.Task, error) {
+	if taskID == "" {
+		return nil, errors.New("client: taskID must not be empty")
+	}
+	cl := call{method: http.MethodGet, route: "/tasks/{taskId}", pathParams: map[string]string{"taskId": taskID}, retry: t.retry, idempotent: true}
+	resp, err := t.c.do(ctx, cl)
+	if err != nil {
+		return nil, err
+	}
+	var task model.Task
+	if err := decodeJSON(cl, resp, &task); err != nil {
+		return nil, err
+	}
+	if task.TaskId == "" {
+		return nil, &APIError{StatusCode: http.StatusNotFound, Method: cl.method, Path: "/tasks/" + taskID, Message: "empty answer"}
+	}
+	return &task, nil
+}
+
+// AddLog appends a line to the task's execution log.
+func (t *TaskClient) AddLog(ctx context.Context, taskID, line string) error {
+	if taskID == "" {
+		return errors.New("client: taskID must not be empty")
+	}
+	_, err := t.c.do(ctx, call{method: http.MethodPost, route: "/tasks/{taskId}/log", pathParams: map[string]string{"taskId": taskID},
+		body: []byte(line), retry: t.retry})
+	return err
+}
+
+// GetLogs returns the task's execution log (empty when there is none).
+func (t *TaskClient) GetLogs(ctx context.Context, taskID string) ([]model.TaskExecLog, error) {
+	cl := call{method: http.MethodGet, route: "/tasks/{taskId}/log", pathParams: map[string]string{"taskId": taskID}, retry: t.retry, idempotent: true}
+	resp, err := t.c.do(ctx, cl)
+	if err != nil {
+		return nil, err
+	}
+	logs := []model.TaskExecLog{}
+	if err := decodeJSON(cl, resp, &logs); err != nil {
+		return nil, err
+	}
+	return logs, nil
+}
+
+// QueueSizes returns the number of queued tasks per task type.
+func (t *TaskClient) QueueSizes(ctx context.Context, taskTypes ...string) (map[string]int, error) {
+	if len(taskTypes) == 0 {
+		return nil, errors.New("client: QueueSizes needs at least one task type")
+	}
+	q := url.Values{}
+	for _, tt := range taskTypes {
+		q.Add("taskType", tt)
+	}
+	cl := call{method: http.MethodGet, route: "/tasks/queue/sizes", query: q, retry: t.retry, idempotent: true}
+	resp, err := t.c.do(ctx, cl)
+	if err != nil {
+		return nil, err
+	}
+	sizes := map[string]int{}
+	if err := decodeJSON(cl, resp, &sizes); err != nil {
+		return nil, err
+	}
+	return sizes, nil
+}
+
+// PollData returns, per domain, the last poll of the task type's queue.
+func (t *TaskClient) PollData(ctx context.Context, taskType string) ([]model.PollData, error) {
+	q := url.Values{}
+	q.Set("taskType", taskType)
+	cl := call{method: http.MethodGet, route: "/tasks/queue/polldata", query: q, retry: t.retry, idempotent: true}
+	resp, err := t.c.do(ctx, cl)
+	if err != nil {
+		return nil, err
+	}
+	pd := []model.PollData{}
+	if err := decodeJSON(cl, resp, &pd); err != nil {
+		return nil, err
+	}
+	return pd, nil
+}
+
+// QueueInfo is what QueueOverview reports for one task type.
+type QueueInfo struct {
+	TaskType string
+	Size     int
+	Pollers  []model.PollData
+}
+
+// QueueOverview lists, for each task type, its queue size and its last
+// pollers: the server's view of which workers serve which queues.
+func (t *TaskClient) QueueOverview(ctx context.Context, taskTypes ...string) ([]QueueInfo, error) {
+	sizes, err := t.QueueSizes(ctx, taskTypes...)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]QueueInfo, 0, len(taskTypes))
+	for _, tt := range taskTypes {
+		pd, err := t.PollData(ctx, tt)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, QueueInfo{TaskType: tt, Size: sizes[tt], Pollers: pd})
+	}
+	return out, nil
+}

@@ -1,0 +1,138 @@
+package client
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/baton-go/baton/sdk/settings"
+)
+
+// tokenSource holds the current token and refreshes it: ahead of its expiry,
+// and when the server rejects it. Concurrent callers share one refresh.
+type tokenSource struct {
+	c     *APIClient
+	keyID string
+	// secret is read from the settings only when a token is requested.
+	auth *settings.AuthenticationSettings
+	ttl  time.Duration
+
+	mu        sync.Mutex
+	token     string
+	refreshAt time.Time
+
+	group singleflight.Group
+}
+
+func newTokenSource(c *APIClient, auth *settings.AuthenticationSettings, ttl time.Duration) *tokenSource {
+	return &tokenSource{c: c, keyID: auth.KeyId(), auth: auth, ttl: ttl}
+}
+
+// get returns a token that is not due for refresh.
+func (ts *tokenSource) get(ctx context.Context) (string, error) {
+	ts.mu.Lock()
+	tok, due := ts.token, ts.refreshAt
+	ts.mu.Unlock()
+	if tok != "" && time.Now().Before(due) {
+		return tok, nil
+	}
+	return ts.refresh(ctx, tok)
+}
+
+// refresh replaces stale with a new token. When another caller already
+// replaced it, the new one is returned without asking the server again.
+func (ts *tokenSource) refresh(ctx context.Context, stale string) (string, error) {
+	ts.mu.Lock()
+	if ts.token != "" && ts.token != stale && time.Now().Before(ts.refreshAt) {
+		tok := ts.token
+		ts.mu.Unlock()
+		return tok, nil
+	}
+	ts.mu.Unlock()
+	ch := ts.group.DoChan("token", func() (interface{}, error) {
+		// Detached from the first caller's context, so that one caller
+		// giving up does not fail the others waiting on the same refresh.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ts.c.timeout)
+		defer cancel()
+		tok, refreshAt, err := ts.fetch(fctx)
+		ts.c.obs.TokenRefreshed(err)
+		if err != nil {
+			return "", err
+		}
+		ts.mu.Lock()
+		ts.token, ts.refreshAt = tok, refreshAt
+		ts.mu.Unlock()
+		return tok, nil
+	})
+	select {
+	case <-ctx.Done():
+		return "", ctx.Err()
+	case r := <-ch:
+		if r.Err != nil {
+			return "", r.Err
+		}
+		return r.Val.(string), nil
+	}
+}
+
+// fetch asks the server for a token and works out when to refresh it: at
+// 90% of its lifetime, the lifetime being the JWT's exp claim when readable,
+// the configured TTL otherwise.
+func (ts *tokenSource) fetch(ctx context.Context) (string, time.Time, error) {
+	body, err := json.Marshal(map[string]string{"keyId": ts.keyID, "keySecret": ts.auth.KeySecret()})
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	cl := call{method: http.MethodPost, route: "/token", body: body}
+	start := time.Now()
+	resp, err := ts.c.send(ctx, cl, "")
+	if err != nil {
+		var apiErr *APIError
+		if errors.As(err, &apiErr) && (apiErr.StatusCode == http.StatusUnauthorized || apiErr.StatusCode == http.StatusForbidden) {
+			return "", time.Time{}, fmt.Errorf("%w: the server refused key id %q: %s", ErrUnauthorized, ts.keyID, apiErr.Message)
+		}
+		return "", time.Time{}, fmt.Errorf("conductor: token request failed: %w", err)
+	}
+	var tr struct {
+		Token string `json:"token"`
+	}
+	if err := json.Unmarshal(resp.body, &tr); err != nil || tr.Token == "" {
+		return "", time.Time{}, fmt.Errorf("%w: the token answer has no token", ErrDecode)
+	}
+	lifetime := ts.ttl
+	if exp, ok := jwtExpiry(tr.Token); ok {
+		if d := exp.Sub(start); d > 0 && d < lifetime {
+			lifetime = d
+		}
+	}
+	return tr.Token, start.Add(lifetime * 9 / 10), nil
+}
+
+// jwtExpiry reads the exp claim of a JWT without checking its signature (the
+// server checks it; the client only wants to know when to refresh).
+func jwtExpiry(token string) (time.Time, bool) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return time.Time{}, false
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return time.Time{}, false
+	}
+	var claims struct {
+		Exp float64 `json:"exp"`
+	}
+	if json.Unmarshal(payload, &claims) != nil || claims.Exp <= 0 {
+		return time.Time{}, false
+	}
+	sec := int64(claims.Exp)
+	return time.Unix(sec, int64((claims.Exp-float64(sec))*1e9)), true
+}

@@ -1,0 +1,117 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/baton-go/baton/sdk/model"
+)
+
+// WorkflowClient is the workflow API.
+type WorkflowClient struct{ c *APIClient }
+
+// NewWorkflowClient returns the workflow API of c.
+func NewWorkflowClient(c *APIClient) *WorkflowClient { return c.Workflows() }
+
+// Start starts a workflow and returns its id. A start is not resent after
+// the request may have reached the server, so that a lost answer cannot
+// start the workflow twice; it is retried when the server could not be
+// reached or asked to be called again later.
+func (w *WorkflowClient) Start(ctx context.Context, req *model.StartWorkflowRequest) (string, error) {
+	if req == nil || req.Name == "" {
+		return "", errors.New("client: StartWorkflowRequest.Name must not be empty")
+	}
+	r := *req
+	if r.Input == nil {
+		r.Input = map[string]interface{}{}
+	}
+	body, err := jsonBody(&r)
+	if err != nil {
+		return "", err
+	}
+	resp, err := w.c.do(ctx, call{method: http.MethodPost, route: "/workflow", body: body, retry: true})
+	if err != nil {
+		return "", err
+	}
+	return text(resp), nil
+}
+
+// StartByName starts the named workflow (version 0 = latest) with input.
+func (w *WorkflowClient) StartByName(ctx context.Context, name string, version int, input map[string]interface{}, correlationID string) (string, error) {
+	if name == "" {
+		return "", errors.New("client: workflow name must not be empty")
+	}
+	if input == nil {
+		input = map[string]interface{}{}
+	}
+	body, err := jsonBody(input)
+	if err != nil {
+		return "", err
+	}
+	q := url.Values{}
+	if version > 0 {
+		q.Set("version", strconv.Itoa(version))
+	}
+	if correlationID != "" {
+		q.Set("correlationId", correlationID)
+	}
+	resp, err := w.c.do(ctx, call{method: http.MethodPost, route: "/workflow/{name}", pathParams: map[string]string{"name": name},
+		query: q, body: body, retry: true})
+	if err != nil {
+		return "", err
+	}
+	return text(resp), nil
+}
+
+// Get returns a workflow execution, with its tasks when includeTasks.
+func (w *WorkflowClient) Get(ctx context.Context, workflowID string, includeTasks bool) (*model.Workflow, error) {
+	if workflowID == "" {
+		return nil, errors.New("client: workflowID must not be empty")
+	}
+	q := url.Values{}
+	q.Set("includeTasks", strconv.FormatBool(includeTasks))
+	cl := call{method: http.MethodGet, route: "/workflow/{workflowId}", pathParams: map[string]string{"workflowId": workflowID},
+		query: q, retry: true, idempotent: true}
+	resp, err := w.c.do(ctx, cl)
+	if err != nil {
+		return nil, err
+	}
+	var wf model.Workflow
+	if err := decodeJSON(cl, resp, &wf); err != nil {
+		return nil, err
+	}
+	if wf.WorkflowId == "" {
+		return nil, fmt.Errorf("%w: workflow %s: empty answer", ErrDecode, workflowID)
+	}
+	return &wf, nil
+}
+
+// Terminate ends a running workflow with the given reason.
+func (w *WorkflowClient) Terminate(ctx context.Context, workflowID, reason string) error {
+	if workflowID == "" {
+		return errors.New("client: workflowID must not be empty")
+	}
+	q := url.Values{}
+	if reason != "" {
+		q.Set("reason", reason)
+	}
+	_, err := w.c.do(ctx, call{method: http.MethodDelete, route: "/workflow/{workflowId}", pathParams: map[string]string{"workflowId": workflowID},
+		query: q, retry: true, idempotent: true})
+	return err
+}
+
+// Delete removes a workflow execution from the server.
+func (w *WorkflowClient) Delete(ctx context.Context, workflowID string) error {
+	if workflowID == "" {
+		return errors.New("client: workflowID must not be empty")
+	}
+	q := url.Values{}
+	q.Set("archiveWorkflow", "false")
+	_, err := w.c.do(ctx, call{method: http.MethodDelete, route: "/workflow/{workflowId}/remove", pathParams: map[string]string{"workflowId": workflowID},
+		query: q, retry: true, idempotent: true})
+	return err
+}
