@@ -490,10 +490,3 @@ func TestConcurrentRecordingIsExact(t *testing.T) {
 		}
 	}
 }
-
-// The HTTP client's observer interface, as announced for sdk/client. metrics
-// must not import client, so the check is structural.
-var _ interface {
-	RequestDone(endpoint, method string, statusCode int, d time.Duration)
-	TokenRefreshed(err error)
-} = (*Prometheus)(nil)
