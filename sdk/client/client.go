@@ -538,3 +538,15 @@ func text(r *response) string {
 	return s
 }
 
+
+// String describes the client without its credentials.
+func (c *APIClient) String() string {
+	if c == nil {
+		return "APIClient(nil)"
+	}
+	return fmt.Sprintf("APIClient{BaseURL: %q, Auth: %t}", c.base, c.tokens != nil)
+}
+
+// Format makes every verb print String, so that no %v or %+v of a client
+// can show the key secret it holds.
+func (c *APIClient) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(c.String())) }
