@@ -538,7 +538,6 @@ func text(r *response) string {
 	return s
 }
 
-
 // String describes the client without its credentials.
 func (c *APIClient) String() string {
 	if c == nil {

@@ -83,12 +83,12 @@ func writeText(w http.ResponseWriter, s string) {
 func TestRequestsSent(t *testing.T) {
 	ctx := context.Background()
 	type tc struct {
-		name      string
-		answer    func(w http.ResponseWriter)
-		call      func(c *APIClient) (interface{}, error)
-		want      recorded
-		check     func(t *testing.T, got interface{})
-		wantNoCT  bool
+		name     string
+		answer   func(w http.ResponseWriter)
+		call     func(c *APIClient) (interface{}, error)
+		want     recorded
+		check    func(t *testing.T, got interface{})
+		wantNoCT bool
 	}
 	tests := []tc{
 		{
@@ -187,10 +187,12 @@ func TestRequestsSent(t *testing.T) {
 			},
 		},
 		{
-			name:   "poll data",
-			answer: func(w http.ResponseWriter) { writeJSON(w, 200, []model.PollData{{QueueName: "a", WorkerId: "w", LastPollTime: 5}}) },
-			call:   func(c *APIClient) (interface{}, error) { return c.Tasks().PollData(ctx, "a") },
-			want:   recorded{Method: "GET", RawPath: "/api/tasks/queue/polldata", Query: "taskType=a"},
+			name: "poll data",
+			answer: func(w http.ResponseWriter) {
+				writeJSON(w, 200, []model.PollData{{QueueName: "a", WorkerId: "w", LastPollTime: 5}})
+			},
+			call: func(c *APIClient) (interface{}, error) { return c.Tasks().PollData(ctx, "a") },
+			want: recorded{Method: "GET", RawPath: "/api/tasks/queue/polldata", Query: "taskType=a"},
 		},
 		{
 			name:   "start workflow reads the text id",
@@ -214,16 +216,20 @@ func TestRequestsSent(t *testing.T) {
 			want: recorded{Method: "POST", RawPath: "/api/workflow/flow", Query: "correlationId=corr&version=3", Body: `{"x":1}`},
 		},
 		{
-			name:   "get workflow",
-			answer: func(w http.ResponseWriter) { writeJSON(w, 200, model.Workflow{WorkflowId: "wf", Status: model.WorkflowRunning}) },
-			call:   func(c *APIClient) (interface{}, error) { return c.Workflows().Get(ctx, "wf", false) },
-			want:   recorded{Method: "GET", RawPath: "/api/workflow/wf", Query: "includeTasks=false"},
+			name: "get workflow",
+			answer: func(w http.ResponseWriter) {
+				writeJSON(w, 200, model.Workflow{WorkflowId: "wf", Status: model.WorkflowRunning})
+			},
+			call: func(c *APIClient) (interface{}, error) { return c.Workflows().Get(ctx, "wf", false) },
+			want: recorded{Method: "GET", RawPath: "/api/workflow/wf", Query: "includeTasks=false"},
 		},
 		{
 			name:   "terminate",
 			answer: func(w http.ResponseWriter) {},
-			call:   func(c *APIClient) (interface{}, error) { return nil, c.Workflows().Terminate(ctx, "wf", "no longer needed") },
-			want:   recorded{Method: "DELETE", RawPath: "/api/workflow/wf", Query: "reason=no+longer+needed"},
+			call: func(c *APIClient) (interface{}, error) {
+				return nil, c.Workflows().Terminate(ctx, "wf", "no longer needed")
+			},
+			want: recorded{Method: "DELETE", RawPath: "/api/workflow/wf", Query: "reason=no+longer+needed"},
 		},
 		{
 			name:   "register task defs sends an array",
