@@ -1,0 +1,30 @@
+# Baton: common tasks. `make help` lists them.
+SHELL := /bin/bash
+GO ?= go
+STATICCHECK_VERSION ?= v0.8.2
+PKGS := ./...
+
+.PHONY: help test test-short lint bench test-conductor ci
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
+
+test: ## run every test of the module with the race detector (the README's test command)
+	$(GO) test -race -count=1 $(PKGS)
+
+test-short: ## the quick subset (skips the long end-to-end runs)
+	$(GO) test -race -count=1 -short $(PKGS)
+
+lint: ## gofmt check, go vet and staticcheck
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
+
+bench: ## micro-benchmarks of the hot paths (allocations included)
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+test-conductor: ## the integration suite against the real Conductor OSS server (downloads it on first use)
+	test/conductor/run.sh
+
+ci: lint test test-conductor ## what .ci/run calls
