@@ -22,6 +22,11 @@ func (p *poller) deliver(res *model.TaskResult) *model.Task {
 	// take a task: not while pausing, shutting down or shrinking.
 	useV2 := !r.cfg.noUpdateV2 && !r.v2Off.Load() && !p.paused.Load() &&
 		r.fetchCtx.Err() == nil && p.inFlight.Load() <= p.slots.Load()
+	if res.TaskId == "" || res.WorkflowInstanceId == "" {
+		// The server cannot accept it (and the client refuses to send it).
+		p.giveUp(res, fmt.Errorf("result has no task id or workflow id (task id %q, workflow id %q)", res.TaskId, res.WorkflowInstanceId))
+		return nil
+	}
 	policy := backoff.Policy{Min: UpdateBackoffMin, Max: UpdateBackoffMax}
 	var lastErr error
 	for attempt := 1; ; attempt++ {

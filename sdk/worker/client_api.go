@@ -1,0 +1,85 @@
+package worker
+
+import (
+	"context"
+	"errors"
+
+	"github.com/baton-go/baton/sdk/client"
+	"github.com/baton-go/baton/sdk/model"
+	"github.com/baton-go/baton/sdk/settings"
+)
+
+// NewTaskRunnerWithApiClient returns a runner that talks to the server of
+// apiClient. The runner sends each request once (client retries off) and
+// owns the retries of polls and results itself, so nothing is retried twice
+// over.
+func NewTaskRunnerWithApiClient(apiClient *client.APIClient, opts ...Option) *TaskRunner {
+	return newRunner(&clientAPI{tasks: apiClient.Tasks().WithoutRetries()}, opts...)
+}
+
+// NewTaskRunner returns a runner for the server described by httpSettings,
+// authenticating with authSettings when they hold a key (nil: none). Invalid
+// settings are reported by the first Start or StartWorker.
+func NewTaskRunner(authSettings *settings.AuthenticationSettings, httpSettings *settings.HttpSettings, opts ...Option) *TaskRunner {
+	c, err := client.New(authSettings, httpSettings)
+	r := NewTaskRunnerWithApiClient(c, opts...)
+	if err != nil {
+		r.cfg.fail(err)
+	}
+	return r
+}
+
+// clientAPI adapts *client.TaskClient to taskAPI and tells the runner which
+// errors are worth retrying.
+type clientAPI struct {
+	tasks *client.TaskClient
+}
+
+var _ taskAPI = (*clientAPI)(nil)
+
+func (c *clientAPI) batchPoll(ctx context.Context, req pollRequest) ([]model.Task, error) {
+	ts, err := c.tasks.BatchPoll(ctx, req.taskType, client.PollOptions{
+		Count:    req.count,
+		Timeout:  req.timeout,
+		WorkerID: req.workerID,
+		Domain:   req.domain,
+	})
+	return ts, describe(err)
+}
+
+func (c *clientAPI) updateTask(ctx context.Context, r *model.TaskResult) error {
+	return describe(c.tasks.UpdateTask(ctx, r))
+}
+
+func (c *clientAPI) updateTaskV2(ctx context.Context, r *model.TaskResult) (*model.Task, error) {
+	t, err := c.tasks.UpdateTaskV2(ctx, r)
+	if err != nil && errors.Is(err, client.ErrNotSupported) {
+		return nil, errors.Join(errUpdateV2Unsupported, err)
+	}
+	return t, describe(err)
+}
+
+// describe wraps a *client.APIError into an apiFailure (status, whether
+// retrying can help, Retry-After); other errors (transport failures,
+// timeouts, undecodable answers) pass through and are retried.
+//
+// The runner's notion of retryable is wider than the client's: a result is
+// state that must be delivered, so every 5xx is retried (Conductor answers
+// 500 for transient store errors as well), and so are 401/403 (a token may be
+// refreshed or a key restored). Only other 4xx answers are final.
+func describe(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ae *client.APIError
+	if !errors.As(err, &ae) {
+		return err
+	}
+	return &apiFailure{
+		err:        err,
+		status:     ae.StatusCode,
+		retryable:  retryableStatus(ae.StatusCode),
+		retryAfter: ae.RetryAfter,
+		kind:       kindOfStatus(ae.StatusCode),
+	}
+}
