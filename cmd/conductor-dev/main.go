@@ -1,0 +1,94 @@
+// Command conductor-dev runs the in-memory Conductor-compatible server of
+// package conductortest as a program, for curl, other SDKs and benchmarks.
+//
+//	conductor-dev -addr 127.0.0.1:8080 -log-level debug
+//
+// The API is under http://ADDR/api; health at /health and /api/health. With
+// -auth-key and -auth-secret, POST /api/token hands out tokens and every
+// other request needs one in X-Authorization. The server keeps everything in
+// memory and exits cleanly on SIGINT or SIGTERM.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/baton-go/baton/sdk/conductortest"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
+
+func run(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("conductor-dev", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
+	authKey := fs.String("auth-key", "", "key id for Orkes-style token auth (auth is off unless key and secret are both set)")
+	authSecret := fs.String("auth-secret", "", "key secret for token auth")
+	tokenTTL := fs.Duration("token-ttl", conductortest.DefaultTokenTTL, "lifetime of issued tokens")
+	logLevel := fs.String("log-level", "info", "log level: debug (one line per request), info, warn, error")
+	ownerOptional := fs.Bool("owner-email-optional", false, "accept definitions without ownerEmail (the real server requires it by default)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "conductor-dev: unexpected arguments: %v\n", fs.Args())
+		return 2
+	}
+	level, err := logrus.ParseLevel(*logLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "conductor-dev: -log-level: %v\n", err)
+		return 2
+	}
+	if (*authKey == "") != (*authSecret == "") {
+		fmt.Fprintln(stderr, "conductor-dev: -auth-key and -auth-secret must be given together")
+		return 2
+	}
+	if *tokenTTL <= 0 {
+		fmt.Fprintf(stderr, "conductor-dev: -token-ttl must be > 0, got %v\n", *tokenTTL)
+		return 2
+	}
+	log := logrus.New()
+	log.SetOutput(stderr)
+	log.SetLevel(level)
+
+	opts := []conductortest.Option{conductortest.WithAddr(*addr), conductortest.WithLogger(log), conductortest.WithTokenTTL(*tokenTTL)}
+	if *authKey != "" {
+		opts = append(opts, conductortest.WithAuth(*authKey, *authSecret))
+	}
+	if *ownerOptional {
+		opts = append(opts, conductortest.WithOwnerEmailOptional())
+	}
+	srv, err := conductortest.Start(opts...)
+	if err != nil {
+		fmt.Fprintf(stderr, "conductor-dev: %v\n", err)
+		return 1
+	}
+	log.WithFields(logrus.Fields{"url": srv.URL(), "auth": *authKey != ""}).Info("conductor-dev: listening")
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	log.Info("conductor-dev: shutting down")
+	done := make(chan struct{})
+	go func() {
+		srv.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return 0
+	case <-time.After(10 * time.Second):
+		log.Error("conductor-dev: shutdown took longer than 10s")
+		return 1
+	}
+}

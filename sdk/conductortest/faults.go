@@ -1,0 +1,222 @@
+package conductortest
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// Fault describes the misbehaviour injected into one group of endpoints.
+// Rates are probabilities per request, from 0 to 1.
+type Fault struct {
+	// ErrorRate is the share of requests answered with an error status
+	// without being processed.
+	ErrorRate float64
+	// Statuses are the error statuses to pick from at random (default 503).
+	Statuses []int
+	// RetryAfter, when > 0, adds a Retry-After header (whole seconds,
+	// rounded up) to injected 429 and 503 answers.
+	RetryAfter time.Duration
+	// Latency is added before every request of the group is processed.
+	Latency time.Duration
+	// DropRate is the share of requests that are processed but whose
+	// connection is closed instead of answered: the client sees an error for
+	// a request that did take effect.
+	DropRate float64
+	// MalformedRate is the share of processed requests whose answer is
+	// mangled in one of the Malformed ways (all of them when empty).
+	MalformedRate float64
+	Malformed     []MalformedMode
+	// ExtraTasks makes a batch poll hand out up to this many tasks more than
+	// its count asked for (seen with some queue backends).
+	ExtraTasks int
+}
+
+// MalformedMode is a way of mangling an answer.
+type MalformedMode int
+
+// The ways an answer can be mangled.
+const (
+	// TruncatedJSON sends the first half of the body, as JSON.
+	TruncatedJSON MalformedMode = iota + 1
+	// WrongContentType sends an HTML error page with status 200.
+	WrongContentType
+	// EmptyBody sends status 200, Content-Type application/json and no body.
+	EmptyBody
+)
+
+// Faults maps an endpoint group to its fault. Groups: "poll" (single and
+// batch poll), "update" (update, update-v2, update by reference name),
+// "token", "metadata", "workflow", "task" (other task endpoints), "other"
+// (health, unknown paths) and "" (every group without its own entry).
+type Faults map[string]Fault
+
+type faultSet struct {
+	byGroup map[string]*Fault
+}
+
+// SetFaults replaces the injected faults; it takes effect for the next
+// request.
+func (s *Server) SetFaults(f Faults) {
+	fs := &faultSet{byGroup: make(map[string]*Fault, len(f))}
+	for g, v := range f {
+		v := v
+		v.Statuses = append([]int(nil), v.Statuses...)
+		v.Malformed = append([]MalformedMode(nil), v.Malformed...)
+		fs.byGroup[g] = &v
+	}
+	s.faults.Store(fs)
+}
+
+// ClearFaults stops every injected fault (Down state is separate: see Up).
+func (s *Server) ClearFaults() { s.faults.Store(nil) }
+
+func (s *Server) faultFor(group string) *Fault {
+	fs := s.faults.Load()
+	if fs == nil {
+		return nil
+	}
+	if f, ok := fs.byGroup[group]; ok {
+		return f
+	}
+	return fs.byGroup[""]
+}
+
+// FaultStats counts the faults injected so far.
+type FaultStats struct {
+	Errors       int64 // error answers injected
+	Delayed      int64 // requests delayed by Latency
+	Dropped      int64 // processed requests whose connection was closed
+	Malformed    int64 // processed requests with a mangled answer
+	OverDelivery int64 // batch polls allowed to exceed their count
+	Downs        int64 // times the server went down
+}
+
+type faultCounters struct {
+	errors, delayed, dropped, malformed, overDelivery, downs atomic.Int64
+}
+
+// FaultStats returns the counts of injected faults.
+func (s *Server) FaultStats() FaultStats {
+	c := &s.faultCounts
+	return FaultStats{
+		Errors: c.errors.Load(), Delayed: c.delayed.Load(), Dropped: c.dropped.Load(),
+		Malformed: c.malformed.Load(), OverDelivery: c.overDelivery.Load(), Downs: c.downs.Load(),
+	}
+}
+
+func (s *Server) serveWithFaults(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	group := groupOf(r)
+	f := s.faultFor(group)
+	if f == nil {
+		s.serveAuthed(w, r, next, group)
+		return
+	}
+	if f.Latency > 0 {
+		s.faultCounts.delayed.Add(1)
+		t := time.NewTimer(f.Latency)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		case <-s.closing:
+			t.Stop()
+			return
+		}
+	}
+	if f.ErrorRate > 0 && rand.Float64() < f.ErrorRate {
+		s.faultCounts.errors.Add(1)
+		status := http.StatusServiceUnavailable
+		if len(f.Statuses) > 0 {
+			status = f.Statuses[rand.IntN(len(f.Statuses))]
+		}
+		if f.RetryAfter > 0 && (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) {
+			secs := (f.RetryAfter + time.Second - 1) / time.Second
+			w.Header().Set("Retry-After", strconv.Itoa(int(secs)))
+		}
+		s.writeError(w, errf(status, "conductortest: injected %d for %s", status, group))
+		return
+	}
+	drop := f.DropRate > 0 && rand.Float64() < f.DropRate
+	var mangle MalformedMode
+	if !drop && f.MalformedRate > 0 && rand.Float64() < f.MalformedRate {
+		modes := f.Malformed
+		if len(modes) == 0 {
+			modes = []MalformedMode{TruncatedJSON, WrongContentType, EmptyBody}
+		}
+		mangle = modes[rand.IntN(len(modes))]
+	}
+	if !drop && mangle == 0 {
+		s.serveAuthed(w, r, next, group)
+		return
+	}
+	bw := &bufferedWriter{header: http.Header{}}
+	s.serveAuthed(bw, r, next, group)
+	if drop {
+		s.faultCounts.dropped.Add(1)
+		if hj, ok := unwrapHijacker(w); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				_ = conn.Close()
+				return
+			}
+		}
+		// Not hijackable (HTTP/2, embedded use): abort the response instead.
+		panic(http.ErrAbortHandler)
+	}
+	s.faultCounts.malformed.Add(1)
+	h := w.Header()
+	for k, v := range bw.header {
+		h[k] = v
+	}
+	body := bw.body.Bytes()
+	switch mangle {
+	case TruncatedJSON:
+		body = body[:len(body)/2]
+		h.Set("Content-Type", "application/json")
+	case WrongContentType:
+		body = []byte("<html><body><h1>502 Bad Gateway</h1></body></html>")
+		h.Set("Content-Type", "text/html")
+	case EmptyBody:
+		body = nil
+		h.Set("Content-Type", "application/json")
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}
+
+type bufferedWriter struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (b *bufferedWriter) Header() http.Header { return b.header }
+func (b *bufferedWriter) WriteHeader(code int) {
+	if b.status == 0 {
+		b.status = code
+	}
+}
+func (b *bufferedWriter) Write(p []byte) (int, error) {
+	if b.status == 0 {
+		b.status = http.StatusOK
+	}
+	return b.body.Write(p)
+}
+
+func unwrapHijacker(w http.ResponseWriter) (http.Hijacker, bool) {
+	for {
+		if hj, ok := w.(http.Hijacker); ok {
+			return hj, true
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return nil, false
+		}
+		w = u.Unwrap()
+	}
+}

@@ -1,0 +1,543 @@
+package conductortest
+
+import (
+	"context"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/baton-go/baton/sdk/model"
+)
+
+// Poll limits of the real server.
+const (
+	maxPollCount       = 100
+	maxPollTimeoutMs   = 5000
+	defaultPollTimeout = 100 * time.Millisecond
+	maxReasonLen       = 500
+)
+
+func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request, taskType string) {
+	q := r.URL.Query()
+	got := s.poll(r.Context(), taskType, q.Get("domain"), q.Has("domain"), q.Get("workerid"), 1, defaultPollTimeout)
+	if len(got) == 0 {
+		writeEmpty(w, http.StatusNoContent)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, &got[0])
+}
+
+func (s *Server) handleBatchPoll(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	taskType := r.PathValue("tasktype")
+	count := 1
+	if v := q.Get("count"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			s.writeError(w, serverError("count: not an integer: %q", v))
+			return
+		}
+		count = n
+	}
+	timeout := defaultPollTimeout
+	if v := q.Get("timeout"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			s.writeError(w, serverError("timeout: not an integer: %q", v))
+			return
+		}
+		if n > maxPollTimeoutMs {
+			s.writeError(w, badRequest("Long Poll Timeout value cannot be more than 5 seconds"))
+			return
+		}
+		timeout = time.Duration(n) * time.Millisecond
+	}
+	count = min(count, maxPollCount)
+	if count > 0 {
+		if f := s.faultFor("poll"); f != nil && f.ExtraTasks > 0 {
+			count += f.ExtraTasks
+			s.faultCounts.overDelivery.Add(1)
+		}
+	}
+	got := s.poll(r.Context(), taskType, q.Get("domain"), q.Has("domain"), q.Get("workerid"), count, timeout)
+	if got == nil {
+		got = []model.Task{}
+	}
+	s.writeJSON(w, http.StatusOK, got)
+}
+
+// poll hands out up to count due tasks of the queue, waiting up to timeout
+// for the first one. It returns as soon as at least one task is handed out;
+// while waiting it sleeps on a channel and a timer (no CPU).
+func (s *Server) poll(ctx context.Context, taskType, domain string, hasDomain bool, workerID string, count int, timeout time.Duration) []model.Task {
+	qn := taskType
+	if hasDomain {
+		qn = domain + ":" + taskType
+	}
+	now := s.now()
+	deadline := now.Add(timeout)
+	s.stats.polls.Add(1)
+
+	var (
+		out   []model.Task
+		ch    chan struct{}
+		timer *time.Timer
+	)
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	s.mu.Lock()
+	s.pollData[pollKey{taskType, domain}] = pollEntry{workerID: workerID, lastPoll: nowMs(now)}
+	for {
+		if count <= 0 || ctx.Err() != nil {
+			s.mu.Unlock()
+			return out
+		}
+		q := s.queue(qn)
+		out = s.claim(q, count, workerID, now, out)
+		if len(out) > 0 || !now.Before(deadline) {
+			s.mu.Unlock()
+			if len(out) == 0 {
+				s.stats.emptyPolls.Add(1)
+			}
+			return out
+		}
+		if ch == nil {
+			ch = make(chan struct{}, 1)
+		}
+		q.waiters = append(q.waiters, ch)
+		wait := deadline.Sub(now)
+		if due, ok := q.nextDue(); ok {
+			wait = min(wait, max(due.Sub(now), 0))
+		}
+		s.mu.Unlock()
+		if timer == nil {
+			timer = time.NewTimer(wait)
+		} else {
+			timer.Reset(wait)
+		}
+		select {
+		case <-ch:
+		case <-timer.C:
+		case <-ctx.Done():
+		case <-s.closing:
+			s.mu.Lock()
+			q.removeWaiter(ch)
+			s.mu.Unlock()
+			return nil
+		}
+		s.mu.Lock()
+		q.removeWaiter(ch)
+		select {
+		case <-ch:
+		default:
+		}
+		now = s.now()
+	}
+}
+
+// claim takes up to count due tasks off q and marks them IN_PROGRESS (the
+// real server's poll step 4), applying concurrentExecLimit and
+// rateLimitPerFrequency. Caller holds s.mu.
+func (s *Server) claim(q *queue, count int, workerID string, now time.Time, out []model.Task) []model.Task {
+	q.promote(now)
+	ms := nowMs(now)
+	for len(out) < count {
+		t := q.next()
+		if t == nil {
+			break
+		}
+		if t.m.Status != model.TaskScheduled || t.wf.m.Status.Terminal() {
+			continue
+		}
+		name := t.m.TaskDefName
+		if lim := t.def.ConcurrentExecLimit; lim > 0 && s.running[name] >= lim {
+			s.push(t, s.opts.postpone, now)
+			s.stats.postponed.Add(1)
+			continue
+		}
+		if lim := t.m.RateLimitPerFrequency; lim > 0 {
+			window := int64(max(t.m.RateLimitFrequencyInSeconds, 1)) * 1000
+			hits := s.rateHits[name]
+			i := 0
+			for i < len(hits) && hits[i] <= ms-window {
+				i++
+			}
+			hits = hits[i:]
+			if len(hits) >= lim {
+				s.rateHits[name] = hits
+				s.push(t, s.opts.postpone, now)
+				s.stats.postponed.Add(1)
+				continue
+			}
+			s.rateHits[name] = append(hits, ms)
+		}
+		s.setStatus(t, model.TaskInProgress)
+		if t.m.StartTime == 0 {
+			t.m.StartTime = ms
+		}
+		t.m.CallbackAfterSeconds = 0
+		t.m.WorkerId = workerID
+		t.m.PollCount++
+		t.m.UpdateTime = ms
+		s.armTask(t, now)
+		s.stats.handedOut.Add(1)
+		out = append(out, t.snapshot())
+	}
+	return out
+}
+
+type updateRecord struct {
+	res model.TaskResult
+	at  time.Time
+}
+
+func (s *Server) decodeResult(r *http.Request) (*model.TaskResult, *apiError) {
+	var res model.TaskResult
+	if e := decode(r, &res); e != nil {
+		return nil, e
+	}
+	var errs []validationError
+	if res.WorkflowInstanceId == "" {
+		errs = append(errs, validationError{Path: "updateTask.taskResult.workflowInstanceId", Message: "Workflow Id cannot be null or empty"})
+	}
+	if res.TaskId == "" {
+		errs = append(errs, validationError{Path: "updateTask.taskResult.taskId", Message: "Task ID cannot be null or empty"})
+	}
+	if len(errs) > 0 {
+		return nil, invalid(errs...)
+	}
+	return &res, nil
+}
+
+func (s *Server) handleUpdate(w http.ResponseWriter, r *http.Request) {
+	res, e := s.decodeResult(r)
+	if e != nil {
+		s.writeError(w, e)
+		return
+	}
+	s.mu.Lock()
+	_, e = s.applyUpdate(res, s.now())
+	s.mu.Unlock()
+	if e != nil {
+		s.writeError(w, e)
+		return
+	}
+	writeText(w, res.TaskId)
+}
+
+func (s *Server) handleUpdateV2(w http.ResponseWriter, r *http.Request) {
+	res, e := s.decodeResult(r)
+	if e != nil {
+		s.writeError(w, e)
+		return
+	}
+	now := s.now()
+	s.mu.Lock()
+	t, e := s.applyUpdate(res, now)
+	if e != nil {
+		s.mu.Unlock()
+		s.writeError(w, e)
+		return
+	}
+	if res.ExtendLease {
+		s.mu.Unlock()
+		writeEmpty(w, http.StatusNoContent)
+		return
+	}
+	taskType, domain := t.m.TaskType, t.m.Domain
+	s.pollData[pollKey{taskType, domain}] = pollEntry{workerID: res.WorkerId, lastPoll: nowMs(now)}
+	s.stats.polls.Add(1)
+	got := s.claim(s.queue(queueName(taskType, domain)), 1, res.WorkerId, now, nil)
+	s.mu.Unlock()
+	if len(got) == 0 {
+		writeEmpty(w, http.StatusNoContent)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, &got[0])
+}
+
+// applyUpdate runs the checks and effects of an update in the real server's
+// order. It returns the task (nil when the update was ignored for an unknown
+// target is impossible: that is an error). Caller holds s.mu.
+func (s *Server) applyUpdate(res *model.TaskResult, now time.Time) (*task, *apiError) {
+	s.stats.updates.Add(1)
+	s.updates[res.TaskId] = append(s.updates[res.TaskId], updateRecord{res: *res, at: now})
+	ms := nowMs(now)
+	if res.ExtendLease {
+		t := s.tasks[res.TaskId]
+		if t == nil {
+			return nil, notFound("No such task found by id: %s", res.TaskId)
+		}
+		s.stats.extendLeases.Add(1)
+		if !t.m.Status.Terminal() {
+			t.m.UpdateTime = ms
+			s.armTask(t, now)
+		}
+		return t, nil
+	}
+	wf := s.workflows[res.WorkflowInstanceId]
+	if wf == nil {
+		return nil, notFound("No such workflow found by id: %s", res.WorkflowInstanceId)
+	}
+	t := s.tasks[res.TaskId]
+	if t == nil {
+		return nil, notFound("No such task found by id: %s", res.TaskId)
+	}
+	if t.m.Status.Terminal() || t.wf.m.Status.Terminal() || wf.m.Status.Terminal() {
+		s.dequeue(t)
+		s.stats.updatesToTerminal.Add(1)
+		return t, nil
+	}
+	if !res.Status.Valid() {
+		if res.Status == "" {
+			return nil, serverError("Cannot invoke \"TaskResult$Status.name()\" because the return value of \"TaskResult.getStatus()\" is null")
+		}
+		return nil, serverError("JSON parse error: Cannot deserialize value of type `TaskResult$Status` from String %q", string(res.Status))
+	}
+	st := model.TaskStatus(res.Status)
+	if st == model.TaskInProgress {
+		st = model.TaskScheduled
+	}
+	s.setStatus(t, st)
+	out := res.OutputData
+	if out == nil {
+		out = map[string]any{}
+	}
+	t.m.OutputData = out
+	t.m.ReasonForIncompletion = truncate(res.ReasonForIncompletion, maxReasonLen)
+	t.m.WorkerId = res.WorkerId
+	t.m.CallbackAfterSeconds = res.CallbackAfterSeconds
+	if res.SubWorkflowId != "" {
+		t.m.SubWorkflowId = res.SubWorkflowId
+	}
+	if strings.TrimSpace(res.ExternalOutputPayloadStoragePath) != "" {
+		t.m.ExternalOutputPayloadStoragePath = res.ExternalOutputPayloadStoragePath
+	}
+	t.m.UpdateTime = ms
+	for _, l := range res.Logs {
+		created := l.CreatedTime
+		if created == 0 {
+			created = ms
+		}
+		s.logs[t.m.TaskId] = append(s.logs[t.m.TaskId], taskLog{log: l.Log, created: created})
+	}
+	if st.Terminal() {
+		t.m.EndTime = ms
+		s.dequeue(t)
+		s.setTimer(&t.timer, 0, nil, nil)
+		s.afterTaskEnded(t, now)
+		return t, nil
+	}
+	s.push(t, time.Duration(res.CallbackAfterSeconds)*time.Second, now)
+	s.armTask(t, now)
+	return t, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// handleUpdateByRef is POST /api/tasks/{workflowId}/{taskRefName}/{status}
+// and, with sync, its /sync form.
+func (s *Server) handleUpdateByRef(sync bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		wfID, ref := r.PathValue("workflowId"), r.PathValue("taskRefName")
+		status := model.TaskResultStatus(r.PathValue("status"))
+		if !status.Valid() {
+			s.writeError(w, serverError("No enum constant TaskResult.Status.%s", status))
+			return
+		}
+		var body map[string]any
+		if e := decode(r, &body); e != nil {
+			s.writeError(w, e)
+			return
+		}
+		workerID := r.URL.Query().Get("workerid")
+		now := s.now()
+		s.mu.Lock()
+		wf := s.workflows[wfID]
+		var target *task
+		if wf != nil {
+			for _, t := range wf.tasks {
+				if !t.m.Status.Terminal() && t.m.ReferenceTaskName == ref {
+					target = t
+					break
+				}
+			}
+		}
+		if target == nil {
+			s.mu.Unlock()
+			if sync {
+				s.writeError(w, notFound("Found no running task %s of workflow %s to update", ref, wfID))
+				return
+			}
+			writeEmpty(w, http.StatusOK)
+			return
+		}
+		out := make(map[string]any, len(target.m.OutputData)+len(body))
+		for k, v := range target.m.OutputData {
+			out[k] = v
+		}
+		for k, v := range body {
+			out[k] = v
+		}
+		res := &model.TaskResult{
+			WorkflowInstanceId:    wfID,
+			TaskId:                target.m.TaskId,
+			Status:                status,
+			OutputData:            out,
+			ReasonForIncompletion: target.m.ReasonForIncompletion,
+			CallbackAfterSeconds:  target.m.CallbackAfterSeconds,
+			WorkerId:              target.m.WorkerId,
+		}
+		if strings.TrimSpace(workerID) != "" {
+			res.WorkerId = workerID
+		}
+		_, e := s.applyUpdate(res, now)
+		var snap model.Workflow
+		if e == nil && sync {
+			snap = wf.snapshot(true)
+		}
+		s.mu.Unlock()
+		switch {
+		case e != nil:
+			s.writeError(w, e)
+		case sync:
+			s.writeJSON(w, http.StatusOK, &snap)
+		default:
+			writeText(w, res.TaskId)
+		}
+	}
+}
+
+func (s *Server) handleGetTask(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("taskId")
+	s.mu.Lock()
+	t := s.tasks[id]
+	var snap model.Task
+	if t != nil {
+		snap = t.snapshot()
+	}
+	s.mu.Unlock()
+	if t == nil {
+		s.writeError(w, notFound("Task not found for taskId: %s", id))
+		return
+	}
+	s.writeJSON(w, http.StatusOK, &snap)
+}
+
+func (s *Server) handleAddLog(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("taskId")
+	body, e := readBody(r)
+	if e != nil {
+		s.writeError(w, e)
+		return
+	}
+	now := nowMs(s.now())
+	s.mu.Lock()
+	s.logs[id] = append(s.logs[id], taskLog{log: string(body), created: now})
+	s.mu.Unlock()
+	writeEmpty(w, http.StatusOK)
+}
+
+func (s *Server) handleGetLogs(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("taskId")
+	s.mu.Lock()
+	logs := s.logs[id]
+	out := make([]model.TaskExecLog, len(logs))
+	for i, l := range logs {
+		out[i] = model.TaskExecLog{Log: l.log, TaskId: id, CreatedTime: l.created}
+	}
+	s.mu.Unlock()
+	if len(out) == 0 {
+		writeEmpty(w, http.StatusNoContent)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) handleQueueSizes(w http.ResponseWriter, r *http.Request) {
+	types := r.URL.Query()["taskType"]
+	if len(types) == 0 {
+		s.writeError(w, serverError("Required request parameter 'taskType' for method parameter type List is not present"))
+		return
+	}
+	out := make(map[string]int, len(types))
+	s.mu.Lock()
+	for _, tt := range types {
+		out[tt] = s.queueSize(tt)
+	}
+	s.mu.Unlock()
+	s.writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) handleQueueSize(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	tt := q.Get("taskType")
+	if tt == "" {
+		s.writeError(w, serverError("Required request parameter 'taskType' for method parameter type String is not present"))
+		return
+	}
+	s.mu.Lock()
+	n := s.queueSize(queueName(tt, q.Get("domain")))
+	s.mu.Unlock()
+	s.writeJSON(w, http.StatusOK, n)
+}
+
+func (s *Server) queueSize(name string) int {
+	if q := s.queues[name]; q != nil {
+		return q.size
+	}
+	return 0
+}
+
+func (s *Server) handleQueueAll(w http.ResponseWriter, r *http.Request) {
+	out := map[string]int{}
+	s.mu.Lock()
+	for name, q := range s.queues {
+		out[name] = q.size
+	}
+	s.mu.Unlock()
+	s.writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) handlePollData(w http.ResponseWriter, r *http.Request) {
+	tt := r.URL.Query().Get("taskType")
+	if tt == "" {
+		s.writeError(w, serverError("Required request parameter 'taskType' for method parameter type String is not present"))
+		return
+	}
+	s.writeJSON(w, http.StatusOK, s.pollDataList(tt))
+}
+
+func (s *Server) handlePollDataAll(w http.ResponseWriter, r *http.Request) {
+	s.writeJSON(w, http.StatusOK, s.pollDataList(""))
+}
+
+// pollDataList returns the poll data of one task type ("" = all), sorted.
+func (s *Server) pollDataList(taskType string) []model.PollData {
+	s.mu.Lock()
+	out := []model.PollData{}
+	for k, p := range s.pollData {
+		if taskType != "" && k.taskType != taskType {
+			continue
+		}
+		out = append(out, model.PollData{QueueName: k.taskType, Domain: k.domain, WorkerId: p.workerID, LastPollTime: p.lastPoll})
+	}
+	s.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].QueueName != out[j].QueueName {
+			return out[i].QueueName < out[j].QueueName
+		}
+		return out[i].Domain < out[j].Domain
+	})
+	return out
+}

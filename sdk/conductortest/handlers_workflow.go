@@ -1,0 +1,253 @@
+package conductortest
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	"github.com/baton-go/baton/sdk/model"
+)
+
+// StartWorkflow starts a workflow like POST /api/workflow and returns its id.
+func (s *Server) StartWorkflow(req model.StartWorkflowRequest) (string, error) {
+	raw, err := json.Marshal(&req)
+	if err != nil {
+		return "", err
+	}
+	id, e := s.startFromRequest(raw)
+	if e != nil {
+		return "", e
+	}
+	return id, nil
+}
+
+func (s *Server) startFromRequest(raw []byte) (string, *apiError) {
+	var req model.StartWorkflowRequest
+	if err := json.Unmarshal(raw, &req); err != nil {
+		return "", serverError("JSON parse error: %v", err)
+	}
+	var fields struct {
+		Input       json.RawMessage `json:"input"`
+		Version     json.RawMessage `json:"version"`
+		WorkflowDef json.RawMessage `json:"workflowDef"`
+	}
+	_ = json.Unmarshal(raw, &fields)
+	if bytes.Equal(fields.Input, []byte("null")) {
+		return "", badRequest("NULL input passed when starting workflow")
+	}
+	if req.Name == "" {
+		return "", invalid(validationError{Path: "startWorkflow.startWorkflowRequest.name", Message: "Workflow name cannot be null or empty"})
+	}
+	if req.Priority < 0 || req.Priority > 99 {
+		return "", invalid(validationError{Path: "startWorkflow.startWorkflowRequest.priority", Message: "priority: " + strconv.Itoa(req.Priority) + " should be minimum 0 and maximum 99", InvalidValue: req.Priority})
+	}
+	var version *int
+	if len(fields.Version) > 0 && !bytes.Equal(fields.Version, []byte("null")) {
+		v := req.Version
+		version = &v
+	}
+	var inline *model.WorkflowDef
+	if len(fields.WorkflowDef) > 0 && !bytes.Equal(fields.WorkflowDef, []byte("null")) {
+		def, err := decodeWorkflowDef(fields.WorkflowDef)
+		if err != nil {
+			return "", serverError("JSON parse error: %v", err)
+		}
+		if e := s.validateWorkflowDef(&def, "startWorkflow.startWorkflowRequest.workflowDef"); e != nil {
+			return "", e
+		}
+		inline = &def
+	}
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	def := inline
+	if def == nil {
+		def = s.workflowDef(req.Name, version)
+		if def == nil {
+			return "", notFound("No such workflow defined. name=%s, version=%s", req.Name, versionText(version))
+		}
+	}
+	if e := checkSupported(def); e != nil {
+		return "", e
+	}
+	wf := s.startWorkflow(def, &req, now)
+	return wf.m.WorkflowId, nil
+}
+
+// checkSupported refuses definitions with task types this server cannot run.
+func checkSupported(def *model.WorkflowDef) *apiError {
+	for _, wt := range def.Tasks {
+		if wt.Type != "" && wt.Type != model.TaskTypeSimple {
+			return badRequest("conductortest runs SIMPLE tasks only: task %s of workflow %s has type %s", wt.TaskReferenceName, def.Name, wt.Type)
+		}
+	}
+	return nil
+}
+
+func (s *Server) handleStart(w http.ResponseWriter, r *http.Request) {
+	body, e := readBody(r)
+	if e != nil {
+		s.writeError(w, e)
+		return
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		s.writeError(w, serverError("Required request body is missing"))
+		return
+	}
+	id, e := s.startFromRequest(body)
+	if e != nil {
+		s.writeError(w, e)
+		return
+	}
+	writeText(w, id)
+}
+
+func (s *Server) handleStartByName(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	version, e := intParam(r, "version")
+	if e != nil {
+		s.writeError(w, e)
+		return
+	}
+	priority, e := intParam(r, "priority")
+	if e != nil {
+		s.writeError(w, e)
+		return
+	}
+	body, e := readBody(r)
+	if e != nil {
+		s.writeError(w, e)
+		return
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		s.writeError(w, serverError("Required request body is missing"))
+		return
+	}
+	var input map[string]any
+	if err := json.Unmarshal(body, &input); err != nil {
+		s.writeError(w, serverError("JSON parse error: %v", err))
+		return
+	}
+	if input == nil {
+		s.writeError(w, badRequest("NULL input passed when starting workflow"))
+		return
+	}
+	req := model.StartWorkflowRequest{Name: name, CorrelationId: r.URL.Query().Get("correlationId"), Input: input}
+	if priority != nil {
+		req.Priority = *priority
+		if req.Priority < 0 || req.Priority > 99 {
+			s.writeError(w, invalid(validationError{Path: "startWorkflow.priority", Message: "priority: " + strconv.Itoa(req.Priority) + " should be minimum 0 and maximum 99", InvalidValue: req.Priority}))
+			return
+		}
+	}
+	now := s.now()
+	s.mu.Lock()
+	def := s.workflowDef(name, version)
+	if def == nil {
+		s.mu.Unlock()
+		s.writeError(w, notFound("No such workflow found by name: %s, version: %s", name, versionText(version)))
+		return
+	}
+	if e := checkSupported(def); e != nil {
+		s.mu.Unlock()
+		s.writeError(w, e)
+		return
+	}
+	wf := s.startWorkflow(def, &req, now)
+	id := wf.m.WorkflowId
+	s.mu.Unlock()
+	writeText(w, id)
+}
+
+func (s *Server) handleGetWorkflow(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("workflowId")
+	include := true
+	if v := r.URL.Query().Get("includeTasks"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			s.writeError(w, serverError("includeTasks: not a boolean: %q", v))
+			return
+		}
+		include = b
+	}
+	snap, ok := s.workflowSnapshot(id, include)
+	if !ok {
+		s.writeError(w, notFound("No such workflow found by id: %s", id))
+		return
+	}
+	s.writeJSON(w, http.StatusOK, &snap)
+}
+
+func (s *Server) workflowSnapshot(id string, includeTasks bool) (model.Workflow, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	wf := s.workflows[id]
+	if wf == nil {
+		return model.Workflow{}, false
+	}
+	return wf.snapshot(includeTasks), true
+}
+
+func (s *Server) handleTerminate(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("workflowId")
+	reason := r.URL.Query().Get("reason")
+	if e := s.Terminate(id, reason); e != nil {
+		s.writeError(w, e.(*apiError))
+		return
+	}
+	writeEmpty(w, http.StatusOK)
+}
+
+// Terminate ends a workflow as DELETE /api/workflow/{id} does: it becomes
+// TERMINATED and its pending tasks CANCELED. A COMPLETED workflow cannot be
+// terminated.
+func (s *Server) Terminate(workflowID, reason string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	wf := s.workflows[workflowID]
+	if wf == nil {
+		return notFound("No such workflow found by id: %s", workflowID)
+	}
+	if wf.m.Status == model.WorkflowCompleted {
+		return errf(http.StatusConflict, "Cannot terminate a COMPLETED workflow.")
+	}
+	s.endWorkflow(wf, model.WorkflowTerminated, reason, s.now())
+	return nil
+}
+
+func (s *Server) handleRemoveWorkflow(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("workflowId")
+	s.mu.Lock()
+	wf := s.workflows[id]
+	if wf != nil {
+		for _, t := range wf.tasks {
+			s.dequeue(t)
+			s.setStatus(t, model.TaskCanceled)
+			s.setTimer(&t.timer, 0, nil, nil)
+			delete(s.tasks, t.m.TaskId)
+		}
+		s.setTimer(&wf.timer, 0, nil, nil)
+		delete(s.workflows, id)
+		if !wf.m.Status.Terminal() {
+			// Waiters must not hang on a workflow that no longer exists.
+			close(s.wfChanged)
+			s.wfChanged = make(chan struct{})
+		}
+	}
+	s.mu.Unlock()
+	if wf == nil {
+		s.writeError(w, notFound("No such workflow found by id: %s", id))
+		return
+	}
+	writeEmpty(w, http.StatusOK)
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	const body = `{"healthResults":[],"suppressedHealthResults":[],"healthy":true}`
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write([]byte(body))
+}

@@ -1,0 +1,126 @@
+package conductortest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+)
+
+// apiError is an error answered with the server's JSON error body.
+type apiError struct {
+	status     int
+	message    string
+	validation []validationError
+}
+
+type validationError struct {
+	Path         string `json:"path,omitempty"`
+	Message      string `json:"message"`
+	InvalidValue any    `json:"invalidValue,omitempty"`
+}
+
+func (e *apiError) Error() string { return e.message }
+
+func errf(status int, format string, args ...any) *apiError {
+	return &apiError{status: status, message: fmt.Sprintf(format, args...)}
+}
+
+func notFound(format string, args ...any) *apiError {
+	return errf(http.StatusNotFound, format, args...)
+}
+func badRequest(format string, args ...any) *apiError {
+	return errf(http.StatusBadRequest, format, args...)
+}
+func serverError(format string, args ...any) *apiError {
+	return errf(http.StatusInternalServerError, format, args...)
+}
+
+func invalid(errs ...validationError) *apiError {
+	return &apiError{status: http.StatusBadRequest, message: "Validation failed, check below errors for detail.", validation: errs}
+}
+
+type errorBody struct {
+	Status           int               `json:"status"`
+	Message          string            `json:"message"`
+	Instance         string            `json:"instance,omitempty"`
+	Retryable        bool              `json:"retryable"`
+	ValidationErrors []validationError `json:"validationErrors,omitempty"`
+}
+
+func (s *Server) writeError(w http.ResponseWriter, e *apiError) {
+	body := errorBody{Status: e.status, Message: e.message, Instance: s.hostname, ValidationErrors: e.validation}
+	if len(e.validation) > 0 {
+		body.Instance = ""
+	}
+	s.writeJSON(w, e.status, body)
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// writeJSON encodes v with a pooled buffer and sends it with a
+// Content-Length (no chunking).
+func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		buf.Reset()
+		status = http.StatusInternalServerError
+		fmt.Fprintf(buf, `{"status":500,"message":%q,"retryable":false}`, "encode response: "+err.Error())
+	} else {
+		buf.Truncate(buf.Len() - 1) // Encode's trailing newline
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+	if buf.Cap() <= 1<<20 {
+		bufPool.Put(buf)
+	}
+}
+
+func writeText(w http.ResponseWriter, text string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain;charset=UTF-8")
+	h.Set("Content-Length", strconv.Itoa(len(text)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, text)
+}
+
+func writeEmpty(w http.ResponseWriter, status int) {
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(status)
+}
+
+// maxBody caps request bodies; real servers have limits too.
+const maxBody = 64 << 20
+
+// decode reads a JSON body into v. Malformed or missing JSON is a 500, as
+// on the real server (the exception is not mapped).
+func decode(r *http.Request, v any) *apiError {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
+	if err != nil {
+		return serverError("read request body: %v", err)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return serverError("Required request body is missing")
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return serverError("JSON parse error: %v", err)
+	}
+	return nil
+}
+
+func readBody(r *http.Request) ([]byte, *apiError) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
+	if err != nil {
+		return nil, serverError("read request body: %v", err)
+	}
+	return body, nil
+}

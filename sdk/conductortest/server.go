@@ -1,0 +1,359 @@
+package conductortest
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sirupsen/logrus"
+)
+
+// Server is an in-memory, Conductor-compatible server listening on a
+// loopback port. Create it with NewServer and stop it with Close.
+type Server struct {
+	opts     options
+	log      logrus.FieldLogger
+	hostname string
+	handler  http.Handler
+
+	// mu guards all execution state: definitions, workflows, tasks, queues,
+	// poll data, logs and timers. Critical sections are short (no I/O and no
+	// JSON encoding happen under it).
+	mu        sync.Mutex
+	taskDefs  map[string]*taskDefEntry
+	wfDefs    map[string]map[int]*wfDefEntry
+	workflows map[string]*workflow
+	tasks     map[string]*task
+	queues    map[string]*queue
+	pollData  map[pollKey]pollEntry
+	logs      map[string][]taskLog
+	running   map[string]int     // IN_PROGRESS tasks per task definition name
+	rateHits  map[string][]int64 // hand-out times (ms) per task definition name
+	timers    timerHeap
+	wfChanged chan struct{} // closed and replaced whenever a workflow ends
+
+	updMu   sync.Mutex
+	updates map[string][]updateRecord
+
+	stats       counters
+	faults      atomic.Pointer[faultSet]
+	faultCounts faultCounters
+	auth        *authState
+
+	closing     chan struct{}
+	closeOnce   sync.Once
+	sweeperWake chan struct{}
+	bg          sync.WaitGroup // sweeper and serve loops
+
+	// active counts running handler calls so that Close can wait for them.
+	activeMu   sync.Mutex
+	activeCond *sync.Cond
+	active     int
+	closed     bool
+
+	// listener state, for Down/Up.
+	lnMu      sync.Mutex
+	srv       *http.Server
+	ln        net.Listener
+	addr      string
+	down      bool
+	conns     map[net.Conn]struct{}
+	downTimer *time.Timer
+}
+
+// Option configures a Server.
+type Option func(*options)
+
+type options struct {
+	addr               string
+	authKey            string
+	authSecret         string
+	tokenTTL           time.Duration
+	logger             logrus.FieldLogger
+	ownerEmailOptional bool
+	postpone           time.Duration
+}
+
+// WithAuth turns on Orkes-style authentication: POST /api/token with this key
+// id and secret returns a token, and every other request needs it in the
+// X-Authorization header.
+func WithAuth(keyID, keySecret string) Option {
+	return func(o *options) { o.authKey, o.authSecret = keyID, keySecret }
+}
+
+// WithTokenTTL sets how long an issued token stays valid (default 45 minutes).
+func WithTokenTTL(d time.Duration) Option { return func(o *options) { o.tokenTTL = d } }
+
+// WithLogger sets the logger; every request is logged at debug level.
+// Without it the server logs to a new logrus.Logger at warning level.
+func WithLogger(l logrus.FieldLogger) Option { return func(o *options) { o.logger = l } }
+
+// WithAddr sets the listen address (default "127.0.0.1:0", a free loopback
+// port).
+func WithAddr(addr string) Option { return func(o *options) { o.addr = addr } }
+
+// WithOwnerEmailOptional accepts task and workflow definitions without
+// ownerEmail, as servers with conductor.app.ownerEmailMandatory=false do.
+func WithOwnerEmailOptional() Option { return func(o *options) { o.ownerEmailOptional = true } }
+
+// WithPostponeDuration sets how long a task refused at poll time by
+// concurrentExecLimit or rateLimitPerFrequency stays invisible (default 60 s,
+// as conductor.app.taskExecutionPostponeDuration).
+func WithPostponeDuration(d time.Duration) Option { return func(o *options) { o.postpone = d } }
+
+// DefaultTokenTTL is the token lifetime when WithTokenTTL is not given.
+const DefaultTokenTTL = 45 * time.Minute
+
+// NewServer starts a server on a loopback port (or the WithAddr address). It
+// panics if it cannot listen, like httptest.NewServer; use Start for an error.
+func NewServer(opts ...Option) *Server {
+	s, err := Start(opts...)
+	if err != nil {
+		panic(fmt.Sprintf("conductortest: %v", err))
+	}
+	return s
+}
+
+// Start is NewServer returning the listen error instead of panicking.
+func Start(opts ...Option) (*Server, error) {
+	o := options{addr: "127.0.0.1:0", tokenTTL: DefaultTokenTTL, postpone: 60 * time.Second}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.tokenTTL <= 0 {
+		return nil, fmt.Errorf("token TTL must be > 0, got %v", o.tokenTTL)
+	}
+	if (o.authKey == "") != (o.authSecret == "") {
+		return nil, errors.New("auth needs both a key id and a key secret")
+	}
+	s := newServer(o)
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", o.addr, err)
+	}
+	s.addr = ln.Addr().String()
+	s.srv = &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ConnState:         s.trackConn,
+		ErrorLog:          nil,
+	}
+	s.serve(ln)
+	s.bg.Add(1)
+	go s.sweeper()
+	return s, nil
+}
+
+func newServer(o options) *Server {
+	s := &Server{
+		opts:        o,
+		taskDefs:    map[string]*taskDefEntry{},
+		wfDefs:      map[string]map[int]*wfDefEntry{},
+		workflows:   map[string]*workflow{},
+		tasks:       map[string]*task{},
+		queues:      map[string]*queue{},
+		pollData:    map[pollKey]pollEntry{},
+		logs:        map[string][]taskLog{},
+		running:     map[string]int{},
+		rateHits:    map[string][]int64{},
+		wfChanged:   make(chan struct{}),
+		updates:     map[string][]updateRecord{},
+		closing:     make(chan struct{}),
+		sweeperWake: make(chan struct{}, 1),
+		conns:       map[net.Conn]struct{}{},
+	}
+	s.activeCond = sync.NewCond(&s.activeMu)
+	if o.logger != nil {
+		s.log = o.logger
+	} else {
+		l := logrus.New()
+		l.SetLevel(logrus.WarnLevel)
+		s.log = l
+	}
+	s.hostname, _ = os.Hostname()
+	if o.authKey != "" {
+		s.auth = newAuthState(o.authKey, o.authSecret, o.tokenTTL)
+	}
+	s.handler = s.middleware(s.routes())
+	return s
+}
+
+// URL returns the API base URL, e.g. "http://127.0.0.1:41234/api".
+func (s *Server) URL() string { return "http://" + s.addr + "/api" }
+
+// Addr returns the host:port the server listens on.
+func (s *Server) Addr() string { return s.addr }
+
+// Handler returns the server's HTTP handler, for mounting in another server.
+// Paths are absolute (/api/..., /health).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Close stops the server: it closes the listener and every connection, ends
+// pending long polls, stops the timers and waits for running handlers. It is
+// safe to call more than once.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		close(s.closing)
+		s.lnMu.Lock()
+		if s.downTimer != nil {
+			s.downTimer.Stop()
+		}
+		s.down = true
+		if s.ln != nil {
+			_ = s.ln.Close()
+		}
+		for c := range s.conns {
+			_ = c.Close()
+		}
+		s.lnMu.Unlock()
+		_ = s.srv.Close()
+		s.activeMu.Lock()
+		s.closed = true
+		for s.active > 0 {
+			s.activeCond.Wait()
+		}
+		s.activeMu.Unlock()
+		s.bg.Wait()
+	})
+}
+
+func (s *Server) enter() bool {
+	s.activeMu.Lock()
+	defer s.activeMu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.active++
+	return true
+}
+
+func (s *Server) exit() {
+	s.activeMu.Lock()
+	s.active--
+	if s.active == 0 {
+		s.activeCond.Broadcast()
+	}
+	s.activeMu.Unlock()
+}
+
+func (s *Server) serve(ln net.Listener) {
+	s.ln = ln
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		_ = s.srv.Serve(ln)
+	}()
+}
+
+func (s *Server) trackConn(c net.Conn, st http.ConnState) {
+	s.lnMu.Lock()
+	defer s.lnMu.Unlock()
+	switch st {
+	case http.StateNew:
+		if s.down {
+			_ = c.Close()
+			return
+		}
+		s.conns[c] = struct{}{}
+	case http.StateClosed, http.StateHijacked:
+		delete(s.conns, c)
+	}
+}
+
+// Down makes the server unreachable: it closes the listener (new connections
+// are refused) and every open connection. Requests being handled lose their
+// connection. Up brings it back on the same port.
+func (s *Server) Down() {
+	s.lnMu.Lock()
+	defer s.lnMu.Unlock()
+	s.downLocked()
+}
+
+func (s *Server) downLocked() {
+	if s.down {
+		return
+	}
+	s.down = true
+	if s.ln != nil {
+		_ = s.ln.Close()
+		s.ln = nil
+	}
+	for c := range s.conns {
+		_ = c.Close()
+		delete(s.conns, c)
+	}
+	s.faultCounts.downs.Add(1)
+}
+
+// Up listens again on the port the server had before Down.
+func (s *Server) Up() error {
+	s.lnMu.Lock()
+	defer s.lnMu.Unlock()
+	return s.upLocked()
+}
+
+func (s *Server) upLocked() error {
+	select {
+	case <-s.closing:
+		return errors.New("conductortest: server is closed")
+	default:
+	}
+	if !s.down {
+		return nil
+	}
+	if s.downTimer != nil {
+		s.downTimer.Stop()
+		s.downTimer = nil
+	}
+	var ln net.Listener
+	var err error
+	// The old socket may take a moment to release the port.
+	for range 50 {
+		ln, err = net.Listen("tcp", s.addr)
+		if err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		return fmt.Errorf("conductortest: listen again on %s: %w", s.addr, err)
+	}
+	s.down = false
+	s.serve(ln)
+	return nil
+}
+
+// DownFor calls Down, then Up after d (in the background).
+func (s *Server) DownFor(d time.Duration) {
+	s.lnMu.Lock()
+	defer s.lnMu.Unlock()
+	s.downLocked()
+	if s.downTimer != nil {
+		s.downTimer.Stop()
+	}
+	s.downTimer = time.AfterFunc(d, func() {
+		s.lnMu.Lock()
+		defer s.lnMu.Unlock()
+		if err := s.upLocked(); err != nil {
+			s.log.WithError(err).Warn("conductortest: could not come back up")
+		}
+	})
+}
+
+// IsDown reports whether the server is currently refusing connections.
+func (s *Server) IsDown() bool {
+	s.lnMu.Lock()
+	defer s.lnMu.Unlock()
+	return s.down
+}
+
+func (s *Server) now() time.Time { return time.Now() }
+
+func nowMs(t time.Time) int64 { return t.UnixMilli() }
+
+var errClosed = errors.New("conductortest: server closed")

@@ -1,0 +1,190 @@
+package conductortest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"sort"
+	"sync/atomic"
+
+	"github.com/baton-go/baton/sdk/model"
+)
+
+type counters struct {
+	polls, emptyPolls, handedOut, updates, updatesToTerminal, extendLeases atomic.Int64
+	tasksScheduled, retries, timeouts, postponed                           atomic.Int64
+	workflowsStarted, workflowsCompleted, workflowsFailed                  atomic.Int64
+}
+
+// Stats are running totals since the server started.
+type Stats struct {
+	Polls             int64 // poll requests (single, batch and the poll of update-v2)
+	EmptyPolls        int64 // polls that handed out nothing
+	TasksHandedOut    int64 // tasks returned by polls
+	Updates           int64 // task updates received (valid bodies)
+	UpdatesToTerminal int64 // updates ignored because the task or workflow had ended
+	ExtendLeases      int64 // extendLease updates
+	TasksScheduled    int64 // tasks created, retries included
+	Retries           int64 // retry tasks created
+	Timeouts          int64 // tasks timed out by the server
+	Postponed         int64 // tasks held back by concurrentExecLimit or rateLimitPerFrequency
+	WorkflowsStarted  int64
+	WorkflowsComplete int64
+	WorkflowsFailed   int64 // ended FAILED, TIMED_OUT or TERMINATED
+	TokensIssued      int64
+	TokensRejected    int64 // requests refused for a missing, invalid or expired token
+	// MaxConcurrentTokenRequests is the largest number of token requests
+	// seen in flight at once.
+	MaxConcurrentTokenRequests int64
+}
+
+// Stats returns the server's counters.
+func (s *Server) Stats() Stats {
+	c := &s.stats
+	st := Stats{
+		Polls: c.polls.Load(), EmptyPolls: c.emptyPolls.Load(), TasksHandedOut: c.handedOut.Load(),
+		Updates: c.updates.Load(), UpdatesToTerminal: c.updatesToTerminal.Load(), ExtendLeases: c.extendLeases.Load(),
+		TasksScheduled: c.tasksScheduled.Load(), Retries: c.retries.Load(), Timeouts: c.timeouts.Load(),
+		Postponed: c.postponed.Load(), WorkflowsStarted: c.workflowsStarted.Load(),
+		WorkflowsComplete: c.workflowsCompleted.Load(), WorkflowsFailed: c.workflowsFailed.Load(),
+	}
+	if a := s.auth; a != nil {
+		st.TokensIssued = a.issued.Load()
+		st.TokensRejected = a.rejected.Load()
+		st.MaxConcurrentTokenRequests = a.maxInflight.Load()
+	}
+	return st
+}
+
+// Updates returns every update received for taskID, in arrival order
+// (ignored and rejected-as-unknown ones included).
+func (s *Server) Updates(taskID string) []model.TaskResult {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	recs := s.updates[taskID]
+	out := make([]model.TaskResult, len(recs))
+	for i, r := range recs {
+		out[i] = r.res
+	}
+	return out
+}
+
+// AllUpdates returns the updates received for every task, by task id.
+func (s *Server) AllUpdates() map[string][]model.TaskResult {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string][]model.TaskResult, len(s.updates))
+	for id, recs := range s.updates {
+		list := make([]model.TaskResult, len(recs))
+		for i, r := range recs {
+			list[i] = r.res
+		}
+		out[id] = list
+	}
+	return out
+}
+
+// Task returns a copy of the task with this id.
+func (s *Server) Task(id string) (model.Task, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tasks[id]
+	if t == nil {
+		return model.Task{}, false
+	}
+	return t.snapshot(), true
+}
+
+// Tasks returns every task, ordered by workflow creation then sequence.
+func (s *Server) Tasks() []model.Task { return s.TasksByStatus("") }
+
+// TasksByStatus returns the tasks in this status ("" = all).
+func (s *Server) TasksByStatus(status model.TaskStatus) []model.Task {
+	s.mu.Lock()
+	var out []model.Task
+	for _, t := range s.tasks {
+		if status == "" || t.m.Status == status {
+			out = append(out, t.snapshot())
+		}
+	}
+	s.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].WorkflowInstanceId != out[j].WorkflowInstanceId {
+			return out[i].WorkflowInstanceId < out[j].WorkflowInstanceId
+		}
+		return out[i].Seq < out[j].Seq
+	})
+	return out
+}
+
+// Workflow returns a copy of the workflow execution, with its tasks.
+func (s *Server) Workflow(id string) (model.Workflow, bool) { return s.workflowSnapshot(id, true) }
+
+// WorkflowsByStatus returns the workflows in this status ("" = all), without
+// their tasks.
+func (s *Server) WorkflowsByStatus(status model.WorkflowStatus) []model.Workflow {
+	s.mu.Lock()
+	var out []model.Workflow
+	for _, wf := range s.workflows {
+		if status == "" || wf.m.Status == status {
+			out = append(out, wf.snapshot(false))
+		}
+	}
+	s.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].CreateTime < out[j].CreateTime })
+	return out
+}
+
+// QueueSize returns the number of messages in the queue of taskType in
+// domain ("" = no domain), delayed ones included.
+func (s *Server) QueueSize(taskType, domain string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.queueSize(queueName(taskType, domain))
+}
+
+// WaitWorkflows blocks until every listed workflow has ended (or was
+// removed), or ctx ends.
+func (s *Server) WaitWorkflows(ctx context.Context, ids ...string) error {
+	for {
+		s.mu.Lock()
+		pending := false
+		for _, id := range ids {
+			if wf := s.workflows[id]; wf != nil && !wf.m.Status.Terminal() {
+				pending = true
+				break
+			}
+		}
+		ch := s.wfChanged
+		s.mu.Unlock()
+		if !pending {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.closing:
+			return errClosed
+		case <-ch:
+		}
+	}
+}
+
+// newID returns a random UUID v4 string.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = (b[6] & 0x0f) | 0x40
+	b[8] = (b[8] & 0x3f) | 0x80
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:], b[10:])
+	return string(out[:])
+}
