@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"sort"
 	"strings"
 	"time"
 )
@@ -92,9 +93,11 @@ func (a *AuthenticationSettings) String() string {
 // GoString is String, so %#v redacts too.
 func (a *AuthenticationSettings) GoString() string { return a.String() }
 
-// Format makes every verb (%v, %+v, %s, %q, %#v ...) print the redacted form.
-func (a *AuthenticationSettings) Format(f fmt.State, _ rune) {
-	_, _ = f.Write([]byte(a.String()))
+// Format makes every verb (%v, %+v, %s, %q, %#v ...) print the redacted
+// form. It has a value receiver so that printing a dereferenced copy
+// redacts as well.
+func (a AuthenticationSettings) Format(f fmt.State, _ rune) {
+	_, _ = f.Write([]byte((&a).String()))
 }
 
 // TLSSettings configure how the server's certificate is checked and which
@@ -144,7 +147,12 @@ func (h *HttpSettings) Validate() error {
 	}
 	u, err := url.Parse(h.BaseUrl)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("settings: BaseUrl must be an absolute http(s) URL such as http://localhost:8080/api, got %q", h.BaseUrl)
+		return fmt.Errorf("settings: BaseUrl must be an absolute http(s) URL, got %q (e.g. http://localhost:8080/api)", h.BaseUrl)
+	}
+	// Paths are appended to BaseUrl, so a query, fragment or user info
+	// would end up in the wrong place (or in logs).
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("settings: BaseUrl must not carry a query, fragment or user info, got %q", redactURL(u))
 	}
 	if h.Timeout < 0 {
 		return fmt.Errorf("settings: Timeout must be >= 0, got %s", h.Timeout)
@@ -156,13 +164,82 @@ func (h *HttpSettings) Validate() error {
 	if (len(t.ClientCertPEM) == 0) != (len(t.ClientKeyPEM) == 0) {
 		return errors.New("settings: TLS.ClientCertPEM and TLS.ClientKeyPEM must be set together")
 	}
-	for k := range h.Headers {
-		if strings.TrimSpace(k) == "" {
-			return errors.New("settings: Headers has an empty header name")
+	for k, v := range h.Headers {
+		if !validHeaderName(k) {
+			return fmt.Errorf("settings: Headers has an invalid header name %q", k)
+		}
+		// The value may be a credential: name the header, never the value.
+		if strings.ContainsAny(v, "\r\n\x00") {
+			return fmt.Errorf("settings: Headers[%q] must not contain CR, LF or NUL", k)
 		}
 	}
 	return nil
 }
+
+// validHeaderName reports whether k is an HTTP token (RFC 9110 5.1).
+func validHeaderName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for _, r := range k {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		case strings.ContainsRune("!#$%&'*+-.^_`|~", r):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func redactURL(u *url.URL) string {
+	cp := *u
+	if cp.User != nil {
+		cp.User = url.User("[redacted]")
+	}
+	return cp.String()
+}
+
+// String shows the settings with header values and the client key hidden:
+// headers often carry credentials (API gateways, proxies).
+func (h *HttpSettings) String() string {
+	if h == nil {
+		return "HttpSettings(nil)"
+	}
+	names := make([]string, 0, len(h.Headers))
+	for k := range h.Headers {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	base := h.BaseUrl
+	if u, err := url.Parse(h.BaseUrl); err == nil && u.User != nil {
+		base = redactURL(u)
+	}
+	return fmt.Sprintf("HttpSettings{BaseUrl: %q, Headers: %v (values redacted), Timeout: %s, TLS: %s}", base, names, h.Timeout, h.TLS.String())
+}
+
+// GoString is String, so %#v redacts too.
+func (h *HttpSettings) GoString() string { return h.String() }
+
+// Format makes every verb print the redacted form (value receiver: a
+// dereferenced copy redacts as well).
+func (h HttpSettings) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte((&h).String())) }
+
+// String describes the TLS settings without the client key.
+func (t TLSSettings) String() string {
+	key := ""
+	if len(t.ClientKeyPEM) > 0 {
+		key = "[redacted]"
+	}
+	return fmt.Sprintf("TLSSettings{CAFile: %q, CAPEM: %d bytes, ClientCertFile: %q, ClientKeyFile: %q, ClientCertPEM: %d bytes, ClientKeyPEM: %s, InsecureSkipVerify: %t, ServerName: %q}",
+		t.CAFile, len(t.CAPEM), t.ClientCertFile, t.ClientKeyFile, len(t.ClientCertPEM), key, t.InsecureSkipVerify, t.ServerName)
+}
+
+// GoString is String, so %#v redacts too.
+func (t TLSSettings) GoString() string { return t.String() }
+
+// Format makes every verb print the redacted form.
+func (t TLSSettings) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(t.String())) }
 
 // MetricsSettings say where Prometheus metrics are served.
 type MetricsSettings struct {
@@ -222,8 +299,11 @@ func fromLookup(lookup func(string) (string, bool)) (*AuthenticationSettings, *H
 	if err := httpSettings.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", EnvServerURL, err)
 	}
-	if err := auth.Validate(); err != nil {
-		return nil, nil, fmt.Errorf("%s/%s: %w", EnvAuthKey, EnvAuthSecret, err)
+	switch {
+	case auth.keyId != "" && auth.keySecret == "":
+		return nil, nil, fmt.Errorf("settings: %s must be set when %s is set (%s=%q)", EnvAuthSecret, EnvAuthKey, EnvAuthKey, auth.keyId)
+	case auth.keyId == "" && auth.keySecret != "":
+		return nil, nil, fmt.Errorf("settings: %s must be set when %s is set", EnvAuthKey, EnvAuthSecret)
 	}
 	return auth, httpSettings, nil
 }

@@ -17,10 +17,12 @@ func TestAuthenticationSettingsNeverPrintTheSecret(t *testing.T) {
 			t.Errorf("%%v should show the key id: %s", out)
 		}
 	}
-	// Inside a struct printed with %+v too.
-	out := fmt.Sprintf("%+v", struct{ A *AuthenticationSettings }{a})
-	if strings.Contains(out, "s3cr3t") {
-		t.Errorf("nested %%+v printed the secret: %s", out)
+	// Inside a struct, and as a dereferenced copy, too.
+	for _, out := range []string{fmt.Sprintf("%+v", struct{ A *AuthenticationSettings }{a}), fmt.Sprintf("%+v %#v", *a, *a),
+		fmt.Sprintf("%v", []*AuthenticationSettings{a})} {
+		if strings.Contains(out, "s3cr3t") {
+			t.Errorf("nested or copied value printed the secret: %s", out)
+		}
 	}
 	if a.KeySecret() != "s3cr3t-value" || a.KeyId() != "key-1" || !a.Enabled() {
 		t.Error("accessors wrong")
@@ -66,7 +68,11 @@ func TestHttpSettingsValidate(t *testing.T) {
 	}{
 		{"ok", func(h *HttpSettings) {}, ""},
 		{"https ok", func(h *HttpSettings) { h.BaseUrl = "https://x.example/api" }, ""},
-		{"no scheme", func(h *HttpSettings) { h.BaseUrl = "localhost:8080/api" }, `BaseUrl must be an absolute http(s) URL such as http://localhost:8080/api, got "localhost:8080/api"`},
+		{"no scheme", func(h *HttpSettings) { h.BaseUrl = "localhost:8080/api" }, `settings: BaseUrl must be an absolute http(s) URL, got "localhost:8080/api"`},
+		{"query", func(h *HttpSettings) { h.BaseUrl = "http://h/api?x=1" }, `must not carry a query, fragment or user info, got "http://h/api?x=1"`},
+		{"user info is not echoed", func(h *HttpSettings) { h.BaseUrl = "http://u:pw@h/api" }, `got "http://%5Bredacted%5D@h/api"`},
+		{"bad header name", func(h *HttpSettings) { h.Headers["Bad Name"] = "x" }, `invalid header name "Bad Name"`},
+		{"header value with newline", func(h *HttpSettings) { h.Headers["X-Key"] = "a\r\nInjected: 1" }, `Headers["X-Key"] must not contain CR, LF or NUL`},
 		{"no host", func(h *HttpSettings) { h.BaseUrl = "http:///api" }, `got "http:///api"`},
 		{"ftp", func(h *HttpSettings) { h.BaseUrl = "ftp://h/api" }, `got "ftp://h/api"`},
 		{"empty", func(h *HttpSettings) { h.BaseUrl = "" }, `got ""`},
@@ -89,6 +95,32 @@ func TestHttpSettingsValidate(t *testing.T) {
 				t.Fatalf("err = %v, want %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+func TestHttpSettingsNeverPrintHeaderValuesOrKeys(t *testing.T) {
+	h := NewHttpSettings("https://u:pa55word@c.example/api")
+	h.Headers["X-Gateway-Key"] = "gw-s3cr3t"
+	h.TLS.ClientKeyPEM = []byte("-----BEGIN EC PRIVATE KEY-----k3y-s3cr3t")
+	h.TLS.ClientCertPEM = []byte("cert")
+	outs := []string{}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		outs = append(outs, fmt.Sprintf(verb, h), fmt.Sprintf(verb, *h), fmt.Sprintf(verb, h.TLS))
+	}
+	outs = append(outs, fmt.Sprintf("%+v", struct{ H *HttpSettings }{h}), fmt.Sprintf("%+v", struct{ H HttpSettings }{*h}))
+	for _, out := range outs {
+		for _, secret := range []string{"gw-s3cr3t", "k3y-s3cr3t", "pa55word"} {
+			if strings.Contains(out, secret) {
+				t.Errorf("printed %q: %s", secret, out)
+			}
+		}
+	}
+	if !strings.Contains(outs[0], "X-Gateway-Key") || !strings.Contains(outs[0], "c.example") {
+		t.Errorf("%%v should still show the header names and host: %s", outs[0])
+	}
+	var nilHTTP *HttpSettings
+	if got := fmt.Sprintf("%v", nilHTTP); got != "<nil>" {
+		t.Errorf("nil settings printed %q", got)
 	}
 }
 
@@ -122,8 +154,12 @@ func TestFromEnv(t *testing.T) {
 		t.Fatalf("bad url err = %v", err)
 	}
 	_, _, err = fromLookup(env(map[string]string{EnvAuthKey: "k"}))
-	if err == nil || !strings.Contains(err.Error(), "CONDUCTOR_AUTH_KEY") {
+	if err == nil || !strings.Contains(err.Error(), `CONDUCTOR_AUTH_SECRET must be set when CONDUCTOR_AUTH_KEY is set (CONDUCTOR_AUTH_KEY="k")`) {
 		t.Fatalf("key without secret err = %v", err)
+	}
+	_, _, err = fromLookup(env(map[string]string{EnvAuthSecret: "s3cr3t"}))
+	if err == nil || !strings.Contains(err.Error(), "CONDUCTOR_AUTH_KEY must be set when CONDUCTOR_AUTH_SECRET is set") || strings.Contains(err.Error(), "s3cr3t") {
+		t.Fatalf("secret without key err = %v", err)
 	}
 	t.Setenv(EnvServerURL, "http://127.0.0.1:9/api")
 	t.Setenv(EnvAuthKey, "")
