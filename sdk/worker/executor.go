@@ -169,7 +169,9 @@ func (p *poller) startLease(t *model.Task) *lease {
 
 func (l *lease) fire() {
 	l.mu.Lock()
-	if l.stopped {
+	// After the shutdown deadline the result will not be posted either: let
+	// the server time the task out and hand it to another worker.
+	if l.stopped || l.p.r.workCtx.Err() != nil {
 		l.mu.Unlock()
 		return
 	}

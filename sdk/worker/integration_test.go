@@ -1,0 +1,435 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	logtest "github.com/sirupsen/logrus/hooks/test"
+
+	"github.com/baton-go/baton/sdk/client"
+	"github.com/baton-go/baton/sdk/conductortest"
+	"github.com/baton-go/baton/sdk/model"
+	"github.com/baton-go/baton/sdk/settings"
+)
+
+// Integration tests: the runner over the real client against the in-memory
+// dev server, with outcomes asserted from the server's side.
+
+type itEnv struct {
+	srv  *conductortest.Server
+	api  *client.APIClient
+	logs *logtest.Hook
+}
+
+func newITEnv(t testing.TB) *itEnv {
+	t.Helper()
+	srv := conductortest.NewServer(conductortest.WithOwnerEmailOptional())
+	t.Cleanup(srv.Close)
+	_, hook := logtest.NewNullLogger()
+	return &itEnv{srv: srv, api: client.NewAPIClient(nil, settings.NewHttpSettings(srv.URL())), logs: hook}
+}
+
+func (e *itEnv) runner(t testing.TB, opts ...Option) *TaskRunner {
+	t.Helper()
+	logger := logrus.New()
+	logger.SetOutput(discard{})
+	logger.AddHook(e.logs)
+	all := append([]Option{WithLogger(logger)}, opts...)
+	r := NewTaskRunnerWithApiClient(e.api, all...)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = r.Shutdown(ctx)
+		r.WaitWorkers()
+	})
+	return r
+}
+
+// defineSequence registers workflow name with n SIMPLE tasks of taskType,
+// task k getting input {"k": k}.
+func (e *itEnv) defineSequence(t testing.TB, name, taskType string, n int, def *model.TaskDef) {
+	t.Helper()
+	if def != nil {
+		if err := e.srv.RegisterTaskDefs(*def); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wd := model.WorkflowDef{Name: name, Version: 1, SchemaVersion: 2}
+	for k := 0; k < n; k++ {
+		wd.Tasks = append(wd.Tasks, model.WorkflowTask{
+			Name: taskType, TaskReferenceName: fmt.Sprintf("%s_%d", taskType, k), Type: "SIMPLE",
+			InputParameters: map[string]interface{}{"k": k},
+		})
+	}
+	if err := e.srv.RegisterWorkflowDef(wd); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (e *itEnv) start(t testing.TB, name string, n int, taskToDomain map[string]string) []string {
+	t.Helper()
+	ids := make([]string, n)
+	for i := range ids {
+		id, err := e.srv.StartWorkflow(model.StartWorkflowRequest{Name: name, Version: 1, Input: map[string]interface{}{"n": i}, TaskToDomain: taskToDomain})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = id
+	}
+	return ids
+}
+
+func (e *itEnv) wait(t testing.TB, d time.Duration, ids []string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	if err := e.srv.WaitWorkflows(ctx, ids...); err != nil {
+		done := 0
+		for _, id := range ids {
+			if wf, ok := e.srv.Workflow(id); ok && wf.Status.Terminal() {
+				done++
+			}
+		}
+		t.Fatalf("waiting for workflows: %v (%d of %d ended)", err, done, len(ids))
+	}
+}
+
+// double is the handler of the exactly-once tests: output = 2k.
+func double(runs *sync.Map) HandlerFunc {
+	return func(_ context.Context, t *model.Task) (interface{}, error) {
+		if n, _ := runs.LoadOrStore(t.TaskId, new(atomic.Int32)); n.(*atomic.Int32).Add(1) > 1 {
+			return nil, fmt.Errorf("task %s executed twice", t.TaskId)
+		}
+		k, _ := t.InputData["k"].(float64)
+		return map[string]interface{}{"double": 2 * k}, nil
+	}
+}
+
+// checkExactlyOnce asserts from the server that every workflow completed and
+// every task of it completed once, by one update, with output 2k.
+func (e *itEnv) checkExactlyOnce(t testing.TB, ids []string, tasksPer int) {
+	t.Helper()
+	for _, id := range ids {
+		wf, ok := e.srv.Workflow(id)
+		if !ok || wf.Status != model.WorkflowCompleted {
+			t.Fatalf("workflow %s: %v", id, wf.Status)
+		}
+		if len(wf.Tasks) != tasksPer {
+			t.Fatalf("workflow %s has %d tasks, want %d (a retry means a lost or failed result)", id, len(wf.Tasks), tasksPer)
+		}
+		for _, tk := range wf.Tasks {
+			k, _ := tk.InputData["k"].(float64)
+			if tk.Status != model.TaskCompleted || tk.PollCount != 1 || fmt.Sprint(tk.OutputData["double"]) != fmt.Sprint(2*k) {
+				t.Fatalf("task %s: status %s, polls %d, output %v (input k=%v)", tk.TaskId, tk.Status, tk.PollCount, tk.OutputData, k)
+			}
+			if ups := e.srv.Updates(tk.TaskId); len(ups) != 1 {
+				t.Fatalf("task %s: %d updates, want 1", tk.TaskId, len(ups))
+			}
+		}
+	}
+}
+
+// Done means 1: 10,000 tasks as one-task workflows and as 50 workflows of 200
+// sequential tasks complete exactly once with correct outputs, at batch sizes
+// 1, 10 and 100. -short runs a tenth of it.
+func TestITExactlyOnce(t *testing.T) {
+	single, seqWF, seqLen := 10000, 50, 200
+	if testing.Short() {
+		single, seqWF, seqLen = 1000, 10, 100
+	}
+	for _, batch := range []int{1, 10, 100} {
+		t.Run(fmt.Sprintf("batch=%d", batch), func(t *testing.T) {
+			e := newITEnv(t)
+			e.defineSequence(t, "one", "one_task", 1, nil)
+			e.defineSequence(t, "seq", "seq_task", seqLen, nil)
+			r := e.runner(t)
+			var runs sync.Map
+			if err := r.Start("one_task", double(&runs), BatchSize(batch)); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Start("seq_task", double(&runs), BatchSize(batch)); err != nil {
+				t.Fatal(err)
+			}
+			ones := e.start(t, "one", single, nil)
+			seqs := e.start(t, "seq", seqWF, nil)
+			e.wait(t, 5*time.Minute, append(append([]string(nil), ones...), seqs...))
+			e.checkExactlyOnce(t, ones, 1)
+			e.checkExactlyOnce(t, seqs, seqLen)
+			if st := e.srv.Stats(); st.Retries != 0 || st.Timeouts != 0 {
+				t.Fatalf("server retried %d and timed out %d tasks", st.Retries, st.Timeouts)
+			}
+			for _, w := range r.Workers() {
+				if w.UpdateGiveUps != 0 || w.Failures != 0 {
+					t.Fatalf("worker %+v", w)
+				}
+			}
+		})
+	}
+}
+
+// Done means 2: IN_PROGRESS with a 1 s callback twice, then COMPLETED: the
+// server saw 3 polls of the task and 3 updates.
+func TestITInProgressCallback(t *testing.T) {
+	e := newITEnv(t)
+	e.defineSequence(t, "cb", "cb_task", 1, nil)
+	r := e.runner(t, WithPollTimeout(time.Second))
+	h := func(_ context.Context, tk *model.Task) (interface{}, error) {
+		if tk.PollCount < 3 {
+			res := model.NewTaskResult(tk)
+			res.Status = model.InProgressTask
+			res.CallbackAfterSeconds = 1
+			res.OutputData = map[string]interface{}{"round": tk.PollCount}
+			return res, nil
+		}
+		return map[string]interface{}{"round": tk.PollCount, "done": true}, nil
+	}
+	if err := r.Start("cb_task", h); err != nil {
+		t.Fatal(err)
+	}
+	ids := e.start(t, "cb", 1, nil)
+	e.wait(t, 30*time.Second, ids)
+	wf, _ := e.srv.Workflow(ids[0])
+	tk := wf.Tasks[0]
+	if wf.Status != model.WorkflowCompleted || tk.Status != model.TaskCompleted || tk.PollCount != 3 {
+		t.Fatalf("workflow %s, task %s with %d polls", wf.Status, tk.Status, tk.PollCount)
+	}
+	ups := e.srv.Updates(tk.TaskId)
+	if len(ups) != 3 || ups[0].Status != model.InProgressTask || ups[0].CallbackAfterSeconds != 1 || ups[2].Status != model.CompletedTask {
+		t.Fatalf("updates %+v", ups)
+	}
+}
+
+// Done means 3: the server is down for 20 s in the middle of 2,000 tasks, and
+// answers 10% of polls and updates with 503 afterwards: every task completes,
+// no result is lost, and polling resumes within one backoff cap.
+func TestITOutageAndErrors(t *testing.T) {
+	if testing.Short() {
+		t.Skip("20 s outage")
+	}
+	e := newITEnv(t)
+	e.defineSequence(t, "out", "out_task", 1, nil)
+	var lastPollOK atomic.Int64
+	r := e.runner(t, WithHooks(Hooks{OnPoll: func(string, int) { lastPollOK.Store(time.Now().UnixNano()) }}))
+	var runs sync.Map
+	var done atomic.Int32
+	h := func(ctx context.Context, tk *model.Task) (interface{}, error) {
+		out, err := double(&runs)(ctx, tk)
+		done.Add(1)
+		time.Sleep(2 * time.Millisecond) // keep the run long enough to be cut in the middle
+		return out, err
+	}
+	if err := r.Start("out_task", h, BatchSize(20)); err != nil {
+		t.Fatal(err)
+	}
+	ids := e.start(t, "out", 2000, nil)
+	for done.Load() < 600 {
+		time.Sleep(time.Millisecond)
+	}
+	e.srv.Down()
+	time.Sleep(20 * time.Second)
+	e.srv.SetFaults(conductortest.Faults{
+		"poll":   {ErrorRate: 0.1, Statuses: []int{503}},
+		"update": {ErrorRate: 0.1, Statuses: []int{503}},
+	})
+	back := time.Now()
+	if err := e.srv.Up(); err != nil {
+		t.Fatal(err)
+	}
+	for lastPollOK.Load() < back.UnixNano() {
+		time.Sleep(time.Millisecond)
+	}
+	recovery := time.Duration(lastPollOK.Load() - back.UnixNano())
+	t.Logf("first successful poll %v after the server came back (cap %v)", recovery, PollBackoffMax)
+	if recovery > PollBackoffMax+time.Second {
+		t.Errorf("recovery took %v, more than one backoff cap", recovery)
+	}
+	e.wait(t, 3*time.Minute, ids)
+	for _, id := range ids {
+		wf, _ := e.srv.Workflow(id)
+		if wf.Status != model.WorkflowCompleted {
+			t.Fatalf("workflow %s ended %s", id, wf.Status)
+		}
+		tk := wf.Tasks[len(wf.Tasks)-1]
+		if tk.Status != model.TaskCompleted || len(wf.Tasks) != 1 {
+			t.Fatalf("workflow %s: %d tasks, last %s", id, len(wf.Tasks), tk.Status)
+		}
+	}
+	st := e.srv.Stats()
+	fs := e.srv.FaultStats()
+	var giveUps uint64
+	for _, w := range r.Workers() {
+		giveUps += w.UpdateGiveUps
+	}
+	if giveUps != 0 {
+		t.Fatalf("%d results given up", giveUps)
+	}
+	if fs.Errors == 0 {
+		t.Fatal("no 503 was injected")
+	}
+	t.Logf("injected 503s: %d; server retries: %d, timeouts: %d", fs.Errors, st.Retries, st.Timeouts)
+}
+
+// Done means 4: handlers that panic, return unserialisable output, or block
+// past shutdown.
+func TestITBadHandlers(t *testing.T) {
+	e := newITEnv(t)
+	def := func(name string) *model.TaskDef {
+		return &model.TaskDef{Name: name, RetryCount: 0, ResponseTimeoutSeconds: 1, TimeoutPolicy: model.TimeoutPolicyRetry}
+	}
+	e.defineSequence(t, "panics", "panic_task", 1, def("panic_task"))
+	e.defineSequence(t, "weird", "weird_task", 1, def("weird_task"))
+	e.defineSequence(t, "stuck", "stuck_task", 1, def("stuck_task"))
+	r := e.runner(t)
+	if err := r.Start("panic_task", func(context.Context, *model.Task) (interface{}, error) { panic("wheels came off") }); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start("weird_task", func(context.Context, *model.Task) (interface{}, error) {
+		return map[string]interface{}{"f": func() {}}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	entered := make(chan struct{})
+	if err := r.Start("stuck_task", func(context.Context, *model.Task) (interface{}, error) {
+		close(entered)
+		<-release // ignores its context on purpose
+		return nil, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	p := e.start(t, "panics", 1, nil)
+	w := e.start(t, "weird", 1, nil)
+	s := e.start(t, "stuck", 1, nil)
+	e.wait(t, 30*time.Second, append(p, w...))
+	check := func(id, want string) {
+		wf, _ := e.srv.Workflow(id)
+		tk := wf.Tasks[0]
+		if wf.Status != model.WorkflowFailed || tk.Status != model.TaskFailed || !strings.Contains(tk.ReasonForIncompletion, want) {
+			t.Errorf("workflow %s %s, task %s, reason %q (want %q)", id, wf.Status, tk.Status, tk.ReasonForIncompletion, want)
+		}
+	}
+	check(p[0], "handler panicked: wheels came off")
+	check(w[0], "cannot be encoded")
+
+	<-entered
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	t0 := time.Now()
+	err := r.Shutdown(ctx)
+	took := time.Since(t0)
+	if !errors.Is(err, ErrShutdown) || took > 1500*time.Millisecond {
+		t.Fatalf("Shutdown returned %v after %v (deadline 1 s)", err, took)
+	}
+	close(release)
+	r.WaitWorkers()
+	// The result of the stuck handler was abandoned at the deadline; the
+	// server times the task out (responseTimeoutSeconds 1, no retries) and
+	// fails the workflow, as it would after a crash.
+	e.wait(t, 30*time.Second, s)
+	wf, _ := e.srv.Workflow(s[0])
+	if wf.Tasks[0].Status != model.TaskTimedOut {
+		t.Fatalf("stuck task ended %s, want TIMED_OUT", wf.Tasks[0].Status)
+	}
+}
+
+// Done means 5: pause/resume and batch-size changes act on the next poll;
+// domain workers get only their domain's tasks.
+func TestITPauseBatchSizeAndDomains(t *testing.T) {
+	e := newITEnv(t)
+	e.defineSequence(t, "pb", "pb_task", 1, nil)
+	r := e.runner(t, WithPollTimeout(200*time.Millisecond), WithWorkerID("main"))
+	gate := make(chan struct{})
+	var running atomic.Int32
+	if err := r.Start("pb_task", func(context.Context, *model.Task) (interface{}, error) {
+		running.Add(1)
+		<-gate
+		return nil, nil
+	}, BatchSize(2)); err != nil {
+		t.Fatal(err)
+	}
+	r.Pause("pb_task")
+	for r.Workers()[0].State != "paused" {
+		time.Sleep(time.Millisecond)
+	}
+	ids := e.start(t, "pb", 10, nil)
+	time.Sleep(500 * time.Millisecond) // several poll timeouts: a running poller would have taken tasks
+	if q := e.srv.QueueSize("pb_task", ""); q != 10 || running.Load() != 0 {
+		t.Fatalf("paused worker took tasks: queue %d, running %d", q, running.Load())
+	}
+	r.Resume("pb_task")
+	for running.Load() != 2 {
+		time.Sleep(time.Millisecond)
+	}
+	if err := r.SetBatchSize("pb_task", 6); err != nil {
+		t.Fatal(err)
+	}
+	for running.Load() != 6 {
+		time.Sleep(time.Millisecond)
+	}
+	if q := e.srv.QueueSize("pb_task", ""); q != 4 {
+		t.Fatalf("queue %d after 6 taken", q)
+	}
+	close(gate)
+	e.wait(t, 30*time.Second, ids)
+
+	// Domains: a second runner polls domain "eu" only.
+	e.defineSequence(t, "dm", "dm_task", 1, nil)
+	eu := e.runner(t, WithPollTimeout(200*time.Millisecond), WithWorkerID("eu-worker"))
+	noop := func(context.Context, *model.Task) (interface{}, error) { return nil, nil }
+	if err := eu.Start("dm_task", noop, Domain("eu")); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start("dm_task", noop); err != nil {
+		t.Fatal(err)
+	}
+	euIDs := e.start(t, "dm", 20, map[string]string{"dm_task": "eu"})
+	plain := e.start(t, "dm", 20, nil)
+	e.wait(t, 30*time.Second, append(append([]string(nil), euIDs...), plain...))
+	for _, id := range euIDs {
+		wf, _ := e.srv.Workflow(id)
+		if tk := wf.Tasks[0]; tk.Domain != "eu" || tk.WorkerId != "eu-worker" {
+			t.Fatalf("eu task %s: domain %q worker %q", tk.TaskId, tk.Domain, tk.WorkerId)
+		}
+	}
+	for _, id := range plain {
+		wf, _ := e.srv.Workflow(id)
+		if tk := wf.Tasks[0]; tk.Domain != "" || tk.WorkerId != "main" {
+			t.Fatalf("plain task %s: domain %q worker %q", tk.TaskId, tk.Domain, tk.WorkerId)
+		}
+	}
+}
+
+// Done means 6: a 3 s handler on a task with responseTimeoutSeconds 2
+// completes without a timeout thanks to lease extension.
+func TestITLeaseExtension(t *testing.T) {
+	e := newITEnv(t)
+	e.defineSequence(t, "lease", "lease_task", 1, &model.TaskDef{Name: "lease_task", RetryCount: 0, ResponseTimeoutSeconds: 2, TimeoutPolicy: model.TimeoutPolicyRetry})
+	r := e.runner(t)
+	if err := r.Start("lease_task", func(ctx context.Context, _ *model.Task) (interface{}, error) {
+		select {
+		case <-time.After(3 * time.Second):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return map[string]interface{}{"slow": true}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ids := e.start(t, "lease", 1, nil)
+	e.wait(t, 30*time.Second, ids)
+	wf, _ := e.srv.Workflow(ids[0])
+	st := e.srv.Stats()
+	if wf.Status != model.WorkflowCompleted || len(wf.Tasks) != 1 || wf.Tasks[0].Status != model.TaskCompleted {
+		t.Fatalf("workflow %s with %d tasks", wf.Status, len(wf.Tasks))
+	}
+	if st.Timeouts != 0 || st.ExtendLeases < 2 {
+		t.Fatalf("server: %d timeouts, %d lease extensions", st.Timeouts, st.ExtendLeases)
+	}
+}
