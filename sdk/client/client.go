@@ -41,13 +41,32 @@ const (
 	MaxIdleConnsPerHostDefault = 128
 )
 
-// RetryPolicyDefault is the retry policy of calls made without WithoutRetries.
-var RetryPolicyDefault = RetryPolicy{MaxAttempts: 5, BaseDelay: 100 * time.Millisecond, MaxDelay: 5 * time.Second}
+// DefaultRetryPolicy returns the retry policy used unless WithRetryPolicy
+// replaces it: 5 attempts, waits from 100 ms growing to at most 5 s. (A
+// function, not a variable, so that no caller can change it for everyone.)
+func DefaultRetryPolicy() RetryPolicy {
+	return RetryPolicy{MaxAttempts: 5, BaseDelay: 100 * time.Millisecond, MaxDelay: 5 * time.Second}
+}
+
+// maxRetryAfter is the longest Retry-After the client waits for inside a
+// call; a server asking for more gets its error returned at once (with
+// APIError.RetryAfter set) so that the caller decides.
+const maxRetryAfter = time.Minute
+
+// userAgent identifies the SDK to the server (resty would send its own).
+const userAgent = "baton-go"
 
 // RetryPolicy bounds the retries of one call. MaxAttempts counts the first
 // attempt; 1 means no retry. The wait before attempt n+1 is a random value
-// up to BaseDelay*2^(n-1), capped at MaxDelay, or the server's Retry-After
-// when it asked for longer.
+// between half and all of BaseDelay*2^(n-1), capped at MaxDelay, or the
+// server's Retry-After when it asked for longer (up to one minute; a longer
+// Retry-After ends the call with the server's error).
+//
+// What is retried: connection failures, 429, 502, 503 and 504. A call that
+// is not idempotent (starting a workflow, registering a workflow definition,
+// adding a log line) is retried only when the request cannot have been
+// acted on: the connection was refused, or the server answered 429 or 503.
+// Other 4xx answers and 500 are never retried.
 type RetryPolicy struct {
 	MaxAttempts int
 	BaseDelay   time.Duration
@@ -91,7 +110,7 @@ func WithHTTPClient(hc *http.Client) Option { return func(o *options) { o.hc = h
 // WithObserver reports requests and token refreshes (e.g. to metrics).
 func WithObserver(obs Observer) Option { return func(o *options) { o.observer = obs } }
 
-// WithRetryPolicy replaces RetryPolicyDefault.
+// WithRetryPolicy replaces DefaultRetryPolicy().
 func WithRetryPolicy(p RetryPolicy) Option { return func(o *options) { o.retry = p } }
 
 // WithTokenTTL sets how long a token without a readable expiry is used.
@@ -102,17 +121,18 @@ func WithMaxResponseBytes(n int64) Option { return func(o *options) { o.maxBytes
 
 // APIClient talks to one Conductor server. Build it with NewAPIClient or New.
 type APIClient struct {
-	base     string // BaseUrl without trailing slash
-	baseHost string
-	rc       *resty.Client
-	headers  map[string]string
-	timeout  time.Duration
-	log      logrus.FieldLogger
-	obs      Observer
-	retry    RetryPolicy
-	tokens   *tokenSource // nil without authentication
-	initErr  error
-	secret   string
+	base    string   // BaseUrl without trailing slash
+	baseURL *url.URL // parsed BaseUrl: the only origin that gets the token
+	rc      *resty.Client
+	hc      *http.Client
+	headers map[string]string
+	timeout time.Duration
+	log     logrus.FieldLogger
+	obs     Observer
+	retry   RetryPolicy
+	tokens  *tokenSource // nil without authentication
+	initErr error
+	secret  string
 }
 
 // NewAPIClient returns a client for the server described by httpSettings,
@@ -129,7 +149,7 @@ func NewAPIClient(authSettings *settings.AuthenticationSettings, httpSettings *s
 
 // New is NewAPIClient returning the settings' validation error.
 func New(authSettings *settings.AuthenticationSettings, httpSettings *settings.HttpSettings, opts ...Option) (*APIClient, error) {
-	o := options{retry: RetryPolicyDefault, tokenTTL: TokenTTLDefault, maxBytes: MaxResponseBytesDefault}
+	o := options{retry: DefaultRetryPolicy(), tokenTTL: TokenTTLDefault, maxBytes: MaxResponseBytesDefault}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -151,6 +171,9 @@ func New(authSettings *settings.AuthenticationSettings, httpSettings *settings.H
 	if o.retry.MaxAttempts < 1 {
 		return c, fmt.Errorf("client: RetryPolicy.MaxAttempts must be >= 1, got %d", o.retry.MaxAttempts)
 	}
+	if o.retry.BaseDelay < 0 || o.retry.MaxDelay < 0 {
+		return c, fmt.Errorf("client: RetryPolicy delays must be >= 0, got BaseDelay %s and MaxDelay %s", o.retry.BaseDelay, o.retry.MaxDelay)
+	}
 	if o.maxBytes <= 0 {
 		return c, fmt.Errorf("client: MaxResponseBytes must be > 0, got %d", o.maxBytes)
 	}
@@ -159,7 +182,7 @@ func New(authSettings *settings.AuthenticationSettings, httpSettings *settings.H
 	}
 	u, _ := url.Parse(httpSettings.BaseUrl)
 	c.base = strings.TrimRight(httpSettings.BaseUrl, "/")
-	c.baseHost = u.Host
+	c.baseURL = u
 	c.timeout = httpSettings.Timeout
 	if c.timeout == 0 {
 		c.timeout = settings.DefaultRequestTimeout
@@ -181,27 +204,13 @@ func New(authSettings *settings.AuthenticationSettings, httpSettings *settings.H
 		cp := *hc
 		hc = &cp
 	}
-	// The token must never reach another host: drop it on a cross-host
-	// redirect (Go only drops Authorization and cookies by itself).
-	userRedirect := hc.CheckRedirect
-	baseHost := c.baseHost
-	hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-		if req.URL.Host != baseHost {
-			req.Header.Del(authHeader)
-		}
-		if userRedirect != nil {
-			return userRedirect(req, via)
-		}
-		if len(via) >= 10 {
-			return errors.New("client: stopped after 10 redirects")
-		}
-		return nil
-	}
+	hc.CheckRedirect = keepTokenAtHome(c.baseURL, hc.CheckRedirect)
 	hc.Jar = nil
 	// Deadlines come from each request's context; a client-wide timeout
 	// would also cut long polls short.
 	hc.Timeout = 0
 
+	c.hc = hc
 	rc := resty.NewWithClient(hc)
 	rc.SetLogger(o.logger)
 	rc.SetResponseBodyLimit(int(o.maxBytes))
@@ -213,6 +222,25 @@ func New(authSettings *settings.AuthenticationSettings, httpSettings *settings.H
 		c.tokens = newTokenSource(c, authSettings, o.tokenTTL)
 	}
 	return c, nil
+}
+
+// keepTokenAtHome wraps a redirect policy so that the token is only sent to
+// the configured origin: a redirect to another host, port or scheme (an
+// https -> http downgrade included) drops X-Authorization. Go itself drops
+// only Authorization, WWW-Authenticate and Cookie.
+func keepTokenAtHome(home *url.URL, next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		if !strings.EqualFold(req.URL.Host, home.Host) || !strings.EqualFold(req.URL.Scheme, home.Scheme) {
+			req.Header.Del(authHeader)
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("client: stopped after 10 redirects")
+		}
+		return nil
+	}
 }
 
 func transport(t settings.TLSSettings) (*http.Transport, error) {
@@ -271,7 +299,23 @@ func (c *APIClient) BaseURL() string { return c.base }
 
 // Err returns the settings' validation error of a client built with
 // NewAPIClient, nil when the client is usable.
-func (c *APIClient) Err() error { return c.initErr }
+func (c *APIClient) Err() error {
+	if c == nil {
+		return errNilClient
+	}
+	return c.initErr
+}
+
+var errNilClient = errors.New("client: APIClient is nil; build it with client.New or client.NewAPIClient")
+
+// CloseIdleConnections closes the kept-alive connections (and so their
+// transport goroutines), e.g. when the client is no longer needed. The
+// client stays usable: later calls open new connections.
+func (c *APIClient) CloseIdleConnections() {
+	if c != nil && c.hc != nil {
+		c.hc.CloseIdleConnections()
+	}
+}
 
 const authHeader = "X-Authorization"
 
@@ -285,7 +329,10 @@ type call struct {
 	ctype      string
 	extra      time.Duration // added to the request timeout (long polls)
 	retry      bool          // use the retry policy
-	idempotent bool          // safe to resend after the request may have reached the server
+	// idempotent: safe to resend after the request may have reached the
+	// server. Polls count as such: a resent poll cannot duplicate work, and
+	// tasks handed to a lost answer come back after their timeouts either way.
+	idempotent bool
 }
 
 // response is what do hands back on a 2xx answer.
@@ -306,8 +353,11 @@ func jsonBody(v interface{}) ([]byte, error) {
 // do sends the call, retrying per policy, and turns non-2xx answers into
 // *APIError.
 func (c *APIClient) do(ctx context.Context, cl call) (*response, error) {
-	if c.initErr != nil {
-		return nil, c.initErr
+	if err := c.Err(); err != nil {
+		return nil, err
+	}
+	if ctx == nil {
+		return nil, errors.New("client: context must not be nil")
 	}
 	attempts := 1
 	if cl.retry {
@@ -323,6 +373,10 @@ func (c *APIClient) do(ctx context.Context, cl call) (*response, error) {
 		}
 		wait, again := c.shouldRetry(cl, err, attempt)
 		if !again {
+			return nil, err
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+			// The caller's deadline ends before the next attempt could start.
 			return nil, err
 		}
 		c.log.WithFields(logrus.Fields{"endpoint": cl.route, "method": cl.method, "attempt": attempt, "wait": wait}).
@@ -344,6 +398,14 @@ func (c *APIClient) shouldRetry(cl call, err error, attempt int) (time.Duration,
 	var apiErr *APIError
 	if errors.As(err, &apiErr) {
 		if !apiErr.Retryable() {
+			return 0, false
+		}
+		// 502 and 504 come from a proxy that may have passed the request
+		// on: resending a non-idempotent call could do it twice.
+		if !cl.idempotent && apiErr.StatusCode != http.StatusTooManyRequests && apiErr.StatusCode != http.StatusServiceUnavailable {
+			return 0, false
+		}
+		if apiErr.RetryAfter > maxRetryAfter {
 			return 0, false
 		}
 		if apiErr.RetryAfter > wait {
@@ -412,6 +474,7 @@ func (c *APIClient) send(ctx context.Context, cl call, token string) (*response,
 	defer cancel()
 	req := c.rc.R().SetContext(ctx)
 	req.SetHeader("Accept", "application/json")
+	req.SetHeader("User-Agent", userAgent)
 	for k, v := range c.headers {
 		req.SetHeader(k, v)
 	}
@@ -440,34 +503,39 @@ func (c *APIClient) send(ctx context.Context, cl call, token string) (*response,
 		if errors.Is(err, resty.ErrResponseBodyTooLarge) {
 			return nil, fmt.Errorf("%w: %s %s", ErrResponseTooLarge, cl.method, cl.route)
 		}
-		return nil, fmt.Errorf("conductor: %s %s: %w", cl.method, c.redact(cl.route), c.scrub(err))
+		return nil, fmt.Errorf("conductor: %s %s: %w", cl.method, cl.route, c.scrub(err, token))
 	}
 	c.obs.RequestDone(cl.route, cl.method, res.StatusCode(), elapsed)
 	if res.IsError() || res.StatusCode() < 200 || res.StatusCode() > 299 {
-		return nil, c.apiError(cl, res)
+		return nil, c.apiError(cl, res, token)
 	}
 	return &response{status: res.StatusCode(), body: res.Body(), ctype: res.Header().Get("Content-Type")}, nil
 }
 
-// scrub removes the secret from an error, in case a transport error quotes a
-// URL or body that contains it.
-func (c *APIClient) scrub(err error) error {
-	if c.secret == "" || !strings.Contains(err.Error(), c.secret) {
-		return err
+// scrub removes the secret and the token from an error, in case a transport
+// error quotes a URL or body that contains them. An error that needs no
+// change is returned as it is, so errors.Is/As keep working.
+func (c *APIClient) scrub(err error, token string) error {
+	msg := err.Error()
+	if red := c.redact(msg, token); red != msg {
+		return errors.New(red)
 	}
-	return errors.New(strings.ReplaceAll(err.Error(), c.secret, "[redacted]"))
+	return err
 }
 
-func (c *APIClient) redact(s string) string {
-	if c.secret == "" {
-		return s
+// redact replaces the key secret and the token in s.
+func (c *APIClient) redact(s, token string) string {
+	for _, v := range []string{c.secret, token} {
+		if v != "" {
+			s = strings.ReplaceAll(s, v, "[redacted]")
+		}
 	}
-	return strings.ReplaceAll(s, c.secret, "[redacted]")
+	return s
 }
 
 const maxErrorBody = 4 << 10
 
-func (c *APIClient) apiError(cl call, res *resty.Response) *APIError {
+func (c *APIClient) apiError(cl call, res *resty.Response, token string) *APIError {
 	body := res.Body()
 	if len(body) > maxErrorBody {
 		body = body[:maxErrorBody]
@@ -489,8 +557,8 @@ func (c *APIClient) apiError(cl call, res *resty.Response) *APIError {
 			e.Message = e.Message[:200]
 		}
 	}
-	e.Message = c.redact(e.Message)
-	e.Body = []byte(c.redact(string(e.Body)))
+	e.Message = c.redact(e.Message, token)
+	e.Body = []byte(c.redact(string(e.Body), token))
 	e.RetryAfter = parseRetryAfter(res.Header().Get("Retry-After"), time.Now())
 	return e
 }

@@ -74,15 +74,16 @@ func (e *APIError) Is(target error) bool {
 }
 
 // Retryable reports whether sending the same request again may succeed:
-// throttling (429), request timeout (408) and the gateway/unavailable
-// answers (502, 503, 504).
+// throttling (429) and the gateway/unavailable answers (502, 503, 504).
+// Other 4xx answers are final, and so is 500, which Conductor uses for
+// malformed requests as well as for failures.
 func (e *APIError) Retryable() bool {
 	return retryableStatus(e.StatusCode)
 }
 
 func retryableStatus(code int) bool {
 	switch code {
-	case http.StatusTooManyRequests, http.StatusRequestTimeout,
+	case http.StatusTooManyRequests,
 		http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		return true
 	}

@@ -60,7 +60,7 @@ func (t *TaskClient) Poll(ctx context.Context, taskType, workerID, domain string
 		return nil, errors.New("client: taskType must not be empty")
 	}
 	cl := call{method: http.MethodGet, route: "/tasks/poll/{taskType}", pathParams: map[string]string{"taskType": taskType},
-		query: pollQuery(workerID, domain), retry: t.retry}
+		query: pollQuery(workerID, domain), retry: t.retry, idempotent: true}
 	resp, err := t.c.do(ctx, cl)
 	if err != nil {
 		return nil, err
@@ -93,7 +93,7 @@ func (t *TaskClient) BatchPoll(ctx context.Context, taskType string, o PollOptio
 		q.Set("timeout", strconv.FormatInt(o.Timeout.Milliseconds(), 10))
 	}
 	cl := call{method: http.MethodGet, route: "/tasks/poll/batch/{taskType}", pathParams: map[string]string{"taskType": taskType},
-		query: q, extra: o.Timeout, retry: t.retry}
+		query: q, extra: o.Timeout, retry: t.retry, idempotent: true}
 	resp, err := t.c.do(ctx, cl)
 	if err != nil {
 		return nil, err
@@ -145,11 +145,20 @@ func (t *TaskClient) UpdateTask(ctx context.Context, r *model.TaskResult) error 
 }
 
 // UpdateTaskV2 posts a task result and returns the next task of the same
-// type (and domain) for r.WorkerId, or nil when there is none. When the
-// server lacks the endpoint the error matches ErrNotSupported: a 404 or 405
-// whose message is not about an unknown task or workflow ("No such ..."), or
-// a 500 about an unsupported request method (Conductor 3.21 maps Spring's
-// method-not-allowed to 500).
+// type (and domain) for r.WorkerId, or nil when there is none.
+//
+// When the server lacks the endpoint the error matches ErrNotSupported (and
+// still wraps the *APIError). Both "no such endpoint" and "no such task"
+// are 404s, so the body decides: a 404 counts as an unknown task or
+// workflow, and stays a plain ErrNotFound, only when its message says so
+// ("No such task ...", "No such workflow ...", "Task not found ..."); any
+// other 404 (Spring's "No static resource api/tasks/update-v2.", an empty or
+// HTML body from a proxy, Jersey's "HTTP 404 Not Found") means the endpoint
+// is missing. 405 and 501 always mean that, and so does a 500 about an
+// unsupported request method (Conductor 3.21 maps Spring's
+// method-not-allowed to 500). When in doubt the answer is ErrNotSupported,
+// because falling back to UpdateTask is harmless, while taking a missing
+// endpoint for a missing task would drop the result.
 func (t *TaskClient) UpdateTaskV2(ctx context.Context, r *model.TaskResult) (*model.Task, error) {
 	if err := validateResult(r); err != nil {
 		return nil, err
@@ -183,8 +192,14 @@ func (t *TaskClient) UpdateTaskV2(ctx context.Context, r *model.TaskResult) (*mo
 func endpointMissing(e *APIError) bool {
 	msg := strings.ToLower(e.Message)
 	switch e.StatusCode {
-	case http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusNotImplemented:
-		return !strings.HasPrefix(msg, "no such")
+	case http.StatusMethodNotAllowed, http.StatusNotImplemented:
+		return true
+	case http.StatusNotFound:
+		if strings.Contains(msg, "update-v2") || strings.Contains(msg, "static resource") {
+			return true
+		}
+		entity := strings.Contains(msg, "task") || strings.Contains(msg, "workflow")
+		return !(entity && (strings.Contains(msg, "no such") || strings.Contains(msg, "not found")))
 	case http.StatusInternalServerError:
 		return strings.Contains(msg, "method") && strings.Contains(msg, "not supported")
 	}
@@ -300,6 +315,9 @@ func (t *TaskClient) AddLog(ctx context.Context, taskID, line string) error {
 
 // GetLogs returns the task's execution log (empty when there is none).
 func (t *TaskClient) GetLogs(ctx context.Context, taskID string) ([]model.TaskExecLog, error) {
+	if taskID == "" {
+		return nil, errors.New("client: taskID must not be empty")
+	}
 	cl := call{method: http.MethodGet, route: "/tasks/{taskId}/log", pathParams: map[string]string{"taskId": taskID}, retry: t.retry, idempotent: true}
 	resp, err := t.c.do(ctx, cl)
 	if err != nil {
@@ -318,7 +336,10 @@ func (t *TaskClient) QueueSizes(ctx context.Context, taskTypes ...string) (map[s
 		return nil, errors.New("client: QueueSizes needs at least one task type")
 	}
 	q := url.Values{}
-	for _, tt := range taskTypes {
+	for i, tt := range taskTypes {
+		if tt == "" {
+			return nil, fmt.Errorf("client: taskTypes[%d] must not be empty", i)
+		}
 		q.Add("taskType", tt)
 	}
 	cl := call{method: http.MethodGet, route: "/tasks/queue/sizes", query: q, retry: t.retry, idempotent: true}
@@ -335,6 +356,9 @@ func (t *TaskClient) QueueSizes(ctx context.Context, taskTypes ...string) (map[s
 
 // PollData returns, per domain, the last poll of the task type's queue.
 func (t *TaskClient) PollData(ctx context.Context, taskType string) ([]model.PollData, error) {
+	if taskType == "" {
+		return nil, errors.New("client: taskType must not be empty")
+	}
 	q := url.Values{}
 	q.Set("taskType", taskType)
 	cl := call{method: http.MethodGet, route: "/tasks/queue/polldata", query: q, retry: t.retry, idempotent: true}

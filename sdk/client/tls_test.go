@@ -9,6 +9,8 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"io"
+	"log"
 	"math/big"
 	"net"
 	"net/http"
@@ -85,6 +87,8 @@ func tlsServer(t *testing.T, ca *testCA, requireClientCert bool) *httptest.Serve
 		writeJSON(w, 200, []model.Task{})
 	}))
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	// Refused handshakes are the point of some tests; keep them out of the output.
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	if requireClientCert {
 		pool := x509.NewCertPool()
 		pool.AddCert(ca.cert)
