@@ -18,6 +18,7 @@
 //	exp, err := metrics.NewExporter(settings.NewDefaultMetricsSettings())
 //	if err != nil { ... }
 //	go exp.ListenAndServe() // http://host:2112/metrics
+//	apiClient := client.NewAPIClient(auth, httpSettings, client.WithObserver(exp.Recorder()))
 //	runner := worker.NewTaskRunnerWithApiClient(apiClient, worker.WithMetrics(exp.Recorder()))
 //
 // With your own registry (for example one that already serves your
