@@ -14,6 +14,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"github.com/sirupsen/logrus"
 
 	"github.com/baton-go/baton/sdk/client"
 	"github.com/baton-go/baton/sdk/conductortest"
@@ -174,8 +175,10 @@ func TestEndToEndScrape(t *testing.T) {
 
 	api := client.NewAPIClient(settings.NewAuthenticationSettings("key-id", "key-secret"),
 		settings.NewHttpSettings(srv.URL()), client.WithObserver(exp.Recorder()))
+	quiet := logrus.New()
+	quiet.SetOutput(io.Discard) // the run logs expected poll failures
 	runner := worker.NewTaskRunnerWithApiClient(api, worker.WithMetrics(exp.Recorder()),
-		worker.WithPollTimeout(200*time.Millisecond))
+		worker.WithPollTimeout(200*time.Millisecond), worker.WithLogger(quiet))
 	ok := func(t *bmodel.Task) (interface{}, error) { return map[string]any{"echo": t.TaskId}, nil }
 	fail := func(*bmodel.Task) (interface{}, error) { return nil, errors.New("deliberate failure") }
 	if err := runner.StartWorker(okType, ok, 2, 10*time.Millisecond); err != nil {
