@@ -9,6 +9,10 @@ PKGS := ./...
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
 
+.PHONY: run
+run: ## the quickstart: 100 workflows through Baton workers on the in-process dev server or CONDUCTOR_SERVER_URL (flags: RUN_ARGS="-h")
+	$(GO) run ./examples/quickstart $(RUN_ARGS)
+
 test: ## run every test of the module with the race detector (the README's test command)
 	$(GO) test -race -count=1 $(PKGS)
 

@@ -1,0 +1,270 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/baton-go/baton/sdk/client"
+	"github.com/baton-go/baton/sdk/conductortest"
+	"github.com/baton-go/baton/sdk/model"
+	"github.com/baton-go/baton/sdk/settings"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// testConfig is the configuration for a run against serverURL ("" starts
+// the dev server), with metrics off.
+func testConfig(serverURL string, workflows int) config {
+	cfg := config{workflows: workflows, batchSize: defaultBatchSize, timeout: time.Minute}
+	if serverURL != "" {
+		cfg.server = settings.NewHttpSettings(serverURL)
+		cfg.auth = settings.NewAuthenticationSettings("", "")
+	}
+	return cfg
+}
+
+// TestRunCompletesEveryWorkflow runs the quickstart against a dev server and
+// checks, on the server, that each workflow went through the designed path:
+// the charge step failed once and was retried by the server, the ship step
+// was handed out shipCallbacks+1 times, and the data flowed to the output.
+func TestRunCompletesEveryWorkflow(t *testing.T) {
+	srv := conductortest.NewServer()
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	defer cancel()
+
+	const n = 20
+	var out bytes.Buffer
+	sum, err := run(ctx, &out, false, testConfig(srv.URL(), n))
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	if sum.started != n || sum.completed != n || sum.failed != 0 || len(sum.ids) != n {
+		t.Fatalf("summary %+v, want %d started and completed", sum, n)
+	}
+	// Per workflow: validate, charge (fails), charge (retry), ship (3 visits), notify.
+	if want := n * 7; sum.tasks != want || tasksPerWorkflow != 7 {
+		t.Errorf("tasks executed = %d, want %d", sum.tasks, want)
+	}
+	if sum.latencySamples == 0 {
+		t.Errorf("no task latency was measured")
+	}
+
+	wf := client.NewWorkflowClient(client.NewAPIClient(nil, settings.NewHttpSettings(srv.URL())))
+	for i, id := range sum.ids {
+		w, err := wf.Get(ctx, id, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w.Status != model.WorkflowCompleted {
+			t.Fatalf("workflow %s is %s", id, w.Status)
+		}
+		var charges []model.Task
+		var ship *model.Task
+		for j := range w.Tasks {
+			switch w.Tasks[j].ReferenceTaskName {
+			case "charge":
+				charges = append(charges, w.Tasks[j])
+			case "ship":
+				ship = &w.Tasks[j]
+			}
+		}
+		if len(charges) != chargeFailures+1 || charges[0].Status != model.TaskFailed || charges[len(charges)-1].Status != model.TaskCompleted {
+			t.Errorf("workflow %s: charge attempts %v, want one FAILED then COMPLETED", id, statuses(charges))
+		}
+		if ship == nil || ship.Status != model.TaskCompleted || ship.PollCount != shipCallbacks+1 {
+			t.Errorf("workflow %s: ship task %+v, want COMPLETED after %d polls", id, ship, shipCallbacks+1)
+		}
+		msg, _ := w.Output["message"].(string)
+		if !strings.Contains(msg, "trk-order-") || w.Output["paymentId"] == nil {
+			t.Errorf("workflow %d output = %v, want the data of every step", i, w.Output)
+		}
+	}
+	for _, want := range []string{"Using the Conductor server at " + srv.URL(), "Summary", fmt.Sprintf("%d completed, 0 failed", n), "p50", "disabled"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func statuses(ts []model.Task) []model.TaskStatus {
+	var out []model.TaskStatus
+	for _, t := range ts {
+		out = append(out, t.Status)
+	}
+	return out
+}
+
+// TestRunStartsDevServerWhenNoURL covers the `make run` path: no server URL.
+func TestRunStartsDevServerWhenNoURL(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	sum, err := run(ctx, &out, false, testConfig("", 3))
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	if sum.completed != 3 || !strings.Contains(out.String(), "started the in-process dev server") {
+		t.Fatalf("summary %+v, output:\n%s", sum, out.String())
+	}
+}
+
+// TestRunContinuesWhenMetricsPortIsBusy: a taken port is reported and the
+// run goes on without metrics.
+func TestRunContinuesWhenMetricsPortIsBusy(t *testing.T) {
+	l, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	srv := conductortest.NewServer()
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	defer cancel()
+
+	cfg := testConfig(srv.URL(), 2)
+	cfg.metricsPort = l.Addr().(*net.TCPAddr).Port
+	var out bytes.Buffer
+	sum, err := run(ctx, &out, false, cfg)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	if sum.completed != 2 || !strings.Contains(out.String(), "Metrics unavailable") || !strings.Contains(sum.metrics, "unavailable") {
+		t.Fatalf("want the busy port reported and the run completed; summary %+v, output:\n%s", sum, out.String())
+	}
+}
+
+// TestRunServesMetrics scrapes the endpoint the summary names while the
+// program would still be serving it.
+func TestRunServesMetrics(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	srv := conductortest.NewServer()
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	defer cancel()
+
+	cfg := testConfig(srv.URL(), 2)
+	cfg.metricsPort = port
+	var out bytes.Buffer
+	sum, err := run(ctx, &out, false, cfg)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(sum.metrics, fmt.Sprintf(":%d/metrics", port)) {
+		t.Fatalf("summary metrics = %q, want the scrape URL on port %d", sum.metrics, port)
+	}
+}
+
+// cancelOn is a writer that cancels a context once a line containing
+// trigger has been written: the test's Ctrl-C.
+type cancelOn struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	trigger string
+	cancel  context.CancelFunc
+}
+
+func (w *cancelOn) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n, err := w.buf.Write(p)
+	if strings.Contains(w.buf.String(), w.trigger) {
+		w.cancel()
+	}
+	return n, err
+}
+
+func (w *cancelOn) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+// TestRunInterrupted: Ctrl-C during the run stops the workers gracefully,
+// still prints the summary and reports the interruption (exit code 130).
+func TestRunInterrupted(t *testing.T) {
+	srv := conductortest.NewServer()
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w := &cancelOn{trigger: "Started 50 workflows", cancel: cancel}
+
+	sum, err := run(ctx, w, false, testConfig(srv.URL(), 50))
+	if !errors.Is(err, errInterrupted) {
+		t.Fatalf("err = %v, want errInterrupted\n%s", err, w.String())
+	}
+	if sum.started != 50 || sum.completed+sum.failed+sum.unfinished != 50 || !strings.Contains(w.String(), "Summary") {
+		t.Fatalf("summary %+v, output:\n%s", sum, w.String())
+	}
+	var stderr bytes.Buffer
+	if code := exitCode(&stderr, err); code != 130 {
+		t.Fatalf("exit code %d, want 130", code)
+	}
+}
+
+func TestExitCode(t *testing.T) {
+	var stderr bytes.Buffer
+	if exitCode(&stderr, nil) != 0 || stderr.Len() != 0 {
+		t.Fatal("success must exit 0 silently")
+	}
+	if exitCode(&stderr, errors.New("3 of 100 workflows did not complete")) != 1 || !strings.Contains(stderr.String(), "3 of 100") {
+		t.Fatalf("failure must exit 1 and say why, got %q", stderr.String())
+	}
+}
+
+func TestParseConfig(t *testing.T) {
+	env := func(url string) func(string) string {
+		return func(k string) string {
+			if k == settings.EnvServerURL {
+				return url
+			}
+			return ""
+		}
+	}
+	fromEnv := func() (*settings.AuthenticationSettings, *settings.HttpSettings, error) {
+		return settings.NewAuthenticationSettings("k", "s"), settings.NewHttpSettings("http://x/api"), nil
+	}
+	var stderr bytes.Buffer
+	cfg, err := parseConfig(nil, env(""), fromEnv, &stderr)
+	if err != nil || cfg.workflows != 100 || cfg.metricsPort != 2112 || cfg.server != nil {
+		t.Fatalf("defaults: %+v, %v", cfg, err)
+	}
+	cfg, err = parseConfig([]string{"-workflows", "7", "-metrics-port", "0", "-batch", "3"}, env("http://x/api"), fromEnv, &stderr)
+	if err != nil || cfg.workflows != 7 || cfg.metricsPort != 0 || cfg.batchSize != 3 || cfg.server.BaseUrl != "http://x/api" || cfg.auth.KeyId() != "k" {
+		t.Fatalf("flags: %+v, %v", cfg, err)
+	}
+	badEnv := func() (*settings.AuthenticationSettings, *settings.HttpSettings, error) {
+		return nil, nil, errors.New("CONDUCTOR_SERVER_URL: bad")
+	}
+	if _, err := parseConfig(nil, env("nope"), badEnv, &stderr); err == nil || !strings.Contains(err.Error(), "CONDUCTOR_SERVER_URL") {
+		t.Fatalf("bad environment: err = %v", err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-workflows", "0"}, "-workflows must be >= 1, got 0"},
+		{[]string{"-batch", "-1"}, "-batch must be >= 1, got -1"},
+		{[]string{"-metrics-port", "70000"}, "-metrics-port must be between 0 and 65535, got 70000"},
+		{[]string{"-timeout", "0s"}, "-timeout must be > 0, got 0s"},
+		{[]string{"extra"}, `unexpected argument "extra"`},
+	} {
+		if _, err := parseConfig(tc.args, env(""), fromEnv, &stderr); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: err = %v, want %q", tc.args, err, tc.want)
+		}
+	}
+}
