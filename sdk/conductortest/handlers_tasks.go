@@ -26,7 +26,7 @@ func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request, taskType str
 		writeEmpty(w, http.StatusNoContent)
 		return
 	}
-	s.writeJSON(w, http.StatusOK, &got[0])
+	s.writeTask(w, &got[0])
 }
 
 func (s *Server) handleBatchPoll(w http.ResponseWriter, r *http.Request) {
@@ -62,16 +62,17 @@ func (s *Server) handleBatchPoll(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	got := s.poll(r.Context(), taskType, q.Get("domain"), q.Has("domain"), q.Get("workerid"), count, timeout)
-	if got == nil {
-		got = []model.Task{}
-	}
-	s.writeJSON(w, http.StatusOK, got)
+	bp := encPool.Get().(*[]byte)
+	b := appendTasks((*bp)[:0], got)
+	writeRaw(w, http.StatusOK, "application/json", b)
+	*bp = b
+	putEnc(bp)
 }
 
 // poll hands out up to count due tasks of the queue, waiting up to timeout
 // for the first one. It returns as soon as at least one task is handed out;
 // while waiting it sleeps on a channel and a timer (no CPU).
-func (s *Server) poll(ctx context.Context, taskType, domain string, hasDomain bool, workerID string, count int, timeout time.Duration) []model.Task {
+func (s *Server) poll(ctx context.Context, taskType, domain string, hasDomain bool, workerID string, count int, timeout time.Duration) []taskJSON {
 	qn := taskType
 	if hasDomain {
 		qn = domain + ":" + taskType
@@ -81,7 +82,7 @@ func (s *Server) poll(ctx context.Context, taskType, domain string, hasDomain bo
 	s.stats.polls.Add(1)
 
 	var (
-		out   []model.Task
+		out   []taskJSON
 		ch    chan struct{}
 		timer *time.Timer
 	)
@@ -143,7 +144,7 @@ func (s *Server) poll(ctx context.Context, taskType, domain string, hasDomain bo
 // claim takes up to count due tasks off q and marks them IN_PROGRESS (the
 // real server's poll step 4), applying concurrentExecLimit and
 // rateLimitPerFrequency. Caller holds s.mu.
-func (s *Server) claim(q *queue, count int, workerID string, now time.Time, out []model.Task) []model.Task {
+func (s *Server) claim(q *queue, count int, workerID string, now time.Time, out []taskJSON) []taskJSON {
 	q.promote(now)
 	ms := nowMs(now)
 	for len(out) < count {
@@ -186,7 +187,8 @@ func (s *Server) claim(q *queue, count int, workerID string, now time.Time, out 
 		t.m.UpdateTime = ms
 		s.armTask(t, now)
 		s.stats.handedOut.Add(1)
-		out = append(out, t.snapshot())
+		wt, def := t.stepJSON()
+		out = append(out, taskJSON{m: t.snapshot(), wtJSON: wt, defJSON: def})
 	}
 	return out
 }
@@ -258,7 +260,7 @@ func (s *Server) handleUpdateV2(w http.ResponseWriter, r *http.Request) {
 		writeEmpty(w, http.StatusNoContent)
 		return
 	}
-	s.writeJSON(w, http.StatusOK, &got[0])
+	s.writeTask(w, &got[0])
 }
 
 // applyUpdate runs the checks and effects of an update in the real server's
@@ -422,16 +424,17 @@ func (s *Server) handleGetTask(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("taskId")
 	s.mu.Lock()
 	t := s.tasks[id]
-	var snap model.Task
+	var snap taskJSON
 	if t != nil {
-		snap = t.snapshot()
+		wt, def := t.stepJSON()
+		snap = taskJSON{m: t.snapshot(), wtJSON: wt, defJSON: def}
 	}
 	s.mu.Unlock()
 	if t == nil {
 		s.writeError(w, notFound("Task not found for taskId: %s", id))
 		return
 	}
-	s.writeJSON(w, http.StatusOK, &snap)
+	s.writeTask(w, &snap)
 }
 
 func (s *Server) handleAddLog(w http.ResponseWriter, r *http.Request) {

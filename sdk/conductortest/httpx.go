@@ -124,3 +124,27 @@ func readBody(r *http.Request) ([]byte, *apiError) {
 	}
 	return body, nil
 }
+
+var encPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+func putEnc(bp *[]byte) {
+	if cap(*bp) <= 1<<20 {
+		encPool.Put(bp)
+	}
+}
+
+func (s *Server) writeTask(w http.ResponseWriter, t *taskJSON) {
+	bp := encPool.Get().(*[]byte)
+	b := appendTask((*bp)[:0], t)
+	writeRaw(w, http.StatusOK, "application/json", b)
+	*bp = b
+	putEnc(bp)
+}
+
+func writeRaw(w http.ResponseWriter, status int, ctype string, body []byte) {
+	h := w.Header()
+	h["Content-Type"] = []string{ctype}
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}

@@ -188,3 +188,14 @@ func newID() string {
 	hex.Encode(out[24:], b[10:])
 	return string(out[:])
 }
+
+// Waiting returns how many long polls are parked on the queue of taskType
+// in domain ("" = no domain).
+func (s *Server) Waiting(taskType, domain string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if q := s.queues[queueName(taskType, domain)]; q != nil {
+		return len(q.waiters)
+	}
+	return 0
+}

@@ -29,6 +29,8 @@ type workflow struct {
 	tasks []*task
 	pos   int // index in def.Tasks of the current step
 	timer *timerEntry
+
+	stepCache []stepEnc // encoded WorkflowTask/TaskDef per step, for polls
 }
 
 type taskDefEntry struct{ def model.TaskDef }

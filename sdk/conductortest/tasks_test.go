@@ -1,0 +1,475 @@
+package conductortest_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/baton-go/baton/sdk/conductortest"
+	"github.com/baton-go/baton/sdk/model"
+)
+
+func TestEmptyPolls(t *testing.T) {
+	a := newAPI(t)
+	r := a.expect(204, "GET", "/tasks/poll/nothing?workerid=w", nil)
+	if len(r.body) != 0 {
+		t.Fatalf("single poll body %q, want empty", r.body)
+	}
+	if got := a.expect(200, "GET", "/tasks/poll/batch/nothing?count=5&timeout=0", nil).text(); got != "[]" {
+		t.Fatalf("batch poll body %q, want []", got)
+	}
+	e := a.expect(400, "GET", "/tasks/poll/batch/nothing?timeout=5001", nil).errBody(t)
+	if e.Message != "Long Poll Timeout value cannot be more than 5 seconds" || e.Status != 400 {
+		t.Fatalf("error body %+v", e)
+	}
+	a.expect(200, "GET", "/tasks/poll/batch/nothing?count=0&timeout=5000", nil)
+}
+
+func TestPollCountLimits(t *testing.T) {
+	a := newAPI(t)
+	a.registerWorkflow(simpleWorkflow("one", "count_task"))
+	for range 130 {
+		a.start("one", nil)
+	}
+	for _, c := range []string{"0", "-3"} {
+		if got := a.pollBatch("count_task", "count="+c+"&timeout=0"); len(got) != 0 {
+			t.Fatalf("count=%s handed out %d tasks", c, len(got))
+		}
+	}
+	if got := a.pollBatch("count_task", "count=500&timeout=0"); len(got) != 100 {
+		t.Fatalf("count=500 handed out %d tasks, want the cap of 100", len(got))
+	}
+	if got := a.pollBatch("count_task", "count=500&timeout=0"); len(got) != 30 {
+		t.Fatalf("second poll handed out %d, want the remaining 30", len(got))
+	}
+}
+
+func TestPollMarksTaskInProgress(t *testing.T) {
+	a := newAPI(t)
+	a.registerWorkflow(simpleWorkflow("one", "flip_task"))
+	id := a.start("one", nil)
+	before := a.workflow(id).Tasks[0]
+	if before.Status != model.TaskScheduled || before.PollCount != 0 || before.StartTime != 0 {
+		t.Fatalf("scheduled task %+v", before)
+	}
+	r := a.expect(200, "GET", "/tasks/poll/flip_task?workerid=worker-7", nil)
+	var got model.Task
+	r.json(t, &got)
+	if got.Status != model.TaskInProgress || got.PollCount != 1 || got.WorkerId != "worker-7" || got.StartTime == 0 || got.UpdateTime == 0 {
+		t.Fatalf("polled task %+v", got)
+	}
+	if got.TaskId != before.TaskId || got.WorkflowInstanceId != id || got.ReferenceTaskName != "ref0" || got.TaskDefName != "flip_task" {
+		t.Fatalf("polled task identity %+v", got)
+	}
+	if got.WorkflowTask == nil || got.WorkflowTask.TaskDefinition == nil || got.ResponseTimeoutSeconds != 3600 {
+		t.Fatalf("polled task lacks its definition: %+v", got)
+	}
+	// Handed out once: the queue is empty now.
+	if again := a.pollBatch("flip_task", "count=1&timeout=0"); len(again) != 0 {
+		t.Fatalf("task handed out twice")
+	}
+}
+
+func TestLongPollReturnsWhenTaskScheduled(t *testing.T) {
+	a := newAPI(t)
+	a.registerWorkflow(simpleWorkflow("one", "lp_task"))
+	got := make(chan []model.Task, 1)
+	go func() {
+		req, _ := http.NewRequest("GET", a.base+"/tasks/poll/batch/lp_task?count=5&timeout=5000", nil)
+		res, err := a.client.Do(req)
+		if err != nil {
+			got <- nil
+			return
+		}
+		defer res.Body.Close()
+		var tasks []model.Task
+		_ = jsonDecode(res.Body, &tasks)
+		got <- tasks
+	}()
+	waitFor(t, "poll parked", func() bool { return a.srv.Waiting("lp_task", "") == 1 })
+	a.start("one", nil)
+	if tasks := <-got; len(tasks) != 1 {
+		t.Fatalf("long poll returned %d tasks, want the one just scheduled", len(tasks))
+	}
+}
+
+func TestPollDataRecordedOnEveryPoll(t *testing.T) {
+	a := newAPI(t)
+	a.expect(200, "GET", "/tasks/poll/batch/pd_task?timeout=0&workerid=alpha", nil)
+	a.expect(200, "GET", "/tasks/poll/batch/pd_task?timeout=0&workerid=beta&domain=blue", nil)
+	var pd []model.PollData
+	a.expect(200, "GET", "/tasks/queue/polldata?taskType=pd_task", nil).json(t, &pd)
+	if len(pd) != 2 {
+		t.Fatalf("poll data %+v, want one entry per domain", pd)
+	}
+	byDomain := map[string]model.PollData{}
+	for _, p := range pd {
+		byDomain[p.Domain] = p
+	}
+	if byDomain[""].WorkerId != "alpha" || byDomain["blue"].WorkerId != "beta" || byDomain[""].LastPollTime == 0 || byDomain[""].QueueName != "pd_task" {
+		t.Fatalf("poll data %+v", pd)
+	}
+	var all []model.PollData
+	a.expect(200, "GET", "/tasks/queue/polldata/all", nil).json(t, &all)
+	if len(all) != 2 {
+		t.Fatalf("all poll data %+v", all)
+	}
+	a.expect(500, "GET", "/tasks/queue/polldata", nil)
+}
+
+func TestUpdateChecksInOrder(t *testing.T) {
+	a := newAPI(t)
+	a.registerWorkflow(simpleWorkflow("one", "upd_task"))
+	wfID := a.start("one", nil)
+	task := a.pollOne("upd_task")
+	done := a.start("one", nil)
+	doneTask := a.pollOne("upd_task")
+	a.update(doneTask, model.CompletedTask, nil, "")
+
+	cases := []struct {
+		name   string
+		body   any
+		status int
+		msg    string
+	}{
+		{"missing ids", map[string]any{"status": "COMPLETED"}, 400, "Validation failed, check below errors for detail."},
+		{"extendLease unknown task", map[string]any{"workflowInstanceId": "nope", "taskId": "nope", "extendLease": true}, 404, "No such task found by id: nope"},
+		{"unknown workflow", map[string]any{"workflowInstanceId": "nope", "taskId": task.TaskId, "status": "COMPLETED"}, 404, "No such workflow found by id: nope"},
+		{"unknown task", map[string]any{"workflowInstanceId": wfID, "taskId": "nope", "status": "COMPLETED"}, 404, "No such task found by id: nope"},
+		{"missing status", map[string]any{"workflowInstanceId": wfID, "taskId": task.TaskId}, 500, ""},
+		{"bad status", map[string]any{"workflowInstanceId": wfID, "taskId": task.TaskId, "status": "SCHEDULED"}, 500, ""},
+		{"malformed json", `{"taskId":`, 500, ""},
+		{"terminal task ignored", map[string]any{"workflowInstanceId": done, "taskId": doneTask.TaskId, "status": "FAILED"}, 200, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := a.expect(c.status, "POST", "/tasks", c.body)
+			if c.msg != "" {
+				if e := r.errBody(t); e.Message != c.msg || e.Status != c.status {
+					t.Fatalf("error body %+v, want message %q", e, c.msg)
+				}
+			}
+		})
+	}
+	e := a.expect(400, "POST", "/tasks", map[string]any{}).errBody(t)
+	if len(e.ValidationErrors) != 2 || !strings.HasSuffix(e.ValidationErrors[0].Path, "workflowInstanceId") {
+		t.Fatalf("validation errors %+v", e.ValidationErrors)
+	}
+	if got := a.workflow(done).Tasks[0]; got.Status != model.TaskCompleted {
+		t.Fatalf("ignored update changed the task: %s", got.Status)
+	}
+	if st := a.srv.Stats(); st.UpdatesToTerminal != 1 {
+		t.Fatalf("UpdatesToTerminal = %d, want 1", st.UpdatesToTerminal)
+	}
+	// The answer to an accepted update is the task id as text.
+	r := a.update(task, model.CompletedTask, nil, "")
+	if r.text() != task.TaskId || !strings.HasPrefix(r.header.Get("Content-Type"), "text/plain") {
+		t.Fatalf("update answer %q (%s)", r.text(), r.header.Get("Content-Type"))
+	}
+}
+
+func TestInProgressUpdateRequeues(t *testing.T) {
+	a := newAPI(t)
+	a.registerWorkflow(simpleWorkflow("one", "ip_task"))
+	a.start("one", nil)
+	first := a.pollOne("ip_task")
+	long := strings.Repeat("x", 600)
+	a.update(first, model.InProgressTask, map[string]any{"step": 1.0}, long)
+	got, _ := a.srv.Task(first.TaskId)
+	if got.Status != model.TaskScheduled || len(got.ReasonForIncompletion) != 500 || got.OutputData["step"] != 1.0 {
+		t.Fatalf("after IN_PROGRESS: status %s, reason len %d, output %v", got.Status, len(got.ReasonForIncompletion), got.OutputData)
+	}
+	second := a.pollOne("ip_task")
+	if second.TaskId != first.TaskId || second.PollCount != 2 || second.StartTime != first.StartTime || second.OutputData["step"] != 1.0 {
+		t.Fatalf("re-polled task %+v", second)
+	}
+	// Output is replaced, not merged.
+	a.update(second, model.InProgressTask, map[string]any{"other": true}, "")
+	got, _ = a.srv.Task(first.TaskId)
+	if _, ok := got.OutputData["step"]; ok || got.OutputData["other"] != true {
+		t.Fatalf("output %v, want replaced", got.OutputData)
+	}
+	// callbackAfterSeconds keeps it invisible for now.
+	third := a.pollOne("ip_task")
+	res := model.TaskResult{WorkflowInstanceId: third.WorkflowInstanceId, TaskId: third.TaskId, Status: model.InProgressTask, CallbackAfterSeconds: 60}
+	a.expect(200, "POST", "/tasks", res)
+	if got := a.pollBatch("ip_task", "count=1&timeout=0"); len(got) != 0 {
+		t.Fatalf("task visible before its callback time")
+	}
+	if n := a.srv.QueueSize("ip_task", ""); n != 1 {
+		t.Fatalf("queue size %d, want 1 (delayed messages count)", n)
+	}
+}
+
+func TestExtendLeaseOnlyTouchesUpdateTime(t *testing.T) {
+	a := newAPI(t)
+	a.registerWorkflow(simpleWorkflow("one", "el_task"))
+	a.start("one", nil)
+	task := a.pollOne("el_task")
+	res := model.TaskResult{WorkflowInstanceId: task.WorkflowInstanceId, TaskId: task.TaskId, Status: model.CompletedTask,
+		ExtendLease: true, OutputData: map[string]any{"x": 1.0}}
+	a.expect(200, "POST", "/tasks", res)
+	got, _ := a.srv.Task(task.TaskId)
+	if got.Status != model.TaskInProgress || len(got.OutputData) != 0 || got.UpdateTime < task.UpdateTime {
+		t.Fatalf("after extendLease: %+v", got)
+	}
+	if a.srv.Stats().ExtendLeases != 1 {
+		t.Fatal("extendLease not counted")
+	}
+}
+
+func TestUpdateV2(t *testing.T) {
+	a := newAPI(t)
+	a.registerWorkflow(simpleWorkflow("one", "v2_task"))
+	a.start("one", nil)
+	a.start("one", nil)
+	first := a.pollOne("v2_task")
+	res := model.TaskResult{WorkflowInstanceId: first.WorkflowInstanceId, TaskId: first.TaskId, Status: model.CompletedTask, WorkerId: "v2worker"}
+	var next model.Task
+	a.expect(200, "POST", "/tasks/update-v2", res).json(t, &next)
+	if next.TaskId == "" || next.TaskId == first.TaskId || next.Status != model.TaskInProgress || next.WorkerId != "v2worker" {
+		t.Fatalf("next task %+v", next)
+	}
+	lease := model.TaskResult{WorkflowInstanceId: next.WorkflowInstanceId, TaskId: next.TaskId, ExtendLease: true}
+	a.expect(204, "POST", "/tasks/update-v2", lease)
+	res = model.TaskResult{WorkflowInstanceId: next.WorkflowInstanceId, TaskId: next.TaskId, Status: model.CompletedTask}
+	a.expect(204, "POST", "/tasks/update-v2", res)
+	a.expect(404, "POST", "/tasks/update-v2", model.TaskResult{WorkflowInstanceId: "x", TaskId: "y", Status: model.CompletedTask})
+}
+
+func TestUpdateByReferenceName(t *testing.T) {
+	a := newAPI(t)
+	a.registerWorkflow(simpleWorkflow("two", "ref_a", "ref_b"))
+	id := a.start("two", nil)
+	task := a.pollOne("ref_a")
+	a.update(task, model.InProgressTask, map[string]any{"kept": 1.0}, "")
+
+	r := a.expect(200, "POST", "/tasks/"+id+"/ref0/COMPLETED?workerid=byref", map[string]any{"added": "yes"})
+	if r.text() != task.TaskId {
+		t.Fatalf("answer %q, want task id", r.text())
+	}
+	got, _ := a.srv.Task(task.TaskId)
+	if got.Status != model.TaskCompleted || got.OutputData["kept"] != 1.0 || got.OutputData["added"] != "yes" || got.WorkerId != "byref" {
+		t.Fatalf("task after ref update %+v", got)
+	}
+	// No running task with that ref: 200 with an empty body; /sync: 404.
+	if r := a.expect(200, "POST", "/tasks/"+id+"/ref0/COMPLETED", map[string]any{}); len(r.body) != 0 {
+		t.Fatalf("body %q, want empty", r.body)
+	}
+	a.expect(200, "POST", "/tasks/unknown-wf/ref0/COMPLETED", map[string]any{})
+	e := a.expect(404, "POST", "/tasks/"+id+"/ref0/COMPLETED/sync", map[string]any{}).errBody(t)
+	if e.Message != "Found no running task ref0 of workflow "+id+" to update" {
+		t.Fatalf("message %q", e.Message)
+	}
+	var wf model.Workflow
+	a.expect(200, "POST", "/tasks/"+id+"/ref1/COMPLETED/sync", map[string]any{"z": 1}).json(t, &wf)
+	if wf.Status != model.WorkflowCompleted || len(wf.Tasks) != 2 {
+		t.Fatalf("sync answer %+v", wf)
+	}
+	a.expect(500, "POST", "/tasks/"+id+"/ref1/SCHEDULED", map[string]any{})
+}
+
+func TestGetTaskAndLogs(t *testing.T) {
+	a := newAPI(t)
+	a.registerWorkflow(simpleWorkflow("one", "log_task"))
+	a.start("one", nil)
+	task := a.pollOne("log_task")
+	var got model.Task
+	a.expect(200, "GET", "/tasks/"+task.TaskId, nil).json(t, &got)
+	if got.TaskId != task.TaskId || got.Status != model.TaskInProgress {
+		t.Fatalf("task %+v", got)
+	}
+	if e := a.expect(404, "GET", "/tasks/nope", nil).errBody(t); e.Message != "Task not found for taskId: nope" {
+		t.Fatalf("message %q", e.Message)
+	}
+	a.expect(204, "GET", "/tasks/"+task.TaskId+"/log", nil)
+	a.expect(200, "POST", "/tasks/"+task.TaskId+"/log", "line one, not JSON")
+	res := model.TaskResult{WorkflowInstanceId: task.WorkflowInstanceId, TaskId: task.TaskId, Status: model.CompletedTask,
+		Logs: []model.TaskExecLog{{Log: "from result"}}}
+	a.expect(200, "POST", "/tasks", res)
+	var logs []model.TaskExecLog
+	a.expect(200, "GET", "/tasks/"+task.TaskId+"/log", nil).json(t, &logs)
+	if len(logs) != 2 || logs[0].Log != "line one, not JSON" || logs[1].Log != "from result" || logs[0].TaskId != task.TaskId || logs[0].CreatedTime == 0 {
+		t.Fatalf("logs %+v", logs)
+	}
+}
+
+func TestQueueSizes(t *testing.T) {
+	a := newAPI(t)
+	a.registerWorkflow(simpleWorkflow("one", "qs_task"))
+	for range 3 {
+		a.start("one", nil)
+	}
+	var sizes map[string]int
+	a.expect(200, "GET", "/tasks/queue/sizes?taskType=qs_task&taskType=other", nil).json(t, &sizes)
+	if sizes["qs_task"] != 3 || sizes["other"] != 0 {
+		t.Fatalf("sizes %v", sizes)
+	}
+	a.pollOne("qs_task")
+	var n int
+	a.expect(200, "GET", "/tasks/queue/size?taskType=qs_task", nil).json(t, &n)
+	if n != 2 {
+		t.Fatalf("size %d, want 2", n)
+	}
+	var all map[string]int
+	a.expect(200, "GET", "/tasks/queue/all", nil).json(t, &all)
+	if all["qs_task"] != 2 {
+		t.Fatalf("all %v", all)
+	}
+	a.expect(500, "GET", "/tasks/queue/sizes", nil)
+}
+
+func TestDomains(t *testing.T) {
+	a := newAPI(t)
+	a.registerWorkflow(simpleWorkflow("two", "dom_a", "dom_b"))
+	start := func(m map[string]string) string {
+		return a.expect(200, "POST", "/workflow", model.StartWorkflowRequest{Name: "two", Input: map[string]any{}, TaskToDomain: m}).text()
+	}
+	cases := []struct {
+		name       string
+		mapping    map[string]string
+		wantDomain string
+	}{
+		{"star", map[string]string{"*": "blue"}, "blue"},
+		{"type key wins", map[string]string{"*": "blue", "dom_a": "green"}, "green"},
+		{"list falls back to last", map[string]string{"dom_a": "idle1,idle2"}, "idle2"},
+		{"NO_DOMAIN last", map[string]string{"dom_a": "idle1,NO_DOMAIN"}, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			id := start(c.mapping)
+			task := a.workflow(id).Tasks[0]
+			if task.Domain != c.wantDomain {
+				t.Fatalf("domain %q, want %q", task.Domain, c.wantDomain)
+			}
+			if c.wantDomain != "" {
+				if got := a.pollBatch("dom_a", "count=10&timeout=0"); len(got) != 0 {
+					t.Fatalf("a poller without domain got a domain task")
+				}
+			}
+			q := "count=1&timeout=0"
+			if c.wantDomain != "" {
+				q += "&domain=" + c.wantDomain
+			}
+			got := a.pollBatch("dom_a", q)
+			if len(got) != 1 || got[0].TaskId != task.TaskId {
+				t.Fatalf("poll in domain %q got %d tasks", c.wantDomain, len(got))
+			}
+		})
+	}
+	// A domain that polled recently wins over the last one of the list.
+	a.expect(200, "GET", "/tasks/poll/batch/dom_a?timeout=0&domain=active", nil)
+	id := start(map[string]string{"dom_a": "active,fallback"})
+	if d := a.workflow(id).Tasks[0].Domain; d != "active" {
+		t.Fatalf("domain %q, want the recently polled one", d)
+	}
+}
+
+func TestConcurrentExecLimit(t *testing.T) {
+	a := newAPI(t, conductortest.WithPostponeDuration(200*1e6))
+	a.registerTasks(model.TaskDef{Name: "cl_task", ConcurrentExecLimit: 1, ResponseTimeoutSeconds: 60, RetryCount: 0})
+	a.registerWorkflow(simpleWorkflow("one", "cl_task"))
+	a.start("one", nil)
+	a.start("one", nil)
+	got := a.pollBatch("cl_task", "count=5&timeout=0")
+	if len(got) != 1 {
+		t.Fatalf("handed out %d, want 1 (limit)", len(got))
+	}
+	if more := a.pollBatch("cl_task", "count=5&timeout=0"); len(more) != 0 {
+		t.Fatalf("limit exceeded")
+	}
+	a.update(got[0], model.CompletedTask, nil, "")
+	// The held-back task comes back after the postpone duration.
+	if later := a.pollBatch("cl_task", "count=5&timeout=3000"); len(later) != 1 {
+		t.Fatalf("postponed task not handed out: %d", len(later))
+	}
+	if a.srv.Stats().Postponed == 0 {
+		t.Fatal("postponement not counted")
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	a := newAPI(t, conductortest.WithPostponeDuration(100*1e6))
+	a.registerTasks(model.TaskDef{Name: "rl_task", RateLimitPerFrequency: 2, RateLimitFrequencyInSeconds: 60, RetryCount: 0})
+	a.registerWorkflow(simpleWorkflow("one", "rl_task"))
+	for range 3 {
+		a.start("one", nil)
+	}
+	if got := a.pollBatch("rl_task", "count=5&timeout=0"); len(got) != 2 {
+		t.Fatalf("handed out %d, want 2 per window", len(got))
+	}
+	if got := a.pollBatch("rl_task", "count=5&timeout=500"); len(got) != 0 {
+		t.Fatalf("rate limit exceeded within the window")
+	}
+	if n := a.srv.QueueSize("rl_task", ""); n != 1 {
+		t.Fatalf("queue size %d, want the postponed task", n)
+	}
+}
+
+// Eight pollers share 10,000 tasks: each is handed out exactly once.
+func TestConcurrentPollersExactlyOnce(t *testing.T) {
+	a := newAPI(t)
+	const total = 10000
+	a.registerWorkflow(simpleWorkflow("one", "cc_task"))
+	for i := range total {
+		if _, err := a.srv.StartWorkflow(model.StartWorkflowRequest{Name: "one", Input: map[string]any{"i": i}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	seen := map[string]int{}
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				res, err := a.client.Get(fmt.Sprintf("%s/tasks/poll/batch/cc_task?count=50&timeout=0&workerid=w%d", a.base, w))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				var tasks []struct{ TaskId, WorkflowInstanceId string }
+				err = jsonDecode(res.Body, &tasks)
+				res.Body.Close()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(tasks) == 0 {
+					return
+				}
+				for _, tk := range tasks {
+					mu.Lock()
+					seen[tk.TaskId]++
+					mu.Unlock()
+					body := fmt.Sprintf(`{"workflowInstanceId":%q,"taskId":%q,"status":"COMPLETED"}`, tk.WorkflowInstanceId, tk.TaskId)
+					ures, err := a.client.Post(a.base+"/tasks", "application/json", strings.NewReader(body))
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					ures.Body.Close()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if len(seen) != total {
+		t.Fatalf("%d distinct tasks handed out, want %d", len(seen), total)
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Fatalf("task %s handed out %d times", id, n)
+		}
+	}
+	st := a.srv.Stats()
+	if st.TasksHandedOut != total || st.WorkflowsComplete != total {
+		t.Fatalf("stats %+v", st)
+	}
+	if n := len(a.srv.TasksByStatus(model.TaskCompleted)); n != total {
+		t.Fatalf("%d completed tasks", n)
+	}
+}
