@@ -536,11 +536,17 @@ func (c *APIClient) redact(s, token string) string {
 const maxErrorBody = 4 << 10
 
 func (c *APIClient) apiError(cl call, res *resty.Response, token string) *APIError {
+	// Redact before cutting, so that a secret across the cut cannot leave
+	// a readable prefix behind.
 	body := res.Body()
+	if limit := maxErrorBody + len(c.secret) + len(token); len(body) > limit {
+		body = body[:limit]
+	}
+	body = []byte(c.redact(string(body), token))
 	if len(body) > maxErrorBody {
 		body = body[:maxErrorBody]
 	}
-	e := &APIError{StatusCode: res.StatusCode(), Method: cl.method, Path: res.Request.RawRequest.URL.Path, Body: bytes.Clone(body)}
+	e := &APIError{StatusCode: res.StatusCode(), Method: cl.method, Path: res.Request.RawRequest.URL.Path, Body: body}
 	var eb struct {
 		Message string `json:"message"`
 		Error   string `json:"error"`
@@ -558,7 +564,6 @@ func (c *APIClient) apiError(cl call, res *resty.Response, token string) *APIErr
 		}
 	}
 	e.Message = c.redact(e.Message, token)
-	e.Body = []byte(c.redact(string(e.Body), token))
 	e.RetryAfter = parseRetryAfter(res.Header().Get("Retry-After"), time.Now())
 	return e
 }
@@ -572,7 +577,9 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		if secs < 0 {
 			return 0
 		}
-		return time.Duration(secs) * time.Second
+		// Cap before multiplying: a huge value must not overflow into a
+		// negative duration. A day is far beyond maxRetryAfter anyway.
+		return time.Duration(min(secs, 86400)) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		if d := t.Sub(now); d > 0 {
@@ -600,7 +607,7 @@ func text(r *response) string {
 	if len(s) >= 2 && s[0] == '"' {
 		var unq string
 		if json.Unmarshal([]byte(s), &unq) == nil {
-			return unq
+			return strings.TrimSpace(unq)
 		}
 	}
 	return s

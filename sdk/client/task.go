@@ -102,6 +102,9 @@ func (t *TaskClient) BatchPoll(ctx context.Context, taskType string, o PollOptio
 	if err := decodeJSON(cl, resp, &tasks); err != nil {
 		return nil, err
 	}
+	if tasks == nil { // a JSON null answer
+		tasks = []model.Task{}
+	}
 	return tasks, nil
 }
 
@@ -327,6 +330,9 @@ func (t *TaskClient) GetLogs(ctx context.Context, taskID string) ([]model.TaskEx
 	if err := decodeJSON(cl, resp, &logs); err != nil {
 		return nil, err
 	}
+	if logs == nil { // a JSON null answer
+		logs = []model.TaskExecLog{}
+	}
 	return logs, nil
 }
 
@@ -351,6 +357,9 @@ func (t *TaskClient) QueueSizes(ctx context.Context, taskTypes ...string) (map[s
 	if err := decodeJSON(cl, resp, &sizes); err != nil {
 		return nil, err
 	}
+	if sizes == nil { // a JSON null answer
+		sizes = map[string]int{}
+	}
 	return sizes, nil
 }
 
@@ -369,6 +378,9 @@ func (t *TaskClient) PollData(ctx context.Context, taskType string) ([]model.Pol
 	pd := []model.PollData{}
 	if err := decodeJSON(cl, resp, &pd); err != nil {
 		return nil, err
+	}
+	if pd == nil { // a JSON null answer
+		pd = []model.PollData{}
 	}
 	return pd, nil
 }

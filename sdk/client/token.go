@@ -107,6 +107,11 @@ func (ts *tokenSource) fetch(ctx context.Context) (string, time.Time, error) {
 	if err := json.Unmarshal(resp.body, &tr); err != nil || tr.Token == "" {
 		return "", time.Time{}, fmt.Errorf("%w: the token answer has no token", ErrDecode)
 	}
+	// A token that cannot be sent as a header value would make every
+	// request fail in the transport with a confusing error.
+	if strings.ContainsFunc(tr.Token, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return "", time.Time{}, fmt.Errorf("%w: the token answer holds control characters", ErrDecode)
+	}
 	lifetime := ts.ttl
 	if exp, ok := jwtExpiry(tr.Token); ok {
 		if d := exp.Sub(start); d > 0 && d < lifetime {

@@ -37,7 +37,17 @@ func (w *WorkflowClient) Start(ctx context.Context, req *model.StartWorkflowRequ
 	if err != nil {
 		return "", err
 	}
-	return text(resp), nil
+	return workflowID(resp, "/workflow")
+}
+
+// workflowID reads the text/plain id a start answers with; an empty answer
+// is an error rather than an empty id the caller would go on to use.
+func workflowID(resp *response, route string) (string, error) {
+	id := text(resp)
+	if id == "" {
+		return "", fmt.Errorf("%w: POST %s answered %d without a workflow id", ErrDecode, route, resp.status)
+	}
+	return id, nil
 }
 
 // StartByName starts the named workflow (version 0 = latest) with input.
@@ -64,7 +74,7 @@ func (w *WorkflowClient) StartByName(ctx context.Context, name string, version i
 	if err != nil {
 		return "", err
 	}
-	return text(resp), nil
+	return workflowID(resp, "/workflow/{name}")
 }
 
 // Get returns a workflow execution, with its tasks when includeTasks.
