@@ -179,7 +179,9 @@ const statusPath = "/workers"
 // startMetrics serves the exporter's metrics and the runner's worker status;
 // it fails when the port is taken.
 func startMetrics(exp *metrics.Exporter, runner *worker.TaskRunner, log logrus.FieldLogger) (*metrics.Server, error) {
-	srv, err := exp.NewServer(metrics.WithLogger(log), metrics.WithHandler(statusPath, runner.StatusHandler()))
+	// Loopback only: a demo has no business exposing an endpoint to the network.
+	srv, err := exp.NewServer(metrics.WithHost("127.0.0.1"), metrics.WithLogger(log),
+		metrics.WithHandler(statusPath, runner.StatusHandler()))
 	if err != nil {
 		return nil, err
 	}

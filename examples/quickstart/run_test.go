@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -121,7 +123,7 @@ func TestRunStartsDevServerWhenNoURL(t *testing.T) {
 // TestRunContinuesWhenMetricsPortIsBusy: a taken port is reported and the
 // run goes on without metrics.
 func TestRunContinuesWhenMetricsPortIsBusy(t *testing.T) {
-	l, err := net.Listen("tcp", ":0")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,8 +145,10 @@ func TestRunContinuesWhenMetricsPortIsBusy(t *testing.T) {
 	}
 }
 
-// TestRunServesMetrics scrapes the endpoint the summary names while the
-// program would still be serving it.
+// TestRunServesMetrics scrapes the endpoints the quickstart announces at the
+// moment it prints its summary (they are served until run returns) and
+// checks that they describe the run: a worker per task type, and per type as
+// many executions as the workflows needed.
 func TestRunServesMetrics(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -157,16 +161,82 @@ func TestRunServesMetrics(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
 
+	var metricsBody, workersBody string
+	var scrapeErr error
+	w := &onLine{trigger: "Summary", fn: func() {
+		base := fmt.Sprintf("http://127.0.0.1:%d", port)
+		if metricsBody, scrapeErr = get(ctx, base+"/metrics"); scrapeErr == nil {
+			workersBody, scrapeErr = get(ctx, base+statusPath)
+		}
+	}}
 	cfg := testConfig(srv.URL(), 2)
 	cfg.metricsPort = port
-	var out bytes.Buffer
-	sum, err := run(ctx, &out, false, cfg)
+	sum, err := run(ctx, w, false, cfg)
 	if err != nil {
-		t.Fatalf("run: %v\n%s", err, out.String())
+		t.Fatalf("run: %v\n%s", err, w.String())
 	}
-	if !strings.Contains(sum.metrics, fmt.Sprintf(":%d/metrics", port)) {
-		t.Fatalf("summary metrics = %q, want the scrape URL on port %d", sum.metrics, port)
+	if scrapeErr != nil {
+		t.Fatalf("scrape: %v", scrapeErr)
 	}
+	if !strings.Contains(sum.metrics, fmt.Sprintf("127.0.0.1:%d/metrics", port)) {
+		t.Errorf("summary metrics = %q, want the scrape URL on port %d", sum.metrics, port)
+	}
+	for _, want := range []string{
+		`task_executed_total{status="COMPLETED",taskType="baton_qs_notify_customer"} 2`,
+		`task_executed_total{status="FAILED",taskType="baton_qs_charge_card"} 2`,
+		`task_executed_total{status="IN_PROGRESS",taskType="baton_qs_ship_order"} 4`,
+		`task_poll_counter{taskType="baton_qs_validate_order"}`,
+	} {
+		if !strings.Contains(metricsBody, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	for _, name := range taskNames {
+		if !strings.Contains(workersBody, `"taskType":"`+name+`"`) {
+			t.Errorf("worker status lacks %s: %s", name, workersBody)
+		}
+	}
+}
+
+func get(ctx context.Context, url string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+// onLine is a writer that calls fn once, when output containing trigger is
+// written.
+type onLine struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	trigger string
+	fn      func()
+	done    bool
+}
+
+func (w *onLine) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n, err := w.buf.Write(p)
+	if !w.done && strings.Contains(w.buf.String(), w.trigger) {
+		w.done = true
+		w.fn()
+	}
+	return n, err
+}
+
+func (w *onLine) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
 }
 
 // cancelOn is a writer that cancels a context once a line containing
