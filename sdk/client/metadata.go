@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/baton-go/baton/sdk/model"
 )
@@ -94,8 +96,30 @@ func (m *MetadataClient) UpdateWorkflowDefs(ctx context.Context, defs ...model.W
 	if err != nil {
 		return err
 	}
-	_, err = m.c.do(ctx, call{method: http.MethodPut, route: "/metadata/workflow", body: body, retry: true, idempotent: true})
-	return err
+	cl := call{method: http.MethodPut, route: "/metadata/workflow", body: body, retry: true, idempotent: true}
+	resp, err := m.c.do(ctx, cl)
+	if err != nil {
+		return err
+	}
+	// The answer is a BulkResponse; a server may accept some definitions
+	// and refuse others, which must not pass as success.
+	var bulk model.BulkResponse
+	if err := decodeJSON(cl, resp, &bulk); err != nil {
+		return err
+	}
+	if len(bulk.BulkErrorResults) > 0 {
+		names := make([]string, 0, len(bulk.BulkErrorResults))
+		for name := range bulk.BulkErrorResults {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		parts := make([]string, len(names))
+		for i, name := range names {
+			parts[i] = fmt.Sprintf("%s: %s", name, bulk.BulkErrorResults[name])
+		}
+		return fmt.Errorf("client: the server refused %d of %d workflow definitions: %s", len(names), len(defs), strings.Join(parts, "; "))
+	}
+	return nil
 }
 
 // GetWorkflowDef returns a workflow definition (version 0 = latest).

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/baton-go/baton/sdk/settings"
@@ -65,8 +66,11 @@ func (ts *tokenSource) refresh(ctx context.Context, stale string) (string, error
 		tok, refreshAt, err := ts.fetch(fctx)
 		ts.c.obs.TokenRefreshed(err)
 		if err != nil {
+			ts.c.log.WithField("keyId", ts.keyID).Warnf("conductor token refresh failed: %v", err)
 			return "", err
 		}
+		ts.c.log.WithFields(logrus.Fields{"keyId": ts.keyID, "refreshIn": time.Until(refreshAt).Round(time.Second)}).
+			Debug("conductor token refreshed")
 		ts.mu.Lock()
 		ts.token, ts.refreshAt = tok, refreshAt
 		ts.mu.Unlock()
