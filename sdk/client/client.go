@@ -359,6 +359,9 @@ func (c *APIClient) do(ctx context.Context, cl call) (*response, error) {
 	if ctx == nil {
 		return nil, errors.New("client: context must not be nil")
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	attempts := 1
 	if cl.retry {
 		attempts = c.retry.MaxAttempts
