@@ -4,7 +4,7 @@ GO ?= go
 STATICCHECK_VERSION ?= v0.8.2
 PKGS := ./...
 
-.PHONY: help test test-short lint bench test-conductor ci
+.PHONY: help test test-short lint bench test-conductor test-faults fuzz ci
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -31,4 +31,18 @@ bench: ## micro-benchmarks of the hot paths (allocations included)
 test-conductor: ## the integration suite against the real Conductor OSS server (downloads it on first use)
 	test/conductor/run.sh
 
-ci: lint test test-conductor ## what .ci/run calls
+test-faults: ## the fault suite: outages, injected errors, bad handlers, SIGTERM (about 5 minutes)
+	$(GO) test -race -count=1 -timeout 20m ./test/faults/...
+
+FUZZTIME ?= 30s
+fuzz: ## run every fuzz test for FUZZTIME each (seed corpora live in testdata/fuzz)
+	@set -e; grep -rlE '^func Fuzz[A-Za-z0-9_]*\(' --include='*_test.go' sdk examples test 2>/dev/null | sort | while read -r file; do \
+	  dir=./$$(dirname "$$file"); \
+	  for f in $$(sed -nE 's/^func (Fuzz[A-Za-z0-9_]*)\(.*/\1/p' "$$file"); do \
+	    echo "== $$dir $$f"; $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) "$$dir" </dev/null; \
+	  done; \
+	done
+
+# CI keeps the fuzzers alive at 10 s each (11 of them); run `make fuzz` for longer sessions.
+ci: lint test test-conductor test-faults ## what .ci/run calls
+	$(MAKE) fuzz FUZZTIME=10s
