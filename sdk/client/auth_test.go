@@ -139,32 +139,68 @@ func jwt(exp time.Time) string {
 	return enc.EncodeToString([]byte(`{"alg":"HS256"}`)) + "." + enc.EncodeToString(payload) + ".sig"
 }
 
-func TestTokenRefreshedBeforeJWTExpiry(t *testing.T) {
-	var issued atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/api/token" {
-			issued.Add(1)
-			writeJSON(w, 200, map[string]string{"token": jwt(time.Now().Add(1 * time.Second))})
-			return
-		}
-		writeJSON(w, 200, []model.Task{})
-	}))
-	defer srv.Close()
-	c := newClient(t, srv.URL, settings.NewAuthenticationSettings("key", testSecret))
-	poll := func() {
-		if _, err := c.Tasks().BatchPoll(context.Background(), "t", PollOptions{Count: 1}); err != nil {
-			t.Fatal(err)
-		}
+// fakeClock is a clock the test moves by hand.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (f *fakeClock) now() time.Time      { f.mu.Lock(); defer f.mu.Unlock(); return f.t }
+func (f *fakeClock) add(d time.Duration) { f.mu.Lock(); f.t = f.t.Add(d); f.mu.Unlock() }
+
+func TestTokenRefreshAheadOfExpiry(t *testing.T) {
+	clock := &fakeClock{t: time.Now()}
+	tests := []struct {
+		name  string
+		token func() string // what /token answers
+		ttl   time.Duration
+		early time.Duration // still the first token at this age
+		late  time.Duration // refreshed at this age
+	}{
+		// A JWT living 100 s is refreshed at 90% of its life.
+		{"jwt exp", func() string { return jwt(clock.now().Add(100 * time.Second)) }, time.Hour, 89 * time.Second, 91 * time.Second},
+		// An opaque token lives for the TTL option.
+		{"opaque token uses the TTL", func() string { return "opaque" }, 10 * time.Minute, 8 * time.Minute, 9*time.Minute + time.Second},
+		// A readable exp wins over the TTL, also when it is longer.
+		{"jwt exp beats the ttl", func() string { return jwt(clock.now().Add(2 * time.Hour)) }, 10 * time.Minute, 100 * time.Minute, 109 * time.Minute},
+		// An exp centuries away must not overflow into "always refresh".
+		{"far exp", func() string { return jwt(clock.now().Add(40 * 8760 * time.Hour)) }, 10 * time.Minute, 1000 * time.Hour, 37 * 8760 * time.Hour},
+		// An exp already past by our clock (skew) falls back to the TTL.
+		{"past exp uses the ttl", func() string { return jwt(clock.now().Add(-time.Minute)) }, 10 * time.Minute, 8 * time.Minute, 9*time.Minute + time.Second},
 	}
-	poll()
-	poll()
-	if issued.Load() != 1 {
-		t.Fatalf("%d tokens before expiry, want 1", issued.Load())
-	}
-	time.Sleep(950 * time.Millisecond) // past 90% of the token's 1 s life
-	poll()
-	if issued.Load() != 2 {
-		t.Fatalf("%d tokens after 90%% of the lifetime, want 2", issued.Load())
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var issued atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/api/token" {
+					issued.Add(1)
+					writeJSON(w, 200, map[string]string{"token": tc.token()})
+					return
+				}
+				writeJSON(w, 200, []model.Task{})
+			}))
+			defer srv.Close()
+			c := newClient(t, srv.URL, settings.NewAuthenticationSettings("key", testSecret), WithTokenTTL(tc.ttl))
+			c.tokens.now = clock.now
+			start := clock.now()
+			poll := func() {
+				t.Helper()
+				if _, err := c.Tasks().BatchPoll(context.Background(), "t", PollOptions{Count: 1}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			poll()
+			clock.add(tc.early - clock.now().Sub(start))
+			poll()
+			if n := issued.Load(); n != 1 {
+				t.Fatalf("%d tokens at age %v, want 1", n, tc.early)
+			}
+			clock.add(tc.late - clock.now().Sub(start))
+			poll()
+			if n := issued.Load(); n != 2 {
+				t.Fatalf("%d tokens at age %v, want 2 (refreshed ahead of expiry)", n, tc.late)
+			}
+		})
 	}
 }
 

@@ -25,6 +25,7 @@ type tokenSource struct {
 	// secret is read from the settings only when a token is requested.
 	auth *settings.AuthenticationSettings
 	ttl  time.Duration
+	now  func() time.Time // time.Now; tests move it forward
 
 	mu        sync.Mutex
 	token     string
@@ -34,7 +35,7 @@ type tokenSource struct {
 }
 
 func newTokenSource(c *APIClient, auth *settings.AuthenticationSettings, ttl time.Duration) *tokenSource {
-	return &tokenSource{c: c, keyID: auth.KeyId(), auth: auth, ttl: ttl}
+	return &tokenSource{c: c, keyID: auth.KeyId(), auth: auth, ttl: ttl, now: time.Now}
 }
 
 // get returns a token that is not due for refresh.
@@ -42,7 +43,7 @@ func (ts *tokenSource) get(ctx context.Context) (string, error) {
 	ts.mu.Lock()
 	tok, due := ts.token, ts.refreshAt
 	ts.mu.Unlock()
-	if tok != "" && time.Now().Before(due) {
+	if tok != "" && ts.now().Before(due) {
 		return tok, nil
 	}
 	return ts.refresh(ctx, tok)
@@ -52,7 +53,7 @@ func (ts *tokenSource) get(ctx context.Context) (string, error) {
 // replaced it, the new one is returned without asking the server again.
 func (ts *tokenSource) refresh(ctx context.Context, stale string) (string, error) {
 	ts.mu.Lock()
-	if ts.token != "" && ts.token != stale && time.Now().Before(ts.refreshAt) {
+	if ts.token != "" && ts.token != stale && ts.now().Before(ts.refreshAt) {
 		tok := ts.token
 		ts.mu.Unlock()
 		return tok, nil
@@ -69,7 +70,7 @@ func (ts *tokenSource) refresh(ctx context.Context, stale string) (string, error
 			ts.c.log.WithField("keyId", ts.keyID).Warnf("conductor token refresh failed: %v", err)
 			return "", err
 		}
-		ts.c.log.WithFields(logrus.Fields{"keyId": ts.keyID, "refreshIn": time.Until(refreshAt).Round(time.Second)}).
+		ts.c.log.WithFields(logrus.Fields{"keyId": ts.keyID, "refreshIn": refreshAt.Sub(ts.now()).Round(time.Second)}).
 			Debug("conductor token refreshed")
 		ts.mu.Lock()
 		ts.token, ts.refreshAt = tok, refreshAt
@@ -88,15 +89,15 @@ func (ts *tokenSource) refresh(ctx context.Context, stale string) (string, error
 }
 
 // fetch asks the server for a token and works out when to refresh it: at
-// 90% of its lifetime, the lifetime being the JWT's exp claim when readable,
-// the configured TTL otherwise.
+// 90% of its lifetime, the lifetime being the JWT's exp claim when readable
+// and in the future, the configured TTL otherwise.
 func (ts *tokenSource) fetch(ctx context.Context) (string, time.Time, error) {
 	body, err := json.Marshal(map[string]string{"keyId": ts.keyID, "keySecret": ts.auth.KeySecret()})
 	if err != nil {
 		return "", time.Time{}, err
 	}
 	cl := call{method: http.MethodPost, route: "/token", body: body}
-	start := time.Now()
+	start := ts.now()
 	resp, err := ts.c.send(ctx, cl, "")
 	if err != nil {
 		var apiErr *APIError
@@ -116,13 +117,16 @@ func (ts *tokenSource) fetch(ctx context.Context) (string, time.Time, error) {
 	if strings.ContainsFunc(tr.Token, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return "", time.Time{}, fmt.Errorf("%w: the token answer holds control characters", ErrDecode)
 	}
+	// The token's own exp wins; the TTL option is the fallback for opaque
+	// tokens and for an exp already past by our clock (skew: the server
+	// will say when it no longer accepts the token, and a 401 refreshes).
 	lifetime := ts.ttl
 	if exp, ok := jwtExpiry(tr.Token); ok {
-		if d := exp.Sub(start); d > 0 && d < lifetime {
+		if d := exp.Sub(start); d > 0 {
 			lifetime = d
 		}
 	}
-	return tr.Token, start.Add(lifetime * 9 / 10), nil
+	return tr.Token, start.Add(lifetime - lifetime/10), nil // no overflow for far-off exp
 }
 
 // jwtExpiry reads the exp claim of a JWT without checking its signature (the
