@@ -57,7 +57,7 @@ func LongRunningTaskWorker(t *model.Task) (interface{}, error) {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	serverURL := os.Getenv("CONDUCTOR_SERVER_URL")
+	serverURL := os.Getenv(settings.EnvServerURL)
 	if serverURL == "" {
 		dev := conductortest.NewServer()
 		defer dev.Close()
@@ -74,7 +74,7 @@ func main() {
 // worker until the workflow has ended, and returns the workflow id.
 func run(ctx context.Context, out io.Writer, serverURL string) (string, error) {
 	apiClient := client.NewAPIClient(
-		settings.NewAuthenticationSettings(os.Getenv("CONDUCTOR_AUTH_KEY"), os.Getenv("CONDUCTOR_AUTH_SECRET")),
+		settings.NewAuthenticationSettings(os.Getenv(settings.EnvAuthKey), os.Getenv(settings.EnvAuthSecret)),
 		settings.NewHttpSettings(serverURL),
 	)
 	md := client.NewMetadataClient(apiClient)

@@ -21,6 +21,10 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // (checks-1 IN_PROGRESS answers, each followed by a callback) and completed
 // with the handler's final output.
 func TestRun(t *testing.T) {
+	// Credentials in the developer's environment would make the example ask
+	// the dev server (which runs without auth here) for a token.
+	t.Setenv(settings.EnvAuthKey, "")
+	t.Setenv(settings.EnvAuthSecret, "")
 	srv := conductortest.NewServer()
 	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -52,7 +52,7 @@ const (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	serverURL := os.Getenv("CONDUCTOR_SERVER_URL")
+	serverURL := os.Getenv(settings.EnvServerURL)
 	if serverURL == "" {
 		dev := conductortest.NewServer()
 		defer dev.Close()
@@ -69,7 +69,7 @@ func main() {
 // until they have completed and returns their ids.
 func run(ctx context.Context, out io.Writer, serverURL string) ([]string, error) {
 	apiClient := client.NewAPIClient(
-		settings.NewAuthenticationSettings(os.Getenv("CONDUCTOR_AUTH_KEY"), os.Getenv("CONDUCTOR_AUTH_SECRET")),
+		settings.NewAuthenticationSettings(os.Getenv(settings.EnvAuthKey), os.Getenv(settings.EnvAuthSecret)),
 		settings.NewHttpSettings(serverURL),
 	)
 	ids, err := setUp(ctx, apiClient)

@@ -61,7 +61,7 @@ func Greet(ctx context.Context, in GreetInput) (GreetOutput, error) {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	serverURL := os.Getenv("CONDUCTOR_SERVER_URL")
+	serverURL := os.Getenv(settings.EnvServerURL)
 	if serverURL == "" {
 		dev := conductortest.NewServer()
 		defer dev.Close()
@@ -85,7 +85,7 @@ type result struct {
 func run(ctx context.Context, out io.Writer, serverURL string) (result, error) {
 	var res result
 	apiClient := client.NewAPIClient(
-		settings.NewAuthenticationSettings(os.Getenv("CONDUCTOR_AUTH_KEY"), os.Getenv("CONDUCTOR_AUTH_SECRET")),
+		settings.NewAuthenticationSettings(os.Getenv(settings.EnvAuthKey), os.Getenv(settings.EnvAuthSecret)),
 		settings.NewHttpSettings(serverURL),
 	)
 	md := client.NewMetadataClient(apiClient)

@@ -43,7 +43,7 @@ type Approval struct {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	serverURL := os.Getenv("CONDUCTOR_SERVER_URL")
+	serverURL := os.Getenv(settings.EnvServerURL)
 	if serverURL == "" {
 		dev := conductortest.NewServer()
 		defer dev.Close()
@@ -60,7 +60,7 @@ func main() {
 // and returns the workflow id once the workflow has completed.
 func run(ctx context.Context, out io.Writer, serverURL string) (string, error) {
 	apiClient := client.NewAPIClient(
-		settings.NewAuthenticationSettings(os.Getenv("CONDUCTOR_AUTH_KEY"), os.Getenv("CONDUCTOR_AUTH_SECRET")),
+		settings.NewAuthenticationSettings(os.Getenv(settings.EnvAuthKey), os.Getenv(settings.EnvAuthSecret)),
 		settings.NewHttpSettings(serverURL),
 	)
 	if err := register(ctx, apiClient); err != nil {
