@@ -34,6 +34,18 @@ func newAuthState(keyID, secret string, ttl time.Duration) *authState {
 	return &authState{keyID: keyID, secret: secret, ttl: ttl, signKey: k}
 }
 
+// enter counts a token request in flight; call the result when it ends.
+func (a *authState) enter() func() {
+	n := a.inflight.Add(1)
+	for {
+		m := a.maxInflight.Load()
+		if n <= m || a.maxInflight.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	return func() { a.inflight.Add(-1) }
+}
+
 type tokenClaims struct {
 	Sub   string `json:"sub"`
 	Iat   int64  `json:"iat"`
@@ -106,14 +118,6 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a := s.auth
-	n := a.inflight.Add(1)
-	defer a.inflight.Add(-1)
-	for {
-		m := a.maxInflight.Load()
-		if n <= m || a.maxInflight.CompareAndSwap(m, n) {
-			break
-		}
-	}
 	var req struct {
 		KeyID     string `json:"keyId"`
 		KeySecret string `json:"keySecret"`

@@ -108,8 +108,7 @@ func (s *Server) FaultStats() FaultStats {
 	}
 }
 
-func (s *Server) serveWithFaults(w http.ResponseWriter, r *http.Request, next http.Handler) {
-	group := groupOf(r)
+func (s *Server) serveWithFaults(w http.ResponseWriter, r *http.Request, next http.Handler, group string) {
 	f := s.faultFor(group)
 	if f == nil {
 		s.serveAuthed(w, r, next, group)

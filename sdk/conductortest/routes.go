@@ -145,7 +145,14 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		defer s.exit()
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
-		s.serveWithFaults(sw, r, next)
+		group := groupOf(r)
+		if group == "token" && s.auth != nil {
+			// Counted around the whole request (injected latency
+			// included) so that overlapping token fetches show.
+			done := s.auth.enter()
+			defer done()
+		}
+		s.serveWithFaults(sw, r, next, group)
 		if s.debugEnabled() {
 			s.log.WithFields(logrus.Fields{
 				"method":   r.Method,

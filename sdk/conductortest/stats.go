@@ -34,8 +34,9 @@ type Stats struct {
 	TokensIssued      int64
 	TokensRejected    int64 // requests refused for a missing, invalid or expired token
 	// MaxConcurrentTokenRequests is the largest number of token requests
-	// seen in flight at once.
+	// seen in flight at once; TokenRequestsInFlight is the current number.
 	MaxConcurrentTokenRequests int64
+	TokenRequestsInFlight      int64
 }
 
 // Stats returns the server's counters.
@@ -52,6 +53,7 @@ func (s *Server) Stats() Stats {
 		st.TokensIssued = a.issued.Load()
 		st.TokensRejected = a.rejected.Load()
 		st.MaxConcurrentTokenRequests = a.maxInflight.Load()
+		st.TokenRequestsInFlight = a.inflight.Load()
 	}
 	return st
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/baton-go/baton/sdk/conductortest"
 	"github.com/baton-go/baton/sdk/model"
@@ -413,11 +414,13 @@ func TestConcurrentPollersExactlyOnce(t *testing.T) {
 	a := newAPI(t)
 	const total = 10000
 	a.registerWorkflow(simpleWorkflow("one", "cc_task"))
+	t0 := time.Now()
 	for i := range total {
 		if _, err := a.srv.StartWorkflow(model.StartWorkflowRequest{Name: "one", Input: map[string]any{"i": i}}); err != nil {
 			t.Fatal(err)
 		}
 	}
+	t.Logf("started %d workflows in %v", total, time.Since(t0))
 	var mu sync.Mutex
 	seen := map[string]int{}
 	var wg sync.WaitGroup

@@ -265,7 +265,8 @@ func (s *Server) taskDeadline(t *task) int64 {
 	return at
 }
 
-// checkTaskTimeouts runs when t's timer fires.
+// checkTaskTimeouts runs when t's timer fires. The order of the checks is
+// the decider's: total timeout, poll timeout, response timeout.
 func (s *Server) checkTaskTimeouts(t *task, now time.Time) {
 	if t.m.Status.Terminal() || t.wf.m.Status.Terminal() {
 		return
@@ -273,12 +274,6 @@ func (s *Server) checkTaskTimeouts(t *task, now time.Time) {
 	ms := nowMs(now)
 	def := t.def
 	switch {
-	case t.m.Status == model.TaskInProgress && t.m.ResponseTimeoutSeconds > 0 &&
-		ms >= t.m.UpdateTime+(t.m.ResponseTimeoutSeconds+t.m.CallbackAfterSeconds)*1000:
-		reason := fmt.Sprintf("responseTimeout: %d exceeded for the taskId: %s with Task Definition: %s",
-			t.m.ResponseTimeoutSeconds, t.m.TaskId, t.m.TaskDefName)
-		s.timeOutTask(t, reason, true, now)
-		return
 	case def.TimeoutSeconds > 0 && t.m.StartTime > 0 &&
 		ms >= t.m.StartTime+int64(t.m.StartDelayInSeconds)*1000+def.TimeoutSeconds*1000:
 		reason := fmt.Sprintf("Task timed out after %d seconds. Timeout configured as %d seconds. Timeout policy configured to %s",
@@ -290,6 +285,12 @@ func (s *Server) checkTaskTimeouts(t *task, now time.Time) {
 		reason := fmt.Sprintf("Task poll timed out after %d seconds. Poll timeout configured as %d seconds. Timeout policy configured to %s",
 			(ms-t.m.ScheduledTime)/1000, def.PollTimeoutSeconds, def.TimeoutPolicy)
 		s.timeOutTask(t, reason, def.TimeoutPolicy == model.TimeoutPolicyRetry, now)
+		return
+	case t.m.Status == model.TaskInProgress && t.m.ResponseTimeoutSeconds > 0 &&
+		ms >= t.m.UpdateTime+(t.m.ResponseTimeoutSeconds+t.m.CallbackAfterSeconds)*1000:
+		reason := fmt.Sprintf("responseTimeout: %d exceeded for the taskId: %s with Task Definition: %s",
+			t.m.ResponseTimeoutSeconds, t.m.TaskId, t.m.TaskDefName)
+		s.timeOutTask(t, reason, true, now)
 		return
 	}
 	s.armTask(t, now)

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+// TestSIGTERMExitsZero builds the program, starts it on a free port, checks
+// /health, sends SIGTERM and expects exit status 0.
+func TestSIGTERMExitsZero(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a binary")
+	}
+	bin := filepath.Join(t.TempDir(), "conductor-dev")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "-addr", "127.0.0.1:0", "-log-level", "debug", "-auth-key", "k", "-auth-secret", "s")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 100)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	urlRe := regexp.MustCompile(`url="?(http://127\.0\.0\.1:\d+)/api`)
+	var base string
+	for base == "" {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatal("program exited before listening")
+			}
+			if m := urlRe.FindStringSubmatch(l); m != nil {
+				base = m[1]
+			}
+		case <-ctx.Done():
+			t.Fatal("no listening line")
+		}
+	}
+	res, err := http.Get(base + "/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("health %d", res.StatusCode)
+	}
+	// Auth is on: a poll without token is refused.
+	res, err = http.Get(base + "/api/tasks/poll/batch/x?timeout=0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 401 {
+		t.Fatalf("poll without token: %d", res.StatusCode)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	var logged []string
+	for l := range lines {
+		logged = append(logged, l)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit: %v", err)
+	}
+	all := strings.Join(logged, "\n")
+	if !strings.Contains(all, "path=/api/tasks/poll/batch/x") {
+		t.Fatalf("no debug line for the request in:\n%s", all)
+	}
+	if strings.Contains(all, `"s"`) || strings.Contains(all, "secret=s") {
+		t.Fatalf("secret in logs:\n%s", all)
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-log-level", "loud"},
+		{"-auth-key", "only-key"},
+		{"-token-ttl", "0s"},
+		{"extra"},
+	} {
+		var sb strings.Builder
+		if code := run(args, &sb); code != 2 {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+		if sb.Len() == 0 {
+			t.Errorf("%v: no message", args)
+		}
+	}
+}
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}

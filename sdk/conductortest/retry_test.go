@@ -1,0 +1,130 @@
+package conductortest_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/baton-go/baton/sdk/model"
+)
+
+func TestRetriesCreateNewTasksThenFailWorkflow(t *testing.T) {
+	a := newAPI(t)
+	a.registerTasks(model.TaskDef{Name: "flaky", RetryCount: 2, RetryDelaySeconds: 0, RetryLogic: model.RetryFixed})
+	a.registerWorkflow(simpleWorkflow("one", "flaky"))
+	id := a.start("one", map[string]any{"x": "y"})
+	var ids []string
+	for attempt := range 3 {
+		task := a.pollOne("flaky")
+		if task.RetryCount != attempt {
+			t.Fatalf("attempt %d: retryCount %d", attempt, task.RetryCount)
+		}
+		if attempt > 0 && task.RetriedTaskId != ids[attempt-1] {
+			t.Fatalf("attempt %d: retriedTaskId %q, want %q", attempt, task.RetriedTaskId, ids[attempt-1])
+		}
+		ids = append(ids, task.TaskId)
+		a.update(task, model.FailedTask, nil, fmt.Sprintf("boom %d", attempt))
+	}
+	wf := a.workflow(id)
+	if wf.Status != model.WorkflowFailed {
+		t.Fatalf("workflow %s, want FAILED", wf.Status)
+	}
+	want := fmt.Sprintf("Task %s failed with status: FAILED and reason: 'boom 2'", ids[2])
+	if wf.ReasonForIncompletion != want {
+		t.Fatalf("reason %q, want %q", wf.ReasonForIncompletion, want)
+	}
+	if len(wf.Tasks) != 3 || !wf.Tasks[0].Retried || !wf.Tasks[1].Retried || wf.Tasks[2].Retried {
+		t.Fatalf("tasks %+v", wf.Tasks)
+	}
+	if len(wf.FailedReferenceTaskNames) != 1 || wf.FailedReferenceTaskNames[0] != "ref0" {
+		t.Fatalf("failedReferenceTaskNames %v", wf.FailedReferenceTaskNames)
+	}
+	for i, tk := range wf.Tasks {
+		if tk.Status != model.TaskFailed || tk.Seq != i+1 {
+			t.Fatalf("task %d: %s seq %d", i, tk.Status, tk.Seq)
+		}
+	}
+}
+
+func TestRetryDelayMakesRetryInvisible(t *testing.T) {
+	a := newAPI(t)
+	a.registerTasks(model.TaskDef{Name: "slow_retry", RetryCount: 1, RetryDelaySeconds: 60})
+	a.registerWorkflow(simpleWorkflow("one", "slow_retry"))
+	id := a.start("one", nil)
+	a.update(a.pollOne("slow_retry"), model.FailedTask, nil, "x")
+	retry := a.workflow(id).Tasks[1]
+	if retry.Status != model.TaskScheduled || retry.CallbackAfterSeconds != 60 || retry.StartDelayInSeconds != 60 {
+		t.Fatalf("retry %+v", retry)
+	}
+	if got := a.pollBatch("slow_retry", "count=1&timeout=0"); len(got) != 0 {
+		t.Fatal("retry visible before its delay")
+	}
+}
+
+func TestLongPollWakesForDelayedRetry(t *testing.T) {
+	a := newAPI(t)
+	a.registerTasks(model.TaskDef{Name: "soon", RetryCount: 1, RetryDelaySeconds: 1})
+	a.registerWorkflow(simpleWorkflow("one", "soon"))
+	a.start("one", nil)
+	a.update(a.pollOne("soon"), model.FailedTask, nil, "x")
+	// A long poll that starts before the retry is due gets it when it is.
+	if got := a.pollBatch("soon", "count=1&timeout=4000"); len(got) != 1 || got[0].RetryCount != 1 {
+		t.Fatalf("long poll got %d tasks", len(got))
+	}
+}
+
+func TestTerminalErrorIsNotRetried(t *testing.T) {
+	a := newAPI(t)
+	a.registerWorkflow(simpleWorkflow("one", "terminal")) // ad-hoc def: 3 retries
+	id := a.start("one", nil)
+	a.update(a.pollOne("terminal"), model.FailedWithTerminalErrorTask, nil, "bad input")
+	wf := a.workflow(id)
+	if wf.Status != model.WorkflowFailed || len(wf.Tasks) != 1 || wf.Tasks[0].Status != model.TaskFailedWithTerminalError {
+		t.Fatalf("workflow %s with %d tasks", wf.Status, len(wf.Tasks))
+	}
+}
+
+func TestAdHocTaskDefRetriesThreeTimesAfter60s(t *testing.T) {
+	a := newAPI(t)
+	a.registerWorkflow(simpleWorkflow("one", "adhoc"))
+	id := a.start("one", nil)
+	first := a.pollOne("adhoc")
+	if first.ResponseTimeoutSeconds != 3600 || first.WorkflowTask.TaskDefinition.RetryCount != 3 {
+		t.Fatalf("ad-hoc definition %+v", first.WorkflowTask.TaskDefinition)
+	}
+	a.update(first, model.FailedTask, nil, "x")
+	if r := a.workflow(id).Tasks[1]; r.CallbackAfterSeconds != 60 || r.RetryCount != 1 {
+		t.Fatalf("retry %+v", r)
+	}
+}
+
+func TestWorkflowTaskRetryCountOverridesDef(t *testing.T) {
+	a := newAPI(t)
+	a.registerTasks(model.TaskDef{Name: "override", RetryCount: 5, RetryDelaySeconds: 0})
+	def := simpleWorkflow("one", "override")
+	zero := 0
+	def.Tasks[0].RetryCount = &zero
+	a.registerWorkflow(def)
+	id := a.start("one", nil)
+	a.update(a.pollOne("override"), model.FailedTask, nil, "x")
+	if wf := a.workflow(id); wf.Status != model.WorkflowFailed || len(wf.Tasks) != 1 {
+		t.Fatalf("workflow %s with %d tasks, want FAILED without retry", wf.Status, len(wf.Tasks))
+	}
+}
+
+func TestOptionalTaskCompletesWithErrors(t *testing.T) {
+	a := newAPI(t)
+	a.registerTasks(model.TaskDef{Name: "opt", RetryCount: 0})
+	def := simpleWorkflow("two", "opt", "after_opt")
+	def.Tasks[0].Optional = true
+	a.registerWorkflow(def)
+	id := a.start("two", nil)
+	a.update(a.pollOne("opt"), model.FailedTask, nil, "x")
+	a.update(a.pollOne("after_opt"), model.CompletedTask, map[string]any{"last": 1}, "")
+	wf := a.workflow(id)
+	if wf.Status != model.WorkflowCompleted || wf.Tasks[0].Status != model.TaskCompletedWithErrors {
+		t.Fatalf("workflow %s, first task %s", wf.Status, wf.Tasks[0].Status)
+	}
+	if wf.Output["last"] != 1.0 {
+		t.Fatalf("output %v, want the last task's output", wf.Output)
+	}
+}

@@ -1,0 +1,98 @@
+package conductortest_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/baton-go/baton/sdk/model"
+)
+
+func waitTerminal(t *testing.T, a *api, id string) model.Workflow {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := a.srv.WaitWorkflows(ctx, id); err != nil {
+		t.Fatalf("workflow %s did not end: %v", id, err)
+	}
+	return a.workflow(id)
+}
+
+func TestTimeouts(t *testing.T) {
+	cases := []struct {
+		name       string
+		def        model.TaskDef
+		poll       bool
+		wantWF     model.WorkflowStatus
+		wantReason string
+		wantTasks  int
+	}{
+		{"response timeout then retry then fail", model.TaskDef{Name: "rt", RetryCount: 1, RetryDelaySeconds: 0, ResponseTimeoutSeconds: 1},
+			true, model.WorkflowTimedOut, "responseTimeout: 1 exceeded", 2},
+		{"timeoutSeconds TIME_OUT_WF", model.TaskDef{Name: "ts", RetryCount: 3, TimeoutSeconds: 1, ResponseTimeoutSeconds: 1, TimeoutPolicy: model.TimeoutPolicyTimeOutWF},
+			true, model.WorkflowTimedOut, "", 1},
+		{"pollTimeoutSeconds", model.TaskDef{Name: "pt", RetryCount: 0, PollTimeoutSeconds: 1},
+			false, model.WorkflowTimedOut, "poll timed out", 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			a := newAPI(t)
+			a.registerTasks(c.def)
+			a.registerWorkflow(simpleWorkflow("one", c.def.Name))
+			id := a.start("one", nil)
+			if c.poll {
+				a.pollOne(c.def.Name)
+				if c.wantTasks == 2 {
+					waitFor(t, "retry", func() bool { return len(a.workflow(id).Tasks) == 2 })
+					a.pollOne(c.def.Name)
+				}
+			}
+			wf := waitTerminal(t, a, id)
+			if wf.Status != c.wantWF || len(wf.Tasks) != c.wantTasks {
+				t.Fatalf("workflow %s with %d tasks", wf.Status, len(wf.Tasks))
+			}
+			last := wf.Tasks[len(wf.Tasks)-1]
+			if last.Status != model.TaskTimedOut || !strings.Contains(last.ReasonForIncompletion, c.wantReason) {
+				t.Fatalf("last task %s %q", last.Status, last.ReasonForIncompletion)
+			}
+		})
+	}
+}
+
+func TestResponseTimeoutKeptAliveByExtendLease(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	a.registerTasks(model.TaskDef{Name: "lease", RetryCount: 0, ResponseTimeoutSeconds: 1})
+	a.registerWorkflow(simpleWorkflow("one", "lease"))
+	id := a.start("one", nil)
+	task := a.pollOne("lease")
+	lease := model.TaskResult{WorkflowInstanceId: id, TaskId: task.TaskId, ExtendLease: true}
+	deadline := time.Now().Add(2500 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		a.expect(200, "POST", "/tasks", lease)
+		time.Sleep(300 * time.Millisecond)
+	}
+	if got, _ := a.srv.Task(task.TaskId); got.Status != model.TaskInProgress {
+		t.Fatalf("task %s despite lease extensions", got.Status)
+	}
+	a.update(task, model.CompletedTask, nil, "")
+	if wf := a.workflow(id); wf.Status != model.WorkflowCompleted {
+		t.Fatalf("workflow %s", wf.Status)
+	}
+}
+
+func TestWorkflowTimeout(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	def := simpleWorkflow("wto", "wto_task")
+	def.TimeoutSeconds = 1
+	def.TimeoutPolicy = model.TimeoutPolicyTimeOutWF
+	a.registerWorkflow(def)
+	id := a.start("wto", nil)
+	wf := waitTerminal(t, a, id)
+	if wf.Status != model.WorkflowTimedOut || wf.Tasks[0].Status != model.TaskCanceled {
+		t.Fatalf("workflow %s, task %s", wf.Status, wf.Tasks[0].Status)
+	}
+}

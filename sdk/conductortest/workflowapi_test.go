@@ -1,0 +1,118 @@
+package conductortest_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/baton-go/baton/sdk/model"
+)
+
+func TestStartWorkflow(t *testing.T) {
+	a := newAPI(t)
+	a.registerWorkflow(simpleWorkflow("sw", "sw_task"))
+	r := a.expect(200, "POST", "/workflow/sw?correlationId=c1&priority=5", map[string]any{"k": "v"})
+	if !strings.HasPrefix(r.header.Get("Content-Type"), "text/plain") || len(r.text()) != 36 {
+		t.Fatalf("start by name answered %q (%s)", r.text(), r.header.Get("Content-Type"))
+	}
+	wf := a.workflow(r.text())
+	if wf.CorrelationId != "c1" || wf.Priority != 5 || wf.Input["k"] != "v" || wf.Status != model.WorkflowRunning || wf.WorkflowVersion != 1 {
+		t.Fatalf("workflow %+v", wf)
+	}
+	if wf.Tasks[0].WorkflowPriority != 5 || wf.Tasks[0].CorrelationId != "c1" {
+		t.Fatalf("task %+v", wf.Tasks[0])
+	}
+	cases := []struct {
+		name, path string
+		body       any
+		status     int
+		message    string
+	}{
+		{"by name unknown", "/workflow/nope", map[string]any{}, 404, "No such workflow found by name: nope, version: null"},
+		{"by name null input", "/workflow/sw", "null", 400, "NULL input passed when starting workflow"},
+		{"by name no body", "/workflow/sw", "", 500, ""},
+		{"by body unknown", "/workflow", map[string]any{"name": "nope", "version": 3}, 404, "No such workflow defined. name=nope, version=3"},
+		{"by body null input", "/workflow", map[string]any{"name": "sw", "input": nil}, 400, "NULL input passed when starting workflow"},
+		{"by body priority", "/workflow", map[string]any{"name": "sw", "priority": 100}, 400, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := a.expect(c.status, "POST", c.path, c.body)
+			if c.message != "" {
+				if e := r.errBody(t); e.Message != c.message {
+					t.Fatalf("message %q, want %q", e.Message, c.message)
+				}
+			}
+		})
+	}
+	// Inline definition.
+	inline := simpleWorkflow("inline", "inline_task")
+	id := a.expect(200, "POST", "/workflow", model.StartWorkflowRequest{Name: "inline", Input: map[string]any{}, WorkflowDef: &inline}).text()
+	if a.workflow(id).Tasks[0].TaskType != "inline_task" {
+		t.Fatal("inline definition not used")
+	}
+	// Other task types are refused with a clear error.
+	fork := simpleWorkflow("fork", "x")
+	fork.Tasks[0].Type = "FORK_JOIN"
+	a.registerWorkflow(fork)
+	e := a.expect(400, "POST", "/workflow/fork", map[string]any{}).errBody(t)
+	if !strings.Contains(e.Message, "FORK_JOIN") {
+		t.Fatalf("message %q", e.Message)
+	}
+}
+
+func TestGetTerminateRemoveWorkflow(t *testing.T) {
+	a := newAPI(t)
+	a.registerWorkflow(simpleWorkflow("two", "gt_a", "gt_b"))
+	id := a.start("two", nil)
+	var noTasks map[string]any
+	a.expect(200, "GET", "/workflow/"+id+"?includeTasks=false", nil).json(t, &noTasks)
+	if tasks, ok := noTasks["tasks"].([]any); !ok || len(tasks) != 0 {
+		t.Fatalf("tasks = %#v, want []", noTasks["tasks"])
+	}
+	if e := a.expect(404, "GET", "/workflow/nope", nil).errBody(t); e.Message != "No such workflow found by id: nope" || e.Instance == "" {
+		t.Fatalf("message %q", e.Message)
+	}
+	a.expect(200, "DELETE", "/workflow/"+id+"?reason=enough", nil)
+	wf := a.workflow(id)
+	if wf.Status != model.WorkflowTerminated || wf.ReasonForIncompletion != "enough" || wf.Tasks[0].Status != model.TaskCanceled {
+		t.Fatalf("terminated workflow %+v", wf)
+	}
+	if a.srv.QueueSize("gt_a", "") != 0 {
+		t.Fatal("canceled task still queued")
+	}
+	if got := a.pollBatch("gt_a", "count=1&timeout=0"); len(got) != 0 {
+		t.Fatal("canceled task handed out")
+	}
+
+	done := a.start("two", nil)
+	a.update(a.pollOne("gt_a"), model.CompletedTask, nil, "")
+	a.update(a.pollOne("gt_b"), model.CompletedTask, nil, "")
+	if e := a.expect(409, "DELETE", "/workflow/"+done, nil).errBody(t); e.Message != "Cannot terminate a COMPLETED workflow." {
+		t.Fatalf("message %q", e.Message)
+	}
+	a.expect(200, "DELETE", "/workflow/"+done+"/remove", nil)
+	a.expect(404, "GET", "/workflow/"+done, nil)
+	a.expect(404, "DELETE", "/workflow/"+done+"/remove", nil)
+}
+
+func TestHealthAndUnknownPaths(t *testing.T) {
+	a := newAPI(t)
+	for _, p := range []string{"/health", "/api/health"} {
+		res, err := a.client.Get("http://" + a.srv.Addr() + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var h struct{ Healthy bool }
+		_ = jsonDecode(res.Body, &h)
+		res.Body.Close()
+		if res.StatusCode != 200 || !h.Healthy {
+			t.Fatalf("%s: %d %+v", p, res.StatusCode, h)
+		}
+	}
+	if e := a.expect(404, "GET", "/no/such/path", nil).errBody(t); e.Status != 404 {
+		t.Fatalf("body %+v", e)
+	}
+	a.expect(500, "PUT", "/tasks/poll/batch/x", nil)
+	// OSS has no token endpoint.
+	a.expect(404, "POST", "/token", map[string]string{"keyId": "a", "keySecret": "b"})
+}
