@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -336,5 +337,35 @@ func TestParseConfig(t *testing.T) {
 		if _, err := parseConfig(tc.args, env(""), fromEnv, &stderr); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: err = %v, want %q", tc.args, err, tc.want)
 		}
+	}
+}
+
+// TestRunWithAuthentication is the Orkes path: the server settings come from
+// the environment through settings.FromEnv, the client gets a token with the
+// key and secret, and the run completes on a server that requires it.
+func TestRunWithAuthentication(t *testing.T) {
+	srv := conductortest.NewServer(conductortest.WithAuth("quickstart-key", "quickstart-secret"))
+	defer srv.Close()
+	t.Setenv(settings.EnvServerURL, srv.URL())
+	t.Setenv(settings.EnvAuthKey, "quickstart-key")
+	t.Setenv(settings.EnvAuthSecret, "quickstart-secret")
+	var stderr bytes.Buffer
+	cfg, err := parseConfig([]string{"-workflows", "3", "-metrics-port", "0"}, os.Getenv, settings.FromEnv, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	sum, err := run(ctx, &out, false, cfg)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	st := srv.Stats()
+	if sum.completed != 3 || st.TokensIssued < 1 || st.WorkflowsComplete != 3 {
+		t.Fatalf("summary %+v, server stats %+v: want 3 workflows completed with a token issued", sum, st)
+	}
+	if strings.Contains(out.String(), "quickstart-secret") {
+		t.Fatalf("the secret was printed:\n%s", out.String())
 	}
 }
