@@ -101,10 +101,12 @@ type options struct {
 // WithLogger sets the logger (default: a new logger at warn level).
 func WithLogger(l logrus.FieldLogger) Option { return func(o *options) { o.logger = l } }
 
-// WithHTTPClient sets the underlying HTTP client (its transport, TLS and
-// timeouts are used as they are; the TLS settings are then ignored). The
-// client's redirect policy is wrapped so that the token never follows a
-// redirect to another host.
+// WithHTTPClient sets the underlying HTTP client, e.g. httptest's. Its
+// transport is used as it is, so HttpSettings.TLS must then be empty (New
+// says so otherwise). The client is copied: its redirect policy is wrapped so
+// that the token never follows a redirect to another origin, its cookie jar
+// dropped, and its Timeout cleared (each request gets its own deadline, long
+// polls a longer one).
 func WithHTTPClient(hc *http.Client) Option { return func(o *options) { o.hc = hc } }
 
 // WithObserver reports requests and token refreshes (e.g. to metrics).
@@ -194,6 +196,11 @@ func New(authSettings *settings.AuthenticationSettings, httpSettings *settings.H
 	}
 
 	hc := o.hc
+	if hc != nil && tlsConfigured(httpSettings.TLS) {
+		// Silently ignoring certificates the user configured could mean
+		// trusting a server they meant to pin, or no client certificate.
+		return c, errors.New("client: HttpSettings.TLS cannot be combined with WithHTTPClient; configure the TLS of that client's transport instead")
+	}
 	if hc == nil {
 		tr, err := transport(httpSettings.TLS)
 		if err != nil {
@@ -241,6 +248,11 @@ func keepTokenAtHome(home *url.URL, next func(*http.Request, []*http.Request) er
 		}
 		return nil
 	}
+}
+
+func tlsConfigured(t settings.TLSSettings) bool {
+	return t.CAFile != "" || len(t.CAPEM) > 0 || t.ClientCertFile != "" || t.ClientKeyFile != "" ||
+		len(t.ClientCertPEM) > 0 || len(t.ClientKeyPEM) > 0 || t.InsecureSkipVerify || t.ServerName != ""
 }
 
 func transport(t settings.TLSSettings) (*http.Transport, error) {

@@ -163,3 +163,12 @@ func TestTLSMutual(t *testing.T) {
 		t.Fatal("client certificate of an unknown CA accepted")
 	}
 }
+
+func TestTLSSettingsWithOwnHTTPClientIsAnError(t *testing.T) {
+	h := settings.NewHttpSettings("https://127.0.0.1:1/api")
+	h.TLS.InsecureSkipVerify = true
+	_, err := New(nil, h, WithHTTPClient(&http.Client{}))
+	if err == nil || !strings.Contains(err.Error(), "HttpSettings.TLS cannot be combined with WithHTTPClient") {
+		t.Fatalf("err = %v", err)
+	}
+}
