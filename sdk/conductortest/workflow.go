@@ -409,6 +409,7 @@ func retryDelay(def *model.TaskDef, n int) time.Duration {
 // and dequeued and the output is computed.
 func (s *Server) endWorkflow(wf *workflow, st model.WorkflowStatus, reason string, now time.Time) {
 	ms := nowMs(now)
+	wasTerminal := wf.m.Status.Terminal()
 	for _, t := range wf.tasks {
 		if !t.m.Status.Terminal() {
 			s.dequeue(t)
@@ -424,8 +425,9 @@ func (s *Server) endWorkflow(wf *workflow, st model.WorkflowStatus, reason strin
 	wf.m.UpdateTime = ms
 	wf.m.Output = s.workflowOutput(wf)
 	s.setTimer(&wf.timer, 0, nil, nil)
-	switch st {
-	case model.WorkflowCompleted:
+	switch {
+	case wasTerminal:
+	case st == model.WorkflowCompleted:
 		s.stats.workflowsCompleted.Add(1)
 	default:
 		s.stats.workflowsFailed.Add(1)
