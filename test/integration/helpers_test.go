@@ -1,0 +1,261 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/baton-go/baton/sdk/client"
+	"github.com/baton-go/baton/sdk/model"
+)
+
+const (
+	owner = "baton-integration@example.com"
+
+	// waitLong bounds waits for anything the server does on its own: the real
+	// 3.21 server's sweeper and delayed queues may act tens of seconds late.
+	waitLong = 90 * time.Second
+)
+
+// uniq returns a name unique to this run, so that runs against a server that
+// keeps its state never collide.
+func uniq(base string) string { return fmt.Sprintf("it_%s_%s", base, env.runID) }
+
+func testCtx(t *testing.T, d time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// needDevServer skips tests that need what only the in-process dev server has.
+func needDevServer(t *testing.T, why string) {
+	t.Helper()
+	if env.external {
+		t.Skipf("needs the in-process dev server (%s); CONDUCTOR_SERVER_URL names an external server", why)
+	}
+}
+
+// registerTask registers a task definition with the fields a test cares
+// about; ownerEmail is filled in because Conductor requires it by default.
+func registerTask(t *testing.T, def model.TaskDef) model.TaskDef {
+	t.Helper()
+	if def.OwnerEmail == "" {
+		def.OwnerEmail = owner
+	}
+	if def.ResponseTimeoutSeconds == 0 {
+		def.ResponseTimeoutSeconds = 300
+	}
+	if err := env.api.Metadata().RegisterTaskDefs(testCtx(t, 30*time.Second), def); err != nil {
+		t.Fatalf("register task def %s: %v", def.Name, err)
+	}
+	return def
+}
+
+// registerWorkflow registers a workflow of SIMPLE tasks.
+func registerWorkflow(t *testing.T, def model.WorkflowDef) {
+	t.Helper()
+	if def.OwnerEmail == "" {
+		def.OwnerEmail = owner
+	}
+	for i := range def.Tasks {
+		if def.Tasks[i].Type == "" {
+			def.Tasks[i].Type = model.TaskTypeSimple
+		}
+	}
+	if err := env.api.Metadata().RegisterWorkflowDef(testCtx(t, 30*time.Second), &def); err != nil {
+		t.Fatalf("register workflow def %s: %v", def.Name, err)
+	}
+}
+
+// oneTaskWorkflow registers task type taskType (with def's other fields) and
+// a workflow named after it with one task of that type, ref "only".
+func oneTaskWorkflow(t *testing.T, def model.TaskDef) (wfName string) {
+	t.Helper()
+	registerTask(t, def)
+	wfName = def.Name + "_wf"
+	registerWorkflow(t, model.WorkflowDef{
+		Name:  wfName,
+		Tasks: []model.WorkflowTask{{Name: def.Name, TaskReferenceName: "only", InputParameters: map[string]interface{}{"n": "${workflow.input.n}"}}},
+	})
+	return wfName
+}
+
+func startWorkflow(t *testing.T, req model.StartWorkflowRequest) string {
+	t.Helper()
+	if req.Input == nil {
+		req.Input = map[string]interface{}{}
+	}
+	id, err := env.api.Workflows().Start(testCtx(t, 30*time.Second), &req)
+	if err != nil {
+		t.Fatalf("start workflow %s: %v", req.Name, err)
+	}
+	if id == "" {
+		t.Fatalf("start workflow %s: empty id", req.Name)
+	}
+	return id
+}
+
+func getWorkflow(t *testing.T, id string) *model.Workflow {
+	t.Helper()
+	wf, err := env.api.Workflows().Get(testCtx(t, 30*time.Second), id, true)
+	if err != nil {
+		t.Fatalf("get workflow %s: %v", id, err)
+	}
+	return wf
+}
+
+// waitWorkflow waits until the workflow reaches status and returns it.
+func waitWorkflow(t *testing.T, id string, status model.WorkflowStatus) *model.Workflow {
+	t.Helper()
+	var wf *model.Workflow
+	waitFor(t, waitLong, fmt.Sprintf("workflow %s to be %s", id, status), func() (bool, string) {
+		wf = getWorkflow(t, id)
+		return wf.Status == status, describeWorkflow(wf)
+	})
+	return wf
+}
+
+func describeWorkflow(wf *model.Workflow) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "status %s, reason %q, tasks:", wf.Status, wf.ReasonForIncompletion)
+	for _, tk := range wf.Tasks {
+		fmt.Fprintf(&b, " [%s %s retry=%d]", tk.ReferenceTaskName, tk.Status, tk.RetryCount)
+	}
+	return b.String()
+}
+
+// waitFor polls cond until it holds or within passes; state describes what
+// was last seen, for the failure message.
+func waitFor(t *testing.T, within time.Duration, what string, cond func() (ok bool, state string)) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up after %s waiting for %s; last seen: %s", within, what, state)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// pollTask long-polls taskType (in domain, if any) until it hands out one task.
+func pollTask(t *testing.T, taskType, domain, workerID string) *model.Task {
+	t.Helper()
+	ctx := testCtx(t, waitLong+10*time.Second)
+	deadline := time.Now().Add(waitLong)
+	for time.Now().Before(deadline) {
+		tasks, err := env.api.Tasks().BatchPoll(ctx, taskType, client.PollOptions{Count: 1, Timeout: time.Second, WorkerID: workerID, Domain: domain})
+		if err != nil {
+			t.Fatalf("poll %s (domain %q): %v", taskType, domain, err)
+		}
+		if len(tasks) > 1 {
+			t.Fatalf("poll %s with count 1 returned %d tasks", taskType, len(tasks))
+		}
+		if len(tasks) == 1 {
+			return &tasks[0]
+		}
+	}
+	t.Fatalf("no %s task (domain %q) within %s", taskType, domain, waitLong)
+	return nil
+}
+
+// pollNone checks that taskType has nothing to hand out right now.
+func pollNone(t *testing.T, taskType, domain string) {
+	t.Helper()
+	tasks, err := env.api.Tasks().BatchPoll(testCtx(t, 30*time.Second), taskType, client.PollOptions{Count: 5, WorkerID: "it-none", Domain: domain})
+	if err != nil {
+		t.Fatalf("poll %s (domain %q): %v", taskType, domain, err)
+	}
+	if tasks == nil {
+		t.Fatalf("poll %s: nil slice for no task, want an empty one", taskType)
+	}
+	if len(tasks) != 0 {
+		t.Fatalf("poll %s (domain %q): got %d tasks (first %s in workflow %s), want none", taskType, domain, len(tasks), tasks[0].TaskId, tasks[0].WorkflowInstanceId)
+	}
+}
+
+func update(t *testing.T, r *model.TaskResult) {
+	t.Helper()
+	if err := env.api.Tasks().UpdateTask(testCtx(t, 30*time.Second), r); err != nil {
+		t.Fatalf("update task %s to %s: %v", r.TaskId, r.Status, err)
+	}
+}
+
+func result(tk *model.Task, status model.TaskResultStatus, output map[string]interface{}) *model.TaskResult {
+	r := model.NewTaskResult(tk)
+	r.Status = status
+	if output != nil {
+		r.OutputData = output
+	}
+	return r
+}
+
+func getTask(t *testing.T, id string) *model.Task {
+	t.Helper()
+	tk, err := env.api.Tasks().GetTask(testCtx(t, 30*time.Second), id)
+	if err != nil {
+		t.Fatalf("get task %s: %v", id, err)
+	}
+	return tk
+}
+
+// tasksByRef returns the workflow's tasks with that reference name, in order.
+func tasksByRef(wf *model.Workflow, ref string) []model.Task {
+	var out []model.Task
+	for _, tk := range wf.Tasks {
+		if tk.ReferenceTaskName == ref {
+			out = append(out, tk)
+		}
+	}
+	return out
+}
+
+func wantErrIs(t *testing.T, err, target error, what string) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Fatalf("%s: got error %v, want one matching %v", what, err, target)
+	}
+}
+
+// number reads a JSON number decoded into interface{} (float64) as an int.
+func number(t *testing.T, v interface{}, what string) int {
+	t.Helper()
+	f, ok := v.(float64)
+	if !ok {
+		t.Fatalf("%s: got %T %v, want a number", what, v, v)
+	}
+	return int(f)
+}
+
+// startMany starts n workflows of wfName with input {"n": i} (i = 0..n-1),
+// a few at a time, and returns their ids by i.
+func startMany(t *testing.T, wfName string, n int) []string {
+	t.Helper()
+	ids := make([]string, n)
+	ctx := testCtx(t, 5*time.Minute)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i := 0; i < n; i++ {
+		g.Go(func() error {
+			id, err := env.api.Workflows().Start(gctx, &model.StartWorkflowRequest{Name: wfName, Input: map[string]interface{}{"n": i}})
+			if err != nil {
+				return fmt.Errorf("start %s #%d: %w", wfName, i, err)
+			}
+			ids[i] = id
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
