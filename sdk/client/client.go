@@ -4,6 +4,29 @@
 //
 // Every call takes a context. Construct one APIClient per server and share
 // it: it is safe for concurrent use and keeps connections alive.
+//
+// Behaviour in short:
+//
+//   - Authentication: with a key id and secret, the client posts them to
+//     {BaseUrl}/token and sends the answer as X-Authorization on every
+//     request. The token is refreshed at 90% of its life (its JWT exp, else
+//     WithTokenTTL), and once when the server answers 401, or 403 with error
+//     EXPIRED_TOKEN/INVALID_TOKEN, after which the request is sent once
+//     more. Concurrent callers share one refresh. A failed refresh fails the
+//     call; nothing is ever sent without the token. Without credentials no
+//     token is requested (Conductor OSS).
+//   - The token goes only to the BaseUrl's origin: redirects to another
+//     host, port or scheme lose it.
+//   - Retries: see RetryPolicy. TaskClient.WithoutRetries makes one attempt
+//     per call for callers that retry themselves.
+//   - Deadlines: each request gets HttpSettings.Timeout; a batch poll gets
+//     its long-poll timeout on top.
+//   - Errors: non-2xx answers are *APIError, matched with errors.Is against
+//     ErrNotFound, ErrUnauthorized, ErrConflict and ErrBadRequest; answers
+//     that cannot be decoded match ErrDecode, oversized ones
+//     ErrResponseTooLarge (WithMaxResponseBytes, default 32 MiB).
+//   - The key secret and the token never appear in errors or log lines, and
+//     printing an APIClient or the settings shows neither.
 package client
 
 import (
