@@ -577,3 +577,17 @@ func TestNoSecretInAnyLogLine(t *testing.T) {
 		}
 	}
 }
+
+func TestBaseURLWithoutAPIIsWarnedAbout(t *testing.T) {
+	for url, warn := range map[string]bool{"http://127.0.0.1:1": true, "http://127.0.0.1:1/api/": false, "https://x.example/api": false} {
+		var logs bytes.Buffer
+		logger := logrus.New()
+		logger.SetOutput(&logs)
+		if _, err := New(nil, settings.NewHttpSettings(url), WithLogger(logger)); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(logs.String(), "does not end in /api"); got != warn {
+			t.Errorf("%s: warned = %v, want %v (%s)", url, got, warn, logs.String())
+		}
+	}
+}

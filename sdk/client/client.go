@@ -208,6 +208,11 @@ func New(authSettings *settings.AuthenticationSettings, httpSettings *settings.H
 	u, _ := url.Parse(httpSettings.BaseUrl)
 	c.base = strings.TrimRight(httpSettings.BaseUrl, "/")
 	c.baseURL = u
+	if !strings.HasSuffix(c.base, "/api") {
+		// Every Conductor route lives under /api; a BaseUrl without it is the
+		// most common set-up mistake and otherwise shows only as 404s.
+		o.logger.WithField("baseUrl", c.base).Warn("conductor BaseUrl does not end in /api; requests will go to " + c.base + "/tasks/...")
+	}
 	c.timeout = httpSettings.Timeout
 	if c.timeout == 0 {
 		c.timeout = settings.DefaultRequestTimeout
