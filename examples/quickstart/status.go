@@ -63,7 +63,8 @@ func (s *statusTracker) wait(ctx context.Context, timeout, every time.Duration, 
 	defer deadline.Stop()
 	t := time.NewTicker(every)
 	defer t.Stop()
-	var lastSweep time.Time
+	// No workflow can have ended at the very start: the first sweep waits.
+	lastSweep := time.Now()
 	for {
 		sweep := time.Since(lastSweep) >= sweepEvery
 		if sweep {
@@ -109,9 +110,14 @@ func (s *statusTracker) refresh(ctx context.Context, all bool) {
 	g.SetLimit(checkParallelism)
 	for _, id := range s.pending(all) {
 		g.Go(func() error {
-			wf, err := s.wf.Get(ctx, id, true)
+			// The status alone first: a workflow with its tasks is several
+			// times larger, and most checks find it still running.
+			wf, err := s.wf.Get(ctx, id, false)
 			if err != nil || !wf.Status.Terminal() {
 				return nil
+			}
+			if full, err := s.wf.Get(ctx, id, true); err == nil {
+				wf = full
 			}
 			s.record(wf)
 			return nil
