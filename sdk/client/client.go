@@ -98,7 +98,10 @@ type RetryPolicy struct {
 
 // Observer is told about every HTTP exchange and token refresh, for metrics.
 // endpoint is the route template (e.g. "/tasks/poll/batch/{taskType}"), never
-// a path with ids in it; statusCode is 0 when no answer came.
+// a path with ids in it; token requests are reported as "/token". statusCode
+// is 0 when no answer came; d is the time of that one exchange (a retried
+// call reports each attempt). Methods may be called from any goroutine, at
+// the same time, and must not block.
 type Observer interface {
 	RequestDone(endpoint, method string, statusCode int, d time.Duration)
 	TokenRefreshed(err error)
