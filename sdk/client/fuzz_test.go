@@ -34,7 +34,7 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 // fuzzClient answers /token with a token and every other request with
 // status, content type and body. Authentication is on so that the
 // redaction of the secret and token can be checked on every error.
-func fuzzClient(t *testing.T, status int, ctype string, body []byte) *APIClient {
+func fuzzClient(t testing.TB, status int, ctype string, body []byte) *APIClient {
 	rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		if r.Body != nil {
 			_ = r.Body.Close()
