@@ -137,6 +137,13 @@ func TestTLSCustomRootCA(t *testing.T) {
 	if err := pollWith(t, srv.URL, settings.TLSSettings{CAFile: filepath.Join(t.TempDir(), "missing.pem")}); err == nil || !strings.Contains(err.Error(), "TLS.CAFile") {
 		t.Fatalf("missing CA file: %v", err)
 	}
+	if err := pollWith(t, srv.URL, settings.TLSSettings{CAPEM: []byte("not a certificate")}); err == nil || !strings.Contains(err.Error(), "TLS.CAPEM holds no PEM certificate") {
+		t.Fatalf("garbage CA: %v", err)
+	}
+	// A CA that did not sign the server's certificate is no opt-out either.
+	if err := pollWith(t, srv.URL, settings.TLSSettings{CAPEM: newCA(t).certPEM}); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("certificate of another CA accepted: %v", err)
+	}
 }
 
 func TestTLSMutual(t *testing.T) {
