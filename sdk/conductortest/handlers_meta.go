@@ -264,6 +264,7 @@ func (s *Server) registerTaskDefs(raws []json.RawMessage) *apiError {
 		def.UpdateTime = 0
 		s.taskDefs[def.Name] = &taskDefEntry{def: def}
 	}
+	clear(s.snapCache)
 	s.mu.Unlock()
 	return nil
 }
@@ -307,6 +308,7 @@ func (s *Server) handleUpdateTaskDef(w http.ResponseWriter, r *http.Request) {
 		def.CreateTime = old.def.CreateTime
 		def.UpdateTime = now
 		s.taskDefs[def.Name] = &taskDefEntry{def: def}
+		clear(s.snapCache)
 	}
 	s.mu.Unlock()
 	if old == nil {
@@ -344,6 +346,7 @@ func (s *Server) handleDeleteTaskDef(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	e := s.taskDefs[name]
 	delete(s.taskDefs, name)
+	clear(s.snapCache)
 	s.mu.Unlock()
 	if e == nil {
 		s.writeError(w, notFound("Cannot remove the task - no such task definition"))
@@ -391,6 +394,7 @@ func (s *Server) putWorkflowDef(def model.WorkflowDef, create bool) *apiError {
 		def.CreateTime = now
 	}
 	versions[def.Version] = &wfDefEntry{def: def}
+	clear(s.snapCache)
 	return nil
 }
 
@@ -526,6 +530,7 @@ func (s *Server) handleDeleteWorkflowDef(w http.ResponseWriter, r *http.Request)
 	e := s.wfDefs[name][v]
 	if e != nil {
 		delete(s.wfDefs[name], v)
+		clear(s.snapCache)
 	}
 	s.mu.Unlock()
 	if e == nil {

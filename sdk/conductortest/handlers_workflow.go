@@ -71,7 +71,7 @@ func (s *Server) startFromRequest(raw []byte) (string, *apiError) {
 	if e := checkSupported(def); e != nil {
 		return "", e
 	}
-	wf := s.startWorkflow(def, &req, now)
+	wf := s.startWorkflow(def, inline == nil, &req, now)
 	return wf.m.WorkflowId, nil
 }
 
@@ -154,7 +154,7 @@ func (s *Server) handleStartByName(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, e)
 		return
 	}
-	wf := s.startWorkflow(def, &req, now)
+	wf := s.startWorkflow(def, true, &req, now)
 	id := wf.m.WorkflowId
 	s.mu.Unlock()
 	writeText(w, id)

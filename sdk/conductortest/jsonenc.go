@@ -26,12 +26,7 @@ type taskJSON struct {
 // stepJSON returns (and caches) the encodings of t's WorkflowTask and
 // TaskDef. Caller holds s.mu.
 func (t *task) stepJSON() (wt, def []byte) {
-	c := t.wf.stepCache
-	if c == nil {
-		c = make([]stepEnc, len(t.wf.def.Tasks))
-		t.wf.stepCache = c
-	}
-	e := &c[t.wf.stepIndex(t.wt)]
+	e := &t.wf.snap.steps[t.wf.stepIndex(t.wt)]
 	if e.wt == nil {
 		e.wt = marshalNoEscape(t.wt)
 		e.def = marshalNoEscape(t.def)

@@ -128,3 +128,23 @@ func TestOptionalTaskCompletesWithErrors(t *testing.T) {
 		t.Fatalf("output %v, want the last task's output", wf.Output)
 	}
 }
+
+// Definitions are snapshotted at start: changing them later affects only
+// new executions.
+func TestDefinitionsSnapshottedAtStart(t *testing.T) {
+	a := newAPI(t)
+	a.registerTasks(model.TaskDef{Name: "snap", RetryCount: 0})
+	a.registerWorkflow(simpleWorkflow("one", "snap"))
+	first := a.start("one", nil)
+	a.registerTasks(model.TaskDef{Name: "snap", RetryCount: 2, RetryDelaySeconds: 0})
+	second := a.start("one", nil)
+	for range 2 {
+		a.update(a.pollOne("snap"), model.FailedTask, nil, "x")
+	}
+	if wf := a.workflow(first); wf.Status != model.WorkflowFailed || len(wf.Tasks) != 1 {
+		t.Fatalf("first: %s with %d tasks, want FAILED without retry", wf.Status, len(wf.Tasks))
+	}
+	if wf := a.workflow(second); wf.Status != model.WorkflowRunning || len(wf.Tasks) != 2 {
+		t.Fatalf("second: %s with %d tasks, want a retry", wf.Status, len(wf.Tasks))
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/baton-go/baton/sdk/model"
 )
 
 // Server is an in-memory, Conductor-compatible server listening on a
@@ -27,6 +29,7 @@ type Server struct {
 	mu        sync.Mutex
 	taskDefs  map[string]*taskDefEntry
 	wfDefs    map[string]map[int]*wfDefEntry
+	snapCache map[*model.WorkflowDef]*defSnap // cleared on any definition change
 	workflows map[string]*workflow
 	tasks     map[string]*task
 	queues    map[string]*queue
@@ -154,6 +157,7 @@ func newServer(o options) *Server {
 		opts:        o,
 		taskDefs:    map[string]*taskDefEntry{},
 		wfDefs:      map[string]map[int]*wfDefEntry{},
+		snapCache:   map[*model.WorkflowDef]*defSnap{},
 		workflows:   map[string]*workflow{},
 		tasks:       map[string]*task{},
 		queues:      map[string]*queue{},

@@ -30,7 +30,15 @@ type workflow struct {
 	pos   int // index in def.Tasks of the current step
 	timer *timerEntry
 
-	stepCache []stepEnc // encoded WorkflowTask/TaskDef per step, for polls
+	snap *defSnap
+}
+
+// defSnap is a workflow definition as executions use it (TaskDefs embedded)
+// plus the lazily encoded JSON of each step, shared by every execution
+// started from the same registered definition while no definition changes.
+type defSnap struct {
+	def   *model.WorkflowDef
+	steps []stepEnc
 }
 
 type taskDefEntry struct{ def model.TaskDef }
@@ -67,14 +75,22 @@ func adHocTaskDef(name string) model.TaskDef {
 }
 
 // startWorkflow creates and starts an execution of def. Caller holds s.mu.
-func (s *Server) startWorkflow(def *model.WorkflowDef, req *model.StartWorkflowRequest, now time.Time) *workflow {
-	snap := s.snapshotDef(def)
+func (s *Server) startWorkflow(def *model.WorkflowDef, registered bool, req *model.StartWorkflowRequest, now time.Time) *workflow {
+	ds := s.snapCache[def]
+	if ds == nil {
+		ds = &defSnap{def: s.snapshotDef(def)}
+		ds.steps = make([]stepEnc, len(ds.def.Tasks))
+		if registered {
+			s.snapCache[def] = ds
+		}
+	}
+	snap := ds.def
 	input := req.Input
 	if input == nil {
 		input = map[string]any{}
 	}
 	ms := nowMs(now)
-	wf := &workflow{def: snap}
+	wf := &workflow{def: snap, snap: ds}
 	wf.m = model.Workflow{
 		WorkflowId:      newID(),
 		WorkflowName:    snap.Name,
