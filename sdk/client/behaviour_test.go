@@ -591,3 +591,27 @@ func TestBaseURLWithoutAPIIsWarnedAbout(t *testing.T) {
 		}
 	}
 }
+
+func TestQueueOverview(t *testing.T) {
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/api/tasks/queue/sizes":
+			writeJSON(w, 200, map[string]int{"a": 2, "b": 0})
+		case "/api/tasks/queue/polldata":
+			tt := r.URL.Query().Get("taskType")
+			writeJSON(w, 200, []model.PollData{{QueueName: tt, WorkerId: "worker-" + tt}})
+		}
+	})
+	c := newClient(t, f.URL, nil, WithHTTPClient(f.Client()))
+	got, err := c.Tasks().QueueOverview(context.Background(), "a", "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].TaskType != "a" || got[0].Size != 2 || got[1].Size != 0 ||
+		len(got[1].Pollers) != 1 || got[1].Pollers[0].WorkerId != "worker-b" {
+		t.Fatalf("overview = %+v", got)
+	}
+	if n := len(f.requests()); n != 3 {
+		t.Fatalf("%d requests, want 3 (sizes, then poll data per type)", n)
+	}
+}
