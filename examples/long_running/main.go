@@ -18,6 +18,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -73,6 +74,9 @@ func main() {
 // run registers and starts one workflow with the long-running task, runs the
 // worker until the workflow has ended, and returns the workflow id.
 func run(ctx context.Context, out io.Writer, serverURL string) (string, error) {
+	// The hook below prints from worker goroutines while run prints from
+	// this one: serialise the writes.
+	out = &syncWriter{w: out}
 	apiClient := client.NewAPIClient(
 		settings.NewAuthenticationSettings(os.Getenv(settings.EnvAuthKey), os.Getenv(settings.EnvAuthSecret)),
 		settings.NewHttpSettings(serverURL),
@@ -130,4 +134,17 @@ func run(ctx context.Context, out io.Writer, serverURL string) (string, error) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// syncWriter serialises writes to w, which need not be safe for concurrent
+// use.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -114,4 +115,18 @@ func (p *progress) finish(s snapshot) {
 		return
 	}
 	fmt.Fprintln(p.out, text)
+}
+
+// syncWriter serialises writes: the runner's logger writes from worker
+// goroutines while the progress line is drawn from the main one, and an
+// io.Writer such as bytes.Buffer is not safe for concurrent use.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }

@@ -37,6 +37,7 @@ const (
 // only when every workflow completed.
 func run(ctx context.Context, out io.Writer, tty bool, cfg config) (summary, error) {
 	sum := summary{}
+	out = &syncWriter{w: out}
 	log := logrus.New()
 	log.SetOutput(out)
 	// Warnings only: the runner's info lines would tear the progress line.
