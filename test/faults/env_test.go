@@ -128,6 +128,22 @@ func (e *env) start(taskType string, first, n int) []string {
 	return ids
 }
 
+// trickle starts n workflows of taskType in bursts of burst, one burst every
+// every, so that the worker's queue runs dry between bursts and its slots go
+// back to polling (a full queue is drained through update-v2 alone, which
+// would leave the poll path almost untested).
+func (e *env) trickle(taskType string, first, n, burst int, every time.Duration) []string {
+	e.t.Helper()
+	var ids []string
+	for len(ids) < n {
+		if len(ids) > 0 {
+			time.Sleep(every)
+		}
+		ids = append(ids, e.start(taskType, first+len(ids), min(burst, n-len(ids)))...)
+	}
+	return ids
+}
+
 // wait blocks until every workflow ended, failing the test after d.
 func (e *env) wait(ids []string, d time.Duration) {
 	e.t.Helper()
