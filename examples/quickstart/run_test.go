@@ -369,3 +369,28 @@ func TestRunWithAuthentication(t *testing.T) {
 		t.Fatalf("the secret was printed:\n%s", out.String())
 	}
 }
+
+// TestRunTimesOut: workflows still running when -timeout passes are reported
+// as unfinished and make the run fail (a non-zero exit code), after a
+// graceful stop of the workers.
+func TestRunTimesOut(t *testing.T) {
+	srv := conductortest.NewServer()
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	defer cancel()
+	cfg := testConfig(srv.URL(), 3)
+	// Shorter than the designed 1 s retry delay plus two 1 s callbacks.
+	cfg.timeout = 500 * time.Millisecond
+	var out bytes.Buffer
+	sum, err := run(ctx, &out, false, cfg)
+	if err == nil || !strings.Contains(err.Error(), "still running after 500ms") {
+		t.Fatalf("err = %v, want the timeout reported\n%s", err, out.String())
+	}
+	if sum.unfinished != 3 || sum.completed != 0 || !strings.Contains(out.String(), "3 unfinished") {
+		t.Fatalf("summary %+v, want 3 unfinished\n%s", sum, out.String())
+	}
+	var stderr bytes.Buffer
+	if exitCode(&stderr, err) != 1 {
+		t.Fatalf("exit code for a timeout must be 1")
+	}
+}
