@@ -1,0 +1,108 @@
+package faults
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/baton-go/baton/sdk/client"
+	"github.com/baton-go/baton/sdk/conductortest"
+	"github.com/baton-go/baton/sdk/model"
+	"github.com/baton-go/baton/sdk/settings"
+	"github.com/baton-go/baton/sdk/worker"
+)
+
+const keyID = "faults-key"
+
+// Scenario 4: authentication on, tokens that live 2 s, 3,000 tasks over
+// about ten seconds. No request may fail where the runner can see it (no
+// failed poll, no retried update), every task runs once, tokens are refreshed
+// (and counted) several times, and the server never sees two token requests
+// at once.
+func TestShortLivedTokens(t *testing.T) {
+	const tasks, batch = 3000, 5
+	e := newEnv(t, "tokens", conductortest.WithAuth(keyID, keySecret), conductortest.WithTokenTTL(2*time.Second))
+	e.define("authed", nil)
+	ids := e.start("authed", 0, tasks)
+	r := e.runner(e.client(settings.NewAuthenticationSettings(keyID, keySecret)))
+	began := time.Now()
+	// 15 ms per task at 5 slots: about 10 s of work, several token lifetimes.
+	if err := r.Start("authed", e.double(func(context.Context, *model.Task) { time.Sleep(15 * time.Millisecond) }), worker.BatchSize(batch)); err != nil {
+		t.Fatal(err)
+	}
+	e.wait(ids, 3*time.Minute)
+	took := time.Since(began)
+	rep := e.audit(ids)
+	st := e.srv.Stats()
+	refreshOK := e.counter("conductor_token_refresh_total", map[string]string{"result": "success"})
+	refreshErr := e.counter("conductor_token_refresh_total", map[string]string{"result": "error"})
+	t.Logf("scenario 4 (token TTL 2 s, %d tasks, batch %d, %s): %s; tokens issued %d, refreshes counted %v (failed %v), requests refused for their token %d (re-sent by the client), most token requests in flight at once %d, worker errors %d",
+		tasks, batch, took.Round(time.Millisecond), rep, st.TokensIssued, refreshOK, refreshErr, st.TokensRejected, st.MaxConcurrentTokenRequests, e.probe.workerErrors.Load())
+
+	if rep.Completed != tasks || rep.Duplicates != 0 || rep.Redelivered != 0 || rep.ExtraUpdates != 0 {
+		t.Errorf("want every task exactly once: %s", rep)
+	}
+	if rep.PollErrors != 0 || rep.UpdateRetries != 0 || e.probe.workerErrors.Load() != 0 {
+		t.Errorf("token expiry was visible to the runner: %s, worker errors %d", rep, e.probe.workerErrors.Load())
+	}
+	// A token is refreshed at 90% of its 2 s life, so a run of took needs at
+	// least took/2s tokens.
+	if minTokens := int64(took / (2 * time.Second)); st.TokensIssued < minTokens || st.TokensIssued < 3 {
+		t.Errorf("server issued %d tokens in %s, want >= %d", st.TokensIssued, took, max(minTokens, 3))
+	}
+	if refreshOK != float64(st.TokensIssued) || refreshErr != 0 {
+		t.Errorf("refresh metric says %v ok / %v failed, the server issued %d tokens", refreshOK, refreshErr, st.TokensIssued)
+	}
+	if st.MaxConcurrentTokenRequests != 1 {
+		t.Errorf("server saw %d token requests in flight at once, want 1", st.MaxConcurrentTokenRequests)
+	}
+	if tokens.len() == 0 {
+		t.Error("no token was recorded for the log scan")
+	}
+}
+
+// The security side of scenario 4: a key the server refuses. The runner must
+// report it (as client.ErrUnauthorized) without the secret in any error or
+// log line (the log scan in TestMain covers the lines), take no task, and log
+// a bounded number of lines about it.
+func TestRefusedKey(t *testing.T) {
+	e := newEnv(t, "refused-key", conductortest.WithAuth(keyID, keySecret))
+	e.define("locked", nil)
+	ids := e.start("locked", 0, 10)
+	var mu sync.Mutex
+	var errs []error
+	r := e.runner(e.client(settings.NewAuthenticationSettings(keyID, wrongSecret)), worker.WithHooks(worker.Hooks{
+		OnWorkerError: func(_ string, err error) {
+			errTexts.add(err)
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+		},
+	}))
+	if err := r.Start("locked", e.double(nil)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "three refused polls", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(errs) >= 3
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	for _, err := range errs {
+		if !errors.Is(err, client.ErrUnauthorized) {
+			t.Errorf("poll error does not match client.ErrUnauthorized: %v", err)
+		}
+	}
+	if st := e.srv.Stats(); st.TasksHandedOut != 0 || st.TokensIssued != 0 {
+		t.Errorf("a refused key got %d tokens and %d tasks", st.TokensIssued, st.TasksHandedOut)
+	}
+	for _, id := range ids {
+		if wf, _ := e.srv.Workflow(id); wf.Tasks[0].Status != model.TaskScheduled {
+			t.Errorf("task of %s is %s, want SCHEDULED", id, wf.Tasks[0].Status)
+		}
+	}
+	t.Logf("refused key: %d poll errors, first: %v", len(errs), errs[0])
+}
