@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 
 	"github.com/baton-go/baton/sdk/model"
 )
@@ -37,7 +38,7 @@ func fromExecuteFunc(fn model.ExecuteTaskFunction) HandlerFunc {
 func Typed[In, Out any](fn func(ctx context.Context, in In) (Out, error)) HandlerFunc {
 	return func(ctx context.Context, t *model.Task) (interface{}, error) {
 		var in In
-		if err := decodeInput(t.InputData, &in); err != nil {
+		if err := decodeInput(t.InputData, &in, reflect.TypeFor[In]().String()); err != nil {
 			return nil, model.NewNonRetryableError(err)
 		}
 		out, err := fn(ctx, in)
@@ -45,7 +46,7 @@ func Typed[In, Out any](fn func(ctx context.Context, in In) (Out, error)) Handle
 	}
 }
 
-func decodeInput(data map[string]interface{}, into interface{}) error {
+func decodeInput(data map[string]interface{}, into interface{}, typeName string) error {
 	if m, ok := into.(*map[string]interface{}); ok {
 		*m = data
 		return nil
@@ -61,9 +62,9 @@ func decodeInput(data map[string]interface{}, into interface{}) error {
 			if field == "" {
 				field = "(whole input)"
 			}
-			return fmt.Errorf("task input field %q: cannot decode a JSON %s into %s (type %T)", field, te.Value, te.Type, into)
+			return fmt.Errorf("task input field %q: cannot decode a JSON %s into %s (decoding into %s)", field, te.Value, te.Type, typeName)
 		}
-		return fmt.Errorf("task input cannot be decoded into %T: %v", into, err)
+		return fmt.Errorf("task input cannot be decoded into %s: %v", typeName, err)
 	}
 	return nil
 }
