@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,9 +23,14 @@ const (
 	waitLong = 90 * time.Second
 )
 
-// uniq returns a name unique to this run, so that runs against a server that
-// keeps its state never collide.
-func uniq(base string) string { return fmt.Sprintf("it_%s_%s", base, env.runID) }
+var nameSeq atomic.Int64
+
+// uniq returns a new name unique to this run (and to this call, so that
+// -count=N repeats do not collide): a server that keeps its state must never
+// see the same name twice.
+func uniq(base string) string {
+	return fmt.Sprintf("it_%s_%s_%d", base, env.runID, nameSeq.Add(1))
+}
 
 func testCtx(t *testing.T, d time.Duration) context.Context {
 	t.Helper()
@@ -125,7 +131,7 @@ func describeWorkflow(wf *model.Workflow) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "status %s, reason %q, tasks:", wf.Status, wf.ReasonForIncompletion)
 	for _, tk := range wf.Tasks {
-		fmt.Fprintf(&b, " [%s %s retry=%d]", tk.ReferenceTaskName, tk.Status, tk.RetryCount)
+		fmt.Fprintf(&b, " [%s %s retry=%d polls=%d]", tk.ReferenceTaskName, tk.Status, tk.RetryCount, tk.PollCount)
 	}
 	return b.String()
 }
