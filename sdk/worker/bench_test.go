@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -118,4 +120,43 @@ func BenchmarkIdempotencyKey(b *testing.B) {
 			b.Fatal("empty")
 		}
 	}
+}
+
+// BenchmarkSleepyServerPickup models Conductor 3.21's Redis queue (a long
+// poll sleeps its whole timeout when the queue is empty and never answers
+// early) with the in-memory fake, and measures pickup latency of an idle
+// worker with default settings: it stays on PollTimeoutUnproven, so a task
+// waits for the poll in progress to end. Tasks arrive at random moments.
+//
+//	go test -run '^$' -bench SleepyServerPickup -benchtime 40x ./sdk/worker/
+func BenchmarkSleepyServerPickup(b *testing.B) {
+	f := newFake()
+	f.sleepy = true
+	r := newRunner(f, WithLogger(quietLogger()))
+	entered := make(chan time.Time, 1)
+	if err := r.Start("sleepy", func(context.Context, *model.Task) (interface{}, error) {
+		entered <- time.Now()
+		return nil, nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		time.Sleep(time.Duration(rand.Int64N(int64(PollTimeoutUnproven))))
+		b.StartTimer()
+		t0 := time.Now()
+		f.push("", makeTasks("sleepy", fmt.Sprint("s", i), 1)...)
+		lat = append(lat, (<-entered).Sub(t0))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Milliseconds()), "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Milliseconds()), "p99-ms")
+	b.ReportMetric(float64(r.Workers()[0].PollTimeout.Milliseconds()), "poll-timeout-ms")
+	if err := r.Shutdown(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	r.WaitWorkers()
 }
