@@ -34,6 +34,7 @@ func TestShortLivedTokens(t *testing.T) {
 	}
 	e.wait(ids, 3*time.Minute)
 	took := time.Since(began)
+	e.settle(r)
 	rep := e.audit(ids)
 	st := e.srv.Stats()
 	refreshOK := e.counter("conductor_token_refresh_total", map[string]string{"result": "success"})

@@ -160,6 +160,22 @@ func (e *env) wait(ids []string, d time.Duration) {
 	}
 }
 
+// settle waits until every slot of r is free: a slot is released only once
+// its result was delivered (or given up), so after settle no retry of an
+// update is still on its way. Workflows can complete before that: the update
+// that completed one may have been applied while its answer was lost.
+func (e *env) settle(r *worker.TaskRunner) {
+	e.t.Helper()
+	eventually(e.t, 30*time.Second, "every slot to be released", func() bool {
+		for _, w := range r.Workers() {
+			if w.SlotsInUse != 0 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 // double is the well-behaved handler: output {"double": 2k, "echo": payload}.
 // It counts executions per task id in the probe.
 func (e *env) double(extra func(ctx context.Context, t *model.Task)) worker.HandlerFunc {

@@ -41,6 +41,7 @@ func TestInjectedErrorStatuses(t *testing.T) {
 			e.wait(ids, 3*time.Minute)
 			took := time.Since(began)
 			e.srv.ClearFaults()
+			e.settle(r)
 			rep := e.audit(ids)
 			fs := e.srv.FaultStats()
 			t.Logf("scenario 2 (%s, %d tasks, batch %d): %s; injected errors %d; run took %s",
@@ -62,7 +63,7 @@ func TestInjectedErrorStatuses(t *testing.T) {
 			if fs.Errors == 0 || rep.UpdateRetries == 0 || rep.PollErrors == 0 {
 				t.Errorf("faults were not injected or not counted: injected %d, %s", fs.Errors, rep)
 			}
-			if kinds["server"]+kinds["throttled"] != float64(rep.PollErrors)  || rep.PollErrors == 0 {
+			if kinds["server"]+kinds["throttled"] != float64(rep.PollErrors) || rep.PollErrors == 0 {
 				t.Errorf("poll errors not counted by kind: %v", kinds)
 			}
 			// Every injected error hit a poll or an update; every update failure
@@ -93,6 +94,7 @@ func TestDroppedUpdateAnswers(t *testing.T) {
 	}
 	e.wait(ids, 3*time.Minute)
 	e.srv.ClearFaults()
+	e.settle(r)
 	rep := e.audit(ids)
 	fs := e.srv.FaultStats()
 	st := e.srv.Stats()
@@ -145,6 +147,7 @@ func TestSlowAndMalformedAnswers(t *testing.T) {
 	began := time.Now()
 	e.wait(slow, 3*time.Minute)
 	tookSlow := time.Since(began)
+	e.settle(r)
 	repSlow := e.audit(slow)
 	t.Logf("scenario 5a (200 ms latency, 300 tasks, batch %d): %s; took %s", batch, repSlow, tookSlow.Round(time.Millisecond))
 	if repSlow.Completed != 300 || repSlow.Redelivered != 0 || repSlow.ExtraUpdates != 0 || repSlow.Duplicates != 0 {
@@ -161,6 +164,7 @@ func TestSlowAndMalformedAnswers(t *testing.T) {
 	bad := e.trickle("odd", 1000, 500, batch, 100*time.Millisecond)
 	e.wait(bad, 3*time.Minute)
 	e.srv.ClearFaults()
+	e.settle(r)
 	e.probe.mark()
 	repBad := e.audit(bad)
 	fs := e.srv.FaultStats()
@@ -186,6 +190,7 @@ func TestSlowAndMalformedAnswers(t *testing.T) {
 	good := e.start("odd", 5000, 200)
 	e.wait(good, time.Minute)
 	allDone := time.Since(goodAt)
+	e.settle(r)
 	repGood := e.audit(good)
 	pollRec, updRec := e.probe.recovery()
 	t.Logf("scenario 5c (faults cleared, 200 tasks): %s; after the faults ended: first poll returned %s later (a long poll of up to 1 s), first result accepted %s later; the 200 new tasks took %s",

@@ -85,6 +85,7 @@ func TestServerDown60s(t *testing.T) {
 	}
 	e.wait(ids, 3*time.Minute)
 	allDone := time.Now()
+	e.settle(r)
 	rep := e.audit(ids)
 	pollRec, updRec := e.probe.recovery()
 
