@@ -594,14 +594,33 @@ func (c *APIClient) apiError(cl call, res *resty.Response, token string) *APIErr
 	}
 	e := &APIError{StatusCode: res.StatusCode(), Method: cl.method, Path: res.Request.RawRequest.URL.Path, Body: body}
 	var eb struct {
-		Message string `json:"message"`
-		Error   string `json:"error"`
+		Message          string            `json:"message"`
+		Error            string            `json:"error"`
+		ValidationErrors []ValidationError `json:"validationErrors"`
 	}
 	if json.Unmarshal(body, &eb) == nil {
 		e.Message = eb.Message
 		e.Code = eb.Error
+		e.ValidationErrors = eb.ValidationErrors
 		if e.Message == "" {
 			e.Message = eb.Error
+		}
+		// The server's message for a validation failure is generic ("check
+		// below errors"); the field and the reason are in the list, so the
+		// error text names them.
+		for i, v := range eb.ValidationErrors {
+			if i == 3 {
+				e.Message += fmt.Sprintf("; and %d more", len(eb.ValidationErrors)-3)
+				break
+			}
+			sep := "; "
+			if i == 0 {
+				sep = ": "
+			}
+			e.Message += sep + v.Path + ": " + v.Message
+			if v.InvalidValue != nil {
+				e.Message += fmt.Sprintf(" (got %v)", v.InvalidValue)
+			}
 		}
 	} else {
 		e.Message = strings.TrimSpace(string(body))

@@ -303,7 +303,10 @@ func TestErrorsAreTyped(t *testing.T) {
 	}{
 		{404, `{"status":404,"message":"No such task found by id: abc","instance":"h","retryable":false}`, ErrNotFound, "No such task found by id: abc"},
 		{409, `{"status":409,"message":"Workflow with f.1 already exists!"}`, ErrConflict, "already exists"},
-		{400, `{"status":400,"message":"Validation failed, check below errors for detail.","validationErrors":[{"path":"x","message":"y"}]}`, ErrBadRequest, "Validation failed"},
+		{400, `{"status":400,"message":"Validation failed, check below errors for detail.","validationErrors":[{"path":"registerTaskDef.arg0[0].ownerEmail","message":"ownerEmail cannot be empty"}]}`, ErrBadRequest,
+			"Validation failed, check below errors for detail.: registerTaskDef.arg0[0].ownerEmail: ownerEmail cannot be empty"},
+		{400, `{"status":400,"message":"Validation failed, check below errors for detail.","validationErrors":[{"path":"startWorkflow.arg3","message":"99 is the maximum priority value","invalidValue":"100"}]}`, ErrBadRequest,
+			"startWorkflow.arg3: 99 is the maximum priority value (got 100)"},
 		{401, `{"error":"INVALID_TOKEN","message":"Invalid token"}`, ErrUnauthorized, "Invalid token"},
 		{500, `<html>oops</html>`, nil, "<html>oops</html>"},
 	}

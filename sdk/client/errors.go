@@ -44,6 +44,9 @@ type APIError struct {
 	Code string
 	// RetryAfter is the wait the server asked for with Retry-After, if any.
 	RetryAfter time.Duration
+	// ValidationErrors lists the fields a 400 answer refused, when the
+	// server says which (Conductor's bean validation does).
+	ValidationErrors []ValidationError
 	// Body is the start of the answer's body (at most 4 KiB).
 	Body []byte
 }
@@ -88,4 +91,13 @@ func retryableStatus(code int) bool {
 		return true
 	}
 	return false
+}
+
+// ValidationError is one refused field of a 400 answer: Path names the
+// service method, parameter and field (e.g.
+// "registerTaskDef.arg0[0].ownerEmail").
+type ValidationError struct {
+	Path         string      `json:"path"`
+	Message      string      `json:"message"`
+	InvalidValue interface{} `json:"invalidValue,omitempty"`
 }
