@@ -1,0 +1,324 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sort"
+	"time"
+)
+
+// sample is what one run of one contender measured, by metric key.
+type sample map[string]float64
+
+// Metric keys.
+const (
+	mTPS        = "tps"         // tasks completed per second
+	mCPUPerTask = "cpu_us_task" // worker CPU microseconds per task
+	mAllocs     = "allocs_task" // heap allocations per task in the worker
+	mReqPerTask = "req_task"    // HTTP requests (polls + updates) per task seen by the server
+	mPeakRSS    = "rss_mb"      // peak RSS of the worker process, MiB
+	mP50        = "p50_ms"
+	mP99        = "p99_ms"
+	mReqPerMin  = "req_min"   // requests per minute while idle
+	mCPUPerMin  = "cpu_s_min" // CPU seconds per minute while idle
+	mCapped     = "capped"    // 1 when the run hit its time cap before all tasks were done
+	mDone       = "done"      // tasks completed in the run
+)
+
+// plan sizes a whole benchmark run.
+type plan struct {
+	rounds        int
+	tputTasks     int
+	tputCap       time.Duration
+	latSamples    int
+	latRounds     int
+	idleFor       time.Duration
+	idleRounds    int
+	mixedTasks    int
+	memTypes      int
+	memTasks      int
+	memBatch      int
+	interval      time.Duration
+	profDir       string
+	onlyScenarios map[string]bool
+}
+
+// scenario is one line group of the report.
+type scenario struct {
+	key   string
+	title string
+	run   func(ctx context.Context, p plan, contender string, round int) (sample, error)
+}
+
+func scenarios() []scenario {
+	return []scenario{
+		{"tput1", "Throughput, trivial handler, batch 1", func(ctx context.Context, p plan, c string, r int) (sample, error) {
+			return runBatch(ctx, p, c, fmt.Sprintf("tput1-r%d", r), 1, p.tputTasks, 1, 0)
+		}},
+		{"tput10", "Throughput, trivial handler, batch 10", func(ctx context.Context, p plan, c string, r int) (sample, error) {
+			return runBatch(ctx, p, c, fmt.Sprintf("tput10-r%d", r), 1, p.tputTasks, 10, 0)
+		}},
+		{"tput100", "Throughput, trivial handler, batch 100", func(ctx context.Context, p plan, c string, r int) (sample, error) {
+			return runBatch(ctx, p, c, fmt.Sprintf("tput100-r%d", r), 1, p.tputTasks, 100, 0)
+		}},
+		{"latency", "Pickup latency of an idle worker (batch 1)", runLatency},
+		{"idle", "Idle cost, 10 task types (batch 1 each), cold: no task ever seen", func(ctx context.Context, p plan, c string, r int) (sample, error) {
+			return runIdle(ctx, p, c, r, false)
+		}},
+		{"idlewarm", "Idle cost, 10 task types (batch 1 each), after 6 tasks", func(ctx context.Context, p plan, c string, r int) (sample, error) {
+			return runIdle(ctx, p, c, r, true)
+		}},
+		{"mixed", "Mixed: 20 ms handler, batch 50", func(ctx context.Context, p plan, c string, r int) (sample, error) {
+			return runBatch(ctx, p, c, fmt.Sprintf("mixed-r%d", r), 1, p.mixedTasks, 50, 20*time.Millisecond)
+		}},
+		{"memory", "Memory: 100 task types", func(ctx context.Context, p plan, c string, r int) (sample, error) {
+			return runBatch(ctx, p, c, fmt.Sprintf("memory-r%d", r), p.memTypes, p.memTasks, p.memBatch, 0)
+		}},
+	}
+}
+
+func typeNames(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("bench_task_%03d", i)
+	}
+	return out
+}
+
+// runBatch preloads n workflows, starts the contender, and measures until
+// every workflow has completed or the time cap passes.
+func runBatch(ctx context.Context, p plan, contender, tag string, nTypes, n, batch int, sleep time.Duration) (sample, error) {
+	d, err := newDevServer()
+	if err != nil {
+		return nil, err
+	}
+	defer d.close()
+	types := typeNames(nTypes)
+	if err := d.define(ctx, types); err != nil {
+		return nil, err
+	}
+	if err := d.startMany(ctx, types, n); err != nil {
+		return nil, err
+	}
+	c, err := spawn(spawnOpts{contender: contender, url: d.url, types: types, batch: batch,
+		interval: p.interval, sleep: sleep, profDir: p.profDir, profTag: tag})
+	if err != nil {
+		return nil, err
+	}
+	defer c.stop()
+	st0, err := c.procStats()
+	if err != nil {
+		return nil, err
+	}
+	srv0 := d.srv.Stats()
+	start := time.Now()
+	if err := c.send("go"); err != nil {
+		return nil, err
+	}
+	deadline := start.Add(p.tputCap)
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	capped := 0.0
+	var end time.Time
+	for {
+		<-tick.C
+		now := time.Now()
+		if d.srv.Stats().WorkflowsComplete-srv0.WorkflowsComplete >= int64(n) {
+			end = now
+			break
+		}
+		if now.After(deadline) {
+			end, capped = now, 1
+			break
+		}
+		select {
+		case <-c.done:
+			return nil, fmt.Errorf("%s child died: %s", contender, c.stderr.String())
+		default:
+		}
+	}
+	srv1 := d.srv.Stats()
+	st1, err := c.procStats()
+	if err != nil {
+		return nil, err
+	}
+	done := float64(srv1.WorkflowsComplete - srv0.WorkflowsComplete)
+	if done == 0 {
+		return nil, fmt.Errorf("%s completed no task in %v", contender, p.tputCap)
+	}
+	reqs := float64(srv1.Polls - srv0.Polls + srv1.Updates - srv0.Updates)
+	return sample{
+		mTPS:        done / end.Sub(start).Seconds(),
+		mCPUPerTask: float64(st1.CPUNanos-st0.CPUNanos) / done / 1e3,
+		mAllocs:     float64(st1.Mallocs-st0.Mallocs) / done,
+		mReqPerTask: reqs / done,
+		mPeakRSS:    float64(st1.MaxRSSKB) / 1024,
+		mCapped:     capped,
+		mDone:       done,
+	}, nil
+}
+
+// runLatency measures how long a single task waits between its workflow's
+// start and the handler of an idle worker seeing it. Arrival gaps are random
+// (uniform 50..250 ms, the same sequence for every contender and round), so
+// they fall at every phase of a polling cycle.
+func runLatency(ctx context.Context, p plan, contender string, round int) (sample, error) {
+	d, err := newDevServer()
+	if err != nil {
+		return nil, err
+	}
+	defer d.close()
+	types := typeNames(1)
+	if err := d.define(ctx, types); err != nil {
+		return nil, err
+	}
+	c, err := spawn(spawnOpts{contender: contender, url: d.url, types: types, batch: 1,
+		interval: p.interval, latency: true, profDir: p.profDir, profTag: fmt.Sprintf("latency-r%d", round)})
+	if err != nil {
+		return nil, err
+	}
+	defer c.stop()
+	if err := c.send("go"); err != nil {
+		return nil, err
+	}
+	// Let the worker reach its idle rhythm before the first task arrives.
+	time.Sleep(1500 * time.Millisecond)
+	rng := rand.New(rand.NewPCG(uint64(round)+1, 42))
+	lats := make([]float64, 0, p.latSamples)
+	for i := 0; i < p.latSamples; i++ {
+		time.Sleep(50*time.Millisecond + time.Duration(rng.Int64N(int64(200*time.Millisecond))))
+		if err := d.startOne(ctx, types[0]); err != nil {
+			return nil, err
+		}
+		select {
+		case l := <-c.lat:
+			lats = append(lats, float64(l)/1e6)
+		case <-time.After(15 * time.Second):
+			return nil, fmt.Errorf("%s: task %d not picked up within 15s", contender, i)
+		case <-c.done:
+			return nil, fmt.Errorf("%s child died: %s", contender, c.stderr.String())
+		}
+	}
+	sort.Float64s(lats)
+	return sample{mP50: quantile(lats, 0.50), mP99: quantile(lats, 0.99)}, nil
+}
+
+// runIdle measures the requests and CPU time of a worker serving 10 task
+// types whose queues stay empty. warm: first send a few single tasks, as a
+// worker in production sees (Baton learns from them that the server answers
+// long polls early and lengthens its poll timeout); cold: nothing ever.
+func runIdle(ctx context.Context, p plan, contender string, round int, warm bool) (sample, error) {
+	d, err := newRecordingDevServer()
+	if err != nil {
+		return nil, err
+	}
+	defer d.close()
+	types := typeNames(10)
+	if err := d.define(ctx, types); err != nil {
+		return nil, err
+	}
+	c, err := spawn(spawnOpts{contender: contender, url: d.url, types: types, batch: 1,
+		interval: p.interval, latency: warm, profDir: p.profDir, profTag: fmt.Sprintf("idle-r%d", round)})
+	if err != nil {
+		return nil, err
+	}
+	defer c.stop()
+	if err := c.send("go"); err != nil {
+		return nil, err
+	}
+	if warm {
+		time.Sleep(500 * time.Millisecond)
+		for i := 0; i < 6; i++ {
+			time.Sleep(300 * time.Millisecond)
+			if err := d.startOne(ctx, types[i%len(types)]); err != nil {
+				return nil, err
+			}
+			select {
+			case <-c.lat:
+			case <-time.After(15 * time.Second):
+				return nil, fmt.Errorf("%s: warm-up task %d not picked up within 15s", contender, i)
+			}
+		}
+	}
+	time.Sleep(2 * time.Second)
+	st0, err := c.procStats()
+	if err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	time.Sleep(p.idleFor)
+	st1, err := c.procStats()
+	if err != nil {
+		return nil, err
+	}
+	t1 := time.Now()
+	return sample{
+		mReqPerMin: d.polls.ratePerMinute(t0, t1),
+		mCPUPerMin: float64(st1.CPUNanos-st0.CPUNanos) / 1e9 / t1.Sub(t0).Minutes(),
+	}, nil
+}
+
+// quantile of sorted values (nearest rank).
+func quantile(sorted []float64, q float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(q*float64(len(sorted))+0.999999) - 1
+	if i < 0 {
+		i = 0
+	}
+	if i >= len(sorted) {
+		i = len(sorted) - 1
+	}
+	return sorted[i]
+}
+
+// results[scenario][contender] holds one sample per round.
+type results map[string]map[string][]sample
+
+// runAll runs every selected scenario, alternating the contenders' order
+// from round to round so that none always goes first.
+func runAll(ctx context.Context, p plan, logw io.Writer) (results, error) {
+	res := results{}
+	for _, sc := range scenarios() {
+		if len(p.onlyScenarios) > 0 && !p.onlyScenarios[sc.key] {
+			continue
+		}
+		rounds := p.rounds
+		switch sc.key {
+		case "latency":
+			rounds = p.latRounds
+		case "idle", "idlewarm":
+			rounds = p.idleRounds
+		}
+		res[sc.key] = map[string][]sample{}
+		for r := 0; r < rounds; r++ {
+			for i := range contenders {
+				cont := contenders[(i+r)%len(contenders)]
+				t := time.Now()
+				s, err := sc.run(ctx, p, cont, r)
+				if err != nil {
+					return res, fmt.Errorf("%s, round %d, %s: %w", sc.key, r+1, cont, err)
+				}
+				res[sc.key][cont] = append(res[sc.key][cont], s)
+				fmt.Fprintf(logw, "%-8s round %d %-8s %6.1fs %s\n", sc.key, r+1, cont, time.Since(t).Seconds(), s.String())
+			}
+		}
+	}
+	return res, nil
+}
+
+func (s sample) String() string {
+	keys := make([]string, 0, len(s))
+	for k := range s {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := ""
+	for _, k := range keys {
+		out += fmt.Sprintf(" %s=%.4g", k, s[k])
+	}
+	return out
+}
