@@ -47,7 +47,7 @@ func randomHex(n int) string {
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if code == 0 {
-		if problems := scanSuite(); len(problems) > 0 {
+		if problems := scan(logs.all(), errTexts.list(), tokens.list()); len(problems) > 0 {
 			fmt.Fprintf(os.Stderr, "FAIL: log scan found %d problem(s):\n", len(problems))
 			for _, p := range problems {
 				fmt.Fprintln(os.Stderr, "  "+p)
@@ -68,13 +68,12 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// scanSuite checks the captured logs and errors: the key secret (right or
+// scan checks captured log entries and error texts: the key secret (right or
 // wrong), a token or a JWT-shaped string never appear at any level; the task
 // payload never appears at info level or above.
-func scanSuite() []string {
+func scan(entries []logEntry, errs []string, toks []string) []string {
 	var problems []string
 	secrets := []string{keySecret, wrongSecret}
-	toks := tokens.list()
 	check := func(where, text string, payloadToo bool) {
 		for _, s := range secrets {
 			if strings.Contains(text, s) {
@@ -96,10 +95,10 @@ func scanSuite() []string {
 			problems = append(problems, fmt.Sprintf("%s holds a task payload: %.300s", where, text))
 		}
 	}
-	for _, e := range logs.all() {
+	for _, e := range entries {
 		check("log line ("+e.level.String()+", "+e.scenario+")", e.text, e.level <= logrus.InfoLevel)
 	}
-	for _, s := range errTexts.list() {
+	for _, s := range errs {
 		check("error string", s, false)
 	}
 	if len(problems) > 20 {
