@@ -43,6 +43,15 @@ const (
 	// keeping an idle worker at 30 requests per minute.
 	PollTimeoutUnproven = 2 * time.Second
 
+	// PollTimeoutFlowing is the long-poll timeout used on a server that has
+	// not shown that it answers early, for the poll that follows one that
+	// brought tasks. Conductor 3.21 also holds a poll that found fewer tasks
+	// than it asked for until the whole timeout has passed, so while work is
+	// flowing a long timeout would delay every partial batch by that much;
+	// this short one (the server's own default) bounds the delay, and the
+	// first empty answer brings the long timeout back for the idle worker.
+	PollTimeoutFlowing = 100 * time.Millisecond
+
 	// PollCountMax is the most tasks one poll asks for; the server caps count
 	// at 100 anyway.
 	PollCountMax = 100

@@ -120,6 +120,19 @@ func (f *fakeAPI) batchPoll(ctx context.Context, req pollRequest) ([]model.Task,
 		got := f.take(q, req.count+f.extra)
 		wait, sleepy := f.notify, f.sleepy
 		f.mu.Unlock()
+		if sleepy && len(got) > 0 && len(got) < req.count && deadline != nil {
+			// Conductor 3.21 holds a partial batch until the timeout ends,
+			// then adds what became due meanwhile.
+			select {
+			case <-deadline:
+			case <-ctx.Done():
+				return got, nil
+			}
+			f.mu.Lock()
+			got = append(got, f.take(q, req.count-len(got))...)
+			f.mu.Unlock()
+			return got, nil
+		}
 		if len(got) > 0 || deadline == nil {
 			return got, nil
 		}

@@ -16,6 +16,12 @@ import (
 // it trusts the server to answer waiting polls early (see pollTimeout).
 const proofsNeeded = 3
 
+// flowingPolls is how many short polls (PollTimeoutFlowing) follow one that
+// brought tasks on a server not known to answer early: enough to pick up a
+// trickle of tasks that arrive a few hundred milliseconds apart, few enough
+// that an idle worker is back on the long timeout within a second.
+const flowingPolls = 3
+
 // poller owns one (task type, domain): it reserves slots, polls, and starts a
 // goroutine per task. Its loop is the only writer of the poll state; the
 // fields other goroutines touch are atomics (settings written by the public
@@ -33,6 +39,7 @@ type poller struct {
 	fixedTimeout atomic.Int64 // time.Duration; valid when hasFixed
 	hasFixed     atomic.Bool
 	paused       atomic.Bool
+	flowingLeft  atomic.Int32 // short polls left after the last one that brought tasks (see pollTimeout)
 
 	// wake is signalled (never blocking) when a slot frees up or a setting
 	// changes; the loop re-reads its state after each signal, so a signal
@@ -92,13 +99,18 @@ func (p *poller) setFixedTimeout(d time.Duration) {
 // or the adaptive default. Adaptive: PollTimeoutUnproven until the runner has
 // seen proofsNeeded polls answered with tasks well after the round-trip time
 // but well before the timeout (which a server that sleeps the whole timeout
-// never does), PollTimeoutDefault after.
+// never does), PollTimeoutDefault after. Until then, the flowingPolls polls
+// that follow one that brought tasks use PollTimeoutFlowing, because such a
+// server also holds partial batches for the whole timeout.
 func (p *poller) pollTimeout() time.Duration {
 	if p.hasFixed.Load() {
 		return time.Duration(p.fixedTimeout.Load())
 	}
 	if p.r.earlyProofs.Load() >= proofsNeeded {
 		return PollTimeoutDefault
+	}
+	if p.flowingLeft.Load() > 0 {
+		return PollTimeoutFlowing
 	}
 	return PollTimeoutUnproven
 }
@@ -199,6 +211,7 @@ func (p *poller) run() {
 				return // cancelled by Shutdown, not a server problem
 			}
 			failures++
+			p.flowingLeft.Store(0)
 			p.state.Store(stateBackingOff)
 			if !p.sleep(ctx, errPolicy.Delay(failures)) {
 				return
@@ -206,6 +219,11 @@ func (p *poller) run() {
 			continue
 		}
 		failures = 0
+		if len(tasks) > 0 {
+			p.flowingLeft.Store(flowingPolls)
+		} else if p.flowingLeft.Load() > 0 {
+			p.flowingLeft.Add(-1)
+		}
 		if len(tasks) > 0 {
 			p.learn(elapsed, timeout, len(tasks))
 			p.dispatch(tasks)

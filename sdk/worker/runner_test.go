@@ -763,7 +763,9 @@ func TestAdaptivePollTimeout(t *testing.T) {
 				t.Fatalf("initial timeout %v", got)
 			}
 			for i := 0; i < proofsNeeded+1; i++ {
-				time.Sleep(300 * time.Millisecond) // the task arrives while the poll waits
+				// The task arrives while a long poll waits (the short polls
+				// that follow a task are over by then).
+				time.Sleep(600 * time.Millisecond)
 				b.f.push("", makeTasks("ad", fmt.Sprintf("a%d", i), 1)...)
 				eventually(t, "done", func() bool { return b.f.updatedCount() == i+1 })
 			}
@@ -799,8 +801,61 @@ func TestAdaptivePollTimeout(t *testing.T) {
 				b.f.push("", makeTasks("ad", fmt.Sprintf("s%d", i), 1)...)
 				eventually(t, "done", func() bool { return b.f.updatedCount() == i+1 })
 			}
+			time.Sleep(time.Second) // idle again
+			synctest.Wait()
 			if got := b.r.Workers()[0].PollTimeout; got != PollTimeoutUnproven {
 				t.Fatalf("timeout %v on a server that never answers early, want %v", got, PollTimeoutUnproven)
+			}
+		})
+	})
+	t.Run("server that holds partial batches", func(t *testing.T) {
+		// Conductor 3.21 answers a poll that found fewer tasks than asked
+		// for only when its timeout ends. While tasks flow, the runner
+		// must not pay the long timeout for every partial batch.
+		synctest.Test(t, func(t *testing.T) {
+			b := setup(t)
+			b.f.sleepy = true
+			var mu sync.Mutex
+			started := map[string]time.Time{}
+			handler := func(_ context.Context, task *model.Task) (interface{}, error) {
+				mu.Lock()
+				started[task.TaskId] = time.Now()
+				mu.Unlock()
+				return nil, nil
+			}
+			if err := b.r.Start("pb", handler, BatchSize(10)); err != nil {
+				t.Fatal(err)
+			}
+			// A first task ends the idle long poll, then 25 arrive at once
+			// (batches of 10, 10 and a partial 5), then a trickle.
+			b.f.push("", makeTasks("pb", "first", 1)...)
+			eventually(t, "first", func() bool { return b.f.updatedCount() == 1 })
+			burstAt := time.Now()
+			b.f.push("", makeTasks("pb", "burst", 25)...)
+			eventually(t, "burst", func() bool { return b.f.updatedCount() == 26 })
+			if d := time.Since(burstAt); d > 500*time.Millisecond {
+				t.Fatalf("a burst of 25 at batch 10 took %v; the partial batch waited for the long timeout", d)
+			}
+			pushed := map[string]time.Time{}
+			for i := 0; i < 5; i++ {
+				time.Sleep(150 * time.Millisecond)
+				ts := makeTasks("pb", fmt.Sprintf("trickle%d", i), 1)
+				pushed[ts[0].TaskId] = time.Now()
+				b.f.push("", ts...)
+				eventually(t, "trickle", func() bool { return b.f.updatedCount() == 27+i })
+			}
+			mu.Lock()
+			for id, at := range pushed {
+				if wait := started[id].Sub(at); wait > 250*time.Millisecond {
+					t.Errorf("task %s arriving 150 ms after the previous one waited %v", id, wait)
+				}
+			}
+			mu.Unlock()
+			// Idle again: back to the long timeout within a second.
+			time.Sleep(time.Second)
+			synctest.Wait()
+			if got := b.r.Workers()[0].PollTimeout; got != PollTimeoutUnproven {
+				t.Fatalf("idle timeout %v, want %v", got, PollTimeoutUnproven)
 			}
 		})
 	})
