@@ -21,7 +21,7 @@ var contenderColors = map[string]color.Color{
 var contenderLabels = map[string]string{contBaton: "Baton", contOfficial: "official SDK", contLimit: "limit"}
 
 // groupedBars draws one bar per contender in each group (medians).
-func groupedBars(title, ylabel string, groups []string, value func(group int, contender string) float64) (*plot.Plot, error) {
+func groupedBars(title, ylabel, format string, groups []string, value func(group int, contender string) float64) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = title
 	p.Y.Label.Text = ylabel
@@ -41,6 +41,23 @@ func groupedBars(title, ylabel string, groups []string, value func(group int, co
 		bars.Offset = w * vg.Length(i-1)
 		p.Add(bars)
 		p.Legend.Add(contenderLabels[c], bars)
+		// The value above each bar, so small bars can still be read.
+		xys := make(plotter.XYs, len(groups))
+		labels := make([]string, len(groups))
+		for g := range groups {
+			xys[g] = plotter.XY{X: float64(g), Y: vals[g]}
+			labels[g] = fmt.Sprintf(format, vals[g])
+		}
+		lab, err := plotter.NewLabels(plotter.XYLabels{XYs: xys, Labels: labels})
+		if err != nil {
+			return nil, err
+		}
+		for i := range lab.TextStyle {
+			lab.TextStyle[i].Font.Size = vg.Points(7)
+			lab.TextStyle[i].XAlign = draw.XCenter
+		}
+		lab.Offset = vg.Point{X: bars.Offset, Y: vg.Points(2)}
+		p.Add(lab)
 	}
 	p.NominalX(groups...)
 	return p, nil
@@ -60,7 +77,7 @@ func drawChart(res results, path string) error {
 	}
 	var plots []*plot.Plot
 	if len(tputKeys) > 0 {
-		p, err := groupedBars("Throughput (higher is better)", "tasks/s", tputGroups, func(g int, c string) float64 {
+		p, err := groupedBars("Throughput, medians (higher is better)", "tasks/s", "%.0f", tputGroups, func(g int, c string) float64 {
 			return res.med(tputKeys[g], c, mTPS)
 		})
 		if err != nil {
@@ -69,13 +86,14 @@ func drawChart(res results, path string) error {
 		plots = append(plots, p)
 	}
 	if _, ok := res["latency"]; ok {
-		keys := []string{mP50, mP99}
-		p, err := groupedBars("Idle pickup latency (lower is better)", "ms", []string{"p50", "p99"}, func(g int, c string) float64 {
+		keys := []string{mP50, mP90, mP99}
+		p, err := groupedBars("Idle pickup latency, medians (lower is better)", "ms", "%.1f", []string{"p50", "p90", "p99"}, func(g int, c string) float64 {
 			return res.med("latency", c, keys[g])
 		})
 		if err != nil {
 			return err
 		}
+		p.Legend.Left = true
 		plots = append(plots, p)
 	}
 	if len(plots) == 0 {

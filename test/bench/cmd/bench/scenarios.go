@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"sort"
+	"syscall"
 	"time"
 )
 
@@ -16,11 +17,14 @@ type sample map[string]float64
 const (
 	mTPS        = "tps"         // tasks completed per second
 	mCPUPerTask = "cpu_us_task" // worker CPU microseconds per task
+	mSrvCPU     = "srv_us_task" // server (driver process) CPU microseconds per task
 	mAllocs     = "allocs_task" // heap allocations per task in the worker
 	mReqPerTask = "req_task"    // HTTP requests (polls + updates) per task seen by the server
 	mPeakRSS    = "rss_mb"      // peak RSS of the worker process, MiB
 	mP50        = "p50_ms"
+	mP90        = "p90_ms"
 	mP99        = "p99_ms"
+	mMean       = "mean_ms"
 	mReqPerMin  = "req_min"   // requests per minute while idle
 	mCPUPerMin  = "cpu_s_min" // CPU seconds per minute while idle
 	mCapped     = "capped"    // 1 when the run hit its time cap before all tasks were done
@@ -67,7 +71,7 @@ func scenarios() []scenario {
 		{"idle", "Idle cost, 10 task types (batch 1 each), cold: no task ever seen", func(ctx context.Context, p plan, c string, r int) (sample, error) {
 			return runIdle(ctx, p, c, r, false)
 		}},
-		{"idlewarm", "Idle cost, 10 task types (batch 1 each), after 6 tasks", func(ctx context.Context, p plan, c string, r int) (sample, error) {
+		{"idlewarm", "Idle cost, 10 task types (batch 1 each), after 8 tasks", func(ctx context.Context, p plan, c string, r int) (sample, error) {
 			return runIdle(ctx, p, c, r, true)
 		}},
 		{"mixed", "Mixed: 20 ms handler, batch 50", func(ctx context.Context, p plan, c string, r int) (sample, error) {
@@ -113,6 +117,7 @@ func runBatch(ctx context.Context, p plan, contender, tag string, nTypes, n, bat
 		return nil, err
 	}
 	srv0 := d.srv.Stats()
+	self0 := selfCPU()
 	start := time.Now()
 	if err := c.send("go"); err != nil {
 		return nil, err
@@ -140,6 +145,7 @@ func runBatch(ctx context.Context, p plan, contender, tag string, nTypes, n, bat
 		}
 	}
 	srv1 := d.srv.Stats()
+	self1 := selfCPU()
 	st1, err := c.procStats()
 	if err != nil {
 		return nil, err
@@ -152,6 +158,7 @@ func runBatch(ctx context.Context, p plan, contender, tag string, nTypes, n, bat
 	return sample{
 		mTPS:        done / end.Sub(start).Seconds(),
 		mCPUPerTask: float64(st1.CPUNanos-st0.CPUNanos) / done / 1e3,
+		mSrvCPU:     float64(self1-self0) / done / 1e3,
 		mAllocs:     float64(st1.Mallocs-st0.Mallocs) / done,
 		mReqPerTask: reqs / done,
 		mPeakRSS:    float64(st1.MaxRSSKB) / 1024,
@@ -202,8 +209,16 @@ func runLatency(ctx context.Context, p plan, contender string, round int) (sampl
 		}
 	}
 	sort.Float64s(lats)
-	return sample{mP50: quantile(lats, 0.50), mP99: quantile(lats, 0.99)}, nil
+	sum := 0.0
+	for _, l := range lats {
+		sum += l
+	}
+	return sample{mP50: quantile(lats, 0.50), mP90: quantile(lats, 0.90), mP99: quantile(lats, 0.99), mMean: sum / float64(len(lats))}, nil
 }
+
+// warmTasks is how many single tasks the "after tasks" idle scenario sends
+// (to the first task type, 300 ms apart) before it starts measuring.
+const warmTasks = 8
 
 // runIdle measures the requests and CPU time of a worker serving 10 task
 // types whose queues stay empty. warm: first send a few single tasks, as a
@@ -230,9 +245,9 @@ func runIdle(ctx context.Context, p plan, contender string, round int, warm bool
 	}
 	if warm {
 		time.Sleep(500 * time.Millisecond)
-		for i := 0; i < 6; i++ {
+		for i := 0; i < warmTasks; i++ {
 			time.Sleep(300 * time.Millisecond)
-			if err := d.startOne(ctx, types[i%len(types)]); err != nil {
+			if err := d.startOne(ctx, types[0]); err != nil {
 				return nil, err
 			}
 			select {
@@ -321,4 +336,12 @@ func (s sample) String() string {
 		out += fmt.Sprintf(" %s=%.4g", k, s[k])
 	}
 	return out
+}
+
+// selfCPU is this (the driver's) process's CPU time in nanoseconds: the
+// server's work plus the driver's light bookkeeping.
+func selfCPU() int64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Utime.Nano() + ru.Stime.Nano()
 }
