@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/baton-go/baton/sdk/client"
+	"github.com/baton-go/baton/sdk/metrics"
 	"github.com/baton-go/baton/sdk/model"
 	"github.com/baton-go/baton/sdk/settings"
 )
@@ -73,6 +74,10 @@ func describe(err error) error {
 	}
 	var ae *client.APIError
 	if !errors.As(err, &ae) {
+		if errors.Is(err, client.ErrDecode) || errors.Is(err, client.ErrResponseTooLarge) {
+			// A garbled answer is worth another try, under its own kind.
+			return &apiFailure{err: err, retryable: true, kind: metrics.ErrorKindDecode}
+		}
 		return err
 	}
 	return &apiFailure{

@@ -203,12 +203,22 @@ func (l *lease) fire() {
 			h(l.t.TaskType, fmt.Errorf("extending lease of task %s: %w", l.t.TaskId, err))
 		}
 	}
+	// A failed extension is tried again soon rather than a whole period
+	// later: the server's clock keeps running, and waiting half the response
+	// timeout again would leave no second chance before it fires.
+	next := l.period
+	if err != nil {
+		next = max(l.period/4, leaseRetryMin)
+	}
 	l.mu.Lock()
 	if !l.stopped {
-		l.timer = r.clock.AfterFunc(l.period, l.fire)
+		l.timer = r.clock.AfterFunc(next, l.fire)
 	}
 	l.mu.Unlock()
 }
+
+// leaseRetryMin is the shortest wait before retrying a failed extension.
+const leaseRetryMin = 100 * time.Millisecond
 
 // stop ends the extensions and waits for one in flight.
 func (l *lease) stop() {

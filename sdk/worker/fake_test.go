@@ -16,33 +16,38 @@ import (
 // sleep the whole timeout when sleepy is set, like Conductor 3.21's Redis
 // queue), every update recorded, and error injection.
 type fakeAPI struct {
-	mu       sync.Mutex
-	queues   map[string][]model.Task
-	notify   chan struct{} // closed and replaced on every push
-	updates  map[string][]model.TaskResult
-	leases   map[string]int
-	v2       bool // support update-v2
-	sleepy   bool // long polls never wake early
-	extra    int  // hand out this many tasks more than asked
-	polls    []pollRequest
-	pollErr  func(n int, req pollRequest) error     // n = poll number from 1
-	updErr   func(n int, r *model.TaskResult) error // n = attempt for this task from 1
-	attempts map[string]int
-	owner    map[string]string // task id -> queue it was handed out from
-	pollHook func(req pollRequest)
-	v2calls  int
+	mu      sync.Mutex
+	queues  map[string][]model.Task
+	notify  chan struct{} // closed and replaced on every push
+	updates map[string][]model.TaskResult
+	leases  map[string]int
+	v2      bool // support update-v2
+	sleepy  bool // long polls never wake early
+	// leaseErr, when set, decides the outcome of the n-th extendLease
+	// attempt of a task (from 1); leaseTries records when each came.
+	leaseErr   func(n int) error
+	leaseTries map[string][]time.Time
+	extra      int // hand out this many tasks more than asked
+	polls      []pollRequest
+	pollErr    func(n int, req pollRequest) error     // n = poll number from 1
+	updErr     func(n int, r *model.TaskResult) error // n = attempt for this task from 1
+	attempts   map[string]int
+	owner      map[string]string // task id -> queue it was handed out from
+	pollHook   func(req pollRequest)
+	v2calls    int
 }
 
 var _ taskAPI = (*fakeAPI)(nil)
 
 func newFake() *fakeAPI {
 	return &fakeAPI{
-		queues:   map[string][]model.Task{},
-		notify:   make(chan struct{}),
-		updates:  map[string][]model.TaskResult{},
-		leases:   map[string]int{},
-		attempts: map[string]int{},
-		owner:    map[string]string{},
+		queues:     map[string][]model.Task{},
+		notify:     make(chan struct{}),
+		updates:    map[string][]model.TaskResult{},
+		leaseTries: map[string][]time.Time{},
+		leases:     map[string]int{},
+		attempts:   map[string]int{},
+		owner:      map[string]string{},
 	}
 }
 
@@ -160,6 +165,13 @@ func (f *fakeAPI) updateTask(ctx context.Context, r *model.TaskResult) error {
 	}
 	f.mu.Lock()
 	if r.ExtendLease {
+		f.leaseTries[r.TaskId] = append(f.leaseTries[r.TaskId], time.Now())
+		if f.leaseErr != nil {
+			if err := f.leaseErr(len(f.leaseTries[r.TaskId])); err != nil {
+				f.mu.Unlock()
+				return err
+			}
+		}
 		f.leases[r.TaskId]++
 		f.mu.Unlock()
 		return nil

@@ -969,6 +969,41 @@ func TestLeaseExtension(t *testing.T) {
 	})
 }
 
+func TestFailedLeaseExtensionIsRetriedSoon(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := setup(t)
+		b.f.leaseErr = func(n int) error {
+			if n == 1 {
+				return context.DeadlineExceeded
+			}
+			return nil
+		}
+		h := func(ctx context.Context, _ *model.Task) (interface{}, error) {
+			time.Sleep(3500 * time.Millisecond)
+			return nil, nil
+		}
+		if err := b.r.Start("lr", h); err != nil {
+			t.Fatal(err)
+		}
+		ts := makeTasks("lr", "lr", 1)
+		ts[0].ResponseTimeoutSeconds = 4 // extensions every 2 s
+		start := time.Now()
+		b.f.push("", ts...)
+		eventually(t, "done", func() bool { return b.f.updatedCount() == 1 })
+		b.f.mu.Lock()
+		tries := append([]time.Time(nil), b.f.leaseTries["lr-0"]...)
+		b.f.mu.Unlock()
+		if len(tries) < 2 {
+			t.Fatalf("%d extension attempts, want a retry after the failed one", len(tries))
+		}
+		// The retry comes a quarter period after the failure, well before
+		// the server's 4 s response timeout, not a whole period later.
+		if gap := tries[1].Sub(tries[0]); gap > time.Second {
+			t.Fatalf("retry of a failed extension came %v after it (first at %v)", gap, tries[0].Sub(start))
+		}
+	})
+}
+
 func TestTaskDeadlineFromDefinition(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := setup(t)

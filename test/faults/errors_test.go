@@ -208,8 +208,6 @@ func TestSlowAndMalformedAnswers(t *testing.T) {
 // made for it ("decode"), so that a dashboard can tell a broken proxy from a
 // network problem.
 func TestUndecodablePollCountedAsDecode(t *testing.T) {
-	t.Skip("bug in sdk/worker: client_api.go describe() passes client.ErrDecode through unwrapped and classify() labels it " +
-		"metrics.ErrorKindOther, so task_poll_error{kind=\"decode\"} is never incremented (ErrorKindDecode is used nowhere)")
 	e := newEnv(t, "decode")
 	e.define("undecodable", redeliverable())
 	e.srv.SetFaults(conductortest.Faults{"poll": {MalformedRate: 1, Malformed: []conductortest.MalformedMode{conductortest.TruncatedJSON}}})
