@@ -39,9 +39,10 @@ const (
 	// shown that it answers early. A server that sleeps the whole timeout on an
 	// empty queue (Conductor 3.21 with its Redis queue) makes a task that
 	// arrives during the wait sit there until the timeout ends, so this value
-	// bounds pickup latency on such servers (about 1 s at the median) while
-	// keeping an idle worker at 30 requests per minute.
-	PollTimeoutUnproven = 2 * time.Second
+	// bounds pickup latency on such servers (about 1.25 s at the median) while
+	// keeping an idle worker at 24 requests per minute, a tenth or less of what
+	// the official SDK sends at its usual 100 ms poll interval.
+	PollTimeoutUnproven = 2500 * time.Millisecond
 
 	// PollTimeoutFlowing is the long-poll timeout used on a server that has
 	// not shown that it answers early, for the poll that follows one that

@@ -42,15 +42,15 @@
 // during the wait waits for the timeout to end.
 //
 // The default therefore adapts. A runner starts with PollTimeoutUnproven
-// (2 s: about 30 requests a minute per idle worker, and a median pickup of
-// about 1 s on a server that does not answer early). When it has seen a few
+// (2.5 s: about 24 requests a minute per idle worker, and a median pickup of
+// about 1.25 s on a server that does not answer early). When it has seen a few
 // polls come back with tasks well after the round-trip time but well before
 // the timeout, which only a server that answers early does, it switches to
 // PollTimeoutDefault (5 s, the server's maximum: 12 requests a minute per
 // idle worker). Until then, the poll after one that brought tasks uses
 // PollTimeoutFlowing (100 ms): Conductor 3.21 also holds a poll that found
 // fewer tasks than it asked for until its timeout ends, which would otherwise
-// add 2 s to every partial batch while work is flowing. The original SDK polls with the server's 100 ms default and
+// add 2.5 s to every partial batch while work is flowing. The original SDK polls with the server's 100 ms default and
 // sleeps the poll interval after an empty answer: about 300 requests a
 // minute. After an empty answer that did wait, the next poll goes out at
 // once; after an empty answer that came back at once (a server that ignores
