@@ -217,7 +217,7 @@ func runLatency(ctx context.Context, p plan, contender string, round int) (sampl
 }
 
 // warmTasks is how many single tasks the "after tasks" idle scenario sends
-// (to the first task type, 300 ms apart) before it starts measuring.
+// (to the first task type, 400..900 ms apart) before it starts measuring.
 const warmTasks = 8
 
 // runIdle measures the requests and CPU time of a worker serving 10 task
@@ -245,8 +245,11 @@ func runIdle(ctx context.Context, p plan, contender string, round int, warm bool
 	}
 	if warm {
 		time.Sleep(500 * time.Millisecond)
+		rng := rand.New(rand.NewPCG(uint64(round)+7, 42))
 		for i := 0; i < warmTasks; i++ {
-			time.Sleep(300 * time.Millisecond)
+			// Gaps of 400..900 ms: tasks land inside a waiting long poll,
+			// not right after the short polls a worker may make after a task.
+			time.Sleep(400*time.Millisecond + time.Duration(rng.Int64N(int64(500*time.Millisecond))))
 			if err := d.startOne(ctx, types[0]); err != nil {
 				return nil, err
 			}
