@@ -6,6 +6,7 @@ require (
 	github.com/baton-go/baton v0.0.0
 	github.com/conductor-sdk/conductor-go v1.5.4
 	github.com/sirupsen/logrus v1.10.2
+	go.uber.org/goleak v1.3.0
 	golang.org/x/sync v0.24.0
 	gonum.org/v1/plot v0.15.2
 )

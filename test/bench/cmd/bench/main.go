@@ -101,13 +101,13 @@ func realMain(args []string) int {
 }
 
 func fullPlan() plan {
-	return plan{rounds: 3, tputTasks: 10000, tputCap: 8 * time.Second, latSamples: 50, latRounds: 2,
+	return plan{rounds: 3, tputTasks: 10000, tputTasksBig: 20000, tputCap: 8 * time.Second, latSamples: 50, latRounds: 2,
 		idleFor: 12 * time.Second, idleRounds: 2, mixedTasks: 5000, memTypes: 100, memTasks: 10000, memBatch: 10,
 		interval: 100 * time.Millisecond}
 }
 
 func quickPlan() plan {
-	return plan{rounds: 1, tputTasks: 2000, tputCap: 5 * time.Second, latSamples: 20, latRounds: 1,
+	return plan{rounds: 1, tputTasks: 2000, tputTasksBig: 4000, tputCap: 5 * time.Second, latSamples: 20, latRounds: 1,
 		idleFor: 8 * time.Second, idleRounds: 1, mixedTasks: 1000, memTypes: 100, memTasks: 2000, memBatch: 10,
 		interval: 100 * time.Millisecond}
 }

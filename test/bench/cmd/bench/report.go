@@ -256,7 +256,7 @@ func report(res results, p plan, mode, cmdline string, began time.Time, elapsed 
 		}
 	}
 	w("\n## How each scenario is measured\n\n")
-	w("- **Throughput** (batch 1, 10, 100): %d workflows preloaded; the clock runs from the worker's start until the server has seen all of them complete ", p.tputTasks)
+	w("- **Throughput** (batch 1, 10, 100): %d workflows preloaded at batch 1, %d at 10 and 100; the clock runs from the worker's start until the server has seen all of them complete ", p.tputTasks, p.tputTasksBig)
 	w("(or a %v cap). *Requests/task* is the server's count of polls plus updates divided by tasks (an `update-v2` counts as one of each). ", p.tputCap)
 	w("CPU and allocations are read inside the worker process (getrusage, runtime.MemStats) at the start and at the end.\n")
 	w("- **Pickup latency**: an idle worker (batch 1, poll interval %v, every contender with its default poll timeout: Baton adaptive, ", p.interval)
