@@ -181,6 +181,7 @@ func soakReport(points []soakPoint, dur time.Duration, rate int, started int64) 
 	w := func(format string, args ...interface{}) { fmt.Fprintf(&b, format, args...) }
 	w("# Soak: Baton worker under steady load\n\n")
 	w("- Date: %s; machine: %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), machineInfo())
+	w("- Baton: %s\n", batonRevision())
 	w("- Command: `cd test/bench && go run ./cmd/bench -soak -soak-for %v -soak-rate %d -out SOAK.md`\n", dur, rate)
 	w("- Load: %d workflows/s of one SIMPLE task over %d task types (batch %d each, trivial handler) on the in-process dev server; %d workflows started. ",
 		rate, soakTypes, soakBatch, started)
