@@ -4,7 +4,7 @@ GO ?= go
 STATICCHECK_VERSION ?= v0.8.2
 PKGS := ./...
 
-.PHONY: help test test-short lint bench test-conductor test-faults fuzz ci
+.PHONY: help test test-short lint bench bench-quick bench-micro test-conductor test-faults fuzz ci
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -25,8 +25,14 @@ lint: ## gofmt check, go vet and staticcheck
 	$(GO) vet $(PKGS)
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
 
-bench: ## micro-benchmarks of the hot paths (allocations included)
-	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+bench: ## Baton vs the official Go SDK vs a bare poll/update loop: writes BENCHMARKS.md and docs/bench.png (under 10 min)
+	cd test/bench && $(GO) run ./cmd/bench -out ../../BENCHMARKS.md -chart ../../docs/bench.png
+
+bench-quick: ## the same driver, CI-sized (one round, fewer tasks), report to stdout only
+	cd test/bench && $(GO) test -count=1 ./... && $(GO) run ./cmd/bench -quick
+
+bench-micro: ## go test micro-benchmarks of the hot paths, allocations included
+	$(GO) test -run '^$$' -bench . -benchmem ./sdk/...
 
 test-conductor: ## the integration suite against the real Conductor OSS server (downloads it on first use)
 	test/conductor/run.sh
@@ -45,5 +51,5 @@ fuzz: ## run every fuzz test for FUZZTIME each (seed corpora live in testdata/fu
 
 # `make test` covers ./... and so the fault suite too; CI keeps the fuzzers
 # alive at 10 s each; run `make fuzz` for longer sessions.
-ci: lint test test-conductor ## what .ci/run calls
+ci: lint test test-conductor bench-quick ## what .ci/run calls
 	$(MAKE) fuzz FUZZTIME=10s
