@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/baton-go/baton/sdk/worker"
 )
 
 // metricDef describes how a metric is shown.
@@ -265,9 +267,15 @@ func report(res results, p plan, mode, cmdline string, began time.Time, elapsed 
 	w("- **Idle cost**: 10 task types, batch 1, nothing queued, measured over %v after 2 s of quiet: requests/min is the sum over task types of 60 s / (mean spacing of that type's polls), ", p.idleFor)
 	w("from arrival times recorded by a thin handler in front of the server (a plain count in a window depends on where the window falls in a 2 s or 5 s cycle); ")
 	w("CPU is the worker process's, scaled to a minute. *Cold*: the worker has never seen a task. *After 8 tasks*: eight single tasks of the first type arrived 400–900 ms apart first, as any worker in production sees; ")
-	w("Baton learns from them that this server answers long polls as soon as a task is due and moves from its 2 s to its 5 s poll timeout (see sdk/worker's package documentation).\n")
+	w("Baton learns from them that this server answers long polls as soon as a task is due and moves from its %v to its %v poll timeout (see sdk/worker's package documentation).\n", worker.PollTimeoutUnproven, worker.PollTimeoutDefault)
 	w("- **Mixed**: %d tasks, handler sleeps 20 ms, batch 50 (ideal: 2,500 tasks/s).\n", p.mixedTasks)
 	w("- **Memory**: %d task types, batch %d each, %d tasks spread over them; peak RSS is the worker process's VmHWM.\n", p.memTypes, p.memBatch, p.memTasks)
+	if _, ok := res["latency"]; ok {
+		notes = append(notes, "The official SDK's pickup latency is bimodal on this server: a task that arrives while its 100 ms poll is held "+
+			"is answered at once, one that arrives during its 100 ms sleep waits for the rest of it. Its p50 therefore lands on either side "+
+			"from round to round; the mean and p90 are the steadier comparison. On a server that does not answer held polls early "+
+			"(Conductor 3.21's Redis queue) every one of its tasks would wait.")
+	}
 	if len(notes) > 0 {
 		w("\n## Notes\n\n")
 		for _, n := range notes {
