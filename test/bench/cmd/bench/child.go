@@ -61,6 +61,88 @@ type procStats struct {
 	Sys        uint64 `json:"sys"`        // bytes obtained from the OS by the Go runtime
 	Goroutines int    `json:"goroutines"` // goroutines now
 	RSSKB      int64  `json:"rssKB"`      // resident set size now (from /proc/self/statm)
+
+	// Peaks seen by the sampler (-sample-peaks); zero without it.
+	PeakStackKB    int64 `json:"peakStackKB"`    // goroutine stacks (MemStats.StackInuse)
+	PeakHeapKB     int64 `json:"peakHeapKB"`     // heap spans in use (MemStats.HeapInuse)
+	PeakGoroutines int   `json:"peakGoroutines"` // goroutines
+	PeakFDs        int   `json:"peakFDs"`        // open file descriptors, nearly all of them sockets
+}
+
+// peakSampler tracks the peaks of the quantities behind RSS, so that a
+// difference in peak RSS can be traced to stacks, heap or connections.
+// Reading MemStats stops the world briefly, so only the memory scenario
+// turns it on.
+type peakSampler struct {
+	mu   sync.Mutex
+	peak procStats
+	stop chan struct{}
+	done chan struct{}
+
+	// heapFile, when set, receives a heap profile each time the heap in use
+	// grows 10 % past the last one written, so the profile shows the peak.
+	heapFile    string
+	heapWritten uint64
+}
+
+func startPeakSampler(every time.Duration, heapFile string) *peakSampler {
+	ps := &peakSampler{stop: make(chan struct{}), done: make(chan struct{}), heapFile: heapFile}
+	go func() {
+		defer close(ps.done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			ps.sample()
+			select {
+			case <-t.C:
+			case <-ps.stop:
+				return
+			}
+		}
+	}()
+	return ps
+}
+
+func (ps *peakSampler) sample() {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	g := runtime.NumGoroutine()
+	fds := 0
+	if ents, err := os.ReadDir("/proc/self/fd"); err == nil {
+		fds = len(ents)
+	}
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	ps.peak.PeakStackKB = max(ps.peak.PeakStackKB, int64(ms.StackInuse/1024))
+	ps.peak.PeakHeapKB = max(ps.peak.PeakHeapKB, int64(ms.HeapInuse/1024))
+	ps.peak.PeakGoroutines = max(ps.peak.PeakGoroutines, g)
+	ps.peak.PeakFDs = max(ps.peak.PeakFDs, fds)
+	if ps.heapFile != "" && ms.HeapInuse > ps.heapWritten+ps.heapWritten/10 {
+		ps.heapWritten = ms.HeapInuse
+		if f, err := os.Create(ps.heapFile); err == nil {
+			_ = pprof.Lookup("heap").WriteTo(f, 0)
+			_ = f.Close()
+		}
+	}
+}
+
+// fill copies the peaks so far into st.
+func (ps *peakSampler) fill(st *procStats) {
+	if ps == nil {
+		return
+	}
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	st.PeakStackKB, st.PeakHeapKB = ps.peak.PeakStackKB, ps.peak.PeakHeapKB
+	st.PeakGoroutines, st.PeakFDs = ps.peak.PeakGoroutines, ps.peak.PeakFDs
+}
+
+func (ps *peakSampler) close() {
+	if ps == nil {
+		return
+	}
+	close(ps.stop)
+	<-ps.done
 }
 
 func readProcStats() procStats {
@@ -120,6 +202,7 @@ type childConfig struct {
 	interval   time.Duration
 	sleep      time.Duration // handler duration (0: trivial handler)
 	latency    bool          // report pickup latency per task
+	peaks      bool          // sample stack, heap, goroutine and fd peaks
 	cpuProfile string
 	memProfile string
 }
@@ -131,6 +214,7 @@ func childFlags(fs *flag.FlagSet, c *childConfig) *string {
 	fs.DurationVar(&c.interval, "interval", 100*time.Millisecond, "poll interval")
 	fs.DurationVar(&c.sleep, "sleep", 0, "handler duration")
 	fs.BoolVar(&c.latency, "latency", false, "report pickup latency of each task")
+	fs.BoolVar(&c.peaks, "sample-peaks", false, "sample the peaks of stacks, heap, goroutines and open fds every 20 ms")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the contender here")
 	fs.StringVar(&c.memProfile, "memprofile", "", "write an allocation profile of the contender here")
 	return types
@@ -203,12 +287,22 @@ func runChild(cfg childConfig) int {
 	if begin == nil {
 		return 1
 	}
+	var ps *peakSampler
+	if cfg.peaks {
+		heapFile := ""
+		if cfg.memProfile != "" {
+			heapFile = strings.TrimSuffix(cfg.memProfile, ".allocs.pprof") + ".peakheap.pprof"
+		}
+		ps = startPeakSampler(20*time.Millisecond, heapFile)
+	}
 	o.line("ready")
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		switch in.Text() {
 		case "stats":
-			b, _ := json.Marshal(readProcStats())
+			st := readProcStats()
+			ps.fill(&st)
+			b, _ := json.Marshal(st)
 			o.line("stats %s", b)
 			continue
 		case "go":
@@ -223,6 +317,7 @@ func runChild(cfg childConfig) int {
 		}
 		break
 	}
+	ps.close()
 	if cpuFile != nil {
 		pprof.StopCPUProfile()
 		_ = cpuFile.Close()

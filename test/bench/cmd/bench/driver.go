@@ -34,6 +34,54 @@ type devServer struct {
 
 	front *http.Server
 	polls *pollLog
+	conns *connStats
+}
+
+// connStats counts, in front of the server, the connections the contender
+// opens and the requests it keeps in flight: a worker's sockets and the
+// goroutines net/http keeps per socket are most of its memory under load.
+type connStats struct {
+	mu                   sync.Mutex
+	opened, open, peak   int64
+	inFlight, peakFlight int64
+}
+
+func (c *connStats) track(_ net.Conn, st http.ConnState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch st {
+	case http.StateNew:
+		c.opened++
+		c.open++
+		c.peak = max(c.peak, c.open)
+	case http.StateClosed, http.StateHijacked:
+		c.open--
+	}
+}
+
+func (c *connStats) serveWith(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.mu.Lock()
+		c.inFlight++
+		c.peakFlight = max(c.peakFlight, c.inFlight)
+		c.mu.Unlock()
+		defer func() {
+			c.mu.Lock()
+			c.inFlight--
+			c.mu.Unlock()
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// snapshot returns connections opened so far, the peak of open connections
+// and the peak of requests in flight, and resets both peaks to the present.
+func (c *connStats) snapshot() (opened, peakOpen, peakFlight int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	opened, peakOpen, peakFlight = c.opened, c.peak, c.peakFlight
+	c.peak, c.peakFlight = c.open, c.inFlight
+	return opened, peakOpen, peakFlight
 }
 
 // pollLog records when each poll request arrived, by task type.
@@ -83,6 +131,30 @@ func (l *pollLog) ratePerMinute(from, to time.Time) float64 {
 
 // newRecordingDevServer is newDevServer with a poll recorder in front.
 func newRecordingDevServer() (*devServer, error) {
+	polls := &pollLog{at: map[string][]time.Time{}}
+	d, err := newFrontedDevServer(polls.ServeWith, nil)
+	if err != nil {
+		return nil, err
+	}
+	d.polls = polls
+	return d, nil
+}
+
+// newCountingDevServer is newDevServer with a connection and in-flight
+// request counter in front.
+func newCountingDevServer() (*devServer, error) {
+	cs := &connStats{}
+	d, err := newFrontedDevServer(cs.serveWith, cs.track)
+	if err != nil {
+		return nil, err
+	}
+	d.conns = cs
+	return d, nil
+}
+
+// newFrontedDevServer serves the dev server's handler, wrapped, on a second
+// listener in this process (no proxy hop), and points the contender there.
+func newFrontedDevServer(wrap func(http.Handler) http.Handler, connState func(net.Conn, http.ConnState)) (*devServer, error) {
 	d, err := newDevServer()
 	if err != nil {
 		return nil, err
@@ -92,8 +164,7 @@ func newRecordingDevServer() (*devServer, error) {
 		d.close()
 		return nil, err
 	}
-	d.polls = &pollLog{at: map[string][]time.Time{}}
-	d.front = &http.Server{Handler: d.polls.ServeWith(d.srv.Handler()), ReadHeaderTimeout: 10 * time.Second}
+	d.front = &http.Server{Handler: wrap(d.srv.Handler()), ReadHeaderTimeout: 10 * time.Second, ConnState: connState}
 	go func() { _ = d.front.Serve(ln) }()
 	d.url = "http://" + ln.Addr().String() + "/api"
 	return d, nil
@@ -215,6 +286,7 @@ type spawnOpts struct {
 	interval  time.Duration
 	sleep     time.Duration
 	latency   bool
+	peaks     bool
 	profDir   string // write cpu/mem profiles here ("" = none)
 	profTag   string
 }
@@ -228,6 +300,9 @@ func spawn(o spawnOpts) (*child, error) {
 		"-batch", strconv.Itoa(o.batch), "-interval", o.interval.String(), "-sleep", o.sleep.String()}
 	if o.latency {
 		args = append(args, "-latency")
+	}
+	if o.peaks {
+		args = append(args, "-sample-peaks")
 	}
 	if o.profDir != "" {
 		base := fmt.Sprintf("%s/%s-%s", o.profDir, o.profTag, o.contender)

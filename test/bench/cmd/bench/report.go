@@ -34,6 +34,13 @@ var (
 	defMean    = metricDef{mMean, "mean ms", "%.2f", false}
 	defReqMin  = metricDef{mReqPerMin, "requests/min", "%.0f", false}
 	defCPUMin  = metricDef{mCPUPerMin, "CPU s/min", "%.3f", false}
+	defStack   = metricDef{mPeakStack, "peak goroutine stacks MiB", "%.1f", false}
+	defHeap    = metricDef{mPeakHeap, "peak heap in use MiB", "%.1f", false}
+	defPeakG   = metricDef{mPeakG, "peak goroutines", "%.0f", false}
+	defPeakFDs = metricDef{mPeakFDs, "peak open fds (sockets)", "%.0f", false}
+	defConns   = metricDef{mConnsOpen, "connections opened (server side)", "%.0f", false}
+	defPeakCon = metricDef{mPeakConns, "peak open connections (server side)", "%.0f", false}
+	defFlight  = metricDef{mPeakFlight, "peak requests in flight (server side)", "%.0f", false}
 )
 
 func metricsOf(scenario string) []metricDef {
@@ -45,7 +52,7 @@ func metricsOf(scenario string) []metricDef {
 	case "idle", "idlewarm":
 		return []metricDef{defReqMin, defCPUMin}
 	case "memory":
-		return []metricDef{defRSS, defAllocs, defTPS}
+		return []metricDef{defRSS, defStack, defHeap, defPeakG, defPeakFDs, defConns, defPeakCon, defFlight, defAllocs, defTPS}
 	}
 	return nil
 }
@@ -269,7 +276,10 @@ func report(res results, p plan, mode, cmdline string, began time.Time, elapsed 
 	w("CPU is the worker process's, scaled to a minute. *Cold*: the worker has never seen a task. *After 8 tasks*: eight single tasks of the first type arrived 400–900 ms apart first, as any worker in production sees; ")
 	w("Baton learns from them that this server answers long polls as soon as a task is due and moves from its %v to its %v poll timeout (see sdk/worker's package documentation).\n", worker.PollTimeoutUnproven, worker.PollTimeoutDefault)
 	w("- **Mixed**: %d tasks, handler sleeps 20 ms, batch 50 (ideal: 2,500 tasks/s).\n", p.mixedTasks)
-	w("- **Memory**: %d task types, batch %d each, %d tasks spread over them; peak RSS is the worker process's VmHWM.\n", p.memTypes, p.memBatch, p.memTasks)
+	w("- **Memory**: %d task types, batch %d each, %d tasks spread over them; peak RSS is the worker process's VmHWM. "+
+		"To show where RSS goes, the worker samples its goroutine stacks, heap in use, goroutines and open fds every 20 ms (peaks shown), "+
+		"and a counter in front of the server (same process, no proxy hop) records the connections the worker opened, the peak of them open at once, "+
+		"and the peak of requests being handled; net/http keeps two goroutines and two 4 KiB buffers per connection.\n", p.memTypes, p.memBatch, p.memTasks)
 	if _, ok := res["latency"]; ok {
 		notes = append(notes, "The official SDK's pickup latency is bimodal on this server: a task that arrives while its 100 ms poll is held "+
 			"is answered at once, one that arrives during its 100 ms sleep waits for the rest of it. Its p50 therefore lands on either side "+

@@ -29,6 +29,13 @@ const (
 	mCPUPerMin  = "cpu_s_min" // CPU seconds per minute while idle
 	mCapped     = "capped"    // 1 when the run hit its time cap before all tasks were done
 	mDone       = "done"      // tasks completed in the run
+	mPeakStack  = "stack_mb"  // peak goroutine stack memory of the worker, MiB
+	mPeakHeap   = "heap_mb"   // peak heap in use of the worker, MiB
+	mPeakG      = "peak_g"    // peak goroutines of the worker
+	mPeakFDs    = "peak_fds"  // peak open file descriptors (sockets) of the worker
+	mConnsOpen  = "conns"     // connections the worker opened in the run (server side)
+	mPeakConns  = "peak_conns"
+	mPeakFlight = "peak_flight" // peak requests in flight at the server
 )
 
 // plan sizes a whole benchmark run.
@@ -60,13 +67,13 @@ type scenario struct {
 func scenarios() []scenario {
 	return []scenario{
 		{"tput1", "Throughput, trivial handler, batch 1", func(ctx context.Context, p plan, c string, r int) (sample, error) {
-			return runBatch(ctx, p, c, fmt.Sprintf("tput1-r%d", r), 1, p.tputTasks, 1, 0)
+			return runBatch(ctx, p, c, fmt.Sprintf("tput1-r%d", r), 1, p.tputTasks, 1, 0, false)
 		}},
 		{"tput10", "Throughput, trivial handler, batch 10", func(ctx context.Context, p plan, c string, r int) (sample, error) {
-			return runBatch(ctx, p, c, fmt.Sprintf("tput10-r%d", r), 1, p.tputTasksBig, 10, 0)
+			return runBatch(ctx, p, c, fmt.Sprintf("tput10-r%d", r), 1, p.tputTasksBig, 10, 0, false)
 		}},
 		{"tput100", "Throughput, trivial handler, batch 100", func(ctx context.Context, p plan, c string, r int) (sample, error) {
-			return runBatch(ctx, p, c, fmt.Sprintf("tput100-r%d", r), 1, p.tputTasksBig, 100, 0)
+			return runBatch(ctx, p, c, fmt.Sprintf("tput100-r%d", r), 1, p.tputTasksBig, 100, 0, false)
 		}},
 		{"latency", "Pickup latency of an idle worker (batch 1)", runLatency},
 		{"idle", "Idle cost, 10 task types (batch 1 each), cold: no task ever seen", func(ctx context.Context, p plan, c string, r int) (sample, error) {
@@ -76,10 +83,10 @@ func scenarios() []scenario {
 			return runIdle(ctx, p, c, r, true)
 		}},
 		{"mixed", "Mixed: 20 ms handler, batch 50", func(ctx context.Context, p plan, c string, r int) (sample, error) {
-			return runBatch(ctx, p, c, fmt.Sprintf("mixed-r%d", r), 1, p.mixedTasks, 50, 20*time.Millisecond)
+			return runBatch(ctx, p, c, fmt.Sprintf("mixed-r%d", r), 1, p.mixedTasks, 50, 20*time.Millisecond, false)
 		}},
 		{"memory", "Memory: 100 task types", func(ctx context.Context, p plan, c string, r int) (sample, error) {
-			return runBatch(ctx, p, c, fmt.Sprintf("memory-r%d", r), p.memTypes, p.memTasks, p.memBatch, 0)
+			return runBatch(ctx, p, c, fmt.Sprintf("memory-r%d", r), p.memTypes, p.memTasks, p.memBatch, 0, true)
 		}},
 	}
 }
@@ -93,9 +100,14 @@ func typeNames(n int) []string {
 }
 
 // runBatch preloads n workflows, starts the contender, and measures until
-// every workflow has completed or the time cap passes.
-func runBatch(ctx context.Context, p plan, contender, tag string, nTypes, n, batch int, sleep time.Duration) (sample, error) {
-	d, err := newDevServer()
+// every workflow has completed or the time cap passes. With peaks, the
+// worker also reports the peaks of its stacks, heap, goroutines and fds.
+func runBatch(ctx context.Context, p plan, contender, tag string, nTypes, n, batch int, sleep time.Duration, peaks bool) (sample, error) {
+	newServer := newDevServer
+	if peaks {
+		newServer = newCountingDevServer
+	}
+	d, err := newServer()
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +120,7 @@ func runBatch(ctx context.Context, p plan, contender, tag string, nTypes, n, bat
 		return nil, err
 	}
 	c, err := spawn(spawnOpts{contender: contender, url: d.url, types: types, batch: batch,
-		interval: p.interval, sleep: sleep, profDir: p.profDir, profTag: tag})
+		interval: p.interval, sleep: sleep, peaks: peaks, profDir: p.profDir, profTag: tag})
 	if err != nil {
 		return nil, err
 	}
@@ -118,6 +130,10 @@ func runBatch(ctx context.Context, p plan, contender, tag string, nTypes, n, bat
 		return nil, err
 	}
 	srv0 := d.srv.Stats()
+	var opened0 int64
+	if d.conns != nil {
+		opened0, _, _ = d.conns.snapshot()
+	}
 	self0 := selfCPU()
 	start := time.Now()
 	if err := c.send("go"); err != nil {
@@ -156,7 +172,7 @@ func runBatch(ctx context.Context, p plan, contender, tag string, nTypes, n, bat
 		return nil, fmt.Errorf("%s completed no task in %v", contender, p.tputCap)
 	}
 	reqs := float64(srv1.Polls - srv0.Polls + srv1.Updates - srv0.Updates)
-	return sample{
+	out := sample{
 		mTPS:        done / end.Sub(start).Seconds(),
 		mCPUPerTask: float64(st1.CPUNanos-st0.CPUNanos) / done / 1e3,
 		mSrvCPU:     float64(self1-self0) / done / 1e3,
@@ -165,7 +181,20 @@ func runBatch(ctx context.Context, p plan, contender, tag string, nTypes, n, bat
 		mPeakRSS:    float64(st1.MaxRSSKB) / 1024,
 		mCapped:     capped,
 		mDone:       done,
-	}, nil
+	}
+	if peaks {
+		out[mPeakStack] = float64(st1.PeakStackKB) / 1024
+		out[mPeakHeap] = float64(st1.PeakHeapKB) / 1024
+		out[mPeakG] = float64(st1.PeakGoroutines)
+		out[mPeakFDs] = float64(st1.PeakFDs)
+	}
+	if d.conns != nil {
+		opened1, peakConns, peakFlight := d.conns.snapshot()
+		out[mConnsOpen] = float64(opened1 - opened0)
+		out[mPeakConns] = float64(peakConns)
+		out[mPeakFlight] = float64(peakFlight)
+	}
+	return out, nil
 }
 
 // runLatency measures how long a single task waits between its workflow's

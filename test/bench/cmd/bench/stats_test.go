@@ -2,6 +2,9 @@ package main
 
 import (
 	"math"
+	"net/http"
+	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -75,5 +78,41 @@ func TestTargetsJudgeMediansOfTheSameRun(t *testing.T) {
 	ts = targets(r)
 	if ts[0].ok || ts[1].ok {
 		t.Errorf("8000 tasks/s is neither 3x 3100 nor 0.9x 10000; got %+v", ts)
+	}
+}
+
+func TestConnStatsCountsConnectionsAndInFlightPeaks(t *testing.T) {
+	cs := &connStats{}
+	for i := 0; i < 3; i++ {
+		cs.track(nil, http.StateNew)
+	}
+	cs.track(nil, http.StateClosed)
+	cs.track(nil, http.StateNew)
+	release := make(chan struct{})
+	entered := make(chan struct{}, 4)
+	h := cs.serveWith(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		entered <- struct{}{}
+		<-release
+	}))
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
+		}()
+	}
+	for i := 0; i < 4; i++ {
+		<-entered
+	}
+	close(release)
+	wg.Wait()
+	opened, peakOpen, peakFlight := cs.snapshot()
+	if opened != 4 || peakOpen != 3 || peakFlight != 4 {
+		t.Fatalf("opened, peak open, peak in flight = %d, %d, %d; want 4, 3, 4", opened, peakOpen, peakFlight)
+	}
+	// The peaks restart from the present (3 open, none in flight).
+	if _, peakOpen, peakFlight = cs.snapshot(); peakOpen != 3 || peakFlight != 0 {
+		t.Fatalf("after snapshot: peak open, peak in flight = %d, %d; want 3, 0", peakOpen, peakFlight)
 	}
 }
