@@ -431,7 +431,8 @@ func (s *Server) handleGetTask(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	if t == nil {
-		s.writeError(w, notFound("Task not found for taskId: %s", id))
+		// Conductor 3.21 answers an unknown task id with 204 and no body.
+		writeEmpty(w, http.StatusNoContent)
 		return
 	}
 	s.writeTask(w, &snap)
@@ -460,10 +461,8 @@ func (s *Server) handleGetLogs(w http.ResponseWriter, r *http.Request) {
 		out[i] = model.TaskExecLog{Log: l.log, TaskId: id, CreatedTime: l.created}
 	}
 	s.mu.Unlock()
-	if len(out) == 0 {
-		writeEmpty(w, http.StatusNoContent)
-		return
-	}
+	// Conductor 3.21 answers 200 with a list, empty when there is no log
+	// (also for an unknown task).
 	s.writeJSON(w, http.StatusOK, out)
 }
 

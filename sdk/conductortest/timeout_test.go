@@ -34,6 +34,11 @@ func TestTimeouts(t *testing.T) {
 			true, model.WorkflowTimedOut, "", 1},
 		{"pollTimeoutSeconds", model.TaskDef{Name: "pt", RetryCount: 0, PollTimeoutSeconds: 1},
 			false, model.WorkflowTimedOut, "poll timed out", 1},
+		// ALERT_ONLY: timeoutSeconds does nothing, even when the response
+		// timeout's check runs after it has passed; the response timeout
+		// then acts alone (and, with no retry left, fails the workflow).
+		{"timeoutSeconds ALERT_ONLY", model.TaskDef{Name: "ao", RetryCount: 0, TimeoutSeconds: 1, ResponseTimeoutSeconds: 1, TimeoutPolicy: model.TimeoutPolicyAlertOnly},
+			true, model.WorkflowTimedOut, "responseTimeout: 1 exceeded", 1},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

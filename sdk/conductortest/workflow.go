@@ -289,14 +289,15 @@ func (s *Server) checkTaskTimeouts(t *task, now time.Time) {
 	}
 	ms := nowMs(now)
 	def := t.def
+	alertOnly := def.TimeoutPolicy == model.TimeoutPolicyAlertOnly
 	switch {
-	case def.TimeoutSeconds > 0 && t.m.StartTime > 0 &&
+	case def.TimeoutSeconds > 0 && t.m.StartTime > 0 && !alertOnly &&
 		ms >= t.m.StartTime+int64(t.m.StartDelayInSeconds)*1000+def.TimeoutSeconds*1000:
 		reason := fmt.Sprintf("Task timed out after %d seconds. Timeout configured as %d seconds. Timeout policy configured to %s",
 			(ms-t.m.StartTime)/1000, def.TimeoutSeconds, def.TimeoutPolicy)
 		s.timeOutTask(t, reason, def.TimeoutPolicy == model.TimeoutPolicyRetry, now)
 		return
-	case def.PollTimeoutSeconds > 0 && t.m.Status == model.TaskScheduled &&
+	case def.PollTimeoutSeconds > 0 && t.m.Status == model.TaskScheduled && !alertOnly &&
 		ms >= t.m.ScheduledTime+(int64(def.PollTimeoutSeconds)+t.m.CallbackAfterSeconds)*1000:
 		reason := fmt.Sprintf("Task poll timed out after %d seconds. Poll timeout configured as %d seconds. Timeout policy configured to %s",
 			(ms-t.m.ScheduledTime)/1000, def.PollTimeoutSeconds, def.TimeoutPolicy)
