@@ -48,6 +48,9 @@ const (
 	contBaton    = "baton"
 	contOfficial = "official"
 	contLimit    = "limit"
+	// contBatonB is Baton as built into another bench binary (-ab): the
+	// same contender code over a patched SDK, for A/B runs.
+	contBatonB = "baton-b"
 )
 
 var contenders = []string{contBaton, contOfficial, contLimit}

@@ -279,6 +279,8 @@ func (t *tailBuffer) String() string {
 }
 
 type spawnOpts struct {
+	exe       string // the binary to run ("": this one)
+	label     string // the contender's name in profile file names ("": contender)
 	contender string
 	url       string
 	types     []string
@@ -292,9 +294,12 @@ type spawnOpts struct {
 }
 
 func spawn(o spawnOpts) (*child, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
+	exe := o.exe
+	var err error
+	if exe == "" {
+		if exe, err = os.Executable(); err != nil {
+			return nil, err
+		}
 	}
 	args := []string{"-contender", o.contender, "-url", o.url, "-types", strings.Join(o.types, ","),
 		"-batch", strconv.Itoa(o.batch), "-interval", o.interval.String(), "-sleep", o.sleep.String()}
@@ -305,7 +310,11 @@ func spawn(o spawnOpts) (*child, error) {
 		args = append(args, "-sample-peaks")
 	}
 	if o.profDir != "" {
-		base := fmt.Sprintf("%s/%s-%s", o.profDir, o.profTag, o.contender)
+		label := o.label
+		if label == "" {
+			label = o.contender
+		}
+		base := fmt.Sprintf("%s/%s-%s", o.profDir, o.profTag, label)
 		args = append(args, "-cpuprofile", base+".cpu.pprof", "-memprofile", base+".allocs.pprof")
 	}
 	cmd := exec.Command(exe, args...)

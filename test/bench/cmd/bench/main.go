@@ -40,6 +40,7 @@ func realMain(args []string) int {
 	only := fs.String("only", "", "comma-separated scenarios to run (tput1,tput10,tput100,latency,idle,mixed,memory)")
 	rounds := fs.Int("rounds", 0, "rounds per scenario (0: 3, or 1 with -quick)")
 	profDir := fs.String("profile-dir", "", "write CPU and allocation profiles of every contender run here")
+	abBin := fs.String("ab", "", "A/B mode: compare this binary's Baton (A) with the Baton built into this other bench binary (B), the limit as yardstick; report to -out")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -58,6 +59,17 @@ func realMain(args []string) int {
 	if *quick {
 		p = quickPlan()
 		mode = "quick"
+	}
+	if *abBin != "" {
+		if _, err := os.Stat(*abBin); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: -ab must name a bench binary: %v\n", err)
+			return 2
+		}
+		p.binB = *abBin
+		p.contenders = []string{contBaton, contBatonB, contLimit}
+		// A patch is usually worth a few percent: more rounds than the
+		// three that suffice against the official SDK.
+		p.rounds = max(p.rounds, 5)
 	}
 	if *rounds > 0 {
 		p.rounds, p.latRounds, p.idleRounds = *rounds, *rounds, *rounds
@@ -83,14 +95,19 @@ func realMain(args []string) int {
 	}
 	elapsed := time.Since(began)
 	cmdline := "go run ./cmd/bench " + strings.Join(args, " ")
-	md := report(res, p, mode, cmdline, began, elapsed, *chart)
+	var md string
+	if p.binB != "" {
+		md = abReport(res, p, cmdline, began, elapsed)
+	} else {
+		md = report(res, p, mode, cmdline, began, elapsed, *chart)
+	}
 	if *out == "" {
 		fmt.Print(md)
 	} else if err := os.WriteFile(*out, []byte(md), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if *chart != "" {
+	if *chart != "" && p.binB == "" {
 		if err := drawChart(res, *chart); err != nil {
 			fmt.Fprintln(os.Stderr, "bench: chart:", err)
 			return 1

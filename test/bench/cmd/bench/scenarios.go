@@ -55,6 +55,18 @@ type plan struct {
 	interval      time.Duration
 	profDir       string
 	onlyScenarios map[string]bool
+	// contenders run in each round, in rotating order (default: contenders).
+	contenders []string
+	// binB is the bench binary whose Baton contender plays contBatonB.
+	binB string
+}
+
+// spawnFor fills in which binary runs a contender.
+func (p plan) spawnFor(o spawnOpts) spawnOpts {
+	if o.contender == contBatonB {
+		o.exe, o.label, o.contender = p.binB, contBatonB, contBaton
+	}
+	return o
 }
 
 // scenario is one line group of the report.
@@ -119,8 +131,8 @@ func runBatch(ctx context.Context, p plan, contender, tag string, nTypes, n, bat
 	if err := d.startMany(ctx, types, n); err != nil {
 		return nil, err
 	}
-	c, err := spawn(spawnOpts{contender: contender, url: d.url, types: types, batch: batch,
-		interval: p.interval, sleep: sleep, peaks: peaks, profDir: p.profDir, profTag: tag})
+	c, err := spawn(p.spawnFor(spawnOpts{contender: contender, url: d.url, types: types, batch: batch,
+		interval: p.interval, sleep: sleep, peaks: peaks, profDir: p.profDir, profTag: tag}))
 	if err != nil {
 		return nil, err
 	}
@@ -211,8 +223,8 @@ func runLatency(ctx context.Context, p plan, contender string, round int) (sampl
 	if err := d.define(ctx, types); err != nil {
 		return nil, err
 	}
-	c, err := spawn(spawnOpts{contender: contender, url: d.url, types: types, batch: 1,
-		interval: p.interval, latency: true, profDir: p.profDir, profTag: fmt.Sprintf("latency-r%d", round)})
+	c, err := spawn(p.spawnFor(spawnOpts{contender: contender, url: d.url, types: types, batch: 1,
+		interval: p.interval, latency: true, profDir: p.profDir, profTag: fmt.Sprintf("latency-r%d", round)}))
 	if err != nil {
 		return nil, err
 	}
@@ -264,8 +276,8 @@ func runIdle(ctx context.Context, p plan, contender string, round int, warm bool
 	if err := d.define(ctx, types); err != nil {
 		return nil, err
 	}
-	c, err := spawn(spawnOpts{contender: contender, url: d.url, types: types, batch: 1,
-		interval: p.interval, latency: warm, profDir: p.profDir, profTag: fmt.Sprintf("idle-r%d", round)})
+	c, err := spawn(p.spawnFor(spawnOpts{contender: contender, url: d.url, types: types, batch: 1,
+		interval: p.interval, latency: warm, profDir: p.profDir, profTag: fmt.Sprintf("idle-r%d", round)}))
 	if err != nil {
 		return nil, err
 	}
@@ -343,8 +355,12 @@ func runAll(ctx context.Context, p plan, logw io.Writer) (results, error) {
 		}
 		res[sc.key] = map[string][]sample{}
 		for r := 0; r < rounds; r++ {
-			for i := range contenders {
-				cont := contenders[(i+r)%len(contenders)]
+			conts := p.contenders
+			if len(conts) == 0 {
+				conts = contenders
+			}
+			for i := range conts {
+				cont := conts[(i+r)%len(conts)]
 				t := time.Now()
 				s, err := sc.run(ctx, p, cont, r)
 				if err != nil {

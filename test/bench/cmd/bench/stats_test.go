@@ -4,6 +4,8 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"runtime/debug"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -114,5 +116,29 @@ func TestConnStatsCountsConnectionsAndInFlightPeaks(t *testing.T) {
 	// The peaks restart from the present (3 open, none in flight).
 	if _, peakOpen, peakFlight = cs.snapshot(); peakOpen != 3 || peakFlight != 0 {
 		t.Fatalf("after snapshot: peak open, peak in flight = %d, %d; want 3, 0", peakOpen, peakFlight)
+	}
+}
+
+func TestSpawnForRunsBatonBFromTheOtherBinary(t *testing.T) {
+	p := plan{binB: "/some/other/bench"}
+	got := p.spawnFor(spawnOpts{contender: contBatonB, batch: 7})
+	if got.exe != "/some/other/bench" || got.contender != contBaton || got.label != contBatonB || got.batch != 7 {
+		t.Fatalf("spawnFor(baton-b) = exe %q, contender %q, label %q, batch %d; want the other binary's baton, labelled baton-b, batch 7",
+			got.exe, got.contender, got.label, got.batch)
+	}
+	for _, c := range contenders {
+		if o := p.spawnFor(spawnOpts{contender: c}); o.exe != "" || o.contender != c {
+			t.Fatalf("spawnFor(%s) = exe %q, contender %q; want this binary, unchanged", c, o.exe, o.contender)
+		}
+	}
+}
+
+func TestVcsOfNamesRevisionAndDirtyTree(t *testing.T) {
+	bi := &debug.BuildInfo{Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "0123456789abcdef"}, {Key: "vcs.modified", Value: "true"}}}
+	if got := vcsOf(bi); got != "commit 0123456 with uncommitted changes" {
+		t.Fatalf("vcsOf = %q", got)
+	}
+	if got := vcsOf(&debug.BuildInfo{}); !strings.Contains(got, "not recorded") {
+		t.Fatalf("vcsOf without vcs settings = %q, want it to say the revision was not recorded", got)
 	}
 }
