@@ -58,7 +58,7 @@ func vcsOf(bi *debug.BuildInfo) string {
 		}
 	}
 	if rev == "" {
-		return "revision not recorded (built with go run?)"
+		return "revision not recorded in the binary"
 	}
 	if len(rev) > 7 {
 		rev = rev[:7]
