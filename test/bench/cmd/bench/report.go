@@ -182,8 +182,17 @@ func targets(r results) []target {
 	if _, ok := r["latency"]; ok {
 		b, o := r.med("latency", contBaton, mP50), r.med("latency", contOfficial, mP50)
 		out = append(out, target{name: "Idle pickup latency p50 <= 5 ms", measured: fmt.Sprintf("%.2f ms", b), ok: b <= 5, have: true})
+		// The official SDK's p50 is bimodal on this server (see Notes), so
+		// the row shows its per-round values and the steadier mean as well.
+		perRound := make([]string, 0, len(r["latency"][contOfficial]))
+		for _, s := range r["latency"][contOfficial] {
+			perRound = append(perRound, fmt.Sprintf("%.2f", s[mP50]))
+		}
+		bm, om := r.med("latency", contBaton, mMean), r.med("latency", contOfficial, mMean)
 		out = append(out, target{name: "Idle pickup latency p50 >= 10x better than the official SDK (100 ms interval)",
-			measured: ratio(o, b) + " better", ok: b > 0 && o/b >= 10, have: true})
+			measured: fmt.Sprintf("%s better (p50 %.2f vs %.2f ms; the official SDK's p50 per round: %s ms; mean %s better)",
+				ratio(o, b), b, o, strings.Join(perRound, ", "), ratio(om, bm)),
+			ok: b > 0 && o/b >= 10, have: true})
 	}
 	for _, sc := range []string{"idle", "idlewarm"} {
 		if _, ok := r[sc]; !ok {
