@@ -3,7 +3,8 @@
 //
 //	conductor-dev -addr 127.0.0.1:8080 -log-level debug
 //
-// The API is under http://ADDR/api; health at /health and /api/health. With
+// The API is under http://ADDR/api; health at /health (as on Conductor OSS,
+// /api/health is a 404). With
 // -auth-key and -auth-secret, POST /api/token hands out tokens and every
 // other request needs one in X-Authorization. The server keeps everything in
 // memory and exits cleanly on SIGINT or SIGTERM.

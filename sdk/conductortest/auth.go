@@ -99,7 +99,7 @@ type authError struct {
 }
 
 func (s *Server) serveAuthed(w http.ResponseWriter, r *http.Request, next http.Handler, group string) {
-	if s.auth == nil || group == "token" || r.URL.Path == "/health" || r.URL.Path == "/api/health" {
+	if s.auth == nil || group == "token" || r.URL.Path == "/health" || r.URL.Path == "/actuator/health" {
 		next.ServeHTTP(w, r)
 		return
 	}
@@ -114,7 +114,7 @@ func (s *Server) serveAuthed(w http.ResponseWriter, r *http.Request, next http.H
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	if s.auth == nil {
 		// Conductor OSS has no token endpoint.
-		s.writeError(w, notFound("No static resource %s.", strings.TrimPrefix(r.URL.Path, "/")))
+		s.writeError(w, noResource(r))
 		return
 	}
 	a := s.auth

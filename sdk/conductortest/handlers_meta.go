@@ -65,41 +65,51 @@ func decodeWorkflowDef(raw []byte) (model.WorkflowDef, error) {
 	return def, nil
 }
 
+// validateTaskDef applies the real server's bean validation. path is the
+// Java method parameter the real server names (e.g.
+// "registerTaskDef.arg0[0]"); the messages are its own, including the odd
+// ones that print the bound instead of the value.
 func (s *Server) validateTaskDef(def *model.TaskDef, path string) []validationError {
 	var errs []validationError
-	add := func(field, msg string, v any) {
+	add := func(field, msg string, v *string) {
 		errs = append(errs, validationError{Path: path + "." + field, Message: msg, InvalidValue: v})
 	}
 	if def.Name == "" {
 		add("name", "TaskDef name cannot be null or empty", nil)
 	}
 	if def.RetryCount < 0 {
-		add("retryCount", "TaskDef retryCount: 0 must be >= 0", def.RetryCount)
+		add("retryCount", "TaskDef retryCount: 0 must be >= 0", itoa(int64(def.RetryCount)))
 	}
 	if def.ResponseTimeoutSeconds < 1 {
-		add("responseTimeoutSeconds", "TaskDef responseTimeoutSeconds: "+strconv.FormatInt(def.ResponseTimeoutSeconds, 10)+" must be greater than 0", def.ResponseTimeoutSeconds)
-	}
-	if def.TimeoutSeconds > 0 && def.ResponseTimeoutSeconds > def.TimeoutSeconds {
-		add("responseTimeoutSeconds", fmt.Sprintf("TaskDef: %s responseTimeoutSeconds: %d must be less than timeoutSeconds: %d",
-			def.Name, def.ResponseTimeoutSeconds, def.TimeoutSeconds), def.ResponseTimeoutSeconds)
-	}
-	if def.TimeoutSeconds > 0 && def.TotalTimeoutSeconds > 0 && def.TimeoutSeconds > def.TotalTimeoutSeconds {
-		add("timeoutSeconds", fmt.Sprintf("TaskDef: %s timeoutSeconds: %d must be less than or equal to totalTimeoutSeconds: %d",
-			def.Name, def.TimeoutSeconds, def.TotalTimeoutSeconds), def.TimeoutSeconds)
+		add("responseTimeoutSeconds", fmt.Sprintf("TaskDef responseTimeoutSeconds: %d should be minimum 1 second", def.ResponseTimeoutSeconds), itoa(def.ResponseTimeoutSeconds))
 	}
 	if def.BackoffScaleFactor < 1 {
-		add("backoffScaleFactor", fmt.Sprintf("TaskDef backoffScaleFactor: %d must be >= 1", def.BackoffScaleFactor), def.BackoffScaleFactor)
+		add("backoffScaleFactor", "Backoff scale factor. Applicable for LINEAR_BACKOFF", itoa(int64(def.BackoffScaleFactor)))
 	}
 	if def.PollTimeoutSeconds < 0 {
-		add("pollTimeoutSeconds", fmt.Sprintf("TaskDef pollTimeoutSeconds: %d must be >= 0", def.PollTimeoutSeconds), def.PollTimeoutSeconds)
-	}
-	if def.RateLimitFrequencyInSeconds < 0 || def.RateLimitPerFrequency < 0 || def.ConcurrentExecLimit < 0 {
-		add("rateLimitPerFrequency", "TaskDef rate and concurrency limits must be >= 0", def.RateLimitPerFrequency)
+		add("pollTimeoutSeconds", "TaskDef pollTimeoutSeconds: 0 must be >= 0", itoa(int64(def.PollTimeoutSeconds)))
 	}
 	if !s.opts.ownerEmailOptional && def.OwnerEmail == "" {
 		add("ownerEmail", "ownerEmail cannot be empty", nil)
 	}
+	// Class-level constraints: the path is the definition itself and there
+	// is no invalidValue.
+	if def.TimeoutSeconds > 0 && def.ResponseTimeoutSeconds > def.TimeoutSeconds {
+		errs = append(errs, validationError{Path: path, Message: fmt.Sprintf("TaskDef: %s responseTimeoutSeconds: %d must be less than timeoutSeconds: %d",
+			def.Name, def.ResponseTimeoutSeconds, def.TimeoutSeconds)})
+	}
+	if def.TimeoutSeconds > 0 && def.TotalTimeoutSeconds > 0 && def.TimeoutSeconds > def.TotalTimeoutSeconds {
+		errs = append(errs, validationError{Path: path, Message: fmt.Sprintf("TaskDef: %s timeoutSeconds: %d must be less than or equal to totalTimeoutSeconds: %d",
+			def.Name, def.TimeoutSeconds, def.TotalTimeoutSeconds)})
+	}
 	return errs
+}
+
+// itoa is a validation error's invalidValue: the real server sends it as a
+// string.
+func itoa(v int64) *string {
+	s := strconv.FormatInt(v, 10)
+	return &s
 }
 
 // enum checks happen while decoding on the real server (Jackson), so a bad
@@ -108,21 +118,23 @@ func checkTaskDefEnums(def *model.TaskDef) *apiError {
 	switch def.TimeoutPolicy {
 	case model.TimeoutPolicyRetry, model.TimeoutPolicyTimeOutWF, model.TimeoutPolicyAlertOnly:
 	default:
-		return serverError("JSON parse error: Cannot deserialize value of type `TaskDef$TimeoutPolicy` from String %q", def.TimeoutPolicy)
+		return serverError("JSON parse error: Cannot deserialize value of type `com.netflix.conductor.common.metadata.tasks.TaskDef$TimeoutPolicy` from String %q: not one of the values accepted for Enum class: [RETRY, TIME_OUT_WF, ALERT_ONLY]", def.TimeoutPolicy)
 	}
 	switch def.RetryLogic {
 	case model.RetryFixed, model.RetryExponentialBackoff, model.RetryLinearBackoff:
 	default:
-		return serverError("JSON parse error: Cannot deserialize value of type `TaskDef$RetryLogic` from String %q", def.RetryLogic)
+		return serverError("JSON parse error: Cannot deserialize value of type `com.netflix.conductor.common.metadata.tasks.TaskDef$RetryLogic` from String %q: not one of the values accepted for Enum class: [FIXED, EXPONENTIAL_BACKOFF, LINEAR_BACKOFF]", def.RetryLogic)
 	}
 	return nil
 }
 
 func (s *Server) validateWorkflowDef(def *model.WorkflowDef, path string) *apiError {
 	var errs []validationError
-	add := func(field, msg string, v any) {
+	add := func(field, msg string, v *string) {
 		errs = append(errs, validationError{Path: path + "." + field, Message: msg, InvalidValue: v})
 	}
+	// Class-level constraints of WorkflowDef name the definition itself.
+	addDef := func(msg string) { errs = append(errs, validationError{Path: path, Message: msg}) }
 	if def.Name == "" {
 		add("name", "WorkflowDef name cannot be null or empty", nil)
 	}
@@ -130,10 +142,7 @@ func (s *Server) validateWorkflowDef(def *model.WorkflowDef, path string) *apiEr
 		add("tasks", "WorkflowTask list cannot be empty", nil)
 	}
 	if def.SchemaVersion != 2 {
-		add("schemaVersion", "workflowDef schemaVersion: 2 is only supported", def.SchemaVersion)
-	}
-	if def.Version < 0 {
-		add("version", fmt.Sprintf("WorkflowDef version: %d must be >= 0", def.Version), def.Version)
+		add("schemaVersion", "workflowDef schemaVersion: 2 is only supported", itoa(int64(def.SchemaVersion)))
 	}
 	if !s.opts.ownerEmailOptional && def.OwnerEmail == "" {
 		add("ownerEmail", "ownerEmail cannot be empty", nil)
@@ -141,7 +150,7 @@ func (s *Server) validateWorkflowDef(def *model.WorkflowDef, path string) *apiEr
 	switch def.TimeoutPolicy {
 	case model.TimeoutPolicyTimeOutWF, model.TimeoutPolicyAlertOnly:
 	default:
-		return serverError("JSON parse error: Cannot deserialize value of type `WorkflowDef$TimeoutPolicy` from String %q", def.TimeoutPolicy)
+		return serverError("JSON parse error: Cannot deserialize value of type `com.netflix.conductor.common.metadata.workflow.WorkflowDef$TimeoutPolicy` from String %q: not one of the values accepted for Enum class: [TIME_OUT_WF, ALERT_ONLY]", def.TimeoutPolicy)
 	}
 	refs := map[string]bool{}
 	for i, wt := range def.Tasks {
@@ -152,14 +161,11 @@ func (s *Server) validateWorkflowDef(def *model.WorkflowDef, path string) *apiEr
 		if wt.TaskReferenceName == "" {
 			add(tp+".taskReferenceName", "WorkflowTask taskReferenceName name cannot be empty or null", nil)
 		} else if refs[wt.TaskReferenceName] {
-			add(tp+".taskReferenceName", fmt.Sprintf("taskReferenceName: %s should be unique across tasks for a given workflowDefinition: %s", wt.TaskReferenceName, def.Name), wt.TaskReferenceName)
+			addDef(fmt.Sprintf("taskReferenceName: %s should be unique across tasks for a given workflowDefinition: %s", wt.TaskReferenceName, def.Name))
 		}
 		refs[wt.TaskReferenceName] = true
 		if wt.StartDelay < 0 {
-			add(tp+".startDelay", "startDelay must be >= 0", wt.StartDelay)
-		}
-		if wt.RetryCount != nil && *wt.RetryCount < 0 {
-			add(tp+".retryCount", "retryCount must be >= 0", *wt.RetryCount)
+			add(tp+".startDelay", "must be greater than or equal to 0", itoa(int64(wt.StartDelay)))
 		}
 		if wt.TaskDefinition != nil {
 			if e := checkTaskDefEnums(wt.TaskDefinition); e != nil {
@@ -169,11 +175,19 @@ func (s *Server) validateWorkflowDef(def *model.WorkflowDef, path string) *apiEr
 	}
 	// Every ${x...} in the input parameters must start with "workflow" or a
 	// reference name of this workflow.
-	for i, wt := range def.Tasks {
-		for _, p := range exprRoots(wt.InputParameters) {
-			if p != "workflow" && !refs[p] && !systemVar(p) {
-				add(fmt.Sprintf("tasks[%d].inputParameters", i), fmt.Sprintf("taskReferenceName: %s for given task: %s input value: %s of input parameter: %s is not defined in workflow definition.",
-					wt.TaskReferenceName, wt.Name, p, p), p)
+	for _, wt := range def.Tasks {
+		keys := make([]string, 0, len(wt.InputParameters))
+		for k := range wt.InputParameters {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			v := wt.InputParameters[k]
+			for _, p := range exprRoots(v) {
+				if p != "workflow" && !refs[p] && !systemVar(p) {
+					addDef(fmt.Sprintf("taskReferenceName: %s for given task: %s input value: %s of input parameter: %s is not defined in workflow definition.",
+						p, wt.Name, k, paramText(v)))
+				}
 			}
 		}
 	}
@@ -181,6 +195,16 @@ func (s *Server) validateWorkflowDef(def *model.WorkflowDef, path string) *apiEr
 		return invalid(errs...)
 	}
 	return nil
+}
+
+// paramText prints an input parameter value as the real server's message
+// does (strings as they are, anything else as JSON).
+func paramText(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
 }
 
 func systemVar(p string) bool {
@@ -239,7 +263,7 @@ func (s *Server) RegisterTaskDefs(defs ...model.TaskDef) error {
 
 func (s *Server) registerTaskDefs(raws []json.RawMessage) *apiError {
 	if len(raws) == 0 {
-		return invalid(validationError{Path: "registerTaskDef.taskDefinitions", Message: "TaskDefList cannot be empty or null"})
+		return invalid(validationError{Path: "registerTaskDef.arg0", Message: "TaskDefList is empty"})
 	}
 	defs := make([]model.TaskDef, len(raws))
 	var errs []validationError
@@ -251,7 +275,7 @@ func (s *Server) registerTaskDefs(raws []json.RawMessage) *apiError {
 		if e := checkTaskDefEnums(&def); e != nil {
 			return e
 		}
-		errs = append(errs, s.validateTaskDef(&def, fmt.Sprintf("registerTaskDef.taskDefinitions[%d]", i))...)
+		errs = append(errs, s.validateTaskDef(&def, fmt.Sprintf("registerTaskDef.arg0[%d]", i))...)
 		defs[i] = def
 	}
 	if len(errs) > 0 {
@@ -283,7 +307,7 @@ func (s *Server) handleRegisterTaskDefs(w http.ResponseWriter, r *http.Request) 
 }
 
 func (s *Server) handleUpdateTaskDef(w http.ResponseWriter, r *http.Request) {
-	body, e := readBody(r)
+	body, e := readJSONBody(r)
 	if e != nil {
 		s.writeError(w, e)
 		return
@@ -297,7 +321,7 @@ func (s *Server) handleUpdateTaskDef(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, e)
 		return
 	}
-	if errs := s.validateTaskDef(&def, "updateTaskDef.taskDefinition"); len(errs) > 0 {
+	if errs := s.validateTaskDef(&def, "updateTaskDef.arg0"); len(errs) > 0 {
 		s.writeError(w, invalid(errs...))
 		return
 	}
@@ -366,7 +390,7 @@ func (s *Server) RegisterWorkflowDef(def model.WorkflowDef) error {
 	if err != nil {
 		return err
 	}
-	if e := s.validateWorkflowDef(&d, "updateWorkflowDefinitions.workflowDefs[0]"); e != nil {
+	if e := s.validateWorkflowDef(&d, "updateWorkflowDef.arg0[0]"); e != nil {
 		return e
 	}
 	s.putWorkflowDef(d, false)
@@ -399,7 +423,7 @@ func (s *Server) putWorkflowDef(def model.WorkflowDef, create bool) *apiError {
 }
 
 func (s *Server) handleCreateWorkflowDef(w http.ResponseWriter, r *http.Request) {
-	body, e := readBody(r)
+	body, e := readJSONBody(r)
 	if e != nil {
 		s.writeError(w, e)
 		return
@@ -413,7 +437,7 @@ func (s *Server) handleCreateWorkflowDef(w http.ResponseWriter, r *http.Request)
 		s.writeError(w, serverError("JSON parse error: %v", err))
 		return
 	}
-	if e := s.validateWorkflowDef(&def, "registerWorkflowDef.workflowDef"); e != nil {
+	if e := s.validateWorkflowDef(&def, "registerWorkflowDef.arg0"); e != nil {
 		s.writeError(w, e)
 		return
 	}
@@ -437,7 +461,7 @@ func (s *Server) handleUpdateWorkflowDefs(w http.ResponseWriter, r *http.Request
 			s.writeError(w, serverError("JSON parse error: %v", err))
 			return
 		}
-		if e := s.validateWorkflowDef(&def, fmt.Sprintf("updateWorkflowDefinitions.workflowDefs[%d]", i)); e != nil {
+		if e := s.validateWorkflowDef(&def, fmt.Sprintf("updateWorkflowDef.arg0[%d]", i)); e != nil {
 			s.writeError(w, e)
 			return
 		}

@@ -1,12 +1,15 @@
 package conductortest
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
 
 	"github.com/baton-go/baton/sdk/model"
 )
@@ -198,17 +201,42 @@ type updateRecord struct {
 	at  time.Time
 }
 
-func (s *Server) decodeResult(r *http.Request) (*model.TaskResult, *apiError) {
-	var res model.TaskResult
-	if e := decode(r, &res); e != nil {
+// decodedResult is a task update as sent, plus what encoding/json cannot
+// tell apart from an absent field.
+type decodedResult struct {
+	model.TaskResult
+	nullLogs bool // "logs": null, which the real server fails on
+}
+
+func (s *Server) decodeResult(r *http.Request) (*decodedResult, *apiError) {
+	body, e := readJSONBody(r)
+	if e != nil {
 		return nil, e
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, serverError("Required request body is missing")
+	}
+	var res decodedResult
+	if err := json.Unmarshal(body, &res.TaskResult); err != nil {
+		return nil, serverError("JSON parse error: %v", err)
+	}
+	// Jackson refuses a status outside the enum while decoding, before any
+	// lookup; a missing status only fails later (see applyUpdate).
+	if res.Status != "" && !res.Status.Valid() {
+		return nil, serverError("JSON parse error: Cannot deserialize value of type `com.netflix.conductor.common.metadata.tasks.TaskResult$Status` from String %q: not one of the values accepted for Enum class: [COMPLETED, FAILED_WITH_TERMINAL_ERROR, FAILED, IN_PROGRESS]", string(res.Status))
+	}
+	if res.Logs == nil && bytes.Contains(body, []byte(`"logs"`)) {
+		var l struct {
+			Logs json.RawMessage `json:"logs"`
+		}
+		res.nullLogs = json.Unmarshal(body, &l) == nil && bytes.Equal(l.Logs, []byte("null"))
 	}
 	var errs []validationError
 	if res.WorkflowInstanceId == "" {
-		errs = append(errs, validationError{Path: "updateTask.taskResult.workflowInstanceId", Message: "Workflow Id cannot be null or empty"})
+		errs = append(errs, validationError{Path: "updateTask.arg0.workflowInstanceId", Message: "Workflow Id cannot be null or empty"})
 	}
 	if res.TaskId == "" {
-		errs = append(errs, validationError{Path: "updateTask.taskResult.taskId", Message: "Task ID cannot be null or empty"})
+		errs = append(errs, validationError{Path: "updateTask.arg0.taskId", Message: "Task ID cannot be null or empty"})
 	}
 	if len(errs) > 0 {
 		return nil, invalid(errs...)
@@ -266,7 +294,8 @@ func (s *Server) handleUpdateV2(w http.ResponseWriter, r *http.Request) {
 // applyUpdate runs the checks and effects of an update in the real server's
 // order. It returns the task (nil when the update was ignored for an unknown
 // target is impossible: that is an error). Caller holds s.mu.
-func (s *Server) applyUpdate(res *model.TaskResult, now time.Time) (*task, *apiError) {
+func (s *Server) applyUpdate(dr *decodedResult, now time.Time) (*task, *apiError) {
+	res := &dr.TaskResult
 	s.stats.updates.Add(1)
 	s.updates[res.TaskId] = append(s.updates[res.TaskId], updateRecord{res: *res, at: now})
 	ms := nowMs(now)
@@ -295,11 +324,11 @@ func (s *Server) applyUpdate(res *model.TaskResult, now time.Time) (*task, *apiE
 		s.stats.updatesToTerminal.Add(1)
 		return t, nil
 	}
-	if !res.Status.Valid() {
-		if res.Status == "" {
-			return nil, serverError("Cannot invoke \"TaskResult$Status.name()\" because the return value of \"TaskResult.getStatus()\" is null")
-		}
-		return nil, serverError("JSON parse error: Cannot deserialize value of type `TaskResult$Status` from String %q", string(res.Status))
+	if res.Status == "" {
+		return nil, serverError("Cannot invoke \"com.netflix.conductor.common.metadata.tasks.TaskResult$Status.name()\" because the return value of \"com.netflix.conductor.common.metadata.tasks.TaskResult.getStatus()\" is null")
+	}
+	if dr.nullLogs {
+		return nil, serverError("Cannot invoke \"java.util.List.forEach(java.util.function.Consumer)\" because the return value of \"com.netflix.conductor.common.metadata.tasks.TaskResult.getLogs()\" is null")
 	}
 	st := model.TaskStatus(res.Status)
 	if st == model.TaskInProgress {
@@ -340,11 +369,20 @@ func (s *Server) applyUpdate(res *model.TaskResult, now time.Time) (*task, *apiE
 	return t, nil
 }
 
+// truncate keeps the first n UTF-16 code units of s, as Java's substring
+// does, without splitting a character.
 func truncate(s string, n int) string {
 	if len(s) <= n {
-		return s
+		return s // n bytes hold at most n code units
 	}
-	return s[:n]
+	units := 0
+	for i, r := range s {
+		units += utf16.RuneLen(r)
+		if units > n {
+			return s[:i]
+		}
+	}
+	return s
 }
 
 // handleUpdateByRef is POST /api/tasks/{workflowId}/{taskRefName}/{status}
@@ -354,7 +392,7 @@ func (s *Server) handleUpdateByRef(sync bool) http.HandlerFunc {
 		wfID, ref := r.PathValue("workflowId"), r.PathValue("taskRefName")
 		status := model.TaskResultStatus(r.PathValue("status"))
 		if !status.Valid() {
-			s.writeError(w, serverError("No enum constant TaskResult.Status.%s", status))
+			s.writeError(w, serverError("Method parameter 'status': Failed to convert value of type 'java.lang.String' to required type 'com.netflix.conductor.common.metadata.tasks.TaskResult$Status'; Failed to convert from type [java.lang.String] to type [@org.springframework.web.bind.annotation.PathVariable com.netflix.conductor.common.metadata.tasks.TaskResult$Status] for value [%s]", status))
 			return
 		}
 		var body map[string]any
@@ -391,7 +429,7 @@ func (s *Server) handleUpdateByRef(sync bool) http.HandlerFunc {
 		for k, v := range body {
 			out[k] = v
 		}
-		res := &model.TaskResult{
+		res := &decodedResult{TaskResult: model.TaskResult{
 			WorkflowInstanceId:    wfID,
 			TaskId:                target.m.TaskId,
 			Status:                status,
@@ -399,7 +437,7 @@ func (s *Server) handleUpdateByRef(sync bool) http.HandlerFunc {
 			ReasonForIncompletion: target.m.ReasonForIncompletion,
 			CallbackAfterSeconds:  target.m.CallbackAfterSeconds,
 			WorkerId:              target.m.WorkerId,
-		}
+		}}
 		if strings.TrimSpace(workerID) != "" {
 			res.WorkerId = workerID
 		}

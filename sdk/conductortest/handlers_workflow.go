@@ -3,6 +3,7 @@ package conductortest
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -36,11 +37,18 @@ func (s *Server) startFromRequest(raw []byte) (string, *apiError) {
 	if bytes.Equal(fields.Input, []byte("null")) {
 		return "", badRequest("NULL input passed when starting workflow")
 	}
+	var errs []validationError
 	if req.Name == "" {
-		return "", invalid(validationError{Path: "startWorkflow.startWorkflowRequest.name", Message: "Workflow name cannot be null or empty"})
+		errs = append(errs, validationError{Path: "startWorkflow.arg0.name", Message: "Workflow name cannot be null or empty"})
 	}
-	if req.Priority < 0 || req.Priority > 99 {
-		return "", invalid(validationError{Path: "startWorkflow.startWorkflowRequest.priority", Message: "priority: " + strconv.Itoa(req.Priority) + " should be minimum 0 and maximum 99", InvalidValue: req.Priority})
+	switch {
+	case req.Priority < 0:
+		errs = append(errs, validationError{Path: "startWorkflow.arg0.priority", Message: fmt.Sprintf("priority: %d should be minimum 0", req.Priority), InvalidValue: itoa(int64(req.Priority))})
+	case req.Priority > 99:
+		errs = append(errs, validationError{Path: "startWorkflow.arg0.priority", Message: fmt.Sprintf("priority: %d should be maximum 99", req.Priority), InvalidValue: itoa(int64(req.Priority))})
+	}
+	if len(errs) > 0 {
+		return "", invalid(errs...)
 	}
 	var version *int
 	if len(fields.Version) > 0 && !bytes.Equal(fields.Version, []byte("null")) {
@@ -86,7 +94,7 @@ func checkSupported(def *model.WorkflowDef) *apiError {
 }
 
 func (s *Server) handleStart(w http.ResponseWriter, r *http.Request) {
-	body, e := readBody(r)
+	body, e := readJSONBody(r)
 	if e != nil {
 		s.writeError(w, e)
 		return
@@ -115,7 +123,7 @@ func (s *Server) handleStartByName(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, e)
 		return
 	}
-	body, e := readBody(r)
+	body, e := readJSONBody(r)
 	if e != nil {
 		s.writeError(w, e)
 		return
@@ -136,8 +144,13 @@ func (s *Server) handleStartByName(w http.ResponseWriter, r *http.Request) {
 	req := model.StartWorkflowRequest{Name: name, CorrelationId: r.URL.Query().Get("correlationId"), Input: input}
 	if priority != nil {
 		req.Priority = *priority
-		if req.Priority < 0 || req.Priority > 99 {
-			s.writeError(w, invalid(validationError{Path: "startWorkflow.priority", Message: "priority: " + strconv.Itoa(req.Priority) + " should be minimum 0 and maximum 99", InvalidValue: req.Priority}))
+		// Bean validation of the query parameter (the 4th argument).
+		switch {
+		case req.Priority < 0:
+			s.writeError(w, invalid(validationError{Path: "startWorkflow.arg3", Message: "0 is the minimum priority value", InvalidValue: itoa(int64(req.Priority))}))
+			return
+		case req.Priority > 99:
+			s.writeError(w, invalid(validationError{Path: "startWorkflow.arg3", Message: "99 is the maximum priority value", InvalidValue: itoa(int64(req.Priority))}))
 			return
 		}
 	}
@@ -250,4 +263,8 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write([]byte(body))
+}
+
+func (s *Server) handleActuatorHealth(w http.ResponseWriter, r *http.Request) {
+	writeRaw(w, http.StatusServiceUnavailable, "application/json", []byte(`{"status":"DOWN"}`))
 }

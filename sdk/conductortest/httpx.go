@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -18,9 +20,9 @@ type apiError struct {
 }
 
 type validationError struct {
-	Path         string `json:"path,omitempty"`
-	Message      string `json:"message"`
-	InvalidValue any    `json:"invalidValue,omitempty"`
+	Path         string  `json:"path,omitempty"`
+	Message      string  `json:"message"`
+	InvalidValue *string `json:"invalidValue,omitempty"` // a string on the real server, absent for null
 }
 
 func (e *apiError) Error() string { return e.message }
@@ -104,9 +106,9 @@ const maxBody = 64 << 20
 // decode reads a JSON body into v. Malformed or missing JSON is a 500, as
 // on the real server (the exception is not mapped).
 func decode(r *http.Request, v any) *apiError {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
-	if err != nil {
-		return serverError("read request body: %v", err)
+	body, e := readJSONBody(r)
+	if e != nil {
+		return e
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return serverError("Required request body is missing")
@@ -115,6 +117,35 @@ func decode(r *http.Request, v any) *apiError {
 		return serverError("JSON parse error: %v", err)
 	}
 	return nil
+}
+
+// readJSONBody reads the body of an endpoint that takes JSON. Like Spring's
+// message converters it refuses any other Content-Type with a 500; a
+// request without one counts as application/octet-stream.
+func readJSONBody(r *http.Request) ([]byte, *apiError) {
+	if e := checkJSONType(r.Header.Get("Content-Type")); e != nil {
+		return nil, e
+	}
+	return readBody(r)
+}
+
+func checkJSONType(ct string) *apiError {
+	const js = "application/json"
+	if ct == js || (len(ct) > len(js) && ct[:len(js)] == js && (ct[len(js)] == ';' || ct[len(js)] == ' ')) {
+		return nil // the common case, without parsing
+	}
+	if ct == "" {
+		return serverError("Content-Type 'application/octet-stream' is not supported")
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err == nil && (mt == js || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))) {
+		return nil
+	}
+	shown := ct
+	if mt == "text/plain" && !strings.Contains(strings.ToLower(ct), "charset") {
+		shown += ";charset=UTF-8" // Spring names the charset it assumed
+	}
+	return serverError("Content-Type '%s' is not supported", shown)
 }
 
 func readBody(r *http.Request) ([]byte, *apiError) {

@@ -60,7 +60,7 @@ func TestTaskDefValidation(t *testing.T) {
 		{"timeout below default response timeout", `[{"name":"x","ownerEmail":"a@b.c","timeoutSeconds":60}]`, 400,
 			"TaskDef: x responseTimeoutSeconds: 3600 must be less than timeoutSeconds: 60"},
 		{"bad enum", `[{"name":"x","ownerEmail":"a@b.c","retryLogic":"SOMETIMES"}]`, 500, ""},
-		{"empty list", `[]`, 400, "TaskDefList cannot be empty or null"},
+		{"empty list", `[]`, 400, "TaskDefList is empty"},
 		{"ok", `[{"name":"x","ownerEmail":"a@b.c","timeoutSeconds":60,"responseTimeoutSeconds":30}]`, 200, ""},
 	}
 	for _, c := range cases {

@@ -2,6 +2,7 @@ package conductortest
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -11,15 +12,18 @@ func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	h := mux.HandleFunc
 
+	// Conductor OSS 3.21 serves health at /health only; /api/health is a
+	// 404 and Spring's /actuator/health reports DOWN (an Elasticsearch
+	// indicator stays on with indexing off), so neither is a readiness check.
 	h("GET /health", s.handleHealth)
-	h("GET /api/health", s.handleHealth)
+	h("GET /actuator/health", s.handleActuatorHealth)
 	h("POST /api/token", s.handleToken)
 
 	// "GET /api/tasks/poll/{tasktype}" would clash with ".../{taskId}/log"
 	// (both match /api/tasks/poll/log), so single polls are dispatched here.
 	h("GET /api/tasks/{first}/{second}", func(w http.ResponseWriter, r *http.Request) {
 		if r.PathValue("first") != "poll" {
-			s.writeError(w, notFound("No static resource %s.", r.URL.Path))
+			s.writeError(w, noResource(r))
 			return
 		}
 		s.handlePoll(w, r, r.PathValue("second"))
@@ -75,9 +79,15 @@ func (s *Server) routes() *http.ServeMux {
 				return
 			}
 		}
-		s.writeError(w, notFound("No static resource %s.", r.URL.Path))
+		s.writeError(w, noResource(r))
 	})
 	return mux
+}
+
+// noResource is Spring's answer to an unmapped path: the path without its
+// leading slash and without the query.
+func noResource(r *http.Request) *apiError {
+	return notFound("No static resource %s.", strings.TrimPrefix(r.URL.Path, "/"))
 }
 
 // groupOf names the fault-injection group of a request.
