@@ -467,7 +467,11 @@ func (s *Server) handleUpdateWorkflowDefs(w http.ResponseWriter, r *http.Request
 		}
 		defs[i] = def
 	}
-	resp := model.BulkResponse{BulkSuccessfulResults: []string{}, BulkErrorResults: map[string]string{}}
+	// The real server's field order (bulkErrorResults first).
+	resp := struct {
+		BulkErrorResults      map[string]string `json:"bulkErrorResults"`
+		BulkSuccessfulResults []string          `json:"bulkSuccessfulResults"`
+	}{map[string]string{}, []string{}}
 	for _, def := range defs {
 		s.putWorkflowDef(def, false)
 		resp.BulkSuccessfulResults = append(resp.BulkSuccessfulResults, def.Name)

@@ -155,7 +155,9 @@ func (s *Server) claim(q *queue, count int, workerID string, now time.Time, out 
 		if t == nil {
 			break
 		}
-		if t.m.Status != model.TaskScheduled || t.wf.m.Status.Terminal() {
+		// An IN_PROGRESS task is only queued after a requeue; the real
+		// server hands it out again then.
+		if (t.m.Status != model.TaskScheduled && t.m.Status != model.TaskInProgress) || t.wf.m.Status.Terminal() {
 			continue
 		}
 		name := t.m.TaskDefName
@@ -580,4 +582,32 @@ func (s *Server) pollDataList(taskType string) []model.PollData {
 		return out[i].Domain < out[j].Domain
 	})
 	return out
+}
+
+// handleSearch answers the search endpoints as Conductor OSS does with
+// indexing off (its default): nothing is ever found.
+func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
+	writeRaw(w, http.StatusOK, "application/json", []byte(`{"totalHits":0,"results":[]}`))
+}
+
+// handleRequeue is POST /api/tasks/queue/requeue/{tasktype}: every pending
+// task of the type is pushed to its queue again (IN_PROGRESS ones too, so
+// they are handed out again), due after what is left of its callback. The
+// answer is the count, as text.
+func (s *Server) handleRequeue(w http.ResponseWriter, r *http.Request) {
+	taskType := r.PathValue("tasktype")
+	now := s.now()
+	ms := nowMs(now)
+	n := 0
+	s.mu.Lock()
+	for _, t := range s.tasks {
+		if t.m.TaskType != taskType || t.m.Status.Terminal() || t.wf.m.Status.Terminal() {
+			continue
+		}
+		left := max(t.m.CallbackAfterSeconds, 0) - (ms-t.m.UpdateTime)/1000
+		s.push(t, time.Duration(max(left, 0))*time.Second, now)
+		n++
+	}
+	s.mu.Unlock()
+	writeText(w, strconv.Itoa(n))
 }

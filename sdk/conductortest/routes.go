@@ -47,6 +47,9 @@ func (s *Server) routes() *http.ServeMux {
 	h("GET /api/tasks/queue/all", s.handleQueueAll)
 	h("GET /api/tasks/queue/polldata", s.handlePollData)
 	h("GET /api/tasks/queue/polldata/all", s.handlePollDataAll)
+	h("POST /api/tasks/queue/requeue/{tasktype}", s.handleRequeue)
+	h("GET /api/tasks/search", s.handleSearch)
+	h("GET /api/workflow/search", s.handleSearch)
 
 	h("POST /api/metadata/taskdefs", s.handleRegisterTaskDefs)
 	h("PUT /api/metadata/taskdefs", s.handleUpdateTaskDef)
@@ -98,7 +101,7 @@ func groupOf(r *http.Request) string {
 		return "poll"
 	case r.Method == http.MethodPost && (p == "/api/tasks" || p == "/api/tasks/update-v2"):
 		return "update"
-	case r.Method == http.MethodPost && hasPrefix(p, "/api/tasks/") && !hasSuffix(p, "/log"):
+	case r.Method == http.MethodPost && hasPrefix(p, "/api/tasks/") && !hasSuffix(p, "/log") && !hasPrefix(p, "/api/tasks/queue/"):
 		return "update"
 	case p == "/api/token":
 		return "token"

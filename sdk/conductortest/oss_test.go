@@ -1,0 +1,474 @@
+package conductortest_test
+
+// Black-box checks of behaviour observed on Conductor OSS 3.21.14 (see
+// /work/notes/real-server-findings.md in the project): one test per
+// finding, asserting the status, Content-Type, body shape and texts a
+// client sees.
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/baton-go/baton/sdk/conductortest"
+	"github.com/baton-go/baton/sdk/model"
+)
+
+// fullErr is an error body decoded with field presence kept.
+type fullErr struct {
+	raw              map[string]any
+	Status           int
+	Message          string
+	ValidationErrors []valErr
+}
+
+type valErr struct {
+	Path         string  `json:"path"`
+	Message      string  `json:"message"`
+	InvalidValue *string `json:"invalidValue"`
+}
+
+func (v valErr) String() string {
+	if v.InvalidValue == nil {
+		return v.Path + ": " + v.Message
+	}
+	return fmt.Sprintf("%s: %s (invalidValue %q)", v.Path, v.Message, *v.InvalidValue)
+}
+
+func decodeErr(t *testing.T, r resp) fullErr {
+	t.Helper()
+	if ct := r.header.Get("Content-Type"); ct != "application/json" {
+		t.Fatalf("error Content-Type %q, want application/json; body %s", ct, r.body)
+	}
+	var e struct {
+		Status           int      `json:"status"`
+		Message          string   `json:"message"`
+		ValidationErrors []valErr `json:"validationErrors"`
+	}
+	r.json(t, &e)
+	var raw map[string]any
+	r.json(t, &raw)
+	return fullErr{raw: raw, Status: e.Status, Message: e.Message, ValidationErrors: e.ValidationErrors}
+}
+
+// expectError checks a plain (non-validation) error body: status, message,
+// instance present, retryable false, no validationErrors.
+func expectError(t *testing.T, a *api, status int, method, path string, body any, message string) {
+	t.Helper()
+	e := decodeErr(t, a.expect(status, method, path, body))
+	if e.Status != status || e.Message != message {
+		t.Fatalf("%s %s: error %d %q, want %d %q", method, path, e.Status, e.Message, status, message)
+	}
+	if _, ok := e.raw["instance"].(string); !ok {
+		t.Fatalf("%s %s: no instance in %v", method, path, e.raw)
+	}
+	if r, ok := e.raw["retryable"]; !ok || r != false {
+		t.Fatalf("%s %s: retryable %v, want false", method, path, r)
+	}
+	if _, ok := e.raw["validationErrors"]; ok {
+		t.Fatalf("%s %s: unexpected validationErrors in %v", method, path, e.raw)
+	}
+}
+
+// expectInvalid checks a bean-validation 400: the generic message, no
+// instance, and exactly these validation errors (in any order).
+func expectInvalid(t *testing.T, a *api, method, path string, body any, want ...valErr) {
+	t.Helper()
+	e := decodeErr(t, a.expect(400, method, path, body))
+	if e.Message != "Validation failed, check below errors for detail." {
+		t.Fatalf("message %q", e.Message)
+	}
+	if _, ok := e.raw["instance"]; ok {
+		t.Fatalf("validation error with instance: %v", e.raw)
+	}
+	got := make([]string, len(e.ValidationErrors))
+	for i, v := range e.ValidationErrors {
+		got[i] = v.String()
+	}
+	exp := make([]string, len(want))
+	for i, v := range want {
+		exp[i] = v.String()
+	}
+	sort.Strings(got)
+	sort.Strings(exp)
+	if !reflect.DeepEqual(got, exp) {
+		t.Fatalf("%s %s validation errors:\n got  %q\n want %q", method, path, got, exp)
+	}
+}
+
+func strp(s string) *string { return &s }
+
+// expectEmpty checks a 200 with no body and no Content-Type.
+func expectEmpty(t *testing.T, r resp) {
+	t.Helper()
+	if len(r.body) != 0 || r.header.Get("Content-Type") != "" {
+		t.Fatalf("want an empty answer without Content-Type, got %q (%q)", r.body, r.header.Get("Content-Type"))
+	}
+}
+
+func strictAPI(t *testing.T) *api {
+	t.Helper()
+	a := newAPI(t)
+	srv := conductortest.NewServer()
+	t.Cleanup(srv.Close)
+	a.srv, a.base = srv, srv.URL()
+	return a
+}
+
+func TestOSSHealth(t *testing.T) {
+	a := newAPI(t)
+	root := "http://" + a.srv.Addr()
+	res, err := a.client.Get(root + "/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body map[string]any
+	_ = jsonDecode(res.Body, &body)
+	res.Body.Close()
+	want := map[string]any{"healthResults": []any{}, "suppressedHealthResults": []any{}, "healthy": true}
+	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "application/json" || !reflect.DeepEqual(body, want) {
+		t.Fatalf("/health: %d %q %v", res.StatusCode, res.Header.Get("Content-Type"), body)
+	}
+	// /api/health does not exist on OSS 3.21.
+	expectError(t, a, 404, "GET", "/health", nil, "No static resource api/health.")
+	res, err = a.client.Get(root + "/actuator/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 503 {
+		t.Fatalf("/actuator/health: %d, want 503 as on OSS", res.StatusCode)
+	}
+}
+
+func TestOSSUnknownPathAndMethod(t *testing.T) {
+	a := newAPI(t)
+	expectError(t, a, 404, "GET", "/nosuch/path?x=1", nil, "No static resource api/nosuch/path.")
+	expectError(t, a, 404, "POST", "/token", map[string]string{"keyId": "a", "keySecret": "b"}, "No static resource api/token.")
+	expectError(t, a, 500, "PUT", "/tasks/poll/batch/x", nil, "Request method 'PUT' is not supported")
+	a.expect(200, "HEAD", "/tasks/poll/batch/x", nil)
+}
+
+func TestOSSContentType(t *testing.T) {
+	a := newAPI(t)
+	cases := []struct{ ctype, shown string }{
+		{"text/plain", "text/plain;charset=UTF-8"},
+		{"", "application/octet-stream"},
+	}
+	for _, c := range cases {
+		for _, path := range []string{"/tasks", "/metadata/taskdefs", "/workflow"} {
+			req, _ := http.NewRequest("POST", a.base+path, strings.NewReader(`{}`))
+			if c.ctype != "" {
+				req.Header.Set("Content-Type", c.ctype)
+			}
+			res, err := a.client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var e errBody
+			_ = jsonDecode(res.Body, &e)
+			res.Body.Close()
+			want := "Content-Type '" + c.shown + "' is not supported"
+			if res.StatusCode != 500 || e.Message != want {
+				t.Fatalf("POST %s with %q: %d %q, want 500 %q", path, c.ctype, res.StatusCode, e.Message, want)
+			}
+		}
+	}
+	// A charset parameter is fine.
+	req, _ := http.NewRequest("POST", a.base+"/tasks", strings.NewReader(`{"workflowInstanceId":"nope","taskId":"nope","status":"COMPLETED"}`))
+	req.Header.Set("Content-Type", "application/json;charset=UTF-8")
+	res, err := a.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 404 {
+		t.Fatalf("application/json;charset=UTF-8: %d, want 404 (unknown workflow)", res.StatusCode)
+	}
+}
+
+func TestOSSTaskDefValidation(t *testing.T) {
+	a := strictAPI(t)
+	expectInvalid(t, a, "POST", "/metadata/taskdefs", `[{"name":"x"}]`,
+		valErr{Path: "registerTaskDef.arg0[0].ownerEmail", Message: "ownerEmail cannot be empty"})
+	expectInvalid(t, a, "POST", "/metadata/taskdefs", `[{"name":"ok","ownerEmail":"a@b.c"},{"ownerEmail":"a@b.c"}]`,
+		valErr{Path: "registerTaskDef.arg0[1].name", Message: "TaskDef name cannot be null or empty"})
+	expectInvalid(t, a, "POST", "/metadata/taskdefs", `[]`,
+		valErr{Path: "registerTaskDef.arg0", Message: "TaskDefList is empty"})
+	expectInvalid(t, a, "POST", "/metadata/taskdefs", `[{"name":"n","ownerEmail":"a@b.c","timeoutSeconds":60}]`,
+		valErr{Path: "registerTaskDef.arg0[0]", Message: "TaskDef: n responseTimeoutSeconds: 3600 must be less than timeoutSeconds: 60"})
+	expectInvalid(t, a, "POST", "/metadata/taskdefs", `[{"name":"v2","ownerEmail":"a@b.c","timeoutSeconds":10,"totalTimeoutSeconds":5,"responseTimeoutSeconds":5}]`,
+		valErr{Path: "registerTaskDef.arg0[0]", Message: "TaskDef: v2 timeoutSeconds: 10 must be less than or equal to totalTimeoutSeconds: 5"})
+	// The odd texts (the bound printed where the value should be) are the
+	// real server's; negative limits are accepted there.
+	expectInvalid(t, a, "POST", "/metadata/taskdefs",
+		`[{"name":"v1","ownerEmail":"a@b.c","retryCount":-1,"responseTimeoutSeconds":0,"backoffScaleFactor":0,"pollTimeoutSeconds":-1,"rateLimitPerFrequency":-1,"concurrentExecLimit":-1}]`,
+		valErr{Path: "registerTaskDef.arg0[0].backoffScaleFactor", Message: "Backoff scale factor. Applicable for LINEAR_BACKOFF", InvalidValue: strp("0")},
+		valErr{Path: "registerTaskDef.arg0[0].responseTimeoutSeconds", Message: "TaskDef responseTimeoutSeconds: 0 should be minimum 1 second", InvalidValue: strp("0")},
+		valErr{Path: "registerTaskDef.arg0[0].retryCount", Message: "TaskDef retryCount: 0 must be >= 0", InvalidValue: strp("-1")},
+		valErr{Path: "registerTaskDef.arg0[0].pollTimeoutSeconds", Message: "TaskDef pollTimeoutSeconds: 0 must be >= 0", InvalidValue: strp("-1")})
+	expectInvalid(t, a, "PUT", "/metadata/taskdefs", `{"name":"x"}`,
+		valErr{Path: "updateTaskDef.arg0.ownerEmail", Message: "ownerEmail cannot be empty"})
+
+	e := decodeErr(t, a.expect(500, "POST", "/metadata/taskdefs", `[{"name":"v3","ownerEmail":"a@b.c","timeoutPolicy":"NOPE"}]`))
+	if !strings.Contains(e.Message, `TaskDef$TimeoutPolicy`+"` from String \"NOPE\": not one of the values accepted for Enum class: [RETRY, TIME_OUT_WF, ALERT_ONLY]") {
+		t.Fatalf("bad enum message %q", e.Message)
+	}
+	if e := decodeErr(t, a.expect(500, "POST", "/metadata/taskdefs", `{"name":"x","ownerEmail":"a@b.c"}`)); !strings.HasPrefix(e.Message, "JSON parse error: ") {
+		t.Fatalf("single object: %q", e.Message)
+	}
+	expectEmpty(t, a.expect(200, "POST", "/metadata/taskdefs", `[{"name":"x","ownerEmail":"a@b.c"}]`))
+	expectEmpty(t, a.expect(200, "POST", "/metadata/taskdefs", `[{"name":"x","ownerEmail":"a@b.c","retryCount":1}]`)) // upsert
+	expectEmpty(t, a.expect(200, "PUT", "/metadata/taskdefs", `{"name":"x","ownerEmail":"a@b.c"}`))
+	expectError(t, a, 404, "PUT", "/metadata/taskdefs", `{"name":"nope","ownerEmail":"a@b.c"}`, "No such task by name nope")
+	expectError(t, a, 404, "GET", "/metadata/taskdefs/nope", nil, "No such taskType found by name: nope")
+	expectError(t, a, 404, "DELETE", "/metadata/taskdefs/nope", nil, "Cannot remove the task - no such task definition")
+}
+
+func TestOSSWorkflowDefValidation(t *testing.T) {
+	a := strictAPI(t)
+	wf := func(tasks string) string {
+		return `{"name":"wv","ownerEmail":"a@b.c","tasks":[` + tasks + `]}`
+	}
+	expectInvalid(t, a, "POST", "/metadata/workflow", `{"name":"wv","tasks":[{"name":"t","taskReferenceName":"r"}]}`,
+		valErr{Path: "registerWorkflowDef.arg0.ownerEmail", Message: "ownerEmail cannot be empty"})
+	expectInvalid(t, a, "POST", "/metadata/workflow", wf(""),
+		valErr{Path: "registerWorkflowDef.arg0.tasks", Message: "WorkflowTask list cannot be empty"})
+	expectInvalid(t, a, "POST", "/metadata/workflow",
+		wf(`{"name":"tn","taskReferenceName":"tr","type":"SIMPLE","inputParameters":{"q":"${nosuch.output}","q2":"a-${other.output.x}","ok":"${workflow.input.x}"}}`),
+		valErr{Path: "registerWorkflowDef.arg0", Message: "taskReferenceName: nosuch for given task: tn input value: q of input parameter: ${nosuch.output} is not defined in workflow definition."},
+		valErr{Path: "registerWorkflowDef.arg0", Message: "taskReferenceName: other for given task: tn input value: q2 of input parameter: a-${other.output.x} is not defined in workflow definition."})
+	expectInvalid(t, a, "POST", "/metadata/workflow",
+		wf(`{"name":"tn","taskReferenceName":"tr","type":"SIMPLE"},{"name":"tn2","taskReferenceName":"tr","type":"SIMPLE"}`),
+		valErr{Path: "registerWorkflowDef.arg0", Message: "taskReferenceName: tr should be unique across tasks for a given workflowDefinition: wv"})
+	expectInvalid(t, a, "POST", "/metadata/workflow", `{"ownerEmail":"a@b.c","schemaVersion":1,"version":-1,"tasks":[{"type":"SIMPLE"}]}`,
+		valErr{Path: "registerWorkflowDef.arg0.name", Message: "WorkflowDef name cannot be null or empty"},
+		valErr{Path: "registerWorkflowDef.arg0.schemaVersion", Message: "workflowDef schemaVersion: 2 is only supported", InvalidValue: strp("1")},
+		valErr{Path: "registerWorkflowDef.arg0.tasks[0].taskReferenceName", Message: "WorkflowTask taskReferenceName name cannot be empty or null"},
+		valErr{Path: "registerWorkflowDef.arg0.tasks[0].name", Message: "WorkflowTask name cannot be empty or null"})
+	// A negative retryCount on the WorkflowTask is accepted there.
+	expectInvalid(t, a, "POST", "/metadata/workflow", wf(`{"name":"tn","taskReferenceName":"tr","type":"SIMPLE","startDelay":-1,"retryCount":-2}`),
+		valErr{Path: "registerWorkflowDef.arg0.tasks[0].startDelay", Message: "must be greater than or equal to 0", InvalidValue: strp("-1")})
+	expectInvalid(t, a, "PUT", "/metadata/workflow", `[{"name":"w","tasks":[{"name":"t","taskReferenceName":"r"}]}]`,
+		valErr{Path: "updateWorkflowDef.arg0[0].ownerEmail", Message: "ownerEmail cannot be empty"})
+
+	ok := wf(`{"name":"tn","taskReferenceName":"tr","type":"SIMPLE"}`)
+	expectEmpty(t, a.expect(200, "POST", "/metadata/workflow", ok))
+	expectError(t, a, 409, "POST", "/metadata/workflow", ok, "Workflow with wv.1 already exists!")
+	r := a.expect(200, "PUT", "/metadata/workflow", `[`+strings.Replace(ok, `"wv"`, `"wz"`, 1)+`,`+strings.Replace(ok, `"wv"`, `"wa"`, 1)+`]`)
+	if r.text() != `{"bulkErrorResults":{},"bulkSuccessfulResults":["wz","wa"]}` {
+		t.Fatalf("bulk answer %s", r.body)
+	}
+	expectError(t, a, 404, "GET", "/metadata/workflow/wv?version=9", nil, "No such workflow found by name: wv, version: 9")
+	expectError(t, a, 404, "GET", "/metadata/workflow/nope", nil, "No such workflow found by name: nope, version: null")
+	expectEmpty(t, a.expect(200, "DELETE", "/metadata/workflow/wa/1", nil))
+	expectError(t, a, 404, "DELETE", "/metadata/workflow/wa/1", nil, "Cannot remove the workflow - no such workflow definition: wa version: 1")
+}
+
+func TestOSSStartWorkflow(t *testing.T) {
+	a := newAPI(t)
+	a.registerWorkflow(simpleWorkflow("wa", "start_t"))
+	expectInvalid(t, a, "POST", "/workflow", `{"name":"wa","input":{},"priority":100}`,
+		valErr{Path: "startWorkflow.arg0.priority", Message: "priority: 100 should be maximum 99", InvalidValue: strp("100")})
+	expectInvalid(t, a, "POST", "/workflow", `{"name":"wa","input":{},"priority":-1}`,
+		valErr{Path: "startWorkflow.arg0.priority", Message: "priority: -1 should be minimum 0", InvalidValue: strp("-1")})
+	expectInvalid(t, a, "POST", "/workflow", `{"input":{}}`,
+		valErr{Path: "startWorkflow.arg0.name", Message: "Workflow name cannot be null or empty"})
+	expectInvalid(t, a, "POST", "/workflow/wa?priority=100", `{}`,
+		valErr{Path: "startWorkflow.arg3", Message: "99 is the maximum priority value", InvalidValue: strp("100")})
+	expectInvalid(t, a, "POST", "/workflow/wa?priority=-1", `{}`,
+		valErr{Path: "startWorkflow.arg3", Message: "0 is the minimum priority value", InvalidValue: strp("-1")})
+	expectError(t, a, 400, "POST", "/workflow", `{"name":"wa","input":null}`, "NULL input passed when starting workflow")
+	expectError(t, a, 404, "POST", "/workflow", `{"name":"nope","input":{}}`, "No such workflow defined. name=nope, version=null")
+	expectError(t, a, 404, "POST", "/workflow", `{"name":"wa","version":5,"input":{}}`, "No such workflow defined. name=wa, version=5")
+	expectError(t, a, 404, "POST", "/workflow/nope", `{}`, "No such workflow found by name: nope, version: null")
+	if e := decodeErr(t, a.expect(500, "POST", "/workflow/wa", "")); !strings.HasPrefix(e.Message, "Required request body is missing") {
+		t.Fatalf("no body: %q", e.Message)
+	}
+	for _, r := range []resp{
+		a.expect(200, "POST", "/workflow", `{"name":"wa"}`), // input may be left out
+		a.expect(200, "POST", "/workflow/wa?correlationId=c&priority=5", `{"x":1}`),
+	} {
+		if r.header.Get("Content-Type") != "text/plain;charset=UTF-8" || len(r.body) != 36 || strings.ContainsAny(r.text(), "\"\n") {
+			t.Fatalf("start answer %q %q, want a bare id as text/plain", r.header.Get("Content-Type"), r.body)
+		}
+	}
+	expectError(t, a, 404, "GET", "/workflow/nope", nil, "No such workflow found by id: nope")
+}
+
+func TestOSSUpdateErrors(t *testing.T) {
+	a := newAPI(t)
+	a.registerWorkflow(simpleWorkflow("wu", "upd_t"))
+	wf := a.start("wu", nil)
+	task := a.pollOne("upd_t")
+
+	expectInvalid(t, a, "POST", "/tasks", `{"status":"COMPLETED"}`,
+		valErr{Path: "updateTask.arg0.workflowInstanceId", Message: "Workflow Id cannot be null or empty"},
+		valErr{Path: "updateTask.arg0.taskId", Message: "Task ID cannot be null or empty"})
+	expectError(t, a, 404, "POST", "/tasks", map[string]any{"workflowInstanceId": "nope", "taskId": task.TaskId, "status": "COMPLETED"}, "No such workflow found by id: nope")
+	expectError(t, a, 404, "POST", "/tasks", map[string]any{"workflowInstanceId": wf, "taskId": "nope", "status": "COMPLETED"}, "No such task found by id: nope")
+	// A status outside TaskResult.Status fails while decoding, before any
+	// lookup.
+	e := decodeErr(t, a.expect(500, "POST", "/tasks", `{"workflowInstanceId":"nope","taskId":"nope","status":"SCHEDULED"}`))
+	if !strings.HasSuffix(e.Message, `from String "SCHEDULED": not one of the values accepted for Enum class: [COMPLETED, FAILED_WITH_TERMINAL_ERROR, FAILED, IN_PROGRESS]`) {
+		t.Fatalf("bad status: %q", e.Message)
+	}
+	upd := func(extra string) string {
+		return `{"workflowInstanceId":"` + wf + `","taskId":"` + task.TaskId + `","outputData":{}` + extra + `}`
+	}
+	if e := decodeErr(t, a.expect(500, "POST", "/tasks", upd(""))); !strings.Contains(e.Message, "getStatus()\" is null") {
+		t.Fatalf("missing status: %q", e.Message)
+	}
+	if e := decodeErr(t, a.expect(500, "POST", "/tasks", upd(`,"status":"COMPLETED","logs":null`))); !strings.Contains(e.Message, "getLogs()\" is null") {
+		t.Fatalf("null logs: %q", e.Message)
+	}
+	// Neither failure changed the task.
+	if got := a.workflow(wf).Tasks[0]; got.Status != model.TaskInProgress {
+		t.Fatalf("task %s after refused updates", got.Status)
+	}
+	r := a.expect(200, "POST", "/tasks", upd(`,"status":"COMPLETED","outputData":{"a":1}`))
+	if r.header.Get("Content-Type") != "text/plain;charset=UTF-8" || r.text() != task.TaskId {
+		t.Fatalf("update answer %q %q", r.header.Get("Content-Type"), r.body)
+	}
+	// Once the task is terminal, the update is accepted and ignored, even
+	// without a status or with null logs (the checks come later there).
+	for _, extra := range []string{`,"status":"FAILED","outputData":{"b":2}`, ``, `,"status":"COMPLETED","logs":null`} {
+		if r := a.expect(200, "POST", "/tasks", upd(extra)); r.text() != task.TaskId {
+			t.Fatalf("terminal update answer %q", r.body)
+		}
+	}
+	got := a.workflow(wf)
+	if got.Tasks[0].Status != model.TaskCompleted || !reflect.DeepEqual(got.Tasks[0].OutputData, map[string]any{"a": 1.0}) || got.Status != model.WorkflowCompleted {
+		t.Fatalf("terminal task changed: %+v", got.Tasks[0])
+	}
+}
+
+func TestOSSReasonTruncatedTo500Chars(t *testing.T) {
+	a := newAPI(t)
+	a.registerTasks(model.TaskDef{Name: "long_reason", RetryCount: 0, ResponseTimeoutSeconds: 60})
+	a.registerWorkflow(simpleWorkflow("wr", "long_reason"))
+	wf := a.start("wr", nil)
+	task := a.pollOne("long_reason")
+	reason := strings.Repeat("é", 499) + "xyz" // 502 characters, 1001 bytes
+	a.update(task, model.FailedTask, nil, reason)
+	got := a.workflow(wf)
+	want := strings.Repeat("é", 499) + "x"
+	if got.Tasks[0].ReasonForIncompletion != want {
+		t.Fatalf("task reason has %d chars, want the first 500", len([]rune(got.Tasks[0].ReasonForIncompletion)))
+	}
+	if wantWF := "Task " + task.TaskId + " failed with status: FAILED and reason: '" + want + "'"; got.ReasonForIncompletion != wantWF {
+		t.Fatalf("workflow reason %q", got.ReasonForIncompletion)
+	}
+}
+
+func TestOSSUpdateByRefStatusErrors(t *testing.T) {
+	a := newAPI(t)
+	a.registerWorkflow(simpleWorkflow("wb", "ref_t"))
+	wf := a.start("wb", nil)
+	e := decodeErr(t, a.expect(500, "POST", "/tasks/"+wf+"/ref0/SCHEDULED", `{}`))
+	if !strings.HasPrefix(e.Message, "Method parameter 'status': Failed to convert value of type 'java.lang.String' to required type") ||
+		!strings.HasSuffix(e.Message, "for value [SCHEDULED]") {
+		t.Fatalf("bad status in path: %q", e.Message)
+	}
+	if e := decodeErr(t, a.expect(500, "POST", "/tasks/"+wf+"/ref0/COMPLETED", "")); !strings.HasPrefix(e.Message, "Required request body is missing") {
+		t.Fatalf("no body: %q", e.Message)
+	}
+	expectEmpty(t, a.expect(200, "POST", "/tasks/"+wf+"/nope/COMPLETED", `{}`))
+	expectEmpty(t, a.expect(200, "POST", "/tasks/nope/ref0/COMPLETED", `{}`))
+	expectError(t, a, 404, "POST", "/tasks/"+wf+"/nope/COMPLETED/sync", `{}`, "Found no running task nope of workflow "+wf+" to update")
+}
+
+func TestOSSTerminateAndRemoveAnswers(t *testing.T) {
+	a := newAPI(t)
+	a.registerWorkflow(simpleWorkflow("wt", "term_t"))
+	wf := a.start("wt", nil)
+	expectEmpty(t, a.expect(200, "DELETE", "/workflow/"+wf+"?reason=bye%20now&triggerFailureWorkflow=false", nil))
+	got := a.workflow(wf)
+	if got.Status != model.WorkflowTerminated || got.ReasonForIncompletion != "bye now" || got.Tasks[0].Status != model.TaskCanceled {
+		t.Fatalf("terminated workflow %+v", got)
+	}
+	expectEmpty(t, a.expect(200, "DELETE", "/workflow/"+wf+"?reason=again", nil))
+	if got := a.workflow(wf); got.ReasonForIncompletion != "again" {
+		t.Fatalf("reason %q, want it replaced", got.ReasonForIncompletion)
+	}
+	a.expect(204, "GET", "/tasks/poll/term_t", nil)
+	expectEmpty(t, a.expect(200, "DELETE", "/workflow/"+wf+"/remove", nil))
+	expectError(t, a, 404, "DELETE", "/workflow/"+wf+"/remove", nil, "No such workflow found by id: "+wf)
+	expectError(t, a, 404, "DELETE", "/workflow/nope", nil, "No such workflow found by id: nope")
+
+	done := a.start("wt", nil)
+	a.update(a.pollOne("term_t"), model.CompletedTask, nil, "")
+	expectError(t, a, 409, "DELETE", "/workflow/"+done, nil, "Cannot terminate a COMPLETED workflow.")
+
+	// Without a reason the field stays absent.
+	wf = a.start("wt", nil)
+	a.expect(200, "DELETE", "/workflow/"+wf, nil)
+	var raw map[string]any
+	a.expect(200, "GET", "/workflow/"+wf, nil).json(t, &raw)
+	if _, ok := raw["reasonForIncompletion"]; ok {
+		t.Fatalf("reasonForIncompletion present: %v", raw["reasonForIncompletion"])
+	}
+}
+
+func TestOSSLogsAndUnknownTask(t *testing.T) {
+	a := newAPI(t)
+	a.expect(204, "GET", "/tasks/nope", nil)
+	expectEmpty(t, a.expect(200, "POST", "/tasks/nope/log", "some text"))
+	r := a.expect(200, "GET", "/tasks/never-logged/log", nil)
+	if r.text() != "[]" || r.header.Get("Content-Type") != "application/json" {
+		t.Fatalf("logs of an unknown task: %q %q", r.header.Get("Content-Type"), r.body)
+	}
+}
+
+func TestOSSExpressionsKeepTypesAndNulls(t *testing.T) {
+	a := newAPI(t)
+	def := simpleWorkflow("we", "expr_t")
+	def.Tasks[0].InputParameters = map[string]any{"x": "${workflow.input.x}", "s": "pre-${workflow.input.x}-post",
+		"m": "${workflow.input.missing}", "obj": "${workflow.input.obj}", "lit": 5, "esc": "$${workflow.input.x}"}
+	a.registerWorkflow(def)
+	a.start("we", map[string]any{"x": 7, "obj": map[string]any{"k": []any{1, 2}}})
+	r := a.expect(200, "GET", "/tasks/poll/expr_t", nil)
+	var raw struct {
+		InputData json.RawMessage `json:"inputData"`
+	}
+	r.json(t, &raw)
+	want := `{"esc":"${workflow.input.x}","lit":5,"m":null,"obj":{"k":[1,2]},"s":"pre-7-post","x":7}`
+	if string(raw.InputData) != want {
+		t.Fatalf("inputData %s, want %s", raw.InputData, want)
+	}
+}
+
+func TestOSSSearchAnswersEmpty(t *testing.T) {
+	a := newAPI(t)
+	for _, p := range []string{"/workflow/search?query=x", "/tasks/search"} {
+		r := a.expect(200, "GET", p, nil)
+		if r.text() != `{"totalHits":0,"results":[]}` || r.header.Get("Content-Type") != "application/json" {
+			t.Fatalf("%s: %q %q", p, r.header.Get("Content-Type"), r.body)
+		}
+	}
+}
+
+func TestOSSRequeuePendingTasks(t *testing.T) {
+	a := newAPI(t)
+	a.registerWorkflow(simpleWorkflow("wq", "rq_t"))
+	a.start("wq", nil)
+	first := a.pollOne("rq_t") // IN_PROGRESS, out of the queue
+	r := a.expect(200, "POST", "/tasks/queue/requeue/rq_t", "")
+	if r.text() != "1" || r.header.Get("Content-Type") != "text/plain;charset=UTF-8" {
+		t.Fatalf("requeue answer %q %q", r.header.Get("Content-Type"), r.body)
+	}
+	if got := a.expect(200, "GET", "/tasks/queue/size?taskType=rq_t", nil).text(); got != "1" {
+		t.Fatalf("queue size %s after requeue, want 1", got)
+	}
+	again := a.pollOne("rq_t")
+	if again.TaskId != first.TaskId || again.PollCount != 2 || again.Status != model.TaskInProgress {
+		t.Fatalf("requeued task handed out as %+v", again)
+	}
+	if got := a.expect(200, "POST", "/tasks/queue/requeue/other_t", "").text(); got != "0" {
+		t.Fatalf("requeue of an unused type: %s", got)
+	}
+}
