@@ -351,17 +351,21 @@ func (s *Server) handleGetTaskDef(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, notFound("No such taskType found by name: %s", name))
 		return
 	}
-	s.writeJSON(w, http.StatusOK, &e.def)
+	s.writeJSON(w, http.StatusOK, taskDefJSON(&e.def))
 }
 
 func (s *Server) handleGetTaskDefs(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	out := make([]model.TaskDef, 0, len(s.taskDefs))
+	defs := make([]model.TaskDef, 0, len(s.taskDefs))
 	for _, e := range s.taskDefs {
-		out = append(out, e.def)
+		defs = append(defs, e.def)
 	}
 	s.mu.Unlock()
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	sort.Slice(defs, func(i, j int) bool { return defs[i].Name < defs[j].Name })
+	out := make([]*taskDefOut, len(defs))
+	for i := range defs {
+		out[i] = taskDefJSON(&defs[i])
+	}
 	s.writeJSON(w, http.StatusOK, out)
 }
 
@@ -414,8 +418,10 @@ func (s *Server) putWorkflowDef(def model.WorkflowDef, create bool) *apiError {
 		}
 		def.CreateTime = old.def.CreateTime
 		def.UpdateTime = now
-	} else {
+	} else if create {
 		def.CreateTime = now
+	} else {
+		def.UpdateTime = now // the real server's update path sets only this
 	}
 	versions[def.Version] = &wfDefEntry{def: def}
 	clear(s.snapCache)
@@ -526,7 +532,7 @@ func (s *Server) handleGetWorkflowDef(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, notFound("No such workflow found by name: %s, version: %s", name, versionText(version)))
 		return
 	}
-	s.writeJSON(w, http.StatusOK, &out)
+	s.writeJSON(w, http.StatusOK, workflowDefJSON(&out))
 }
 
 func (s *Server) handleGetWorkflowDefs(w http.ResponseWriter, r *http.Request) {
@@ -544,7 +550,11 @@ func (s *Server) handleGetWorkflowDefs(w http.ResponseWriter, r *http.Request) {
 		}
 		return out[i].Version < out[j].Version
 	})
-	s.writeJSON(w, http.StatusOK, out)
+	wire := make([]*workflowDefOut, len(out))
+	for i := range out {
+		wire[i] = workflowDefJSON(&out[i])
+	}
+	s.writeJSON(w, http.StatusOK, wire)
 }
 
 func (s *Server) handleDeleteWorkflowDef(w http.ResponseWriter, r *http.Request) {

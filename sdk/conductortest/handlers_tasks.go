@@ -95,7 +95,7 @@ func (s *Server) poll(ctx context.Context, taskType, domain string, hasDomain bo
 		}
 	}()
 	s.mu.Lock()
-	s.pollData[pollKey{taskType, domain}] = pollEntry{workerID: workerID, lastPoll: nowMs(now)}
+	s.pollData[pollKey{taskType, domain, hasDomain && domain == ""}] = pollEntry{workerID: workerID, lastPoll: nowMs(now)}
 	for {
 		if count <= 0 || ctx.Err() != nil {
 			s.mu.Unlock()
@@ -282,7 +282,7 @@ func (s *Server) handleUpdateV2(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	taskType, domain := t.m.TaskType, t.m.Domain
-	s.pollData[pollKey{taskType, domain}] = pollEntry{workerID: res.WorkerId, lastPoll: nowMs(now)}
+	s.pollData[pollKey{taskType: taskType, domain: domain}] = pollEntry{workerID: res.WorkerId, lastPoll: nowMs(now)}
 	s.stats.polls.Add(1)
 	got := s.claim(s.queue(queueName(taskType, domain)), 1, res.WorkerId, now, nil)
 	s.mu.Unlock()
@@ -444,16 +444,16 @@ func (s *Server) handleUpdateByRef(sync bool) http.HandlerFunc {
 			res.WorkerId = workerID
 		}
 		_, e := s.applyUpdate(res, now)
-		var snap model.Workflow
+		var snap workflowWire
 		if e == nil && sync {
-			snap = wf.snapshot(true)
+			snap = wf.wire(true)
 		}
 		s.mu.Unlock()
 		switch {
 		case e != nil:
 			s.writeError(w, e)
 		case sync:
-			s.writeJSON(w, http.StatusOK, &snap)
+			s.writeJSON(w, http.StatusOK, snap.out())
 		default:
 			writeText(w, res.TaskId)
 		}
@@ -557,29 +557,58 @@ func (s *Server) handlePollData(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, serverError("Required request parameter 'taskType' for method parameter type String is not present"))
 		return
 	}
-	s.writeJSON(w, http.StatusOK, s.pollDataList(tt))
+	s.writeJSON(w, http.StatusOK, pollDataJSON(s.pollDataList(tt)))
 }
 
 func (s *Server) handlePollDataAll(w http.ResponseWriter, r *http.Request) {
-	s.writeJSON(w, http.StatusOK, s.pollDataList(""))
+	s.writeJSON(w, http.StatusOK, pollDataJSON(s.pollDataList("")))
+}
+
+// pollDataOut is one poll data entry as the real server writes it: domain
+// absent for polls without one and "" for "domain=".
+type pollDataOut struct {
+	QueueName    string  `json:"queueName"`
+	Domain       *string `json:"domain,omitempty"`
+	WorkerId     string  `json:"workerId,omitempty"`
+	LastPollTime int64   `json:"lastPollTime"`
+}
+
+func pollDataJSON(list []polled) []pollDataOut {
+	out := make([]pollDataOut, len(list))
+	for i, p := range list {
+		out[i] = pollDataOut{QueueName: p.QueueName, WorkerId: p.WorkerId, LastPollTime: p.LastPollTime}
+		if p.Domain != "" || p.emptyDomain {
+			d := p.Domain
+			out[i].Domain = &d
+		}
+	}
+	return out
+}
+
+type polled struct {
+	model.PollData
+	emptyDomain bool
 }
 
 // pollDataList returns the poll data of one task type ("" = all), sorted.
-func (s *Server) pollDataList(taskType string) []model.PollData {
+func (s *Server) pollDataList(taskType string) []polled {
 	s.mu.Lock()
-	out := []model.PollData{}
+	out := []polled{}
 	for k, p := range s.pollData {
 		if taskType != "" && k.taskType != taskType {
 			continue
 		}
-		out = append(out, model.PollData{QueueName: k.taskType, Domain: k.domain, WorkerId: p.workerID, LastPollTime: p.lastPoll})
+		out = append(out, polled{model.PollData{QueueName: k.taskType, Domain: k.domain, WorkerId: p.workerID, LastPollTime: p.lastPoll}, k.emptyDomain})
 	}
 	s.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].QueueName != out[j].QueueName {
 			return out[i].QueueName < out[j].QueueName
 		}
-		return out[i].Domain < out[j].Domain
+		if out[i].Domain != out[j].Domain {
+			return out[i].Domain < out[j].Domain
+		}
+		return out[i].emptyDomain && !out[j].emptyDomain
 	})
 	return out
 }

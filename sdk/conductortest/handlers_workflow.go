@@ -184,12 +184,18 @@ func (s *Server) handleGetWorkflow(w http.ResponseWriter, r *http.Request) {
 		}
 		include = b
 	}
-	snap, ok := s.workflowSnapshot(id, include)
-	if !ok {
+	s.mu.Lock()
+	wf := s.workflows[id]
+	var snap workflowWire
+	if wf != nil {
+		snap = wf.wire(include)
+	}
+	s.mu.Unlock()
+	if wf == nil {
 		s.writeError(w, notFound("No such workflow found by id: %s", id))
 		return
 	}
-	s.writeJSON(w, http.StatusOK, &snap)
+	s.writeJSON(w, http.StatusOK, snap.out())
 }
 
 func (s *Server) workflowSnapshot(id string, includeTasks bool) (model.Workflow, bool) {

@@ -28,8 +28,8 @@ type taskJSON struct {
 func (t *task) stepJSON() (wt, def []byte) {
 	e := &t.wf.snap.steps[t.wf.stepIndex(t.wt)]
 	if e.wt == nil {
-		e.wt = marshalNoEscape(t.wt)
-		e.def = marshalNoEscape(t.def)
+		e.wt = marshalNoEscape(workflowTaskJSON(t.wt))
+		e.def = marshalNoEscape(taskDefJSON(t.def))
 	}
 	return e.wt, e.def
 }
@@ -73,10 +73,10 @@ func appendTask(b []byte, tj *taskJSON) []byte {
 	w := objWriter{b: append(b, '{')}
 	w.strOmit("taskType", t.TaskType)
 	w.strOmit("status", string(t.Status))
-	if len(t.InputData) > 0 {
-		w.key("inputData")
-		w.b = appendValue(w.b, t.InputData)
-	}
+	// inputData and outputData are always there ({} when empty), as on
+	// the real server.
+	w.key("inputData")
+	w.b = appendMap(w.b, t.InputData)
 	w.strOmit("referenceTaskName", t.ReferenceTaskName)
 	w.int("retryCount", int64(t.RetryCount))
 	w.int("seq", int64(t.Seq))
@@ -99,10 +99,8 @@ func appendTask(b []byte, tj *taskJSON) []byte {
 	w.strOmit("reasonForIncompletion", t.ReasonForIncompletion)
 	w.int("callbackAfterSeconds", t.CallbackAfterSeconds)
 	w.strOmit("workerId", t.WorkerId)
-	if len(t.OutputData) > 0 {
-		w.key("outputData")
-		w.b = appendValue(w.b, t.OutputData)
-	}
+	w.key("outputData")
+	w.b = appendMap(w.b, t.OutputData)
 	if tj.wtJSON != nil {
 		w.key("workflowTask")
 		w.b = append(w.b, tj.wtJSON...)
@@ -127,6 +125,13 @@ func appendTask(b []byte, tj *taskJSON) []byte {
 		w.b = append(w.b, tj.defJSON...)
 	}
 	return append(w.b, '}')
+}
+
+func appendMap(b []byte, m map[string]any) []byte {
+	if len(m) == 0 {
+		return append(b, '{', '}')
+	}
+	return appendValue(b, m)
 }
 
 type objWriter struct {

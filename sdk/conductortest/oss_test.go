@@ -472,3 +472,200 @@ func TestOSSRequeuePendingTasks(t *testing.T) {
 		t.Fatalf("requeue of an unused type: %s", got)
 	}
 }
+
+// hasKeys fails unless every key is present in obj (zero values included).
+func hasKeys(t *testing.T, what string, obj map[string]any, keys ...string) {
+	t.Helper()
+	for _, k := range keys {
+		if _, ok := obj[k]; !ok {
+			t.Fatalf("%s lacks %q: %v", what, k, obj)
+		}
+	}
+}
+
+// Fields the real server always sends, with zero values, empty lists and
+// empty maps; a client in another language may rely on them.
+func TestOSSFieldPresence(t *testing.T) {
+	a := newAPI(t)
+	a.registerTasks(model.TaskDef{Name: "fp_t", ResponseTimeoutSeconds: 10})
+	a.registerWorkflow(simpleWorkflow("wf_fp", "fp_t"))
+	taskDefKeys := []string{"createTime", "updateTime", "createdBy", "name", "retryCount", "timeoutSeconds", "inputKeys",
+		"outputKeys", "timeoutPolicy", "retryLogic", "retryDelaySeconds", "responseTimeoutSeconds", "inputTemplate",
+		"rateLimitPerFrequency", "rateLimitFrequencyInSeconds", "backoffScaleFactor", "totalTimeoutSeconds", "enforceSchema"}
+	var td map[string]any
+	a.expect(200, "GET", "/metadata/taskdefs/fp_t", nil).json(t, &td)
+	hasKeys(t, "task definition", td, taskDefKeys...)
+	if _, ok := td["updatedBy"]; ok || td["updateTime"] != 0.0 {
+		t.Fatalf("never updated definition: updatedBy %v updateTime %v", td["updatedBy"], td["updateTime"])
+	}
+	a.expect(200, "PUT", "/metadata/taskdefs", model.TaskDef{Name: "fp_t", ResponseTimeoutSeconds: 10})
+	a.expect(200, "GET", "/metadata/taskdefs/fp_t", nil).json(t, &td)
+	if td["updatedBy"] != "" || td["updateTime"] == 0.0 {
+		t.Fatalf("updated definition: updatedBy %v updateTime %v", td["updatedBy"], td["updateTime"])
+	}
+
+	wfDefKeys := []string{"createTime", "updateTime", "name", "version", "tasks", "inputParameters", "outputParameters",
+		"schemaVersion", "restartable", "workflowStatusListenerEnabled", "timeoutPolicy", "timeoutSeconds", "variables",
+		"inputTemplate", "enforceSchema", "metadata"}
+	var wd map[string]any
+	a.expect(200, "GET", "/metadata/workflow/wf_fp", nil).json(t, &wd)
+	hasKeys(t, "workflow definition", wd, wfDefKeys...)
+	hasKeys(t, "workflow task", wd["tasks"].([]any)[0].(map[string]any), "name", "taskReferenceName", "inputParameters", "type", "startDelay", "optional", "asyncComplete")
+
+	id := a.start("wf_fp", nil)
+	taskKeys := []string{"taskType", "status", "inputData", "referenceTaskName", "retryCount", "seq", "pollCount", "taskDefName",
+		"scheduledTime", "startTime", "endTime", "updateTime", "startDelayInSeconds", "retried", "executed", "callbackFromWorker",
+		"responseTimeoutSeconds", "workflowInstanceId", "workflowType", "taskId", "callbackAfterSeconds", "outputData",
+		"workflowTask", "rateLimitPerFrequency", "rateLimitFrequencyInSeconds", "workflowPriority", "iteration",
+		"subworkflowChanged", "firstStartTime", "taskDefinition", "queueWaitTime", "loopOverTask"}
+	workflowKeys := []string{"ownerApp", "createTime", "updateTime", "status", "endTime", "workflowId", "tasks", "input",
+		"output", "taskToDomain", "failedReferenceTaskNames", "workflowDefinition", "priority", "variables",
+		"lastRetriedTime", "failedTaskNames", "history", "rateLimited", "workflowVersion", "workflowName", "startTime"}
+	var wf map[string]any
+	a.expect(200, "GET", "/workflow/"+id, nil).json(t, &wf)
+	hasKeys(t, "workflow", wf, workflowKeys...)
+	hasKeys(t, "workflow definition in a workflow", wf["workflowDefinition"].(map[string]any), wfDefKeys...)
+	scheduled := wf["tasks"].([]any)[0].(map[string]any)
+	hasKeys(t, "scheduled task", scheduled, taskKeys...)
+	hasKeys(t, "task definition in a task", scheduled["taskDefinition"].(map[string]any), taskDefKeys...)
+	if scheduled["updateTime"] != 0.0 || scheduled["startTime"] != 0.0 || !reflect.DeepEqual(scheduled["outputData"], map[string]any{}) {
+		t.Fatalf("scheduled task: updateTime %v startTime %v outputData %v", scheduled["updateTime"], scheduled["startTime"], scheduled["outputData"])
+	}
+	if _, ok := scheduled["workerId"]; ok {
+		t.Fatal("scheduled task has a workerId")
+	}
+	a.expect(200, "GET", "/workflow/"+id+"?includeTasks=false", nil).json(t, &wf)
+	if tasks, ok := wf["tasks"].([]any); !ok || len(tasks) != 0 {
+		t.Fatalf("includeTasks=false: tasks %v, want []", wf["tasks"])
+	}
+
+	var polled map[string]any
+	a.expect(200, "GET", "/tasks/poll/fp_t?workerid=w", nil).json(t, &polled)
+	hasKeys(t, "polled task", polled, append(taskKeys, "workerId")...)
+	var got map[string]any
+	a.expect(200, "GET", "/tasks/"+polled["taskId"].(string), nil).json(t, &got)
+	hasKeys(t, "task", got, taskKeys...)
+
+	// An update without workerId clears it.
+	a.expect(200, "POST", "/tasks", map[string]any{"workflowInstanceId": id, "taskId": polled["taskId"], "status": "IN_PROGRESS", "outputData": map[string]any{}})
+	if got := rawTask(t, a, polled["taskId"].(string)); got["workerId"] != nil {
+		t.Fatalf("workerId %v after an update without one", got["workerId"])
+	}
+}
+
+func TestOSSPollDataDomains(t *testing.T) {
+	a := newAPI(t)
+	a.expect(200, "GET", "/tasks/queue/polldata?taskType=pd_t", nil)
+	if got := a.expect(200, "GET", "/tasks/queue/polldata?taskType=pd_t", nil).text(); got != "[]" {
+		t.Fatalf("never polled: %s", got)
+	}
+	a.pollBatch("pd_t", "count=1&timeout=0")
+	a.pollBatch("pd_t", "count=1&timeout=0&domain=")
+	a.pollBatch("pd_t", "count=1&timeout=0&domain=blue&workerid=bw")
+	var entries []map[string]any
+	a.expect(200, "GET", "/tasks/queue/polldata?taskType=pd_t", nil).json(t, &entries)
+	if len(entries) != 3 {
+		t.Fatalf("poll data %v, want 3 entries (no domain, empty domain, blue)", entries)
+	}
+	seen := map[string]map[string]any{}
+	for _, e := range entries {
+		d, ok := e["domain"].(string)
+		if !ok {
+			d = "<absent>"
+		}
+		seen[d] = e
+	}
+	if seen["<absent>"] == nil || seen[""] == nil || seen["blue"]["workerId"] != "bw" {
+		t.Fatalf("poll data %v", entries)
+	}
+	if _, ok := seen[""]["workerId"]; ok {
+		t.Fatalf("workerId present for a poll without one: %v", seen[""])
+	}
+	var all map[string]int
+	a.expect(200, "GET", "/tasks/queue/all", nil).json(t, &all)
+	if _, ok := all[":pd_t"]; !ok {
+		t.Fatalf("queue :pd_t (polled with domain=) not listed: %v", all)
+	}
+	expectError(t, a, 500, "GET", "/tasks/queue/polldata", nil, "Required request parameter 'taskType' for method parameter type String is not present")
+}
+
+func TestOSSUpdateV2Answers(t *testing.T) {
+	a := newAPI(t)
+	a.registerWorkflow(simpleWorkflow("wv2", "v2b_t"))
+	startIn := func(domain string) {
+		req := model.StartWorkflowRequest{Name: "wv2", Input: map[string]any{}}
+		if domain != "" {
+			req.TaskToDomain = map[string]string{"v2b_t": domain}
+		}
+		a.expect(200, "POST", "/workflow", req)
+	}
+	startIn("dd")
+	startIn("dd")
+	startIn("")
+	first := a.pollBatch("v2b_t", "count=1&timeout=0&domain=dd&workerid=w")[0]
+	// The follow-up poll uses the updated task's domain.
+	var next model.Task
+	r := a.expect(200, "POST", "/tasks/update-v2", model.TaskResult{WorkflowInstanceId: first.WorkflowInstanceId, TaskId: first.TaskId, Status: model.CompletedTask, WorkerId: "v2w"})
+	r.json(t, &next)
+	if r.header.Get("Content-Type") != "application/json" || next.Domain != "dd" || next.Status != model.TaskInProgress || next.PollCount != 1 || next.WorkerId != "v2w" {
+		t.Fatalf("next task %+v", next)
+	}
+	// IN_PROGRESS without callback: the same task comes straight back.
+	var same model.Task
+	a.expect(200, "POST", "/tasks/update-v2", model.TaskResult{WorkflowInstanceId: next.WorkflowInstanceId, TaskId: next.TaskId, Status: model.InProgressTask}).json(t, &same)
+	if same.TaskId != next.TaskId || same.PollCount != 2 {
+		t.Fatalf("IN_PROGRESS answer %+v, want the same task polled again", same)
+	}
+	if _, ok := rawTask(t, a, same.TaskId)["workerId"]; ok {
+		t.Fatal("handed out with a workerId although the result had none")
+	}
+	// With a callback it is not due yet: 204.
+	r = a.expect(204, "POST", "/tasks/update-v2", model.TaskResult{WorkflowInstanceId: same.WorkflowInstanceId, TaskId: same.TaskId, Status: model.InProgressTask, CallbackAfterSeconds: 5})
+	if len(r.body) != 0 {
+		t.Fatalf("204 with body %q", r.body)
+	}
+	// An update of a terminal task is ignored (then the empty poll).
+	a.expect(204, "POST", "/tasks/update-v2", model.TaskResult{WorkflowInstanceId: first.WorkflowInstanceId, TaskId: first.TaskId, Status: model.FailedTask})
+	if got, _ := a.srv.Task(first.TaskId); got.Status != model.TaskCompleted {
+		t.Fatalf("terminal task changed to %s", got.Status)
+	}
+	expectError(t, a, 404, "POST", "/tasks/update-v2", model.TaskResult{WorkflowInstanceId: first.WorkflowInstanceId, TaskId: "nope", Status: model.CompletedTask}, "No such task found by id: nope")
+}
+
+func rawTask(t *testing.T, a *api, id string) map[string]any {
+	t.Helper()
+	var m map[string]any
+	a.expect(200, "GET", "/tasks/"+id, nil).json(t, &m)
+	return m
+}
+
+func TestOSSCallbackAndExtendLease(t *testing.T) {
+	a := newAPI(t)
+	a.registerWorkflow(simpleWorkflow("wcb", "cb_t"))
+	wf := a.start("wcb", nil)
+	task := a.pollOne("cb_t")
+	a.expect(200, "POST", "/tasks", model.TaskResult{WorkflowInstanceId: wf, TaskId: task.TaskId, Status: model.InProgressTask,
+		CallbackAfterSeconds: 3, OutputData: map[string]any{"p": 1}, WorkerId: "w1"})
+	got, _ := a.srv.Task(task.TaskId)
+	if got.Status != model.TaskScheduled || got.CallbackAfterSeconds != 3 || got.PollCount != 1 || got.StartTime != task.StartTime || got.OutputData["p"] != 1.0 {
+		t.Fatalf("after IN_PROGRESS with callback: %+v", got)
+	}
+	if n := a.srv.QueueSize("cb_t", ""); n != 1 {
+		t.Fatalf("queue size %d, want 1", n)
+	}
+	a.srv.Advance(3 * 1e9)
+	again := a.pollOne("cb_t")
+	if again.PollCount != 2 || again.CallbackAfterSeconds != 0 || again.OutputData["p"] != 1.0 || again.StartTime != task.StartTime {
+		t.Fatalf("re-polled after the callback: %+v", again)
+	}
+	// extendLease: 200 with the id; the workflow id is not checked, an
+	// unknown task is a 404.
+	r := a.expect(200, "POST", "/tasks", model.TaskResult{WorkflowInstanceId: "nope", TaskId: again.TaskId, Status: model.CompletedTask, ExtendLease: true, OutputData: map[string]any{"ignored": 1}})
+	if r.text() != again.TaskId {
+		t.Fatalf("extendLease answer %q", r.body)
+	}
+	if got, _ := a.srv.Task(again.TaskId); got.Status != model.TaskInProgress || got.OutputData["ignored"] != nil {
+		t.Fatalf("after extendLease: %+v", got)
+	}
+	expectError(t, a, 404, "POST", "/tasks", model.TaskResult{WorkflowInstanceId: wf, TaskId: "nope", Status: model.CompletedTask, ExtendLease: true}, "No such task found by id: nope")
+}

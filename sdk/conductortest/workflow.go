@@ -44,7 +44,12 @@ type defSnap struct {
 type taskDefEntry struct{ def model.TaskDef }
 type wfDefEntry struct{ def model.WorkflowDef }
 
-type pollKey struct{ taskType, domain string }
+// pollKey names a polled queue; emptyDomain marks a poll with "domain="
+// (present but empty), which the real server keeps apart from no domain.
+type pollKey struct {
+	taskType, domain string
+	emptyDomain      bool
+}
 
 type pollEntry struct {
 	workerID string
@@ -172,8 +177,7 @@ func (s *Server) scheduleTask(wf *workflow, wt *model.WorkflowTask, retryCount i
 		Seq:                         len(wf.tasks) + 1,
 		CorrelationId:               wf.m.CorrelationId,
 		TaskDefName:                 def.Name,
-		ScheduledTime:               ms,
-		UpdateTime:                  ms,
+		ScheduledTime:               ms, // updateTime stays 0 until polled or updated
 		StartDelayInSeconds:         int(delay / time.Second),
 		RetriedTaskId:               retriedID,
 		CallbackFromWorker:          true,
@@ -224,7 +228,7 @@ func (s *Server) taskDomain(wf *workflow, taskType string, now time.Time) string
 		if strings.EqualFold(d, "NO_DOMAIN") {
 			continue
 		}
-		if p, ok := s.pollData[pollKey{taskType, d}]; ok && p.lastPoll >= cutoff {
+		if p, ok := s.pollData[pollKey{taskType: taskType, domain: d}]; ok && p.lastPoll >= cutoff {
 			return d
 		}
 	}

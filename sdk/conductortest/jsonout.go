@@ -1,0 +1,213 @@
+package conductortest
+
+import (
+	"encoding/json"
+
+	"github.com/baton-go/baton/sdk/model"
+)
+
+// The model types leave out empty fields (omitempty), which suits a client.
+// Conductor's Jackson output has every field of a task definition, workflow
+// definition and workflow, with zero values, empty lists and empty maps.
+// These wrappers shadow the model fields that the real server always sends,
+// so other clients (and tests reading raw JSON) see the same shape. None of
+// them is used on the poll path except through cached step encodings.
+
+// taskDefOut is a TaskDef as the real server writes it.
+type taskDefOut struct {
+	*model.TaskDef
+	CreateTime                  int64          `json:"createTime"`
+	UpdateTime                  int64          `json:"updateTime"`
+	CreatedBy                   string         `json:"createdBy"`
+	UpdatedBy                   *string        `json:"updatedBy,omitempty"` // only once updated
+	InputKeys                   []string       `json:"inputKeys"`
+	OutputKeys                  []string       `json:"outputKeys"`
+	InputTemplate               map[string]any `json:"inputTemplate"`
+	ResponseTimeoutSeconds      int64          `json:"responseTimeoutSeconds"`
+	RateLimitPerFrequency       int            `json:"rateLimitPerFrequency"`
+	RateLimitFrequencyInSeconds int            `json:"rateLimitFrequencyInSeconds"`
+	BackoffScaleFactor          int            `json:"backoffScaleFactor"`
+	TotalTimeoutSeconds         int64          `json:"totalTimeoutSeconds"`
+	EnforceSchema               bool           `json:"enforceSchema"`
+}
+
+func taskDefJSON(d *model.TaskDef) *taskDefOut {
+	if d == nil {
+		return nil
+	}
+	o := &taskDefOut{
+		TaskDef:                     d,
+		CreateTime:                  d.CreateTime,
+		UpdateTime:                  d.UpdateTime,
+		CreatedBy:                   d.CreatedBy,
+		InputKeys:                   orEmpty(d.InputKeys),
+		OutputKeys:                  orEmpty(d.OutputKeys),
+		InputTemplate:               orEmptyMap(d.InputTemplate),
+		ResponseTimeoutSeconds:      d.ResponseTimeoutSeconds,
+		RateLimitPerFrequency:       d.RateLimitPerFrequency,
+		RateLimitFrequencyInSeconds: d.RateLimitFrequencyInSeconds,
+		BackoffScaleFactor:          d.BackoffScaleFactor,
+		TotalTimeoutSeconds:         d.TotalTimeoutSeconds,
+	}
+	if d.UpdateTime != 0 || d.UpdatedBy != "" {
+		u := d.UpdatedBy
+		o.UpdatedBy = &u
+	}
+	return o
+}
+
+// workflowTaskOut is a WorkflowTask as the real server writes it (the
+// fields of SIMPLE tasks; those of other task types are not served).
+type workflowTaskOut struct {
+	*model.WorkflowTask
+	InputParameters map[string]any `json:"inputParameters"`
+	Type            string         `json:"type"`
+	StartDelay      int            `json:"startDelay"`
+	Optional        bool           `json:"optional"`
+	AsyncComplete   bool           `json:"asyncComplete"`
+	TaskDefinition  *taskDefOut    `json:"taskDefinition,omitempty"`
+}
+
+func workflowTaskJSON(wt *model.WorkflowTask) *workflowTaskOut {
+	typ := wt.Type
+	if typ == "" {
+		typ = model.TaskTypeSimple
+	}
+	return &workflowTaskOut{
+		WorkflowTask:    wt,
+		InputParameters: orEmptyMap(wt.InputParameters),
+		Type:            typ,
+		StartDelay:      wt.StartDelay,
+		Optional:        wt.Optional,
+		AsyncComplete:   wt.AsyncComplete,
+		TaskDefinition:  taskDefJSON(wt.TaskDefinition),
+	}
+}
+
+// workflowDefOut is a WorkflowDef as the real server writes it.
+type workflowDefOut struct {
+	*model.WorkflowDef
+	CreateTime                    int64              `json:"createTime"`
+	UpdateTime                    int64              `json:"updateTime"`
+	Version                       int                `json:"version"`
+	Tasks                         []*workflowTaskOut `json:"tasks"`
+	InputParameters               []string           `json:"inputParameters"`
+	OutputParameters              map[string]any     `json:"outputParameters"`
+	SchemaVersion                 int                `json:"schemaVersion"`
+	Restartable                   bool               `json:"restartable"`
+	WorkflowStatusListenerEnabled bool               `json:"workflowStatusListenerEnabled"`
+	TimeoutPolicy                 string             `json:"timeoutPolicy"`
+	Variables                     map[string]any     `json:"variables"`
+	InputTemplate                 map[string]any     `json:"inputTemplate"`
+	EnforceSchema                 bool               `json:"enforceSchema"`
+	Metadata                      map[string]any     `json:"metadata"`
+}
+
+func workflowDefJSON(d *model.WorkflowDef) *workflowDefOut {
+	if d == nil {
+		return nil
+	}
+	o := &workflowDefOut{
+		WorkflowDef:      d,
+		CreateTime:       d.CreateTime,
+		UpdateTime:       d.UpdateTime,
+		Version:          d.Version,
+		Tasks:            make([]*workflowTaskOut, len(d.Tasks)),
+		InputParameters:  orEmpty(d.InputParameters),
+		OutputParameters: orEmptyMap(d.OutputParameters),
+		SchemaVersion:    d.SchemaVersion,
+		Restartable:      d.Restartable,
+		TimeoutPolicy:    d.TimeoutPolicy,
+		Variables:        orEmptyMap(d.Variables),
+		InputTemplate:    map[string]any{},
+		EnforceSchema:    true,
+		Metadata:         map[string]any{},
+	}
+	for i := range d.Tasks {
+		o.Tasks[i] = workflowTaskJSON(&d.Tasks[i])
+	}
+	return o
+}
+
+// workflowOut is a workflow execution as the real server writes it. Tasks
+// go through the task encoder (which always writes inputData and
+// outputData).
+type workflowOut struct {
+	OwnerApp string `json:"ownerApp"`
+	*model.Workflow
+	CreateTime               int64             `json:"createTime"`
+	UpdateTime               int64             `json:"updateTime"`
+	EndTime                  int64             `json:"endTime"`
+	StartTime                int64             `json:"startTime"`
+	Tasks                    []json.RawMessage `json:"tasks"`
+	Input                    map[string]any    `json:"input"`
+	Output                   map[string]any    `json:"output"`
+	TaskToDomain             map[string]string `json:"taskToDomain"`
+	FailedReferenceTaskNames []string          `json:"failedReferenceTaskNames"`
+	FailedTaskNames          []string          `json:"failedTaskNames"`
+	WorkflowDefinition       *workflowDefOut   `json:"workflowDefinition,omitempty"`
+	Variables                map[string]any    `json:"variables"`
+	LastRetriedTime          int64             `json:"lastRetriedTime"`
+	History                  []any             `json:"history"`
+	RateLimited              bool              `json:"rateLimited"`
+}
+
+// workflowWire is a workflow snapshot taken under s.mu, encoded later.
+type workflowWire struct {
+	m     model.Workflow
+	tasks []taskJSON
+}
+
+// wire snapshots wf for workflowOut. Caller holds s.mu.
+func (wf *workflow) wire(includeTasks bool) workflowWire {
+	w := workflowWire{m: wf.snapshot(false)}
+	if includeTasks {
+		w.tasks = make([]taskJSON, len(wf.tasks))
+		for i, t := range wf.tasks {
+			wt, def := t.stepJSON()
+			w.tasks[i] = taskJSON{m: t.snapshot(), wtJSON: wt, defJSON: def}
+		}
+	}
+	return w
+}
+
+func (w *workflowWire) out() *workflowOut {
+	m := &w.m
+	o := &workflowOut{
+		Workflow:                 m,
+		CreateTime:               m.CreateTime,
+		UpdateTime:               m.UpdateTime,
+		EndTime:                  m.EndTime,
+		StartTime:                m.StartTime,
+		Tasks:                    make([]json.RawMessage, len(w.tasks)),
+		Input:                    orEmptyMap(m.Input),
+		Output:                   orEmptyMap(m.Output),
+		TaskToDomain:             m.TaskToDomain,
+		FailedReferenceTaskNames: orEmpty(m.FailedReferenceTaskNames),
+		FailedTaskNames:          orEmpty(m.FailedTaskNames),
+		WorkflowDefinition:       workflowDefJSON(m.WorkflowDefinition),
+		Variables:                orEmptyMap(m.Variables),
+		History:                  []any{},
+	}
+	if o.TaskToDomain == nil {
+		o.TaskToDomain = map[string]string{}
+	}
+	for i := range w.tasks {
+		o.Tasks[i] = appendTask(nil, &w.tasks[i])
+	}
+	return o
+}
+
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func orEmptyMap(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
+}
