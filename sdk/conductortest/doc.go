@@ -53,34 +53,43 @@
 // # Differences from Conductor OSS 3.21.14
 //
 // The integration suite in test/integration runs unchanged against this
-// server and against Conductor OSS 3.21.14 (make test-conductor). Where the
-// two were seen to differ, this server follows the real one (an unknown task
-// id answers 204, logs answer 200 with a list, ALERT_ONLY timeouts do
-// nothing), except for these deliberate or not yet reproduced differences:
+// server and against Conductor OSS 3.21.14 (make test-conductor), and the
+// tests in oss_test.go check what was seen on the real server: status codes,
+// Content-Types, empty answers, error bodies (validationErrors paths such as
+// registerTaskDef.arg0[0].ownerEmail, invalidValue as a string, no instance
+// on validation errors), the fields and zero values of tasks, workflows and
+// definitions, 204 and [] answers, update-v2, by-reference updates,
+// requeue, terminate and remove. Where the two differ, this server follows
+// the real one, except for these differences, kept on purpose or not
+// reproduced:
 //   - Long polls answer as soon as one task is due; the real server's Redis
-//     queue sleeps the whole timeout on an empty queue and holds a partial
-//     batch until the timeout ends. Faster tests and benchmarks; the worker
-//     copes with both (see sdk/worker).
-//   - Timeouts fire on time; the real sweeper acts up to about 30 s late.
-//   - Task logs are kept (the real server's default configuration drops
-//     them), so tests can read what a worker logged.
-//   - update-v2 with nothing queued answers 204 at once (the real one after
-//     one 100 ms poll).
-//   - Tasks are handed out in scheduling order; the real server prefers
-//     higher workflow priority.
-//   - Only SIMPLE tasks run; other task types are refused at start with 400.
-//     Pause/resume/retry/restart/rerun, search and requeue are not served.
-//   - Error texts of bean validation (the validationErrors paths, which on
-//     the real server name Java method parameters such as
-//     registerTaskDef.arg0[0].ownerEmail), of unknown references and of a
-//     priority above 99 are worded differently; status codes match.
-//   - A status value that is not a TaskResultStatus is refused with 400, a
-//     text/plain update body with 404, and "logs": null is accepted; the real
-//     server answers all three with 500 and a Java exception text. The SDK
-//     sends none of them.
-//   - domain= (present but empty) is treated as no domain; the real server
-//     polls a queue named ":type". The SDK never sends an empty domain.
-//   - A workflow ended by a TIME_OUT_WF task timeout gets the "Task ...
-//     failed with status" reason, where the real server uses the timeout
-//     text itself; a terminated workflow has no output map (real: {}).
+//     queue sleeps the whole timeout on an empty queue (a task scheduled
+//     meanwhile goes to the next poll) and holds a partial batch until the
+//     timeout ends. This keeps tests and benchmarks fast; the worker copes
+//     with both (see sdk/worker).
+//   - update-v2 with nothing due answers 204 at once (the real one after one
+//     100 ms poll).
+//   - Timeouts (response, poll, total, workflow) fire on time; the real
+//     sweeper acts up to about 30 s late.
+//   - Task logs are kept and GET /api/tasks/{id}/log returns them; the real
+//     server's default configuration drops them and always answers [].
+//     Tests can then read what a worker logged.
+//   - Tasks are handed out in scheduling order. The real Redis queue orders
+//     by workflow priority in a way that was only observed, not documented
+//     (tasks of workflows with a nonzero priority came before those with 0,
+//     lower numbers first: 10 before 99 before 0), so it is not imitated.
+//   - Only SIMPLE tasks run; other task types are refused at start with 400,
+//     and workflow tasks are written without the fields of other task types
+//     (decisionCases, forkTasks, loopOver, ...). Pause, resume, retry,
+//     restart and rerun are not served. Search answers {"totalHits":0,
+//     "results":[]}, as the real server does with indexing off.
+//   - 500 answers carry the real server's message for the cases seen (enum
+//     values, Content-Type, missing status, "logs": null, wrong method,
+//     missing parameters) but Go's wording after "JSON parse error: " for
+//     malformed JSON, and no Java class names elsewhere.
+//   - Validation errors come in a fixed order; the real server's order
+//     varies (they come from a hash set).
+//   - /actuator/health answers 503 {"status":"DOWN"} without the component
+//     details, and /api/tasks/queue/all lists only the queues that were used
+//     (the real one also lists its system task queues).
 package conductortest

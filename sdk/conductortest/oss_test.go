@@ -391,6 +391,11 @@ func TestOSSTerminateAndRemoveAnswers(t *testing.T) {
 	if got.Status != model.WorkflowTerminated || got.ReasonForIncompletion != "bye now" || got.Tasks[0].Status != model.TaskCanceled {
 		t.Fatalf("terminated workflow %+v", got)
 	}
+	var raw map[string]any
+	a.expect(200, "GET", "/workflow/"+wf, nil).json(t, &raw)
+	if !reflect.DeepEqual(raw["output"], map[string]any{}) || raw["endTime"] == 0.0 {
+		t.Fatalf("terminated workflow: output %v endTime %v, want {} and set", raw["output"], raw["endTime"])
+	}
 	expectEmpty(t, a.expect(200, "DELETE", "/workflow/"+wf+"?reason=again", nil))
 	if got := a.workflow(wf); got.ReasonForIncompletion != "again" {
 		t.Fatalf("reason %q, want it replaced", got.ReasonForIncompletion)
@@ -407,7 +412,7 @@ func TestOSSTerminateAndRemoveAnswers(t *testing.T) {
 	// Without a reason the field stays absent.
 	wf = a.start("wt", nil)
 	a.expect(200, "DELETE", "/workflow/"+wf, nil)
-	var raw map[string]any
+	raw = nil
 	a.expect(200, "GET", "/workflow/"+wf, nil).json(t, &raw)
 	if _, ok := raw["reasonForIncompletion"]; ok {
 		t.Fatalf("reasonForIncompletion present: %v", raw["reasonForIncompletion"])
@@ -668,4 +673,21 @@ func TestOSSCallbackAndExtendLease(t *testing.T) {
 		t.Fatalf("after extendLease: %+v", got)
 	}
 	expectError(t, a, 404, "POST", "/tasks", model.TaskResult{WorkflowInstanceId: wf, TaskId: "nope", Status: model.CompletedTask, ExtendLease: true}, "No such task found by id: nope")
+}
+
+func TestOSSTimeOutWFReasonIsTheTimeoutText(t *testing.T) {
+	a := newAPI(t)
+	a.registerTasks(model.TaskDef{Name: "towf_t", RetryCount: 3, TimeoutSeconds: 1, ResponseTimeoutSeconds: 1, TimeoutPolicy: model.TimeoutPolicyTimeOutWF})
+	a.registerWorkflow(simpleWorkflow("wtowf", "towf_t"))
+	id := a.start("wtowf", nil)
+	a.pollOne("towf_t")
+	a.srv.Advance(2 * 1e9)
+	wf := waitTerminal(t, a, id)
+	task := wf.Tasks[0]
+	if wf.Status != model.WorkflowTimedOut || task.Status != model.TaskTimedOut || !strings.HasPrefix(task.ReasonForIncompletion, "Task timed out after ") {
+		t.Fatalf("workflow %s, task %s %q", wf.Status, task.Status, task.ReasonForIncompletion)
+	}
+	if wf.ReasonForIncompletion != task.ReasonForIncompletion {
+		t.Fatalf("workflow reason %q, want the task's timeout text %q", wf.ReasonForIncompletion, task.ReasonForIncompletion)
+	}
 }

@@ -333,7 +333,12 @@ func (s *Server) timeOutTask(t *task, reason string, retry bool, now time.Time) 
 		s.afterTaskEnded(t, now)
 		return
 	}
-	s.failWorkflow(t, model.WorkflowTimedOut, now)
+	// TIME_OUT_WF: the decider ends the workflow with the timeout text
+	// itself as the reason (not "Task ... failed with status ...").
+	wf := t.wf
+	wf.m.FailedReferenceTaskNames = appendUnique(wf.m.FailedReferenceTaskNames, t.m.ReferenceTaskName)
+	wf.m.FailedTaskNames = appendUnique(wf.m.FailedTaskNames, t.m.TaskDefName)
+	s.endWorkflow(wf, model.WorkflowTimedOut, reason, now)
 }
 
 func (s *Server) checkWorkflowTimeout(wf *workflow, now time.Time) {
