@@ -691,3 +691,77 @@ func TestOSSTimeOutWFReasonIsTheTimeoutText(t *testing.T) {
 		t.Fatalf("workflow reason %q, want the task's timeout text %q", wf.ReasonForIncompletion, task.ReasonForIncompletion)
 	}
 }
+
+func TestOSSTerminalErrorFailsWorkflowAtOnce(t *testing.T) {
+	a := newAPI(t)
+	a.registerTasks(model.TaskDef{Name: "fatal_t", RetryCount: 3, ResponseTimeoutSeconds: 60})
+	a.registerWorkflow(simpleWorkflow("wfatal", "fatal_t"))
+	id := a.start("wfatal", nil)
+	task := a.pollOne("fatal_t")
+	a.update(task, model.FailedWithTerminalErrorTask, map[string]any{"o": 1}, "fatal")
+	wf := a.workflow(id)
+	want := "Task " + task.TaskId + " failed with status: FAILED and reason: 'fatal'"
+	if wf.Status != model.WorkflowFailed || wf.ReasonForIncompletion != want || len(wf.Tasks) != 1 || wf.Tasks[0].Retried ||
+		wf.Tasks[0].Status != model.TaskFailedWithTerminalError || wf.Output["o"] != 1.0 || wf.EndTime == 0 {
+		t.Fatalf("workflow %s %q, output %v, tasks %+v", wf.Status, wf.ReasonForIncompletion, wf.Output, wf.Tasks)
+	}
+	if !reflect.DeepEqual(wf.FailedReferenceTaskNames, []string{"ref0"}) || !reflect.DeepEqual(wf.FailedTaskNames, []string{"fatal_t"}) {
+		t.Fatalf("failed names %v %v", wf.FailedReferenceTaskNames, wf.FailedTaskNames)
+	}
+	if n := a.srv.QueueSize("fatal_t", ""); n != 0 {
+		t.Fatalf("queue size %d", n)
+	}
+}
+
+func TestOSSUpdateByRefOnScheduledTask(t *testing.T) {
+	a := newAPI(t)
+	def := simpleWorkflow("wref", "refa_t", "refb_t")
+	def.Tasks[1].InputParameters = map[string]any{"fromA": "${ref0.output.v}"}
+	a.registerWorkflow(def)
+	id := a.start("wref", nil)
+	taskID := a.workflow(id).Tasks[0].TaskId
+	r := a.expect(200, "POST", "/tasks/"+id+"/ref0/IN_PROGRESS?workerid=refw", map[string]any{"k": 1})
+	if r.text() != taskID || r.header.Get("Content-Type") != "text/plain;charset=UTF-8" {
+		t.Fatalf("answer %q %q", r.header.Get("Content-Type"), r.body)
+	}
+	got, _ := a.srv.Task(taskID)
+	if got.Status != model.TaskScheduled || got.PollCount != 0 || got.WorkerId != "refw" || got.OutputData["k"] != 1.0 {
+		t.Fatalf("after IN_PROGRESS by ref: %+v", got)
+	}
+	a.expect(200, "POST", "/tasks/"+id+"/ref0/COMPLETED", map[string]any{"v": "A"})
+	got, _ = a.srv.Task(taskID)
+	if got.Status != model.TaskCompleted || got.WorkerId != "refw" || !reflect.DeepEqual(got.OutputData, map[string]any{"k": 1.0, "v": "A"}) {
+		t.Fatalf("after COMPLETED by ref: %+v", got)
+	}
+	next := a.workflow(id).Tasks[1]
+	if next.InputData["fromA"] != "A" {
+		t.Fatalf("next task input %v", next.InputData)
+	}
+	expectEmpty(t, a.expect(200, "POST", "/tasks/"+id+"/ref0/COMPLETED", map[string]any{}))
+	var wf map[string]any
+	r = a.expect(200, "POST", "/tasks/"+id+"/ref1/COMPLETED/sync", map[string]any{"v": "B"})
+	r.json(t, &wf)
+	if r.header.Get("Content-Type") != "application/json" || wf["status"] != "COMPLETED" || len(wf["tasks"].([]any)) != 2 {
+		t.Fatalf("sync answer %v", wf)
+	}
+}
+
+func TestOSSCanceledTaskUpdateIgnoredAndRemoveClearsQueue(t *testing.T) {
+	a := newAPI(t)
+	a.registerWorkflow(simpleWorkflow("wcan", "can_t"))
+	id := a.start("wcan", nil)
+	task := a.pollOne("can_t")
+	a.expect(200, "DELETE", "/workflow/"+id, nil)
+	if r := a.update(task, model.CompletedTask, map[string]any{"late": true}, ""); r.text() != task.TaskId {
+		t.Fatalf("late update answer %q", r.body)
+	}
+	got, _ := a.srv.Task(task.TaskId)
+	if got.Status != model.TaskCanceled || got.ReasonForIncompletion != "" || got.EndTime == 0 || len(got.OutputData) != 0 {
+		t.Fatalf("canceled task after a late update: %+v", got)
+	}
+	// Removing a RUNNING workflow also removes its queued task.
+	running := a.start("wcan", nil)
+	a.expect(200, "DELETE", "/workflow/"+running+"/remove", nil)
+	a.expect(204, "GET", "/tasks/poll/can_t", nil)
+	expectError(t, a, 404, "GET", "/workflow/"+running, nil, "No such workflow found by id: "+running)
+}
