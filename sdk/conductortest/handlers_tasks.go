@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"sort"
 	"strconv"
@@ -150,6 +151,10 @@ func (s *Server) poll(ctx context.Context, taskType, domain string, hasDomain bo
 func (s *Server) claim(q *queue, count int, workerID string, now time.Time, out []taskJSON) []taskJSON {
 	q.promote(now)
 	ms := nowMs(now)
+	if out == nil {
+		// One allocation for the whole batch: a task copy is large.
+		out = make([]taskJSON, 0, max(min(count, len(q.ready)-q.head), 0))
+	}
 	for len(out) < count {
 		t := q.next()
 		if t == nil {
@@ -211,10 +216,22 @@ type decodedResult struct {
 }
 
 func (s *Server) decodeResult(r *http.Request) (*decodedResult, *apiError) {
-	body, e := readJSONBody(r)
-	if e != nil {
+	// The body is only read here (decoding copies what it keeps), so it
+	// can go into a pooled buffer.
+	if e := checkJSONType(r.Header.Get("Content-Type")); e != nil {
 		return nil, e
 	}
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= 1<<20 {
+			bufPool.Put(buf)
+		}
+	}()
+	if _, err := buf.ReadFrom(io.LimitReader(r.Body, maxBody)); err != nil {
+		return nil, serverError("read request body: %v", err)
+	}
+	body := buf.Bytes()
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, serverError("Required request body is missing")
 	}
