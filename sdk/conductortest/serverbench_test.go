@@ -401,3 +401,49 @@ func benchServerThroughput(b *testing.B, batch int) {
 	b.ReportMetric(float64(after.Bytes-before.Bytes)/n, "server-B/task")
 	b.ReportMetric(float64(genCPU.Microseconds())/n, "loadgen-cpu-µs/task")
 }
+
+// BenchmarkIdleLongPoll measures what waiting costs the server: 100
+// pollers on 100 connections keep a 1 s long poll open on a task type that
+// never gets a task. Each iteration is one such second. Reported: the
+// server's CPU as a share of one core while they wait, and per poll.
+func BenchmarkIdleLongPoll(b *testing.B) {
+	child := startBenchChild(b)
+	const pollers = 100
+	conns := make([]*rawConn, pollers)
+	for i := range conns {
+		rc, err := dialRaw(child.host)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer rc.close()
+		conns[i] = rc
+	}
+	before := child.counters(b)
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		var wg sync.WaitGroup
+		errs := make(chan error, pollers)
+		for _, rc := range conns {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				st, body, err := rc.do("GET", "/api/tasks/poll/batch/idle_task?count=10&timeout=1000&workerid=idle", nil)
+				if err != nil || st != 200 || string(body) != "[]" {
+					errs <- fmt.Errorf("idle poll: %d %q %v", st, body, err)
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			b.Fatal(err)
+		}
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	after := child.counters(b)
+	cpu := float64(after.CPUNanos - before.CPUNanos)
+	b.ReportMetric(100*cpu/float64(elapsed.Nanoseconds()), "server-cpu-%")
+	b.ReportMetric(cpu/1e3/float64(b.N*pollers), "server-cpu-µs/poll")
+}
