@@ -152,8 +152,8 @@ type APIClient struct {
 	base    string   // BaseUrl without trailing slash
 	baseURL *url.URL // parsed BaseUrl: the only origin that gets the token
 	rc      *resty.Client
-	hc      *http.Client
-	headers map[string]string
+	hc      *http.Client // rc's http.Client: the direct lane sends on it too
+	header  http.Header  // headers of every request but the token and Content-Type; never modified after New
 	timeout time.Duration
 	log     logrus.FieldLogger
 	obs     Observer
@@ -221,9 +221,11 @@ func New(authSettings *settings.AuthenticationSettings, httpSettings *settings.H
 		c.timeout = settings.DefaultRequestTimeout
 	}
 	c.retry = o.retry
-	c.headers = make(map[string]string, len(httpSettings.Headers))
+	c.header = http.Header{}
+	c.header.Set("Accept", "application/json")
+	c.header.Set("User-Agent", userAgent)
 	for k, v := range httpSettings.Headers {
-		c.headers[k] = v
+		c.header.Set(k, v)
 	}
 
 	hc := o.hc
@@ -248,12 +250,14 @@ func New(authSettings *settings.AuthenticationSettings, httpSettings *settings.H
 	// would also cut long polls short.
 	hc.Timeout = 0
 
-	c.hc = hc
 	rc := resty.NewWithClient(hc)
 	rc.SetLogger(o.logger)
 	rc.SetResponseBodyLimit(int(o.maxBytes))
 	rc.SetRetryCount(0)
 	c.rc = rc
+	// The direct lane (sendDirect) sends on the very client resty was
+	// configured with: same transport, TLS and redirect policy.
+	c.hc = rc.GetClient()
 
 	if authSettings.Enabled() {
 		c.secret = authSettings.KeySecret()
@@ -372,6 +376,9 @@ type call struct {
 	ctype      string
 	extra      time.Duration // added to the request timeout (long polls)
 	retry      bool          // use the retry policy
+	// direct: send on the http.Client without resty's per-request pipeline
+	// (sendDirect). Set on the worker's hot calls: polls and result updates.
+	direct bool
 	// idempotent: safe to resend after the request may have reached the
 	// server. Polls count as such: a resent poll cannot duplicate work, and
 	// tasks handed to a lost answer come back after their timeouts either way.
@@ -514,35 +521,28 @@ func tokenRejected(e *APIError) bool {
 	return e.StatusCode == http.StatusForbidden && (e.Code == "EXPIRED_TOKEN" || e.Code == "INVALID_TOKEN")
 }
 
-// send makes one HTTP exchange.
+// exchange is one HTTP answer as a lane read it.
+type exchange struct {
+	status int
+	header http.Header
+	body   []byte
+	path   string // the request's URL path (ids included), for APIError
+}
+
+// send makes one HTTP exchange, through resty or, for cl.direct, on the
+// same http.Client directly; both lanes share the deadline, the observer
+// call and the mapping of answers and failures to results and errors.
 func (c *APIClient) send(ctx context.Context, cl call, token string) (*response, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout+cl.extra)
 	defer cancel()
-	req := c.rc.R().SetContext(ctx)
-	req.SetHeader("Accept", "application/json")
-	req.SetHeader("User-Agent", userAgent)
-	for k, v := range c.headers {
-		req.SetHeader(k, v)
-	}
-	if token != "" {
-		req.SetHeader(authHeader, token)
-	}
-	if cl.pathParams != nil {
-		req.SetPathParams(cl.pathParams)
-	}
-	if cl.query != nil {
-		req.SetQueryParamsFromValues(cl.query)
-	}
-	if cl.body != nil {
-		ct := cl.ctype
-		if ct == "" {
-			ct = "application/json"
-		}
-		req.SetHeader("Content-Type", ct)
-		req.SetBody(cl.body)
-	}
 	start := time.Now()
-	res, err := req.Execute(cl.method, c.base+cl.route)
+	var ex exchange
+	var err error
+	if cl.direct {
+		ex, err = c.sendDirect(ctx, cl, token)
+	} else {
+		ex, err = c.sendResty(ctx, cl, token)
+	}
 	elapsed := time.Since(start)
 	if err != nil {
 		c.obs.RequestDone(cl.route, cl.method, 0, elapsed)
@@ -551,11 +551,59 @@ func (c *APIClient) send(ctx context.Context, cl call, token string) (*response,
 		}
 		return nil, fmt.Errorf("conductor: %s %s: %w", cl.method, cl.route, c.scrub(err, token))
 	}
-	c.obs.RequestDone(cl.route, cl.method, res.StatusCode(), elapsed)
-	if res.IsError() || res.StatusCode() < 200 || res.StatusCode() > 299 {
-		return nil, c.apiError(cl, res, token)
+	c.obs.RequestDone(cl.route, cl.method, ex.status, elapsed)
+	if ex.status < 200 || ex.status > 299 {
+		return nil, c.apiError(cl, ex.status, ex.path, ex.header.Get("Retry-After"), ex.body, token)
 	}
-	return &response{status: res.StatusCode(), body: res.Body(), ctype: res.Header().Get("Content-Type")}, nil
+	return &response{status: ex.status, body: ex.body, ctype: ex.header.Get("Content-Type")}, nil
+}
+
+// sendResty makes the exchange through resty.
+func (c *APIClient) sendResty(ctx context.Context, cl call, token string) (exchange, error) {
+	req := c.rc.R().SetContext(ctx)
+	req.Header = c.requestHeader(cl, token)
+	if cl.pathParams != nil {
+		req.SetPathParams(cl.pathParams)
+	}
+	if cl.query != nil {
+		req.SetQueryParamsFromValues(cl.query)
+	}
+	if cl.body != nil {
+		req.SetBody(cl.body)
+	}
+	res, err := req.Execute(cl.method, c.base+cl.route)
+	if err != nil {
+		return exchange{}, err
+	}
+	return exchange{status: res.StatusCode(), header: res.Header(), body: res.Body(), path: res.Request.RawRequest.URL.Path}, nil
+}
+
+// requestHeader returns the headers of one request: Accept, User-Agent,
+// the configured headers, the token and, with a body, its Content-Type. It
+// also applies resty's two defaults for headers configured empty (its own
+// User-Agent; an Accept equal to a JSON or XML Content-Type), so that both
+// lanes send the same headers.
+func (c *APIClient) requestHeader(cl call, token string) http.Header {
+	h := c.header.Clone()
+	if token != "" {
+		h.Set(authHeader, token)
+	}
+	if cl.body != nil {
+		ct := cl.ctype
+		if ct == "" {
+			ct = "application/json"
+		}
+		h.Set("Content-Type", ct)
+	}
+	if h.Get("User-Agent") == "" {
+		h.Set("User-Agent", "go-resty/"+resty.Version+" (https://github.com/go-resty/resty)")
+	}
+	if h.Get("Accept") == "" {
+		if ct := h.Get("Content-Type"); ct != "" && (resty.IsJSONType(ct) || resty.IsXMLType(ct)) {
+			h.Set("Accept", ct)
+		}
+	}
+	return h
 }
 
 // scrub removes the secret and the token from an error, in case a transport
@@ -581,10 +629,11 @@ func (c *APIClient) redact(s, token string) string {
 
 const maxErrorBody = 4 << 10
 
-func (c *APIClient) apiError(cl call, res *resty.Response, token string) *APIError {
+// apiError builds the error of a non-2xx answer from its status, the
+// request's path, its Retry-After header and its body.
+func (c *APIClient) apiError(cl call, status int, path, retryAfter string, body []byte, token string) *APIError {
 	// Redact before cutting, so that a secret across the cut cannot leave
 	// a readable prefix behind.
-	body := res.Body()
 	if limit := maxErrorBody + len(c.secret) + len(token); len(body) > limit {
 		body = body[:limit]
 	}
@@ -592,7 +641,7 @@ func (c *APIClient) apiError(cl call, res *resty.Response, token string) *APIErr
 	if len(body) > maxErrorBody {
 		body = body[:maxErrorBody]
 	}
-	e := &APIError{StatusCode: res.StatusCode(), Method: cl.method, Path: res.Request.RawRequest.URL.Path, Body: body}
+	e := &APIError{StatusCode: status, Method: cl.method, Path: path, Body: body}
 	var eb struct {
 		Message          string            `json:"message"`
 		Error            string            `json:"error"`
@@ -629,7 +678,7 @@ func (c *APIClient) apiError(cl call, res *resty.Response, token string) *APIErr
 		}
 	}
 	e.Message = c.redact(e.Message, token)
-	e.RetryAfter = parseRetryAfter(res.Header().Get("Retry-After"), time.Now())
+	e.RetryAfter = parseRetryAfter(retryAfter, time.Now())
 	return e
 }
 
