@@ -11,6 +11,7 @@ import (
 
 func TestAuth(t *testing.T) {
 	a := newAPI(t, conductortest.WithAuth("key", "s3cret"), conductortest.WithTokenTTL(time.Hour))
+	a.needLocal("token authentication (WithAuth)")
 	if e := a.expect(401, "GET", "/tasks/poll/batch/x?timeout=0", nil).errBody(t); e.Error != "INVALID_TOKEN" {
 		t.Fatalf("missing token: %+v", e)
 	}
@@ -46,6 +47,7 @@ func TestAuth(t *testing.T) {
 
 func TestExpiredToken(t *testing.T) {
 	a := newAPI(t, conductortest.WithAuth("key", "s3cret"), conductortest.WithTokenTTL(50*time.Millisecond))
+	a.needLocal("token authentication (WithAuth)")
 	var tok struct{ Token string }
 	a.expect(200, "POST", "/token", map[string]string{"keyId": "key", "keySecret": "s3cret"}).json(t, &tok)
 	a.token = tok.Token
@@ -65,6 +67,7 @@ func TestExpiredToken(t *testing.T) {
 
 func TestMaxConcurrentTokenRequests(t *testing.T) {
 	a := newAPI(t, conductortest.WithAuth("key", "s3cret"))
+	a.needLocal("token authentication (WithAuth)")
 	// Slow token answers keep the requests in flight together.
 	a.srv.SetFaults(conductortest.Faults{"token": {Latency: 500 * time.Millisecond}})
 	var wg sync.WaitGroup

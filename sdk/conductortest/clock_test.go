@@ -10,6 +10,7 @@ import (
 
 func TestAdvanceSkipsRetryDelayAndFiresTimeouts(t *testing.T) {
 	a := newAPI(t)
+	a.needLocal("its fake clock")
 	a.registerWorkflow(simpleWorkflow("one", "adv_task")) // ad hoc: retry after 60 s, response timeout 3600 s
 	id := a.start("one", nil)
 	a.update(a.pollOne("adv_task"), model.FailedTask, nil, "x")
@@ -34,6 +35,7 @@ func TestAdvanceSkipsRetryDelayAndFiresTimeouts(t *testing.T) {
 
 func TestAdvanceExpiresTokens(t *testing.T) {
 	a := newAPI(t, conductortest.WithAuth("k", "s"), conductortest.WithTokenTTL(time.Minute))
+	a.needLocal("its fake clock")
 	var tok struct{ Token string }
 	a.expect(200, "POST", "/token", map[string]string{"keyId": "k", "keySecret": "s"}).json(t, &tok)
 	a.token = tok.Token

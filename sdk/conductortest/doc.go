@@ -50,11 +50,27 @@
 // and secret returns {"token": ...}; every other request needs the token in
 // X-Authorization, else 401 with "error" INVALID_TOKEN or EXPIRED_TOKEN.
 //
+// This package's own black-box tests talk to the server over HTTP only, so
+// they also run against a real server: with CONDUCTORTEST_TARGET=remote they
+// use the server at CONDUCTOR_SERVER_URL instead of starting one.
+//
+//	CONDUCTORTEST_TARGET=remote CONDUCTOR_SERVER_URL=http://127.0.0.1:8080/api \
+//		go test -race -count=1 ./sdk/conductortest/
+//
+// make test-conductor does this against Conductor OSS (test/conductor/run.sh,
+// which also gives it a 1 s taskExecutionPostponeDuration to match the
+// tests' WithPostponeDuration). Every name a test registers carries a random
+// suffix, because a real server keeps its state; waits for what the server
+// does on its own (sweeper, callbacks, retry delays) poll with a deadline. A
+// test that needs the fake clock, fault injection, introspection, token
+// authentication or an option skips itself there and says why.
+//
 // # Differences from Conductor OSS 3.21.14
 //
-// The integration suite in test/integration runs unchanged against this
-// server and against Conductor OSS 3.21.14 (make test-conductor), and the
-// tests in oss_test.go check what was seen on the real server: status codes,
+// The integration suite in test/integration and this package's black-box
+// tests run unchanged against this server and against Conductor OSS 3.21.14
+// (make test-conductor); the tests in oss_test.go check what was seen on the
+// real server: status codes,
 // Content-Types, empty answers, error bodies (validationErrors paths such as
 // registerTaskDef.arg0[0].ownerEmail, invalidValue as a string, no instance
 // on validation errors), the fields and zero values of tasks, workflows and
@@ -85,11 +101,34 @@
 //     "results":[]}, as the real server does with indexing off.
 //   - 500 answers carry the real server's message for the cases seen (enum
 //     values, Content-Type, missing status, "logs": null, wrong method,
-//     missing parameters) but Go's wording after "JSON parse error: " for
-//     malformed JSON, and no Java class names elsewhere.
+//     missing or unconvertible parameters, null list elements) but Go's
+//     wording after "JSON parse error: " for malformed JSON, and no Java
+//     method signature after "Required request body is missing".
+//   - An update with "logs": null is applied and then answered 500 on both;
+//     the real server leaves the workflow to its sweeper (the next task is
+//     scheduled up to 30 s later), this one evaluates it at once.
+//   - Removing a workflow that has not ended, with archiving (the default),
+//     deletes it and answers 400 on both; the real server leaves its queued
+//     tasks in the queue (queue sizes count them) until a poll drops them,
+//     this one drops them at once.
+//   - JSON objects (inputData, outputData, ...) are written with sorted
+//     keys; the real server's order comes from hash maps. Clients must not
+//     depend on either.
 //   - Validation errors come in a fixed order; the real server's order
 //     varies (they come from a hash set).
 //   - /actuator/health answers 503 {"status":"DOWN"} without the component
 //     details, and /api/tasks/queue/all lists only the queues that were used
 //     (the real one also lists its system task queues).
+//
+// Running the black-box tests against OSS 3.21.14 found these differences,
+// which this server now follows: a bare JSON null body is a missing body
+// (500) on every endpoint that takes one; "tasks": null in a workflow
+// definition is a 500 from the validator (absent tasks are the 400 "cannot
+// be empty"); a null among task definitions is a 500 after the ones before
+// it are stored, and among workflow definitions a 400 on "<list element>";
+// an update with "logs": null changes the task before it fails; remove of a
+// running workflow answers 400 "Cannot archive workflow" unless
+// archiveWorkflow=false; DELETE /api/workflow/{id}/terminate-remove is
+// served; boolean parameters take Spring's spellings (yes, on, 1, ...); and
+// unconvertible parameters get Spring's message.
 package conductortest

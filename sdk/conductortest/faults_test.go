@@ -15,6 +15,7 @@ import (
 
 func TestInjectedErrors(t *testing.T) {
 	a := newAPI(t)
+	a.needLocal("fault injection")
 	a.srv.SetFaults(conductortest.Faults{"poll": {ErrorRate: 1, Statuses: []int{429}, RetryAfter: 1500 * time.Millisecond}})
 	r := a.expect(429, "GET", "/tasks/poll/batch/x?timeout=0", nil)
 	if r.header.Get("Retry-After") != "2" {
@@ -42,6 +43,7 @@ func TestInjectedErrors(t *testing.T) {
 
 func TestErrorRateIsAProbability(t *testing.T) {
 	a := newAPI(t)
+	a.needLocal("fault injection")
 	a.srv.SetFaults(conductortest.Faults{"task": {ErrorRate: 0.5, Statuses: []int{500, 503}}})
 	counts := map[int]int{}
 	for range 200 {
@@ -56,6 +58,7 @@ func TestErrorRateIsAProbability(t *testing.T) {
 
 func TestDroppedUpdateStillLands(t *testing.T) {
 	a := newAPI(t)
+	a.needLocal("fault injection")
 	a.registerWorkflow(simpleWorkflow("one", "drop_task"))
 	id := a.start("one", nil)
 	task := a.pollOne("drop_task")
@@ -108,6 +111,7 @@ func TestMalformedAnswers(t *testing.T) {
 	}
 	for _, c := range cases {
 		a := newAPI(t)
+		a.needLocal("fault injection")
 		a.registerWorkflow(simpleWorkflow("one", "mal_task"))
 		a.start("one", nil)
 		a.srv.SetFaults(conductortest.Faults{"poll": {MalformedRate: 1, Malformed: []conductortest.MalformedMode{c.mode}}})
@@ -122,6 +126,7 @@ func TestMalformedAnswers(t *testing.T) {
 
 func TestOverDelivery(t *testing.T) {
 	a := newAPI(t)
+	a.needLocal("fault injection")
 	a.registerWorkflow(simpleWorkflow("one", "od_task"))
 	for range 5 {
 		a.start("one", nil)
@@ -137,6 +142,7 @@ func TestOverDelivery(t *testing.T) {
 
 func TestLatencyIsAdded(t *testing.T) {
 	a := newAPI(t)
+	a.needLocal("fault injection")
 	a.srv.SetFaults(conductortest.Faults{"": {Latency: 30 * time.Millisecond}})
 	a.expect(200, "GET", "/metadata/taskdefs", nil)
 	if fs := a.srv.FaultStats(); fs.Delayed != 1 {
@@ -146,6 +152,7 @@ func TestLatencyIsAdded(t *testing.T) {
 
 func TestDownAndUp(t *testing.T) {
 	a := newAPI(t)
+	a.needLocal("fault injection")
 	a.expect(200, "GET", "/metadata/taskdefs", nil)
 	a.srv.Down()
 	if !a.srv.IsDown() {
@@ -174,6 +181,7 @@ func TestDownAndUp(t *testing.T) {
 
 func TestDownCutsLongPolls(t *testing.T) {
 	a := newAPI(t)
+	a.needLocal("fault injection")
 	errc := make(chan error, 1)
 	go func() {
 		res, err := a.client.Get(a.base + "/tasks/poll/batch/cut?timeout=5000")

@@ -267,7 +267,14 @@ func (s *Server) registerTaskDefs(raws []json.RawMessage) *apiError {
 	}
 	defs := make([]model.TaskDef, len(raws))
 	var errs []validationError
+	firstNull := -1 // the real server stores the definitions before a null, then fails on it
 	for i, raw := range raws {
+		if isNull(raw) {
+			if firstNull < 0 {
+				firstNull = i
+			}
+			continue
+		}
 		def, err := decodeTaskDef(raw)
 		if err != nil {
 			return serverError("JSON parse error: %v", err)
@@ -281,6 +288,9 @@ func (s *Server) registerTaskDefs(raws []json.RawMessage) *apiError {
 	if len(errs) > 0 {
 		return invalid(errs...)
 	}
+	if firstNull >= 0 {
+		defs = defs[:firstNull]
+	}
 	now := nowMs(s.now())
 	s.mu.Lock()
 	for _, def := range defs {
@@ -290,6 +300,27 @@ func (s *Server) registerTaskDefs(raws []json.RawMessage) *apiError {
 	}
 	clear(s.snapCache)
 	s.mu.Unlock()
+	if firstNull >= 0 {
+		return serverError("Cannot invoke \"com.netflix.conductor.common.metadata.tasks.TaskDef.setCreatedBy(String)\" because \"taskDefinition\" is null")
+	}
+	return nil
+}
+
+// isNull tells whether raw is the JSON null.
+func isNull(raw []byte) bool { return bytes.Equal(bytes.TrimSpace(raw), []byte("null")) }
+
+// nullTasks refuses a workflow definition that says "tasks": null with the
+// 500 of the real server's validator (absent tasks default to []).
+func nullTasks(raw []byte) *apiError {
+	if !bytes.Contains(raw, []byte(`"tasks"`)) {
+		return nil
+	}
+	var probe struct {
+		Tasks json.RawMessage `json:"tasks"`
+	}
+	if json.Unmarshal(raw, &probe) == nil && isNull(probe.Tasks) {
+		return serverError("HV000028: Unexpected exception during isValid call.")
+	}
 	return nil
 }
 
@@ -443,6 +474,10 @@ func (s *Server) handleCreateWorkflowDef(w http.ResponseWriter, r *http.Request)
 		s.writeError(w, serverError("JSON parse error: %v", err))
 		return
 	}
+	if e := nullTasks(body); e != nil {
+		s.writeError(w, e)
+		return
+	}
 	if e := s.validateWorkflowDef(&def, "registerWorkflowDef.arg0"); e != nil {
 		s.writeError(w, e)
 		return
@@ -462,9 +497,17 @@ func (s *Server) handleUpdateWorkflowDefs(w http.ResponseWriter, r *http.Request
 	}
 	defs := make([]model.WorkflowDef, len(raws))
 	for i, raw := range raws {
+		if isNull(raw) {
+			s.writeError(w, invalid(validationError{Path: fmt.Sprintf("updateWorkflowDef.arg0[%d].<list element>", i), Message: "WorkflowDef cannot be null"}))
+			return
+		}
 		def, err := decodeWorkflowDef(raw)
 		if err != nil {
 			s.writeError(w, serverError("JSON parse error: %v", err))
+			return
+		}
+		if e := nullTasks(raw); e != nil {
+			s.writeError(w, e)
 			return
 		}
 		if e := s.validateWorkflowDef(&def, fmt.Sprintf("updateWorkflowDef.arg0[%d]", i)); e != nil {
@@ -516,7 +559,7 @@ func versionText(v *int) string {
 
 func (s *Server) handleGetWorkflowDef(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	version, e := intParam(r, "version")
+	version, e := intParam(r, "version", "java.lang.Integer")
 	if e != nil {
 		s.writeError(w, e)
 		return
@@ -559,9 +602,9 @@ func (s *Server) handleGetWorkflowDefs(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleDeleteWorkflowDef(w http.ResponseWriter, r *http.Request) {
 	name, vs := r.PathValue("name"), r.PathValue("version")
-	v, err := strconv.Atoi(vs)
-	if err != nil {
-		s.writeError(w, serverError("version: not an integer: %q", vs))
+	v, pe := atoiParam("version", "java.lang.Integer", vs)
+	if pe != nil {
+		s.writeError(w, pe)
 		return
 	}
 	s.mu.Lock()
@@ -578,16 +621,16 @@ func (s *Server) handleDeleteWorkflowDef(w http.ResponseWriter, r *http.Request)
 	writeEmpty(w, http.StatusOK)
 }
 
-// intParam reads an optional integer query parameter; a malformed value is a
-// 500 as on the real server.
-func intParam(r *http.Request, name string) (*int, *apiError) {
+// intParam reads an optional integer query parameter of the handler's Java
+// type javaType; a malformed value is a 500 as on the real server.
+func intParam(r *http.Request, name, javaType string) (*int, *apiError) {
 	v := r.URL.Query().Get(name)
 	if v == "" {
 		return nil, nil
 	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		return nil, serverError("%s: not an integer: %q", name, v)
+	n, e := atoiParam(name, javaType, v)
+	if e != nil {
+		return nil, e
 	}
 	return &n, nil
 }

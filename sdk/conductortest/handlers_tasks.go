@@ -38,18 +38,18 @@ func (s *Server) handleBatchPoll(w http.ResponseWriter, r *http.Request) {
 	taskType := r.PathValue("tasktype")
 	count := 1
 	if v := q.Get("count"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			s.writeError(w, serverError("count: not an integer: %q", v))
+		n, e := atoiParam("count", "int", v)
+		if e != nil {
+			s.writeError(w, e)
 			return
 		}
 		count = n
 	}
 	timeout := defaultPollTimeout
 	if v := q.Get("timeout"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			s.writeError(w, serverError("timeout: not an integer: %q", v))
+		n, e := atoiParam("timeout", "int", v)
+		if e != nil {
+			s.writeError(w, e)
 			return
 		}
 		if n > maxPollTimeoutMs {
@@ -232,7 +232,7 @@ func (s *Server) decodeResult(r *http.Request) (*decodedResult, *apiError) {
 		return nil, serverError("read request body: %v", err)
 	}
 	body := buf.Bytes()
-	if len(bytes.TrimSpace(body)) == 0 {
+	if missingBody(body) {
 		return nil, serverError("Required request body is missing")
 	}
 	var res decodedResult
@@ -346,8 +346,11 @@ func (s *Server) applyUpdate(dr *decodedResult, now time.Time) (*task, *apiError
 	if res.Status == "" {
 		return nil, serverError("Cannot invoke \"com.netflix.conductor.common.metadata.tasks.TaskResult$Status.name()\" because the return value of \"com.netflix.conductor.common.metadata.tasks.TaskResult.getStatus()\" is null")
 	}
+	// "logs": null fails after the task and its queue message were updated;
+	// the real server then leaves the workflow to its sweeper.
+	var late *apiError
 	if dr.nullLogs {
-		return nil, serverError("Cannot invoke \"java.util.List.forEach(java.util.function.Consumer)\" because the return value of \"com.netflix.conductor.common.metadata.tasks.TaskResult.getLogs()\" is null")
+		late = serverError("Cannot invoke \"java.util.List.forEach(java.util.function.Consumer)\" because the return value of \"com.netflix.conductor.common.metadata.tasks.TaskResult.getLogs()\" is null")
 	}
 	st := model.TaskStatus(res.Status)
 	if st == model.TaskInProgress {
@@ -381,11 +384,11 @@ func (s *Server) applyUpdate(dr *decodedResult, now time.Time) (*task, *apiError
 		s.dequeue(t)
 		s.setTimer(&t.timer, 0, nil, nil)
 		s.afterTaskEnded(t, now)
-		return t, nil
+		return t, late
 	}
 	s.push(t, time.Duration(res.CallbackAfterSeconds)*time.Second, now)
 	s.armTask(t, now)
-	return t, nil
+	return t, late
 }
 
 // truncate keeps the first n UTF-16 code units of s, as Java's substring

@@ -113,12 +113,12 @@ func (s *Server) handleStart(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleStartByName(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	version, e := intParam(r, "version")
+	version, e := intParam(r, "version", "java.lang.Integer")
 	if e != nil {
 		s.writeError(w, e)
 		return
 	}
-	priority, e := intParam(r, "priority")
+	priority, e := intParam(r, "priority", "int")
 	if e != nil {
 		s.writeError(w, e)
 		return
@@ -175,14 +175,10 @@ func (s *Server) handleStartByName(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleGetWorkflow(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("workflowId")
-	include := true
-	if v := r.URL.Query().Get("includeTasks"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			s.writeError(w, serverError("includeTasks: not a boolean: %q", v))
-			return
-		}
-		include = b
+	include, e := boolParam(r, "includeTasks", true)
+	if e != nil {
+		s.writeError(w, e)
+		return
 	}
 	s.mu.Lock()
 	wf := s.workflows[id]
@@ -236,7 +232,42 @@ func (s *Server) Terminate(workflowID, reason string) error {
 }
 
 func (s *Server) handleRemoveWorkflow(w http.ResponseWriter, r *http.Request) {
+	archive, e := boolParam(r, "archiveWorkflow", true)
+	if e != nil {
+		s.writeError(w, e)
+		return
+	}
+	if e := s.removeWorkflow(r.PathValue("workflowId"), archive); e != nil {
+		s.writeError(w, e)
+		return
+	}
+	writeEmpty(w, http.StatusOK)
+}
+
+// handleTerminateRemove is terminate followed by remove, as on the real
+// server (a COMPLETED workflow cannot be terminated, so it stays).
+func (s *Server) handleTerminateRemove(w http.ResponseWriter, r *http.Request) {
+	archive, e := boolParam(r, "archiveWorkflow", true)
+	if e != nil {
+		s.writeError(w, e)
+		return
+	}
 	id := r.PathValue("workflowId")
+	if err := s.Terminate(id, r.URL.Query().Get("reason")); err != nil {
+		s.writeError(w, err.(*apiError))
+		return
+	}
+	if e := s.removeWorkflow(id, archive); e != nil {
+		s.writeError(w, e)
+		return
+	}
+	writeEmpty(w, http.StatusOK)
+}
+
+// removeWorkflow deletes a workflow and its tasks. Archiving a workflow that
+// has not ended fails on the real server after the workflow is deleted (its
+// queued tasks are left for polls to drop); here they are dropped at once.
+func (s *Server) removeWorkflow(id string, archive bool) *apiError {
 	s.mu.Lock()
 	wf := s.workflows[id]
 	if wf != nil {
@@ -256,10 +287,12 @@ func (s *Server) handleRemoveWorkflow(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	if wf == nil {
-		s.writeError(w, notFound("No such workflow found by id: %s", id))
-		return
+		return notFound("No such workflow found by id: %s", id)
 	}
-	writeEmpty(w, http.StatusOK)
+	if archive && !wf.m.Status.Terminal() {
+		return badRequest("Cannot archive workflow: %s with status: %s", id, wf.m.Status)
+	}
+	return nil
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {

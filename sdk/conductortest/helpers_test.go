@@ -2,9 +2,15 @@ package conductortest_test
 
 import (
 	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -13,26 +19,105 @@ import (
 	"github.com/baton-go/baton/sdk/model"
 )
 
-// api is a raw HTTP client for one test server.
-type api struct {
-	t      testing.TB
-	srv    *conductortest.Server
-	base   string
-	client *http.Client
-	token  string
+// The black-box tests run against a dev server of their own, or, with
+// CONDUCTORTEST_TARGET=remote, against the server at CONDUCTOR_SERVER_URL
+// (test/conductor/run.sh starts Conductor OSS for make test-conductor).
+const (
+	envTarget = "CONDUCTORTEST_TARGET"
+	envURL    = "CONDUCTOR_SERVER_URL"
+
+	// owner is the ownerEmail of every definition the tests register: the
+	// real server requires one, and so does a dev server without
+	// WithOwnerEmailOptional.
+	owner = "conductortest@example.com"
+
+	// remotePatience bounds waits for what a real server does on its own:
+	// its sweeper may act about 30 s late, twice in a row for a retry.
+	remotePatience = 90 * time.Second
+)
+
+// remoteURL is the API root of the remote server, or "" for the dev server;
+// an unusable setting is an error.
+func remoteURL() (string, error) {
+	switch target := os.Getenv(envTarget); target {
+	case "", "local":
+		return "", nil
+	case "remote":
+		raw := strings.TrimSuffix(os.Getenv(envURL), "/")
+		u, err := url.Parse(raw)
+		if raw == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return "", fmt.Errorf("%s=remote needs %s, the server's API root such as http://127.0.0.1:8080/api; got %q", envTarget, envURL, raw)
+		}
+		return raw, nil
+	default:
+		return "", fmt.Errorf("%s=%q: want remote or local", envTarget, target)
+	}
 }
 
+// api is a raw HTTP client for one test's server: a dev server of its own,
+// or the shared remote server.
+type api struct {
+	t      testing.TB
+	srv    *conductortest.Server // nil against a remote server
+	remote bool
+	base   string // API root, ending in /api
+	root   string // base without /api, where /health lives
+	client *http.Client
+	token  string
+	suffix string
+}
+
+// newAPI starts a dev server with opts, or, in remote mode, points at the
+// remote server. opts configure the dev server only: the remote server has
+// its own configuration (test/conductor/run.sh gives it a 1 s postpone
+// duration, as tests pass WithPostponeDuration), so a test whose assertions
+// depend on another option calls needLocal.
 func newAPI(t testing.TB, opts ...conductortest.Option) *api {
 	t.Helper()
-	opts = append([]conductortest.Option{conductortest.WithOwnerEmailOptional()}, opts...)
-	srv := conductortest.NewServer(opts...)
+	remote, err := remoteURL()
+	if err != nil {
+		t.Fatal(err)
+	}
 	tr := &http.Transport{MaxIdleConnsPerHost: 64}
-	a := &api{t: t, srv: srv, base: srv.URL(), client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
-	t.Cleanup(func() {
-		srv.Close()
-		tr.CloseIdleConnections()
-	})
+	a := &api{t: t, client: &http.Client{Transport: tr, Timeout: 30 * time.Second}, suffix: randomHex(4)}
+	t.Cleanup(tr.CloseIdleConnections)
+	if remote != "" {
+		a.remote, a.base = true, remote
+	} else {
+		srv := conductortest.NewServer(opts...)
+		t.Cleanup(srv.Close) // runs before CloseIdleConnections
+		a.srv, a.base = srv, srv.URL()
+	}
+	a.root = strings.TrimSuffix(a.base, "/api")
 	return a
+}
+
+// needLocal skips the test against a remote server: it needs something only
+// the dev server has.
+func (a *api) needLocal(what string) {
+	a.t.Helper()
+	if a.remote {
+		a.t.Skipf("needs the dev server (%s); %s=remote runs against %s", what, envTarget, a.base)
+	}
+}
+
+// on returns a copy of a that reports to t, for use inside a subtest.
+func (a *api) on(t testing.TB) *api {
+	c := *a
+	c.t = t
+	return &c
+}
+
+// name makes a task or workflow name unique to this test, since a remote
+// server keeps everything that earlier tests (and runs) registered.
+func (a *api) name(base string) string { return base + "_" + a.suffix }
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
 }
 
 type resp struct {
@@ -121,20 +206,31 @@ func (a *api) expect(status int, method, path string, body any) resp {
 	return r
 }
 
+// registerTasks registers task definitions, with ownerEmail filled in.
 func (a *api) registerTasks(defs ...model.TaskDef) {
 	a.t.Helper()
+	for i := range defs {
+		if defs[i].OwnerEmail == "" {
+			defs[i].OwnerEmail = owner
+		}
+	}
 	a.expect(200, "POST", "/metadata/taskdefs", defs)
 }
 
+// registerWorkflow registers (or replaces) a workflow definition, with
+// ownerEmail filled in.
 func (a *api) registerWorkflow(def model.WorkflowDef) {
 	a.t.Helper()
+	if def.OwnerEmail == "" {
+		def.OwnerEmail = owner
+	}
 	a.expect(200, "PUT", "/metadata/workflow", []model.WorkflowDef{def})
 }
 
 // simpleWorkflow defines a workflow of SIMPLE tasks named after taskTypes
 // with reference names ref0, ref1, ...
 func simpleWorkflow(name string, taskTypes ...string) model.WorkflowDef {
-	def := model.WorkflowDef{Name: name, Version: 1}
+	def := model.WorkflowDef{Name: name, Version: 1, OwnerEmail: owner}
 	for i, tt := range taskTypes {
 		def.Tasks = append(def.Tasks, model.WorkflowTask{Name: tt, TaskReferenceName: "ref" + string(rune('0'+i)), Type: "SIMPLE"})
 	}
@@ -181,6 +277,90 @@ func (a *api) workflow(id string) model.Workflow {
 	a.t.Helper()
 	var wf model.Workflow
 	a.expect(200, "GET", "/workflow/"+id, nil).json(a.t, &wf)
+	return wf
+}
+
+// task reads a task over HTTP.
+func (a *api) task(id string) model.Task {
+	a.t.Helper()
+	var tk model.Task
+	a.expect(200, "GET", "/tasks/"+id, nil).json(a.t, &tk)
+	return tk
+}
+
+// queueSize reads the size of a task type's queue (without domain) over
+// HTTP; delayed messages count.
+func (a *api) queueSize(taskType string) int {
+	a.t.Helper()
+	var n int
+	a.expect(200, "GET", "/tasks/queue/size?taskType="+url.QueryEscape(taskType), nil).json(a.t, &n)
+	return n
+}
+
+// advance moves the dev server's clock by d. A remote server's clock runs on
+// its own, so there the caller waits instead: with pollDue, waitTerminal or
+// eventually.
+func (a *api) advance(d time.Duration) {
+	if a.srv != nil {
+		a.srv.Advance(d)
+	}
+}
+
+// pollDue polls one task that becomes due after d (a callback or a retry
+// delay): on the dev server it advances the clock by d first; a remote
+// server is polled until the task comes, for at most d plus remotePatience.
+func (a *api) pollDue(taskType string, d time.Duration) model.Task {
+	a.t.Helper()
+	if !a.remote {
+		a.advance(d)
+		return a.pollOne(taskType)
+	}
+	deadline := time.Now().Add(d + remotePatience)
+	for time.Now().Before(deadline) {
+		// Short polls: the Redis queue does not hand out a task that
+		// becomes due during a long poll.
+		if tasks := a.pollBatch(taskType, "count=1&timeout=100&workerid=w1"); len(tasks) > 0 {
+			return tasks[0]
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	a.t.Fatalf("no %s task became due within %v", taskType, d+remotePatience)
+	return model.Task{}
+}
+
+// eventually checks cond until it holds, for at most within on the dev
+// server and remotePatience on a remote one.
+func (a *api) eventually(what string, within time.Duration, cond func() bool) {
+	a.t.Helper()
+	every := 2 * time.Millisecond
+	if a.remote {
+		within, every = max(within, remotePatience), 100*time.Millisecond
+	}
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			a.t.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+		time.Sleep(every)
+	}
+}
+
+// waitTerminal waits until the workflow has ended and returns it.
+func waitTerminal(t *testing.T, a *api, id string) model.Workflow {
+	t.Helper()
+	if a.srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if err := a.srv.WaitWorkflows(ctx, id); err != nil {
+			t.Fatalf("workflow %s did not end: %v", id, err)
+		}
+		return a.workflow(id)
+	}
+	var wf model.Workflow
+	a.eventually("workflow "+id+" to end", remotePatience, func() bool {
+		wf = a.workflow(id)
+		return wf.Status != model.WorkflowRunning && wf.Status != model.WorkflowPaused
+	})
 	return wf
 }
 

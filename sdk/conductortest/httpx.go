@@ -110,9 +110,6 @@ func decode(r *http.Request, v any) *apiError {
 	if e != nil {
 		return e
 	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return serverError("Required request body is missing")
-	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return serverError("JSON parse error: %v", err)
 	}
@@ -121,12 +118,54 @@ func decode(r *http.Request, v any) *apiError {
 
 // readJSONBody reads the body of an endpoint that takes JSON. Like Spring's
 // message converters it refuses any other Content-Type with a 500; a
-// request without one counts as application/octet-stream.
+// request without one counts as application/octet-stream. A missing body
+// is a 500 too.
 func readJSONBody(r *http.Request) ([]byte, *apiError) {
 	if e := checkJSONType(r.Header.Get("Content-Type")); e != nil {
 		return nil, e
 	}
-	return readBody(r)
+	body, e := readBody(r)
+	if e == nil && missingBody(body) {
+		return nil, serverError("Required request body is missing")
+	}
+	return body, e
+}
+
+// missingBody tells whether Spring counts a request body as missing: blank,
+// or a bare JSON null (a required body argument cannot be null).
+func missingBody(b []byte) bool {
+	b = bytes.TrimSpace(b)
+	return len(b) == 0 || string(b) == "null"
+}
+
+// badParam is Spring's 500 for a query or path parameter that does not
+// convert to the handler's Java type.
+func badParam(name, javaType, cause string) *apiError {
+	return serverError("Method parameter '%s': Failed to convert value of type 'java.lang.String' to required type '%s'; %s", name, javaType, cause)
+}
+
+// atoiParam converts an integer parameter as Integer.parseInt does.
+func atoiParam(name, javaType, v string) (int, *apiError) {
+	n, err := strconv.ParseInt(v, 10, 32)
+	if err != nil {
+		return 0, badParam(name, javaType, `For input string: "`+v+`"`)
+	}
+	return int(n), nil
+}
+
+// boolParam reads a boolean query parameter as Spring converts it: true,
+// on, yes, 1 or false, off, no, 0 in any case; absent or blank gives def.
+func boolParam(r *http.Request, name string, def bool) (bool, *apiError) {
+	v := r.URL.Query().Get(name)
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "":
+		return def, nil
+	case "true", "on", "yes", "1":
+		return true, nil
+	case "false", "off", "no", "0":
+		return false, nil
+	}
+	return false, badParam(name, "boolean", "Invalid boolean value ["+v+"]")
 }
 
 func checkJSONType(ct string) *apiError {

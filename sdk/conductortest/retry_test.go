@@ -3,18 +3,28 @@ package conductortest_test
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/baton-go/baton/sdk/model"
 )
 
+// oneTask registers a workflow of one SIMPLE task of type taskType and
+// returns the workflow's name.
+func (a *api) oneTask(taskType string) string {
+	a.t.Helper()
+	name := taskType + "_wf"
+	a.registerWorkflow(simpleWorkflow(name, taskType))
+	return name
+}
+
 func TestRetriesCreateNewTasksThenFailWorkflow(t *testing.T) {
 	a := newAPI(t)
-	a.registerTasks(model.TaskDef{Name: "flaky", RetryCount: 2, RetryDelaySeconds: 0, RetryLogic: model.RetryFixed})
-	a.registerWorkflow(simpleWorkflow("one", "flaky"))
-	id := a.start("one", map[string]any{"x": "y"})
+	flaky := a.name("flaky")
+	a.registerTasks(model.TaskDef{Name: flaky, RetryCount: 2, RetryDelaySeconds: 0, RetryLogic: model.RetryFixed})
+	id := a.start(a.oneTask(flaky), map[string]any{"x": "y"})
 	var ids []string
 	for attempt := range 3 {
-		task := a.pollOne("flaky")
+		task := a.pollDue(flaky, 0)
 		if task.RetryCount != attempt {
 			t.Fatalf("attempt %d: retryCount %d", attempt, task.RetryCount)
 		}
@@ -47,36 +57,49 @@ func TestRetriesCreateNewTasksThenFailWorkflow(t *testing.T) {
 
 func TestRetryDelayMakesRetryInvisible(t *testing.T) {
 	a := newAPI(t)
-	a.registerTasks(model.TaskDef{Name: "slow_retry", RetryCount: 1, RetryDelaySeconds: 60})
-	a.registerWorkflow(simpleWorkflow("one", "slow_retry"))
-	id := a.start("one", nil)
-	a.update(a.pollOne("slow_retry"), model.FailedTask, nil, "x")
+	slow := a.name("slow_retry")
+	a.registerTasks(model.TaskDef{Name: slow, RetryCount: 1, RetryDelaySeconds: 60})
+	id := a.start(a.oneTask(slow), nil)
+	a.update(a.pollOne(slow), model.FailedTask, nil, "x")
 	retry := a.workflow(id).Tasks[1]
 	if retry.Status != model.TaskScheduled || retry.CallbackAfterSeconds != 60 || retry.StartDelayInSeconds != 60 {
 		t.Fatalf("retry %+v", retry)
 	}
-	if got := a.pollBatch("slow_retry", "count=1&timeout=0"); len(got) != 0 {
+	if got := a.pollBatch(slow, "count=1&timeout=0"); len(got) != 0 {
 		t.Fatal("retry visible before its delay")
+	}
+}
+
+// A retry with a short delay is handed out once the delay has passed.
+func TestRetryDueAfterDelay(t *testing.T) {
+	a := newAPI(t)
+	soon := a.name("soon")
+	a.registerTasks(model.TaskDef{Name: soon, RetryCount: 1, RetryDelaySeconds: 1})
+	a.start(a.oneTask(soon), nil)
+	a.update(a.pollOne(soon), model.FailedTask, nil, "x")
+	if got := a.pollDue(soon, time.Second); got.RetryCount != 1 {
+		t.Fatalf("retry %+v", got)
 	}
 }
 
 func TestLongPollWakesForDelayedRetry(t *testing.T) {
 	a := newAPI(t)
-	a.registerTasks(model.TaskDef{Name: "soon", RetryCount: 1, RetryDelaySeconds: 1})
-	a.registerWorkflow(simpleWorkflow("one", "soon"))
-	a.start("one", nil)
-	a.update(a.pollOne("soon"), model.FailedTask, nil, "x")
+	a.needLocal("a long poll that answers when a task becomes due; the real Redis queue sleeps out the timeout")
+	soon := a.name("soon")
+	a.registerTasks(model.TaskDef{Name: soon, RetryCount: 1, RetryDelaySeconds: 1})
+	a.start(a.oneTask(soon), nil)
+	a.update(a.pollOne(soon), model.FailedTask, nil, "x")
 	// A long poll that starts before the retry is due gets it when it is.
-	if got := a.pollBatch("soon", "count=1&timeout=4000"); len(got) != 1 || got[0].RetryCount != 1 {
+	if got := a.pollBatch(soon, "count=1&timeout=4000"); len(got) != 1 || got[0].RetryCount != 1 {
 		t.Fatalf("long poll got %d tasks", len(got))
 	}
 }
 
 func TestTerminalErrorIsNotRetried(t *testing.T) {
 	a := newAPI(t)
-	a.registerWorkflow(simpleWorkflow("one", "terminal")) // ad-hoc def: 3 retries
-	id := a.start("one", nil)
-	a.update(a.pollOne("terminal"), model.FailedWithTerminalErrorTask, nil, "bad input")
+	terminal := a.name("terminal") // ad-hoc def: 3 retries
+	id := a.start(a.oneTask(terminal), nil)
+	a.update(a.pollOne(terminal), model.FailedWithTerminalErrorTask, nil, "bad input")
 	wf := a.workflow(id)
 	if wf.Status != model.WorkflowFailed || len(wf.Tasks) != 1 || wf.Tasks[0].Status != model.TaskFailedWithTerminalError {
 		t.Fatalf("workflow %s with %d tasks", wf.Status, len(wf.Tasks))
@@ -85,9 +108,9 @@ func TestTerminalErrorIsNotRetried(t *testing.T) {
 
 func TestAdHocTaskDefRetriesThreeTimesAfter60s(t *testing.T) {
 	a := newAPI(t)
-	a.registerWorkflow(simpleWorkflow("one", "adhoc"))
-	id := a.start("one", nil)
-	first := a.pollOne("adhoc")
+	adhoc := a.name("adhoc")
+	id := a.start(a.oneTask(adhoc), nil)
+	first := a.pollOne(adhoc)
 	if first.ResponseTimeoutSeconds != 3600 || first.WorkflowTask.TaskDefinition.RetryCount != 3 {
 		t.Fatalf("ad-hoc definition %+v", first.WorkflowTask.TaskDefinition)
 	}
@@ -99,13 +122,14 @@ func TestAdHocTaskDefRetriesThreeTimesAfter60s(t *testing.T) {
 
 func TestWorkflowTaskRetryCountOverridesDef(t *testing.T) {
 	a := newAPI(t)
-	a.registerTasks(model.TaskDef{Name: "override", RetryCount: 5, RetryDelaySeconds: 0})
-	def := simpleWorkflow("one", "override")
+	override := a.name("override")
+	a.registerTasks(model.TaskDef{Name: override, RetryCount: 5, RetryDelaySeconds: 0})
+	def := simpleWorkflow(a.name("one"), override)
 	zero := 0
 	def.Tasks[0].RetryCount = &zero
 	a.registerWorkflow(def)
-	id := a.start("one", nil)
-	a.update(a.pollOne("override"), model.FailedTask, nil, "x")
+	id := a.start(def.Name, nil)
+	a.update(a.pollOne(override), model.FailedTask, nil, "x")
 	if wf := a.workflow(id); wf.Status != model.WorkflowFailed || len(wf.Tasks) != 1 {
 		t.Fatalf("workflow %s with %d tasks, want FAILED without retry", wf.Status, len(wf.Tasks))
 	}
@@ -113,13 +137,14 @@ func TestWorkflowTaskRetryCountOverridesDef(t *testing.T) {
 
 func TestOptionalTaskCompletesWithErrors(t *testing.T) {
 	a := newAPI(t)
-	a.registerTasks(model.TaskDef{Name: "opt", RetryCount: 0})
-	def := simpleWorkflow("two", "opt", "after_opt")
+	opt, after := a.name("opt"), a.name("after_opt")
+	a.registerTasks(model.TaskDef{Name: opt, RetryCount: 0})
+	def := simpleWorkflow(a.name("two"), opt, after)
 	def.Tasks[0].Optional = true
 	a.registerWorkflow(def)
-	id := a.start("two", nil)
-	a.update(a.pollOne("opt"), model.FailedTask, nil, "x")
-	a.update(a.pollOne("after_opt"), model.CompletedTask, map[string]any{"last": 1}, "")
+	id := a.start(def.Name, nil)
+	a.update(a.pollOne(opt), model.FailedTask, nil, "x")
+	a.update(a.pollOne(after), model.CompletedTask, map[string]any{"last": 1}, "")
 	wf := a.workflow(id)
 	if wf.Status != model.WorkflowCompleted || wf.Tasks[0].Status != model.TaskCompletedWithErrors {
 		t.Fatalf("workflow %s, first task %s", wf.Status, wf.Tasks[0].Status)
@@ -133,13 +158,14 @@ func TestOptionalTaskCompletesWithErrors(t *testing.T) {
 // new executions.
 func TestDefinitionsSnapshottedAtStart(t *testing.T) {
 	a := newAPI(t)
-	a.registerTasks(model.TaskDef{Name: "snap", RetryCount: 0})
-	a.registerWorkflow(simpleWorkflow("one", "snap"))
-	first := a.start("one", nil)
-	a.registerTasks(model.TaskDef{Name: "snap", RetryCount: 2, RetryDelaySeconds: 0})
-	second := a.start("one", nil)
+	snap := a.name("snap")
+	a.registerTasks(model.TaskDef{Name: snap, RetryCount: 0})
+	wfName := a.oneTask(snap)
+	first := a.start(wfName, nil)
+	a.registerTasks(model.TaskDef{Name: snap, RetryCount: 2, RetryDelaySeconds: 0})
+	second := a.start(wfName, nil)
 	for range 2 {
-		a.update(a.pollOne("snap"), model.FailedTask, nil, "x")
+		a.update(a.pollOne(snap), model.FailedTask, nil, "x")
 	}
 	if wf := a.workflow(first); wf.Status != model.WorkflowFailed || len(wf.Tasks) != 1 {
 		t.Fatalf("first: %s with %d tasks, want FAILED without retry", wf.Status, len(wf.Tasks))

@@ -67,6 +67,7 @@ func (s *Server) routes() *http.ServeMux {
 	h("GET /api/workflow/{workflowId}", s.handleGetWorkflow)
 	h("DELETE /api/workflow/{workflowId}", s.handleTerminate)
 	h("DELETE /api/workflow/{workflowId}/remove", s.handleRemoveWorkflow)
+	h("DELETE /api/workflow/{workflowId}/terminate-remove", s.handleTerminateRemove)
 
 	h("/", func(w http.ResponseWriter, r *http.Request) {
 		// A known path with another method is a 500 on the real server

@@ -1,7 +1,6 @@
 package conductortest_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -9,17 +8,10 @@ import (
 	"github.com/baton-go/baton/sdk/model"
 )
 
-func waitTerminal(t *testing.T, a *api, id string) model.Workflow {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	if err := a.srv.WaitWorkflows(ctx, id); err != nil {
-		t.Fatalf("workflow %s did not end: %v", id, err)
-	}
-	return a.workflow(id)
-}
-
+// The timeout tests run in parallel: against a remote server each waits for
+// its sweeper, which may act about 30 s late.
 func TestTimeouts(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name       string
 		def        model.TaskDef
@@ -44,14 +36,16 @@ func TestTimeouts(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			a := newAPI(t)
+			c.def.Name = a.name(c.def.Name)
 			a.registerTasks(c.def)
-			a.registerWorkflow(simpleWorkflow("one", c.def.Name))
-			id := a.start("one", nil)
+			wfName := a.name("one")
+			a.registerWorkflow(simpleWorkflow(wfName, c.def.Name))
+			id := a.start(wfName, nil)
 			if c.poll {
 				a.pollOne(c.def.Name)
 				if c.wantTasks == 2 {
-					waitFor(t, "retry", func() bool { return len(a.workflow(id).Tasks) == 2 })
-					a.pollOne(c.def.Name)
+					a.eventually("retry", 10*time.Second, func() bool { return len(a.workflow(id).Tasks) == 2 })
+					a.pollDue(c.def.Name, 0)
 				}
 			}
 			wf := waitTerminal(t, a, id)
@@ -69,17 +63,18 @@ func TestTimeouts(t *testing.T) {
 func TestResponseTimeoutKeptAliveByExtendLease(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
-	a.registerTasks(model.TaskDef{Name: "lease", RetryCount: 0, ResponseTimeoutSeconds: 1})
-	a.registerWorkflow(simpleWorkflow("one", "lease"))
-	id := a.start("one", nil)
-	task := a.pollOne("lease")
+	taskType, wfName := a.name("lease"), a.name("one")
+	a.registerTasks(model.TaskDef{Name: taskType, RetryCount: 0, ResponseTimeoutSeconds: 1})
+	a.registerWorkflow(simpleWorkflow(wfName, taskType))
+	id := a.start(wfName, nil)
+	task := a.pollOne(taskType)
 	lease := model.TaskResult{WorkflowInstanceId: id, TaskId: task.TaskId, ExtendLease: true}
 	deadline := time.Now().Add(2500 * time.Millisecond)
 	for time.Now().Before(deadline) {
 		a.expect(200, "POST", "/tasks", lease)
 		time.Sleep(300 * time.Millisecond)
 	}
-	if got, _ := a.srv.Task(task.TaskId); got.Status != model.TaskInProgress {
+	if got := a.task(task.TaskId); got.Status != model.TaskInProgress {
 		t.Fatalf("task %s despite lease extensions", got.Status)
 	}
 	a.update(task, model.CompletedTask, nil, "")
@@ -91,11 +86,12 @@ func TestResponseTimeoutKeptAliveByExtendLease(t *testing.T) {
 func TestWorkflowTimeout(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
-	def := simpleWorkflow("wto", "wto_task")
+	wfName := a.name("wto")
+	def := simpleWorkflow(wfName, a.name("wto_task"))
 	def.TimeoutSeconds = 1
 	def.TimeoutPolicy = model.TimeoutPolicyTimeOutWF
 	a.registerWorkflow(def)
-	id := a.start("wto", nil)
+	id := a.start(wfName, nil)
 	wf := waitTerminal(t, a, id)
 	if wf.Status != model.WorkflowTimedOut || wf.Tasks[0].Status != model.TaskCanceled {
 		t.Fatalf("workflow %s, task %s", wf.Status, wf.Tasks[0].Status)

@@ -8,14 +8,15 @@ import (
 
 func TestSequentialWorkflowWithExpressions(t *testing.T) {
 	a := newAPI(t)
-	def := simpleWorkflow("seq", "task_a", "task_b")
+	wfName, typeA, typeB := a.name("seq"), a.name("task_a"), a.name("task_b")
+	def := simpleWorkflow(wfName, typeA, typeB)
 	def.Tasks[0].InputParameters = map[string]any{"n": "${workflow.input.n}", "greeting": "hello ${workflow.input.who}!"}
 	def.Tasks[1].InputParameters = map[string]any{"fromA": "${ref0.output.result}", "missing": "${ref0.output.nope}", "obj": "${ref0.output}"}
 	def.OutputParameters = map[string]any{"final": "${ref1.output.done}", "n": "${workflow.input.n}"}
 	a.registerWorkflow(def)
 
-	id := a.start("seq", map[string]any{"n": 42, "who": "world"})
-	ta := a.pollOne("task_a")
+	id := a.start(wfName, map[string]any{"n": 42, "who": "world"})
+	ta := a.pollOne(typeA)
 	if ta.Status != model.TaskInProgress || ta.PollCount != 1 || ta.WorkerId != "w1" || ta.StartTime == 0 {
 		t.Fatalf("polled task: status %s pollCount %d worker %q start %d", ta.Status, ta.PollCount, ta.WorkerId, ta.StartTime)
 	}
@@ -24,7 +25,7 @@ func TestSequentialWorkflowWithExpressions(t *testing.T) {
 	}
 	a.update(ta, model.CompletedTask, map[string]any{"result": []any{"x", 1.0}}, "")
 
-	tb := a.pollOne("task_b")
+	tb := a.pollOne(typeB)
 	if got, ok := tb.InputData["fromA"].([]any); !ok || len(got) != 2 || got[0] != "x" {
 		t.Fatalf("task_b fromA = %#v", tb.InputData["fromA"])
 	}

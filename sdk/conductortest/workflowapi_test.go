@@ -9,8 +9,9 @@ import (
 
 func TestStartWorkflow(t *testing.T) {
 	a := newAPI(t)
-	a.registerWorkflow(simpleWorkflow("sw", "sw_task"))
-	r := a.expect(200, "POST", "/workflow/sw?correlationId=c1&priority=5", map[string]any{"k": "v"})
+	sw := a.name("sw")
+	a.registerWorkflow(simpleWorkflow(sw, a.name("sw_task")))
+	r := a.expect(200, "POST", "/workflow/"+sw+"?correlationId=c1&priority=5", map[string]any{"k": "v"})
 	if !strings.HasPrefix(r.header.Get("Content-Type"), "text/plain") || len(r.text()) != 36 {
 		t.Fatalf("start by name answered %q (%s)", r.text(), r.header.Get("Content-Type"))
 	}
@@ -21,22 +22,28 @@ func TestStartWorkflow(t *testing.T) {
 	if wf.Tasks[0].WorkflowPriority != 5 || wf.Tasks[0].CorrelationId != "c1" {
 		t.Fatalf("task %+v", wf.Tasks[0])
 	}
+	nope := a.name("nope")
 	cases := []struct {
 		name, path string
 		body       any
 		status     int
 		message    string
 	}{
-		{"by name unknown", "/workflow/nope", map[string]any{}, 404, "No such workflow found by name: nope, version: null"},
-		{"by name null input", "/workflow/sw", "null", 400, "NULL input passed when starting workflow"},
-		{"by name no body", "/workflow/sw", "", 500, ""},
-		{"by body unknown", "/workflow", map[string]any{"name": "nope", "version": 3}, 404, "No such workflow defined. name=nope, version=3"},
-		{"by body null input", "/workflow", map[string]any{"name": "sw", "input": nil}, 400, "NULL input passed when starting workflow"},
-		{"by body priority", "/workflow", map[string]any{"name": "sw", "priority": 100}, 400, ""},
+		{"by name unknown", "/workflow/" + nope, map[string]any{}, 404, "No such workflow found by name: " + nope + ", version: null"},
+		{"by name null body", "/workflow/" + sw, "null", 500, ""}, // a JSON null is a missing body
+		{"by name no body", "/workflow/" + sw, "", 500, ""},
+		{"by body unknown", "/workflow", map[string]any{"name": nope, "version": 3}, 404, "No such workflow defined. name=" + nope + ", version=3"},
+		{"by body null input", "/workflow", map[string]any{"name": sw, "input": nil}, 400, "NULL input passed when starting workflow"},
+		{"by body priority", "/workflow", map[string]any{"name": sw, "priority": 100}, 400, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			r := a.expect(c.status, "POST", c.path, c.body)
+			r := a.on(t).expect(c.status, "POST", c.path, c.body)
+			if c.status == 500 {
+				if e := r.errBody(t); !strings.HasPrefix(e.Message, "Required request body is missing") {
+					t.Fatalf("message %q", e.Message)
+				}
+			}
 			if c.message != "" {
 				if e := r.errBody(t); e.Message != c.message {
 					t.Fatalf("message %q, want %q", e.Message, c.message)
@@ -45,16 +52,23 @@ func TestStartWorkflow(t *testing.T) {
 		})
 	}
 	// Inline definition.
-	inline := simpleWorkflow("inline", "inline_task")
-	id := a.expect(200, "POST", "/workflow", model.StartWorkflowRequest{Name: "inline", Input: map[string]any{}, WorkflowDef: &inline}).text()
-	if a.workflow(id).Tasks[0].TaskType != "inline_task" {
+	inlineType := a.name("inline_task")
+	inline := simpleWorkflow(a.name("inline"), inlineType)
+	id := a.expect(200, "POST", "/workflow", model.StartWorkflowRequest{Name: inline.Name, Input: map[string]any{}, WorkflowDef: &inline}).text()
+	if a.workflow(id).Tasks[0].TaskType != inlineType {
 		t.Fatal("inline definition not used")
 	}
-	// Other task types are refused with a clear error.
-	fork := simpleWorkflow("fork", "x")
+}
+
+// The dev server runs SIMPLE tasks only and says so when a workflow with
+// another task type starts.
+func TestOtherTaskTypesRefused(t *testing.T) {
+	a := newAPI(t)
+	a.needLocal("refusing task types other than SIMPLE")
+	fork := simpleWorkflow(a.name("fork"), "x")
 	fork.Tasks[0].Type = "FORK_JOIN"
 	a.registerWorkflow(fork)
-	e := a.expect(400, "POST", "/workflow/fork", map[string]any{}).errBody(t)
+	e := a.expect(400, "POST", "/workflow/"+fork.Name, map[string]any{}).errBody(t)
 	if !strings.Contains(e.Message, "FORK_JOIN") {
 		t.Fatalf("message %q", e.Message)
 	}
@@ -62,8 +76,9 @@ func TestStartWorkflow(t *testing.T) {
 
 func TestGetTerminateRemoveWorkflow(t *testing.T) {
 	a := newAPI(t)
-	a.registerWorkflow(simpleWorkflow("two", "gt_a", "gt_b"))
-	id := a.start("two", nil)
+	wfName, typeA, typeB := a.name("two"), a.name("gt_a"), a.name("gt_b")
+	a.registerWorkflow(simpleWorkflow(wfName, typeA, typeB))
+	id := a.start(wfName, nil)
 	var noTasks map[string]any
 	a.expect(200, "GET", "/workflow/"+id+"?includeTasks=false", nil).json(t, &noTasks)
 	if tasks, ok := noTasks["tasks"].([]any); !ok || len(tasks) != 0 {
@@ -77,16 +92,16 @@ func TestGetTerminateRemoveWorkflow(t *testing.T) {
 	if wf.Status != model.WorkflowTerminated || wf.ReasonForIncompletion != "enough" || wf.Tasks[0].Status != model.TaskCanceled {
 		t.Fatalf("terminated workflow %+v", wf)
 	}
-	if a.srv.QueueSize("gt_a", "") != 0 {
-		t.Fatal("canceled task still queued")
+	if n := a.queueSize(typeA); n != 0 {
+		t.Fatalf("canceled task still queued (queue size %d)", n)
 	}
-	if got := a.pollBatch("gt_a", "count=1&timeout=0"); len(got) != 0 {
+	if got := a.pollBatch(typeA, "count=1&timeout=0"); len(got) != 0 {
 		t.Fatal("canceled task handed out")
 	}
 
-	done := a.start("two", nil)
-	a.update(a.pollOne("gt_a"), model.CompletedTask, nil, "")
-	a.update(a.pollOne("gt_b"), model.CompletedTask, nil, "")
+	done := a.start(wfName, nil)
+	a.update(a.pollOne(typeA), model.CompletedTask, nil, "")
+	a.update(a.pollOne(typeB), model.CompletedTask, nil, "")
 	if e := a.expect(409, "DELETE", "/workflow/"+done, nil).errBody(t); e.Message != "Cannot terminate a COMPLETED workflow." {
 		t.Fatalf("message %q", e.Message)
 	}
@@ -97,7 +112,7 @@ func TestGetTerminateRemoveWorkflow(t *testing.T) {
 
 func TestHealthAndUnknownPaths(t *testing.T) {
 	a := newAPI(t)
-	res, err := a.client.Get("http://" + a.srv.Addr() + "/health")
+	res, err := a.client.Get(a.root + "/health")
 	if err != nil {
 		t.Fatal(err)
 	}
