@@ -34,8 +34,8 @@ bench-quick: ## the same driver, CI-sized (one round, fewer tasks), report to st
 bench-micro: ## go test micro-benchmarks of the hot paths, allocations included
 	$(GO) test -run '^$$' -bench . -benchmem ./sdk/...
 
-test-conductor: ## the integration suite against the real Conductor OSS server (downloads it on first use)
-	test/conductor/run.sh
+test-conductor: ## the integration suite, then conductortest's black-box tests, against a real Conductor OSS server (downloads it on first use)
+	test/conductor/run.sh test/conductor/suite.sh
 
 test-faults: ## the fault suite: outages, injected errors, bad handlers, SIGTERM (about 5 minutes)
 	$(GO) test -race -count=1 -timeout 20m ./test/faults/...

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Runs a command (default: the integration suite) against a real Conductor OSS server.
+# Runs a command against a real Conductor OSS server. The default, test/conductor/suite.sh, runs
+# the integration suite and then the dev server's black-box tests in remote mode (what
+# `make test-conductor` does).
 #
 #   test/conductor/run.sh [command args...]
 #
@@ -29,7 +31,7 @@ BOOT_TIMEOUT="${CONDUCTOR_BOOT_TIMEOUT:-180}"
 JAVA_OPTS="${CONDUCTOR_JAVA_OPTS:--Xms256m -Xmx1g}"
 
 if [ "$#" -eq 0 ]; then
-	set -- go test -race -count=1 -timeout 15m ./test/integration/...
+	set -- "$here/suite.sh"
 fi
 
 say() { printf 'conductor: %s\n' "$*" >&2; }
@@ -197,11 +199,15 @@ done
 port="$(free_port)"
 log="$run_dir/server.log"
 t0=$SECONDS
+# taskExecutionPostponeDuration: a task held back by its concurrency or rate limit becomes
+# pollable again after 1 s instead of 60 s, so that sdk/conductortest's limit tests (which give
+# the dev server WithPostponeDuration) need not wait a minute; no other test sets such limits.
 # shellcheck disable=SC2086 # JAVA_OPTS is a list of options
 java $JAVA_OPTS -jar "$jar" \
 	--server.port="$port" \
 	--server.address=127.0.0.1 \
 	--loadSample=false \
+	--conductor.app.taskExecutionPostponeDuration=1s \
 	--conductor.redis.hosts="127.0.0.1:$redis_port:us-east-1c" \
 	>"$log" 2>&1 &
 server_pid=$!
