@@ -41,14 +41,15 @@
 // The server is meant never to be the bottleneck of a worker benchmark. Its
 // own benchmarks measure it from outside:
 //
-//	go test -run '^$' -bench 'ServerThroughput|IdleLongPoll|LongPollWake' -benchtime 60000x ./sdk/conductortest/
+//	go test -run '^$' -bench 'ServerThroughput|LongPollWake' -benchtime 60000x ./sdk/conductortest/
+//	go test -run '^$' -bench IdleLongPoll -benchtime 5x ./sdk/conductortest/
 //
 // BenchmarkServerThroughput runs the server in a child process and drives
 // it over loopback with a lean HTTP/1.1 load generator (8 keep-alive
 // connections, batch poll then one update per task), reporting tasks/s and
 // the server's own CPU time, allocations and bytes per task.
 // BenchmarkIdleLongPoll reports the server's CPU while 100 long polls wait
-// (use -benchtime 5x: an iteration lasts a second), and
+// (an iteration lasts a second), and
 // BenchmarkLongPollWake the time from a start to the waiting poll's answer.
 //
 // # Tests
