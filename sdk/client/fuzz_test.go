@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -128,6 +129,14 @@ func FuzzDecodeTaskBatch(f *testing.F) {
 			t.Fatal("no tasks must be an empty slice, not nil")
 		case err == nil && !blank && len(tasks) != len(want):
 			t.Fatalf("%d tasks decoded, json.Unmarshal finds %d", len(tasks), len(want))
+		case err == nil && want != nil && !reflect.DeepEqual(tasks, want):
+			t.Fatalf("tasks decoded differently from json.Unmarshal: %#v, want %#v", tasks, want)
+		case !ok && len(body) <= fuzzLimit:
+			// The message is the one decodeJSON always gave: encoding/json's.
+			stdErr := json.Unmarshal(body, new([]model.Task))
+			if w := fmt.Sprintf("%v: GET /tasks/poll/batch/{taskType} (content type \"application/json\"): %v", ErrDecode, stdErr); err.Error() != w {
+				t.Fatalf("err = %v, want %s", err, w)
+			}
 		}
 	})
 }
@@ -147,6 +156,9 @@ func FuzzDecodeTask(f *testing.F) {
 		}
 		if blank && polled != nil {
 			t.Fatal("Poll of an empty answer returned a task")
+		}
+		if ok && !blank && (polled == nil || !reflect.DeepEqual(*polled, want)) {
+			t.Fatalf("Poll decoded %#v, json.Unmarshal %#v", polled, want)
 		}
 		got, err := c.Tasks().GetTask(ctx, "x")
 		checkErr(t, "GetTask", err)

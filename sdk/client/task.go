@@ -69,7 +69,7 @@ func (t *TaskClient) Poll(ctx context.Context, taskType, workerID, domain string
 		return nil, nil
 	}
 	var task model.Task
-	if err := decodeJSON(cl, resp, &task); err != nil {
+	if err := decodeTasks(cl, resp, &task); err != nil {
 		return nil, err
 	}
 	return &task, nil
@@ -98,11 +98,11 @@ func (t *TaskClient) BatchPoll(ctx context.Context, taskType string, o PollOptio
 	if err != nil {
 		return nil, err
 	}
-	tasks := []model.Task{}
-	if err := decodeJSON(cl, resp, &tasks); err != nil {
+	var tasks []model.Task
+	if err := decodeTasks(cl, resp, &tasks); err != nil {
 		return nil, err
 	}
-	if tasks == nil { // a JSON null answer
+	if tasks == nil { // an empty or JSON null answer
 		tasks = []model.Task{}
 	}
 	return tasks, nil
@@ -183,7 +183,7 @@ func (t *TaskClient) UpdateTaskV2(ctx context.Context, r *model.TaskResult) (*mo
 		return nil, nil
 	}
 	var next model.Task
-	if err := decodeJSON(cl, resp, &next); err != nil {
+	if err := decodeTasks(cl, resp, &next); err != nil {
 		return nil, err
 	}
 	if next.TaskId == "" {
