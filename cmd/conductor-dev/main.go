@@ -69,6 +69,11 @@ func run(args []string, stderr io.Writer) int {
 	if *ownerOptional {
 		opts = append(opts, conductortest.WithOwnerEmailOptional())
 	}
+	// Catch the signals before saying we listen: a supervisor (or a test)
+	// may send SIGTERM as soon as it sees that line, and the default action
+	// would kill the process instead of closing the server.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	srv, err := conductortest.Start(opts...)
 	if err != nil {
 		fmt.Fprintf(stderr, "conductor-dev: %v\n", err)
@@ -76,8 +81,6 @@ func run(args []string, stderr io.Writer) int {
 	}
 	log.WithFields(logrus.Fields{"url": srv.URL(), "auth": *authKey != ""}).Info("conductor-dev: listening")
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	<-ctx.Done()
 	log.Info("conductor-dev: shutting down")
 	done := make(chan struct{})
