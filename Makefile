@@ -42,7 +42,7 @@ test-faults: ## the fault suite: outages, injected errors, bad handlers, SIGTERM
 
 FUZZTIME ?= 30s
 fuzz: ## run every fuzz test for FUZZTIME each (seed corpora live in testdata/fuzz)
-	@set -e; grep -rlE '^func Fuzz[A-Za-z0-9_]*\(' --include='*_test.go' sdk examples test 2>/dev/null | sort | while read -r file; do \
+	@set -e; grep -rlE '^func Fuzz[A-Za-z0-9_]*\(' --include='*_test.go' sdk internal examples test 2>/dev/null | sort | while read -r file; do \
 	  dir=./$$(dirname "$$file"); \
 	  for f in $$(sed -nE 's/^func (Fuzz[A-Za-z0-9_]*)\(.*/\1/p' "$$file"); do \
 	    echo "== $$dir $$f"; $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) "$$dir" </dev/null; \

@@ -2,11 +2,9 @@ package client
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 
-	gojson "github.com/goccy/go-json"
-
+	"github.com/baton-go/baton/internal/fastjson"
 	"github.com/baton-go/baton/sdk/model"
 )
 
@@ -56,27 +54,7 @@ func decodeTasks[T taskAnswer](cl call, r *response, v *T) error {
 }
 
 // unmarshalTasks stores in *v, the zero value, what json.Unmarshal(data, v)
-// would, or returns its error; go-json decodes first, and encoding/json
-// only when go-json failed.
+// would, or returns its error (see internal/fastjson).
 func unmarshalTasks[T taskAnswer](data []byte, v *T) error {
-	if fastUnmarshal(data, v) == nil {
-		return nil
-	}
-	// go-json may have filled part of *v before it failed; encoding/json
-	// would merge into that, so it starts from the zero value again.
-	var zero T
-	*v = zero
-	return json.Unmarshal(data, v)
-}
-
-// fastUnmarshal decodes with go-json. A panic inside it (a bug of the
-// library on some input) is returned as an error, so that encoding/json
-// gets the answer instead of the worker crashing.
-func fastUnmarshal[T taskAnswer](data []byte, v *T) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("go-json panicked: %v", p)
-		}
-	}()
-	return gojson.Unmarshal(data, v)
+	return fastjson.Unmarshal(data, v)
 }

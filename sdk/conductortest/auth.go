@@ -122,7 +122,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		KeyID     string `json:"keyId"`
 		KeySecret string `json:"keySecret"`
 	}
-	if e := decode(r, &req); e != nil {
+	if e := s.decode(r, &req); e != nil {
 		s.writeError(w, e)
 		return
 	}

@@ -326,7 +326,7 @@ func nullTasks(raw []byte) *apiError {
 
 func (s *Server) handleRegisterTaskDefs(w http.ResponseWriter, r *http.Request) {
 	var raws []json.RawMessage
-	if e := decode(r, &raws); e != nil {
+	if e := s.decode(r, &raws); e != nil {
 		s.writeError(w, e)
 		return
 	}
@@ -344,7 +344,7 @@ func (s *Server) handleUpdateTaskDef(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	def, err := decodeTaskDef(body)
-	if err != nil || len(bytes.TrimSpace(body)) == 0 {
+	if err != nil {
 		s.writeError(w, serverError("JSON parse error: %v", err))
 		return
 	}
@@ -465,10 +465,6 @@ func (s *Server) handleCreateWorkflowDef(w http.ResponseWriter, r *http.Request)
 		s.writeError(w, e)
 		return
 	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		s.writeError(w, serverError("Required request body is missing"))
-		return
-	}
 	def, err := decodeWorkflowDef(body)
 	if err != nil {
 		s.writeError(w, serverError("JSON parse error: %v", err))
@@ -491,7 +487,7 @@ func (s *Server) handleCreateWorkflowDef(w http.ResponseWriter, r *http.Request)
 
 func (s *Server) handleUpdateWorkflowDefs(w http.ResponseWriter, r *http.Request) {
 	var raws []json.RawMessage
-	if e := decode(r, &raws); e != nil {
+	if e := s.decode(r, &raws); e != nil {
 		s.writeError(w, e)
 		return
 	}

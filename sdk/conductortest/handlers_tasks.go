@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
 	"net/http"
 	"sort"
 	"strconv"
@@ -13,8 +11,7 @@ import (
 	"time"
 	"unicode/utf16"
 
-	gojson "github.com/goccy/go-json"
-
+	"github.com/baton-go/baton/internal/fastjson"
 	"github.com/baton-go/baton/sdk/model"
 )
 
@@ -69,11 +66,10 @@ func (s *Server) handleBatchPoll(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	got := s.poll(r.Context(), taskType, q.Get("domain"), q.Has("domain"), q.Get("workerid"), count, timeout)
-	bp := encPool.Get().(*[]byte)
-	b := appendTasks((*bp)[:0], got)
-	writeRaw(w, http.StatusOK, "application/json", b)
-	*bp = b
-	putEnc(bp)
+	bp := s.getEnc()
+	*bp = appendTasks(*bp, got)
+	writeRaw(w, http.StatusOK, "application/json", *bp)
+	s.putEnc(bp)
 }
 
 // poll hands out up to count due tasks of the queue, waiting up to timeout
@@ -219,39 +215,30 @@ type decodedResult struct {
 }
 
 func (s *Server) decodeResult(r *http.Request) (*decodedResult, *apiError) {
-	// The body is only read here (decoding copies what it keeps), so it
-	// can go into a pooled buffer.
-	if e := checkJSONType(r.Header.Get("Content-Type")); e != nil {
-		return nil, e
-	}
-	buf := bufPool.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer func() {
-		if buf.Cap() <= 1<<20 {
-			bufPool.Put(buf)
-		}
-	}()
-	if _, err := buf.ReadFrom(io.LimitReader(r.Body, maxBody)); err != nil {
-		return nil, serverError("read request body: %v", err)
-	}
-	body := buf.Bytes()
-	if missingBody(body) {
-		return nil, serverError("Required request body is missing")
-	}
 	var res decodedResult
-	if err := unmarshalResult(body, &res.TaskResult); err != nil {
-		return nil, serverError("JSON parse error: %v", err)
+	// Every result a worker posts passes here: go-json, with encoding/json
+	// deciding whatever go-json refuses (so error texts stay the same).
+	// "logs": null is told apart from an absent "logs" while the body is
+	// at hand.
+	e := s.withJSONBody(r, func(body []byte) error {
+		if err := fastjson.Unmarshal(body, &res.TaskResult); err != nil {
+			return err
+		}
+		if res.Logs == nil && bytes.Contains(body, []byte(`"logs"`)) {
+			var l struct {
+				Logs json.RawMessage `json:"logs"`
+			}
+			res.nullLogs = json.Unmarshal(body, &l) == nil && bytes.Equal(l.Logs, []byte("null"))
+		}
+		return nil
+	})
+	if e != nil {
+		return nil, e
 	}
 	// Jackson refuses a status outside the enum while decoding, before any
 	// lookup; a missing status only fails later (see applyUpdate).
 	if res.Status != "" && !res.Status.Valid() {
 		return nil, serverError("JSON parse error: Cannot deserialize value of type `com.netflix.conductor.common.metadata.tasks.TaskResult$Status` from String %q: not one of the values accepted for Enum class: [COMPLETED, FAILED_WITH_TERMINAL_ERROR, FAILED, IN_PROGRESS]", string(res.Status))
-	}
-	if res.Logs == nil && bytes.Contains(body, []byte(`"logs"`)) {
-		var l struct {
-			Logs json.RawMessage `json:"logs"`
-		}
-		res.nullLogs = json.Unmarshal(body, &l) == nil && bytes.Equal(l.Logs, []byte("null"))
 	}
 	var errs []validationError
 	if res.WorkflowInstanceId == "" {
@@ -264,29 +251,6 @@ func (s *Server) decodeResult(r *http.Request) (*decodedResult, *apiError) {
 		return nil, invalid(errs...)
 	}
 	return &res, nil
-}
-
-// unmarshalResult decodes an update body. Every result a worker posts
-// passes here, so it is decoded with go-json (several times faster than
-// encoding/json; the SDK's client uses it for tasks, with a differential
-// fuzz test). A body go-json refuses, or panics on, is decoded again by
-// encoding/json into a fresh value, whose outcome stands, so malformed
-// bodies get exactly the error text they always got.
-func unmarshalResult(body []byte, r *model.TaskResult) error {
-	if fastUnmarshalResult(body, r) == nil {
-		return nil
-	}
-	*r = model.TaskResult{}
-	return json.Unmarshal(body, r)
-}
-
-func fastUnmarshalResult(body []byte, r *model.TaskResult) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("go-json panicked: %v", p)
-		}
-	}()
-	return gojson.Unmarshal(body, r)
 }
 
 func (s *Server) handleUpdate(w http.ResponseWriter, r *http.Request) {
@@ -444,7 +408,7 @@ func (s *Server) handleUpdateByRef(sync bool) http.HandlerFunc {
 			return
 		}
 		var body map[string]any
-		if e := decode(r, &body); e != nil {
+		if e := s.decode(r, &body); e != nil {
 			s.writeError(w, e)
 			return
 		}

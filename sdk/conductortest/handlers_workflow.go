@@ -99,10 +99,6 @@ func (s *Server) handleStart(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, e)
 		return
 	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		s.writeError(w, serverError("Required request body is missing"))
-		return
-	}
 	id, e := s.startFromRequest(body)
 	if e != nil {
 		s.writeError(w, e)
@@ -126,10 +122,6 @@ func (s *Server) handleStartByName(w http.ResponseWriter, r *http.Request) {
 	body, e := readJSONBody(r)
 	if e != nil {
 		s.writeError(w, e)
-		return
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		s.writeError(w, serverError("Required request body is missing"))
 		return
 	}
 	var input map[string]any

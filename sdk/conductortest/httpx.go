@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 )
 
 // apiError is an error answered with the server's JSON error body.
@@ -61,13 +60,45 @@ func (s *Server) writeError(w http.ResponseWriter, e *apiError) {
 	s.writeJSON(w, e.status, body)
 }
 
-var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+// Buffers are pooled per server (never across servers), and only for
+// bytes that do not outlive the request: JSON answers being written and
+// request bodies that are decoded and dropped.
+const maxPooled = 1 << 20
+
+func (s *Server) getBuf() *bytes.Buffer {
+	if b, ok := s.bufs.Get().(*bytes.Buffer); ok {
+		b.Reset()
+		return b
+	}
+	return new(bytes.Buffer)
+}
+
+func (s *Server) putBuf(b *bytes.Buffer) {
+	if b.Cap() <= maxPooled {
+		s.bufs.Put(b)
+	}
+}
+
+func (s *Server) getEnc() *[]byte {
+	if b, ok := s.encs.Get().(*[]byte); ok {
+		*b = (*b)[:0]
+		return b
+	}
+	b := make([]byte, 0, 4096)
+	return &b
+}
+
+func (s *Server) putEnc(b *[]byte) {
+	if cap(*b) <= maxPooled {
+		s.encs.Put(b)
+	}
+}
 
 // writeJSON encodes v with a pooled buffer and sends it with a
 // Content-Length (no chunking).
 func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
-	buf := bufPool.Get().(*bytes.Buffer)
-	buf.Reset()
+	buf := s.getBuf()
+	defer s.putBuf(buf)
 	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
@@ -82,9 +113,6 @@ func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
 	h.Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
-	if buf.Cap() <= 1<<20 {
-		bufPool.Put(buf)
-	}
 }
 
 func writeText(w http.ResponseWriter, text string) {
@@ -105,12 +133,21 @@ const maxBody = 64 << 20
 
 // decode reads a JSON body into v. Malformed or missing JSON is a 500, as
 // on the real server (the exception is not mapped).
-func decode(r *http.Request, v any) *apiError {
-	body, e := readJSONBody(r)
+func (s *Server) decode(r *http.Request, v any) *apiError {
+	return s.withJSONBody(r, func(body []byte) error { return json.Unmarshal(body, v) })
+}
+
+// withJSONBody reads a JSON body (see readJSONBody) into a pooled buffer
+// and decodes it with f, which must not keep the bytes; an error of f is
+// the real server's 500 for unparsable JSON.
+func (s *Server) withJSONBody(r *http.Request, f func(body []byte) error) *apiError {
+	buf := s.getBuf()
+	defer s.putBuf(buf)
+	body, e := readJSONBodyInto(r, buf)
 	if e != nil {
 		return e
 	}
-	if err := json.Unmarshal(body, v); err != nil {
+	if err := f(body); err != nil {
 		return serverError("JSON parse error: %v", err)
 	}
 	return nil
@@ -121,14 +158,22 @@ func decode(r *http.Request, v any) *apiError {
 // request without one counts as application/octet-stream. A missing body
 // is a 500 too.
 func readJSONBody(r *http.Request) ([]byte, *apiError) {
+	return readJSONBodyInto(r, new(bytes.Buffer))
+}
+
+// readJSONBodyInto is readJSONBody reading into buf; the bytes it returns
+// are buf's.
+func readJSONBodyInto(r *http.Request, buf *bytes.Buffer) ([]byte, *apiError) {
 	if e := checkJSONType(r.Header.Get("Content-Type")); e != nil {
 		return nil, e
 	}
-	body, e := readBody(r)
-	if e == nil && missingBody(body) {
+	if _, err := buf.ReadFrom(io.LimitReader(r.Body, maxBody)); err != nil {
+		return nil, serverError("read request body: %v", err)
+	}
+	if missingBody(buf.Bytes()) {
 		return nil, serverError("Required request body is missing")
 	}
-	return body, e
+	return buf.Bytes(), nil
 }
 
 // missingBody tells whether Spring counts a request body as missing: blank,
@@ -195,20 +240,11 @@ func readBody(r *http.Request) ([]byte, *apiError) {
 	return body, nil
 }
 
-var encPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
-
-func putEnc(bp *[]byte) {
-	if cap(*bp) <= 1<<20 {
-		encPool.Put(bp)
-	}
-}
-
 func (s *Server) writeTask(w http.ResponseWriter, t *taskJSON) {
-	bp := encPool.Get().(*[]byte)
-	b := appendTask((*bp)[:0], t)
-	writeRaw(w, http.StatusOK, "application/json", b)
-	*bp = b
-	putEnc(bp)
+	bp := s.getEnc()
+	*bp = appendTask(*bp, t)
+	writeRaw(w, http.StatusOK, "application/json", *bp)
+	s.putEnc(bp)
 }
 
 func writeRaw(w http.ResponseWriter, status int, ctype string, body []byte) {

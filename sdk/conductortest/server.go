@@ -22,6 +22,8 @@ type Server struct {
 	log      logrus.FieldLogger
 	hostname string
 	handler  http.Handler
+	bufs     sync.Pool // *bytes.Buffer: JSON answers, request bodies (getBuf)
+	encs     sync.Pool // *[]byte: hand-encoded task answers (getEnc)
 
 	// mu guards all execution state: definitions, workflows, tasks, queues,
 	// poll data, logs and timers. Critical sections are short (no I/O and no

@@ -1,4 +1,4 @@
-package conductortest
+package fastjson
 
 import (
 	"encoding/json"
@@ -8,11 +8,11 @@ import (
 	"github.com/baton-go/baton/sdk/model"
 )
 
-// FuzzUnmarshalResult checks that update bodies decode as encoding/json
-// decodes them: the same bodies are accepted, into deeply equal results, and
-// a refused body gets encoding/json's error text (the dev server returns it
-// in its 500 answer).
-func FuzzUnmarshalResult(f *testing.F) {
+// FuzzTaskResult checks that task results (the update bodies the dev
+// server decodes) decode as encoding/json decodes them: the same bodies are
+// accepted, into deeply equal results, and a refused body gets
+// encoding/json's error text (the dev server returns it in its 500 answer).
+func FuzzTaskResult(f *testing.F) {
 	for _, s := range []string{
 		`{"workflowInstanceId":"w","taskId":"t","status":"COMPLETED","workerId":"x","outputData":{"ok":true}}`,
 		`{"workflowInstanceId":"w","taskId":"t","status":"IN_PROGRESS","callbackAfterSeconds":30,"outputData":{"n":1.5e3,"big":12345678901234567890,"neg":-0,"s":"\u00e9\ud83d\ude00","l":[1,"a",null,{"k":[]}]}}`,
@@ -31,7 +31,7 @@ func FuzzUnmarshalResult(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var want, got model.TaskResult
 		wantErr := json.Unmarshal(body, &want)
-		gotErr := unmarshalResult(append([]byte(nil), body...), &got)
+		gotErr := Unmarshal(append([]byte(nil), body...), &got)
 		if (wantErr == nil) != (gotErr == nil) {
 			t.Fatalf("body %q: encoding/json error %v, ours %v", body, wantErr, gotErr)
 		}
