@@ -21,9 +21,10 @@ import (
 // BatchPoll, UpdateTask, UpdateTaskV2) therefore build their http.Request
 // by hand and send it on the http.Client resty owns (its GetClient), so
 // the transport, TLS, redirect policy (keepTokenAtHome) and the rest of that
-// client's set-up, and the response size cap, are the ones resty uses. Everything resty would do for these requests is done here
-// the same way: see sendDirect. The answer goes through the same code as
-// resty's (send, apiError), so results and errors are the same.
+// client's set-up, and the response size cap, are the ones resty uses.
+// Everything resty would do for these requests is done here the same way:
+// see sendDirect. The answer goes through the same code as resty's (send,
+// apiError), so results and errors are the same.
 
 // sendDirect makes the exchange of cl on c.hc without resty. It sends what
 // resty sends for the same call (URL with path-escaped parameters and the
@@ -54,15 +55,15 @@ func (c *APIClient) sendDirect(ctx context.Context, cl call, token string) (exch
 	}
 	defer res.Body.Close()
 	var r io.Reader = res.Body
+	// The transport removes Content-Encoding when it decompressed the body
+	// itself, so a gzip header here means the body is still compressed.
 	if strings.EqualFold(res.Header.Get("Content-Encoding"), "gzip") && res.ContentLength != 0 {
-		if _, ok := r.(*gzip.Reader); !ok {
-			zr, err := gzip.NewReader(r)
-			if err != nil {
-				return exchange{}, err
-			}
-			defer zr.Close()
-			r = zr
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			return exchange{}, err
 		}
+		defer zr.Close()
+		r = zr
 	}
 	b, err := readCapped(r, c.rc.ResponseBodyLimit, res.ContentLength)
 	if err != nil {
