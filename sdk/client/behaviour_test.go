@@ -505,8 +505,12 @@ func TestArgumentErrorsNameTheField(t *testing.T) {
 	c, _ := New(nil, settings.NewHttpSettings("http://127.0.0.1:1/api"))
 	ctx := context.Background()
 	for want, fn := range map[string]func() error{
-		"taskType must not be empty":        func() error { _, err := c.Tasks().Poll(ctx, "", "", ""); return err },
-		"PollOptions.Timeout must be":       func() error { _, err := c.Tasks().BatchPoll(ctx, "t", PollOptions{Count: 1, Timeout: -1}); return err },
+		"taskType must not be empty":  func() error { _, err := c.Tasks().Poll(ctx, "", "", ""); return err },
+		"PollOptions.Timeout must be": func() error { _, err := c.Tasks().BatchPoll(ctx, "t", PollOptions{Count: 1, Timeout: -1}); return err },
+		"NoWait needs Timeout 0, got 1s": func() error {
+			_, err := c.Tasks().BatchPoll(ctx, "t", PollOptions{Count: 1, Timeout: time.Second, NoWait: true})
+			return err
+		},
 		"TaskResult.TaskId must not be":     func() error { return c.Tasks().UpdateTask(ctx, &model.TaskResult{}) },
 		"TaskResult.WorkflowInstanceId":     func() error { return c.Tasks().UpdateTask(ctx, &model.TaskResult{TaskId: "t"}) },
 		"task result must not be nil":       func() error { _, err := c.Tasks().UpdateTaskV2(ctx, nil); return err },

@@ -106,6 +106,15 @@ func TestRequestsSent(t *testing.T) {
 			},
 		},
 		{
+			name:   "batch poll with NoWait sends timeout=0",
+			answer: func(w http.ResponseWriter) { writeJSON(w, 200, []model.Task{}) },
+			call: func(c *APIClient) (interface{}, error) {
+				return c.Tasks().BatchPoll(ctx, "t", PollOptions{Count: 3, NoWait: true})
+			},
+			want:     recorded{Method: "GET", RawPath: "/api/tasks/poll/batch/t", Query: "count=3&timeout=0"},
+			wantNoCT: true,
+		},
+		{
 			name:   "batch poll omits empty domain and zero timeout, empty answer is an empty slice",
 			answer: func(w http.ResponseWriter) { w.WriteHeader(204) },
 			call: func(c *APIClient) (interface{}, error) {

@@ -35,8 +35,14 @@ type PollOptions struct {
 	// Count is how many tasks to ask for (the server caps it at 100).
 	Count int
 	// Timeout is how long the server may wait for a task (long poll); 0
-	// sends no timeout (the server's default, 100 ms). At most 5 s.
+	// sends no timeout (the server's default, 100 ms) unless NoWait is set.
+	// At most 5 s.
 	Timeout time.Duration
+	// NoWait asks the server to answer at once with what is queued
+	// (timeout=0). Real servers hold a poll for a partial batch until its
+	// timeout ends, so a worker draining a queue wants this. Timeout must be
+	// 0 with it.
+	NoWait bool
 	// WorkerID is recorded by the server as the poller and task worker.
 	WorkerID string
 	// Domain polls the queue of that domain; empty polls the default queue.
@@ -87,9 +93,12 @@ func (t *TaskClient) BatchPoll(ctx context.Context, taskType string, o PollOptio
 	if o.Timeout < 0 || o.Timeout > MaxPollTimeout {
 		return nil, fmt.Errorf("client: PollOptions.Timeout must be between 0 and %s, got %s", MaxPollTimeout, o.Timeout)
 	}
+	if o.NoWait && o.Timeout != 0 {
+		return nil, fmt.Errorf("client: PollOptions.NoWait needs Timeout 0, got %s", o.Timeout)
+	}
 	q := pollQuery(o.WorkerID, o.Domain)
 	q.Set("count", strconv.Itoa(o.Count))
-	if o.Timeout > 0 {
+	if o.Timeout > 0 || o.NoWait {
 		q.Set("timeout", strconv.FormatInt(o.Timeout.Milliseconds(), 10))
 	}
 	cl := call{method: http.MethodGet, route: "/tasks/poll/batch/{taskType}", pathParams: map[string]string{"taskType": taskType},

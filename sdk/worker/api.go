@@ -19,6 +19,10 @@ type taskAPI interface {
 	// domain for r.WorkerId, or nil when there is none. It returns an error
 	// matching errUpdateV2Unsupported when the server lacks the endpoint.
 	updateTaskV2(ctx context.Context, r *model.TaskResult) (*model.Task, error)
+	// queueSizes returns the number of queued tasks of each queue
+	// ("taskType" or "domain:taskType"), or an error matching
+	// errQueueSizesUnsupported when the server cannot tell.
+	queueSizes(ctx context.Context, queues []string) (map[string]int, error)
 }
 
 // pollRequest is one batch poll.
@@ -32,3 +36,15 @@ type pollRequest struct {
 
 // errUpdateV2Unsupported marks a server without POST /tasks/update-v2.
 var errUpdateV2Unsupported = errors.New("worker: server does not support update-v2")
+
+// errQueueSizesUnsupported marks a server without GET /tasks/queue/sizes.
+var errQueueSizesUnsupported = errors.New("worker: server does not support queue sizes")
+
+// queueName is the name of the server's queue for a task type in a domain,
+// as Conductor builds it (QueueUtils.getQueueName).
+func queueName(taskType, domain string) string {
+	if domain == "" {
+		return taskType
+	}
+	return domain + ":" + taskType
+}

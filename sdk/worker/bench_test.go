@@ -122,19 +122,26 @@ func BenchmarkIdempotencyKey(b *testing.B) {
 	}
 }
 
-// BenchmarkSleepyServerPickup models Conductor 3.21's Redis queue (a long
-// poll sleeps its whole timeout when the queue is empty and never answers
-// early) with the in-memory fake, and measures pickup latency of an idle
-// worker with default settings: it stays on PollTimeoutUnproven, so a task
-// waits for the poll in progress to end. Tasks arrive at random moments.
+// BenchmarkIdlePickup measures the pickup latency of an idle worker with
+// default settings against the in-memory fake in each of the real servers'
+// held-poll behaviours (see strategy.go). Tasks arrive at random moments.
 //
-//	go test -run '^$' -bench SleepyServerPickup -benchtime 40x ./sdk/worker/
-func BenchmarkSleepyServerPickup(b *testing.B) {
+//	go test -run '^$' -bench IdlePickup -benchtime 40x ./sdk/worker/
+func BenchmarkIdlePickup(b *testing.B) {
+	for _, m := range []struct {
+		name string
+		mode fakeMode
+	}{{"early", fakeEarly}, {"hold", fakeHold}, {"full-batch", fakeFullBatch}} {
+		b.Run(m.name, func(b *testing.B) { benchIdlePickup(b, m.mode) })
+	}
+}
+
+func benchIdlePickup(b *testing.B, mode fakeMode) {
 	f := newFake()
-	f.sleepy = true
+	f.mode = mode
 	r := newRunner(f, WithLogger(quietLogger()))
 	entered := make(chan time.Time, 1)
-	if err := r.Start("sleepy", func(context.Context, *model.Task) (interface{}, error) {
+	if err := r.Start("idle", func(context.Context, *model.Task) (interface{}, error) {
 		entered <- time.Now()
 		return nil, nil
 	}); err != nil {
@@ -144,17 +151,17 @@ func BenchmarkSleepyServerPickup(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		time.Sleep(time.Duration(rand.Int64N(int64(PollTimeoutUnproven))))
+		time.Sleep(time.Duration(rand.Int64N(int64(300 * time.Millisecond))))
 		b.StartTimer()
 		t0 := time.Now()
-		f.push("", makeTasks("sleepy", fmt.Sprint("s", i), 1)...)
+		f.push("", makeTasks("idle", fmt.Sprint("s", i), 1)...)
 		lat = append(lat, (<-entered).Sub(t0))
 	}
 	b.StopTimer()
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Milliseconds()), "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Milliseconds()), "p99-ms")
-	b.ReportMetric(float64(r.Workers()[0].PollTimeout.Milliseconds()), "poll-timeout-ms")
+	b.ReportMetric(float64(r.Workers()[0].PollTimeout.Milliseconds()), "held-timeout-ms")
 	if err := r.Shutdown(context.Background()); err != nil {
 		b.Fatal(err)
 	}

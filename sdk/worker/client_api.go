@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"net/http"
 
 	"github.com/baton-go/baton/sdk/client"
 	"github.com/baton-go/baton/sdk/metrics"
@@ -42,6 +43,7 @@ func (c *clientAPI) batchPoll(ctx context.Context, req pollRequest) ([]model.Tas
 	ts, err := c.tasks.BatchPoll(ctx, req.taskType, client.PollOptions{
 		Count:    req.count,
 		Timeout:  req.timeout,
+		NoWait:   req.timeout == 0,
 		WorkerID: req.workerID,
 		Domain:   req.domain,
 	})
@@ -58,6 +60,18 @@ func (c *clientAPI) updateTaskV2(ctx context.Context, r *model.TaskResult) (*mod
 		return nil, errors.Join(errUpdateV2Unsupported, err)
 	}
 	return t, describe(err)
+}
+
+func (c *clientAPI) queueSizes(ctx context.Context, queues []string) (map[string]int, error) {
+	sizes, err := c.tasks.QueueSizes(ctx, queues...)
+	var ae *client.APIError
+	if errors.As(err, &ae) {
+		switch ae.StatusCode {
+		case http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusNotImplemented:
+			return nil, errors.Join(errQueueSizesUnsupported, err)
+		}
+	}
+	return sizes, describe(err)
 }
 
 // describe wraps a *client.APIError into an apiFailure (status, whether

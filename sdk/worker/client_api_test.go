@@ -138,11 +138,25 @@ func TestOverRealClient(t *testing.T) {
 	if got := ms.results[0]; got.TaskId != "r-0" || got.Status != model.CompletedTask || got.WorkerId != "w1" {
 		t.Errorf("result %+v", got)
 	}
+	// The first poll asks for every free slot without holding; idle polls
+	// ask for one task and hold for the configured timeout.
 	q := ms.polls[0]
-	for _, want := range []string{"workerid=w1", "domain=blue", "count=2", "timeout=100"} {
+	for _, want := range []string{"workerid=w1", "domain=blue", "count=2", "timeout=0"} {
 		if !strings.Contains(q, want) {
-			t.Errorf("poll query %q lacks %q", q, want)
+			t.Errorf("first poll query %q lacks %q", q, want)
 		}
+	}
+	held := 0
+	for _, q := range ms.polls[1:] {
+		if strings.Contains(q, "timeout=100") {
+			held++
+			if !strings.Contains(q, "count=1") || !strings.Contains(q, "domain=blue") {
+				t.Errorf("held poll query %q", q)
+			}
+		}
+	}
+	if held == 0 {
+		t.Errorf("no held poll with the configured timeout among %q", ms.polls)
 	}
 }
 

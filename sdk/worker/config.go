@@ -29,29 +29,21 @@ const (
 	// answers 400 above 5000 ms).
 	PollTimeoutMax = 5 * time.Second
 
-	// PollTimeoutDefault is the long-poll timeout used once the server has
-	// shown that it answers a waiting poll as soon as a task is due: an idle
-	// worker then makes one request per 5 s and still picks a new task up
-	// within milliseconds.
+	// PollTimeoutDefault is the timeout of an idle worker's held poll once
+	// the server has shown that it answers a held poll as soon as a task is
+	// queued (Conductor 3.32 with Redis stores, the dev server in its early
+	// mode): an idle worker then makes one request per 5 s and still picks a
+	// new task up within milliseconds. See strategy.go and the package
+	// documentation for the other servers.
 	PollTimeoutDefault = PollTimeoutMax
 
-	// PollTimeoutUnproven is the long-poll timeout used until the server has
-	// shown that it answers early. A server that sleeps the whole timeout on an
-	// empty queue (Conductor 3.21 with its Redis queue) makes a task that
-	// arrives during the wait sit there until the timeout ends, so this value
-	// bounds pickup latency on such servers (about 1.25 s at the median) while
-	// keeping an idle worker at 24 requests per minute, a tenth or less of what
-	// the official SDK sends at its usual 100 ms poll interval.
-	PollTimeoutUnproven = 2500 * time.Millisecond
-
-	// PollTimeoutFlowing is the long-poll timeout used on a server that has
-	// not shown that it answers early, for the poll that follows one that
-	// brought tasks. Conductor 3.21 also holds a poll that found fewer tasks
-	// than it asked for until the whole timeout has passed, so while work is
-	// flowing a long timeout would delay every partial batch by that much;
-	// this short one (the server's own default) bounds the delay, and the
-	// first empty answer brings the long timeout back for the idle worker.
-	PollTimeoutFlowing = 100 * time.Millisecond
+	// HeldPollsDefault is how many held (long) polls a runner keeps open on
+	// the server at once unless WithMaxHeldPolls says otherwise. Each holds
+	// one of the server's request threads (Tomcat's pool has 200 by
+	// default), so a fleet of 25 processes holds at most half of them; idle
+	// workers beyond the bound wait on the runner's queue watcher, which
+	// holds none.
+	HeldPollsDefault = 4
 
 	// PollCountMax is the most tasks one poll asks for; the server caps count
 	// at 100 anyway.
@@ -103,6 +95,8 @@ type runnerConfig struct {
 	workerID     string
 	pollTimeout  time.Duration
 	pollTimeoutS bool // pollTimeout was set: no adaptation
+	maxHeld      int
+	maxHeldSet   bool
 	logger       logrus.FieldLogger
 	recorder     metrics.Recorder
 	hooks        Hooks
@@ -142,6 +136,20 @@ func WithPollTimeout(d time.Duration) Option {
 			return
 		}
 		c.pollTimeout, c.pollTimeoutS = d, true
+	}
+}
+
+// WithMaxHeldPolls bounds the held (long) polls the runner keeps open on the
+// server at once (default HeldPollsDefault). 0 means none: idle workers
+// only watch their queues (or poll at their interval where the server cannot
+// report queue sizes).
+func WithMaxHeldPolls(n int) Option {
+	return func(c *runnerConfig) {
+		if n < 0 {
+			c.fail(fmt.Errorf("worker: WithMaxHeldPolls: n must be >= 0, got %d", n))
+			return
+		}
+		c.maxHeld, c.maxHeldSet = n, true
 	}
 }
 

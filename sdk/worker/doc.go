@@ -31,31 +31,35 @@
 // task type again adds slots, as in the original SDK; SetBatchSize,
 // SetPollInterval, Pause and Resume take effect on the next poll.
 //
-// # Long polls and the default poll timeout
+// # Polling strategy
 //
-// Polls are long polls: the server holds the request until a task is due or
-// the timeout passes, so an idle worker costs one request per timeout and,
-// on a server that answers as soon as a task is due (the dev server in
-// sdk/conductortest, newer Conductor versions), a new task is picked up
-// within milliseconds. Conductor 3.21 with its Redis queue does not answer
-// early: it sleeps the whole timeout on an empty queue, so a task arriving
-// during the wait waits for the timeout to end.
+// Real Conductor servers treat a held (long) poll differently: 3.21 with its
+// Redis queues never wakes one when a task arrives, 3.32 with its default
+// SQLite store wakes one only when the whole batch asked for is there (it
+// checks every 100 ms), and 3.32 with Redis stores wakes one at once. All of
+// them answer a poll with timeout 0 at once. The strategy (strategy.go, with
+// the measurements that chose its constants) follows from that:
 //
-// The default therefore adapts. A runner starts with PollTimeoutUnproven
-// (2.5 s: about 24 requests a minute per idle worker, and a median pickup of
-// about 1.25 s on a server that does not answer early). When it has seen a few
-// polls come back with tasks well after the round-trip time but well before
-// the timeout, which only a server that answers early does, it switches to
-// PollTimeoutDefault (5 s, the server's maximum: 12 requests a minute per
-// idle worker). Until then, the poll after one that brought tasks uses
-// PollTimeoutFlowing (100 ms): Conductor 3.21 also holds a poll that found
-// fewer tasks than it asked for until its timeout ends, which would otherwise
-// add 2.5 s to every partial batch while work is flowing. The original SDK polls with the server's 100 ms default and
-// sleeps the poll interval after an empty answer: about 300 requests a
-// minute. After an empty answer that did wait, the next poll goes out at
-// once; after an empty answer that came back at once (a server that ignores
-// the timeout, or PollTimeout(0)), the worker waits its poll interval, with
-// jitter. WithPollTimeout and PollTimeout set a fixed timeout instead.
+//   - While tasks flow, a worker polls with timeout 0 for as many tasks as it
+//     has free slots, so no server holds a partial batch.
+//   - An idle worker holds a poll for one task, which every server hands over
+//     within about one poll interval: for the poll interval while the server
+//     is unknown (a probe), for PollTimeoutDefault (5 s) once this worker has
+//     seen the server hand over a task within milliseconds of it being
+//     queued during a held poll. A task found to have waited out a held poll
+//     undoes that at once, so a wrong guess costs one poll.
+//   - Held polls occupy one of the server's request threads each, so a runner
+//     holds at most WithMaxHeldPolls of them (HeldPollsDefault). Idle workers
+//     without a permit are watched: one runner goroutine asks the server for
+//     the queue sizes of all of them (GET /tasks/queue/sizes, about a hundred
+//     task types per request) once per poll interval and wakes the workers
+//     whose queue has tasks. A queue whose tasks are not yet due (callbacks)
+//     is checked at most once a second. On a server without that endpoint,
+//     such workers poll at their poll interval.
+//
+// WithPollTimeout and PollTimeout fix the held poll's timeout instead; 0
+// means the classic loop: poll with timeout 0, then wait the poll interval.
+// WorkerStatus.IdleWait shows which way each worker waits.
 //
 // Poll errors back off exponentially with jitter from PollBackoffMin up to
 // PollBackoffMax and recover with the first successful poll. Repeated errors

@@ -12,9 +12,8 @@ import (
 )
 
 // fakeAPI is an in-memory task server for unit tests: queues per
-// [domain:]taskType, long polls that wake as soon as a task is pushed (or
-// sleep the whole timeout when sleepy is set, like Conductor 3.21's Redis
-// queue), every update recorded, and error injection.
+// [domain:]taskType, held polls that behave as one of the real servers
+// (mode), queue sizes, every update recorded, and error injection.
 type fakeAPI struct {
 	mu      sync.Mutex
 	queues  map[string][]model.Task
@@ -22,7 +21,14 @@ type fakeAPI struct {
 	updates map[string][]model.TaskResult
 	leases  map[string]int
 	v2      bool // support update-v2
-	sleepy  bool // long polls never wake early
+	mode    fakeMode
+	// noSizes makes queueSizes unsupported; sizesErr, when set, may fail it.
+	noSizes    bool
+	sizesErr   func() error
+	sizesCalls int
+	phantom    map[string]int // added to a queue's reported size (tasks not yet due)
+	held       int            // held polls open now
+	heldPeak   int
 	// leaseErr, when set, decides the outcome of the n-th extendLease
 	// attempt of a task (from 1); leaseTries records when each came.
 	leaseErr   func(n int) error
@@ -39,6 +45,22 @@ type fakeAPI struct {
 
 var _ taskAPI = (*fakeAPI)(nil)
 
+// fakeMode is what a held poll does, after the real servers (strategy.go).
+type fakeMode int
+
+const (
+	// fakeEarly answers as soon as any task is queued (Conductor 3.32 with
+	// Redis stores).
+	fakeEarly fakeMode = iota
+	// fakeHold answers at once only when count tasks are queued; otherwise
+	// it holds the whole timeout and answers with the tasks that were queued
+	// when it started (Conductor 3.21 with Redis queues).
+	fakeHold
+	// fakeFullBatch takes queued tasks every 100 ms and answers once it has
+	// count of them or the timeout has passed (Conductor 3.32 with SQLite).
+	fakeFullBatch
+)
+
 func newFake() *fakeAPI {
 	return &fakeAPI{
 		queues:     map[string][]model.Task{},
@@ -51,19 +73,15 @@ func newFake() *fakeAPI {
 	}
 }
 
-func queueName(taskType, domain string) string {
-	if domain == "" {
-		return taskType
-	}
-	return domain + ":" + taskType
-}
-
 func (f *fakeAPI) push(domain string, tasks ...model.Task) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, t := range tasks {
 		q := queueName(t.TaskType, domain)
 		t.Domain = domain
+		if t.ScheduledTime == 0 {
+			t.ScheduledTime = time.Now().UnixMilli()
+		}
 		f.queues[q] = append(f.queues[q], t)
 	}
 	close(f.notify)
@@ -93,8 +111,13 @@ func (f *fakeAPI) take(q string, n int) []model.Task {
 	}
 	out := append([]model.Task(nil), ts[:n]...)
 	f.queues[q] = ts[n:]
-	for _, t := range out {
-		f.owner[t.TaskId] = q
+	now := time.Now().UnixMilli()
+	for i := range out {
+		f.owner[out[i].TaskId] = q
+		if out[i].StartTime == 0 {
+			out[i].StartTime = now
+		}
+		out[i].PollCount++
 	}
 	return out
 }
@@ -113,50 +136,102 @@ func (f *fakeAPI) batchPoll(ctx context.Context, req pollRequest) ([]model.Task,
 			return nil, err
 		}
 	}
-	q := queueName(req.taskType, req.domain)
-	var deadline <-chan time.Time
 	if req.timeout > 0 {
-		t := time.NewTimer(req.timeout)
-		defer t.Stop()
-		deadline = t.C
+		f.mu.Lock()
+		f.held++
+		f.heldPeak = max(f.heldPeak, f.held)
+		f.mu.Unlock()
+		defer func() {
+			f.mu.Lock()
+			f.held--
+			f.mu.Unlock()
+		}()
+	}
+	q := queueName(req.taskType, req.domain)
+	f.mu.Lock()
+	mode, queued := f.mode, len(f.queues[q])
+	if req.timeout == 0 || queued >= req.count {
+		got := f.take(q, req.count+f.extra)
+		f.mu.Unlock()
+		return got, nil
+	}
+	f.mu.Unlock()
+	deadline := time.NewTimer(req.timeout)
+	defer deadline.Stop()
+	switch mode {
+	case fakeHold:
+		select {
+		case <-deadline.C:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.take(q, min(queued, req.count)), nil
+	case fakeFullBatch:
+		var got []model.Task
+		step := time.NewTicker(100 * time.Millisecond)
+		defer step.Stop()
+		for {
+			f.mu.Lock()
+			got = append(got, f.take(q, req.count-len(got))...)
+			f.mu.Unlock()
+			if len(got) >= req.count {
+				return got, nil
+			}
+			select {
+			case <-step.C:
+			case <-deadline.C:
+				f.mu.Lock()
+				got = append(got, f.take(q, req.count-len(got))...)
+				f.mu.Unlock()
+				return got, nil
+			case <-ctx.Done():
+				return got, nil // a real server would lose these; tests see them
+			}
+		}
 	}
 	for {
 		f.mu.Lock()
 		got := f.take(q, req.count+f.extra)
-		wait, sleepy := f.notify, f.sleepy
+		wait := f.notify
 		f.mu.Unlock()
-		if sleepy && len(got) > 0 && len(got) < req.count && deadline != nil {
-			// Conductor 3.21 holds a partial batch until the timeout ends,
-			// then adds what became due meanwhile.
-			select {
-			case <-deadline:
-			case <-ctx.Done():
-				return got, nil
-			}
-			f.mu.Lock()
-			got = append(got, f.take(q, req.count-len(got))...)
-			f.mu.Unlock()
+		if len(got) > 0 {
 			return got, nil
-		}
-		if len(got) > 0 || deadline == nil {
-			return got, nil
-		}
-		if sleepy {
-			wait = nil // like Conductor 3.21: sleep the whole timeout
 		}
 		select {
 		case <-wait:
-		case <-deadline:
-			if sleepy {
-				f.mu.Lock()
-				got = f.take(q, req.count+f.extra)
-				f.mu.Unlock()
-			}
-			return got, nil
+		case <-deadline.C:
+			return nil, nil
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
 	}
+}
+
+func (f *fakeAPI) queueSizes(ctx context.Context, queues []string) (map[string]int, error) {
+	f.mu.Lock()
+	f.sizesCalls++
+	no, errf := f.noSizes, f.sizesErr
+	f.mu.Unlock()
+	if no {
+		return nil, fmt.Errorf("GET /tasks/queue/sizes: 404: %w", errQueueSizesUnsupported)
+	}
+	if errf != nil {
+		if err := errf(); err != nil {
+			return nil, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make(map[string]int, len(queues))
+	for _, q := range queues {
+		out[q] = len(f.queues[q]) + f.phantom[q]
+	}
+	return out, nil
 }
 
 func (f *fakeAPI) updateTask(ctx context.Context, r *model.TaskResult) error {

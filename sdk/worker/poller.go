@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -11,16 +12,6 @@ import (
 	"github.com/baton-go/baton/internal/backoff"
 	"github.com/baton-go/baton/sdk/model"
 )
-
-// proofsNeeded is how many early long-poll answers the runner must see before
-// it trusts the server to answer waiting polls early (see pollTimeout).
-const proofsNeeded = 3
-
-// flowingPolls is how many short polls (PollTimeoutFlowing) follow one that
-// brought tasks on a server not known to answer early: enough to pick up a
-// trickle of tasks that arrive a few hundred milliseconds apart, few enough
-// that an idle worker is back on the long timeout within a second.
-const flowingPolls = 3
 
 // poller owns one (task type, domain): it reserves slots, polls, and starts a
 // goroutine per task. Its loop is the only writer of the poll state; the
@@ -33,13 +24,21 @@ type poller struct {
 	handler HandlerFunc
 	log     logrus.FieldLogger
 
+	queue string // the server's queue name: [domain:]taskType
+
 	slots        atomic.Int64 // batch size
 	inFlight     atomic.Int64 // slots in use
 	pollInterval atomic.Int64 // time.Duration
 	fixedTimeout atomic.Int64 // time.Duration; valid when hasFixed
 	hasFixed     atomic.Bool
 	paused       atomic.Bool
-	flowingLeft  atomic.Int32 // short polls left after the last one that brought tasks (see pollTimeout)
+
+	// strategy is the loop's own (strategy.go); idleMode and nextTimeout
+	// mirror it for Workers.
+	strategy    pollStrategy
+	permit      bool // holds one of the runner's held-poll permits (loop only)
+	idleMode    atomic.Int32
+	nextTimeout atomic.Int64
 
 	// wake is signalled (never blocking) when a slot frees up or a setting
 	// changes; the loop re-reads its state after each signal, so a signal
@@ -74,6 +73,7 @@ func newPoller(r *TaskRunner, key workerKey, h HandlerFunc, wc workerConfig) *po
 		key:          key,
 		handler:      h,
 		log:          r.log.WithFields(fields),
+		queue:        queueName(key.taskType, key.domain),
 		wake:         make(chan struct{}, 1),
 		pollErrLog:   newErrLogLimiter("worker: poll failing", ErrorLogInterval, r.clock),
 		updateErrLog: newErrLogLimiter("worker: result updates failing", ErrorLogInterval, r.clock),
@@ -93,47 +93,6 @@ func newPoller(r *TaskRunner, key workerKey, h HandlerFunc, wc workerConfig) *po
 func (p *poller) setFixedTimeout(d time.Duration) {
 	p.fixedTimeout.Store(int64(d))
 	p.hasFixed.Store(true)
-}
-
-// pollTimeout is the long-poll timeout for the next poll: the configured one,
-// or the adaptive default. Adaptive: PollTimeoutUnproven until the runner has
-// seen proofsNeeded polls answered with tasks well after the round-trip time
-// but well before the timeout (which a server that sleeps the whole timeout
-// never does), PollTimeoutDefault after. Until then, the flowingPolls polls
-// that follow one that brought tasks use PollTimeoutFlowing, because such a
-// server also holds partial batches for the whole timeout.
-func (p *poller) pollTimeout() time.Duration {
-	if p.hasFixed.Load() {
-		return time.Duration(p.fixedTimeout.Load())
-	}
-	if p.r.earlyProofs.Load() >= proofsNeeded {
-		return PollTimeoutDefault
-	}
-	if p.flowingLeft.Load() > 0 {
-		return PollTimeoutFlowing
-	}
-	return PollTimeoutUnproven
-}
-
-// learn looks at a poll answer for proof that the server wakes waiting polls
-// early.
-func (p *poller) learn(elapsed, timeout time.Duration, n int) {
-	if n == 0 || p.hasFixed.Load() {
-		return
-	}
-	rtt := time.Duration(p.r.rttMin.Load())
-	if rtt <= 0 {
-		return // no yardstick yet
-	}
-	low := max(4*rtt, rtt+25*time.Millisecond)
-	// A server that sleeps the whole timeout answers either at once (tasks
-	// were due) or at the timeout; anything clearly in between is proof.
-	if elapsed < low || elapsed > timeout*3/4 {
-		return
-	}
-	if p.r.earlyProofs.Add(1) == proofsNeeded {
-		p.log.WithField("pollTimeout", PollTimeoutDefault).Info("worker: server answers long polls as soon as a task is due; using the long default poll timeout")
-	}
 }
 
 func (p *poller) signal() {
@@ -170,12 +129,14 @@ const (
 	stateBackingOff
 	stateIdleWait
 	stateStopped
+	stateWatching
 )
 
-var stateNames = [...]string{"starting", "polling", "paused", "waiting_for_slot", "backing_off", "interval_wait", "stopped"}
+var stateNames = [...]string{"starting", "polling", "paused", "waiting_for_slot", "backing_off", "interval_wait", "stopped", "watching"}
 
 func (p *poller) run() {
 	defer p.r.running.done()
+	defer p.releasePermit()
 	ctx := p.r.fetchCtx
 	p.log.WithFields(logrus.Fields{"batchSize": p.slots.Load(), "pollInterval": time.Duration(p.pollInterval.Load())}).Info("worker: started")
 	defer func() {
@@ -193,27 +154,59 @@ func (p *poller) run() {
 	}
 	errPolicy := backoff.Policy{Min: PollBackoffMin, Max: PollBackoffMax}
 	failures := 0
+	// flowing: the last poll brought tasks, so poll again at once, without
+	// asking the server to wait. The first poll is such a poll too.
+	flowing := true
 	for ctx.Err() == nil {
 		if p.paused.Load() {
+			p.releasePermit()
 			p.state.Store(statePaused)
 			p.waitSignal(ctx)
 			continue
 		}
 		free := p.slots.Load() - p.inFlight.Load()
 		if free <= 0 {
+			p.releasePermit()
 			p.state.Store(stateWaitingForSlot)
 			p.waitSignal(ctx)
 			continue
 		}
+		count := int(min(free, PollCountMax))
+		var timeout time.Duration
+		watchSize := -1 // the queue size that woke a watching worker
+		if !flowing {
+			p.strategy.fixed, p.strategy.fixedTimeout = p.hasFixed.Load(), time.Duration(p.fixedTimeout.Load())
+			w := p.strategy.idle(p.acquirePermit(), p.r.watch.available())
+			p.idleMode.Store(int32(w))
+			timeout = p.strategy.heldTimeout(w, time.Duration(p.pollInterval.Load()))
+			p.nextTimeout.Store(int64(timeout))
+			switch w {
+			case idleHold, idleProbe:
+				// Ask for one task: a server that holds a poll until its
+				// whole batch is there wakes it for the first task.
+				count = 1
+			case idleWatch:
+				p.state.Store(stateWatching)
+				woken, size, err := p.r.watch.wait(ctx, p.queue, time.Duration(p.pollInterval.Load()), p.wake)
+				if errors.Is(err, errWatchUnsupported) || !woken {
+					continue // re-plan: interval polls, a new setting, or shutdown
+				}
+				watchSize = size
+			case idleInterval:
+				p.state.Store(stateIdleWait)
+				if !p.sleep(ctx, backoff.Jitter(time.Duration(p.pollInterval.Load()), 0.2)) {
+					return
+				}
+			}
+		}
 		p.state.Store(statePolling)
-		timeout := p.pollTimeout()
-		tasks, elapsed, err := p.poll(ctx, int(min(free, PollCountMax)), timeout)
+		tasks, elapsed, err := p.poll(ctx, count, timeout)
 		if err != nil {
 			if ctx.Err() != nil {
 				return // cancelled by Shutdown, not a server problem
 			}
 			failures++
-			p.flowingLeft.Store(0)
+			flowing = false
 			p.state.Store(stateBackingOff)
 			if !p.sleep(ctx, errPolicy.Delay(failures)) {
 				return
@@ -221,26 +214,50 @@ func (p *poller) run() {
 			continue
 		}
 		failures = 0
-		if len(tasks) > 0 {
-			p.flowingLeft.Store(flowingPolls)
-		} else if p.flowingLeft.Load() > 0 {
-			p.flowingLeft.Add(-1)
+		switch p.strategy.observe(timeout > 0, timeout, elapsed, tasks) {
+		case 1:
+			p.log.WithField("pollTimeout", PollTimeoutDefault).Info("worker: server answers held polls as soon as a task is queued; idle polls now wait up to the long timeout")
+		case -1:
+			p.log.Info("worker: server did not answer a held poll when a task was queued; back to short idle polls")
 		}
 		if len(tasks) > 0 {
-			p.learn(elapsed, timeout, len(tasks))
+			flowing = true
+			p.releasePermit() // busy workers leave held polls to idle ones
 			p.dispatch(tasks)
 			continue
 		}
-		if timeout > 0 && elapsed >= timeout/2 {
-			continue // the server held the poll: ask again at once
+		flowing = false
+		if watchSize > 0 {
+			p.r.watch.falseWake(p.queue, watchSize)
 		}
-		// An empty answer that came back at once: the server does not hold
-		// polls (or the timeout is 0), so wait the poll interval.
-		p.r.observeRTT(elapsed)
-		p.state.Store(stateIdleWait)
-		if !p.sleep(ctx, backoff.Jitter(time.Duration(p.pollInterval.Load()), 0.2)) {
-			return
+		if timeout > 0 && elapsed < timeout/2 {
+			// The server answered a held poll at once with nothing: it does
+			// not hold polls. Wait the interval rather than spin.
+			p.state.Store(stateIdleWait)
+			if !p.sleep(ctx, backoff.Jitter(time.Duration(p.pollInterval.Load()), 0.2)) {
+				return
+			}
 		}
+	}
+}
+
+// acquirePermit takes one of the runner's held-poll permits unless the
+// worker holds one already; it reports whether the worker holds one.
+func (p *poller) acquirePermit() bool {
+	if !p.permit {
+		select {
+		case p.r.holds <- struct{}{}:
+			p.permit = true
+		default:
+		}
+	}
+	return p.permit
+}
+
+func (p *poller) releasePermit() {
+	if p.permit {
+		<-p.r.holds
+		p.permit = false
 	}
 }
 

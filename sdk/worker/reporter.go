@@ -56,7 +56,6 @@ func (p *poller) deliver(res *model.TaskResult) *model.Task {
 		d := r.clock.Now().Sub(start)
 		if err == nil {
 			r.rec.UpdateDone(p.key.taskType, d, "")
-			r.observeRTT(d)
 			p.updateErrLog.success(p.log)
 			if debugEnabled(p.log) {
 				p.log.WithFields(logrus.Fields{"taskId": res.TaskId, "status": res.Status, "duration": d, "attempt": attempt}).Debug("worker: result posted")

@@ -42,12 +42,13 @@ type TaskRunner struct {
 
 	// v2Off is set once the server has shown it lacks update-v2.
 	v2Off atomic.Bool
-	// rttMin is the fastest round trip seen (ns), from updates and immediate
-	// poll answers: the yardstick for "this poll waited".
-	rttMin atomic.Int64
-	// earlyProofs counts poll answers that prove the server answers waiting
-	// polls early (see poller.pollTimeout).
-	earlyProofs atomic.Int32
+	// holds has a slot per held poll the runner may have open on the
+	// server at once (WithMaxHeldPolls); idle workers without one watch.
+	holds chan struct{}
+	// watch checks the queues of idle workers for them (watcher.go); its
+	// goroutine starts with the first worker.
+	watch        *queueWatcher
+	watchStarted bool
 
 	mu       sync.Mutex
 	pollers  map[workerKey]*poller
@@ -77,6 +78,9 @@ func newRunner(api taskAPI, opts ...Option) *TaskRunner {
 	if cfg.clock == nil {
 		cfg.clock = systemClock{}
 	}
+	if !cfg.maxHeldSet {
+		cfg.maxHeld = HeldPollsDefault
+	}
 	r := &TaskRunner{
 		api:      api,
 		cfg:      cfg,
@@ -87,7 +91,9 @@ func newRunner(api taskAPI, opts ...Option) *TaskRunner {
 		workerID: cfg.workerID,
 		pollers:  map[workerKey]*poller{},
 		paused:   map[string]bool{},
+		holds:    make(chan struct{}, cfg.maxHeld),
 	}
+	r.watch = newQueueWatcher(api, cfg.clock, cfg.logger.WithField("workerId", cfg.workerID))
 	r.fetchCtx, r.fetchCancel = context.WithCancel(context.Background())
 	r.workCtx, r.workCancel = context.WithCancelCause(context.Background())
 	return r
@@ -163,6 +169,14 @@ func (r *TaskRunner) Start(taskName string, h HandlerFunc, opts ...WorkerOption)
 	}
 	r.pollers[key] = p
 	r.order = append(r.order, p)
+	if !r.watchStarted {
+		r.watchStarted = true
+		r.running.add()
+		go func() {
+			defer r.running.done()
+			r.watch.run(r.fetchCtx)
+		}()
+	}
 	r.running.add()
 	go p.run()
 	return nil
@@ -305,19 +319,6 @@ func describeTasks(ids []string) string {
 		return " (" + strings.Join(ids, ", ") + ")"
 	}
 	return " (" + strings.Join(ids[:show], ", ") + fmt.Sprintf(", and %d more)", len(ids)-show)
-}
-
-// observeRTT keeps the fastest round trip seen.
-func (r *TaskRunner) observeRTT(d time.Duration) {
-	for {
-		cur := r.rttMin.Load()
-		if cur != 0 && int64(d) >= cur {
-			return
-		}
-		if r.rttMin.CompareAndSwap(cur, int64(d)) {
-			return
-		}
-	}
 }
 
 // tracker counts running goroutines and lets callers wait for zero. Unlike

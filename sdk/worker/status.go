@@ -13,8 +13,14 @@ type WorkerStatus struct {
 	// BatchSize is the number of execution slots.
 	BatchSize    int           `json:"batchSize"`
 	PollInterval time.Duration `json:"-"`
-	// PollTimeout is the long-poll timeout the next poll will use.
+	// PollTimeout is the timeout of the worker's next held poll while it
+	// is idle (0 when it watches its queue or polls at its interval).
 	PollTimeout time.Duration `json:"-"`
+	// IdleWait is how the worker waits for tasks when its queue is empty:
+	// "hold" (a long poll, on a server proven to answer at once), "probe"
+	// (a poll held for the poll interval), "watch" (the runner's queue
+	// watcher checks the queue) or "interval" (polls at the poll interval).
+	IdleWait string `json:"idleWait"`
 	Paused      bool          `json:"paused"`
 	// State is what the poller is doing: starting, polling, paused,
 	// waiting_for_slot, backing_off, interval_wait or stopped.
@@ -60,7 +66,8 @@ func (r *TaskRunner) Workers() []WorkerStatus {
 			Domain:        p.key.domain,
 			BatchSize:     int(p.slots.Load()),
 			PollInterval:  time.Duration(p.pollInterval.Load()),
-			PollTimeout:   p.pollTimeout(),
+			PollTimeout:   time.Duration(p.nextTimeout.Load()),
+			IdleWait:      idleWait(p.idleMode.Load()).String(),
 			Paused:        p.paused.Load(),
 			State:         stateNames[p.state.Load()],
 			SlotsInUse:    int(p.inFlight.Load()),

@@ -31,6 +31,13 @@ func TestStatusHandlerReadiness(t *testing.T) {
 		if code, body := get(); code != 503 || body["ready"] != false {
 			t.Fatalf("no workers: %d %v", code, body)
 		}
+		// s2's first poll is held on the server until released.
+		release := make(chan struct{})
+		b.f.pollHook = func(req pollRequest) {
+			if req.taskType == "s2" {
+				<-release
+			}
+		}
 		if err := b.r.Start("s1", echo, BatchSize(4), PollInterval(250*time.Millisecond)); err != nil {
 			t.Fatal(err)
 		}
@@ -42,10 +49,11 @@ func TestStatusHandlerReadiness(t *testing.T) {
 		}
 		b.f.push("", makeTasks("s1", "x", 3)...)
 		eventually(t, "3 done", func() bool { return b.f.updatedCount() == 3 })
-		// s2's first long poll has not come back yet: not ready.
+		// s2's first poll has not come back yet: not ready.
 		if code, _ := get(); code != 503 {
 			t.Fatalf("with one worker yet to poll: %d, want 503", code)
 		}
+		close(release)
 		eventually(t, "s2 polled", func() bool { return b.r.Workers()[1].Ready })
 		code, body := get()
 		if code != 200 || body["ready"] != true || body["workerId"] != "test-worker" {

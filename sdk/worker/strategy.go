@@ -1,0 +1,207 @@
+package worker
+
+import (
+	"time"
+
+	"github.com/baton-go/baton/sdk/model"
+)
+
+// This file holds the poll strategy: what the next poll asks for and how an
+// idle worker waits for work. It is pure logic over what polls returned, so
+// it is tested without a server (strategy_test.go); poller.go carries it out.
+//
+// Real Conductor servers treat a held (long) poll in three ways, measured on
+// 2026-12-03 with single-task workflows started during a held poll:
+//
+//	server                        held poll, count=1            held poll, count>1
+//	3.21.14, Redis queues         never woken; the task stays    held to the timeout
+//	                              queued for the next poll
+//	3.32.3, SQLite (its default)  woken within its 100 ms step   held until count tasks
+//	3.32.3, Redis stores          woken at once                  woken at once
+//
+// and every one answers a poll with timeout 0 at once with what is queued.
+// So the strategy never asks a server to hold a partial batch: while tasks
+// flow it polls with timeout 0 for as many tasks as it has free slots, and
+// only an idle worker waits, in one of four ways (idleWait):
+//
+//   - idleHold: a held poll for one task with PollTimeoutDefault (5 s), once
+//     this worker has seen the server wake held polls at once. An idle worker
+//     then costs one request per 5 s and picks a task up within milliseconds.
+//   - idleProbe: a held poll for one task with the poll interval as its
+//     timeout, while the server's behaviour is unknown. On every server above
+//     this picks a task up within about one poll interval (3.21 answers the
+//     next probe at once; SQLite wakes within its step), at one request per
+//     poll interval, and it is how the worker gathers proof (learn).
+//   - idleWatch: no request of its own. The runner's queue watcher asks the
+//     server for the sizes of every watched queue in one request per poll
+//     interval (GET /tasks/queue/sizes takes many task types) and wakes the
+//     worker whose queue has tasks. This is how a process with hundreds of
+//     task types stays cheap for the server: 400 idle types cost 4 quick
+//     requests per poll interval and hold no server thread.
+//   - idleInterval: sleep the poll interval, then poll with timeout 0: the
+//     classic worker loop, for PollTimeout(0) and for servers without the
+//     queue-size endpoint.
+//
+// Held polls occupy one of the server's request threads each (Tomcat's pool:
+// 200 by default), so a runner holds at most WithMaxHeldPolls of them at
+// once (HeldPollsDefault, 4); an idle worker without a permit watches.
+
+// idleWait says how an idle worker waits for its next task.
+type idleWait int
+
+const (
+	idleWatch idleWait = iota
+	idleProbe
+	idleHold
+	idleInterval
+)
+
+var idleWaitNames = [...]string{"watch", "probe", "hold", "interval"}
+
+func (w idleWait) String() string { return idleWaitNames[w] }
+
+// Thresholds of the proof that a server wakes a held poll at once.
+const (
+	// proofsNeeded is how many proofs make a worker hold long polls. Each
+	// proof is a task that reached the queue while a poll was held and was
+	// handed over within wakeFast of being queued.
+	proofsNeeded = 2
+
+	// wakeFast is the longest a task may have sat in the queue for its pickup
+	// to count as a proof. SQLite's 100 ms step hands a task over within
+	// 0-100 ms, so two proofs in a row by chance are unlikely (1 in 25), and
+	// a false proof costs at most one poll (see missedWhileHeld).
+	wakeFast = 20 * time.Millisecond
+
+	// arrivedLate is how long a poll must already have been out when its task
+	// was queued: a task that was queued before the poll reached the server
+	// proves nothing, and this margin absorbs the request's trip there.
+	arrivedLate = 40 * time.Millisecond
+
+	// missedWait: a task picked up right after an empty held poll, having
+	// waited in the queue longer than this and longer than half that poll,
+	// arrived during the held poll and the server did not wake it. That
+	// disproves early waking at once.
+	missedWait = 250 * time.Millisecond
+
+	// falseWakeQuiet is how long the queue watcher ignores a queue whose
+	// size did not grow after its worker found nothing there (tasks that are
+	// queued but not yet due: callbacks, postponed rate-limited tasks).
+	falseWakeQuiet = time.Second
+
+	// probeTimeoutMin bounds the probe's timeout from below, so that a very
+	// short poll interval does not turn probes into a busy loop.
+	probeTimeoutMin = 50 * time.Millisecond
+)
+
+// pollStrategy is one worker's poll plan and what it has learned about the
+// server. Only the poller's loop uses it: no locking.
+type pollStrategy struct {
+	// fixed is set when the user chose the timeout (WithPollTimeout or
+	// PollTimeout): no learning. fixedTimeout 0 means idleInterval.
+	fixed        bool
+	fixedTimeout time.Duration
+
+	proofs int  // proofs gathered since the last disproof
+	needed int  // proofs needed (doubles after each disproof)
+	proven bool // the server wakes held polls at once
+
+	// lastHeldEmpty is the duration of the previous poll when it was a held
+	// poll that came back empty (0 otherwise): the yardstick of
+	// missedWhileHeld.
+	lastHeldEmpty time.Duration
+}
+
+func newPollStrategy(fixed bool, timeout time.Duration) pollStrategy {
+	return pollStrategy{fixed: fixed, fixedTimeout: timeout, needed: proofsNeeded}
+}
+
+// idle chooses how an idle worker waits. havePermit says whether the worker
+// may hold a poll; watchable whether the queue watcher works on this server.
+func (s *pollStrategy) idle(havePermit, watchable bool) idleWait {
+	switch {
+	case s.fixed && s.fixedTimeout == 0:
+		return idleInterval
+	case havePermit && (s.fixed || s.proven):
+		return idleHold
+	case havePermit:
+		return idleProbe
+	case watchable:
+		return idleWatch
+	default:
+		return idleInterval
+	}
+}
+
+// heldTimeout is the timeout of a held poll of the given kind.
+func (s *pollStrategy) heldTimeout(w idleWait, pollInterval time.Duration) time.Duration {
+	switch {
+	case w == idleHold && s.fixed:
+		return s.fixedTimeout
+	case w == idleHold:
+		return PollTimeoutDefault
+	case w == idleProbe:
+		d := min(max(pollInterval, probeTimeoutMin), PollTimeoutMax)
+		return d.Truncate(time.Millisecond)
+	}
+	return 0
+}
+
+// observe learns from a poll's answer. held says whether the poll asked the
+// server to wait (timeout > 0), elapsed is its round trip. It returns +1
+// when this answer completed the proof, -1 when it disproved early waking,
+// 0 otherwise.
+func (s *pollStrategy) observe(held bool, timeout, elapsed time.Duration, tasks []model.Task) int {
+	prevHeldEmpty := s.lastHeldEmpty
+	s.lastHeldEmpty = 0
+	if held && len(tasks) == 0 {
+		s.lastHeldEmpty = elapsed
+	}
+	if s.fixed {
+		return 0
+	}
+	if s.proven && prevHeldEmpty > 0 && missedWhileHeld(prevHeldEmpty, tasks) {
+		s.proven = false
+		s.proofs = 0
+		s.needed *= 2
+		return -1
+	}
+	if s.proven || !held || len(tasks) == 0 || elapsed >= timeout*3/4 {
+		return 0
+	}
+	for i := range tasks {
+		wait, ok := queueWait(&tasks[i])
+		if ok && wait <= wakeFast && elapsed-wait >= arrivedLate {
+			s.proofs++
+			if s.proofs >= s.needed {
+				s.proven = true
+				return 1
+			}
+			return 0
+		}
+	}
+	return 0
+}
+
+// missedWhileHeld reports whether a task picked up right after an empty held
+// poll of duration held must have been queued during that poll.
+func missedWhileHeld(held time.Duration, tasks []model.Task) bool {
+	for i := range tasks {
+		wait, ok := queueWait(&tasks[i])
+		if ok && wait > missedWait && wait > held/2 {
+			return true
+		}
+	}
+	return false
+}
+
+// queueWait is how long a task sat in the queue before this poll took it, by
+// the server's own clock: startTime is set when a task is first handed to a
+// worker, scheduledTime when it was queued. Only a task's first poll counts
+// (a task handed out again keeps its first startTime).
+func queueWait(t *model.Task) (time.Duration, bool) {
+	if t.PollCount != 1 || t.ScheduledTime <= 0 || t.StartTime < t.ScheduledTime {
+		return 0, false
+	}
+	return time.Duration(t.StartTime-t.ScheduledTime) * time.Millisecond, true
+}

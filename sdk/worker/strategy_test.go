@@ -1,0 +1,322 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/baton-go/baton/sdk/model"
+)
+
+// task returns a first-poll task queued wait before it was handed out.
+func queuedTask(wait time.Duration) model.Task {
+	return model.Task{PollCount: 1, ScheduledTime: 1_000_000, StartTime: 1_000_000 + wait.Milliseconds()}
+}
+
+func TestStrategyProof(t *testing.T) {
+	s := newPollStrategy(false, 0)
+	if got := s.idle(true, true); got != idleProbe {
+		t.Fatalf("unproven worker with a permit: %v, want probe", got)
+	}
+	if got := s.idle(false, true); got != idleWatch {
+		t.Fatalf("worker without a permit: %v, want watch", got)
+	}
+	if got := s.idle(false, false); got != idleInterval {
+		t.Fatalf("no permit, no watcher: %v, want interval", got)
+	}
+	probe := s.heldTimeout(idleProbe, 100*time.Millisecond)
+	if probe != 100*time.Millisecond {
+		t.Fatalf("probe timeout %v, want the poll interval", probe)
+	}
+	cases := []struct {
+		name    string
+		elapsed time.Duration
+		task    model.Task
+		proof   bool
+	}{
+		{"queued before the poll (answered at once)", 5 * time.Millisecond, queuedTask(3 * time.Millisecond), false},
+		{"queued before the poll reached a loaded server", 300 * time.Millisecond, queuedTask(290 * time.Millisecond), false},
+		{"queued during the poll, handed over slowly (SQLite step)", 90 * time.Millisecond, queuedTask(60 * time.Millisecond), false},
+		{"answered near the timeout", 80 * time.Millisecond, queuedTask(2 * time.Millisecond), false},
+		{"a task handed out before (callback)", 60 * time.Millisecond, model.Task{PollCount: 2, ScheduledTime: 1, StartTime: 2}, false},
+		{"queued during the poll and handed over at once", 60 * time.Millisecond, queuedTask(2 * time.Millisecond), true},
+	}
+	for _, c := range cases {
+		s := newPollStrategy(false, 0)
+		s.needed = 1
+		got := s.observe(true, probe, c.elapsed, []model.Task{c.task}) == 1
+		if got != c.proof {
+			t.Errorf("%s: proof %v, want %v", c.name, got, c.proof)
+		}
+	}
+	// Two proofs make a held poll with the long timeout.
+	for i := 0; i < proofsNeeded; i++ {
+		s.observe(true, probe, 60*time.Millisecond, []model.Task{queuedTask(time.Millisecond)})
+	}
+	if got := s.idle(true, true); got != idleHold || s.heldTimeout(got, 100*time.Millisecond) != PollTimeoutDefault {
+		t.Fatalf("after %d proofs: %v", proofsNeeded, got)
+	}
+	// An empty held poll followed by a task that sat in the queue during it
+	// disproves, and the next proof needs twice the evidence.
+	if r := s.observe(true, PollTimeoutDefault, PollTimeoutDefault, nil); r != 0 {
+		t.Fatalf("empty held poll: %d", r)
+	}
+	if r := s.observe(true, PollTimeoutDefault, 5*time.Millisecond, []model.Task{queuedTask(3 * time.Second)}); r != -1 {
+		t.Fatalf("missed task: %d, want a disproof", r)
+	}
+	if s.idle(true, true) != idleProbe || s.needed != 2*proofsNeeded {
+		t.Fatalf("after disproof: %v, needed %d", s.idle(true, true), s.needed)
+	}
+	// A user's fixed timeout is never second-guessed.
+	f := newPollStrategy(true, 2*time.Second)
+	if got := f.idle(true, true); got != idleHold || f.heldTimeout(got, 0) != 2*time.Second {
+		t.Fatalf("fixed timeout: %v %v", got, f.heldTimeout(got, 0))
+	}
+	z := newPollStrategy(true, 0)
+	if got := z.idle(true, true); got != idleInterval {
+		t.Fatalf("fixed timeout 0: %v", got)
+	}
+}
+
+// pickups starts a worker on the fake in mode, pushes n isolated tasks at
+// uneven moments and returns how long each waited for its handler.
+func pickups(t *testing.T, b *bundle, taskType string, n int, opts ...WorkerOption) []time.Duration {
+	t.Helper()
+	var mu sync.Mutex
+	started := map[string]time.Time{}
+	if err := b.r.Start(taskType, func(_ context.Context, task *model.Task) (interface{}, error) {
+		mu.Lock()
+		started[task.TaskId] = time.Now()
+		mu.Unlock()
+		return nil, nil
+	}, opts...); err != nil {
+		t.Fatal(err)
+	}
+	var waits []time.Duration
+	for i := 0; i < n; i++ {
+		time.Sleep(time.Duration(700+37*i%300) * time.Millisecond)
+		ts := makeTasks(taskType, fmt.Sprintf("%s%d", taskType, i), 1)
+		at := time.Now()
+		b.f.push("", ts...)
+		eventually(t, "pickup", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			_, ok := started[ts[0].TaskId]
+			return ok
+		})
+		mu.Lock()
+		waits = append(waits, started[ts[0].TaskId].Sub(at))
+		mu.Unlock()
+	}
+	return waits
+}
+
+func maxWait(ws []time.Duration) time.Duration { return slices.Max(ws) }
+
+func TestIdlePickupOnEachServer(t *testing.T) {
+	t.Run("early: learns to hold long polls", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			b := setup(t)
+			b.f.mode = fakeEarly
+			waits := pickups(t, b, "e", 8)
+			w := b.r.Workers()[0]
+			if w.IdleWait != "hold" || w.PollTimeout != PollTimeoutDefault {
+				t.Fatalf("after 8 isolated tasks on an early server: %s %v", w.IdleWait, w.PollTimeout)
+			}
+			// Once proven, pickup is immediate.
+			if last := waits[len(waits)-1]; last > time.Millisecond {
+				t.Fatalf("pickup on a proven early server took %v", last)
+			}
+			synctest.Wait()
+			before := b.f.pollCount()
+			time.Sleep(time.Minute)
+			synctest.Wait()
+			if n := b.f.pollCount() - before; n < 11 || n > 13 {
+				t.Fatalf("%d polls in an idle minute, want about 12", n)
+			}
+		})
+	})
+	t.Run("hold: never trusts a held poll, picks up within an interval", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			b := setup(t)
+			b.f.mode = fakeHold
+			waits := pickups(t, b, "h", 10)
+			if m := maxWait(waits); m > PollIntervalDefault+5*time.Millisecond {
+				t.Fatalf("pickup waits %v; the longest should be about one poll interval", waits)
+			}
+			if w := b.r.Workers()[0]; w.IdleWait != "probe" {
+				t.Fatalf("idle wait %q on a server that never wakes a held poll", w.IdleWait)
+			}
+			synctest.Wait()
+			before := b.f.pollCount()
+			time.Sleep(10 * time.Second)
+			synctest.Wait()
+			// One probe per poll interval: at most 10 requests a second.
+			if n := b.f.pollCount() - before; n < 90 || n > 101 {
+				t.Fatalf("%d polls in 10 idle seconds, want about 100", n)
+			}
+		})
+	})
+	t.Run("full-batch: wakes within the server's step", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			b := setup(t)
+			b.f.mode = fakeFullBatch
+			waits := pickups(t, b, "f", 10, BatchSize(10))
+			if m := maxWait(waits); m > 101*time.Millisecond {
+				t.Fatalf("pickup waits %v at batch 10; a held poll for a partial batch was not woken", waits)
+			}
+		})
+	})
+}
+
+func TestBurstsAreNotHeldAsPartialBatches(t *testing.T) {
+	for _, mode := range []fakeMode{fakeHold, fakeFullBatch} {
+		t.Run(fmt.Sprint(mode), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				b := setup(t)
+				b.f.mode = mode
+				if err := b.r.Start("pb", echo, BatchSize(10)); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(time.Second) // idle
+				at := time.Now()
+				b.f.push("", makeTasks("pb", "burst", 25)...)
+				eventually(t, "burst", func() bool { return b.f.updatedCount() == 25 })
+				if d := time.Since(at); d > 250*time.Millisecond {
+					t.Fatalf("a burst of 25 at batch 10 took %v: a partial batch waited for a timeout", d)
+				}
+				for _, p := range b.f.pollsCopy() {
+					if p.timeout > 0 && p.count != 1 {
+						t.Fatalf("held poll for %d tasks: servers hold partial batches", p.count)
+					}
+				}
+			})
+		})
+	}
+}
+
+func TestManyIdleTaskTypesHoldFewPolls(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := setup(t)
+		b.f.mode = fakeHold
+		const types = 200
+		for i := 0; i < types; i++ {
+			if err := b.r.Start(fmt.Sprintf("t%03d", i), echo); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		b.f.mu.Lock()
+		sizes0 := b.f.sizesCalls
+		b.f.mu.Unlock()
+		polls0 := b.f.pollCount()
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		b.f.mu.Lock()
+		peak, sizes := b.f.heldPeak, b.f.sizesCalls-sizes0
+		b.f.mu.Unlock()
+		if peak > HeldPollsDefault {
+			t.Fatalf("%d held polls open at once, the bound is %d", peak, HeldPollsDefault)
+		}
+		// The permit holders probe (10 a second each); the other 196 cost
+		// a couple of queue-size requests per interval, not a poll each.
+		if n := b.f.pollCount() - polls0; n > HeldPollsDefault*101 {
+			t.Fatalf("%d polls in 10 idle seconds with %d task types", n, types)
+		}
+		if sizes < 90 || sizes > 2*101 {
+			t.Fatalf("%d queue-size requests in 10 s, want one or two per 100 ms", sizes)
+		}
+		// A task for a watched type is picked up within about an interval.
+		at := time.Now()
+		b.f.push("", makeTasks("t150", "x", 1)...)
+		eventually(t, "watched pickup", func() bool { return b.f.updatedCount() == 1 })
+		if d := time.Since(at); d > 2*PollIntervalDefault {
+			t.Fatalf("a watched type took %v to pick up", d)
+		}
+	})
+}
+
+func TestWatcherFallbacks(t *testing.T) {
+	t.Run("server without queue sizes", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			b := setup(t, WithMaxHeldPolls(0))
+			b.f.noSizes = true
+			waits := pickups(t, b, "n", 3)
+			if m := maxWait(waits); m > 2*PollIntervalDefault {
+				t.Fatalf("pickup %v with interval polls", waits)
+			}
+			if w := b.r.Workers()[0]; w.IdleWait != "interval" {
+				t.Fatalf("idle wait %q", w.IdleWait)
+			}
+		})
+	})
+	t.Run("tasks queued but not due wake the worker at most once a second", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			b := setup(t, WithMaxHeldPolls(0))
+			b.f.phantom = map[string]int{"p": 1}
+			if err := b.r.Start("p", echo); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Second)
+			synctest.Wait()
+			before := b.f.pollCount()
+			time.Sleep(10 * time.Second)
+			synctest.Wait()
+			if n := b.f.pollCount() - before; n > 11 {
+				t.Fatalf("%d polls in 10 s for a queue whose only task is not due", n)
+			}
+			// A real task still gets through at once.
+			at := time.Now()
+			b.f.push("", makeTasks("p", "real", 1)...)
+			eventually(t, "pickup", func() bool { return b.f.updatedCount() == 1 })
+			if d := time.Since(at); d > 2*PollIntervalDefault {
+				t.Fatalf("pickup took %v", d)
+			}
+		})
+	})
+	t.Run("failing queue-size checks let workers poll", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			b := setup(t, WithMaxHeldPolls(0))
+			b.f.sizesErr = func() error { return fmt.Errorf("boom") }
+			waits := pickups(t, b, "s", 3)
+			if m := maxWait(waits); m > 2*PollIntervalDefault {
+				t.Fatalf("pickup %v while queue sizes fail", waits)
+			}
+		})
+	})
+}
+
+func TestDisproofOnAServerThatChanges(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := setup(t)
+		b.f.mode = fakeEarly
+		pickups(t, b, "c", 6)
+		if w := b.r.Workers()[0]; w.IdleWait != "hold" {
+			t.Fatalf("not proven on an early server: %s", w.IdleWait)
+		}
+		// The server is replaced by one that never wakes a held poll: the
+		// first task that waits out a held poll brings probes back.
+		b.f.mu.Lock()
+		b.f.mode = fakeHold
+		b.f.mu.Unlock()
+		time.Sleep(PollTimeoutDefault + 700*time.Millisecond) // the held poll open now ends first
+		at := time.Now()
+		b.f.push("", makeTasks("c", "missed", 1)...)
+		eventually(t, "missed task", func() bool { return b.f.updatedCount() == 7 })
+		if d := time.Since(at); d > PollTimeoutDefault+time.Millisecond {
+			t.Fatalf("missed task waited %v", d)
+		}
+		synctest.Wait()
+		if w := b.r.Workers()[0]; w.IdleWait != "probe" {
+			t.Fatalf("after a missed task: %s", w.IdleWait)
+		}
+		if b.linesAt(4, "back to short idle polls") != 1 {
+			t.Fatalf("the disproof was not logged once")
+		}
+	})
+}

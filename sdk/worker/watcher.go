@@ -1,0 +1,252 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+)
+
+// watchQueryMax bounds the query string of one queue-size request: Tomcat,
+// which serves Conductor, refuses request lines over 8 KB by default.
+const watchQueryMax = 4000
+
+// queueWatcher lets idle workers wait without polling: one goroutine per
+// runner asks the server for the sizes of all watched queues (one request per
+// watchQueryMax bytes of queue names) and wakes the workers whose queue has
+// tasks. See strategy.go for when workers use it.
+type queueWatcher struct {
+	api   taskAPI
+	clock Clock
+	log   logrus.FieldLogger
+	errs  *errLogLimiter
+
+	mu          sync.Mutex
+	entries     map[*watchEntry]struct{}
+	quiet       map[string]quietMark
+	kick        chan struct{} // a new entry may be due earlier than planned
+	unsupported bool          // the server lacks the endpoint: nobody may wait
+}
+
+type watchEntry struct {
+	queue    string
+	interval time.Duration
+	due      time.Time
+	woken    chan int // receives the queue size seen; buffered, sent once
+}
+
+// quietMark: the worker found nothing with size tasks queued; ignore the
+// queue until it grows or until passes.
+type quietMark struct {
+	size  int
+	until time.Time
+}
+
+// errWatchUnsupported is returned by wait when the server cannot tell queue
+// sizes: the worker falls back to polling at its interval.
+var errWatchUnsupported = errors.New("worker: server does not report queue sizes")
+
+func newQueueWatcher(api taskAPI, clock Clock, log logrus.FieldLogger) *queueWatcher {
+	return &queueWatcher{
+		api:     api,
+		clock:   clock,
+		log:     log,
+		errs:    newErrLogLimiter("worker: queue-size checks failing", ErrorLogInterval, clock),
+		entries: map[*watchEntry]struct{}{},
+		quiet:   map[string]quietMark{},
+		kick:    make(chan struct{}, 1),
+	}
+}
+
+// available reports whether workers may wait here.
+func (w *queueWatcher) available() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return !w.unsupported
+}
+
+// wait blocks until the worker should poll (woken: the queue holds size
+// tasks, or size is 0 when the check failed and the worker's own poll should
+// find out why), interrupt fires or ctx ends (not woken), or the watcher finds
+// that the server cannot report sizes (errWatchUnsupported). The first check
+// comes one interval from now: the worker has just polled.
+func (w *queueWatcher) wait(ctx context.Context, queue string, interval time.Duration, interrupt <-chan struct{}) (woken bool, size int, err error) {
+	e := &watchEntry{queue: queue, interval: interval, due: w.clock.Now().Add(interval), woken: make(chan int, 1)}
+	w.mu.Lock()
+	if w.unsupported {
+		w.mu.Unlock()
+		return false, 0, errWatchUnsupported
+	}
+	w.entries[e] = struct{}{}
+	w.mu.Unlock()
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+	defer func() {
+		w.mu.Lock()
+		delete(w.entries, e)
+		w.mu.Unlock()
+	}()
+	select {
+	case n := <-e.woken:
+		if n < 0 {
+			return false, 0, errWatchUnsupported
+		}
+		return true, n, nil
+	case <-interrupt:
+		return false, 0, nil
+	case <-ctx.Done():
+		return false, 0, nil
+	}
+}
+
+// falseWake records that a worker woken with size tasks queued found none
+// it could take (tasks queued but not yet due).
+func (w *queueWatcher) falseWake(queue string, size int) {
+	w.mu.Lock()
+	w.quiet[queue] = quietMark{size: size, until: w.clock.Now().Add(falseWakeQuiet)}
+	w.mu.Unlock()
+}
+
+// run checks the watched queues until ctx ends. The runner owns it.
+func (w *queueWatcher) run(ctx context.Context) {
+	for ctx.Err() == nil {
+		next, ok := w.nextDue()
+		if !ok {
+			select {
+			case <-w.kick:
+			case <-ctx.Done():
+			}
+			continue
+		}
+		if d := next.Sub(w.clock.Now()); d > 0 {
+			t := w.clock.NewTimer(d)
+			select {
+			case <-t.C():
+			case <-w.kick:
+				t.Stop()
+				continue // an entry may now be due sooner
+			case <-ctx.Done():
+				t.Stop()
+				return
+			}
+		}
+		w.check(ctx)
+	}
+}
+
+// nextDue is the earliest due time of the entries.
+func (w *queueWatcher) nextDue() (time.Time, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var next time.Time
+	for e := range w.entries {
+		if next.IsZero() || e.due.Before(next) {
+			next = e.due
+		}
+	}
+	return next, !next.IsZero()
+}
+
+// check asks for the sizes of every due queue and wakes their workers.
+func (w *queueWatcher) check(ctx context.Context) {
+	now := w.clock.Now()
+	w.mu.Lock()
+	due := map[string][]*watchEntry{}
+	var names []string
+	for e := range w.entries {
+		if e.due.After(now) {
+			continue
+		}
+		e.due = now.Add(e.interval)
+		if _, seen := due[e.queue]; !seen {
+			names = append(names, e.queue)
+		}
+		due[e.queue] = append(due[e.queue], e)
+	}
+	for q, m := range w.quiet {
+		if !now.Before(m.until) {
+			delete(w.quiet, q)
+		}
+	}
+	w.mu.Unlock()
+
+	for len(names) > 0 {
+		chunk := names
+		size := 0
+		for i, n := range names {
+			size += len("taskType=&") + len(url.QueryEscape(n))
+			if size > watchQueryMax && i > 0 {
+				chunk = names[:i]
+				break
+			}
+		}
+		names = names[len(chunk):]
+		sizes, err := w.api.queueSizes(ctx, chunk)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			if errors.Is(err, errQueueSizesUnsupported) {
+				w.log.WithError(err).Info("worker: server does not report queue sizes; idle workers poll at their interval")
+				w.disable()
+				return
+			}
+			// Let the workers poll: their own error handling backs off and
+			// reports, and a passing fault costs one poll each.
+			w.errs.failure(w.log, err)
+			for _, q := range chunk {
+				w.wake(due[q], 0)
+			}
+			continue
+		}
+		w.errs.success(w.log)
+		w.mu.Lock()
+		for _, q := range chunk {
+			n := sizes[q]
+			if n <= 0 {
+				continue
+			}
+			if m, ok := w.quiet[q]; ok && n <= m.size {
+				continue
+			}
+			w.wakeLocked(due[q], n)
+		}
+		w.mu.Unlock()
+	}
+}
+
+func (w *queueWatcher) wake(es []*watchEntry, n int) {
+	w.mu.Lock()
+	w.wakeLocked(es, n)
+	w.mu.Unlock()
+}
+
+func (w *queueWatcher) wakeLocked(es []*watchEntry, n int) {
+	for _, e := range es {
+		if _, ok := w.entries[e]; !ok {
+			continue // it left meanwhile
+		}
+		select {
+		case e.woken <- n:
+		default:
+		}
+	}
+}
+
+// disable turns the watcher off for good and releases every waiting worker.
+func (w *queueWatcher) disable() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.unsupported = true
+	for e := range w.entries {
+		select {
+		case e.woken <- -1:
+		default:
+		}
+	}
+}
