@@ -21,7 +21,7 @@ type WorkerStatus struct {
 	// (a poll held for the poll interval), "watch" (the runner's queue
 	// watcher checks the queue) or "interval" (polls at the poll interval).
 	IdleWait string `json:"idleWait"`
-	Paused      bool          `json:"paused"`
+	Paused   bool   `json:"paused"`
 	// State is what the poller is doing: starting, polling, paused,
 	// waiting_for_slot, backing_off, interval_wait or stopped.
 	State string `json:"state"`
