@@ -39,6 +39,10 @@ type poller struct {
 	permit      bool // holds one of the runner's held-poll permits (loop only)
 	idleMode    atomic.Int32
 	nextTimeout atomic.Int64
+	// backlog: the last poll without waiting filled every slot it asked
+	// for, so more tasks are likely queued and update-v2 (which fetches the
+	// next task with each result) saves the polls (reporter.go).
+	backlog atomic.Bool
 
 	// wake is signalled (never blocking) when a slot frees up or a setting
 	// changes; the loop re-reads its state after each signal, so a signal
@@ -214,6 +218,7 @@ func (p *poller) run() {
 			continue
 		}
 		failures = 0
+		p.backlog.Store(timeout == 0 && len(tasks) >= count)
 		switch p.strategy.observe(timeout > 0, timeout, elapsed, tasks) {
 		case 1:
 			p.log.WithField("pollTimeout", PollTimeoutDefault).Info("worker: server answers held polls as soon as a task is queued; idle polls now wait up to the long timeout")

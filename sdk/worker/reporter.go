@@ -20,8 +20,11 @@ func (p *poller) deliver(res *model.TaskResult) *model.Task {
 	r := p.r
 	// update-v2 saves the next poll, but only a slot that will stay busy may
 	// take a task: not while pausing, shutting down or shrinking.
+	// And only while the queue has a backlog: the server looks for the next
+	// task with a poll held for 100 ms (ExecutionService.getLastPollTask),
+	// which on an empty queue holds the slot and a server thread for nothing.
 	useV2 := !r.cfg.noUpdateV2 && !r.v2Off.Load() && !p.paused.Load() &&
-		r.fetchCtx.Err() == nil && p.inFlight.Load() <= p.slots.Load()
+		r.fetchCtx.Err() == nil && p.inFlight.Load() <= p.slots.Load() && p.backlog.Load()
 	if res.TaskId == "" || res.WorkflowInstanceId == "" {
 		// The server cannot accept it (and the client refuses to send it).
 		p.giveUp(res, fmt.Errorf("result has no task id or workflow id (task id %q, workflow id %q)", res.TaskId, res.WorkflowInstanceId))
@@ -59,6 +62,9 @@ func (p *poller) deliver(res *model.TaskResult) *model.Task {
 			p.updateErrLog.success(p.log)
 			if debugEnabled(p.log) {
 				p.log.WithFields(logrus.Fields{"taskId": res.TaskId, "status": res.Status, "duration": d, "attempt": attempt}).Debug("worker: result posted")
+			}
+			if useV2 && next == nil {
+				p.backlog.Store(false) // the queue ran dry
 			}
 			return next
 		}

@@ -320,3 +320,25 @@ func TestDisproofOnAServerThatChanges(t *testing.T) {
 		}
 	})
 }
+
+func TestUpdateV2OnlyWithABacklog(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := setup(t)
+		b.f.v2 = true
+		pickups(t, b, "v", 5, BatchSize(5))
+		synctest.Wait()
+		b.f.mu.Lock()
+		isolated := b.f.v2calls
+		b.f.mu.Unlock()
+		if isolated != 0 {
+			t.Fatalf("%d update-v2 calls for isolated tasks: each would hold a server thread 100 ms on an empty queue", isolated)
+		}
+		b.f.push("", makeTasks("v", "backlog", 200)...)
+		eventually(t, "backlog", func() bool { return b.f.updatedCount() == 205 })
+		b.f.mu.Lock()
+		defer b.f.mu.Unlock()
+		if b.f.v2calls < 100 {
+			t.Fatalf("%d update-v2 calls for a backlog of 200 at batch 5; it should save most polls", b.f.v2calls)
+		}
+	})
+}
