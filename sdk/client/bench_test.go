@@ -57,36 +57,3 @@ func BenchmarkUpdateTask(b *testing.B) {
 	}
 }
 
-// BenchmarkLanes sends the same update and the same batch poll of 20 tasks
-// through resty and through the direct lane (what the hot calls use), so
-// that the difference is resty's per-request pipeline alone.
-func BenchmarkLanes(b *testing.B) {
-	update := call{method: "POST", route: "/tasks", body: []byte(`{"workflowInstanceId":"wf","taskId":"task-1","workerId":"w","status":"COMPLETED","outputData":{"amount":1234,"charged":true}}`)}
-	poll := call{method: "GET", route: "/tasks/poll/batch/{taskType}", pathParams: map[string]string{"taskType": "bench"}, query: pollQuery("w", "")}
-	poll.query.Set("count", "20")
-	for _, tc := range []struct {
-		name string
-		cl   call
-		body []byte
-	}{{"update", update, []byte("task-1")}, {"poll20", poll, benchBatch(20)}} {
-		for _, direct := range []bool{false, true} {
-			lane := "resty"
-			if direct {
-				lane = "direct"
-			}
-			b.Run(tc.name+"/"+lane, func(b *testing.B) {
-				c := fuzzClient(b, 200, "application/json", tc.body)
-				cl := tc.cl
-				cl.direct = direct
-				ctx := context.Background()
-				b.ReportAllocs()
-				b.ResetTimer()
-				for i := 0; i < b.N; i++ {
-					if _, err := c.send(ctx, cl, fuzzToken); err != nil {
-						b.Fatal(err)
-					}
-				}
-			})
-		}
-	}
-}

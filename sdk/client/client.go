@@ -152,7 +152,7 @@ type APIClient struct {
 	base    string   // BaseUrl without trailing slash
 	baseURL *url.URL // parsed BaseUrl: the only origin that gets the token
 	rc      *resty.Client
-	hc      *http.Client // rc's http.Client: the direct lane sends on it too
+	hc      *http.Client // rc's http.Client
 	header  http.Header  // headers of every request but the token and Content-Type; never modified after New
 	timeout time.Duration
 	log     logrus.FieldLogger
@@ -255,8 +255,6 @@ func New(authSettings *settings.AuthenticationSettings, httpSettings *settings.H
 	rc.SetResponseBodyLimit(int(o.maxBytes))
 	rc.SetRetryCount(0)
 	c.rc = rc
-	// The direct lane (sendDirect) sends on the very client resty was
-	// configured with: same transport, TLS and redirect policy.
 	c.hc = rc.GetClient()
 
 	if authSettings.Enabled() {
@@ -376,9 +374,6 @@ type call struct {
 	ctype      string
 	extra      time.Duration // added to the request timeout (long polls)
 	retry      bool          // use the retry policy
-	// direct: send on the http.Client without resty's per-request pipeline
-	// (sendDirect). Set on the worker's hot calls: polls and result updates.
-	direct bool
 	// idempotent: safe to resend after the request may have reached the
 	// server. Polls count as such: a resent poll cannot duplicate work, and
 	// tasks handed to a lost answer come back after their timeouts either way.
@@ -521,7 +516,7 @@ func tokenRejected(e *APIError) bool {
 	return e.StatusCode == http.StatusForbidden && (e.Code == "EXPIRED_TOKEN" || e.Code == "INVALID_TOKEN")
 }
 
-// exchange is one HTTP answer as a lane read it.
+// exchange is one HTTP answer as resty read it.
 type exchange struct {
 	status int
 	header http.Header
@@ -529,20 +524,16 @@ type exchange struct {
 	path   string // the request's URL path (ids included), for APIError
 }
 
-// send makes one HTTP exchange, through resty or, for cl.direct, on the
-// same http.Client directly; both lanes share the deadline, the observer
-// call and the mapping of answers and failures to results and errors.
+// send makes one HTTP exchange through resty, within the call's deadline,
+// reports it to the observer and maps answers and failures to results and
+// errors.
 func (c *APIClient) send(ctx context.Context, cl call, token string) (*response, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout+cl.extra)
 	defer cancel()
 	start := time.Now()
 	var ex exchange
 	var err error
-	if cl.direct {
-		ex, err = c.sendDirect(ctx, cl, token)
-	} else {
-		ex, err = c.sendResty(ctx, cl, token)
-	}
+	ex, err = c.sendResty(ctx, cl, token)
 	elapsed := time.Since(start)
 	if err != nil {
 		c.obs.RequestDone(cl.route, cl.method, 0, elapsed)
@@ -581,8 +572,8 @@ func (c *APIClient) sendResty(ctx context.Context, cl call, token string) (excha
 // requestHeader returns the headers of one request: Accept, User-Agent,
 // the configured headers, the token and, with a body, its Content-Type. It
 // also applies resty's two defaults for headers configured empty (its own
-// User-Agent; an Accept equal to a JSON or XML Content-Type), so that both
-// lanes send the same headers.
+// User-Agent; an Accept equal to a JSON or XML Content-Type) itself, so the
+// request's headers are all decided in this one place.
 func (c *APIClient) requestHeader(cl call, token string) http.Header {
 	h := c.header.Clone()
 	if token != "" {

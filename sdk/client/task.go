@@ -66,7 +66,7 @@ func (t *TaskClient) Poll(ctx context.Context, taskType, workerID, domain string
 		return nil, errors.New("client: taskType must not be empty")
 	}
 	cl := call{method: http.MethodGet, route: "/tasks/poll/{taskType}", pathParams: map[string]string{"taskType": taskType},
-		query: pollQuery(workerID, domain), retry: t.retry, idempotent: true, direct: true}
+		query: pollQuery(workerID, domain), retry: t.retry, idempotent: true}
 	resp, err := t.c.do(ctx, cl)
 	if err != nil {
 		return nil, err
@@ -102,7 +102,7 @@ func (t *TaskClient) BatchPoll(ctx context.Context, taskType string, o PollOptio
 		q.Set("timeout", strconv.FormatInt(o.Timeout.Milliseconds(), 10))
 	}
 	cl := call{method: http.MethodGet, route: "/tasks/poll/batch/{taskType}", pathParams: map[string]string{"taskType": taskType},
-		query: q, extra: o.Timeout, retry: t.retry, idempotent: true, direct: true}
+		query: q, extra: o.Timeout, retry: t.retry, idempotent: true}
 	resp, err := t.c.do(ctx, cl)
 	if err != nil {
 		return nil, err
@@ -152,7 +152,7 @@ func (t *TaskClient) UpdateTask(ctx context.Context, r *model.TaskResult) error 
 	if err != nil {
 		return err
 	}
-	_, err = t.c.do(ctx, call{method: http.MethodPost, route: "/tasks", body: body, retry: t.retry, idempotent: true, direct: true})
+	_, err = t.c.do(ctx, call{method: http.MethodPost, route: "/tasks", body: body, retry: t.retry, idempotent: true})
 	return err
 }
 
@@ -179,7 +179,7 @@ func (t *TaskClient) UpdateTaskV2(ctx context.Context, r *model.TaskResult) (*mo
 	if err != nil {
 		return nil, err
 	}
-	cl := call{method: http.MethodPost, route: "/tasks/update-v2", body: body, retry: t.retry, idempotent: true, direct: true}
+	cl := call{method: http.MethodPost, route: "/tasks/update-v2", body: body, retry: t.retry, idempotent: true}
 	resp, err := t.c.do(ctx, cl)
 	if err != nil {
 		var apiErr *APIError
