@@ -38,6 +38,8 @@ func run(args []string, stderr io.Writer) int {
 	tokenTTL := fs.Duration("token-ttl", conductortest.DefaultTokenTTL, "lifetime of issued tokens")
 	logLevel := fs.String("log-level", "info", "log level: debug (one line per request), info, warn, error")
 	ownerOptional := fs.Bool("owner-email-optional", false, "accept definitions without ownerEmail (the real server requires it by default)")
+	longPoll := fs.String("long-poll", "default", "how batch polls with a timeout wait: early (answer at the first task: 3.32 with Redis), full-batch (gather tasks every 100 ms until count or the timeout: 3.32 with SQLite or Postgres), hold (3.21 with Redis: only tasks there at the start, after the whole timeout unless count were there) or default (full-batch)")
+	maxRequests := fs.Int("max-concurrent-requests", 0, "requests served at once, the rest wait for a slot (real servers: 200 Tomcat threads); 0 is unbounded")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -54,6 +56,15 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "conductor-dev: -auth-key and -auth-secret must be given together")
 		return 2
 	}
+	mode, err := conductortest.ParseLongPollMode(*longPoll)
+	if err != nil {
+		fmt.Fprintf(stderr, "conductor-dev: -long-poll: %v\n", err)
+		return 2
+	}
+	if *maxRequests < 0 {
+		fmt.Fprintf(stderr, "conductor-dev: -max-concurrent-requests must be >= 0 (0: unbounded), got %d\n", *maxRequests)
+		return 2
+	}
 	if *tokenTTL <= 0 {
 		fmt.Fprintf(stderr, "conductor-dev: -token-ttl must be > 0, got %v\n", *tokenTTL)
 		return 2
@@ -62,7 +73,8 @@ func run(args []string, stderr io.Writer) int {
 	log.SetOutput(stderr)
 	log.SetLevel(level)
 
-	opts := []conductortest.Option{conductortest.WithAddr(*addr), conductortest.WithLogger(log), conductortest.WithTokenTTL(*tokenTTL)}
+	opts := []conductortest.Option{conductortest.WithAddr(*addr), conductortest.WithLogger(log), conductortest.WithTokenTTL(*tokenTTL),
+		conductortest.WithLongPoll(mode), conductortest.WithMaxConcurrentRequests(*maxRequests)}
 	if *authKey != "" {
 		opts = append(opts, conductortest.WithAuth(*authKey, *authSecret))
 	}

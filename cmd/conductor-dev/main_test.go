@@ -30,7 +30,8 @@ func TestSIGTERMExitsZero(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "-addr", "127.0.0.1:0", "-log-level", "debug", "-auth-key", "k", "-auth-secret", "s")
+	cmd := exec.CommandContext(ctx, bin, "-addr", "127.0.0.1:0", "-log-level", "debug", "-auth-key", "k", "-auth-secret", "s",
+		"-long-poll", "hold", "-max-concurrent-requests", "200")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -98,18 +99,23 @@ func TestSIGTERMExitsZero(t *testing.T) {
 }
 
 func TestBadFlags(t *testing.T) {
-	for _, args := range [][]string{
-		{"-log-level", "loud"},
-		{"-auth-key", "only-key"},
-		{"-token-ttl", "0s"},
-		{"extra"},
+	for _, tc := range []struct {
+		args []string
+		want string // in the message
+	}{
+		{[]string{"-log-level", "loud"}, "loud"},
+		{[]string{"-auth-key", "only-key"}, "-auth-secret"},
+		{[]string{"-token-ttl", "0s"}, "0s"},
+		{[]string{"-long-poll", "eager"}, `-long-poll: long-poll mode "eager"`},
+		{[]string{"-max-concurrent-requests", "-1"}, "-max-concurrent-requests must be >= 0 (0: unbounded), got -1"},
+		{[]string{"extra"}, "extra"},
 	} {
 		var sb strings.Builder
-		if code := run(args, &sb); code != 2 {
-			t.Errorf("%v: exit %d, want 2", args, code)
+		if code := run(tc.args, &sb); code != 2 {
+			t.Errorf("%v: exit %d, want 2", tc.args, code)
 		}
-		if sb.Len() == 0 {
-			t.Errorf("%v: no message", args)
+		if !strings.Contains(sb.String(), tc.want) {
+			t.Errorf("%v: message %q does not name %q", tc.args, sb.String(), tc.want)
 		}
 	}
 }

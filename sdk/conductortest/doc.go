@@ -31,10 +31,37 @@
 // rateLimitPerFrequency act as on the real server (refused tasks are
 // postponed; see WithPostponeDuration).
 //
-// A long poll answers as soon as at least one task is due (including a
-// delayed retry or callback), else after its timeout; a waiting poll costs
-// no CPU. (The Redis-backed real server never answers early; the SQLite one
-// re-checks every 100 ms. Answering early is compatible with both.)
+// # Long polls and the request pool
+//
+// Batch polls with a timeout wait as one of three real servers does; pick
+// one with WithLongPoll (cmd/conductor-dev: -long-poll):
+//   - LongPollFullBatch, the default: tasks are taken off the queue every
+//     100 ms during the wait, and the poll answers at the first 100 ms step
+//     at which it holds count tasks, else at the timeout with what it has.
+//     Conductor 3.32's default SQLite store does this, and so does the
+//     Postgres queue in every version (PostgresQueueDAO.pollMessages is the
+//     same loop), which is what most production Conductor OSS deployments
+//     that are not on Redis run. It is the default because it is what a new
+//     user meets first and because a worker that does well here (asks for
+//     what it can take, not more) does well on the others too.
+//   - LongPollEarly: answers as soon as one task is due. Conductor 3.32 with
+//     Redis queues. The fastest for tests and benchmarks.
+//   - LongPollHold: Conductor 3.21 with Redis queues (dyno-queues). Unless
+//     count tasks are there when the poll arrives, it waits the whole
+//     timeout and then returns only the tasks that were there at the start;
+//     a task scheduled meanwhile waits for the next poll.
+//
+// In every mode a poll with timeout 0 answers at once, and a waiting poll
+// costs no CPU. A full-batch or hold poll whose client goes away puts the
+// tasks it had taken back at the head of the queue (the real server hands
+// them to the closed connection, and they come back after their response
+// timeout).
+//
+// WithMaxConcurrentRequests(n) (-max-concurrent-requests) serves at most n
+// requests at once, the rest wait in arrival order, as on a real server's
+// thread pool (200 Tomcat threads by default); then a worker that holds
+// too many long polls open slows its own updates here as it would there.
+// It is unbounded by default, so that benchmarks measure the server.
 //
 // # Performance
 //
@@ -94,11 +121,8 @@
 // requeue, terminate and remove. Where the two differ, this server follows
 // the real one, except for these differences, kept on purpose or not
 // reproduced:
-//   - Long polls answer as soon as one task is due; the real server's Redis
-//     queue sleeps the whole timeout on an empty queue (a task scheduled
-//     meanwhile goes to the next poll) and holds a partial batch until the
-//     timeout ends. This keeps tests and benchmarks fast; the worker copes
-//     with both (see sdk/worker).
+//   - Long polls follow the mode chosen with WithLongPoll (full-batch
+//     unless told otherwise, where 3.21.14 with Redis holds; see above).
 //   - update-v2 with nothing due answers 204 at once (the real one after one
 //     100 ms poll).
 //   - Timeouts (response, poll, total, workflow) fire on time; the real

@@ -73,17 +73,37 @@ func (s *Server) handleBatchPoll(w http.ResponseWriter, r *http.Request) {
 }
 
 // poll hands out up to count due tasks of the queue, waiting up to timeout
-// for the first one. It returns as soon as at least one task is handed out;
-// while waiting it sleeps on a channel and a timer (no CPU).
+// as the server's LongPollMode says. While waiting it sleeps on a channel
+// and a timer (no CPU).
 func (s *Server) poll(ctx context.Context, taskType, domain string, hasDomain bool, workerID string, count int, timeout time.Duration) []taskJSON {
 	qn := taskType
 	if hasDomain {
 		qn = domain + ":" + taskType
 	}
 	now := s.now()
-	deadline := now.Add(timeout)
 	s.stats.polls.Add(1)
+	s.mu.Lock()
+	s.pollData[pollKey{taskType, domain, hasDomain && domain == ""}] = pollEntry{workerID: workerID, lastPoll: nowMs(now)}
+	var out []taskJSON
+	if count > 0 && ctx.Err() == nil {
+		q := s.queue(qn)
+		if mode := s.longPollMode(); mode == LongPollEarly {
+			out = s.pollEarly(ctx, q, count, workerID, now, timeout)
+		} else {
+			out = s.pollHeld(ctx, q, mode, count, workerID, now, timeout)
+		}
+	}
+	s.mu.Unlock()
+	if len(out) == 0 {
+		s.stats.emptyPolls.Add(1)
+	}
+	return out
+}
 
+// pollEarly answers as soon as at least one task is due. Caller holds s.mu;
+// it is held again on return.
+func (s *Server) pollEarly(ctx context.Context, q *queue, count int, workerID string, now time.Time, timeout time.Duration) []taskJSON {
+	deadline := now.Add(timeout)
 	var (
 		out   []taskJSON
 		ch    chan struct{}
@@ -94,20 +114,9 @@ func (s *Server) poll(ctx context.Context, taskType, domain string, hasDomain bo
 			timer.Stop()
 		}
 	}()
-	s.mu.Lock()
-	s.pollData[pollKey{taskType, domain, hasDomain && domain == ""}] = pollEntry{workerID: workerID, lastPoll: nowMs(now)}
 	for {
-		if count <= 0 || ctx.Err() != nil {
-			s.mu.Unlock()
-			return out
-		}
-		q := s.queue(qn)
 		out = s.claim(q, count, workerID, now, out)
 		if len(out) > 0 || !now.Before(deadline) {
-			s.mu.Unlock()
-			if len(out) == 0 {
-				s.stats.emptyPolls.Add(1)
-			}
 			return out
 		}
 		if ch == nil {
@@ -124,15 +133,14 @@ func (s *Server) poll(ctx context.Context, taskType, domain string, hasDomain bo
 		} else {
 			timer.Reset(wait)
 		}
+		gone := false
 		select {
 		case <-ch:
 		case <-timer.C:
 		case <-ctx.Done():
+			gone = true
 		case <-s.closing:
-			s.mu.Lock()
-			q.removeWaiter(ch)
-			s.mu.Unlock()
-			return nil
+			gone = true
 		}
 		s.mu.Lock()
 		q.removeWaiter(ch)
@@ -140,16 +148,17 @@ func (s *Server) poll(ctx context.Context, taskType, domain string, hasDomain bo
 		case <-ch:
 		default:
 		}
+		if gone {
+			return nil
+		}
 		now = s.now()
 	}
 }
 
-// claim takes up to count due tasks off q and marks them IN_PROGRESS (the
-// real server's poll step 4), applying concurrentExecLimit and
-// rateLimitPerFrequency. Caller holds s.mu.
+// claim takes up to count due tasks off q and starts them (see claimOne).
+// Caller holds s.mu.
 func (s *Server) claim(q *queue, count int, workerID string, now time.Time, out []taskJSON) []taskJSON {
 	q.promote(now)
-	ms := nowMs(now)
 	if out == nil {
 		// One allocation for the whole batch: a task copy is large.
 		out = make([]taskJSON, 0, max(min(count, len(q.ready)-q.head), 0))
@@ -159,47 +168,63 @@ func (s *Server) claim(q *queue, count int, workerID string, now time.Time, out 
 		if t == nil {
 			break
 		}
-		// An IN_PROGRESS task is only queued after a requeue; the real
-		// server hands it out again then.
-		if (t.m.Status != model.TaskScheduled && t.m.Status != model.TaskInProgress) || t.wf.m.Status.Terminal() {
-			continue
+		if j, ok := s.claimOne(t, workerID, now); ok {
+			out = append(out, j)
 		}
-		name := t.m.TaskDefName
-		if lim := t.def.ConcurrentExecLimit; lim > 0 && s.running[name] >= lim {
-			s.push(t, s.opts.postpone, now)
-			s.stats.postponed.Add(1)
-			continue
-		}
-		if lim := t.m.RateLimitPerFrequency; lim > 0 {
-			window := int64(max(t.m.RateLimitFrequencyInSeconds, 1)) * 1000
-			hits := s.rateHits[name]
-			i := 0
-			for i < len(hits) && hits[i] <= ms-window {
-				i++
-			}
-			hits = hits[i:]
-			if len(hits) >= lim {
-				s.rateHits[name] = hits
-				s.push(t, s.opts.postpone, now)
-				s.stats.postponed.Add(1)
-				continue
-			}
-			s.rateHits[name] = append(hits, ms)
-		}
-		s.setStatus(t, model.TaskInProgress)
-		if t.m.StartTime == 0 {
-			t.m.StartTime = ms
-		}
-		t.m.CallbackAfterSeconds = 0
-		t.m.WorkerId = workerID
-		t.m.PollCount++
-		t.m.UpdateTime = ms
-		s.armTask(t, now)
-		s.stats.handedOut.Add(1)
-		wt, def := t.stepJSON()
-		out = append(out, taskJSON{m: t.snapshot(), wtJSON: wt, defJSON: def})
 	}
 	return out
+}
+
+// pollable reports whether a task taken off its queue may be handed out.
+// An IN_PROGRESS task is only queued after a requeue; the real server hands
+// it out again then.
+func (t *task) pollable() bool {
+	return (t.m.Status == model.TaskScheduled || t.m.Status == model.TaskInProgress) && !t.wf.m.Status.Terminal()
+}
+
+// claimOne marks a task taken off its queue IN_PROGRESS for workerID (the
+// real server's poll step 4), applying concurrentExecLimit and
+// rateLimitPerFrequency: a task over a limit is put back, postponed, and
+// claimOne reports false. Caller holds s.mu.
+func (s *Server) claimOne(t *task, workerID string, now time.Time) (taskJSON, bool) {
+	if !t.pollable() {
+		return taskJSON{}, false
+	}
+	ms := nowMs(now)
+	name := t.m.TaskDefName
+	if lim := t.def.ConcurrentExecLimit; lim > 0 && s.running[name] >= lim {
+		s.push(t, s.opts.postpone, now)
+		s.stats.postponed.Add(1)
+		return taskJSON{}, false
+	}
+	if lim := t.m.RateLimitPerFrequency; lim > 0 {
+		window := int64(max(t.m.RateLimitFrequencyInSeconds, 1)) * 1000
+		hits := s.rateHits[name]
+		i := 0
+		for i < len(hits) && hits[i] <= ms-window {
+			i++
+		}
+		hits = hits[i:]
+		if len(hits) >= lim {
+			s.rateHits[name] = hits
+			s.push(t, s.opts.postpone, now)
+			s.stats.postponed.Add(1)
+			return taskJSON{}, false
+		}
+		s.rateHits[name] = append(hits, ms)
+	}
+	s.setStatus(t, model.TaskInProgress)
+	if t.m.StartTime == 0 {
+		t.m.StartTime = ms
+	}
+	t.m.CallbackAfterSeconds = 0
+	t.m.WorkerId = workerID
+	t.m.PollCount++
+	t.m.UpdateTime = ms
+	s.armTask(t, now)
+	s.stats.handedOut.Add(1)
+	wt, def := t.stepJSON()
+	return taskJSON{m: t.snapshot(), wtJSON: wt, defJSON: def}, true
 }
 
 type updateRecord struct {

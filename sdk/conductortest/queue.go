@@ -84,6 +84,24 @@ func (s *Server) push(t *task, delay time.Duration, now time.Time) {
 	q.wake()
 }
 
+// pushFront puts t back at the head of the ready list (a poll that took it
+// did not hand it out). Caller holds s.mu.
+func (q *queue) pushFront(t *task) {
+	t.qgen++
+	t.queued = true
+	q.size++
+	e := qentry{t: t, gen: t.qgen}
+	if q.head > 0 {
+		q.head--
+		q.ready[q.head] = e
+	} else {
+		q.ready = append(q.ready, qentry{})
+		copy(q.ready[1:], q.ready)
+		q.ready[0] = e
+	}
+	q.wake()
+}
+
 func (q *queue) wake() {
 	for i, w := range q.waiters {
 		select {

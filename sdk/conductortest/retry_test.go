@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baton-go/baton/sdk/conductortest"
 	"github.com/baton-go/baton/sdk/model"
 )
 
@@ -83,8 +84,8 @@ func TestRetryDueAfterDelay(t *testing.T) {
 }
 
 func TestLongPollWakesForDelayedRetry(t *testing.T) {
-	a := newAPI(t)
-	a.needLocal("a long poll that answers when a task becomes due; the real Redis queue sleeps out the timeout")
+	a := newAPI(t, conductortest.WithLongPoll(conductortest.LongPollEarly))
+	a.needLocal("a long poll that answers when a task becomes due; the 3.21 Redis queue sleeps out the timeout")
 	soon := a.name("soon")
 	a.registerTasks(model.TaskDef{Name: soon, RetryCount: 1, RetryDelaySeconds: 1})
 	a.start(a.oneTask(soon), nil)

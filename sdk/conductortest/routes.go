@@ -157,6 +157,13 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			return
 		}
 		defer s.exit()
+		release, ok := s.acquireSlot(r.Context())
+		if !ok {
+			w.Header().Set("Connection", "close")
+			writeEmpty(w, http.StatusServiceUnavailable)
+			return
+		}
+		defer release()
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		group := groupOf(r)

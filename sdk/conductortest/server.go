@@ -49,6 +49,7 @@ type Server struct {
 	faults      atomic.Pointer[faultSet]
 	faultCounts faultCounters
 	auth        *authState
+	slots       chan struct{} // WithMaxConcurrentRequests; nil when unbounded
 
 	closing     chan struct{}
 	closeOnce   sync.Once
@@ -82,6 +83,8 @@ type options struct {
 	logger             logrus.FieldLogger
 	ownerEmailOptional bool
 	postpone           time.Duration
+	longPoll           LongPollMode
+	maxRequests        int
 }
 
 // WithAuth turns on Orkes-style authentication: POST /api/token with this key
@@ -133,6 +136,12 @@ func Start(opts ...Option) (*Server, error) {
 	if o.tokenTTL <= 0 {
 		return nil, fmt.Errorf("token TTL must be > 0, got %v", o.tokenTTL)
 	}
+	if !o.longPoll.valid() {
+		return nil, fmt.Errorf("long-poll mode must be early, full-batch or hold, got %v", o.longPoll)
+	}
+	if o.maxRequests < 0 {
+		return nil, fmt.Errorf("max concurrent requests must be >= 0 (0: unbounded), got %d", o.maxRequests)
+	}
 	if (o.authKey == "") != (o.authSecret == "") {
 		return nil, errors.New("auth needs both a key id and a key secret")
 	}
@@ -174,6 +183,9 @@ func newServer(o options) *Server {
 		conns:       map[net.Conn]struct{}{},
 	}
 	s.activeCond = sync.NewCond(&s.activeMu)
+	if o.maxRequests > 0 {
+		s.slots = make(chan struct{}, o.maxRequests)
+	}
 	if o.logger != nil {
 		s.log = o.logger
 	} else {

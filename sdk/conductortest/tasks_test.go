@@ -76,8 +76,8 @@ func TestPollMarksTaskInProgress(t *testing.T) {
 }
 
 func TestLongPollReturnsWhenTaskScheduled(t *testing.T) {
-	a := newAPI(t)
-	a.needLocal("a long poll that answers when a task is scheduled; the real Redis queue sleeps out the timeout")
+	a := newAPI(t, conductortest.WithLongPoll(conductortest.LongPollEarly))
+	a.needLocal("a long poll that answers when a task is scheduled; longpoll_test.go checks each real server's mode")
 	lp := a.name("lp_task")
 	wfName := a.oneTask(lp)
 	got := make(chan []model.Task, 1)

@@ -1,0 +1,415 @@
+package conductortest_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/baton-go/baton/sdk/conductortest"
+	"github.com/baton-go/baton/sdk/model"
+)
+
+// remoteLongPoll is the long-poll mode of the remote server, from what
+// test/conductor/run.sh exports: Conductor 3.21 with Redis queues holds,
+// 3.32 with SQLite (or Postgres) waits for the full batch, 3.32 with Redis
+// answers early. ok is false when the server is not one of those.
+func remoteLongPoll() (conductortest.LongPollMode, bool) {
+	version, store := os.Getenv("CONDUCTOR_SERVER_VERSION"), os.Getenv("CONDUCTOR_SERVER_STORE")
+	switch {
+	case strings.HasPrefix(version, "3.21."):
+		return conductortest.LongPollHold, true
+	case strings.HasPrefix(version, "3.32.") && (store == "" || store == "sqlite"):
+		return conductortest.LongPollFullBatch, true
+	case strings.HasPrefix(version, "3.32.") && store == "redis":
+		return conductortest.LongPollEarly, true
+	}
+	return 0, false
+}
+
+// newModeAPI is newAPI with a dev server in the given long-poll mode; against
+// a remote server the test runs only if that server uses the mode.
+func newModeAPI(t *testing.T, mode conductortest.LongPollMode, opts ...conductortest.Option) *api {
+	t.Helper()
+	a := newAPI(t, append(opts, conductortest.WithLongPoll(mode))...)
+	if a.remote {
+		got, ok := remoteLongPoll()
+		if !ok {
+			t.Skipf("long-poll mode of the remote server unknown (CONDUCTOR_SERVER_VERSION=%q CONDUCTOR_SERVER_STORE=%q)",
+				os.Getenv("CONDUCTOR_SERVER_VERSION"), os.Getenv("CONDUCTOR_SERVER_STORE"))
+		}
+		if got != mode {
+			t.Skipf("the remote server long-polls in the %s mode, not %s", got, mode)
+		}
+	}
+	return a
+}
+
+type pollResult struct {
+	tasks   []model.Task
+	elapsed time.Duration
+	err     error
+}
+
+// pollAsync sends a batch poll in the background. The answer comes on the
+// channel; the client's 30 s timeout bounds the wait.
+func (a *api) pollAsync(taskType, query string) <-chan pollResult {
+	ch := make(chan pollResult, 1)
+	go func() {
+		t0 := time.Now()
+		res, err := a.client.Get(a.base + "/tasks/poll/batch/" + taskType + "?" + query)
+		if err != nil {
+			ch <- pollResult{err: err}
+			return
+		}
+		defer res.Body.Close()
+		r := pollResult{}
+		if res.StatusCode != http.StatusOK {
+			body, _ := io.ReadAll(res.Body)
+			r.err = fmt.Errorf("status %d: %s", res.StatusCode, body)
+		} else {
+			r.err = jsonDecode(res.Body, &r.tasks)
+		}
+		r.elapsed = time.Since(t0)
+		ch <- r
+	}()
+	return ch
+}
+
+// awaitPoll waits for a poll's answer, for at most 30 s.
+func awaitPoll(t *testing.T, ch <-chan pollResult) pollResult {
+	t.Helper()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			t.Fatalf("poll: %v", r.err)
+		}
+		return r
+	case <-time.After(30 * time.Second):
+		t.Fatal("poll did not answer within 30 s")
+		return pollResult{}
+	}
+}
+
+// parked waits until n polls wait on the queue of taskType. The dev server
+// says so; a remote server cannot, so there the test gives the request a
+// second to arrive (its poll lasts several).
+func (a *api) parked(t *testing.T, taskType string, n int) {
+	t.Helper()
+	if a.remote {
+		time.Sleep(time.Second)
+		return
+	}
+	waitFor(t, fmt.Sprintf("%d polls parked on %s", n, taskType), func() bool { return a.srv.Waiting(taskType, "") >= n })
+}
+
+// startN starts n workflows of one task of type taskType (defined by wf).
+func (a *api) startN(wf string, n int) {
+	for range n {
+		a.start(wf, nil)
+	}
+}
+
+// The timeout of the polls below: long enough that "answered before the
+// timeout" means woken, and the slowest subtest lasts about that long. A
+// remote server gets more, since parked can only wait there.
+var lpTimeout = func() time.Duration {
+	if os.Getenv(envTarget) == "remote" {
+		return 4 * time.Second
+	}
+	return 1500 * time.Millisecond
+}()
+
+var lpQuery = fmt.Sprintf("timeout=%d&workerid=lp", lpTimeout.Milliseconds())
+
+var allModes = []conductortest.LongPollMode{conductortest.LongPollEarly, conductortest.LongPollFullBatch, conductortest.LongPollHold}
+
+// A poll for one task on an empty queue; a task is scheduled during the
+// wait. Early and full-batch wake for it; hold does not, and the task stays
+// queued for the next poll.
+func TestLongPollTaskArrivesDuringWait(t *testing.T) {
+	for _, mode := range allModes {
+		t.Run(mode.String(), func(t *testing.T) {
+			t.Parallel()
+			a := newModeAPI(t, mode)
+			tt := a.name("lp_arrive")
+			wf := a.oneTask(tt)
+			ch := a.pollAsync(tt, "count=1&"+lpQuery)
+			a.parked(t, tt, 1)
+			a.start(wf, nil)
+			r := awaitPoll(t, ch)
+			switch mode {
+			case conductortest.LongPollHold:
+				if len(r.tasks) != 0 || r.elapsed < lpTimeout {
+					t.Fatalf("hold: got %d tasks after %v, want 0 after the whole %v", len(r.tasks), r.elapsed, lpTimeout)
+				}
+				if got := a.pollBatch(tt, "count=1&timeout=0"); len(got) != 1 {
+					t.Fatalf("the task that arrived during the hold was not left queued: next poll got %d", len(got))
+				}
+			default:
+				if len(r.tasks) != 1 || r.elapsed >= lpTimeout {
+					t.Fatalf("%s: got %d tasks after %v, want the new one before the %v timeout", mode, len(r.tasks), r.elapsed, lpTimeout)
+				}
+			}
+		})
+	}
+}
+
+// A poll for three tasks finds one; another is scheduled during the wait.
+// Early answers at once with the one; full-batch takes the second as it
+// comes and answers with both at the timeout; hold answers with the first
+// at the timeout and leaves the second queued.
+func TestLongPollPartialBatch(t *testing.T) {
+	for _, mode := range allModes {
+		t.Run(mode.String(), func(t *testing.T) {
+			t.Parallel()
+			a := newModeAPI(t, mode)
+			tt := a.name("lp_partial")
+			wf := a.oneTask(tt)
+			a.start(wf, nil)
+			ch := a.pollAsync(tt, "count=3&"+lpQuery)
+			if mode == conductortest.LongPollEarly {
+				r := awaitPoll(t, ch)
+				if len(r.tasks) != 1 || r.elapsed >= lpTimeout {
+					t.Fatalf("early: got %d tasks after %v, want 1 at once", len(r.tasks), r.elapsed)
+				}
+				return
+			}
+			a.parked(t, tt, 1)
+			a.start(wf, nil)
+			r := awaitPoll(t, ch)
+			if r.elapsed < lpTimeout {
+				t.Fatalf("%s: answered after %v with %d tasks, before the batch was full or the %v timeout", mode, r.elapsed, len(r.tasks), lpTimeout)
+			}
+			left := a.pollBatch(tt, "count=3&timeout=0")
+			switch mode {
+			case conductortest.LongPollFullBatch:
+				if len(r.tasks) != 2 || len(left) != 0 {
+					t.Fatalf("full-batch: got %d tasks (%d left queued), want both, taken as they came", len(r.tasks), len(left))
+				}
+			case conductortest.LongPollHold:
+				if len(r.tasks) != 1 || len(left) != 1 {
+					t.Fatalf("hold: got %d tasks (%d left queued), want the one there at the start, and the other left", len(r.tasks), len(left))
+				}
+			}
+		})
+	}
+}
+
+// A poll for two tasks on an empty queue; both are scheduled during the
+// wait. Full-batch answers once it holds both, before the timeout.
+func TestLongPollBatchFilledDuringWait(t *testing.T) {
+	for _, mode := range allModes {
+		t.Run(mode.String(), func(t *testing.T) {
+			t.Parallel()
+			a := newModeAPI(t, mode)
+			tt := a.name("lp_fill")
+			wf := a.oneTask(tt)
+			ch := a.pollAsync(tt, "count=2&"+lpQuery)
+			a.parked(t, tt, 1)
+			a.startN(wf, 2)
+			r := awaitPoll(t, ch)
+			switch mode {
+			case conductortest.LongPollEarly:
+				// It may wake for the first before the second exists.
+				if n := len(r.tasks); n < 1 || r.elapsed >= lpTimeout {
+					t.Fatalf("early: got %d tasks after %v, want an answer before the timeout", n, r.elapsed)
+				}
+			case conductortest.LongPollFullBatch:
+				if len(r.tasks) != 2 || r.elapsed >= lpTimeout {
+					t.Fatalf("full-batch: got %d tasks after %v, want 2 before the %v timeout", len(r.tasks), r.elapsed, lpTimeout)
+				}
+			case conductortest.LongPollHold:
+				if len(r.tasks) != 0 || r.elapsed < lpTimeout {
+					t.Fatalf("hold: got %d tasks after %v, want 0 after the whole timeout", len(r.tasks), r.elapsed)
+				}
+			}
+		})
+	}
+}
+
+// In every mode a poll that finds count tasks, or has timeout 0, answers at
+// once with what is there.
+func TestLongPollAnswersAtOnceWhenItCan(t *testing.T) {
+	for _, mode := range allModes {
+		t.Run(mode.String(), func(t *testing.T) {
+			t.Parallel()
+			a := newModeAPI(t, mode)
+			tt := a.name("lp_now")
+			wf := a.oneTask(tt)
+			a.startN(wf, 4)
+			r := awaitPoll(t, a.pollAsync(tt, "count=2&"+lpQuery))
+			if len(r.tasks) != 2 || r.elapsed >= lpTimeout {
+				t.Fatalf("full batch available: got %d tasks after %v, want 2 at once", len(r.tasks), r.elapsed)
+			}
+			r = awaitPoll(t, a.pollAsync(tt, "count=5&timeout=0"))
+			if len(r.tasks) != 2 || r.elapsed >= lpTimeout {
+				t.Fatalf("timeout 0: got %d tasks after %v, want the 2 left at once", len(r.tasks), r.elapsed)
+			}
+		})
+	}
+}
+
+// A poll that ends early because its client went away gives back the tasks
+// it had taken (full-batch and hold take them before answering).
+func TestLongPollCancelledGivesTasksBack(t *testing.T) {
+	for _, mode := range []conductortest.LongPollMode{conductortest.LongPollFullBatch, conductortest.LongPollHold} {
+		t.Run(mode.String(), func(t *testing.T) {
+			t.Parallel()
+			a := newModeAPI(t, mode)
+			a.needLocal("the real server hands taken tasks to the closed connection")
+			tt := a.name("lp_cancel")
+			a.startN(a.oneTask(tt), 2)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			req, err := http.NewRequestWithContext(ctx, "GET", a.base+"/tasks/poll/batch/"+tt+"?count=5&"+lpQuery, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() {
+				res, err := a.client.Do(req)
+				if err == nil {
+					res.Body.Close()
+				}
+				done <- err
+			}()
+			a.parked(t, tt, 1)
+			if n := a.queueSize(tt); n != 0 {
+				t.Fatalf("queue size %d while the poll holds both tasks", n)
+			}
+			cancel()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("cancelled poll did not end")
+			}
+			a.eventually("tasks back in the queue", 10*time.Second, func() bool { return a.queueSize(tt) == 2 })
+			if got := a.pollBatch(tt, "count=5&timeout=0"); len(got) != 2 {
+				t.Fatalf("next poll got %d tasks, want the 2 given back", len(got))
+			}
+		})
+	}
+}
+
+// GET /tasks/queue/sizes answers for many task types at once in every mode,
+// and "domain:taskType" names a task type's queue in a domain.
+func TestQueueSizesManyTypesAndDomains(t *testing.T) {
+	for _, mode := range allModes {
+		t.Run(mode.String(), func(t *testing.T) {
+			t.Parallel()
+			a := newModeAPI(t, mode)
+			tt, idle := a.name("qs_task"), a.name("qs_idle")
+			wf := a.oneTask(tt)
+			a.startN(wf, 2)
+			a.expect(200, "POST", "/workflow", model.StartWorkflowRequest{Name: wf, Input: map[string]any{},
+				TaskToDomain: map[string]string{tt: "blue"}})
+			held := a.pollAsync(idle, "count=1&"+lpQuery) // a waiting poll changes nothing
+			a.parked(t, idle, 1)
+			var sizes map[string]int
+			a.expect(200, "GET", "/tasks/queue/sizes?taskType="+tt+"&taskType=blue:"+tt+"&taskType="+idle+"&taskType=red:"+tt, nil).json(t, &sizes)
+			want := map[string]int{tt: 2, "blue:" + tt: 1, idle: 0, "red:" + tt: 0}
+			for k, v := range want {
+				if got, ok := sizes[k]; !ok || got != v {
+					t.Errorf("size of %s: %d (present %v), want %d; all: %v", k, got, ok, v, sizes)
+				}
+			}
+			if len(sizes) != len(want) {
+				t.Errorf("sizes %v, want exactly the 4 asked for", sizes)
+			}
+			awaitPoll(t, held)
+		})
+	}
+}
+
+// With WithMaxConcurrentRequests(2) and two long polls waiting, a third
+// request waits for one of them to end; without a limit it does not.
+func TestMaxConcurrentRequests(t *testing.T) {
+	for _, limit := range []int{2, 0} {
+		t.Run(fmt.Sprintf("limit=%d", limit), func(t *testing.T) {
+			t.Parallel()
+			a := newAPI(t, conductortest.WithLongPoll(conductortest.LongPollEarly), conductortest.WithMaxConcurrentRequests(limit))
+			a.needLocal("an option")
+			tt := a.name("pool")
+			wf := a.oneTask(tt)
+			p1 := a.pollAsync(tt, "count=1&timeout=5000")
+			p2 := a.pollAsync(tt, "count=1&timeout=5000")
+			a.parked(t, tt, 2)
+			third := make(chan int, 1)
+			go func() {
+				res, err := a.client.Get(a.base + "/tasks/queue/size?taskType=" + tt)
+				if err != nil {
+					third <- 0
+					return
+				}
+				res.Body.Close()
+				third <- res.StatusCode
+			}()
+			if limit == 0 {
+				select {
+				case code := <-third:
+					if code != 200 {
+						t.Fatalf("third request: status %d", code)
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatal("without a limit the third request waited for the polls")
+				}
+				a.startN(wf, 2)
+				awaitPoll(t, p1)
+				awaitPoll(t, p2)
+				return
+			}
+			select {
+			case code := <-third:
+				t.Fatalf("third request answered (status %d) while two polls held both slots", code)
+			case <-time.After(300 * time.Millisecond):
+			}
+			if st := a.srv.Stats(); st.Polls != 2 {
+				t.Fatalf("server saw %d polls, want 2", st.Polls)
+			}
+			// A task for one of the polls (scheduled through the Go API: a
+			// request would wait for a slot too) ends it and frees a slot.
+			startDirect(t, a, wf)
+			select {
+			case code := <-third:
+				if code != 200 {
+					t.Fatalf("third request: status %d", code)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("third request still waiting after a poll ended")
+			}
+			startDirect(t, a, wf)
+			awaitPoll(t, p1)
+			awaitPoll(t, p2)
+		})
+	}
+}
+
+func startDirect(t *testing.T, a *api, wf string) {
+	t.Helper()
+	if _, err := a.srv.StartWorkflow(model.StartWorkflowRequest{Name: wf, Input: map[string]any{}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLongPollModeNames(t *testing.T) {
+	for _, mode := range append(allModes, conductortest.LongPollDefault) {
+		got, err := conductortest.ParseLongPollMode(mode.String())
+		if err != nil || got != mode {
+			t.Errorf("ParseLongPollMode(%q) = %v, %v", mode.String(), got, err)
+		}
+	}
+	if _, err := conductortest.ParseLongPollMode("eager"); err == nil || !strings.Contains(err.Error(), `"eager"`) {
+		t.Errorf("bad name: error %v, want one naming the value", err)
+	}
+	if _, err := conductortest.Start(conductortest.WithLongPoll(conductortest.LongPollMode(9))); err == nil || !strings.Contains(err.Error(), "LongPollMode(9)") {
+		t.Errorf("bad mode: error %v, want one naming the value", err)
+	}
+	if _, err := conductortest.Start(conductortest.WithMaxConcurrentRequests(-1)); err == nil || !strings.Contains(err.Error(), "-1") {
+		t.Errorf("negative limit: error %v, want one naming the value", err)
+	}
+}
