@@ -49,6 +49,12 @@ type TaskRunner struct {
 	// polls early (see poller.pollTimeout).
 	earlyProofs atomic.Int32
 
+	// baseURL is the server's base URL when the api knows it (ConfigError).
+	baseURL string
+
+	fatalMu   sync.Mutex
+	fatalErrs []error // see TaskRunner.Err
+
 	mu       sync.Mutex
 	pollers  map[workerKey]*poller
 	order    []*poller
@@ -87,6 +93,9 @@ func newRunner(api taskAPI, opts ...Option) *TaskRunner {
 		workerID: cfg.workerID,
 		pollers:  map[workerKey]*poller{},
 		paused:   map[string]bool{},
+	}
+	if s, ok := api.(serverURL); ok {
+		r.baseURL = s.serverURL()
 	}
 	r.fetchCtx, r.fetchCancel = context.WithCancel(context.Background())
 	r.workCtx, r.workCancel = context.WithCancelCause(context.Background())
@@ -149,6 +158,9 @@ func (r *TaskRunner) Start(taskName string, h HandlerFunc, opts ...WorkerOption)
 	}
 	key := workerKey{taskName, wc.domain}
 	if p, ok := r.pollers[key]; ok {
+		if err := p.fatalErr(); err != nil {
+			return err // it stopped for good; more slots would not poll
+		}
 		p.addSlots(wc.batchSize)
 		p.pollInterval.Store(int64(wc.pollInterval))
 		if wc.pollTimeoutS {
