@@ -78,7 +78,14 @@ func newRunner(api taskAPI, opts ...Option) *TaskRunner {
 		cfg.logger = l
 	}
 	if cfg.recorder == nil {
-		cfg.recorder = metrics.NopRecorder{}
+		// The original SDK's convention: without a recorder, report to the
+		// default registry, which ProvideMetrics serves.
+		if rec, err := metrics.DefaultRecorder(); err == nil {
+			cfg.recorder = rec
+		} else {
+			cfg.logger.WithError(err).Warn("worker: no task metrics: the default Prometheus registry holds other collectors under these names; pass worker.WithMetrics")
+			cfg.recorder = metrics.NopRecorder{}
+		}
 	}
 	if cfg.clock == nil {
 		cfg.clock = systemClock{}
