@@ -361,15 +361,17 @@ func TestITBadHandlers(t *testing.T) {
 	w := e.start(t, "weird", 1, nil)
 	s := e.start(t, "stuck", 1, nil)
 	e.wait(t, 30*time.Second, append(p, w...))
-	check := func(id, want string) {
+	check := func(id string, status model.TaskStatus, want string) {
 		wf, _ := e.srv.Workflow(id)
 		tk := wf.Tasks[0]
-		if wf.Status != model.WorkflowFailed || tk.Status != model.TaskFailed || !strings.Contains(tk.ReasonForIncompletion, want) {
-			t.Errorf("workflow %s %s, task %s, reason %q (want %q)", id, wf.Status, tk.Status, tk.ReasonForIncompletion, want)
+		if wf.Status != model.WorkflowFailed || tk.Status != status || !strings.Contains(tk.ReasonForIncompletion, want) {
+			t.Errorf("workflow %s %s, task %s, reason %q (want %s, %q)", id, wf.Status, tk.Status, tk.ReasonForIncompletion, status, want)
 		}
 	}
-	check(p[0], "handler panicked: wheels came off")
-	check(w[0], "cannot be encoded")
+	check(p[0], model.TaskFailed, "handler panicked: wheels came off")
+	// Retrying cannot fix an output that cannot be encoded: terminal, and
+	// the reason names the field.
+	check(w[0], model.TaskFailedWithTerminalError, `task output field "f"`)
 
 	<-entered
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)

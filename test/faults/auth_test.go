@@ -3,6 +3,7 @@ package faults
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -105,5 +106,20 @@ func TestRefusedKey(t *testing.T) {
 			t.Errorf("task of %s is %s, want SCHEDULED", id, wf.Tasks[0].Status)
 		}
 	}
-	t.Logf("refused key: %d poll errors, first: %v", len(errs), errs[0])
+	// A refused key cannot fix itself: the worker stops, WaitWorkers returns
+	// and Err says why, without the secret.
+	stopped := make(chan struct{})
+	go func() { r.WaitWorkers(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the worker with a refused key still polls after 20 s: %+v", r.Workers())
+	}
+	if err := r.Err(); !errors.Is(err, worker.ErrMisconfigured) || !errors.Is(err, client.ErrUnauthorized) ||
+		!strings.Contains(err.Error(), "check the key id and secret") {
+		t.Errorf("Err() = %v, want ErrMisconfigured and ErrUnauthorized with the hint", err)
+	} else {
+		errTexts.add(err)
+	}
+	t.Logf("refused key: %d poll errors, then stopped with: %v", len(errs), r.Err())
 }
