@@ -23,6 +23,7 @@ const keyID = "faults-key"
 // (and counted) several times, and the server never sees two token requests
 // at once.
 func TestShortLivedTokens(t *testing.T) {
+	skipShort(t)
 	const tasks, batch = 3000, 5
 	e := newEnv(t, "tokens", conductortest.WithAuth(keyID, keySecret), conductortest.WithTokenTTL(2*time.Second))
 	e.define("authed", nil)
@@ -70,6 +71,7 @@ func TestShortLivedTokens(t *testing.T) {
 // log line (the log scan in TestMain covers the lines), take no task, and log
 // a bounded number of lines about it.
 func TestRefusedKey(t *testing.T) {
+	skipShort(t)
 	e := newEnv(t, "refused-key", conductortest.WithAuth(keyID, keySecret))
 	e.define("locked", nil)
 	ids := e.start("locked", 0, 10)

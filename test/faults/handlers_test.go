@@ -19,6 +19,7 @@ import (
 // and reason on the server; the good type's tasks all complete while every
 // slot of the hanging type is still held.
 func TestMisbehavingHandlers(t *testing.T) {
+	skipShort(t)
 	const (
 		good, goodBatch = 1000, 10
 		panics          = 50
