@@ -147,6 +147,7 @@ func (e *itEnv) checkExactlyOnce(t testing.TB, ids []string, tasksPer int) {
 // sequential tasks complete exactly once with correct outputs, at batch sizes
 // 1, 10 and 100. -short runs a tenth of it, -race a fifth.
 func TestITExactlyOnce(t *testing.T) {
+	t.Parallel() // own dev server; mostly waiting on callbacks and timeouts
 	single, seqWF, seqLen := 10000, 50, 200
 	switch {
 	case testing.Short():
@@ -187,6 +188,7 @@ func TestITExactlyOnce(t *testing.T) {
 // Done means 2: IN_PROGRESS with a 1 s callback twice, then COMPLETED: the
 // server saw 3 polls of the task and 3 updates.
 func TestITInProgressCallback(t *testing.T) {
+	t.Parallel() // own dev server; mostly waiting on callbacks and timeouts
 	e := newITEnv(t)
 	e.defineSequence(t, "cb", "cb_task", 1, nil)
 	r := e.runner(t, WithPollTimeout(time.Second))
@@ -223,6 +225,7 @@ var outageFor, outageWait = 20 * time.Second, 3 * time.Minute
 var outageOpts []Option
 
 func TestITOutageAndErrors(t *testing.T) {
+	t.Parallel() // own dev server; mostly waiting on callbacks and timeouts
 	if testing.Short() {
 		t.Skip("20 s outage")
 	}
@@ -332,6 +335,7 @@ func TestITOutageAndErrors(t *testing.T) {
 // Done means 4: handlers that panic, return unserialisable output, or block
 // past shutdown.
 func TestITBadHandlers(t *testing.T) {
+	t.Parallel() // own dev server; mostly waiting on callbacks and timeouts
 	e := newITEnv(t)
 	def := func(name string) *model.TaskDef {
 		return &model.TaskDef{Name: name, RetryCount: 0, ResponseTimeoutSeconds: 1, TimeoutPolicy: model.TimeoutPolicyRetry}
@@ -397,6 +401,7 @@ func TestITBadHandlers(t *testing.T) {
 // Done means 5: pause/resume and batch-size changes act on the next poll;
 // domain workers get only their domain's tasks.
 func TestITPauseBatchSizeAndDomains(t *testing.T) {
+	t.Parallel() // own dev server; mostly waiting on callbacks and timeouts
 	e := newITEnv(t)
 	e.defineSequence(t, "pb", "pb_task", 1, nil)
 	r := e.runner(t, WithPollTimeout(200*time.Millisecond), WithWorkerID("main"))
@@ -464,6 +469,7 @@ func TestITPauseBatchSizeAndDomains(t *testing.T) {
 // Done means 6: a 3 s handler on a task with responseTimeoutSeconds 2
 // completes without a timeout thanks to lease extension.
 func TestITLeaseExtension(t *testing.T) {
+	t.Parallel() // own dev server; mostly waiting on callbacks and timeouts
 	e := newITEnv(t)
 	e.defineSequence(t, "lease", "lease_task", 1, &model.TaskDef{Name: "lease_task", RetryCount: 0, ResponseTimeoutSeconds: 2, TimeoutPolicy: model.TimeoutPolicyRetry})
 	r := e.runner(t)
