@@ -1,14 +1,24 @@
 package examples_test
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/baton-go/baton/sdk/conductortest"
+	"github.com/baton-go/baton/sdk/model"
+	"github.com/baton-go/baton/sdk/settings"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -31,14 +41,86 @@ import (
 
 `
 
-// TestReadmeSnippets keeps the README honest while the SDK changes: the
-// "Your first worker" program must compile, and the test shown under
-// "Testing your own workers" (which uses that program's Greet) must compile
-// and pass. Both are built inside this module through a go build overlay, so
-// they use the SDK as it is in this checkout and nothing is written into it.
+// fragmentHeader wraps a README fragment (a block that is neither a program
+// nor a test) into a function of its own package. The variables the README's
+// fragments take from their surroundings are parameters; the imports are
+// every SDK package a fragment may use.
+const fragmentHeader = `package %s
+
+import (
+	"context"
+	"log"
+	"time"
+
+	"github.com/baton-go/baton/sdk/client"
+	"github.com/baton-go/baton/sdk/metrics"
+	"github.com/baton-go/baton/sdk/model"
+	"github.com/baton-go/baton/sdk/settings"
+	"github.com/baton-go/baton/sdk/worker"
+)
+
+var (
+	_ = context.Background
+	_ = log.Fatal
+	_ = time.Second
+	_ = client.New
+	_ = metrics.NewExporter
+	_ = model.NewTaskResult
+	_ = settings.FromEnv
+	_ = worker.Terminal
+)
+
+func fragment(auth *settings.AuthenticationSettings, httpSettings *settings.HttpSettings, apiClient *client.APIClient) {
+	_, _, _ = auth, httpSettings, apiClient
+	{
+`
+
+// readmeBlock is one ```go block of README.md.
+type readmeBlock struct {
+	heading string // the nearest heading above it
+	line    int
+	code    string
+}
+
+func readmeGoBlocks(t *testing.T, doc string) []readmeBlock {
+	t.Helper()
+	var blocks []readmeBlock
+	heading := ""
+	lines := strings.Split(doc, "\n")
+	for i := 0; i < len(lines); i++ {
+		l := lines[i]
+		if strings.HasPrefix(l, "#") {
+			heading = strings.TrimSpace(strings.TrimLeft(l, "#"))
+		}
+		if l != "```go" {
+			continue
+		}
+		start := i + 1
+		for i++; i < len(lines) && lines[i] != "```"; i++ {
+		}
+		if i == len(lines) {
+			t.Fatalf("README.md:%d: unterminated go block", start)
+		}
+		blocks = append(blocks, readmeBlock{heading: heading, line: start, code: strings.Join(lines[start:i], "\n") + "\n"})
+	}
+	return blocks
+}
+
+var declared = regexp.MustCompile(`(?m)^\s*([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*:=`)
+
+// TestReadmeSnippets keeps every Go block of README.md honest while the SDK
+// changes. Complete programs must build as they stand; the test shown under
+// "Testing your own workers" (which uses the first worker's Greet) must
+// compile and pass; every other block (a fragment) must compile inside a
+// function that supplies the variables it uses. Then the first worker and the
+// "Giving it work" program are run as a newcomer would: against a server they
+// complete a workflow, and against a wrong base path or a wrong key secret
+// the worker exits by itself within 20 s saying what is wrong. Everything is
+// built inside this module through a go build overlay, so it uses the SDK as
+// it is in this checkout and nothing is written into it.
 func TestReadmeSnippets(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and runs a test binary")
+		t.Skip("builds and runs the README's programs")
 	}
 	goTool, err := exec.LookPath("go")
 	if err != nil {
@@ -52,23 +134,51 @@ func TestReadmeSnippets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	firstWorker := goBlockAfter(t, string(readme), "## Your first worker")
-	testSnippet := goBlockAfter(t, string(readme), "## Testing your own workers")
-	if !strings.HasPrefix(firstWorker, "package main") || !strings.HasPrefix(testSnippet, "func Test") {
-		t.Fatalf("README snippets changed shape:\nfirst worker starts %.40q\ntest starts %.40q", firstWorker, testSnippet)
-	}
-
 	dir := t.TempDir()
-	// A package path that does not exist in the checkout: the overlay
-	// supplies all of its files.
-	pkgDir := filepath.Join(root, "examples", "zz_readme_snippets")
-	files := map[string]string{
-		filepath.Join(pkgDir, "main.go"):        firstWorker,
-		filepath.Join(pkgDir, "readme_test.go"): readmeTestHeader + testSnippet,
+	files := map[string]string{} // path in the module -> content
+	var programs, fragments []string
+	workerPkg := ""
+	var testSnippet string
+	for i, b := range readmeGoBlocks(t, string(readme)) {
+		switch {
+		case strings.HasPrefix(b.code, "package main\n"):
+			pkg := fmt.Sprintf("examples/zz_readme_program%d", i)
+			files[filepath.Join(root, pkg, "main.go")] = b.code
+			programs = append(programs, "./"+pkg)
+			if strings.Contains(b.code, "func Greet(") {
+				workerPkg = pkg
+			}
+		case strings.HasPrefix(b.code, "func Test"):
+			if testSnippet != "" {
+				t.Fatalf("README.md:%d: a second test snippet; this test knows where only one goes", b.line)
+			}
+			testSnippet = b.code
+		default:
+			name := fmt.Sprintf("zz_readme_fragment%d", i)
+			var uses strings.Builder
+			for _, m := range declared.FindAllStringSubmatch(b.code, -1) {
+				for _, v := range strings.Split(m[1], ",") {
+					if v = strings.TrimSpace(v); v != "_" {
+						fmt.Fprintf(&uses, "\t_ = %s\n", v)
+					}
+				}
+			}
+			// The fragment's own line numbers in compile errors point into
+			// README.md.
+			src := fmt.Sprintf(fragmentHeader, name) + fmt.Sprintf("//line README.md:%d\n", b.line+1) + b.code + uses.String() + "\t}\n}\n"
+			files[filepath.Join(root, "examples", name, "fragment.go")] = src
+			fragments = append(fragments, "./examples/"+name)
+		}
 	}
+	if workerPkg == "" || testSnippet == "" || len(programs) < 2 || len(fragments) < 3 {
+		t.Fatalf("README.md changed shape: programs %v (first worker in %q), %d fragments, test snippet found: %v",
+			programs, workerPkg, len(fragments), testSnippet != "")
+	}
+	files[filepath.Join(root, workerPkg, "readme_test.go")] = readmeTestHeader + testSnippet
+
 	replace := map[string]string{}
 	for target, content := range files {
-		src := filepath.Join(dir, filepath.Base(target))
+		src := filepath.Join(dir, strings.ReplaceAll(strings.TrimPrefix(target, root+"/"), "/", "_"))
 		if err := os.WriteFile(src, []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -82,37 +192,140 @@ func TestReadmeSnippets(t *testing.T) {
 	if err := os.WriteFile(overlayFile, overlay, 0o600); err != nil {
 		t.Fatal(err)
 	}
-
-	bin := filepath.Join(dir, "readme.test")
-	build := exec.Command(goTool, "test", "-c", "-vet=off", "-overlay", overlayFile, "-o", bin, "./examples/zz_readme_snippets")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("README snippets do not compile: %v\n%s", err, out)
+	goCmd := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command(goTool, args...)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("README blocks do not compile (go %s): %v\n%s", strings.Join(args, " "), err, out)
+		}
 	}
-	runTest := exec.Command(bin, "-test.run", "^Test", "-test.v")
-	runTest.Dir = dir
-	out, err := runTest.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "--- PASS") {
-		t.Fatalf("README test snippet failed: %v\n%s", err, out)
+	goCmd(append([]string{"build", "-overlay", overlayFile}, fragments...)...)
+	bins := map[string]string{}
+	for _, p := range programs {
+		bins[p] = filepath.Join(dir, filepath.Base(p))
+		goCmd("build", "-overlay", overlayFile, "-o", bins[p], p)
+	}
+	testBin := filepath.Join(dir, "readme.test")
+	goCmd("test", "-c", "-vet=off", "-overlay", overlayFile, "-o", testBin, "./"+workerPkg)
+
+	t.Run("test snippet passes", func(t *testing.T) {
+		runTest := exec.Command(testBin, "-test.run", "^Test", "-test.v")
+		runTest.Dir = dir
+		out, err := runTest.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "--- PASS") {
+			t.Fatalf("README test snippet failed: %v\n%s", err, out)
+		}
+	})
+
+	workerBin := bins["./"+workerPkg]
+	var registerBin string
+	for p, b := range bins {
+		if p != "./"+workerPkg {
+			registerBin = b
+		}
+	}
+	t.Run("newcomer completes a workflow", func(t *testing.T) {
+		srv := conductortest.NewServer()
+		defer srv.Close()
+		env := serverEnv(srv.URL(), "", "")
+		w := exec.Command(workerBin)
+		w.Env = env
+		var wout bytes.Buffer
+		w.Stdout, w.Stderr = &wout, &wout
+		if err := w.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- w.Wait() }()
+		defer func() {
+			_ = w.Process.Signal(syscall.SIGINT)
+			select {
+			case err := <-exited:
+				if err != nil {
+					t.Errorf("worker after Ctrl-C: %v\n%s", err, wout.String())
+				}
+			case <-time.After(30 * time.Second):
+				_ = w.Process.Kill()
+				<-exited
+				t.Errorf("worker did not stop within 30 s of SIGINT")
+			}
+		}()
+		reg := exec.Command(registerBin)
+		reg.Env = env
+		out, err := reg.Output()
+		if err != nil {
+			t.Fatalf("register program: %v\n%s", err, out)
+		}
+		id := strings.TrimSpace(string(out))
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := srv.WaitWorkflows(ctx, id); err != nil {
+			t.Fatalf("workflow %q: %v\nworker output:\n%s", id, err, wout.String())
+		}
+		wf, _ := srv.Workflow(id)
+		if wf.Status != model.WorkflowCompleted || wf.Output["greeting"] != "Hello, Ada!" {
+			t.Fatalf("workflow %s, output %v", wf.Status, wf.Output)
+		}
+	})
+
+	const secret, wrongSecret = "readme-secret-31337", "readme-wrong-secret-4242"
+	for _, c := range []struct {
+		name    string
+		opts    []conductortest.Option
+		url     func(string) string
+		secret  string
+		message string
+	}{
+		{"wrong base path", nil, func(u string) string { return strings.TrimSuffix(u, "/api") }, "", "does the base URL end in /api?"},
+		{"wrong secret", []conductortest.Option{conductortest.WithAuth("readme-key", secret)}, func(u string) string { return u }, wrongSecret, "check the key id and secret"},
+	} {
+		t.Run("worker stops on a "+c.name, func(t *testing.T) {
+			srv := conductortest.NewServer(c.opts...)
+			defer srv.Close()
+			key := ""
+			if c.secret != "" {
+				key = "readme-key"
+			}
+			w := exec.Command(workerBin)
+			w.Env = serverEnv(c.url(srv.URL()), key, c.secret)
+			var wout bytes.Buffer
+			w.Stdout, w.Stderr = &wout, &wout
+			start := time.Now()
+			if err := w.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan error, 1)
+			go func() { exited <- w.Wait() }()
+			select {
+			case err := <-exited:
+				if err == nil {
+					t.Errorf("worker exited 0 after %s, want a failure", time.Since(start))
+				}
+			case <-time.After(20 * time.Second):
+				_ = w.Process.Kill()
+				<-exited
+				t.Fatalf("worker still running after 20 s\n%s", wout.String())
+			}
+			if !strings.Contains(wout.String(), c.message) {
+				t.Errorf("output does not say %q:\n%s", c.message, wout.String())
+			}
+			if strings.Contains(wout.String(), secret) || strings.Contains(wout.String(), wrongSecret) {
+				t.Errorf("output holds a secret:\n%s", wout.String())
+			}
+		})
 	}
 }
 
-// goBlockAfter returns the first ```go block after heading.
-func goBlockAfter(t *testing.T, doc, heading string) string {
-	t.Helper()
-	i := strings.Index(doc, "\n"+heading+"\n")
-	if i < 0 {
-		t.Fatalf("README has no heading %q", heading)
+// serverEnv is the environment of a README program: the parent's, with the
+// server variables replaced.
+func serverEnv(url, key, secret string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, settings.EnvServerURL+"=") && !strings.HasPrefix(kv, settings.EnvAuthKey+"=") &&
+			!strings.HasPrefix(kv, settings.EnvAuthSecret+"=") {
+			env = append(env, kv)
+		}
 	}
-	rest := doc[i:]
-	start := strings.Index(rest, "```go\n")
-	if start < 0 {
-		t.Fatalf("no go block after %q", heading)
-	}
-	rest = rest[start+len("```go\n"):]
-	end := strings.Index(rest, "```\n")
-	if end < 0 {
-		t.Fatalf("unterminated go block after %q", heading)
-	}
-	return rest[:end]
+	return append(env, settings.EnvServerURL+"="+url, settings.EnvAuthKey+"="+key, settings.EnvAuthSecret+"="+secret)
 }

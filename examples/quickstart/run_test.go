@@ -40,6 +40,7 @@ func testConfig(serverURL string, workflows int) config {
 // the charge step failed once and was retried by the server, the ship step
 // was handed out shipCallbacks+1 times, and the data flowed to the output.
 func TestRunCompletesEveryWorkflow(t *testing.T) {
+	t.Parallel() // each run has its own server; most of a run is the workflow's designed delays
 	srv := conductortest.NewServer()
 	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
@@ -109,6 +110,7 @@ func statuses(ts []model.Task) []model.TaskStatus {
 
 // TestRunStartsDevServerWhenNoURL covers the `make run` path: no server URL.
 func TestRunStartsDevServerWhenNoURL(t *testing.T) {
+	t.Parallel() // each run has its own server; most of a run is the workflow's designed delays
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
 	var out bytes.Buffer
@@ -124,6 +126,7 @@ func TestRunStartsDevServerWhenNoURL(t *testing.T) {
 // TestRunContinuesWhenMetricsPortIsBusy: a taken port is reported and the
 // run goes on without metrics.
 func TestRunContinuesWhenMetricsPortIsBusy(t *testing.T) {
+	t.Parallel() // each run has its own server; most of a run is the workflow's designed delays
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -151,6 +154,7 @@ func TestRunContinuesWhenMetricsPortIsBusy(t *testing.T) {
 // checks that they describe the run: a worker per task type, and per type as
 // many executions as the workflows needed.
 func TestRunServesMetrics(t *testing.T) {
+	t.Parallel() // each run has its own server; most of a run is the workflow's designed delays
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -268,6 +272,7 @@ func (w *cancelOn) String() string {
 // TestRunInterrupted: Ctrl-C during the run stops the workers gracefully,
 // still prints the summary and reports the interruption (exit code 130).
 func TestRunInterrupted(t *testing.T) {
+	t.Parallel() // each run has its own server; most of a run is the workflow's designed delays
 	srv := conductortest.NewServer()
 	defer srv.Close()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -374,6 +379,7 @@ func TestRunWithAuthentication(t *testing.T) {
 // as unfinished and make the run fail (a non-zero exit code), after a
 // graceful stop of the workers.
 func TestRunTimesOut(t *testing.T) {
+	t.Parallel() // each run has its own server; most of a run is the workflow's designed delays
 	srv := conductortest.NewServer()
 	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)

@@ -67,7 +67,11 @@ func (ts *tokenSource) refresh(ctx context.Context, stale string) (string, error
 		tok, refreshAt, err := ts.fetch(fctx)
 		ts.c.obs.TokenRefreshed(err)
 		if err != nil {
-			ts.c.log.WithField("keyId", ts.keyID).Warnf("conductor token refresh failed: %v", err)
+			// Debug only: every caller gets the error, and a runner logs its
+			// failed polls rate-limited with the worker's fields; a warning
+			// here would repeat on every attempt through a logger the runner
+			// does not control.
+			ts.c.log.WithField("keyId", ts.keyID).Debugf("conductor token refresh failed: %v", err)
 			return "", err
 		}
 		ts.c.log.WithFields(logrus.Fields{"keyId": ts.keyID, "refreshIn": refreshAt.Sub(ts.now()).Round(time.Second)}).
@@ -102,7 +106,10 @@ func (ts *tokenSource) fetch(ctx context.Context) (string, time.Time, error) {
 	if err != nil {
 		var apiErr *APIError
 		if errors.As(err, &apiErr) && (apiErr.StatusCode == http.StatusUnauthorized || apiErr.StatusCode == http.StatusForbidden) {
-			return "", time.Time{}, fmt.Errorf("%w: the server refused key id %q: %s", ErrUnauthorized, ts.keyID, apiErr.Message)
+			// Both wrapped: errors.Is(err, ErrUnauthorized) for callers, and
+			// the *APIError (status, path) for the runner's misconfiguration
+			// check.
+			return "", time.Time{}, fmt.Errorf("%w: the server refused key id %q: %w", ErrUnauthorized, ts.keyID, apiErr)
 		}
 		return "", time.Time{}, fmt.Errorf("conductor: token request failed: %w", err)
 	}

@@ -2,13 +2,26 @@
 // Prometheus.
 //
 // The task runner reports events through the small Recorder interface.
-// NopRecorder, the default, records nothing, so a runner without metrics pays
-// one empty interface call per event. Prometheus is the real implementation:
-// it registers its collectors on a prometheus.Registerer that you supply (this
-// package never touches the global registry or http.DefaultServeMux) and
-// also observes the HTTP client through RequestDone and TokenRefreshed.
-// METRICS.md at the repository root lists every metric with its labels and
-// example queries.
+// Prometheus is the real implementation: it registers its collectors on a
+// prometheus.Registerer and also observes the HTTP client through
+// RequestDone and TokenRefreshed. NopRecorder records nothing. METRICS.md at
+// the repository root lists every metric with its labels and example
+// queries.
+//
+// # The original SDK's recipe
+//
+// A runner created without worker.WithMetrics reports to DefaultRecorder, on
+// client_golang's default registry, and ProvideMetrics without a registry
+// serves that registry, so the original docs' two lines export the task
+// series as they did there:
+//
+//	go metrics.ProvideMetrics(settings.NewDefaultMetricsSettings()) // :2112/metrics
+//	runner := worker.NewTaskRunnerWithApiClient(apiClient)
+//
+// ProvideMetrics logs a port in use at error level as well as returning it,
+// since the go statement drops the error. The default registry is the one
+// piece of global state the SDK uses, and only on this path; the forms below
+// keep a runner's metrics on a registry you own.
 //
 // # Wiring
 //
@@ -30,13 +43,8 @@
 //	if err != nil { ... }
 //	go metrics.ProvideMetrics(settings.NewDefaultMetricsSettings(), reg)
 //
-// The original SDK's one-liner, go ProvideMetrics(settings), worked because
-// the worker wrote into the process-wide default registry. This package
-// keeps no package-level state, so that form alone serves only the Go runtime
-// and process metrics: the runner's recorder must be registered on the
-// registry that is served, as above. The trade-off buys two runners in one
-// process that export to separate registries, and no registration panics
-// merely for importing the package.
+// Pass the recorder to the runner with worker.WithMetrics (and to the client
+// with client.WithObserver for the conductor_* series).
 //
 // For a server you can stop, use Serve (blocks until its context ends) or
 // NewServer with Start and Stop. Both report a port in use as an error.

@@ -210,6 +210,25 @@ var _ Recorder = (*Prometheus)(nil)
 // second recorder on the same registry; wrap reg with
 // prometheus.WrapRegistererWith to tell two runners apart instead).
 func NewPrometheus(reg prometheus.Registerer, opts ...Option) (*Prometheus, error) {
+	return newPrometheus(reg, false, opts...)
+}
+
+// DefaultRecorder returns a recorder on client_golang's default registry
+// (prometheus.DefaultRegisterer), the convention of the original SDK: a
+// TaskRunner created without worker.WithMetrics reports here, and
+// ProvideMetrics called without a registry serves it. Every call in a process
+// shares the same collectors (the first call registers them, later ones
+// adopt them), so two runners add up into one set of series, as they did in
+// the original SDK. It fails only when the default registry holds a
+// different collector under one of these names.
+func DefaultRecorder() (*Prometheus, error) {
+	return newPrometheus(prometheus.DefaultRegisterer, true)
+}
+
+// newPrometheus is NewPrometheus; with adopt, collectors already registered
+// under the same names (by an earlier call with the same options) are used
+// instead of failing.
+func newPrometheus(reg prometheus.Registerer, adopt bool, opts ...Option) (*Prometheus, error) {
 	if reg == nil {
 		return nil, errors.New("metrics: registerer must not be nil")
 	}
@@ -270,35 +289,72 @@ func NewPrometheus(reg prometheus.Registerer, opts ...Option) (*Prometheus, erro
 		httpDuration: histogram(NameHTTPRequestDuration, "Duration of HTTP requests to the Conductor server in seconds.", o.requestTime, []string{LabelEndpoint, LabelMethod}),
 		tokenRefresh: counter(NameTokenRefresh, "Attempts to obtain an access token, by result.", []string{LabelResult}),
 	}
+	if adopt {
+		if err := p.adopt(reg); err != nil {
+			return nil, err
+		}
+	} else {
+		cs := p.collectors()
+		for i, c := range cs {
+			if err := reg.Register(c); err != nil {
+				// Leave the registry as we found it.
+				for _, done := range cs[:i] {
+					reg.Unregister(done)
+				}
+				return nil, fmt.Errorf("metrics: register collectors: %w", err)
+			}
+		}
+	}
 	p.tokenOK = p.tokenRefresh.WithLabelValues(TokenRefreshSuccess)
 	p.tokenErr = p.tokenRefresh.WithLabelValues(TokenRefreshError)
+	return p, nil
+}
 
-	cs := []prometheus.Collector{
+func (p *Prometheus) collectors() []prometheus.Collector {
+	return []prometheus.Collector{
 		p.pollError, p.executeError, p.updateError, p.pollCounter, p.pollTime, p.executeTime, p.resultSize,
 		p.updateTime, p.polled, p.pollResult, p.executed, p.inFlight, p.freeSlots, p.paused, p.updateGiveUp,
 		p.leaseExtension, p.httpRequests, p.httpDuration, p.tokenRefresh,
 	}
-	for i, c := range cs {
-		if err := reg.Register(c); err != nil {
-			// Leave the registry as we found it.
-			for _, done := range cs[:i] {
-				reg.Unregister(done)
-			}
-			return nil, fmt.Errorf("metrics: register collectors: %w", err)
+}
+
+// adopt registers p's collectors on reg, taking over the ones an earlier
+// recorder registered there under the same name.
+func (p *Prometheus) adopt(reg prometheus.Registerer) error {
+	errs := []error{
+		adoptOne(reg, &p.pollError), adoptOne(reg, &p.executeError), adoptOne(reg, &p.updateError),
+		adoptOne(reg, &p.pollCounter), adoptOne(reg, &p.pollTime), adoptOne(reg, &p.executeTime),
+		adoptOne(reg, &p.resultSize), adoptOne(reg, &p.updateTime), adoptOne(reg, &p.polled),
+		adoptOne(reg, &p.pollResult), adoptOne(reg, &p.executed), adoptOne(reg, &p.inFlight),
+		adoptOne(reg, &p.freeSlots), adoptOne(reg, &p.paused), adoptOne(reg, &p.updateGiveUp),
+		adoptOne(reg, &p.leaseExtension), adoptOne(reg, &p.httpRequests), adoptOne(reg, &p.httpDuration),
+		adoptOne(reg, &p.tokenRefresh),
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("metrics: register collectors on the default registry: %w", err)
+	}
+	return nil
+}
+
+// adoptOne registers *c on reg or, when a collector of the same type is
+// already registered under its name, replaces *c with that one.
+func adoptOne[C prometheus.Collector](reg prometheus.Registerer, c *C) error {
+	err := reg.Register(*c)
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			*c = existing
+			return nil
 		}
 	}
-	return p, nil
+	return err
 }
 
 // Unregister removes the collectors from reg, which must be the registerer
 // given to NewPrometheus. It lets a process replace a recorder on a long-lived
 // registry.
 func (p *Prometheus) Unregister(reg prometheus.Registerer) {
-	for _, c := range []prometheus.Collector{
-		p.pollError, p.executeError, p.updateError, p.pollCounter, p.pollTime, p.executeTime, p.resultSize,
-		p.updateTime, p.polled, p.pollResult, p.executed, p.inFlight, p.freeSlots, p.paused, p.updateGiveUp,
-		p.leaseExtension, p.httpRequests, p.httpDuration, p.tokenRefresh,
-	} {
+	for _, c := range p.collectors() {
 		reg.Unregister(c)
 	}
 }
@@ -327,6 +383,15 @@ func (p *Prometheus) forType(taskType string) *taskSeries {
 	}
 	for i, st := range executedStatuses {
 		s.executed[i] = p.executed.WithLabelValues(taskType, st)
+	}
+	// The error counters start at zero for every kind they can take, so
+	// rate() and absent() work before the first error (METRICS.md promises
+	// every series of a task type from its first event).
+	for _, k := range pollErrorKinds {
+		p.pollError.WithLabelValues(taskType, k)
+	}
+	for _, k := range executeErrorKinds {
+		p.executeError.WithLabelValues(taskType, k)
 	}
 	// Two goroutines may race to build the same entry; both built children of
 	// the same vectors, so whichever is stored is equivalent.

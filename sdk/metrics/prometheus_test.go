@@ -168,9 +168,24 @@ func TestPollDone(t *testing.T) {
 		`task_poll_result_total{result="tasks",taskType="a"} 1`,
 		`task_poll_result_total{result="tasks",taskType="b"} 0`))
 	// A raw error string never becomes a label value.
+	// Every kind exists at zero from the task type's first event on.
 	checkExposition(t, reg, "task_poll_error", expect(
+		`task_poll_error{kind="client",taskType="a"} 0`,
+		`task_poll_error{kind="client",taskType="b"} 0`,
+		`task_poll_error{kind="connection",taskType="a"} 0`,
+		`task_poll_error{kind="connection",taskType="b"} 0`,
+		`task_poll_error{kind="decode",taskType="a"} 0`,
+		`task_poll_error{kind="decode",taskType="b"} 0`,
+		`task_poll_error{kind="other",taskType="a"} 0`,
 		`task_poll_error{kind="other",taskType="b"} 1`,
-		`task_poll_error{kind="server",taskType="a"} 1`))
+		`task_poll_error{kind="server",taskType="a"} 1`,
+		`task_poll_error{kind="server",taskType="b"} 0`,
+		`task_poll_error{kind="throttled",taskType="a"} 0`,
+		`task_poll_error{kind="throttled",taskType="b"} 0`,
+		`task_poll_error{kind="timeout",taskType="a"} 0`,
+		`task_poll_error{kind="timeout",taskType="b"} 0`,
+		`task_poll_error{kind="unauthorized",taskType="a"} 0`,
+		`task_poll_error{kind="unauthorized",taskType="b"} 0`))
 	checkExposition(t, reg, "task_poll_time", expect(
 		`task_poll_time_bucket{taskType="a",le="0.1"} 1`,
 		`task_poll_time_bucket{taskType="a",le="1"} 2`,
@@ -199,6 +214,8 @@ func TestExecuteDone(t *testing.T) {
 
 	checkExposition(t, reg, "task_execute_error", expect(
 		`task_execute_error{kind="handler_error",taskType="a"} 1`,
+		`task_execute_error{kind="invalid_output",taskType="a"} 0`,
+		`task_execute_error{kind="other",taskType="a"} 0`,
 		`task_execute_error{kind="panic",taskType="a"} 1`,
 		`task_execute_error{kind="terminal",taskType="a"} 1`))
 	checkExposition(t, reg, "task_executed_total", expect(
@@ -328,7 +345,12 @@ func TestErrorKindsAreBounded(t *testing.T) {
 	if got := testutil.ToFloat64(rec.pollError.WithLabelValues("a", ErrorKindOther)); got != 101 {
 		t.Errorf(`task_poll_error{kind="other"} = %v, want 101`, got)
 	}
-	checkExposition(t, reg, "task_execute_error", `task_execute_error{kind="other",taskType="a"} 100`)
+	checkExposition(t, reg, "task_execute_error", expect(
+		`task_execute_error{kind="handler_error",taskType="a"} 0`,
+		`task_execute_error{kind="invalid_output",taskType="a"} 0`,
+		`task_execute_error{kind="other",taskType="a"} 100`,
+		`task_execute_error{kind="panic",taskType="a"} 0`,
+		`task_execute_error{kind="terminal",taskType="a"} 0`))
 	checkExposition(t, reg, "task_executed_total", expect(
 		`task_executed_total{status="COMPLETED",taskType="a"} 0`,
 		`task_executed_total{status="FAILED",taskType="a"} 0`,

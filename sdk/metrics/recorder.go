@@ -49,6 +49,15 @@ const (
 	ErrorKindOther        = "other"
 )
 
+// pollErrorKinds are the values of the kind label of task_poll_error, and
+// executeErrorKinds those of task_execute_error. Each series exists, at
+// zero, from a task type's first event on.
+var (
+	pollErrorKinds = [...]string{ErrorKindTimeout, ErrorKindConnection, ErrorKindServer, ErrorKindThrottled,
+		ErrorKindClient, ErrorKindUnauthorized, ErrorKindDecode, ErrorKindOther}
+	executeErrorKinds = [...]string{ErrorKindHandler, ErrorKindTerminal, ErrorKindPanic, ErrorKindOutput, ErrorKindOther}
+)
+
 // NopRecorder records nothing.
 type NopRecorder struct{}
 

@@ -256,25 +256,44 @@ func Serve(ctx context.Context, s *settings.MetricsSettings, g prometheus.Gather
 // ProvideMetrics serves metrics at s.ApiEndpoint on port s.Port and blocks,
 // as in the original SDK's documentation:
 //
-//	go metrics.ProvideMetrics(settings.NewDefaultMetricsSettings(), reg)
+//	go metrics.ProvideMetrics(settings.NewDefaultMetricsSettings())
 //
-// It serves the given gatherers (typically the registry a Prometheus
-// recorder was created on). With none it serves a fresh registry holding only
-// the Go runtime and process collectors: this package keeps no global
-// registry, so worker metrics appear only on a registry you pass here or
-// through an Exporter. It returns only on error, for instance a port in use;
-// use Serve or an Exporter for a server you can stop.
+// With no gatherer it serves client_golang's default registry: the Go
+// runtime and process series, and the task series of every TaskRunner
+// created without worker.WithMetrics (those report to DefaultRecorder). With
+// gatherers it serves those instead (typically the registry a recorder was
+// created on with NewPrometheus).
+//
+// It returns only on error, for instance a port in use. Because the
+// documented form runs it in a go statement, where the error is lost, the
+// error is also logged once at error level. Use Serve or an Exporter for a
+// server you can stop.
 func ProvideMetrics(s *settings.MetricsSettings, gatherers ...prometheus.Gatherer) error {
+	return provideMetrics(context.Background(), nil, s, gatherers...)
+}
+
+// provideMetrics is ProvideMetrics with a context and a logger (nil: a new
+// logrus logger), for tests.
+func provideMetrics(ctx context.Context, logger logrus.FieldLogger, s *settings.MetricsSettings, gatherers ...prometheus.Gatherer) error {
 	var g prometheus.Gatherer
 	switch len(gatherers) {
 	case 0:
-		g = NewRuntimeRegistry()
+		g = prometheus.DefaultGatherer
 	case 1:
 		g = gatherers[0]
 	default:
 		g = prometheus.Gatherers(gatherers)
 	}
-	return Serve(context.Background(), s, g)
+	if logger == nil {
+		l := logrus.New()
+		l.SetLevel(logrus.WarnLevel)
+		logger = l
+	}
+	err := Serve(ctx, s, g, WithLogger(logger))
+	if err != nil {
+		logger.WithError(err).Error("metrics: not serving metrics")
+	}
+	return err
 }
 
 // NewRuntimeRegistry returns a new registry holding the Go runtime and

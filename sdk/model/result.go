@@ -21,8 +21,9 @@ const MaxReasonLength = 500
 //     status;
 //   - nil (or a nil pointer) completes the task with an empty output;
 //   - any other value completes the task with the value as output; it must
-//     encode to a JSON object, otherwise the task fails with a reason saying
-//     why.
+//     encode to a JSON object, otherwise the task fails with
+//     FAILED_WITH_TERMINAL_ERROR (the same output would fail every retry)
+//     and a reason that says why and names the field that cannot be encoded.
 //
 // workerID is used when the result carries no worker id of its own.
 func ResultOf(task *Task, workerID string, output interface{}, err error) (*TaskResult, int) {
@@ -65,7 +66,8 @@ func ResultOf(task *Task, workerID string, output interface{}, err error) (*Task
 		return res, size
 	}
 	if convErr != nil {
-		res.Status = FailedTask
+		// The same output would fail the same way on every retry.
+		res.Status = FailedWithTerminalErrorTask
 		res.ReasonForIncompletion = Truncate(convErr.Error(), MaxReasonLength)
 		res.OutputData = map[string]interface{}{}
 		res.CallbackAfterSeconds = 0
@@ -92,6 +94,9 @@ func OutputToMap(output interface{}) (map[string]interface{}, int, error) {
 	}
 	data, err := json.Marshal(output)
 	if err != nil {
+		if path := unencodablePath(output); path != "" {
+			return nil, 0, fmt.Errorf("task output field %q (in a %T) cannot be encoded as JSON: %v", path, output, err)
+		}
 		return nil, 0, fmt.Errorf("task output of type %T cannot be encoded as JSON: %v", output, err)
 	}
 	if m, ok := output.(map[string]interface{}); ok {

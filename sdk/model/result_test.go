@@ -39,11 +39,12 @@ func TestResultOf(t *testing.T) {
 		{name: "nil pointer is empty output", output: (*sampleOutput)(nil), wantStatus: CompletedTask, wantOut: map[string]interface{}{}},
 		{name: "map output kept", output: map[string]interface{}{"n": 1}, wantStatus: CompletedTask, wantOut: map[string]interface{}{"n": 1}},
 		{name: "typed map", output: map[string]int{"n": 2}, wantStatus: CompletedTask, wantOut: map[string]interface{}{"n": json.Number("2")}},
-		{name: "slice is not an object", output: []int{1, 2}, wantStatus: FailedTask, wantOut: map[string]interface{}{}, wantReason: "encodes to a JSON array, want a JSON object"},
-		{name: "string is not an object", output: "done", wantStatus: FailedTask, wantOut: map[string]interface{}{}, wantReason: "a JSON string"},
-		{name: "number is not an object", output: 42, wantStatus: FailedTask, wantOut: map[string]interface{}{}, wantReason: "a JSON number"},
-		{name: "channel cannot be encoded", output: map[string]interface{}{"c": make(chan int)}, wantStatus: FailedTask, wantOut: map[string]interface{}{}, wantReason: "cannot be encoded as JSON"},
-		{name: "NaN cannot be encoded", output: map[string]float64{"x": math.NaN()}, wantStatus: FailedTask, wantOut: map[string]interface{}{}, wantReason: "cannot be encoded as JSON"},
+		{name: "slice is not an object", output: []int{1, 2}, wantStatus: FailedWithTerminalErrorTask, wantOut: map[string]interface{}{}, wantReason: "encodes to a JSON array, want a JSON object"},
+		{name: "string is not an object", output: "done", wantStatus: FailedWithTerminalErrorTask, wantOut: map[string]interface{}{}, wantReason: "a JSON string"},
+		{name: "number is not an object", output: 42, wantStatus: FailedWithTerminalErrorTask, wantOut: map[string]interface{}{}, wantReason: "a JSON number"},
+		{name: "channel cannot be encoded", output: map[string]interface{}{"c": make(chan int)}, wantStatus: FailedWithTerminalErrorTask, wantOut: map[string]interface{}{}, wantReason: `task output field "c" (in a map[string]interface {}) cannot be encoded as JSON: json: unsupported type: chan int`},
+		{name: "nested field named", output: nestedOutput{Items: []nestedItem{{Price: 1}, {Price: math.Inf(1)}}}, wantStatus: FailedWithTerminalErrorTask, wantOut: map[string]interface{}{}, wantReason: `field "items[1].price"`},
+		{name: "NaN cannot be encoded", output: map[string]float64{"x": math.NaN()}, wantStatus: FailedWithTerminalErrorTask, wantOut: map[string]interface{}{}, wantReason: `field "x"`},
 		{name: "error fails", err: errors.New("boom"), wantStatus: FailedTask, wantOut: map[string]interface{}{}, wantReason: "boom"},
 		{name: "error wins over output", output: map[string]interface{}{"partial": true}, err: errors.New("late failure"), wantStatus: FailedTask, wantOut: map[string]interface{}{"partial": true}, wantReason: "late failure"},
 		{name: "terminal error", err: NewNonRetryableError(errors.New("bad input")), wantStatus: FailedWithTerminalErrorTask, wantOut: map[string]interface{}{}, wantReason: "bad input"},
@@ -244,4 +245,13 @@ func FuzzOutputToMap(f *testing.F) {
 			}
 		}
 	})
+}
+
+type nestedItem struct {
+	Price float64 `json:"price"`
+}
+
+type nestedOutput struct {
+	Name  string       `json:"name"`
+	Items []nestedItem `json:"items"`
 }

@@ -16,7 +16,7 @@ import (
 // owns the retries of polls and results itself, so nothing is retried twice
 // over.
 func NewTaskRunnerWithApiClient(apiClient *client.APIClient, opts ...Option) *TaskRunner {
-	return newRunner(&clientAPI{tasks: apiClient.Tasks().WithoutRetries()}, opts...)
+	return newRunner(&clientAPI{tasks: apiClient.Tasks().WithoutRetries(), base: apiClient.BaseURL()}, opts...)
 }
 
 // NewTaskRunner returns a runner for the server described by httpSettings,
@@ -35,6 +35,7 @@ func NewTaskRunner(authSettings *settings.AuthenticationSettings, httpSettings *
 // errors are worth retrying.
 type clientAPI struct {
 	tasks *client.TaskClient
+	base  string // for the messages of ConfigError
 }
 
 var _ taskAPI = (*clientAPI)(nil)

@@ -165,7 +165,10 @@ func WithLogger(l logrus.FieldLogger) Option {
 }
 
 // WithMetrics sets the recorder the runner reports its measurements to.
-// Default: metrics.NopRecorder.
+// Default: metrics.DefaultRecorder(), on client_golang's default registry,
+// which metrics.ProvideMetrics serves when given no registry (the original
+// SDK's recipe). Pass a recorder on your own registry to keep the runner
+// off global state, or metrics.NopRecorder{} to record nothing.
 func WithMetrics(r metrics.Recorder) Option {
 	return func(c *runnerConfig) {
 		if r != nil {

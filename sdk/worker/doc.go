@@ -117,7 +117,22 @@
 // # Observability
 //
 // WithLogger, WithMetrics and WithHooks plug in a logger, a metrics.Recorder
-// and callbacks; without them the runner logs to a new logrus logger at info
-// level and records nothing. Workers lists the state of every worker and
+// and callbacks. Without them the runner logs to a new logrus logger at info
+// level and records to metrics.DefaultRecorder (client_golang's default
+// registry, which metrics.ProvideMetrics serves when given no registry: the
+// original SDK's recipe). Workers lists the state of every worker and
 // StatusHandler serves it as JSON for readiness probes.
+//
+// # Misconfiguration
+//
+// A worker whose server answers prove the configuration wrong stops instead
+// of polling for ever: a few polls in a row answered 404 (Conductor answers
+// a poll for an unknown task type with an empty list, so a 404 means a base
+// URL that misses the API, typically without /api) or with a web page,
+// refused with 401/403 after a fresh token, a token request refused, or a
+// TLS verification failure. It logs one error line naming the URL and the
+// likely fix, calls Hooks.OnFatalError, and WaitWorkers returns once every
+// worker has stopped; TaskRunner.Err then says why (a *ConfigError matching
+// ErrMisconfigured). Connection errors, timeouts, 5xx and 429 never stop a
+// worker: they are retried with backoff and shown in Workers.
 package worker

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"runtime"
@@ -46,9 +47,23 @@ func (p *poller) execute(t *model.Task) *model.TaskResult {
 	if h := r.hooks.OnTaskFinished; h != nil {
 		h(t, res.Status, d)
 	}
-	if panicked {
-		p.log.WithFields(logrus.Fields{"taskId": t.TaskId, "workflowId": t.WorkflowInstanceId}).Warn("worker: handler panicked; task reported FAILED")
-	} else if debugEnabled(p.log) {
+	// One line per failed execution, with what a person needs to find the
+	// cause: the panic value and stack, the handler's error, or why the
+	// output could not be sent.
+	switch {
+	case panicked:
+		var pe *panicError
+		if errors.As(err, &pe) {
+			p.log.WithFields(logrus.Fields{"taskId": t.TaskId, "workflowId": t.WorkflowInstanceId, "panic": fmt.Sprint(pe.value), "stack": pe.stack}).
+				Errorf("worker: handler panicked: %v; task reported %s", pe.value, res.Status)
+		}
+	case err != nil:
+		p.log.WithFields(logrus.Fields{"taskId": t.TaskId, "workflowId": t.WorkflowInstanceId, "status": res.Status, "duration": d}).WithError(err).
+			Warnf("worker: handler failed; task reported %s", res.Status)
+	case kind == metrics.ErrorKindOutput:
+		p.log.WithFields(logrus.Fields{"taskId": t.TaskId, "workflowId": t.WorkflowInstanceId, "status": res.Status, "reason": res.ReasonForIncompletion}).
+			Warnf("worker: handler output cannot be sent; task reported %s", res.Status)
+	case debugEnabled(p.log):
 		p.log.WithFields(logrus.Fields{"taskId": t.TaskId, "workflowId": t.WorkflowInstanceId, "status": res.Status, "duration": d}).Debug("worker: handler returned")
 	}
 	return res
@@ -134,7 +149,7 @@ func outcomeKind(res *model.TaskResult, out interface{}, err error, panicked boo
 		}
 		return ""
 	}
-	if res.Status == model.FailedTask {
+	if res.Status == model.FailedTask || res.Status == model.FailedWithTerminalErrorTask {
 		return metrics.ErrorKindOutput // the output could not be encoded
 	}
 	return ""

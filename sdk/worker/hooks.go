@@ -30,4 +30,8 @@ type Hooks struct {
 	// OnWorkerError is called for errors of the worker machinery itself: a
 	// failed poll or a failed lease extension.
 	OnWorkerError func(taskType string, err error)
+	// OnFatalError is called once when a worker stops polling because the
+	// server's answers prove the configuration wrong (see TaskRunner.Err);
+	// err is a *ConfigError.
+	OnFatalError func(taskType string, err error)
 }

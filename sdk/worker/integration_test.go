@@ -147,6 +147,7 @@ func (e *itEnv) checkExactlyOnce(t testing.TB, ids []string, tasksPer int) {
 // sequential tasks complete exactly once with correct outputs, at batch sizes
 // 1, 10 and 100. -short runs a tenth of it, -race a fifth.
 func TestITExactlyOnce(t *testing.T) {
+	t.Parallel() // own dev server; mostly waiting on callbacks and timeouts
 	single, seqWF, seqLen := 10000, 50, 200
 	switch {
 	case testing.Short():
@@ -187,6 +188,7 @@ func TestITExactlyOnce(t *testing.T) {
 // Done means 2: IN_PROGRESS with a 1 s callback twice, then COMPLETED: the
 // server saw 3 polls of the task and 3 updates.
 func TestITInProgressCallback(t *testing.T) {
+	t.Parallel() // own dev server; mostly waiting on callbacks and timeouts
 	e := newITEnv(t)
 	e.defineSequence(t, "cb", "cb_task", 1, nil)
 	r := e.runner(t, WithPollTimeout(time.Second))
@@ -223,6 +225,7 @@ var outageFor, outageWait = 20 * time.Second, 3 * time.Minute
 var outageOpts []Option
 
 func TestITOutageAndErrors(t *testing.T) {
+	t.Parallel() // own dev server; mostly waiting on callbacks and timeouts
 	if testing.Short() {
 		t.Skip("20 s outage")
 	}
@@ -332,6 +335,7 @@ func TestITOutageAndErrors(t *testing.T) {
 // Done means 4: handlers that panic, return unserialisable output, or block
 // past shutdown.
 func TestITBadHandlers(t *testing.T) {
+	t.Parallel() // own dev server; mostly waiting on callbacks and timeouts
 	e := newITEnv(t)
 	def := func(name string) *model.TaskDef {
 		return &model.TaskDef{Name: name, RetryCount: 0, ResponseTimeoutSeconds: 1, TimeoutPolicy: model.TimeoutPolicyRetry}
@@ -361,15 +365,17 @@ func TestITBadHandlers(t *testing.T) {
 	w := e.start(t, "weird", 1, nil)
 	s := e.start(t, "stuck", 1, nil)
 	e.wait(t, 30*time.Second, append(p, w...))
-	check := func(id, want string) {
+	check := func(id string, status model.TaskStatus, want string) {
 		wf, _ := e.srv.Workflow(id)
 		tk := wf.Tasks[0]
-		if wf.Status != model.WorkflowFailed || tk.Status != model.TaskFailed || !strings.Contains(tk.ReasonForIncompletion, want) {
-			t.Errorf("workflow %s %s, task %s, reason %q (want %q)", id, wf.Status, tk.Status, tk.ReasonForIncompletion, want)
+		if wf.Status != model.WorkflowFailed || tk.Status != status || !strings.Contains(tk.ReasonForIncompletion, want) {
+			t.Errorf("workflow %s %s, task %s, reason %q (want %s, %q)", id, wf.Status, tk.Status, tk.ReasonForIncompletion, status, want)
 		}
 	}
-	check(p[0], "handler panicked: wheels came off")
-	check(w[0], "cannot be encoded")
+	check(p[0], model.TaskFailed, "handler panicked: wheels came off")
+	// Retrying cannot fix an output that cannot be encoded: terminal, and
+	// the reason names the field.
+	check(w[0], model.TaskFailedWithTerminalError, `task output field "f"`)
 
 	<-entered
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -395,6 +401,7 @@ func TestITBadHandlers(t *testing.T) {
 // Done means 5: pause/resume and batch-size changes act on the next poll;
 // domain workers get only their domain's tasks.
 func TestITPauseBatchSizeAndDomains(t *testing.T) {
+	t.Parallel() // own dev server; mostly waiting on callbacks and timeouts
 	e := newITEnv(t)
 	e.defineSequence(t, "pb", "pb_task", 1, nil)
 	r := e.runner(t, WithPollTimeout(200*time.Millisecond), WithWorkerID("main"))
@@ -462,6 +469,7 @@ func TestITPauseBatchSizeAndDomains(t *testing.T) {
 // Done means 6: a 3 s handler on a task with responseTimeoutSeconds 2
 // completes without a timeout thanks to lease extension.
 func TestITLeaseExtension(t *testing.T) {
+	t.Parallel() // own dev server; mostly waiting on callbacks and timeouts
 	e := newITEnv(t)
 	e.defineSequence(t, "lease", "lease_task", 1, &model.TaskDef{Name: "lease_task", RetryCount: 0, ResponseTimeoutSeconds: 2, TimeoutPolicy: model.TimeoutPolicyRetry})
 	r := e.runner(t)

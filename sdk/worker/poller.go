@@ -65,6 +65,8 @@ type poller struct {
 
 	activeMu sync.Mutex
 	active   map[string]struct{} // task ids running or being reported
+
+	fatal fatalState // stopping on a misconfiguration: see fatal.go
 }
 
 func newPoller(r *TaskRunner, key workerKey, h HandlerFunc, wc workerConfig) *poller {
@@ -140,8 +142,10 @@ var stateNames = [...]string{"starting", "polling", "paused", "waiting_for_slot"
 
 func (p *poller) run() {
 	defer p.r.running.done()
+	defer p.r.pollerStopped()
 	defer p.releasePermit()
-	ctx := p.r.fetchCtx
+	ctx, stop := p.runContext() // fetchCtx, also ended by checkFatal
+	defer stop()
 	p.log.WithFields(logrus.Fields{"batchSize": p.slots.Load(), "pollInterval": time.Duration(p.pollInterval.Load())}).Info("worker: started")
 	defer func() {
 		p.state.Store(stateStopped)
@@ -295,6 +299,7 @@ func (p *poller) poll(ctx context.Context, count int, timeout time.Duration) ([]
 		if h := r.hooks.OnWorkerError; h != nil {
 			h(p.key.taskType, err)
 		}
+		p.checkFatal(err) // see fatal.go
 		return nil, elapsed, err
 	}
 	p.lastPoll.Store(now.UnixNano())

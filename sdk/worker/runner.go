@@ -48,7 +48,14 @@ type TaskRunner struct {
 	// watch checks the queues of idle workers for them (watcher.go); its
 	// goroutine starts with the first worker.
 	watch        *queueWatcher
-	watchStarted bool
+	watchStarted bool // under mu
+	livePollers  int  // pollers whose loop has not ended; under mu
+
+	// baseURL is the server's base URL when the api knows it (ConfigError).
+	baseURL string
+
+	fatalMu   sync.Mutex
+	fatalErrs []error // see TaskRunner.Err
 
 	mu       sync.Mutex
 	pollers  map[workerKey]*poller
@@ -73,7 +80,14 @@ func newRunner(api taskAPI, opts ...Option) *TaskRunner {
 		cfg.logger = l
 	}
 	if cfg.recorder == nil {
-		cfg.recorder = metrics.NopRecorder{}
+		// The original SDK's convention: without a recorder, report to the
+		// default registry, which ProvideMetrics serves.
+		if rec, err := metrics.DefaultRecorder(); err == nil {
+			cfg.recorder = rec
+		} else {
+			cfg.logger.WithError(err).Warn("worker: no task metrics: the default Prometheus registry holds other collectors under these names; pass worker.WithMetrics")
+			cfg.recorder = metrics.NopRecorder{}
+		}
 	}
 	if cfg.clock == nil {
 		cfg.clock = systemClock{}
@@ -94,6 +108,9 @@ func newRunner(api taskAPI, opts ...Option) *TaskRunner {
 		holds:    make(chan struct{}, cfg.maxHeld),
 	}
 	r.watch = newQueueWatcher(api, cfg.clock, cfg.logger.WithField("workerId", cfg.workerID))
+	if s, ok := api.(serverURL); ok {
+		r.baseURL = s.serverURL()
+	}
 	r.fetchCtx, r.fetchCancel = context.WithCancel(context.Background())
 	r.workCtx, r.workCancel = context.WithCancelCause(context.Background())
 	return r
@@ -155,6 +172,9 @@ func (r *TaskRunner) Start(taskName string, h HandlerFunc, opts ...WorkerOption)
 	}
 	key := workerKey{taskName, wc.domain}
 	if p, ok := r.pollers[key]; ok {
+		if err := p.fatalErr(); err != nil {
+			return err // it stopped for good; more slots would not poll
+		}
 		p.addSlots(wc.batchSize)
 		p.pollInterval.Store(int64(wc.pollInterval))
 		if wc.pollTimeoutS {
@@ -169,12 +189,13 @@ func (r *TaskRunner) Start(taskName string, h HandlerFunc, opts ...WorkerOption)
 	}
 	r.pollers[key] = p
 	r.order = append(r.order, p)
+	r.livePollers++
 	if !r.watchStarted {
 		r.watchStarted = true
 		r.running.add()
 		go func() {
 			defer r.running.done()
-			r.watch.run(r.fetchCtx)
+			r.watch.run(r.fetchCtx, r.watcherMayStop)
 		}()
 	}
 	r.running.add()
@@ -319,6 +340,28 @@ func describeTasks(ids []string) string {
 		return " (" + strings.Join(ids, ", ") + ")"
 	}
 	return " (" + strings.Join(ids[:show], ", ") + fmt.Sprintf(", and %d more)", len(ids)-show)
+}
+
+// pollerStopped is called by each poller's loop as it ends; the watcher
+// ends with the last one, so that WaitWorkers returns when every worker has
+// stopped on its own (a misconfiguration, see fatal.go).
+func (r *TaskRunner) pollerStopped() {
+	r.mu.Lock()
+	r.livePollers--
+	r.mu.Unlock()
+	r.watch.poke()
+}
+
+// watcherMayStop reports whether no poller is left; if so the watcher is
+// marked stopped, and the next Start starts a new one.
+func (r *TaskRunner) watcherMayStop() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.livePollers > 0 {
+		return false
+	}
+	r.watchStarted = false
+	return true
 }
 
 // tracker counts running goroutines and lets callers wait for zero. Unlike

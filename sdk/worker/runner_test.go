@@ -200,8 +200,8 @@ func TestHandlerOutcomes(t *testing.T) {
 		{
 			name:       "unserialisable",
 			h:          func(context.Context, *model.Task) (interface{}, error) { return weird{C: make(chan int)}, nil },
-			wantStatus: model.FailedTask,
-			wantReason: []string{"cannot be encoded"},
+			wantStatus: model.FailedWithTerminalErrorTask,
+			wantReason: []string{`field "C"`, "cannot be encoded"},
 			wantKind:   metrics.ErrorKindOutput,
 		},
 		{
@@ -290,8 +290,8 @@ func TestPanicStackIsTrimmed(t *testing.T) {
 		if !strings.Contains(reason, "runner_test.go:") {
 			t.Errorf("reason has no frame of the handler:\n%s", reason)
 		}
-		if b.linesAt(logrus.WarnLevel, "panicked") != 1 {
-			t.Errorf("want one warn line about the panic")
+		if b.linesAt(logrus.ErrorLevel, "panicked: kaput") != 1 {
+			t.Errorf("want one error line with the panic value")
 		}
 	})
 }

@@ -82,10 +82,7 @@ func (w *queueWatcher) wait(ctx context.Context, queue string, interval time.Dur
 	}
 	w.entries[e] = struct{}{}
 	w.mu.Unlock()
-	select {
-	case w.kick <- struct{}{}:
-	default:
-	}
+	w.poke()
 	defer func() {
 		w.mu.Lock()
 		delete(w.entries, e)
@@ -104,6 +101,14 @@ func (w *queueWatcher) wait(ctx context.Context, queue string, interval time.Dur
 	}
 }
 
+// poke makes the watcher look at its entries again.
+func (w *queueWatcher) poke() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
 // falseWake records that a worker woken with size tasks queued found none
 // it could take (tasks queued but not yet due).
 func (w *queueWatcher) falseWake(queue string, size int) {
@@ -112,11 +117,15 @@ func (w *queueWatcher) falseWake(queue string, size int) {
 	w.mu.Unlock()
 }
 
-// run checks the watched queues until ctx ends. The runner owns it.
-func (w *queueWatcher) run(ctx context.Context) {
+// run checks the watched queues until ctx ends, or until nobody waits and
+// mayStop says that nobody will. The runner owns it.
+func (w *queueWatcher) run(ctx context.Context, mayStop func() bool) {
 	for ctx.Err() == nil {
 		next, ok := w.nextDue()
 		if !ok {
+			if mayStop() {
+				return
+			}
 			select {
 			case <-w.kick:
 			case <-ctx.Done():

@@ -3,6 +3,7 @@ package faults
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ const keyID = "faults-key"
 // (and counted) several times, and the server never sees two token requests
 // at once.
 func TestShortLivedTokens(t *testing.T) {
+	skipShort(t)
 	const tasks, batch = 3000, 5
 	e := newEnv(t, "tokens", conductortest.WithAuth(keyID, keySecret), conductortest.WithTokenTTL(2*time.Second))
 	e.define("authed", nil)
@@ -69,6 +71,7 @@ func TestShortLivedTokens(t *testing.T) {
 // log line (the log scan in TestMain covers the lines), take no task, and log
 // a bounded number of lines about it.
 func TestRefusedKey(t *testing.T) {
+	skipShort(t)
 	e := newEnv(t, "refused-key", conductortest.WithAuth(keyID, keySecret))
 	e.define("locked", nil)
 	ids := e.start("locked", 0, 10)
@@ -105,5 +108,20 @@ func TestRefusedKey(t *testing.T) {
 			t.Errorf("task of %s is %s, want SCHEDULED", id, wf.Tasks[0].Status)
 		}
 	}
-	t.Logf("refused key: %d poll errors, first: %v", len(errs), errs[0])
+	// A refused key cannot fix itself: the worker stops, WaitWorkers returns
+	// and Err says why, without the secret.
+	stopped := make(chan struct{})
+	go func() { r.WaitWorkers(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the worker with a refused key still polls after 20 s: %+v", r.Workers())
+	}
+	if err := r.Err(); !errors.Is(err, worker.ErrMisconfigured) || !errors.Is(err, client.ErrUnauthorized) ||
+		!strings.Contains(err.Error(), "check the key id and secret") {
+		t.Errorf("Err() = %v, want ErrMisconfigured and ErrUnauthorized with the hint", err)
+	} else {
+		errTexts.add(err)
+	}
+	t.Logf("refused key: %d poll errors, then stopped with: %v", len(errs), r.Err())
 }

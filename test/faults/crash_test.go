@@ -34,6 +34,7 @@ func (s *externalService) call(key string) {
 // same step), so the external effect happens once per task, and the keys of
 // distinct tasks differ.
 func TestCrashRedeliveryKeepsIdempotencyKey(t *testing.T) {
+	skipShort(t)
 	const tasks = 50
 	e := newEnv(t, "crash")
 	e.define("fragile", redeliverable())

@@ -5,5 +5,6 @@
 // scenario asserts from the server's side that no result was lost, and logs
 // the numbers it measured (tasks, retries, duplicates, recovery time).
 //
-// Run it with `make test-faults`; it takes a few minutes.
+// Run it with `make test-faults` (or as part of `make test`); it takes a few
+// minutes. With -short (`make test-short`) every scenario is skipped.
 package faults

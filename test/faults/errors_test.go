@@ -15,6 +15,7 @@ import (
 // once and the server must see exactly one update per task; every failed
 // attempt is counted.
 func TestInjectedErrorStatuses(t *testing.T) {
+	skipShort(t)
 	for _, tc := range []struct {
 		name       string
 		tasks      int
@@ -83,6 +84,7 @@ func TestInjectedErrorStatuses(t *testing.T) {
 // carried the next task, that task was handed out to nobody: the server times
 // it out (response timeout 2 s) and hands it out again.
 func TestDroppedUpdateAnswers(t *testing.T) {
+	skipShort(t)
 	const tasks, batch = 1000, 10
 	e := newEnv(t, "dropped")
 	e.define("dropped", redeliverable())
@@ -133,6 +135,7 @@ func TestDroppedUpdateAnswers(t *testing.T) {
 // answer are re-delivered by the server's response timeout), decode errors
 // are counted, and the runner is back to normal at once.
 func TestSlowAndMalformedAnswers(t *testing.T) {
+	skipShort(t)
 	const batch = 10
 	e := newEnv(t, "malformed")
 	e.define("odd", redeliverable())
@@ -208,6 +211,7 @@ func TestSlowAndMalformedAnswers(t *testing.T) {
 // made for it ("decode"), so that a dashboard can tell a broken proxy from a
 // network problem.
 func TestUndecodablePollCountedAsDecode(t *testing.T) {
+	skipShort(t)
 	e := newEnv(t, "decode")
 	e.define("undecodable", redeliverable())
 	e.srv.SetFaults(conductortest.Faults{"poll": {MalformedRate: 1, Malformed: []conductortest.MalformedMode{conductortest.TruncatedJSON}}})

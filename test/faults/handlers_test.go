@@ -19,6 +19,7 @@ import (
 // and reason on the server; the good type's tasks all complete while every
 // slot of the hanging type is still held.
 func TestMisbehavingHandlers(t *testing.T) {
+	skipShort(t)
 	const (
 		good, goodBatch = 1000, 10
 		panics          = 50
@@ -125,8 +126,9 @@ func TestMisbehavingHandlers(t *testing.T) {
 	}
 	for _, id := range unencIDs {
 		tk := only(id)
-		if tk.Status != model.TaskFailed || !strings.Contains(tk.ReasonForIncompletion, "unsupported") {
-			t.Errorf("unencodable output, task %s: %s %q (want FAILED naming the unsupported value)", tk.TaskId, tk.Status, tk.ReasonForIncompletion)
+		if tk.Status != model.TaskFailedWithTerminalError || !strings.Contains(tk.ReasonForIncompletion, "unsupported") ||
+			!strings.Contains(tk.ReasonForIncompletion, "task output field") {
+			t.Errorf("unencodable output, task %s: %s %q (want FAILED_WITH_TERMINAL_ERROR naming the field and the unsupported value)", tk.TaskId, tk.Status, tk.ReasonForIncompletion)
 		}
 	}
 	hugeTask := only(hugeIDs[0])
@@ -173,7 +175,7 @@ func TestMisbehavingHandlers(t *testing.T) {
 		return true
 	})
 	leases := e.counter("task_lease_extension_total", map[string]string{"taskType": "hang"})
-	t.Logf("scenario 6: %d panics -> FAILED with stack, %d unencodable -> FAILED, 50 MB output -> COMPLETED intact, %d hangs -> TIMED_OUT by the server (%d by timeoutSeconds, %d by a missed lease extension; %v extensions in all), late results posted and ignored; handler error metrics panic=%v invalid_output=%v",
+	t.Logf("scenario 6: %d panics -> FAILED with stack, %d unencodable -> FAILED_WITH_TERMINAL_ERROR, 50 MB output -> COMPLETED intact, %d hangs -> TIMED_OUT by the server (%d by timeoutSeconds, %d by a missed lease extension; %v extensions in all), late results posted and ignored; handler error metrics panic=%v invalid_output=%v",
 		panics, unencodable, hangs, byTimeout, byResponseTimeout, leases, panicKind, outputKind)
 	for _, w := range r.Workers() {
 		if w.UpdateGiveUps != 0 {

@@ -268,3 +268,13 @@ func (t *recordingTransport) RoundTrip(r *http.Request) (*http.Response, error) 
 // CloseIdleConnections lets http.Client.CloseIdleConnections reach the
 // wrapped transport, so no keep-alive goroutine outlives a scenario.
 func (t *recordingTransport) CloseIdleConnections() { t.next.CloseIdleConnections() }
+
+// skipShort keeps the fault suite out of `make test-short`, the developer
+// loop: its scenarios run real outages and timeouts and take minutes. Plain
+// `make test`, `make test-faults` and CI run them all.
+func skipShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("fault scenario: runs under make test and make test-faults, not with -short")
+	}
+}

@@ -28,6 +28,7 @@ const outageLength = 60 * time.Second
 // handler produced reached the server. From the logs: at most maxOutageLines
 // lines at info level or above per worker for the whole outage.
 func TestServerDown60s(t *testing.T) {
+	skipShort(t)
 	const (
 		tasks          = 5000
 		batch          = 20

@@ -17,6 +17,7 @@ import (
 // exactly once; the slots count may go over the batch size for a while but
 // must come back to zero (settle).
 func TestOverDelivery(t *testing.T) {
+	skipShort(t)
 	const tasks, batch, extra = 600, 2, 6
 	e := newEnv(t, "overdelivery")
 	e.define("greedy", nil) // response timeout 3600 s: an unreported task would hang the test

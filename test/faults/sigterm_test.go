@@ -23,6 +23,7 @@ import (
 // be taken, and the process must exit 0, which it does only when Shutdown
 // drained everything and goleak.Find found no goroutine left.
 func TestSIGTERMWithTasksInFlight(t *testing.T) {
+	skipShort(t)
 	const (
 		inFlight = 500
 		queued   = 100 // beyond the slots: must still be waiting afterwards
