@@ -56,4 +56,3 @@ func BenchmarkUpdateTask(b *testing.B) {
 		}
 	}
 }
-
