@@ -445,12 +445,11 @@ func (c *APIClient) shouldRetry(cl call, err error, attempt int) (time.Duration,
 	wait := backoff(c.retry, attempt)
 	var apiErr *APIError
 	if errors.As(err, &apiErr) {
-		if !apiErr.Retryable() {
-			return 0, false
+		kind := CallRead
+		if !cl.idempotent {
+			kind = CallWrite
 		}
-		// 502 and 504 come from a proxy that may have passed the request
-		// on: resending a non-idempotent call could do it twice.
-		if !cl.idempotent && apiErr.StatusCode != http.StatusTooManyRequests && apiErr.StatusCode != http.StatusServiceUnavailable {
+		if !Retryable(kind, apiErr.StatusCode) {
 			return 0, false
 		}
 		if apiErr.RetryAfter > maxRetryAfter {

@@ -76,21 +76,10 @@ func (e *APIError) Is(target error) bool {
 	return false
 }
 
-// Retryable reports whether sending the same request again may succeed:
-// throttling (429) and the gateway/unavailable answers (502, 503, 504).
-// Other 4xx answers are final, and so is 500, which Conductor uses for
-// malformed requests as well as for failures.
+// Retryable reports whether sending the same read request again may
+// succeed (Retryable(CallRead, status)); see Retryable for the table.
 func (e *APIError) Retryable() bool {
-	return retryableStatus(e.StatusCode)
-}
-
-func retryableStatus(code int) bool {
-	switch code {
-	case http.StatusTooManyRequests,
-		http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		return true
-	}
-	return false
+	return Retryable(CallRead, e.StatusCode)
 }
 
 // ValidationError is one refused field of a 400 answer: Path names the

@@ -6,6 +6,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/baton-go/baton/sdk/client"
 	"github.com/baton-go/baton/sdk/metrics"
 )
 
@@ -69,13 +70,7 @@ func kindOfStatus(status int) string {
 }
 
 // retryableStatus says whether posting the same result again can succeed:
-// 5xx, 429, 408 and auth failures (credentials may be fixed or a token
-// refreshed) are worth retrying; other 4xx (404 task gone, 400 invalid) are
-// final.
+// the client's one table (client.Retryable) for results.
 func retryableStatus(status int) bool {
-	switch {
-	case status >= 500, status == 429, status == 408, status == 401, status == 403:
-		return true
-	}
-	return false
+	return client.Retryable(client.CallResult, status)
 }

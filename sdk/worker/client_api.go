@@ -79,10 +79,9 @@ func (c *clientAPI) queueSizes(ctx context.Context, queues []string) (map[string
 // retrying can help, Retry-After); other errors (transport failures,
 // timeouts, undecodable answers) pass through and are retried.
 //
-// The runner's notion of retryable is wider than the client's: a result is
-// state that must be delivered, so every 5xx is retried (Conductor answers
-// 500 for transient store errors as well), and so are 401/403 (a token may be
-// refreshed or a key restored). Only other 4xx answers are final.
+// Whether an answer is worth retrying comes from the client's one table,
+// client.Retryable, for results (client.CallResult): every 5xx, 408, 429,
+// 401 and 403 are retried; other 4xx answers are final.
 func describe(err error) error {
 	if err == nil {
 		return nil
