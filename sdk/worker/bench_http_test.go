@@ -22,10 +22,7 @@ func BenchmarkDevServerThroughput(b *testing.B) {
 				e := newITEnv(b)
 				e.defineSequence(b, "tp", "tp_task", 1, nil)
 				ids := e.start(b, "tp", b.N, nil)
-				var opts []Option
-				if !v2 {
-					opts = append(opts, withoutUpdateV2())
-				}
+				opts := []Option{WithUpdateV2(v2)}
 				r := e.runner(b, opts...)
 				b.ResetTimer()
 				if err := r.Start("tp_task", echo, BatchSize(batch)); err != nil {

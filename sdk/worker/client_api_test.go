@@ -103,7 +103,7 @@ func TestOverRealClient(t *testing.T) {
 	var gaveUp []error
 	var mu sync.Mutex
 	r := NewTaskRunner(nil, settings.NewHttpSettings(srv.URL+"/api"),
-		WithLogger(quietLogger()), WithWorkerID("w1"), WithPollTimeout(100*time.Millisecond),
+		WithLogger(quietLogger()), WithWorkerID("w1"), WithPollTimeout(100*time.Millisecond), WithUpdateV2(true),
 		WithHooks(Hooks{OnUpdateGaveUp: func(_ *model.TaskResult, err error) {
 			mu.Lock()
 			gaveUp = append(gaveUp, err)

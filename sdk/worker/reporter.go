@@ -23,7 +23,7 @@ func (p *poller) deliver(res *model.TaskResult) *model.Task {
 	// And only while the queue has a backlog: the server looks for the next
 	// task with a poll held for 100 ms (ExecutionService.getLastPollTask),
 	// which on an empty queue holds the slot and a server thread for nothing.
-	useV2 := !r.cfg.noUpdateV2 && !r.v2Off.Load() && !p.paused.Load() &&
+	useV2 := r.cfg.updateV2 && !r.v2Off.Load() && !p.paused.Load() &&
 		r.fetchCtx.Err() == nil && p.inFlight.Load() <= p.slots.Load() && p.backlog.Load()
 	if res.TaskId == "" || res.WorkflowInstanceId == "" {
 		// The server cannot accept it (and the client refuses to send it).

@@ -72,7 +72,7 @@ func TestEveryTaskRunsOnceAndIsReported(t *testing.T) {
 		for _, batch := range []int{1, 10, 100} {
 			t.Run(fmt.Sprintf("v2=%v/batch=%d", v2, batch), func(t *testing.T) {
 				synctest.Test(t, func(t *testing.T) {
-					b := setup(t)
+					b := setup(t, WithUpdateV2(v2))
 					b.f.v2 = v2
 					const n = 1000
 					var runs sync.Map
@@ -755,7 +755,7 @@ func TestDomainsAreSeparate(t *testing.T) {
 func TestUpdateV2(t *testing.T) {
 	t.Run("fallback when unsupported", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			b := setup(t)
+			b := setup(t, WithUpdateV2(true))
 			b.f.v2 = false
 			if err := b.r.Start("v", echo, BatchSize(4)); err != nil {
 				t.Fatal(err)
@@ -780,7 +780,7 @@ func TestUpdateV2(t *testing.T) {
 	})
 	t.Run("task handed back while pausing is run", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			b := setup(t)
+			b := setup(t, WithUpdateV2(true))
 			b.f.v2 = true
 			gate := make(chan struct{})
 			first := true
@@ -1009,4 +1009,36 @@ func TestDefaultLoggerIsNotTheGlobalOne(t *testing.T) {
 	if l, ok := r.log.(*logrus.Logger); !ok || l.GetLevel() != logrus.InfoLevel {
 		t.Fatalf("default logger %T not at info level", r.log)
 	}
+}
+
+func TestFlappingPollErrorsAreRateLimitedToo(t *testing.T) {
+	// A share of failed polls between successful ones (a 503 storm behind a
+	// load balancer) starts a new streak with every failure; only the
+	// first is announced within ErrorLogInterval, and the failures of the
+	// silent streaks are counted into the next announced line.
+	synctest.Test(t, func(t *testing.T) {
+		b := setup(t)
+		b.f.pollErr = func(n int, _ pollRequest) error {
+			if n%3 == 0 {
+				return statusErr(503)
+			}
+			return nil
+		}
+		if err := b.r.Start("fl", echo); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(ErrorLogInterval + 5*time.Second)
+		synctest.Wait()
+		failed := b.f.pollCount() / 3
+		warns := b.linesAt(logrus.WarnLevel, "poll failing")
+		if failed < 50 {
+			t.Fatalf("only %d failed polls", failed)
+		}
+		if warns != 2 {
+			t.Fatalf("%d warn lines for %d flapping poll failures over %v, want 2 (first, then one after the interval)", warns, failed, ErrorLogInterval+5*time.Second)
+		}
+		if b.linesAt(logrus.WarnLevel, "errors in short streaks before") != 1 {
+			t.Fatal("the second line does not count the silent streaks' errors")
+		}
+	})
 }

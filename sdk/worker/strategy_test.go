@@ -323,7 +323,7 @@ func TestDisproofOnAServerThatChanges(t *testing.T) {
 
 func TestUpdateV2OnlyWithABacklog(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := setup(t)
+		b := setup(t, WithUpdateV2(true))
 		b.f.v2 = true
 		pickups(t, b, "v", 5, BatchSize(5))
 		synctest.Wait()
