@@ -45,6 +45,17 @@ const (
 	// holds none.
 	HeldPollsDefault = 4
 
+	// PollCoalesce is the longest a worker whose queue has a backlog waits
+	// for half its slots to be free before it polls again. Without it, slots
+	// that finish one at a time each cost a poll for one task: on Conductor
+	// 3.21.14 that was 2.00 requests per task at batch 10 and 100, against
+	// 1.21 and 1.02 for the official SDK (whose polls the server holds for
+	// 100 ms, filling them), and the server's CPU per request capped
+	// throughput at 0.78x the official SDK's. Handlers that finish within
+	// milliseconds free half the slots well within this; slow handlers lose
+	// at most this much per poll.
+	PollCoalesce = 20 * time.Millisecond
+
 	// PollCountMax is the most tasks one poll asks for; the server caps count
 	// at 100 anyway.
 	PollCountMax = 100

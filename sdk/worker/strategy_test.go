@@ -342,3 +342,30 @@ func TestUpdateV2OnlyWithABacklog(t *testing.T) {
 		}
 	})
 }
+
+func TestBacklogPollsCoalesce(t *testing.T) {
+	// With tasks queued, slots that free up one at a time are collected for
+	// up to PollCoalesce, so a poll brings several tasks: on a real server a
+	// poll costs about as much as a result.
+	for _, batch := range []int{10, 100} {
+		t.Run(fmt.Sprint(batch), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				b := setup(t)
+				b.f.updErr = func(n int, _ *model.TaskResult) error {
+					time.Sleep(time.Duration(1+n%3) * time.Millisecond) // uneven round trips
+					return nil
+				}
+				const n = 2000
+				b.f.push("", makeTasks("co", "co", n)...)
+				if err := b.r.Start("co", echo, BatchSize(batch)); err != nil {
+					t.Fatal(err)
+				}
+				eventually(t, "drained", func() bool { return b.f.updatedCount() == n })
+				polls := b.f.pollCount()
+				if perTask := float64(polls) / n; perTask > 2.5/float64(batch)+0.01 {
+					t.Fatalf("%d polls for %d queued tasks at batch %d (%.3f per task); slots were polled for one by one", polls, n, batch, perTask)
+				}
+			})
+		})
+	}
+}
