@@ -242,7 +242,7 @@ func TestMisconfigurationClassifier(t *testing.T) {
 		{"poll 403", &client.APIError{StatusCode: 403, Path: "/api/tasks/poll/batch/x"}, "http://h/api", "check the key id and secret"},
 		{"token 404", &client.APIError{StatusCode: 404, Path: "/api/token"}, "http://h/api", "Conductor OSS needs no key"},
 		{"timeout", context.DeadlineExceeded, "http://h/api", ""},
-		{"garbled JSON", errors.Join(client.ErrDecode, errors.New(`GET /tasks/poll/batch/{taskType} (content type "application/json")`)), "http://h/api", ""},
+		{"garbled JSON", errors.Join(client.ErrDecode, errors.New(`GET /api/tasks/poll/batch/x (content type "application/json")`)), "http://h/api", ""},
 	}
 	for _, c := range cases {
 		got := misconfiguration(c.err, c.base)
