@@ -93,9 +93,11 @@ func TestRefusedKey(t *testing.T) {
 		defer mu.Unlock()
 		return len(errs) >= 3
 	})
+	// A copy: the hook keeps taking the lock until the worker stops.
 	mu.Lock()
-	defer mu.Unlock()
-	for _, err := range errs {
+	seen := append([]error(nil), errs...)
+	mu.Unlock()
+	for _, err := range seen {
 		if !errors.Is(err, client.ErrUnauthorized) {
 			t.Errorf("poll error does not match client.ErrUnauthorized: %v", err)
 		}
@@ -123,5 +125,8 @@ func TestRefusedKey(t *testing.T) {
 	} else {
 		errTexts.add(err)
 	}
-	t.Logf("refused key: %d poll errors, then stopped with: %v", len(errs), r.Err())
+	mu.Lock()
+	n := len(errs)
+	mu.Unlock()
+	t.Logf("refused key: %d poll errors, then stopped with: %v", n, r.Err())
 }
