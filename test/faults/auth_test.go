@@ -24,6 +24,7 @@ const keyID = "faults-key"
 // at once.
 func TestShortLivedTokens(t *testing.T) {
 	skipShort(t)
+	t.Parallel() // own dev server and runner; the suite's wall time is then about its longest scenario
 	const tasks, batch = 3000, 5
 	e := newEnv(t, "tokens", conductortest.WithAuth(keyID, keySecret), conductortest.WithTokenTTL(2*time.Second))
 	e.define("authed", nil)
@@ -72,6 +73,7 @@ func TestShortLivedTokens(t *testing.T) {
 // a bounded number of lines about it.
 func TestRefusedKey(t *testing.T) {
 	skipShort(t)
+	t.Parallel() // own dev server and runner; the suite's wall time is then about its longest scenario
 	e := newEnv(t, "refused-key", conductortest.WithAuth(keyID, keySecret))
 	e.define("locked", nil)
 	ids := e.start("locked", 0, 10)
