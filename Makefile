@@ -10,8 +10,15 @@ help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
 
 .PHONY: run
+# Built, then run directly rather than with `go run`, which reports any
+# non-zero exit as 1 and so turned the quickstart's 130 after Ctrl-C into a
+# failure. The shell re-raises SIGINT when the program exited 130, so that
+# make, too, ends as interrupted (130) and not with its own error 2.
+RUN_BIN ?= $(or $(TMPDIR),/tmp)/baton-quickstart
 run: ## the quickstart: 100 workflows through Baton workers on the in-process dev server or CONDUCTOR_SERVER_URL (flags: RUN_ARGS="-h")
-	$(GO) run ./examples/quickstart $(RUN_ARGS)
+	@$(GO) build -o $(RUN_BIN) ./examples/quickstart
+	@$(RUN_BIN) $(RUN_ARGS); status=$$?; \
+	if [ $$status -eq 130 ]; then trap - INT; kill -INT $$$$; fi; exit $$status
 
 test: ## run every test of the module with the race detector (the README's test command)
 	$(GO) test -race -count=1 $(PKGS)

@@ -49,7 +49,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Stdout, cfg, nil); err != nil {
-		fmt.Fprintln(os.Stderr, "metrics:", err)
+		fmt.Fprintln(os.Stderr, "metrics example:", err) // err often starts with "metrics:" itself
 		os.Exit(1)
 	}
 }

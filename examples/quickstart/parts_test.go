@@ -153,7 +153,7 @@ func TestSummaryPrint(t *testing.T) {
 	var buf bytes.Buffer
 	s := summary{
 		server: "dev server", started: 10, completed: 8, failed: 2, tasks: 50,
-		elapsed: 2 * time.Second, p50: 1234567 * time.Nanosecond, p99: 45678901 * time.Nanosecond,
+		elapsed: 2 * time.Second, p50: 1234567 * time.Nanosecond, p99: 45678901 * time.Nanosecond, latencySamples: 30,
 		metrics: "http://localhost:2112/metrics", failedIDs: []string{"a", "b"},
 	}
 	s.print(&buf)
@@ -169,6 +169,13 @@ func TestSummaryPrint(t *testing.T) {
 	}
 	if s.ok() {
 		t.Error("a run with failed workflows must not be ok")
+	}
+	// A run stopped before any latency was measured must not print 0s as
+	// if it had been.
+	buf.Reset()
+	(summary{started: 3}).print(&buf)
+	if out := buf.String(); strings.Contains(out, "p50") || !strings.Contains(out, "task latency    not measured") {
+		t.Errorf("summary without latency samples:\n%s", out)
 	}
 	if !(summary{started: 3, completed: 3}).ok() || (summary{}).ok() {
 		t.Error("ok() wrong")

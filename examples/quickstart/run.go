@@ -152,10 +152,12 @@ func run(ctx context.Context, out io.Writer, tty bool, cfg config) (summary, err
 	sum.print(out)
 
 	switch {
+	case ctx.Err() != nil:
+		// First: a Ctrl-C while workflows were being started also fails
+		// those starts, but the user stopped the run, so exit 130.
+		return sum, errInterrupted
 	case startErr != nil:
 		return sum, startErr
-	case ctx.Err() != nil:
-		return sum, errInterrupted
 	case waitErr != nil:
 		return sum, waitErr
 	case !sum.ok():
@@ -175,7 +177,8 @@ func shutdown(runner *worker.TaskRunner, out io.Writer) {
 }
 
 // statusPath is where the quickstart serves runner.StatusHandler.
-const statusPath = "/workers"
+// It is /status, as in examples/metrics.
+const statusPath = "/status"
 
 // startMetrics serves the exporter's metrics and the runner's worker status;
 // it fails when the port is taken.

@@ -292,6 +292,23 @@ func TestRunInterrupted(t *testing.T) {
 	}
 }
 
+// TestRunInterruptedWhileStarting: a Ctrl-C while the workflows are being
+// started also fails those starts, but it is still an interruption (130),
+// not a failure (1).
+func TestRunInterruptedWhileStarting(t *testing.T) {
+	t.Parallel()
+	srv := conductortest.NewServer()
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w := &cancelOn{trigger: "Started 4 workers", cancel: cancel}
+	_, err := run(ctx, w, false, testConfig(srv.URL(), 500))
+	var stderr bytes.Buffer
+	if code := exitCode(&stderr, err); code != 130 {
+		t.Fatalf("exit code %d (err %v), want 130\n%s", code, err, w.String())
+	}
+}
+
 func TestExitCode(t *testing.T) {
 	var stderr bytes.Buffer
 	if exitCode(&stderr, nil) != 0 || stderr.Len() != 0 {

@@ -40,8 +40,13 @@ func (s summary) print(w io.Writer) {
 	fmt.Fprintf(w, "  workflows       %d completed, %d failed, %d unfinished (of %d started) in %s\n",
 		s.completed, s.failed, s.unfinished, s.started, s.elapsed.Round(time.Millisecond))
 	fmt.Fprintf(w, "  tasks           %d executed, %.1f tasks/s\n", s.tasks, rate)
-	fmt.Fprintf(w, "  task latency    p50 %s, p99 %s (scheduled to completed, by the server's clock; %d attempts without retry or callback delays)\n",
-		roundLatency(s.p50), roundLatency(s.p99), s.latencySamples)
+	if s.latencySamples == 0 {
+		// No percentile of nothing: 0s would read as a measurement.
+		fmt.Fprintf(w, "  task latency    not measured (no task attempt without retry or callback delays completed)\n")
+	} else {
+		fmt.Fprintf(w, "  task latency    p50 %s, p99 %s (scheduled to completed, by the server's clock; %d attempts without retry or callback delays)\n",
+			roundLatency(s.p50), roundLatency(s.p99), s.latencySamples)
+	}
 	fmt.Fprintf(w, "  metrics         %s\n", s.metrics)
 	for i, id := range s.failedIDs {
 		if i == 5 {

@@ -12,6 +12,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -132,12 +133,22 @@ func run(ctx context.Context, out io.Writer, serverURL string) (result, error) {
 	if err != nil {
 		return res, err
 	}
-	fmt.Fprintf(out, "good input: workflow %s, output %v\n", good.Status, good.Output)
+	// What the handler's typed output became on the server, as JSON.
+	if len(good.Tasks) == 1 {
+		b, _ := json.Marshal(good.Tasks[0].OutputData)
+		fmt.Fprintf(out, "good input (\"times\": 2): task %s, output %s\n", good.Tasks[0].Status, b)
+	}
 	bad, err := waitForEnd(ctx, wf, res.badID)
 	if err != nil {
 		return res, err
 	}
-	fmt.Fprintf(out, "bad input:  workflow %s, reason %q\n", bad.Status, bad.ReasonForIncompletion)
+	// The task failed for good before the handler ran; the server did not
+	// retry it, so the workflow failed with it.
+	if len(bad.Tasks) >= 1 {
+		tk := bad.Tasks[len(bad.Tasks)-1]
+		fmt.Fprintf(out, "bad input (\"times\": \"twice\"): task %s after %d attempt(s), Greet never ran; reason: %s\n",
+			tk.Status, len(bad.Tasks), tk.ReasonForIncompletion)
+	}
 	if good.Status != model.WorkflowCompleted || bad.Status != model.WorkflowFailed {
 		return res, fmt.Errorf("want the good workflow COMPLETED and the bad one FAILED, got %s and %s", good.Status, bad.Status)
 	}

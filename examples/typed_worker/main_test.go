@@ -59,6 +59,15 @@ func TestRun(t *testing.T) {
 	if task.Status != model.TaskFailedWithTerminalError || !strings.Contains(task.ReasonForIncompletion, `"times"`) {
 		t.Errorf("bad task: status %s reason %q, want FAILED_WITH_TERMINAL_ERROR naming \"times\"", task.Status, task.ReasonForIncompletion)
 	}
+	// What the program prints says the same thing, in the task's terms.
+	for _, want := range []string{
+		`good input ("times": 2): task COMPLETED, output {"greeting":"Hello, Gopher! Hello, Gopher!","length":29}`,
+		`bad input ("times": "twice"): task FAILED_WITH_TERMINAL_ERROR after 1 attempt(s), Greet never ran; reason: task input field "times"`,
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
 }
 
 func TestGreet(t *testing.T) {

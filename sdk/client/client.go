@@ -149,18 +149,19 @@ func WithMaxResponseBytes(n int64) Option { return func(o *options) { o.maxBytes
 
 // APIClient talks to one Conductor server. Build it with NewAPIClient or New.
 type APIClient struct {
-	base    string   // BaseUrl without trailing slash
-	baseURL *url.URL // parsed BaseUrl: the only origin that gets the token
-	rc      *resty.Client
-	hc      *http.Client // rc's http.Client
-	header  http.Header  // headers of every request but the token and Content-Type; never modified after New
-	timeout time.Duration
-	log     logrus.FieldLogger
-	obs     Observer
-	retry   RetryPolicy
-	tokens  *tokenSource // nil without authentication
-	initErr error
-	secret  string
+	base     string   // BaseUrl without trailing slash
+	basePath string   // the path of base, e.g. "/api": errors name requests with it
+	baseURL  *url.URL // parsed BaseUrl: the only origin that gets the token
+	rc       *resty.Client
+	hc       *http.Client // rc's http.Client
+	header   http.Header  // headers of every request but the token and Content-Type; never modified after New
+	timeout  time.Duration
+	log      logrus.FieldLogger
+	obs      Observer
+	retry    RetryPolicy
+	tokens   *tokenSource // nil without authentication
+	initErr  error
+	secret   string
 }
 
 // NewAPIClient returns a client for the server described by httpSettings,
@@ -211,6 +212,7 @@ func New(authSettings *settings.AuthenticationSettings, httpSettings *settings.H
 	u, _ := url.Parse(httpSettings.BaseUrl)
 	c.base = strings.TrimRight(httpSettings.BaseUrl, "/")
 	c.baseURL = u
+	c.basePath = strings.TrimRight(u.EscapedPath(), "/")
 	if !strings.HasSuffix(c.base, "/api") {
 		// Every Conductor route lives under /api; a BaseUrl without it is the
 		// most common set-up mistake and otherwise shows only as 404s.
@@ -385,6 +387,26 @@ type response struct {
 	status int
 	body   []byte
 	ctype  string
+	// endpoint names the request in errors: method and path as sent, e.g.
+	// "GET /api/tasks/poll/batch/greet" (see APIClient.endpoint).
+	endpoint string
+}
+
+// where names the request of r in an error; a response built without an
+// endpoint (in tests) falls back to the route template.
+func (r *response) where(cl call) string {
+	if r.endpoint != "" {
+		return r.endpoint
+	}
+	return cl.method + " " + cl.route
+}
+
+// endpoint names a request in errors the way *APIError does: the method and
+// the path as sent, base path and ids included ("GET
+// /api/tasks/poll/batch/greet"), so that every error of the client points
+// at a request the same way. Metrics keep the route template instead.
+func (c *APIClient) endpoint(cl call) string {
+	return cl.method + " " + c.basePath + expandRoute(cl.route, cl.pathParams)
 }
 
 func jsonBody(v interface{}) ([]byte, error) {
@@ -537,15 +559,15 @@ func (c *APIClient) send(ctx context.Context, cl call, token string) (*response,
 	if err != nil {
 		c.obs.RequestDone(cl.route, cl.method, 0, elapsed)
 		if errors.Is(err, resty.ErrResponseBodyTooLarge) {
-			return nil, fmt.Errorf("%w: %s %s", ErrResponseTooLarge, cl.method, cl.route)
+			return nil, fmt.Errorf("%w: %s", ErrResponseTooLarge, c.endpoint(cl))
 		}
-		return nil, fmt.Errorf("conductor: %s %s: %w", cl.method, cl.route, c.scrub(err, token))
+		return nil, fmt.Errorf("conductor: %s: %w", c.endpoint(cl), c.scrub(err, token))
 	}
 	c.obs.RequestDone(cl.route, cl.method, ex.status, elapsed)
 	if ex.status < 200 || ex.status > 299 {
 		return nil, c.apiError(cl, ex.status, ex.path, ex.header.Get("Retry-After"), ex.body, token)
 	}
-	return &response{status: ex.status, body: ex.body, ctype: ex.header.Get("Content-Type")}, nil
+	return &response{status: ex.status, body: ex.body, ctype: ex.header.Get("Content-Type"), endpoint: c.endpoint(cl)}, nil
 }
 
 // sendResty makes the exchange through resty.
@@ -699,7 +721,7 @@ func decodeJSON(cl call, r *response, v interface{}) error {
 		return nil
 	}
 	if err := json.Unmarshal(r.body, v); err != nil {
-		return fmt.Errorf("%w: %s %s (content type %q): %v", ErrDecode, cl.method, cl.route, r.ctype, err)
+		return fmt.Errorf("%w: %s (content type %q): %v", ErrDecode, r.where(cl), r.ctype, err)
 	}
 	return nil
 }
@@ -728,3 +750,34 @@ func (c *APIClient) String() string {
 // Format makes every verb print String, so that no %v or %+v of a client
 // can show the key secret it holds.
 func (c *APIClient) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(c.String())) }
+
+// expandRoute fills the {name} placeholders of a route template with the
+// path-escaped values of params; a placeholder without a value stays as it
+// is (as in resty).
+func expandRoute(route string, params map[string]string) string {
+	if len(params) == 0 {
+		return route
+	}
+	var b strings.Builder
+	b.Grow(len(route) + 32)
+	for {
+		i := strings.IndexByte(route, '{')
+		if i < 0 {
+			break
+		}
+		j := strings.IndexByte(route[i:], '}')
+		if j < 0 {
+			break
+		}
+		j += i
+		b.WriteString(route[:i])
+		if v, ok := params[route[i+1:j]]; ok {
+			b.WriteString(url.PathEscape(v))
+		} else {
+			b.WriteString(route[i : j+1])
+		}
+		route = route[j+1:]
+	}
+	b.WriteString(route)
+	return b.String()
+}

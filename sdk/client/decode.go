@@ -48,7 +48,7 @@ func decodeTasks[T taskAnswer](cl call, r *response, v *T) error {
 		return nil
 	}
 	if err := unmarshalTasks(r.body, v); err != nil {
-		return fmt.Errorf("%w: %s %s (content type %q): %v", ErrDecode, cl.method, cl.route, r.ctype, err)
+		return fmt.Errorf("%w: %s (content type %q): %v", ErrDecode, r.where(cl), r.ctype, err)
 	}
 	return nil
 }

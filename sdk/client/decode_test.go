@@ -183,12 +183,12 @@ func TestDecodeTasksSemantics(t *testing.T) {
 		{"batch", `[{"taskId":1}]`, func(c *APIClient) error {
 			_, err := c.Tasks().BatchPoll(ctx, "t", PollOptions{Count: 1})
 			return err
-		}, "GET /tasks/poll/batch/{taskType}"},
-		{"poll", `{"taskId":"x",}`, func(c *APIClient) error { _, err := c.Tasks().Poll(ctx, "t", "w", ""); return err }, "GET /tasks/poll/{taskType}"},
+		}, "GET /api/tasks/poll/batch/t"},
+		{"poll", `{"taskId":"x",}`, func(c *APIClient) error { _, err := c.Tasks().Poll(ctx, "t", "w", ""); return err }, "GET /api/tasks/poll/t"},
 		{"update-v2", `{"retryCount":1.5}`, func(c *APIClient) error {
 			_, err := c.Tasks().UpdateTaskV2(ctx, &model.TaskResult{TaskId: "x", WorkflowInstanceId: "w", Status: model.CompletedTask})
 			return err
-		}, "POST /tasks/update-v2"},
+		}, "POST /api/tasks/update-v2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.call(fuzzClient(t, 200, "application/json;charset=UTF-8", []byte(tc.body)))

@@ -8,6 +8,12 @@ import (
 	"time"
 )
 
+// Every error of this package that concerns a request names it the same
+// way: the method and the path as sent, base path and ids included, as in
+// "conductor: GET /api/tasks/poll/batch/greet: 404 Not Found: ...". (The
+// metrics label "endpoint" uses the route template instead, to keep its
+// values few.)
+
 // Sentinel errors, matched with errors.Is against what the clients return.
 var (
 	// ErrNotFound matches a 404 answer (unknown task, workflow or definition).

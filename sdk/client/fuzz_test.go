@@ -134,7 +134,7 @@ func FuzzDecodeTaskBatch(f *testing.F) {
 		case !ok && len(body) <= fuzzLimit:
 			// The message is the one decodeJSON always gave: encoding/json's.
 			stdErr := json.Unmarshal(body, new([]model.Task))
-			if w := fmt.Sprintf("%v: GET /tasks/poll/batch/{taskType} (content type \"application/json\"): %v", ErrDecode, stdErr); err.Error() != w {
+			if w := fmt.Sprintf("%v: GET /api/tasks/poll/batch/t (content type \"application/json\"): %v", ErrDecode, stdErr); err.Error() != w {
 				t.Fatalf("err = %v, want %s", err, w)
 			}
 		}

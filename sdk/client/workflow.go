@@ -37,15 +37,15 @@ func (w *WorkflowClient) Start(ctx context.Context, req *model.StartWorkflowRequ
 	if err != nil {
 		return "", err
 	}
-	return workflowID(resp, "/workflow")
+	return workflowID(resp)
 }
 
 // workflowID reads the text/plain id a start answers with; an empty answer
 // is an error rather than an empty id the caller would go on to use.
-func workflowID(resp *response, route string) (string, error) {
+func workflowID(resp *response) (string, error) {
 	id := text(resp)
 	if id == "" {
-		return "", fmt.Errorf("%w: POST %s answered %d without a workflow id", ErrDecode, route, resp.status)
+		return "", fmt.Errorf("%w: %s answered %d without a workflow id", ErrDecode, resp.endpoint, resp.status)
 	}
 	return id, nil
 }
@@ -74,7 +74,7 @@ func (w *WorkflowClient) StartByName(ctx context.Context, name string, version i
 	if err != nil {
 		return "", err
 	}
-	return workflowID(resp, "/workflow/{name}")
+	return workflowID(resp)
 }
 
 // Get returns a workflow execution, with its tasks when includeTasks.

@@ -134,13 +134,15 @@
 // # Misconfiguration
 //
 // A worker whose server answers prove the configuration wrong stops instead
-// of polling for ever: a few polls in a row answered 404 (Conductor answers
-// a poll for an unknown task type with an empty list, so a 404 means a base
-// URL that misses the API, typically without /api) or with a web page,
-// refused with 401/403 after a fresh token, a token request refused, or a
-// TLS verification failure. It logs one error line naming the URL and the
-// likely fix, calls Hooks.OnFatalError, and WaitWorkers returns once every
-// worker has stopped; TaskRunner.Err then says why (a *ConfigError matching
-// ErrMisconfigured). Connection errors, timeouts, 5xx and 429 never stop a
-// worker: they are retried with backoff and shown in Workers.
+// of polling for ever. The proof is a few polls in a row, over about three
+// seconds (so that a proxy's blip during a deployment is survived), that
+// were answered 404 (Conductor answers a poll for an unknown task type with
+// an empty list, so a 404 means a base URL that misses the API, typically
+// its /api) or with a web page, refused with 401/403 after a fresh token or
+// at the token request, or that failed TLS verification. The worker logs one
+// error line naming the URL and the likely fix, calls Hooks.OnFatalError,
+// and WaitWorkers returns once every worker has stopped; TaskRunner.Err then
+// says why (a *ConfigError matching ErrMisconfigured). Connection errors,
+// timeouts, 5xx and 429 never stop a worker: they are retried with backoff
+// and shown in Workers.
 package worker

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -37,13 +38,20 @@ import (
 // Everything else (connection refused, DNS, timeouts, 5xx, 429, garbled
 // JSON) can end by itself and is retried with backoff as before.
 //
-// A single answer is not enough: a proxy may blip during a deployment. The
-// worker stops after fatalStrikes consecutive failed polls that all prove
-// the configuration wrong; with the poll backoff that takes well under a
-// second.
+// A single answer is not enough: a proxy or an ingress may answer 404 for a
+// moment while a deployment switches over. The worker stops once at least
+// fatalStrikes consecutive failed polls, spread over at least fatalSpan,
+// all prove the configuration wrong; with the poll backoff that is about
+// six polls and three seconds, well within the 20 s a user should wait to
+// hear that the URL or the key is wrong.
 
-// fatalStrikes is how many consecutive misconfiguration answers stop a worker.
-const fatalStrikes = 3
+const (
+	// fatalStrikes is the fewest consecutive misconfiguration answers that
+	// stop a worker.
+	fatalStrikes = 3
+	// fatalSpan is how long such answers must have lasted.
+	fatalSpan = 3 * time.Second
+)
 
 // ErrMisconfigured matches (errors.Is) the error a worker stops with when the
 // server's answers prove that the runner's configuration is wrong; the error
@@ -110,7 +118,9 @@ func misconfiguration(err error, base string) *ConfigError {
 		case ae.StatusCode == http.StatusUnauthorized || ae.StatusCode == http.StatusForbidden:
 			return &ConfigError{URL: u, Status: ae.StatusCode, Err: err,
 				Hint: "the server refused the request with a fresh token (or without one): check the key id and secret, and that the application may poll this task type"}
-		case isHTML(ae.Body) && strings.Contains(ae.Path, "/tasks/poll"):
+		case isHTML(ae.Body) && strings.Contains(ae.Path, "/tasks/poll") && !retryableStatus(ae.StatusCode):
+			// A proxy's error page for 5xx, 408 or 429 is an outage, not
+			// a wrong URL.
 			return &ConfigError{URL: u, Status: ae.StatusCode, Err: err,
 				Hint: "the answer is a web page, not Conductor's API: " + baseHint(base)}
 		case ae.StatusCode == http.StatusNotFound && strings.Contains(ae.Path, "/tasks/poll"):
@@ -173,7 +183,8 @@ func requestURL(base, path string) string {
 // poller's loop writes strikes; err is read by other goroutines.
 type fatalState struct {
 	strikes   int
-	successes uint64 // successful polls when the streak began
+	since     time.Time // first answer of the streak
+	successes uint64    // successful polls when the streak began
 	cancel    context.CancelFunc
 
 	mu  sync.Mutex
@@ -187,9 +198,10 @@ func (p *poller) runContext() (ctx context.Context, stop func()) {
 	return ctx, p.fatal.cancel
 }
 
-// checkFatal looks at a failed poll's error; after fatalStrikes consecutive
-// failed polls that prove the configuration wrong it stops the worker: one
-// error line, the hook, TaskRunner.Err, and the loop's context cancelled.
+// checkFatal looks at a failed poll's error; once fatalStrikes consecutive
+// failed polls over fatalSpan have proved the configuration wrong it stops
+// the worker: one error line, the hook, TaskRunner.Err, and the loop's
+// context cancelled.
 func (p *poller) checkFatal(err error) {
 	ce := misconfiguration(err, p.r.baseURL)
 	successes := p.polls.Load() - p.pollErrors.Load()
@@ -199,11 +211,12 @@ func (p *poller) checkFatal(err error) {
 	if ce == nil {
 		return
 	}
+	now := p.r.clock.Now()
 	if p.fatal.strikes == 0 {
-		p.fatal.successes = successes
+		p.fatal.successes, p.fatal.since = successes, now
 	}
 	p.fatal.strikes++
-	if p.fatal.strikes < fatalStrikes {
+	if p.fatal.strikes < fatalStrikes || now.Sub(p.fatal.since) < fatalSpan {
 		return
 	}
 	ce.TaskType, ce.Domain = p.key.taskType, p.key.domain
@@ -243,8 +256,9 @@ func (r *TaskRunner) addFatal(err error) {
 // Err returns why workers stopped on their own, or nil: a *ConfigError
 // (matching ErrMisconfigured) for each worker whose server answers proved
 // the configuration wrong, joined. A worker stops that way after a few
-// consecutive polls answered 404, answered with a web page, refused with
-// 401/403 after a fresh token, or failing TLS verification; WaitWorkers
+// consecutive polls over about three seconds answered 404, answered with a
+// web page, refused with 401/403 after a fresh token, or failing TLS
+// verification; WaitWorkers
 // returns once every worker has stopped. An unreachable or failing server
 // (connection refused, timeouts, 5xx, 429) never stops a worker: it is
 // retried with backoff and shown in Workers.

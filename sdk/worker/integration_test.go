@@ -145,13 +145,15 @@ func (e *itEnv) checkExactlyOnce(t testing.TB, ids []string, tasksPer int) {
 
 // Done means 1: 10,000 tasks as one-task workflows and as 50 workflows of 200
 // sequential tasks complete exactly once with correct outputs, at batch sizes
-// 1, 10 and 100. -short runs a tenth of it, -race a fifth.
+// 1, 10 and 100. -race runs a fifth of it; -short, the developer loop, a
+// token 200 single tasks and 5 sequences of 40 (the full sizes run under
+// make test and CI).
 func TestITExactlyOnce(t *testing.T) {
 	t.Parallel() // own dev server; mostly waiting on callbacks and timeouts
 	single, seqWF, seqLen := 10000, 50, 200
 	switch {
 	case testing.Short():
-		single, seqWF, seqLen = 1000, 10, 100
+		single, seqWF, seqLen = 200, 5, 40
 	case raceEnabled:
 		single, seqWF, seqLen = 2000, 10, 200
 	}

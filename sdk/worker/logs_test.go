@@ -5,13 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/sirupsen/logrus"
+	logtest "github.com/sirupsen/logrus/hooks/test"
 
+	"github.com/baton-go/baton/sdk/client"
 	"github.com/baton-go/baton/sdk/model"
+	"github.com/baton-go/baton/sdk/settings"
 )
 
 // A failed execution leaves one log line with what a person needs to find
@@ -87,5 +94,54 @@ func TestFailedExecutionsAreLoggedWithTheCause(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// A token endpoint that keeps failing (a server error, which may end by
+// itself) must not flood the log: the client reports each failure to its
+// caller only, and the runner logs its failing polls once, rate-limited,
+// with the worker's fields.
+func TestFailingTokenRefreshIsLoggedOnceByTheRunner(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(srv.Close)
+	clientLog, clientHook := logtest.NewNullLogger()
+	runnerLog, runnerHook := logtest.NewNullLogger()
+	api := client.NewAPIClient(settings.NewAuthenticationSettings("key", "token-secret-1234"), settings.NewHttpSettings(srv.URL+"/api"),
+		client.WithLogger(clientLog))
+	var failures atomic.Int64
+	r := NewTaskRunnerWithApiClient(api, WithLogger(runnerLog), WithHooks(Hooks{OnWorkerError: func(string, error) { failures.Add(1) }}))
+	t.Cleanup(func() {
+		_ = r.Shutdown(context.Background())
+		r.WaitWorkers()
+	})
+	if err := r.StartWorker("x", func(*model.Task) (interface{}, error) { return nil, nil }, 1, time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for failures.Load() < 5 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if failures.Load() < 5 {
+		t.Fatalf("only %d failed polls", failures.Load())
+	}
+	for _, e := range clientHook.AllEntries() {
+		if e.Level <= logrus.WarnLevel {
+			t.Errorf("the client logged on its own: %s %q", e.Level, e.Message)
+		}
+	}
+	var lines []*logrus.Entry
+	for _, e := range runnerHook.AllEntries() {
+		if e.Level <= logrus.WarnLevel {
+			lines = append(lines, e)
+		}
+	}
+	if len(lines) != 1 || lines[0].Data["taskType"] != "x" || !strings.Contains(fmt.Sprint(lines[0].Data[logrus.ErrorKey]), "token request failed") {
+		t.Errorf("runner warnings = %v, want one line for the failing token requests, with the worker's fields", lines)
+	}
+	if r.Err() != nil {
+		t.Errorf("a failing token endpoint (503) stopped the worker: %v", r.Err())
 	}
 }

@@ -24,6 +24,7 @@ const keyID = "faults-key"
 // at once.
 func TestShortLivedTokens(t *testing.T) {
 	skipShort(t)
+	t.Parallel() // own dev server and runner; the suite's wall time is then about its longest scenario
 	const tasks, batch = 3000, 5
 	e := newEnv(t, "tokens", conductortest.WithAuth(keyID, keySecret), conductortest.WithTokenTTL(2*time.Second))
 	e.define("authed", nil)
@@ -72,6 +73,7 @@ func TestShortLivedTokens(t *testing.T) {
 // a bounded number of lines about it.
 func TestRefusedKey(t *testing.T) {
 	skipShort(t)
+	t.Parallel() // own dev server and runner; the suite's wall time is then about its longest scenario
 	e := newEnv(t, "refused-key", conductortest.WithAuth(keyID, keySecret))
 	e.define("locked", nil)
 	ids := e.start("locked", 0, 10)
@@ -93,9 +95,11 @@ func TestRefusedKey(t *testing.T) {
 		defer mu.Unlock()
 		return len(errs) >= 3
 	})
+	// A copy: the hook keeps taking the lock until the worker stops.
 	mu.Lock()
-	defer mu.Unlock()
-	for _, err := range errs {
+	seen := append([]error(nil), errs...)
+	mu.Unlock()
+	for _, err := range seen {
 		if !errors.Is(err, client.ErrUnauthorized) {
 			t.Errorf("poll error does not match client.ErrUnauthorized: %v", err)
 		}
@@ -123,5 +127,8 @@ func TestRefusedKey(t *testing.T) {
 	} else {
 		errTexts.add(err)
 	}
-	t.Logf("refused key: %d poll errors, then stopped with: %v", len(errs), r.Err())
+	mu.Lock()
+	n := len(errs)
+	mu.Unlock()
+	t.Logf("refused key: %d poll errors, then stopped with: %v", n, r.Err())
 }

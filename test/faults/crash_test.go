@@ -35,6 +35,7 @@ func (s *externalService) call(key string) {
 // distinct tasks differ.
 func TestCrashRedeliveryKeepsIdempotencyKey(t *testing.T) {
 	skipShort(t)
+	t.Parallel() // own dev server and runner; the suite's wall time is then about its longest scenario
 	const tasks = 50
 	e := newEnv(t, "crash")
 	e.define("fragile", redeliverable())

@@ -16,6 +16,7 @@ import (
 // attempt is counted.
 func TestInjectedErrorStatuses(t *testing.T) {
 	skipShort(t)
+	t.Parallel() // own dev server and runner; the suite's wall time is then about its longest scenario
 	for _, tc := range []struct {
 		name       string
 		tasks      int
@@ -85,6 +86,7 @@ func TestInjectedErrorStatuses(t *testing.T) {
 // it out (response timeout 2 s) and hands it out again.
 func TestDroppedUpdateAnswers(t *testing.T) {
 	skipShort(t)
+	t.Parallel() // own dev server and runner; the suite's wall time is then about its longest scenario
 	const tasks, batch = 1000, 10
 	e := newEnv(t, "dropped")
 	e.define("dropped", redeliverable())
@@ -136,6 +138,7 @@ func TestDroppedUpdateAnswers(t *testing.T) {
 // are counted, and the runner is back to normal at once.
 func TestSlowAndMalformedAnswers(t *testing.T) {
 	skipShort(t)
+	t.Parallel() // own dev server and runner; the suite's wall time is then about its longest scenario
 	const batch = 10
 	e := newEnv(t, "malformed")
 	e.define("odd", redeliverable())
@@ -212,6 +215,7 @@ func TestSlowAndMalformedAnswers(t *testing.T) {
 // network problem.
 func TestUndecodablePollCountedAsDecode(t *testing.T) {
 	skipShort(t)
+	t.Parallel() // own dev server and runner; the suite's wall time is then about its longest scenario
 	e := newEnv(t, "decode")
 	e.define("undecodable", redeliverable())
 	e.srv.SetFaults(conductortest.Faults{"poll": {MalformedRate: 1, Malformed: []conductortest.MalformedMode{conductortest.TruncatedJSON}}})

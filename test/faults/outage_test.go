@@ -29,6 +29,7 @@ const outageLength = 60 * time.Second
 // lines at info level or above per worker for the whole outage.
 func TestServerDown60s(t *testing.T) {
 	skipShort(t)
+	t.Parallel() // own dev server and runner; the suite's wall time is then about its longest scenario
 	const (
 		tasks          = 5000
 		batch          = 20

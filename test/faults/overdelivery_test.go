@@ -18,6 +18,7 @@ import (
 // must come back to zero (settle).
 func TestOverDelivery(t *testing.T) {
 	skipShort(t)
+	t.Parallel() // own dev server and runner; the suite's wall time is then about its longest scenario
 	const tasks, batch, extra = 600, 2, 6
 	e := newEnv(t, "overdelivery")
 	e.define("greedy", nil) // response timeout 3600 s: an unreported task would hang the test

@@ -24,6 +24,7 @@ import (
 // drained everything and goleak.Find found no goroutine left.
 func TestSIGTERMWithTasksInFlight(t *testing.T) {
 	skipShort(t)
+	t.Parallel() // own dev server and runner; the suite's wall time is then about its longest scenario
 	const (
 		inFlight = 500
 		queued   = 100 // beyond the slots: must still be waiting afterwards
