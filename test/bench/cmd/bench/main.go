@@ -49,11 +49,11 @@ func realMain(args []string) int {
 	serverStore := fs.String("server-store", os.Getenv("CONDUCTOR_SERVER_STORE"), "real-server mode: the server's store, for the report (default $CONDUCTOR_SERVER_STORE)")
 	realData := fs.String("real-data", "", "real-server mode: directory of the per-server JSON results the report and chart are drawn from (default: none, report this run only)")
 	smoke := fs.Bool("smoke", false, "real-server mode: a tiny run that only proves the wiring (about 2 minutes; not for the report)")
-	tasks := fs.Int("tasks", 0, "real-server mode: workflows per throughput run at batch 10 and 100 (0: 2000)")
-	tasks1 := fs.Int("tasks1", 0, "real-server mode: workflows per throughput run at batch 1 (0: 500)")
+	tasks := fs.Int("tasks", 0, "real-server mode: workflows per throughput run at batch 10 and 100 (0: 2000, or fewer on a server that starts fewer than 250 workflows/s: about 8 s of starts; setting -tasks or -tasks1 turns that off)")
+	tasks1 := fs.Int("tasks1", 0, "real-server mode: workflows per throughput run at batch 1 (0: 400)")
 	samples := fs.Int("samples", 0, "real-server mode: isolated tasks per contender and round (0: 20)")
 	typeCounts := fs.String("types-n", "", "real-server mode: comma-separated N of the many-idle-types scenario (default 10,100,400)")
-	warmup := fs.Duration("warmup", -1, "real-server mode: minimum warm-up before measuring (default 45s)")
+	warmup := fs.Duration("warmup", -1, "real-server mode: minimum warm-up before measuring (default 40s)")
 	abBin := fs.String("ab", "", "A/B mode: compare this binary's Baton (A) with the Baton built into this other bench binary (B), the limit as yardstick; report to -out")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -85,10 +85,10 @@ func realMain(args []string) int {
 			rp.rounds = *rounds
 		}
 		if *tasks > 0 {
-			rp.tputTasks = *tasks
+			rp.tputTasks, rp.autoSize = *tasks, false
 		}
 		if *tasks1 > 0 {
-			rp.tputTasks1 = *tasks1
+			rp.tputTasks1, rp.autoSize = *tasks1, false
 		}
 		if *samples > 0 {
 			rp.isoSamples = *samples
@@ -206,9 +206,10 @@ func realServerMain(ctx context.Context, rp realPlan, args []string, out, chart,
 		rp.store = "unknown"
 	}
 	began := time.Now()
+	load0 := loadAvg()
 	rp.runID = fmt.Sprintf("%x", began.Unix()&0xffffff)
 	fmt.Fprintf(os.Stderr, "bench: real server %s (Conductor %s, %s), run %s\n", rp.url, rp.version, rp.store, rp.runID)
-	res, warm, err := runReal(ctx, rp, os.Stderr)
+	res, warm, err := runReal(ctx, rp, os.Stderr, &rp)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 1
@@ -217,7 +218,7 @@ func realServerMain(ctx context.Context, rp realPlan, args []string, out, chart,
 	run := realRun{Version: rp.version, Store: rp.store, Date: began.UTC(), Elapsed: elapsed.Round(time.Second).String(),
 		Baton: batonRevision(), Official: officialVersion(), Machine: machineInfo(),
 		Command: realCommand(args), Plan: rp.doc(), Results: res,
-		WarmupTook: warm.Round(time.Second).String()}
+		WarmupTook: warm.Round(time.Second).String(), Load: fmt.Sprintf("%s at the start, %s at the end", load0, loadAvg())}
 	runs := []realRun{run}
 	if dataDir != "" {
 		if err := saveRealRun(dataDir, run); err != nil {

@@ -147,12 +147,23 @@ func realRunTables(w func(string, ...interface{}), r realRun) {
 	w("- Server: Conductor OSS %s boot jar, store: %s, on 127.0.0.1 (this machine)\n", r.Version, r.Store)
 	w("- Date: %s (run took %s; warm-up %s)\n", r.Date.UTC().Format("2006-01-02 15:04 MST"), r.Elapsed, r.WarmupTook)
 	w("- Baton: %s; official SDK %s\n", r.Baton, r.Official)
-	w("- Machine: %s\n", r.Machine)
+	w("- Machine: %s", r.Machine)
+	if r.Load != "" {
+		w("; load average (1, 5, 15 min) %s", r.Load)
+	}
+	w("\n")
 	w("- Command: `%s`\n", r.Command)
 	pd := r.Plan
 	w("- Plan: %d rounds; throughput %d workflows at batch 1, %d at batch 10 and 100 (cap %s); %d isolated tasks and %d bursts of %d per contender and round, idle window %s; ",
 		pd.Rounds, pd.TputTasks1, pd.TputTasks, pd.TputCap, pd.IsoSamples, pd.Bursts, pd.BurstSize, pd.IdleWindow)
-	w("many-types N = %v, settle %s, window %s; poll interval %s\n\n", pd.TypeCounts, pd.TypesSettle, pd.TypesFor, pd.Interval)
+	w("many-types N = %v, settle %s, window %s; poll interval %s", pd.TypeCounts, pd.TypesSettle, pd.TypesFor, pd.Interval)
+	if pd.StartRate > 0 {
+		w("; the warm-up's last pre-start ran at %.0f workflows/s", pd.StartRate)
+		if pd.AutoSized {
+			w(" and the throughput runs were sized to about 8 s of starts from it (at most 2000 / 400)")
+		}
+	}
+	w("\n\n")
 
 	has := func(sc string) bool { _, ok := res[sc]; return ok }
 	if has("tput1") || has("tput10") || has("tput100") {

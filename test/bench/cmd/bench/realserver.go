@@ -17,11 +17,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -49,15 +51,25 @@ type realPlan struct {
 	typesFor    time.Duration // measuring window of one many-types run
 	interval    time.Duration
 	only        map[string]bool
+	// autoSize shrinks tputTasks and tputTasks1 to what the server can
+	// start in about startBudget (set from the warm-up's start rate): a
+	// slow store (SQLite) starts some tens of workflows a second, and
+	// pre-starting 2,000 per run would take most of the time budget.
+	autoSize    bool
+	startBudget time.Duration
+	startRate   float64 // measured in the warm-up (workflows/s)
 	contenders  []string
 	runID       string
 }
 
 func defaultRealPlan() realPlan {
-	return realPlan{rounds: 3, warmup: 45 * time.Second, tputTasks1: 500, tputTasks: 2000, tputCap: 45 * time.Second,
-		isoSamples: 20, bursts: 3, burstSize: 50, idleWindow: 4 * time.Second,
-		typeCounts: []int{10, 100, 400}, typesSettle: 4 * time.Second, typesFor: 8 * time.Second,
-		interval: 100 * time.Millisecond, contenders: contenders}
+	// Sized for about 12 minutes per server on a 2-core machine shared
+	// with the server: throughput ~4 min, pickup ~3.5 min, idle types
+	// ~3.5 min, warm-up 40 s.
+	return realPlan{rounds: 3, warmup: 40 * time.Second, tputTasks1: 400, tputTasks: 2000, tputCap: 45 * time.Second,
+		isoSamples: 20, bursts: 2, burstSize: 50, idleWindow: 4 * time.Second,
+		typeCounts: []int{10, 100, 400}, typesSettle: 3 * time.Second, typesFor: 6 * time.Second,
+		interval: 100 * time.Millisecond, contenders: contenders, autoSize: true, startBudget: 8 * time.Second}
 }
 
 // smokeRealPlan is a tiny run that only proves the wiring (about 2 minutes).
@@ -91,7 +103,8 @@ const (
 	mReadErrs  = "read_errors"
 	mBusyP50   = "busy_p50_ms"
 	mBusyN     = "busy_n"
-	mBusyLost  = "busy_lost" // busy-type tasks not picked up by 5 s after the window
+	mBusyLost  = "busy_lost"  // busy-type tasks not picked up by 5 s after the window
+	mStartRate = "start_rate" // workflows started per second while pre-starting
 )
 
 // contBaseline is the many-idle-types scenario's "no worker at all" row.
@@ -296,6 +309,8 @@ func startCountingProxy(target *url.URL) (*countingProxy, error) {
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			w.WriteHeader(http.StatusBadGateway)
 		},
+		// Nor is a body copy cut short by a worker closing its connection.
+		ErrorLog: log.New(io.Discard, "", 0),
 	}
 	p.srv = &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		path := r.URL.Path
@@ -359,34 +374,54 @@ type realRun struct {
 	Plan       realPlanDoc `json:"plan"`
 	Results    realResults `json:"results"`
 	WarmupTook string      `json:"warmupTook"`
+	// Load is /proc/loadavg at the start and at the end: the machine is
+	// shared, and a figure measured under a load of 10 says so.
+	Load string `json:"load,omitempty"`
+}
+
+// loadAvg is the 1-, 5- and 15-minute load average, or "".
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // realPlanDoc is the part of the plan the report describes.
 type realPlanDoc struct {
-	Rounds      int    `json:"rounds"`
-	TputTasks1  int    `json:"tputTasks1"`
-	TputTasks   int    `json:"tputTasks"`
-	TputCap     string `json:"tputCap"`
-	IsoSamples  int    `json:"isoSamples"`
-	Bursts      int    `json:"bursts"`
-	BurstSize   int    `json:"burstSize"`
-	IdleWindow  string `json:"idleWindow"`
-	TypeCounts  []int  `json:"typeCounts"`
-	TypesSettle string `json:"typesSettle"`
-	TypesFor    string `json:"typesFor"`
-	Interval    string `json:"interval"`
-	Warmup      string `json:"warmup"`
+	Rounds      int     `json:"rounds"`
+	TputTasks1  int     `json:"tputTasks1"`
+	TputTasks   int     `json:"tputTasks"`
+	TputCap     string  `json:"tputCap"`
+	IsoSamples  int     `json:"isoSamples"`
+	Bursts      int     `json:"bursts"`
+	BurstSize   int     `json:"burstSize"`
+	IdleWindow  string  `json:"idleWindow"`
+	TypeCounts  []int   `json:"typeCounts"`
+	TypesSettle string  `json:"typesSettle"`
+	TypesFor    string  `json:"typesFor"`
+	Interval    string  `json:"interval"`
+	Warmup      string  `json:"warmup"`
+	StartRate   float64 `json:"startRate,omitempty"` // workflows/s in the warm-up's last pre-start
+	AutoSized   bool    `json:"autoSized,omitempty"`
 }
 
 func (p realPlan) doc() realPlanDoc {
 	return realPlanDoc{Rounds: p.rounds, TputTasks1: p.tputTasks1, TputTasks: p.tputTasks, TputCap: p.tputCap.String(),
 		IsoSamples: p.isoSamples, Bursts: p.bursts, BurstSize: p.burstSize, IdleWindow: p.idleWindow.String(),
 		TypeCounts: p.typeCounts, TypesSettle: p.typesSettle.String(), TypesFor: p.typesFor.String(),
-		Interval: p.interval.String(), Warmup: p.warmup.String()}
+		Interval: p.interval.String(), Warmup: p.warmup.String(), StartRate: p.startRate, AutoSized: p.autoSize}
 }
 
 // runReal runs every selected real-server scenario.
-func runReal(ctx context.Context, p realPlan, logw io.Writer) (realResults, time.Duration, error) {
+// sized receives the plan as run (after any auto-sizing).
+func runReal(ctx context.Context, p realPlan, logw io.Writer, sized *realPlan) (realResults, time.Duration, error) {
+	*sized = p
 	s, err := newRealServer(p.url)
 	if err != nil {
 		return nil, 0, err
@@ -398,11 +433,20 @@ func runReal(ctx context.Context, p realPlan, logw io.Writer) (realResults, time
 	var warm time.Duration
 	if p.wants("tput") || p.wants("latency") || p.wants("types") {
 		t := time.Now()
-		if err := realWarmup(ctx, s, p, logf); err != nil {
+		rate, err := realWarmup(ctx, s, p, logf)
+		if err != nil {
 			return res, 0, fmt.Errorf("warm-up: %w", err)
 		}
 		warm = time.Since(t)
+		p.startRate = rate
+		if p.autoSize && rate > 0 {
+			fit := int(rate * p.startBudget.Seconds())
+			p.tputTasks = max(min(200, p.tputTasks), min(p.tputTasks, fit/100*100))
+			p.tputTasks1 = max(min(100, p.tputTasks1), min(p.tputTasks1, fit/2/100*100))
+			logf("sizes: %.0f workflows/s started in the warm-up: %d workflows per throughput run at batch 10 and 100, %d at batch 1", rate, p.tputTasks, p.tputTasks1)
+		}
 	}
+	*sized = p
 	if p.wants("tput") {
 		for _, batch := range []int{1, 10, 100} {
 			sc := fmt.Sprintf("tput%d", batch)
@@ -495,19 +539,26 @@ func (p realPlan) typeName(tag, contender string) string {
 // until at least p.warmup has passed: a fresh Conductor server is slow for
 // its first minute (class loading, JIT, connection pools), and the first
 // contender measured should not pay for that.
-func realWarmup(ctx context.Context, s *realServer, p realPlan, logf func(string, ...interface{})) error {
+// It returns the start rate of its last run (workflows/s).
+func realWarmup(ctx context.Context, s *realServer, p realPlan, logf func(string, ...interface{})) (float64, error) {
 	began := time.Now()
+	n := min(500, p.tputTasks)
+	rate := 0.0
 	for i := 1; i == 1 || time.Since(began) < p.warmup; i++ {
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return 0, ctx.Err()
 		}
-		smp, err := realThroughput(ctx, s, p, contLimit, fmt.Sprintf("warm%d", i), 10, min(500, p.tputTasks))
+		smp, err := realThroughput(ctx, s, p, contLimit, fmt.Sprintf("warm%d", i), 10, n)
 		if err != nil {
-			return err
+			return 0, err
 		}
+		rate = smp[mStartRate]
 		logf("warm-up  run %d   limit    %6.1fs elapsed %s", i, time.Since(began).Seconds(), smp.String())
+		// On a slow server, smaller warm-up runs: several short ones
+		// warm it as well as one long one and stop closer to the time.
+		n = max(100, min(n, int(rate*8)))
 	}
-	return nil
+	return rate, nil
 }
 
 // realThroughput pre-starts n workflows of a fresh task type, then starts
@@ -519,9 +570,11 @@ func realThroughput(ctx context.Context, s *realServer, p realPlan, contender, t
 		return nil, err
 	}
 	defer s.undefine([]string{tt}, tt)
+	t0 := time.Now()
 	if _, err := s.startMany(ctx, tt, n, 8); err != nil {
 		return nil, err
 	}
+	startRate := float64(n) / time.Since(t0).Seconds()
 	c, err := spawn(spawnOpts{contender: contender, url: s.proxy.url, types: []string{tt}, batch: batch, interval: p.interval})
 	if err != nil {
 		return nil, err
@@ -574,6 +627,7 @@ func realThroughput(ctx context.Context, s *realServer, p realPlan, contender, t
 		mCPUPerTask: float64(st1.CPUNanos-st0.CPUNanos) / done / 1e3,
 		mCapped:     capped,
 		mDone:       done,
+		mStartRate:  startRate,
 	}, nil
 }
 
