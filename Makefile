@@ -4,7 +4,7 @@ GO ?= go
 STATICCHECK_VERSION ?= v0.8.2
 PKGS := ./...
 
-.PHONY: help test test-short lint bench bench-quick bench-micro test-conductor test-faults fuzz ci
+.PHONY: help test test-short lint bench bench-quick bench-conductor bench-micro test-conductor test-faults fuzz ci
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -37,6 +37,21 @@ bench: ## Baton vs the official Go SDK vs a bare poll/update loop: writes BENCHM
 
 bench-quick: ## the same driver, CI-sized (one round, fewer tasks), report to stdout only
 	cd test/bench && $(GO) test -count=1 ./... && $(GO) run ./cmd/bench -quick
+
+# Each server in turn (never two JVMs at once): test/conductor/run.sh starts
+# it on a free loopback port, exports CONDUCTOR_SERVER_URL/_VERSION/_STORE,
+# runs the driver and stops the server. BENCH_CONDUCTOR_SERVERS picks a subset
+# (version:store ...); BENCH_CONDUCTOR_ARGS shortens a run (e.g. "-rounds 1
+# -tasks 500 -types-n 10,400").
+BENCH_CONDUCTOR_SERVERS ?= 3.21.14:redis 3.32.3:sqlite 3.32.3:redis
+BENCH_CONDUCTOR_ARGS ?=
+bench-conductor: ## Baton vs the official SDK vs the limit on real Conductor servers (3.21.14 redis, 3.32.3 sqlite and redis): adds its section to BENCHMARKS.md and docs/bench-conductor.png (about 12 min per server)
+	cd test/bench && $(GO) build -o /dev/null ./cmd/bench
+	@set -e; for spec in $(BENCH_CONDUCTOR_SERVERS); do \
+	  echo "== bench-conductor: Conductor $${spec%%:*} ($${spec##*:})"; \
+	  CONDUCTOR_VERSION=$${spec%%:*} CONDUCTOR_STORE=$${spec##*:} test/conductor/run.sh sh -c \
+	    'cd test/bench && exec $(GO) run ./cmd/bench -server "$$CONDUCTOR_SERVER_URL" -server-version "$$CONDUCTOR_SERVER_VERSION" -server-store "$$CONDUCTOR_SERVER_STORE" $(BENCH_CONDUCTOR_ARGS) -out ../../BENCHMARKS.md -chart ../../docs/bench-conductor.png -real-data ../../docs/bench-conductor'; \
+	done
 
 bench-micro: ## go test micro-benchmarks of the hot paths, allocations included
 	$(GO) test -run '^$$' -bench . -benchmem ./sdk/...

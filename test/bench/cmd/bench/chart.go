@@ -16,18 +16,24 @@ var contenderColors = map[string]color.Color{
 	contBaton:    color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff},
 	contOfficial: color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff},
 	contLimit:    color.RGBA{R: 0x7f, G: 0x7f, B: 0x7f, A: 0xff},
+	contBaseline: color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
 }
 
-var contenderLabels = map[string]string{contBaton: "Baton", contOfficial: "official SDK", contLimit: "limit"}
+var contenderLabels = map[string]string{contBaton: "Baton", contOfficial: "official SDK", contLimit: "limit", contBaseline: "no worker"}
 
 // groupedBars draws one bar per contender in each group (medians).
 func groupedBars(title, ylabel, format string, groups []string, value func(group int, contender string) float64) (*plot.Plot, error) {
+	return groupedBarsOf(contenders, title, ylabel, format, groups, value)
+}
+
+// groupedBarsOf is groupedBars over the given contenders (at most three).
+func groupedBarsOf(conts []string, title, ylabel, format string, groups []string, value func(group int, contender string) float64) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = title
 	p.Y.Label.Text = ylabel
 	p.Legend.Top = true
 	w := vg.Points(18)
-	for i, c := range contenders {
+	for i, c := range conts {
 		vals := make(plotter.Values, len(groups))
 		for g := range groups {
 			vals[g] = value(g, c)

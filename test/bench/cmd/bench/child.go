@@ -12,6 +12,7 @@ package main
 //	child -> driver: "ready" once the process is initialised and the workers are built
 //	driver -> child: "go": start the workers (polling begins)
 //	child -> driver: "lat <ns>" per task when -latency is set (workflow start to handler)
+//	child -> driver: "pick <workflowId> <unix ns> <scheduledTime ms>" per task when -pickup is set
 //	driver -> child: "stats"  child -> driver: "stats {json procStats}"
 //	driver -> child: "exit" (or EOF): the child writes its profiles and exits
 
@@ -205,6 +206,7 @@ type childConfig struct {
 	interval   time.Duration
 	sleep      time.Duration // handler duration (0: trivial handler)
 	latency    bool          // report pickup latency per task
+	pickup     bool          // report each task's workflow id and handler time (real-server mode)
 	peaks      bool          // sample stack, heap, goroutine and fd peaks
 	cpuProfile string
 	memProfile string
@@ -217,6 +219,7 @@ func childFlags(fs *flag.FlagSet, c *childConfig) *string {
 	fs.DurationVar(&c.interval, "interval", 100*time.Millisecond, "poll interval")
 	fs.DurationVar(&c.sleep, "sleep", 0, "handler duration")
 	fs.BoolVar(&c.latency, "latency", false, "report pickup latency of each task")
+	fs.BoolVar(&c.pickup, "pickup", false, "report the workflow id and handler time of each task")
 	fs.BoolVar(&c.peaks, "sample-peaks", false, "sample the peaks of stacks, heap, goroutines and open fds every 20 ms")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the contender here")
 	fs.StringVar(&c.memProfile, "memprofile", "", "write an allocation profile of the contender here")
@@ -243,7 +246,10 @@ type work struct {
 	o   *out
 }
 
-func (w *work) do(input map[string]interface{}) {
+func (w *work) do(workflowID string, scheduledMs int64, input map[string]interface{}) {
+	if w.cfg.pickup {
+		w.o.line("pick %s %d %d", workflowID, time.Now().UnixNano(), scheduledMs)
+	}
 	if w.cfg.latency {
 		if s, ok := input["t0"].(string); ok {
 			if t0, err := strconv.ParseInt(s, 10, 64); err == nil {
@@ -351,7 +357,7 @@ func startBaton(w *work) (func() error, func()) {
 	}
 	r := bworker.NewTaskRunnerWithApiClient(c, bworker.WithLogger(log), bworker.WithWorkerID("bench-baton"))
 	fn := func(t *bmodel.Task) (interface{}, error) {
-		w.do(t.InputData)
+		w.do(t.WorkflowInstanceId, t.ScheduledTime, t.InputData)
 		return handlerOutput, nil
 	}
 	begin := func() error {
@@ -378,7 +384,7 @@ func startOfficial(w *work) (func() error, func()) {
 	api := oclient.NewAPIClient(nil, osettings.NewHttpSettings(w.cfg.url))
 	r := oworker.NewTaskRunnerWithApiClient(api)
 	fn := func(t *omodel.Task) (interface{}, error) {
-		w.do(t.InputData)
+		w.do(t.WorkflowInstanceId, t.ScheduledTime, t.InputData)
 		return handlerOutput, nil
 	}
 	begin := func() error {

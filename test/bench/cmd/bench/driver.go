@@ -252,6 +252,7 @@ type child struct {
 	stdin  io.WriteCloser
 	ready  chan struct{}
 	lat    chan time.Duration
+	pick   chan pickup
 	stats  chan procStats
 	done   chan struct{}
 	stderr *tailBuffer
@@ -288,6 +289,7 @@ type spawnOpts struct {
 	interval  time.Duration
 	sleep     time.Duration
 	latency   bool
+	pickup    bool
 	peaks     bool
 	profDir   string // write cpu/mem profiles here ("" = none)
 	profTag   string
@@ -306,6 +308,9 @@ func spawn(o spawnOpts) (*child, error) {
 	if o.latency {
 		args = append(args, "-latency")
 	}
+	if o.pickup {
+		args = append(args, "-pickup")
+	}
 	if o.peaks {
 		args = append(args, "-sample-peaks")
 	}
@@ -319,6 +324,7 @@ func spawn(o spawnOpts) (*child, error) {
 	}
 	cmd := exec.Command(exe, args...)
 	c := &child{cmd: cmd, ready: make(chan struct{}), lat: make(chan time.Duration, 1024),
+		pick:  make(chan pickup, 4096),
 		stats: make(chan procStats, 1), done: make(chan struct{}), stderr: &tailBuffer{}}
 	cmd.Stderr = c.stderr
 	c.stdin, err = cmd.StdinPipe()
@@ -344,6 +350,13 @@ func spawn(o spawnOpts) (*child, error) {
 				if ns, err := strconv.ParseInt(line[4:], 10, 64); err == nil {
 					select {
 					case c.lat <- time.Duration(ns):
+					default:
+					}
+				}
+			case strings.HasPrefix(line, "pick "):
+				if p, ok := parsePickup(line[5:]); ok {
+					select {
+					case c.pick <- p:
 					default:
 					}
 				}
@@ -412,4 +425,26 @@ func (c *child) kill() {
 func (c *child) send(cmd string) error {
 	_, err := io.WriteString(c.stdin, cmd+"\n")
 	return err
+}
+
+// pickup is one "pick" line of a child: which workflow's task reached the
+// handler, and when (this machine's wall clock; the server's scheduledTime
+// is in milliseconds on the same clock).
+type pickup struct {
+	workflowID  string
+	at          time.Time
+	scheduledMs int64
+}
+
+func parsePickup(s string) (pickup, bool) {
+	f := strings.Fields(s)
+	if len(f) != 3 {
+		return pickup{}, false
+	}
+	ns, err1 := strconv.ParseInt(f[1], 10, 64)
+	ms, err2 := strconv.ParseInt(f[2], 10, 64)
+	if err1 != nil || err2 != nil {
+		return pickup{}, false
+	}
+	return pickup{workflowID: f[0], at: time.Unix(0, ns), scheduledMs: ms}, true
 }

@@ -30,6 +30,7 @@ const limitPollTimeout = 5 * time.Second
 type limitTask struct {
 	TaskID             string                 `json:"taskId"`
 	WorkflowInstanceID string                 `json:"workflowInstanceId"`
+	ScheduledTime      int64                  `json:"scheduledTime"`
 	InputData          map[string]interface{} `json:"inputData"`
 }
 
@@ -105,7 +106,7 @@ func limitLoop(ctx context.Context, hc *http.Client, w *work, taskType string) {
 			go func() {
 				defer running.Done()
 				defer func() { <-slots }()
-				w.do(t.InputData)
+				w.do(t.WorkflowInstanceID, t.ScheduledTime, t.InputData)
 				body, _ := json.Marshal(limitResult{TaskID: t.TaskID, WorkflowInstanceID: t.WorkflowInstanceID,
 					WorkerID: "bench-limit", Status: "COMPLETED", OutputData: handlerOutput})
 				for limitUpdate(hc, updateURL, body) != nil {

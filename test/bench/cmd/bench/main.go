@@ -6,6 +6,9 @@
 //	cd test/bench && go run ./cmd/bench -out ../../BENCHMARKS.md -chart ../../docs/bench.png
 //	go run ./cmd/bench -quick          # CI-sized run, under 2 minutes
 //	go run ./cmd/bench -soak -soak-for 10m -out SOAK.md
+//	go run ./cmd/bench -server http://127.0.0.1:PORT/api -out ../../BENCHMARKS.md \
+//	    -chart ../../docs/bench-conductor.png -real-data ../../docs/bench-conductor
+//	                                   # against a real Conductor server (make bench-conductor)
 //
 // The dev server runs inside this process (a fresh one per measured run);
 // each contender runs in a child process (this binary re-executed with
@@ -18,6 +21,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -37,9 +41,19 @@ func realMain(args []string) int {
 	soak := fs.Bool("soak", false, "run the soak test instead of the benchmarks")
 	soakFor := fs.Duration("soak-for", 10*time.Minute, "soak duration")
 	soakRate := fs.Int("soak-rate", 200, "soak load: workflows started per second")
-	only := fs.String("only", "", "comma-separated scenarios to run (tput1,tput10,tput100,latency,idle,mixed,memory)")
+	only := fs.String("only", "", "comma-separated scenarios to run (tput1,tput10,tput100,latency,idle,mixed,memory; with -server: tput,latency,types)")
 	rounds := fs.Int("rounds", 0, "rounds per scenario (0: 3, or 1 with -quick)")
 	profDir := fs.String("profile-dir", "", "write CPU and allocation profiles of every contender run here")
+	server := fs.String("server", "", "real-server mode: the base URL (…/api) of a Conductor server on this machine; \"env\" reads CONDUCTOR_SERVER_URL")
+	serverVersion := fs.String("server-version", os.Getenv("CONDUCTOR_SERVER_VERSION"), "real-server mode: the server's version, for the report (default $CONDUCTOR_SERVER_VERSION)")
+	serverStore := fs.String("server-store", os.Getenv("CONDUCTOR_SERVER_STORE"), "real-server mode: the server's store, for the report (default $CONDUCTOR_SERVER_STORE)")
+	realData := fs.String("real-data", "", "real-server mode: directory of the per-server JSON results the report and chart are drawn from (default: none, report this run only)")
+	smoke := fs.Bool("smoke", false, "real-server mode: a tiny run that only proves the wiring (about 2 minutes; not for the report)")
+	tasks := fs.Int("tasks", 0, "real-server mode: workflows per throughput run at batch 10 and 100 (0: 2000, or fewer on a server that starts fewer than 250 workflows/s: about 8 s of starts; setting -tasks or -tasks1 turns that off)")
+	tasks1 := fs.Int("tasks1", 0, "real-server mode: workflows per throughput run at batch 1 (0: 400)")
+	samples := fs.Int("samples", 0, "real-server mode: isolated tasks per contender and round (0: 20)")
+	typeCounts := fs.String("types-n", "", "real-server mode: comma-separated N of the many-idle-types scenario (default 10,100,400)")
+	warmup := fs.Duration("warmup", -1, "real-server mode: minimum warm-up before measuring (default 40s)")
 	abBin := fs.String("ab", "", "A/B mode: compare this binary's Baton (A) with the Baton built into this other bench binary (B), the limit as yardstick; report to -out")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -53,6 +67,53 @@ func realMain(args []string) int {
 	defer stop()
 	if *soak {
 		return runSoak(ctx, *soakFor, *soakRate, *out)
+	}
+	if *server != "" {
+		rp := defaultRealPlan()
+		if *smoke {
+			rp = smokeRealPlan()
+		}
+		rp.url, rp.version, rp.store = *server, *serverVersion, *serverStore
+		if rp.url == "env" {
+			rp.url = os.Getenv("CONDUCTOR_SERVER_URL")
+		}
+		if rp.url == "" {
+			fmt.Fprintln(os.Stderr, "bench: -server env, but CONDUCTOR_SERVER_URL is empty")
+			return 2
+		}
+		if *rounds > 0 {
+			rp.rounds = *rounds
+		}
+		if *tasks > 0 {
+			rp.tputTasks, rp.autoSize = *tasks, false
+		}
+		if *tasks1 > 0 {
+			rp.tputTasks1, rp.autoSize = *tasks1, false
+		}
+		if *samples > 0 {
+			rp.isoSamples = *samples
+		}
+		if *warmup >= 0 {
+			rp.warmup = *warmup
+		}
+		if *typeCounts != "" {
+			rp.typeCounts = nil
+			for _, f := range strings.Split(*typeCounts, ",") {
+				var n int
+				if _, err := fmt.Sscan(strings.TrimSpace(f), &n); err != nil || n < 1 {
+					fmt.Fprintf(os.Stderr, "bench: -types-n: bad count %q\n", f)
+					return 2
+				}
+				rp.typeCounts = append(rp.typeCounts, n)
+			}
+		}
+		if *only != "" {
+			rp.only = map[string]bool{}
+			for _, s := range strings.Split(*only, ",") {
+				rp.only[strings.TrimSpace(s)] = true
+			}
+		}
+		return realServerMain(ctx, rp, args, *out, *chart, *realData)
 	}
 	p := fullPlan()
 	mode := "full"
@@ -101,6 +162,12 @@ func realMain(args []string) int {
 	} else {
 		md = report(res, p, mode, cmdline, began, elapsed, *chart)
 	}
+	if *out != "" && p.binB == "" {
+		// The real-server section is make bench-conductor's; keep it.
+		if kept := keptRealSection(*out); kept != "" {
+			md = replaceRealSection(md, kept)
+		}
+	}
 	if *out == "" {
 		fmt.Print(md)
 	} else if err := os.WriteFile(*out, []byte(md), 0o644); err != nil {
@@ -127,4 +194,72 @@ func quickPlan() plan {
 	return plan{rounds: 1, tputTasks: 2000, tputTasksBig: 4000, tputCap: 5 * time.Second, latSamples: 20, latRounds: 1,
 		idleFor: 8 * time.Second, idleRounds: 1, mixedTasks: 1000, memTypes: 100, memTasks: 2000, memBatch: 10,
 		interval: 100 * time.Millisecond}
+}
+
+// realServerMain runs the real-server benchmarks against one server and writes
+// its results (JSON), the real-server section of the report and the chart.
+func realServerMain(ctx context.Context, rp realPlan, args []string, out, chart, dataDir string) int {
+	if rp.version == "" {
+		rp.version = "unknown"
+	}
+	if rp.store == "" {
+		rp.store = "unknown"
+	}
+	began := time.Now()
+	load0 := loadAvg()
+	rp.runID = fmt.Sprintf("%x", began.Unix()&0xffffff)
+	fmt.Fprintf(os.Stderr, "bench: real server %s (Conductor %s, %s), run %s\n", rp.url, rp.version, rp.store, rp.runID)
+	res, warm, err := runReal(ctx, rp, os.Stderr, &rp)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
+	}
+	elapsed := time.Since(began)
+	run := realRun{Version: rp.version, Store: rp.store, Date: began.UTC(), Elapsed: elapsed.Round(time.Second).String(),
+		Baton: batonRevision(), Official: officialVersion(), Machine: machineInfo(),
+		Command: realCommand(args), Plan: rp.doc(), Results: res,
+		WarmupTook: warm.Round(time.Second).String(), Load: fmt.Sprintf("%s at the start, %s at the end", load0, loadAvg())}
+	runs := []realRun{run}
+	if dataDir != "" {
+		if err := saveRealRun(dataDir, run); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return 1
+		}
+		if runs, err = loadRealRuns(dataDir); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return 1
+		}
+	}
+	chartRef := ""
+	if chart != "" {
+		if err := drawRealChart(runs, chart); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: chart:", err)
+			return 1
+		}
+		// The report sits in the repository root, the chart under docs/.
+		chartRef = "docs/" + filepath.Base(chart)
+	}
+	section := realSection(runs, chartRef)
+	if out == "" {
+		fmt.Print(section)
+	} else {
+		doc, _ := os.ReadFile(out)
+		if err := os.WriteFile(out, []byte(replaceRealSection(string(doc), section)), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
+	fmt.Fprintf(os.Stderr, "bench: real server done in %v\n", elapsed.Round(time.Second))
+	return 0
+}
+
+// realCommand is the command line for the report; under test/conductor/run.sh
+// (make bench-conductor) it names that wrapper too, since the port in
+// -server is the one run.sh chose.
+func realCommand(args []string) string {
+	cmd := "cd test/bench && go run ./cmd/bench " + strings.Join(args, " ")
+	if v := os.Getenv("CONDUCTOR_VERSION"); v != "" {
+		return fmt.Sprintf("CONDUCTOR_VERSION=%s CONDUCTOR_STORE=%s test/conductor/run.sh sh -c '%s'", v, os.Getenv("CONDUCTOR_STORE"), cmd)
+	}
+	return cmd
 }

@@ -1,0 +1,380 @@
+package main
+
+// The real-server report: each driver run against one server writes its
+// results as JSON (one file per server version and store, replaced by the
+// next run against the same pair), and then the real-server section of
+// BENCHMARKS.md and its chart are drawn again from every JSON file present,
+// so the section shows all servers measured so far, each with its own date,
+// command and Baton commit. `make bench` (the dev-server report) rewrites
+// BENCHMARKS.md but carries this section over unchanged.
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+)
+
+const (
+	realBegin = "<!-- real-server section: written by `make bench-conductor` (test/bench -server); make bench keeps it -->"
+	realEnd   = "<!-- end of real-server section -->"
+)
+
+func realDataFile(dir, version, store string) string {
+	return filepath.Join(dir, fmt.Sprintf("conductor-%s-%s.json", version, store))
+}
+
+func saveRealRun(dir string, run realRun) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(run, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(realDataFile(dir, run.Version, run.Store), append(b, '\n'), 0o644)
+}
+
+// loadRealRuns reads every run in dir, oldest server version first.
+func loadRealRuns(dir string) ([]realRun, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "conductor-*.json"))
+	if err != nil {
+		return nil, err
+	}
+	var runs []realRun
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		var r realRun
+		if err := json.Unmarshal(b, &r); err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		runs = append(runs, r)
+	}
+	sort.Slice(runs, func(i, j int) bool {
+		if runs[i].Version != runs[j].Version {
+			return versionLess(runs[i].Version, runs[j].Version)
+		}
+		return runs[i].Store > runs[j].Store // sqlite before redis
+	})
+	return runs, nil
+}
+
+// versionLess compares dotted numeric versions (3.21.14 < 3.32.3).
+func versionLess(a, b string) bool {
+	pa, pb := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < len(pa) && i < len(pb); i++ {
+		var x, y int
+		_, errX := fmt.Sscan(pa[i], &x)
+		_, errY := fmt.Sscan(pb[i], &y)
+		if errX != nil || errY != nil {
+			if pa[i] != pb[i] {
+				return pa[i] < pb[i]
+			}
+			continue
+		}
+		if x != y {
+			return x < y
+		}
+	}
+	return len(pa) < len(pb)
+}
+
+func (r realRun) server() string { return fmt.Sprintf("Conductor %s (%s)", r.Version, r.Store) }
+
+// spreadKey is min / **median** / max of one metric over rounds.
+func spreadKey(ss []sample, key, format string) string {
+	return spread(ss, metricDef{key: key, format: format})
+}
+
+// realSection renders the whole real-server section from every run.
+func realSection(runs []realRun, chart string) string {
+	var b strings.Builder
+	w := func(format string, args ...interface{}) { fmt.Fprintf(&b, format, args...) }
+	w("%s\n\n# Against real Conductor OSS servers\n\n", realBegin)
+	w("The same three contenders as above (Baton's `worker.TaskRunner` with its default poll settings, the official Go SDK's `worker.TaskRunner`, ")
+	w("and the limit), as the same child processes, against a real Conductor OSS server started by `test/conductor/run.sh` on this machine. ")
+	w("One table group per server version and store; each says when it was measured, with which command and which Baton commit. ")
+	w("**This machine has 2 cores shared with the server (a JVM), the driver and, during these runs, other engineers' jobs: the figures are noisy; ")
+	w("only ratios from the same run (contenders alternating within each round, medians of the rounds) are worth comparing.** ")
+	w("Regenerate with `make bench-conductor` (all three servers, about 12 minutes each) or, against a server you started, ")
+	w("`cd test/bench && go run ./cmd/bench -server http://127.0.0.1:PORT/api -server-version X -server-store Y -out ../../BENCHMARKS.md -chart ../../docs/bench-conductor.png -real-data ../../docs/bench-conductor`.\n\n")
+	if chart != "" {
+		w("![real-server throughput, pickup and reads](%s)\n\n", chart)
+	}
+	w("## How the real-server scenarios are measured\n\n")
+	w("- **Set-up.** Every measured run registers its own SIMPLE task definition (owner `bench@example.com`) and a one-task workflow, named after the driver run, scenario, round and contender, ")
+	w("and deletes both afterwards, so tasks left in a queue by one run never feed another. Workflows are started with `POST /api/workflow` from the driver. ")
+	w("Before anything is measured a warm-up drains batches of 500 workflows with the limit loop until the warm-up time has passed (a fresh server is slow for its first minute).\n")
+	w("- **Throughput** (batch 1, 10, 100): the workflows are **pre-started before the worker starts** (8 concurrent start calls), so the figure is the worker's drain rate and not the starter's rate; ")
+	w("a steady start rate would cap every contender at that rate. The clock runs from the worker's start until the server has acknowledged (2xx) one task update per workflow, ")
+	w("counted by a small reverse proxy in the driver (`net/http/httputil`) that every contender talks to; the proxy's cost is the same for all. ")
+	w("*Requests/task* = polls + updates seen by the proxy / tasks. Each run is capped in time; a capped run's rate is over the cap.\n")
+	w("- **Pickup latency** (batch 10, poll interval 100 ms, defaults otherwise): in each round the three contenders run at the same time, one worker process each on its own task type, ")
+	w("so they meet the same server and the same machine load. After 2 s their polls are counted at the proxy, by task type, over an idle window: ")
+	w("*idle polls/s per poller* (one poller = one `StartWorker` call, or the limit's one loop). Then *isolated* tasks: every 0.7–1.3 s (random, the same sequence in every run) ")
+	w("one workflow per contender is started, in turn, a third of that gap apart, whether or not the previous one was picked up ")
+	w("(a worker slower than one task a second sees its tasks queue, as it would in production); each contender's stragglers get 15 s after the last start. ")
+	w("Then, one contender at a time, *bursts*: workflows started at once (one concurrent start call each), 1.5 s after the previous burst was picked up. ")
+	w("Pickup = from the moment the start call returned in the driver to the handler's first line in the worker (the worker reports the workflow id and its clock; one machine, one clock). ")
+	w("A handler that ran before the start call's answer arrived counts as 0 ms (row *early*). The isolated p50 is also given from the task's `scheduledTime` (server clock, ms). ")
+	w("The limit long-polls with a %v timeout (the in-memory benchmark's choice for a server that answers as soon as a task is due); on a server that holds a poll for its whole timeout it waits that long, which is what its rows show there.\n", limitPollTimeout)
+	w("- **Many idle task types**: one worker process serving N task types (batch 1, 100 ms interval) of which only the first ever gets a task, talking straight to the server (no proxy); ")
+	w("after it settles, for a fixed window, the driver reads one fixed task definition (`GET /api/metadata/taskdefs/{name}`, one every 100 ms, or right after the previous one when that was slower) ")
+	w("and starts a single workflow of the busy type every 0.5–1.5 s, whose pickup it measures (stragglers get 5 s after the window). ")
+	w("*No worker* is the same read against the idle server, once per round. Baton and the official SDK only, alternating; the limit is not a product.\n\n")
+	for _, r := range runs {
+		realRunTables(w, r)
+	}
+	w("%s\n", realEnd)
+	return b.String()
+}
+
+func realRunTables(w func(string, ...interface{}), r realRun) {
+	srv := r.server()
+	short := fmt.Sprintf("%s %s", r.Version, r.Store)
+	res := r.Results
+	w("## %s\n\n", srv)
+	w("- Server: Conductor OSS %s boot jar, store: %s, on 127.0.0.1 (this machine)\n", r.Version, r.Store)
+	w("- Date: %s (run took %s; warm-up %s)\n", r.Date.UTC().Format("2006-01-02 15:04 MST"), r.Elapsed, r.WarmupTook)
+	w("- Baton: %s; official SDK %s\n", r.Baton, r.Official)
+	w("- Machine: %s", r.Machine)
+	if r.Load != "" {
+		w("; load average (1, 5, 15 min) %s", r.Load)
+	}
+	w("\n")
+	w("- Command: `%s`\n", r.Command)
+	pd := r.Plan
+	w("- Plan: %d rounds; throughput %d workflows at batch 1, %d at batch 10 and 100 (cap %s); %d isolated tasks and %d bursts of %d per contender and round, idle window %s; ",
+		pd.Rounds, pd.TputTasks1, pd.TputTasks, pd.TputCap, pd.IsoSamples, pd.Bursts, pd.BurstSize, pd.IdleWindow)
+	w("many-types N = %v, settle %s, window %s; poll interval %s", pd.TypeCounts, pd.TypesSettle, pd.TypesFor, pd.Interval)
+	if pd.StartRate > 0 {
+		w("; the warm-up's last pre-start ran at %.0f workflows/s", pd.StartRate)
+		if pd.AutoSized {
+			w(" and the throughput runs were sized to about 8 s of starts from it (at most 2000 / 400)")
+		}
+	}
+	w("\n\n")
+
+	has := func(sc string) bool { _, ok := res[sc]; return ok }
+	if has("tput1") || has("tput10") || has("tput100") {
+		w("### Throughput, %s (min / **median** / max over rounds)\n\n", srv)
+		w("| Server | Batch | Metric | Baton | Official | Limit | Baton / official | Baton / limit |\n|---|---|---|---|---|---|---|---|\n")
+		for _, batch := range []int{1, 10, 100} {
+			sc := fmt.Sprintf("tput%d", batch)
+			if !has(sc) {
+				continue
+			}
+			for _, m := range []metricDef{defTPS, {mReqPerTask, "requests/task (proxy count)", "%.2f", false}, defCPUTask} {
+				bm := res.med(sc, contBaton, m.key)
+				w("| %s | %d | %s | %s | %s | %s | %s | %s |\n", short, batch, m.label,
+					spreadKey(res[sc][contBaton], m.key, m.format), spreadKey(res[sc][contOfficial], m.key, m.format), spreadKey(res[sc][contLimit], m.key, m.format),
+					ratio(bm, res.med(sc, contOfficial, m.key)), ratio(bm, res.med(sc, contLimit, m.key)))
+			}
+		}
+		var capped []string
+		for _, batch := range []int{1, 10, 100} {
+			sc := fmt.Sprintf("tput%d", batch)
+			for _, c := range contenders {
+				for i, s := range res[sc][c] {
+					if s[mCapped] == 1 {
+						capped = append(capped, fmt.Sprintf("batch %d, %s, round %d: %.0f tasks by the %s cap", batch, c, i+1, s[mDone], pd.TputCap))
+					}
+				}
+			}
+		}
+		if len(capped) > 0 {
+			w("\nCapped runs (%s): %s.\n", srv, strings.Join(capped, "; "))
+		}
+		w("\n")
+	}
+	if has("latency") {
+		sc := "latency"
+		w("### Pickup latency and idle polling, %s (batch 10, 100 ms interval; min / **median** / max over rounds)\n\n", srv)
+		w("| Server | Metric | Baton | Official | Limit | Baton / official | Baton / limit |\n|---|---|---|---|---|---|---|\n")
+		rows := []metricDef{
+			{mIsoP50, "isolated pickup p50 ms", "%.1f", false}, {mIsoP90, "isolated pickup p90 ms", "%.1f", false}, {mIsoP99, "isolated pickup p99 ms", "%.1f", false},
+			{mIsoSchP50, "isolated pickup p50 ms from scheduledTime", "%.1f", false},
+			{mBurstP50, "burst pickup p50 ms", "%.1f", false}, {mBurstP90, "burst pickup p90 ms", "%.1f", false}, {mBurstP99, "burst pickup p99 ms", "%.1f", false},
+			{mIdleRPS, "idle polls/s per poller (proxy count)", "%.2f", false},
+			{mIsoLost, "isolated tasks not picked up", "%.0f", false}, {mBurstLost, "burst tasks not picked up in 30 s", "%.0f", false},
+			{mEarly, "early (handler before the start call returned)", "%.0f", false},
+		}
+		for _, m := range rows {
+			bm := res.med(sc, contBaton, m.key)
+			w("| %s | %s | %s | %s | %s | %s | %s |\n", short, m.label,
+				spreadKey(res[sc][contBaton], m.key, m.format), spreadKey(res[sc][contOfficial], m.key, m.format), spreadKey(res[sc][contLimit], m.key, m.format),
+				ratio(bm, res.med(sc, contOfficial, m.key)), ratio(bm, res.med(sc, contLimit, m.key)))
+		}
+		w("\n")
+	}
+	var typeKeys []int
+	for _, n := range pd.TypeCounts {
+		if has(fmt.Sprintf("types%d", n)) {
+			typeKeys = append(typeKeys, n)
+		}
+	}
+	if len(typeKeys) > 0 {
+		w("### Many idle task types, %s (batch 1, 100 ms interval; min / **median** / max over rounds)\n\n", srv)
+		w("| Server | N types | Metric | No worker | Baton | Official | Baton / official |\n|---|---|---|---|---|---|---|\n")
+		for _, n := range typeKeys {
+			sc := fmt.Sprintf("types%d", n)
+			for _, m := range []metricDef{
+				{mReadP50, "read p50 ms", "%.1f", false}, {mReadP90, "read p90 ms", "%.1f", false},
+				{mReads, "reads done in the window", "%.0f", true}, {mReadErrs, "failed reads", "%.0f", false},
+				{mBusyP50, "busy-type pickup p50 ms", "%.1f", false}, {mBusyN, "busy-type tasks picked up", "%.0f", true},
+				{mBusyLost, "busy-type tasks not picked up", "%.0f", false},
+			} {
+				base := "–"
+				if m.key == mReadP50 || m.key == mReadP90 || m.key == mReads || m.key == mReadErrs {
+					base = spreadKey(res["types0"][contBaseline], m.key, m.format)
+				}
+				w("| %s | %d | %s | %s | %s | %s | %s |\n", short, n, m.label, base,
+					spreadKey(res[sc][contBaton], m.key, m.format), spreadKey(res[sc][contOfficial], m.key, m.format),
+					ratio(res.med(sc, contBaton, m.key), res.med(sc, contOfficial, m.key)))
+			}
+		}
+		w("\n")
+	}
+}
+
+// replaceRealSection puts section into the existing Markdown in place of
+// the old real-server section, or at its end.
+func replaceRealSection(doc, section string) string {
+	i := strings.Index(doc, realBegin)
+	j := strings.Index(doc, realEnd)
+	if i >= 0 && j > i {
+		return doc[:i] + section + doc[j+len(realEnd)+1:]
+	}
+	if doc != "" && !strings.HasSuffix(doc, "\n\n") {
+		doc = strings.TrimRight(doc, "\n") + "\n\n"
+	}
+	return doc + section
+}
+
+// keptRealSection returns the real-server section of the file at path, if
+// any (for make bench, which rewrites the rest).
+func keptRealSection(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	doc := string(b)
+	i := strings.Index(doc, realBegin)
+	j := strings.Index(doc, realEnd)
+	if i < 0 || j < i {
+		return ""
+	}
+	return doc[i : j+len(realEnd)+1]
+}
+
+// drawRealChart draws, for every server measured: throughput at each batch
+// size, the isolated-task pickup p50, and the p90 of the unrelated read with
+// the largest number of idle task types.
+func drawRealChart(runs []realRun, path string) error {
+	if len(runs) == 0 {
+		return fmt.Errorf("no real-server results to draw")
+	}
+	label := func(r realRun) string {
+		v := r.Version
+		if parts := strings.Split(v, "."); len(parts) >= 2 {
+			v = parts[0] + "." + parts[1]
+		}
+		return v + " " + r.Store
+	}
+	var plots []*plot.Plot
+	type cell struct {
+		run realRun
+		sc  string
+	}
+	var tg []string
+	var tc []cell
+	for _, r := range runs {
+		for _, batch := range []int{1, 10, 100} {
+			sc := fmt.Sprintf("tput%d", batch)
+			if _, ok := r.Results[sc]; ok {
+				tg = append(tg, fmt.Sprintf("%s\nb%d", label(r), batch))
+				tc = append(tc, cell{r, sc})
+			}
+		}
+	}
+	if len(tg) > 0 {
+		p, err := groupedBarsOf(contenders, "Real server: throughput, medians (higher is better)", "tasks/s", "%.0f", tg, func(g int, c string) float64 {
+			return tc[g].run.Results.med(tc[g].sc, c, mTPS)
+		})
+		if err != nil {
+			return err
+		}
+		plots = append(plots, p)
+	}
+	var lg []string
+	var lc []realRun
+	for _, r := range runs {
+		if _, ok := r.Results["latency"]; ok {
+			lg = append(lg, label(r))
+			lc = append(lc, r)
+		}
+	}
+	if len(lg) > 0 {
+		p, err := groupedBarsOf(contenders, "Isolated-task pickup p50, ms (lower is better)", "ms", "%.0f", lg, func(g int, c string) float64 {
+			return lc[g].Results.med("latency", c, mIsoP50)
+		})
+		if err != nil {
+			return err
+		}
+		plots = append(plots, p)
+	}
+	var rg []string
+	var rc []cell
+	for _, r := range runs {
+		n := 0
+		for _, k := range r.Plan.TypeCounts {
+			if _, ok := r.Results[fmt.Sprintf("types%d", k)]; ok {
+				n = max(n, k)
+			}
+		}
+		if n > 0 {
+			rg = append(rg, fmt.Sprintf("%s\n%d types", label(r), n))
+			rc = append(rc, cell{r, fmt.Sprintf("types%d", n)})
+		}
+	}
+	if len(rg) > 0 {
+		p, err := groupedBarsOf([]string{contBaseline, contBaton, contOfficial}, "Unrelated read p90 beside idle types, ms (lower is better)", "ms", "%.0f", rg, func(g int, c string) float64 {
+			sc := rc[g].sc
+			if c == contBaseline {
+				sc = "types0"
+			}
+			return rc[g].run.Results.med(sc, c, mReadP90)
+		})
+		if err != nil {
+			return err
+		}
+		plots = append(plots, p)
+	}
+	width, height := vg.Points(max(600, 60*float64(len(tg)+2))), vg.Points(360*float64(len(plots)))
+	img := vgimg.New(width, height)
+	dc := draw.New(img)
+	tiles := draw.Tiles{Rows: len(plots), Cols: 1, PadY: vg.Points(20), PadTop: vg.Points(10), PadBottom: vg.Points(10), PadLeft: vg.Points(10), PadRight: vg.Points(10)}
+	grid := make([][]*plot.Plot, len(plots))
+	for i, p := range plots {
+		grid[i] = []*plot.Plot{p}
+	}
+	for _, p := range plots {
+		// Room above the tallest bar for its label and the legend.
+		p.Y.Max *= 1.25
+	}
+	canvases := plot.Align(grid, tiles, dc)
+	for i, p := range plots {
+		p.Draw(canvases[i][0])
+	}
+	return savePNG(img, path)
+}
