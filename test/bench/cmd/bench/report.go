@@ -283,13 +283,13 @@ func report(res results, p plan, mode, cmdline string, began time.Time, elapsed 
 	w("- **Throughput** (batch 1, 10, 100): %d workflows preloaded at batch 1, %d at 10 and 100; the clock runs from the worker's start until the server has seen all of them complete ", p.tputTasks, p.tputTasksBig)
 	w("(or a %v cap). *Requests/task* is the server's count of polls plus updates divided by tasks (an `update-v2` counts as one of each). ", p.tputCap)
 	w("CPU and allocations are read inside the worker process (getrusage, runtime.MemStats) at the start and at the end.\n")
-	w("- **Pickup latency**: an idle worker (batch 1, poll interval %v, every contender with its default poll timeout: Baton adaptive, ", p.interval)
+	w("- **Pickup latency**: an idle worker (batch 1, poll interval %v, every contender with its default poll settings: Baton its poll strategy, ", p.interval)
 	w("the official SDK none (server default 100 ms), the limit %v); %d single workflows started at random gaps of 50–250 ms (the same sequence for every contender); ", limitPollTimeout, p.latSamples)
 	w("latency is from just before the start request to the handler's first line, on the same clock; with %d samples, p99 is the largest one.\n", p.latSamples)
 	w("- **Idle cost**: 10 task types, batch 1, nothing queued, measured over %v after 2 s of quiet: requests/min is the sum over task types of 60 s / (mean spacing of that type's polls), ", p.idleFor)
 	w("from arrival times recorded by a thin handler in front of the server (a plain count in a window depends on where the window falls in a 2 s or 5 s cycle); ")
 	w("CPU is the worker process's, scaled to a minute. *Cold*: the worker has never seen a task. *After 8 tasks*: eight single tasks of the first type arrived 400–900 ms apart first, as any worker in production sees; ")
-	w("Baton learns from them that this server answers long polls as soon as a task is due and moves from its %v to its %v poll timeout (see sdk/worker's package documentation).\n", worker.PollTimeoutUnproven, worker.PollTimeoutDefault)
+	w("Baton learns from them that this server wakes a held poll as soon as a task is queued and moves from probes of one poll interval to held polls of %v (see sdk/worker's package documentation).\n", worker.PollTimeoutDefault)
 	w("- **Mixed**: %d tasks, handler sleeps 20 ms, batch 50 (ideal: 2,500 tasks/s).\n", p.mixedTasks)
 	w("- **Memory**: %d task types, batch %d each, %d tasks spread over them; peak RSS is the worker process's VmHWM. "+
 		"To show where RSS goes, the worker samples its goroutine stacks, heap in use, goroutines and open fds every 20 ms (peaks shown), "+
