@@ -199,17 +199,18 @@ func currentRSSKB() int64 {
 
 // childConfig is the command line of a contender process.
 type childConfig struct {
-	contender  string
-	url        string
-	types      []string
-	batch      int
-	interval   time.Duration
-	sleep      time.Duration // handler duration (0: trivial handler)
-	latency    bool          // report pickup latency per task
-	pickup     bool          // report each task's workflow id and handler time (real-server mode)
-	peaks      bool          // sample stack, heap, goroutine and fd peaks
-	cpuProfile string
-	memProfile string
+	contender   string
+	url         string
+	types       []string
+	batch       int
+	interval    time.Duration
+	sleep       time.Duration // handler duration (0: trivial handler)
+	latency     bool          // report pickup latency per task
+	pickup      bool          // report each task's workflow id and handler time (real-server mode)
+	peaks       bool          // sample stack, heap, goroutine and fd peaks
+	limitNoWait bool          // the limit polls with timeout 0 (real servers)
+	cpuProfile  string
+	memProfile  string
 }
 
 func childFlags(fs *flag.FlagSet, c *childConfig) *string {
@@ -221,6 +222,7 @@ func childFlags(fs *flag.FlagSet, c *childConfig) *string {
 	fs.BoolVar(&c.latency, "latency", false, "report pickup latency of each task")
 	fs.BoolVar(&c.pickup, "pickup", false, "report the workflow id and handler time of each task")
 	fs.BoolVar(&c.peaks, "sample-peaks", false, "sample the peaks of stacks, heap, goroutines and open fds every 20 ms")
+	fs.BoolVar(&c.limitNoWait, "limit-nowait", false, "the limit polls with timeout 0 and sleeps the poll interval after an empty answer (real servers)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the contender here")
 	fs.StringVar(&c.memProfile, "memprofile", "", "write an allocation profile of the contender here")
 	return types

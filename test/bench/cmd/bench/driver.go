@@ -291,8 +291,12 @@ type spawnOpts struct {
 	latency   bool
 	pickup    bool
 	peaks     bool
-	profDir   string // write cpu/mem profiles here ("" = none)
-	profTag   string
+	// limitNoWait: the limit polls with timeout 0 and sleeps the poll
+	// interval after an empty answer (real servers hold a partial batch
+	// until the timeout ends; see limit.go).
+	limitNoWait bool
+	profDir     string // write cpu/mem profiles here ("" = none)
+	profTag     string
 }
 
 func spawn(o spawnOpts) (*child, error) {
@@ -313,6 +317,9 @@ func spawn(o spawnOpts) (*child, error) {
 	}
 	if o.peaks {
 		args = append(args, "-sample-peaks")
+	}
+	if o.limitNoWait {
+		args = append(args, "-limit-nowait")
 	}
 	if o.profDir != "" {
 		label := o.label

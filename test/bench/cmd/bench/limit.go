@@ -1,8 +1,10 @@
 package main
 
 // "The limit": the least a worker can do with the same number of execution
-// slots. One goroutine per task type long-polls for as many tasks as there
-// are free slots, each task runs on its own goroutine and posts its result
+// slots. One goroutine per task type polls for as many tasks as there are
+// free slots (a 5 s long poll against the dev server, which answers as soon
+// as a task is due; timeout 0 and the poll interval after an empty answer
+// against a real server, which holds a partial batch until its timeout ends), each task runs on its own goroutine and posts its result
 // with a plain update; everything goes over one keep-alive net/http client.
 // No retries beyond "try again in 100 ms", no metrics, no logging, no
 // lease extension: whatever Baton spends above this is the price of its
@@ -86,7 +88,11 @@ func limitLoop(ctx context.Context, hc *http.Client, w *work, taskType string) {
 				break more
 			}
 		}
-		q := "?workerid=bench-limit&count=" + strconv.Itoa(n) + "&timeout=" + strconv.FormatInt(limitPollTimeout.Milliseconds(), 10)
+		timeout := limitPollTimeout
+		if w.cfg.limitNoWait {
+			timeout = 0
+		}
+		q := "?workerid=bench-limit&count=" + strconv.Itoa(n) + "&timeout=" + strconv.FormatInt(timeout.Milliseconds(), 10)
 		tasks, err := limitPoll(ctx, hc, pollURL+q)
 		if err != nil {
 			for i := 0; i < n; i++ {
@@ -100,6 +106,14 @@ func limitLoop(ctx context.Context, hc *http.Client, w *work, taskType string) {
 		}
 		for i := len(tasks); i < n; i++ {
 			<-slots
+		}
+		if len(tasks) == 0 && timeout == 0 {
+			// Nothing queued, and the server did not wait: wait the
+			// interval, as any worker polling without a timeout must.
+			select {
+			case <-time.After(w.cfg.interval):
+			case <-ctx.Done():
+			}
 		}
 		for _, t := range tasks {
 			running.Add(1)

@@ -127,7 +127,7 @@ func realSection(runs []realRun, chart string) string {
 	w("Then, one contender at a time, *bursts*: workflows started at once (one concurrent start call each), 1.5 s after the previous burst was picked up. ")
 	w("Pickup = from the moment the start call returned in the driver to the handler's first line in the worker (the worker reports the workflow id and its clock; one machine, one clock). ")
 	w("A handler that ran before the start call's answer arrived counts as 0 ms (row *early*). The isolated p50 is also given from the task's `scheduledTime` (server clock, ms). ")
-	w("The limit long-polls with a %v timeout (the in-memory benchmark's choice for a server that answers as soon as a task is due); on a server that holds a poll for its whole timeout it waits that long, which is what its rows show there.\n", limitPollTimeout)
+	w("Against a real server the limit polls with timeout 0 for as many tasks as it has free slots and sleeps the poll interval after an empty answer: real servers hold a poll for a partial batch until its timeout ends, so this is the least a worker can do there (the in-memory benchmark's limit long-polls with a %v timeout instead).\n", limitPollTimeout)
 	w("- **Many idle task types**: one worker process serving N task types (batch 1, 100 ms interval) of which only the first ever gets a task, talking straight to the server (no proxy); ")
 	w("after it settles, for a fixed window, the driver reads one fixed task definition (`GET /api/metadata/taskdefs/{name}`, one every 100 ms, or right after the previous one when that was slower) ")
 	w("and starts a single workflow of the busy type every 0.5–1.5 s, whose pickup it measures (stragglers get 5 s after the window). ")

@@ -575,7 +575,7 @@ func realThroughput(ctx context.Context, s *realServer, p realPlan, contender, t
 		return nil, err
 	}
 	startRate := float64(n) / time.Since(t0).Seconds()
-	c, err := spawn(spawnOpts{contender: contender, url: s.proxy.url, types: []string{tt}, batch: batch, interval: p.interval})
+	c, err := spawn(spawnOpts{contender: contender, url: s.proxy.url, types: []string{tt}, batch: batch, interval: p.interval, limitNoWait: true})
 	if err != nil {
 		return nil, err
 	}
@@ -729,7 +729,7 @@ func realLatencyRound(ctx context.Context, s *realServer, p realPlan, round int,
 			return nil, err
 		}
 		defer s.undefine([]string{tt}, tt)
-		ch, err := spawn(spawnOpts{contender: c, url: s.proxy.url, types: []string{tt}, batch: 10, interval: p.interval, pickup: true})
+		ch, err := spawn(spawnOpts{contender: c, url: s.proxy.url, types: []string{tt}, batch: 10, interval: p.interval, pickup: true, limitNoWait: true})
 		if err != nil {
 			return nil, err
 		}
