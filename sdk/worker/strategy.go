@@ -27,11 +27,12 @@ import (
 //   - idleHold: a held poll for one task with PollTimeoutDefault (5 s), once
 //     this worker has seen the server wake held polls at once. An idle worker
 //     then costs one request per 5 s and picks a task up within milliseconds.
-//   - idleProbe: a held poll for one task with the poll interval as its
+//   - idleProbe: a held poll for one task with two poll intervals as its
 //     timeout, while the server's behaviour is unknown. On every server above
-//     this picks a task up within about one poll interval (3.21 answers the
-//     next probe at once; SQLite wakes within its step), at one request per
-//     poll interval, and it is how the worker gathers proof (learn).
+//     this picks a task up within about two poll intervals (3.21 answers the
+//     next probe at once; SQLite wakes within its 100 ms step), at one
+//     request per two poll intervals, and it is how the worker gathers proof
+//     (observe).
 //   - idleWatch: no request of its own. The runner's queue watcher asks the
 //     server for the sizes of every watched queue in one request per poll
 //     interval (GET /tasks/queue/sizes takes many task types) and wakes the
@@ -89,6 +90,16 @@ const (
 	// queued but not yet due: callbacks, postponed rate-limited tasks).
 	falseWakeQuiet = time.Second
 
+	// probeIntervals is the probe's timeout in poll intervals. The official
+	// SDK holds a 100 ms poll and then sleeps its 100 ms interval, about 5
+	// requests a second per idle poller (measured on Conductor 3.21.14); a
+	// probe of two intervals makes no more requests than that. On 3.21 a
+	// task arriving during a probe is picked up by the next one, so pickup
+	// waits up to one probe (p50 ~100 ms, p90 ~180 ms against the official
+	// SDK's ~200 / ~290 ms); on 3.32 with SQLite a probe for one task wakes
+	// within the store's 100 ms step whatever its timeout.
+	probeIntervals = 2
+
 	// probeTimeoutMin bounds the probe's timeout from below, so that a very
 	// short poll interval does not turn probes into a busy loop.
 	probeTimeoutMin = 50 * time.Millisecond
@@ -141,7 +152,7 @@ func (s *pollStrategy) heldTimeout(w idleWait, pollInterval time.Duration) time.
 	case w == idleHold:
 		return PollTimeoutDefault
 	case w == idleProbe:
-		d := min(max(pollInterval, probeTimeoutMin), PollTimeoutMax)
+		d := min(max(probeIntervals*pollInterval, probeTimeoutMin), PollTimeoutMax)
 		return d.Truncate(time.Millisecond)
 	}
 	return 0
