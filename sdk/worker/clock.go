@@ -2,19 +2,19 @@ package worker
 
 import "time"
 
-// Clock is the runner's source of time. Every wait in the runner (poll
-// interval, backoff, lease extension) goes through it, so a test can control
-// time. The default is the system clock.
-type Clock interface {
+// clockSource is the runner's source of time: every wait in the runner (poll
+// interval, backoff, lease extension) goes through it. It is the system
+// clock; tests control time with testing/synctest, which fakes it.
+type clockSource interface {
 	Now() time.Time
 	// NewTimer returns a timer that fires once after d.
-	NewTimer(d time.Duration) Timer
+	NewTimer(d time.Duration) clockTimer
 	// AfterFunc calls f in its own goroutine after d unless stopped first.
-	AfterFunc(d time.Duration, f func()) Timer
+	AfterFunc(d time.Duration, f func()) clockTimer
 }
 
-// Timer is a stoppable one-shot timer made by a Clock.
-type Timer interface {
+// clockTimer is a stoppable one-shot timer made by a clockSource.
+type clockTimer interface {
 	// C delivers the time when the timer fires; nil for AfterFunc timers.
 	C() <-chan time.Time
 	// Stop prevents the timer from firing; it reports whether it did so.
@@ -25,9 +25,9 @@ type systemClock struct{}
 
 func (systemClock) Now() time.Time { return time.Now() }
 
-func (systemClock) NewTimer(d time.Duration) Timer { return sysTimer{time.NewTimer(d)} }
+func (systemClock) NewTimer(d time.Duration) clockTimer { return sysTimer{time.NewTimer(d)} }
 
-func (systemClock) AfterFunc(d time.Duration, f func()) Timer {
+func (systemClock) AfterFunc(d time.Duration, f func()) clockTimer {
 	return sysTimer{time.AfterFunc(d, f)}
 }
 

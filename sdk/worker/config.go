@@ -111,7 +111,7 @@ type runnerConfig struct {
 	logger       logrus.FieldLogger
 	recorder     metrics.Recorder
 	hooks        Hooks
-	clock        Clock
+	clock        clockSource
 	deferStart   time.Duration
 	updateV2     bool // WithUpdateV2
 	err          error
@@ -191,16 +191,6 @@ func WithMetrics(r metrics.Recorder) Option {
 // WithHooks sets callbacks for runner events. Nil fields are skipped.
 func WithHooks(h Hooks) Option {
 	return func(c *runnerConfig) { c.hooks = h }
-}
-
-// WithClock sets the source of time and timers; meant for tests.
-// Default: the system clock.
-func WithClock(clk Clock) Option {
-	return func(c *runnerConfig) {
-		if clk != nil {
-			c.clock = clk
-		}
-	}
 }
 
 // WithDeferredStart delays the first poll of every worker by d after it was

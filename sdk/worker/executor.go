@@ -165,7 +165,7 @@ type lease struct {
 	period time.Duration
 
 	mu      sync.Mutex
-	timer   Timer
+	timer   clockTimer
 	stopped bool
 	firing  sync.WaitGroup
 }

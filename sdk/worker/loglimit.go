@@ -18,7 +18,7 @@ import (
 type errLogLimiter struct {
 	what     string // e.g. "poll failing"
 	interval time.Duration
-	clock    Clock
+	clock    clockSource
 
 	streak atomic.Bool // fast path for success: no lock when not failing
 
@@ -32,7 +32,7 @@ type errLogLimiter struct {
 	lastError error
 }
 
-func newErrLogLimiter(what string, interval time.Duration, clock Clock) *errLogLimiter {
+func newErrLogLimiter(what string, interval time.Duration, clock clockSource) *errLogLimiter {
 	return &errLogLimiter{what: what, interval: interval, clock: clock}
 }
 

@@ -414,7 +414,7 @@ func (p *poller) sleep(ctx context.Context, d time.Duration) bool {
 	return sleepCtx(ctx, p.r.clock, d)
 }
 
-func sleepCtx(ctx context.Context, clock Clock, d time.Duration) bool {
+func sleepCtx(ctx context.Context, clock clockSource, d time.Duration) bool {
 	if d <= 0 {
 		return ctx.Err() == nil
 	}

@@ -26,7 +26,7 @@ type TaskRunner struct {
 	log      logrus.FieldLogger
 	rec      metrics.Recorder
 	hooks    Hooks
-	clock    Clock
+	clock    clockSource
 	workerID string
 
 	// fetchCtx governs polling: cancelled first by Shutdown, which also

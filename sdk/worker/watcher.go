@@ -20,7 +20,7 @@ const watchQueryMax = 4000
 // tasks. See strategy.go for when workers use it.
 type queueWatcher struct {
 	api   taskAPI
-	clock Clock
+	clock clockSource
 	log   logrus.FieldLogger
 	errs  *errLogLimiter
 
@@ -49,7 +49,7 @@ type quietMark struct {
 // sizes: the worker falls back to polling at its interval.
 var errWatchUnsupported = errors.New("worker: server does not report queue sizes")
 
-func newQueueWatcher(api taskAPI, clock Clock, log logrus.FieldLogger) *queueWatcher {
+func newQueueWatcher(api taskAPI, clock clockSource, log logrus.FieldLogger) *queueWatcher {
 	return &queueWatcher{
 		api:     api,
 		clock:   clock,
