@@ -102,7 +102,8 @@ type runnerConfig struct {
 	hooks        Hooks
 	clock        Clock
 	deferStart   time.Duration
-	noUpdateV2   bool // unexported switch, used by benchmarks to compare
+	noUpdateV2   bool       // unexported switch, used by benchmarks to compare
+	env          *workerEnv // deployment-time configuration (envconfig.go)
 	err          error
 }
 
@@ -216,7 +217,11 @@ type workerConfig struct {
 	pollTimeout  time.Duration
 	pollTimeoutS bool
 	domain       string
-	err          error
+	// set by the environment only (envconfig.go)
+	paused  bool
+	noLease bool
+	sources map[string]string // property -> variable that set it
+	err     error
 }
 
 func (c *workerConfig) fail(err error) {

@@ -156,7 +156,7 @@ type lease struct {
 }
 
 func (p *poller) startLease(t *model.Task) *lease {
-	if t.ResponseTimeoutSeconds <= 0 {
+	if t.ResponseTimeoutSeconds <= 0 || p.noLease {
 		return nil
 	}
 	period := max(time.Duration(t.ResponseTimeoutSeconds)*time.Second/2, LeaseExtendMinPeriod)

@@ -26,6 +26,10 @@ type poller struct {
 
 	queue string // the server's queue name: [domain:]taskType
 
+	// set at start from options and the environment (envconfig.go)
+	noLease bool
+	sources map[string]string
+
 	slots        atomic.Int64 // batch size
 	inFlight     atomic.Int64 // slots in use
 	pollInterval atomic.Int64 // time.Duration
@@ -82,6 +86,8 @@ func newPoller(r *TaskRunner, key workerKey, h HandlerFunc, wc workerConfig) *po
 		pollErrLog:   newErrLogLimiter("worker: poll failing", ErrorLogInterval, r.clock),
 		updateErrLog: newErrLogLimiter("worker: result updates failing", ErrorLogInterval, r.clock),
 		active:       map[string]struct{}{},
+		noLease:      wc.noLease,
+		sources:      wc.sources,
 	}
 	p.slots.Store(int64(wc.batchSize))
 	p.pollInterval.Store(int64(wc.pollInterval))

@@ -81,6 +81,13 @@ func newRunner(api taskAPI, opts ...Option) *TaskRunner {
 	if !cfg.maxHeldSet {
 		cfg.maxHeld = HeldPollsDefault
 	}
+	if cfg.env == nil {
+		env := processWorkerEnv()
+		cfg.env = &env
+	}
+	if err := cfg.env.check(); err != nil {
+		cfg.fail(err)
+	}
 	r := &TaskRunner{
 		api:      api,
 		cfg:      cfg,
@@ -148,6 +155,9 @@ func (r *TaskRunner) Start(taskName string, h HandlerFunc, opts ...WorkerOption)
 	if wc.err != nil {
 		return fmt.Errorf("%w (task type %q)", wc.err, taskName)
 	}
+	if err := r.cfg.env.apply(taskName, &wc); err != nil {
+		return fmt.Errorf("%w (task type %q)", err, taskName)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.shutdown {
@@ -155,7 +165,13 @@ func (r *TaskRunner) Start(taskName string, h HandlerFunc, opts ...WorkerOption)
 	}
 	key := workerKey{taskName, wc.domain}
 	if p, ok := r.pollers[key]; ok {
-		p.addSlots(wc.batchSize)
+		if _, fromEnv := wc.sources["batchSize"]; fromEnv {
+			// The operator's number is the worker's total, not an increment.
+			p.slots.Store(int64(wc.batchSize))
+			p.signal()
+		} else {
+			p.addSlots(wc.batchSize)
+		}
 		p.pollInterval.Store(int64(wc.pollInterval))
 		if wc.pollTimeoutS {
 			p.setFixedTimeout(wc.pollTimeout)
@@ -164,9 +180,10 @@ func (r *TaskRunner) Start(taskName string, h HandlerFunc, opts ...WorkerOption)
 		return nil
 	}
 	p := newPoller(r, key, h, wc)
-	if r.paused[taskName] {
+	if r.paused[taskName] || wc.paused {
 		p.paused.Store(true)
 	}
+	p.logConfig(wc)
 	r.pollers[key] = p
 	r.order = append(r.order, p)
 	if !r.watchStarted {
