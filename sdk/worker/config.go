@@ -104,6 +104,7 @@ type runnerConfig struct {
 	deferStart   time.Duration
 	noUpdateV2   bool       // unexported switch, used by benchmarks to compare
 	env          *workerEnv // deployment-time configuration (envconfig.go)
+	middleware   []Middleware
 	err          error
 }
 
@@ -217,6 +218,7 @@ type workerConfig struct {
 	pollTimeout  time.Duration
 	pollTimeoutS bool
 	domain       string
+	middleware   []Middleware
 	// set by the environment only (envconfig.go)
 	paused  bool
 	noLease bool

@@ -179,6 +179,10 @@ func (r *TaskRunner) Start(taskName string, h HandlerFunc, opts ...WorkerOption)
 		p.log.WithField("batchSize", p.slots.Load()).Info("worker: added slots")
 		return nil
 	}
+	h, err := chain(h, r.cfg.middleware, wc.middleware)
+	if err != nil {
+		return fmt.Errorf("%w (task type %q)", err, taskName)
+	}
 	p := newPoller(r, key, h, wc)
 	if r.paused[taskName] || wc.paused {
 		p.paused.Store(true)
