@@ -105,6 +105,7 @@ type runnerConfig struct {
 	noUpdateV2   bool       // unexported switch, used by benchmarks to compare
 	env          *workerEnv // deployment-time configuration (envconfig.go)
 	middleware   []Middleware
+	tracing      *tracing // nil: no tracing (tracing.go)
 	err          error
 }
 

@@ -20,7 +20,7 @@ import (
 // panicked), never by watching the context.
 func (p *poller) execute(t *model.Task) *model.TaskResult {
 	r := p.r
-	ctx := withExecInfo(r.workCtx, newExecInfo(t, r.workerID, r.log))
+	ctx := withExecInfo(p.traceContext(r.workCtx, t), newExecInfo(t, r.workerID, r.log))
 	var cancel context.CancelFunc
 	if dl, ok := taskDeadline(t, r.clock.Now()); ok {
 		ctx, cancel = context.WithDeadline(ctx, dl)

@@ -288,6 +288,7 @@ func (p *poller) poll(ctx context.Context, count int, timeout time.Duration) ([]
 	now := r.clock.Now()
 	elapsed := now.Sub(start)
 	p.polls.Add(1)
+	p.tracePoll(start, now, count, timeout, tasks, err)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, elapsed, err
@@ -341,7 +342,7 @@ func (p *poller) runSlot(t *model.Task) {
 	for t != nil {
 		p.setActive(t.TaskId, true)
 		res := p.execute(t)
-		next := p.deliver(res)
+		next := p.deliverTraced(t, res)
 		p.setActive(t.TaskId, false)
 		t = next
 		if t != nil {

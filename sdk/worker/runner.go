@@ -179,7 +179,7 @@ func (r *TaskRunner) Start(taskName string, h HandlerFunc, opts ...WorkerOption)
 		p.log.WithField("batchSize", p.slots.Load()).Info("worker: added slots")
 		return nil
 	}
-	h, err := chain(h, r.cfg.middleware, wc.middleware)
+	h, err := chain(h, r.tracingMiddleware(), r.cfg.middleware, wc.middleware)
 	if err != nil {
 		return fmt.Errorf("%w (task type %q)", err, taskName)
 	}
