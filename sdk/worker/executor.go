@@ -20,7 +20,8 @@ import (
 // panicked), never by watching the context.
 func (p *poller) execute(t *model.Task) *model.TaskResult {
 	r := p.r
-	ctx := withExecInfo(p.traceContext(r.workCtx, t), newExecInfo(t, r.workerID, r.log))
+	info := newExecInfo(t, r.workerID, r.log)
+	ctx := withExecInfo(p.traceContext(r.workCtx, t), info)
 	var cancel context.CancelFunc
 	if dl, ok := taskDeadline(t, r.clock.Now()); ok {
 		ctx, cancel = context.WithDeadline(ctx, dl)
@@ -38,6 +39,7 @@ func (p *poller) execute(t *model.Task) *model.TaskResult {
 	d := r.clock.Now().Sub(start)
 
 	res, size := model.ResultOf(t, r.workerID, out, err)
+	info.xlog.attach(res, r.clock.Now())
 	kind := outcomeKind(res, out, err, panicked)
 	if kind != "" && res.Status != model.InProgressTask && res.Status != model.CompletedTask {
 		p.failures.Add(1)
