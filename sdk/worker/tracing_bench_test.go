@@ -18,7 +18,7 @@ func BenchmarkTracing(b *testing.B) {
 	providers := map[string]func() Option{
 		"off":  func() Option { return func(*runnerConfig) {} },
 		"noop": func() Option { return WithTracerProvider(noop.NewTracerProvider()) },
-		"sdk": func() Option { return WithTracerProvider(sdkProvider) },
+		"sdk":  func() Option { return WithTracerProvider(sdkProvider) },
 	}
 	for _, name := range []string{"off", "noop", "sdk"} {
 		b.Run("tracing="+name, func(b *testing.B) {
