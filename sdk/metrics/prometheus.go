@@ -84,6 +84,7 @@ type options struct {
 	executeTime []float64
 	requestTime []float64
 	resultSize  []float64
+	names       NameSet // crosssdk.go
 }
 
 // WithPollTimeBuckets sets the buckets (seconds) of task_poll_time.
@@ -152,6 +153,8 @@ type Prometheus struct {
 	tokenRefresh *prometheus.CounterVec
 	tokenOK      prometheus.Counter
 	tokenErr     prometheus.Counter
+
+	cross *crossSDK // the cross-SDK names, nil unless asked for (crosssdk.go)
 
 	// series caches taskSeries by task type (string -> *taskSeries). A
 	// sync.Map fits: keys are written once and then only read.
@@ -236,6 +239,10 @@ func NewPrometheus(reg prometheus.Registerer, opts ...Option) (*Prometheus, erro
 		}
 	}
 
+	if o.names < NamesBaton || o.names > NamesBoth {
+		return nil, fmt.Errorf("metrics: WithNames: unknown name set %d", int(o.names))
+	}
+
 	tt := []string{LabelTaskType}
 	counter := func(name, help string, labels []string) *prometheus.CounterVec {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
@@ -278,6 +285,10 @@ func NewPrometheus(reg prometheus.Registerer, opts ...Option) (*Prometheus, erro
 		p.updateTime, p.polled, p.pollResult, p.executed, p.inFlight, p.freeSlots, p.paused, p.updateGiveUp,
 		p.leaseExtension, p.httpRequests, p.httpDuration, p.tokenRefresh,
 	}
+	if o.names != NamesBaton {
+		p.cross = newCrossSDK()
+	}
+	cs = p.collectorsFor(o.names, cs)
 	for i, c := range cs {
 		if err := reg.Register(c); err != nil {
 			// Leave the registry as we found it.
@@ -300,6 +311,11 @@ func (p *Prometheus) Unregister(reg prometheus.Registerer) {
 		p.leaseExtension, p.httpRequests, p.httpDuration, p.tokenRefresh,
 	} {
 		reg.Unregister(c)
+	}
+	if p.cross != nil {
+		for _, c := range p.cross.collectors() {
+			reg.Unregister(c)
+		}
 	}
 }
 
@@ -336,6 +352,9 @@ func (p *Prometheus) forType(taskType string) *taskSeries {
 
 // PollDone implements Recorder.
 func (p *Prometheus) PollDone(taskType string, tasks int, d time.Duration, errKind string) {
+	if p.cross != nil {
+		p.cross.pollDone(taskType, d, errKind)
+	}
 	s := p.forType(taskType)
 	s.pollCounter.Inc()
 	s.pollTime.Observe(d.Seconds())
@@ -353,6 +372,9 @@ func (p *Prometheus) PollDone(taskType string, tasks int, d time.Duration, errKi
 
 // ExecuteDone implements Recorder.
 func (p *Prometheus) ExecuteDone(taskType string, d time.Duration, status string, errKind string, resultSize int) {
+	if p.cross != nil {
+		p.cross.executeDone(taskType, d, status, errKind, resultSize)
+	}
 	s := p.forType(taskType)
 	s.executeTime.Observe(d.Seconds())
 	if resultSize < 0 {
@@ -367,6 +389,9 @@ func (p *Prometheus) ExecuteDone(taskType string, d time.Duration, status string
 
 // UpdateDone implements Recorder.
 func (p *Prometheus) UpdateDone(taskType string, d time.Duration, errKind string) {
+	if p.cross != nil {
+		p.cross.updateDone(taskType, d, errKind)
+	}
 	s := p.forType(taskType)
 	s.updateTime.Observe(d.Seconds())
 	if errKind != "" {
@@ -401,6 +426,9 @@ func (p *Prometheus) PausedChanged(taskType string, paused bool) {
 // "/tasks/poll/batch/{taskType}"), never the expanded path. statusCode is 0
 // when no answer arrived (connection error, timeout).
 func (p *Prometheus) RequestDone(endpoint, method string, statusCode int, d time.Duration) {
+	if p.cross != nil {
+		p.cross.requestDone(endpoint, method, statusCode, d)
+	}
 	p.httpRequests.WithLabelValues(endpoint, method, boundCode(statusCode)).Inc()
 	p.httpDuration.WithLabelValues(endpoint, method).Observe(d.Seconds())
 }

@@ -29,6 +29,7 @@ func (p *poller) execute(t *model.Task) *model.TaskResult {
 	if h := r.hooks.OnTaskStarted; h != nil {
 		h(t)
 	}
+	p.recordStarted(t)
 	start := r.clock.Now()
 	ls := p.startLease(t)
 	out, err, panicked := callHandler(ctx, p.handler, t)
