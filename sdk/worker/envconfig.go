@@ -29,22 +29,26 @@ type envProperty struct {
 	apply     func(wc *workerConfig, value string) error
 }
 
-// envProperties lists what can be set, in the order they are applied.
-var envProperties = [...]envProperty{
-	{"batchSize", []string{"batchSize", "batch_size", "threadCount", "thread_count"}, applyEnvBatchSize},
-	{"pollInterval", []string{"pollInterval", "poll_interval", "pollingInterval", "poll_interval_millis"}, applyEnvPollInterval},
-	{"pollTimeout", []string{"pollTimeout", "poll_timeout", "poll_timeout_millis"}, applyEnvPollTimeout},
-	{"domain", []string{"domain"}, func(wc *workerConfig, v string) error { wc.domain = v; return nil }},
-	{"paused", []string{"paused"}, func(wc *workerConfig, v string) error {
-		b, err := parseEnvBool(v)
-		wc.paused = b
-		return err
-	}},
-	{"leaseExtendEnabled", []string{"leaseExtendEnabled", "lease_extend_enabled"}, func(wc *workerConfig, v string) error {
-		b, err := parseEnvBool(v)
-		wc.noLease = !b
-		return err
-	}},
+// envProperties lists what can be set, in the order they are applied. A
+// function rather than a package variable: the table is built per use (only
+// at Start) and nothing at package level can be changed.
+func envProperties() []envProperty {
+	return []envProperty{
+		{"batchSize", []string{"batchSize", "batch_size", "threadCount", "thread_count"}, applyEnvBatchSize},
+		{"pollInterval", []string{"pollInterval", "poll_interval", "pollingInterval", "poll_interval_millis"}, applyEnvPollInterval},
+		{"pollTimeout", []string{"pollTimeout", "poll_timeout", "poll_timeout_millis"}, applyEnvPollTimeout},
+		{"domain", []string{"domain"}, func(wc *workerConfig, v string) error { wc.domain = v; return nil }},
+		{"paused", []string{"paused"}, func(wc *workerConfig, v string) error {
+			b, err := parseEnvBool(v)
+			wc.paused = b
+			return err
+		}},
+		{"leaseExtendEnabled", []string{"leaseExtendEnabled", "lease_extend_enabled"}, func(wc *workerConfig, v string) error {
+			b, err := parseEnvBool(v)
+			wc.noLease = !b
+			return err
+		}},
+	}
 }
 
 func applyEnvBatchSize(wc *workerConfig, v string) error {
@@ -211,6 +215,27 @@ func sameEnvValue(prop *envProperty, a, b string) bool {
 	return strings.EqualFold(a, b)
 }
 
+// unknownGlobal lists the global variables that name no property Baton
+// knows (a typo, or a setting of another SDK such as worker_id), so the
+// runner can warn about them instead of ignoring them silently.
+func (e workerEnv) unknownGlobal() []string {
+	known := map[string]bool{}
+	for _, p := range envProperties() {
+		for _, sp := range p.spellings {
+			known[envDottedPrefix+"all."+sp] = true
+			known[envUpperPrefix+"ALL_"+upperEnvName(sp)] = true
+		}
+	}
+	var out []string
+	for k := range e.vars {
+		if (strings.HasPrefix(k, envDottedPrefix+"all.") || strings.HasPrefix(k, envUpperPrefix+"ALL_")) && !known[k] {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // check validates the global (all) settings, so a bad one is reported by
 // the first Start whatever its task type.
 func (e workerEnv) check() error {
@@ -218,8 +243,9 @@ func (e workerEnv) check() error {
 		return nil
 	}
 	var scratch workerConfig
-	for i := range envProperties {
-		s, err := e.lookup(&envProperties[i], "all")
+	props := envProperties()
+	for i := range props {
+		s, err := e.lookup(&props[i], "all")
 		if err != nil {
 			return err
 		}
@@ -243,9 +269,10 @@ func (e workerEnv) apply(taskName string, wc *workerConfig) error {
 	if len(e.vars) == 0 {
 		return nil
 	}
+	props := envProperties()
 	for _, scope := range []string{"all", taskName} {
-		for i := range envProperties {
-			s, err := e.lookup(&envProperties[i], scope)
+		for i := range props {
+			s, err := e.lookup(&props[i], scope)
 			if err != nil {
 				return err
 			}

@@ -232,3 +232,16 @@ func TestProcessEnvironmentIsReadByDefault(t *testing.T) {
 		t.Fatalf("a worker paused by the environment polled the server %d times", e.srv.Stats().Polls)
 	}
 }
+
+func TestUnknownGlobalVariableIsLoggedNotIgnoredSilently(t *testing.T) {
+	b := setup(t, WithEnviron([]string{"CONDUCTOR_WORKER_ALL_PAUSD=true", "conductor.worker.all.worker_id=x", "CONDUCTOR_WORKER_ALL_PAUSED=false"}))
+	var warned []string
+	for _, e := range b.logs.AllEntries() {
+		if e.Level == logrus.WarnLevel && strings.Contains(e.Message, "names no worker property") {
+			warned = append(warned, e.Data["variable"].(string))
+		}
+	}
+	if strings.Join(warned, ",") != "CONDUCTOR_WORKER_ALL_PAUSD,conductor.worker.all.worker_id" {
+		t.Fatalf("warned about %v", warned)
+	}
+}

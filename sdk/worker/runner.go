@@ -88,6 +88,9 @@ func newRunner(api taskAPI, opts ...Option) *TaskRunner {
 	if err := cfg.env.check(); err != nil {
 		cfg.fail(err)
 	}
+	for _, v := range cfg.env.unknownGlobal() {
+		cfg.logger.WithField("variable", v).Warn("worker: environment variable names no worker property Baton knows; ignored")
+	}
 	r := &TaskRunner{
 		api:      api,
 		cfg:      cfg,
