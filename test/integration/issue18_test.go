@@ -114,10 +114,33 @@ func TestTracingMiddlewareAndLogsAcrossAWorkflow(t *testing.T) {
 		for _, l := range logs {
 			lines = append(lines, l.Log)
 		}
+		if len(lines) == 0 && env.external && !serverKeepsLogs(t, tk.TaskId) {
+			// Conductor OSS keeps execution logs in its indexing backend;
+			// a server without one (test/conductor/run.sh starts such a
+			// server) answers every GetLogs with an empty list, for the
+			// lines of a result and for POST /tasks/{id}/log alike.
+			t.Logf("the server keeps no execution logs (no indexing backend); not checking %s's lines", tk.ReferenceTaskName)
+			continue
+		}
 		if strings.Join(lines, "|") != "tenant acme|handled "+tk.ReferenceTaskName {
 			t.Errorf("GetLogs(%s) = %q", tk.ReferenceTaskName, lines)
 		}
 	}
+}
+
+// serverKeepsLogs adds a line to the task's log through the log endpoint and
+// tells whether GetLogs then returns anything.
+func serverKeepsLogs(t *testing.T, taskID string) bool {
+	t.Helper()
+	ctx := testCtx(t, 30*time.Second)
+	if err := env.api.Tasks().AddLog(ctx, taskID, "probe"); err != nil {
+		t.Fatalf("AddLog: %v", err)
+	}
+	logs, err := env.api.Tasks().GetLogs(ctx, taskID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(logs) > 0
 }
 
 type typedIn struct {
