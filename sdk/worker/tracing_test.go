@@ -239,12 +239,26 @@ func TestTracingAcrossAWorkflowOnTheDevServer(t *testing.T) {
 	if len(tasks) != 2 {
 		t.Fatalf("%d task spans", len(tasks))
 	}
+	taskIDs := map[string]bool{}
 	for _, s := range tasks {
 		if s.SpanContext.TraceID() != caller.SpanContext().TraceID() || s.Parent.SpanID() != caller.SpanContext().SpanID() {
 			t.Fatalf("span %s is not in the caller's trace", s.Name)
 		}
 		if attr(s, "conductor.workflow.id") != id {
 			t.Fatalf("span %s workflow id %q", s.Name, attr(s, "conductor.workflow.id"))
+		}
+		taskIDs[s.SpanContext.SpanID().String()] = true
+	}
+	// Each task's poll, execution and update hang under its task span.
+	for _, kind := range []string{"conductor.poll", "conductor.execute", "conductor.update"} {
+		n := 0
+		for _, s := range spanNamed(t, exp.GetSpans(), kind) {
+			if taskIDs[s.Parent.SpanID().String()] && s.SpanContext.TraceID() == caller.SpanContext().TraceID() {
+				n++
+			}
+		}
+		if n != 2 {
+			t.Fatalf("%d %s spans in the caller's trace under task spans, want 2", n, kind)
 		}
 	}
 }
