@@ -137,7 +137,7 @@ func TestReadmeSnippets(t *testing.T) {
 	dir := t.TempDir()
 	files := map[string]string{} // path in the module -> content
 	var programs, fragments []string
-	workerPkg := ""
+	workerPkg, registerPkg := "", ""
 	var testSnippet string
 	for i, b := range readmeGoBlocks(t, string(readme)) {
 		switch {
@@ -147,6 +147,9 @@ func TestReadmeSnippets(t *testing.T) {
 			programs = append(programs, "./"+pkg)
 			if strings.Contains(b.code, "func Greet(") {
 				workerPkg = pkg
+			}
+			if strings.Contains(b.code, "StartWorkflow") || strings.Contains(b.code, "Workflows().Start") {
+				registerPkg = pkg // the "Giving it work" recipe
 			}
 		case strings.HasPrefix(b.code, "func Test"):
 			if testSnippet != "" {
@@ -170,7 +173,7 @@ func TestReadmeSnippets(t *testing.T) {
 			fragments = append(fragments, "./examples/"+name)
 		}
 	}
-	if workerPkg == "" || testSnippet == "" || len(programs) < 2 || len(fragments) < 3 {
+	if workerPkg == "" || registerPkg == "" || testSnippet == "" || len(programs) < 2 || len(fragments) < 3 {
 		t.Fatalf("README.md changed shape: programs %v (first worker in %q), %d fragments, test snippet found: %v",
 			programs, workerPkg, len(fragments), testSnippet != "")
 	}
@@ -219,12 +222,7 @@ func TestReadmeSnippets(t *testing.T) {
 	})
 
 	workerBin := bins["./"+workerPkg]
-	var registerBin string
-	for p, b := range bins {
-		if p != "./"+workerPkg {
-			registerBin = b
-		}
-	}
+	registerBin := bins["./"+registerPkg]
 	t.Run("newcomer completes a workflow", func(t *testing.T) {
 		srv := conductortest.NewServer()
 		defer srv.Close()

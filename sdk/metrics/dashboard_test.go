@@ -15,11 +15,15 @@ import (
 
 var (
 	labelValuesCall = regexp.MustCompile(`label_values\(\s*([a-zA-Z_:][a-zA-Z0-9_:]*)[^)]*\)`)
-	matcherBlock    = regexp.MustCompile(`\{[^}]*\}`)
-	rangeBlock      = regexp.MustCompile(`\[[^\]]*\]`)
-	groupingClause  = regexp.MustCompile(`\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)`)
-	identifier      = regexp.MustCompile(`[a-zA-Z_:][a-zA-Z0-9_:]*`)
-	functionCall    = regexp.MustCompile(`^\s*\(`)
+	// label_values({__name__=~"a|b"}, label): the dashboard's variable reads
+	// whichever of Baton's and the cross-SDK names is there.
+	labelValuesNames = regexp.MustCompile(`label_values\(\s*\{__name__=~"([^"]*)"\}\s*,[^)]*\)`)
+	stringLiteral    = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+	matcherBlock     = regexp.MustCompile(`\{[^}]*\}`)
+	rangeBlock       = regexp.MustCompile(`\[[^\]]*\]`)
+	groupingClause   = regexp.MustCompile(`\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)`)
+	identifier       = regexp.MustCompile(`[a-zA-Z_:][a-zA-Z0-9_:]*`)
+	functionCall     = regexp.MustCompile(`^\s*\(`)
 )
 
 // promqlKeywords are words that can stand alone in our queries without being
@@ -33,11 +37,16 @@ var promqlKeywords = []string{"and", "or", "unless", "bool", "offset", "inf", "n
 // keyword is a metric name.
 func metricNames(expr string) []string {
 	var names []string
+	for _, m := range labelValuesNames.FindAllStringSubmatch(expr, -1) {
+		names = append(names, strings.Split(m[1], "|")...)
+	}
+	expr = labelValuesNames.ReplaceAllString(expr, " ")
 	for _, m := range labelValuesCall.FindAllStringSubmatch(expr, -1) {
 		names = append(names, m[1])
 	}
 	expr = labelValuesCall.ReplaceAllString(expr, " ")
 	expr = matcherBlock.ReplaceAllString(expr, " ")
+	expr = stringLiteral.ReplaceAllString(expr, " ") // label_replace arguments
 	expr = rangeBlock.ReplaceAllString(expr, " ")
 	expr = groupingClause.ReplaceAllString(expr, " ")
 	for _, loc := range identifier.FindAllStringIndex(expr, -1) {
@@ -59,6 +68,8 @@ func TestMetricNamesScanner(t *testing.T) {
 		`label_values(task_poll_counter, taskType)`:                                                       {"task_poll_counter"},
 		`task_in_flight / (task_in_flight + task_free_slots)`:                                             {"task_in_flight", "task_in_flight", "task_free_slots"},
 		`histogram_quantile(0.95, x_bucket) > 1e3`:                                                        {"x_bucket"},
+		`label_values({__name__=~"a_total|b"}, taskType)`:                                                 {"a_total", "b"},
+		`sum by (kind) (label_replace(rate(e_total[5m]), "kind", "$1", "exception", "(.*)"))`:             {"e_total"},
 	}
 	for expr, want := range cases {
 		if got := metricNames(expr); !slices.Equal(got, want) {
@@ -103,7 +114,7 @@ func TestDashboardQueriesExistingMetrics(t *testing.T) {
 	}
 
 	reg := prometheus.NewRegistry()
-	rec, err := NewPrometheus(reg)
+	rec, err := NewPrometheus(reg, WithNames(NamesBoth)) // the dashboard reads either set
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -84,6 +84,7 @@ type options struct {
 	executeTime []float64
 	requestTime []float64
 	resultSize  []float64
+	names       NameSet // crosssdk.go
 }
 
 // WithPollTimeBuckets sets the buckets (seconds) of task_poll_time.
@@ -152,6 +153,8 @@ type Prometheus struct {
 	tokenRefresh *prometheus.CounterVec
 	tokenOK      prometheus.Counter
 	tokenErr     prometheus.Counter
+
+	cross *crossSDK // the cross-SDK names, nil unless asked for (crosssdk.go)
 
 	// series caches taskSeries by task type (string -> *taskSeries). A
 	// sync.Map fits: keys are written once and then only read.
@@ -255,6 +258,10 @@ func newPrometheus(reg prometheus.Registerer, adopt bool, opts ...Option) (*Prom
 		}
 	}
 
+	if o.names < NamesBaton || o.names > NamesBoth {
+		return nil, fmt.Errorf("metrics: WithNames: unknown name set %d", int(o.names))
+	}
+
 	tt := []string{LabelTaskType}
 	counter := func(name, help string, labels []string) *prometheus.CounterVec {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
@@ -289,12 +296,17 @@ func newPrometheus(reg prometheus.Registerer, adopt bool, opts ...Option) (*Prom
 		httpDuration: histogram(NameHTTPRequestDuration, "Duration of HTTP requests to the Conductor server in seconds.", o.requestTime, []string{LabelEndpoint, LabelMethod}),
 		tokenRefresh: counter(NameTokenRefresh, "Attempts to obtain an access token, by result.", []string{LabelResult}),
 	}
+	if o.names != NamesBaton {
+		p.cross = newCrossSDK()
+	}
 	if adopt {
+		// The default registry (DefaultRecorder): the original docs' names,
+		// shared by every runner of the process.
 		if err := p.adopt(reg); err != nil {
 			return nil, err
 		}
 	} else {
-		cs := p.collectors()
+		cs := p.collectorsFor(o.names, p.collectors())
 		for i, c := range cs {
 			if err := reg.Register(c); err != nil {
 				// Leave the registry as we found it.
@@ -357,6 +369,11 @@ func (p *Prometheus) Unregister(reg prometheus.Registerer) {
 	for _, c := range p.collectors() {
 		reg.Unregister(c)
 	}
+	if p.cross != nil {
+		for _, c := range p.cross.collectors() {
+			reg.Unregister(c)
+		}
+	}
 }
 
 // forType returns the cached series of a task type, creating them on first use.
@@ -401,6 +418,9 @@ func (p *Prometheus) forType(taskType string) *taskSeries {
 
 // PollDone implements Recorder.
 func (p *Prometheus) PollDone(taskType string, tasks int, d time.Duration, errKind string) {
+	if p.cross != nil {
+		p.cross.pollDone(taskType, d, errKind)
+	}
 	s := p.forType(taskType)
 	s.pollCounter.Inc()
 	s.pollTime.Observe(d.Seconds())
@@ -418,6 +438,9 @@ func (p *Prometheus) PollDone(taskType string, tasks int, d time.Duration, errKi
 
 // ExecuteDone implements Recorder.
 func (p *Prometheus) ExecuteDone(taskType string, d time.Duration, status string, errKind string, resultSize int) {
+	if p.cross != nil {
+		p.cross.executeDone(taskType, d, status, errKind, resultSize)
+	}
 	s := p.forType(taskType)
 	s.executeTime.Observe(d.Seconds())
 	if resultSize < 0 {
@@ -432,6 +455,9 @@ func (p *Prometheus) ExecuteDone(taskType string, d time.Duration, status string
 
 // UpdateDone implements Recorder.
 func (p *Prometheus) UpdateDone(taskType string, d time.Duration, errKind string) {
+	if p.cross != nil {
+		p.cross.updateDone(taskType, d, errKind)
+	}
 	s := p.forType(taskType)
 	s.updateTime.Observe(d.Seconds())
 	if errKind != "" {
@@ -466,6 +492,9 @@ func (p *Prometheus) PausedChanged(taskType string, paused bool) {
 // "/tasks/poll/batch/{taskType}"), never the expanded path. statusCode is 0
 // when no answer arrived (connection error, timeout).
 func (p *Prometheus) RequestDone(endpoint, method string, statusCode int, d time.Duration) {
+	if p.cross != nil {
+		p.cross.requestDone(endpoint, method, statusCode, d)
+	}
 	p.httpRequests.WithLabelValues(endpoint, method, boundCode(statusCode)).Inc()
 	p.httpDuration.WithLabelValues(endpoint, method).Observe(d.Seconds())
 }

@@ -63,6 +63,7 @@ func newTestRecorder(t *testing.T, opts ...Option) (*Prometheus, *prometheus.Reg
 func recordOneOfEach(r *Prometheus) {
 	r.PollDone("t", 1, time.Millisecond, "")
 	r.PollDone("t", 0, time.Millisecond, ErrorKindTimeout)
+	r.ExecuteStarted("t")
 	r.ExecuteDone("t", time.Millisecond, "FAILED", ErrorKindHandler, 12)
 	r.UpdateDone("t", time.Millisecond, ErrorKindServer)
 	r.UpdateGaveUp("t")

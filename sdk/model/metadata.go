@@ -30,6 +30,20 @@ type TaskDef struct {
 	UpdateTime                  int64                  `json:"updateTime,omitempty"`
 	CreatedBy                   string                 `json:"createdBy,omitempty"`
 	UpdatedBy                   string                 `json:"updatedBy,omitempty"`
+	InputSchema                 *SchemaDef             `json:"inputSchema,omitempty"`
+	OutputSchema                *SchemaDef             `json:"outputSchema,omitempty"`
+	EnforceSchema               bool                   `json:"enforceSchema,omitempty"`
+}
+
+// SchemaDef is a schema attached to a task definition (Conductor 3.x
+// SchemaDef): Type "JSON" with the JSON Schema in Data, or a reference to a
+// schema registry in ExternalRef.
+type SchemaDef struct {
+	Name        string                 `json:"name"`
+	Version     int                    `json:"version"`
+	Type        string                 `json:"type"`
+	Data        map[string]interface{} `json:"data,omitempty"`
+	ExternalRef string                 `json:"externalRef,omitempty"`
 }
 
 // Retry logic values for TaskDef.RetryLogic.

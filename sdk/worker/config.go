@@ -113,7 +113,10 @@ type runnerConfig struct {
 	hooks        Hooks
 	clock        clockSource
 	deferStart   time.Duration
-	updateV2     bool // WithUpdateV2
+	updateV2     bool       // WithUpdateV2
+	env          *workerEnv // deployment-time configuration (envconfig.go)
+	middleware   []Middleware
+	tracing      *tracing // nil: no tracing (tracing.go)
 	err          error
 }
 
@@ -227,7 +230,12 @@ type workerConfig struct {
 	pollTimeout  time.Duration
 	pollTimeoutS bool
 	domain       string
-	err          error
+	middleware   []Middleware
+	// set by the environment only (envconfig.go)
+	paused  bool
+	noLease bool
+	sources map[string]string // property -> variable that set it
+	err     error
 }
 
 func (c *workerConfig) fail(err error) {

@@ -21,6 +21,7 @@ type execInfo struct {
 	execHi   uint64
 	execLo   uint64
 	base     logrus.FieldLogger
+	xlog     execLog // lines for the task's execution log (execlog.go)
 }
 
 type execInfoKey struct{}

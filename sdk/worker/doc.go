@@ -147,4 +147,16 @@
 // says why (a *ConfigError matching ErrMisconfigured). Connection errors,
 // timeouts, 5xx and 429 never stop a worker: they are retried with backoff
 // and shown in Workers.
+//
+// # Operating workers
+//
+// Deployment-time configuration: the runner reads conductor.worker.all.*
+// and conductor.worker.<taskName>.* (or CONDUCTOR_WORKER_ALL_* and
+// CONDUCTOR_WORKER_<TASKNAME>_*) when it is created, as the Java and Python
+// SDKs do, and applies them over the code's options at Start (envconfig.go,
+// WithEnviron). WithMiddleware and Wrap wrap handlers; WithTracerProvider
+// adds OpenTelemetry spans and continues a W3C traceparent found in the task
+// input (tracing.go); Log and Logf add lines to the task's execution log;
+// TypedTaskDef and EnsureTaskDef register a typed handler's task definition
+// with JSON Schemas of its types.
 package worker

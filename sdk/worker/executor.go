@@ -21,7 +21,8 @@ import (
 // panicked), never by watching the context.
 func (p *poller) execute(t *model.Task) *model.TaskResult {
 	r := p.r
-	ctx := withExecInfo(r.workCtx, newExecInfo(t, r.workerID, r.log))
+	info := newExecInfo(t, r.workerID, r.log)
+	ctx := withExecInfo(p.traceContext(r.workCtx, t), info)
 	var cancel context.CancelFunc
 	if dl, ok := taskDeadline(t, r.clock.Now()); ok {
 		ctx, cancel = context.WithDeadline(ctx, dl)
@@ -29,6 +30,7 @@ func (p *poller) execute(t *model.Task) *model.TaskResult {
 	if h := r.hooks.OnTaskStarted; h != nil {
 		h(t)
 	}
+	p.recordStarted(t)
 	start := r.clock.Now()
 	ls := p.startLease(t)
 	out, err, panicked := callHandler(ctx, p.handler, t)
@@ -39,6 +41,7 @@ func (p *poller) execute(t *model.Task) *model.TaskResult {
 	d := r.clock.Now().Sub(start)
 
 	res, size := model.ResultOf(t, r.workerID, out, err)
+	info.xlog.attach(res, r.clock.Now())
 	kind := outcomeKind(res, out, err, panicked)
 	if kind != "" && res.Status != model.InProgressTask && res.Status != model.CompletedTask {
 		p.failures.Add(1)
@@ -171,7 +174,7 @@ type lease struct {
 }
 
 func (p *poller) startLease(t *model.Task) *lease {
-	if t.ResponseTimeoutSeconds <= 0 {
+	if t.ResponseTimeoutSeconds <= 0 || p.noLease {
 		return nil
 	}
 	period := max(time.Duration(t.ResponseTimeoutSeconds)*time.Second/2, LeaseExtendMinPeriod)

@@ -26,6 +26,10 @@ type poller struct {
 
 	queue string // the server's queue name: [domain:]taskType
 
+	// set at start from options and the environment (envconfig.go)
+	noLease bool
+	sources map[string]string
+
 	slots        atomic.Int64 // batch size
 	inFlight     atomic.Int64 // slots in use
 	pollInterval atomic.Int64 // time.Duration
@@ -84,6 +88,8 @@ func newPoller(r *TaskRunner, key workerKey, h HandlerFunc, wc workerConfig) *po
 		pollErrLog:   newErrLogLimiter("worker: poll failing", ErrorLogInterval, r.clock),
 		updateErrLog: newErrLogLimiter("worker: result updates failing", ErrorLogInterval, r.clock),
 		active:       map[string]struct{}{},
+		noLease:      wc.noLease,
+		sources:      wc.sources,
 	}
 	p.slots.Store(int64(wc.batchSize))
 	p.pollInterval.Store(int64(wc.pollInterval))
@@ -304,6 +310,7 @@ func (p *poller) poll(ctx context.Context, count int, timeout time.Duration) ([]
 	now := r.clock.Now()
 	elapsed := now.Sub(start)
 	p.polls.Add(1)
+	p.tracePoll(start, now, count, timeout, tasks, err)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, elapsed, err
@@ -358,7 +365,7 @@ func (p *poller) runSlot(t *model.Task) {
 	for t != nil {
 		p.setActive(t.TaskId, true)
 		res := p.execute(t)
-		next := p.deliver(res)
+		next := p.deliverTraced(t, res)
 		p.setActive(t.TaskId, false)
 		t = next
 		if t != nil {

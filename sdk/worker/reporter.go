@@ -109,6 +109,7 @@ func shutdownErr(last error) error {
 // handed to the hook, never dropped silently.
 func (p *poller) giveUp(res *model.TaskResult, err error) {
 	p.giveUps.Add(1)
+	p.traceGaveUp(res, err)
 	p.r.rec.UpdateGaveUp(p.key.taskType)
 	p.log.WithError(err).WithFields(logrus.Fields{
 		"taskId":     res.TaskId,

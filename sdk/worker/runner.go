@@ -95,6 +95,16 @@ func newRunner(api taskAPI, opts ...Option) *TaskRunner {
 	if !cfg.maxHeldSet {
 		cfg.maxHeld = HeldPollsDefault
 	}
+	if cfg.env == nil {
+		env := processWorkerEnv()
+		cfg.env = &env
+	}
+	if err := cfg.env.check(); err != nil {
+		cfg.fail(err)
+	}
+	for _, v := range cfg.env.unknownGlobal() {
+		cfg.logger.WithField("variable", v).Warn("worker: environment variable names no worker property Baton knows; ignored")
+	}
 	r := &TaskRunner{
 		api:      api,
 		cfg:      cfg,
@@ -165,6 +175,9 @@ func (r *TaskRunner) Start(taskName string, h HandlerFunc, opts ...WorkerOption)
 	if wc.err != nil {
 		return fmt.Errorf("%w (task type %q)", wc.err, taskName)
 	}
+	if err := r.cfg.env.apply(taskName, &wc); err != nil {
+		return fmt.Errorf("%w (task type %q)", err, taskName)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.shutdown {
@@ -175,7 +188,13 @@ func (r *TaskRunner) Start(taskName string, h HandlerFunc, opts ...WorkerOption)
 		if err := p.fatalErr(); err != nil {
 			return err // it stopped for good; more slots would not poll
 		}
-		p.addSlots(wc.batchSize)
+		if _, fromEnv := wc.sources["batchSize"]; fromEnv {
+			// The operator's number is the worker's total, not an increment.
+			p.slots.Store(int64(wc.batchSize))
+			p.signal()
+		} else {
+			p.addSlots(wc.batchSize)
+		}
 		p.pollInterval.Store(int64(wc.pollInterval))
 		if wc.pollTimeoutS {
 			p.setFixedTimeout(wc.pollTimeout)
@@ -183,10 +202,15 @@ func (r *TaskRunner) Start(taskName string, h HandlerFunc, opts ...WorkerOption)
 		p.log.WithField("batchSize", p.slots.Load()).Info("worker: added slots")
 		return nil
 	}
+	h, err := chain(h, r.tracingMiddleware(), r.cfg.middleware, wc.middleware)
+	if err != nil {
+		return fmt.Errorf("%w (task type %q)", err, taskName)
+	}
 	p := newPoller(r, key, h, wc)
-	if r.paused[taskName] {
+	if r.paused[taskName] || wc.paused {
 		p.paused.Store(true)
 	}
+	p.logConfig(wc)
 	r.pollers[key] = p
 	r.order = append(r.order, p)
 	r.livePollers++

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
 	"time"
 )
@@ -42,6 +43,12 @@ type WorkerStatus struct {
 	LastError string `json:"lastError,omitempty"`
 	// Ready is true once the worker has polled successfully.
 	Ready bool `json:"ready"`
+	// LeaseExtension is false when the environment turned automatic lease
+	// extension off for this worker.
+	LeaseExtension bool `json:"leaseExtension"`
+	// ConfigSources names, for each property the environment set, the
+	// variable that set it (e.g. "paused": "CONDUCTOR_WORKER_ALL_PAUSED").
+	ConfigSources map[string]string `json:"configSources,omitempty"`
 }
 
 // MarshalJSON adds the durations in milliseconds.
@@ -77,6 +84,9 @@ func (r *TaskRunner) Workers() []WorkerStatus {
 			Failures:      p.failures.Load(),
 			UpdateGiveUps: p.giveUps.Load(),
 			Ready:         p.polledOK.Load(),
+
+			LeaseExtension: !p.noLease,
+			ConfigSources:  maps.Clone(p.sources),
 		}
 		if ns := p.lastPoll.Load(); ns != 0 {
 			s.LastPoll = time.Unix(0, ns).UTC()

@@ -1,0 +1,173 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/baton-go/baton/sdk/client"
+	"github.com/baton-go/baton/sdk/conductortest"
+	"github.com/baton-go/baton/sdk/model"
+	"github.com/baton-go/baton/sdk/settings"
+)
+
+type greetIn struct {
+	Name  string `json:"name" jsonschema:"required"`
+	Times int    `json:"times,omitempty"`
+}
+
+type greetOut struct {
+	Greeting string `json:"greeting"`
+}
+
+type greetOutV2 struct {
+	Greeting string `json:"greeting"`
+	Lang     string `json:"lang"`
+}
+
+func greetFn(_ context.Context, in greetIn) (greetOut, error) {
+	return greetOut{Greeting: "Hello, " + in.Name}, nil
+}
+
+func greetFnV2(_ context.Context, in greetIn) (greetOutV2, error) {
+	return greetOutV2{Greeting: "Hello, " + in.Name, Lang: "en"}, nil
+}
+
+func TestTypedTaskDefDescribesTheGoTypes(t *testing.T) {
+	def, err := TypedTaskDef("greet", greetFn, TaskDefRetry(2, 5*time.Second, model.RetryExponentialBackoff),
+		TaskDefTimeouts(time.Minute, 30*time.Second), TaskDefDescription("says hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if def.RetryCount != 2 || def.RetryDelaySeconds != 5 || def.RetryLogic != model.RetryExponentialBackoff ||
+		def.TimeoutSeconds != 60 || def.ResponseTimeoutSeconds != 30 || def.Description != "says hello" {
+		t.Fatalf("settings %+v", def)
+	}
+	in := def.InputSchema.Data
+	props, _ := in["properties"].(map[string]interface{})
+	name, _ := props["name"].(map[string]interface{})
+	times, _ := props["times"].(map[string]interface{})
+	if in["type"] != "object" || name["type"] != "string" || times["type"] != "integer" {
+		t.Fatalf("input schema %v", in)
+	}
+	if req, _ := in["required"].([]interface{}); len(req) != 1 || req[0] != "name" {
+		t.Fatalf("required %v, want [name]", in["required"])
+	}
+	if def.InputSchema.Type != "JSON" || def.InputSchema.Name != "greet_input" || def.OutputSchema.Name != "greet_output" {
+		t.Fatalf("schema defs %+v %+v", def.InputSchema, def.OutputSchema)
+	}
+	if _, ok := def.OutputSchema.Data["properties"].(map[string]interface{})["greeting"]; !ok {
+		t.Fatalf("output schema %v", def.OutputSchema.Data)
+	}
+
+	plain, err := TypedTaskDef("plain", greetFn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain.RetryCount != 3 || plain.RetryDelaySeconds != 60 || plain.ResponseTimeoutSeconds != 3600 || plain.TimeoutPolicy != model.TimeoutPolicyTimeOutWF {
+		t.Fatalf("defaults %+v", plain)
+	}
+}
+
+func TestTypedTaskDefRejectsBadOptions(t *testing.T) {
+	for _, c := range []struct {
+		opt  TaskDefOption
+		want string
+	}{
+		{TaskDefRetry(-1, 0, ""), "retryCount must be >= 0, got -1"},
+		{TaskDefRetry(1, 1500*time.Millisecond, ""), "whole number of seconds"},
+		{TaskDefRetry(1, time.Second, "SOMETIMES"), `got "SOMETIMES"`},
+		{TaskDefTimeouts(10*time.Second, time.Minute), "must not exceed"},
+		{TaskDefTimeouts(0, 0), "response timeout"},
+	} {
+		if _, err := TypedTaskDef("x", greetFn, c.opt); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("got %v, want an error containing %q", err, c.want)
+		}
+	}
+	if _, err := TypedTaskDef("", greetFn); err == nil {
+		t.Error("empty name accepted")
+	}
+}
+
+func TestEnsureTaskDefOnTheDevServer(t *testing.T) {
+	ctx := context.Background()
+	e := newITEnv(t)
+	md := e.api.Metadata()
+	def, err := TypedTaskDef("ensure_greet", greetFn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := func(def model.TaskDef, want TaskDefOutcome, opts ...EnsureOption) {
+		t.Helper()
+		got, err := EnsureTaskDef(ctx, md, def, opts...)
+		if err != nil || got != want {
+			t.Fatalf("EnsureTaskDef: %v, %v; want %v", got, err, want)
+		}
+	}
+	step(def, TaskDefCreated)
+	onServer, err := md.GetTaskDef(ctx, "ensure_greet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameSchema(onServer.InputSchema, def.InputSchema) || !sameSchema(onServer.OutputSchema, def.OutputSchema) || onServer.RetryCount != 3 {
+		t.Fatalf("the server holds %+v", onServer)
+	}
+	// A restart with the same code writes nothing.
+	step(def, TaskDefUnchanged)
+
+	// New output type: the schema is updated, the operator's limit kept.
+	onServer.ConcurrentExecLimit = 7
+	if err := md.UpdateTaskDef(ctx, *onServer); err != nil {
+		t.Fatal(err)
+	}
+	v2, err := TypedTaskDef("ensure_greet", greetFnV2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	step(v2, TaskDefUpdated)
+	after, _ := md.GetTaskDef(ctx, "ensure_greet")
+	if !sameSchema(after.OutputSchema, v2.OutputSchema) || after.ConcurrentExecLimit != 7 {
+		t.Fatalf("after update: %+v", after)
+	}
+
+	// Someone changed the retries on the server: reported, not overwritten.
+	after.RetryCount = 9
+	if err := md.UpdateTaskDef(ctx, *after); err != nil {
+		t.Fatal(err)
+	}
+	_, err = EnsureTaskDef(ctx, md, v2)
+	if !errors.Is(err, ErrTaskDefConflict) || !strings.Contains(err.Error(), "retryCount is 9 on the server, 3 in the code") {
+		t.Fatalf("conflict: %v", err)
+	}
+	if cur, _ := md.GetTaskDef(ctx, "ensure_greet"); cur.RetryCount != 9 {
+		t.Fatal("a conflicting definition was overwritten without EnsureOverwrite")
+	}
+	step(v2, TaskDefOverwritten, EnsureOverwrite())
+	if cur, _ := md.GetTaskDef(ctx, "ensure_greet"); cur.RetryCount != 3 || cur.ConcurrentExecLimit != 7 {
+		t.Fatalf("after overwrite: %+v", cur)
+	}
+}
+
+func TestEnsureTaskDefNeedsAnOwnerEmailWhereTheServerDoes(t *testing.T) {
+	srv := conductortest.NewServer() // requires ownerEmail, as Conductor OSS does
+	defer srv.Close()
+	md := client.NewAPIClient(nil, settings.NewHttpSettings(srv.URL())).Metadata()
+	def, err := TypedTaskDef("owned", greetFn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = EnsureTaskDef(context.Background(), md, def)
+	if err == nil || !strings.Contains(err.Error(), "requires an ownerEmail") {
+		t.Fatalf("got %v", err)
+	}
+	got, err := EnsureTaskDef(context.Background(), md, def, EnsureOwnerEmail("team@example.com"))
+	if err != nil || got != TaskDefCreated {
+		t.Fatalf("%v, %v", got, err)
+	}
+	// Registered and usable: a typed worker runs a task of it.
+	if cur, _ := md.GetTaskDef(context.Background(), "owned"); cur.OwnerEmail != "team@example.com" {
+		t.Fatalf("owner %q", cur.OwnerEmail)
+	}
+}
