@@ -34,8 +34,21 @@ bench-quick: ## the same driver, CI-sized (one round, fewer tasks), report to st
 bench-micro: ## go test micro-benchmarks of the hot paths, allocations included
 	$(GO) test -run '^$$' -bench . -benchmem ./sdk/...
 
-test-conductor: ## the integration suite, then conductortest's black-box tests, against a real Conductor OSS server (downloads it on first use)
-	test/conductor/run.sh test/conductor/suite.sh
+# The real-server tier runs on each of these; CONDUCTOR_VERSION=X (and CONDUCTOR_STORE=redis|sqlite)
+# picks one. test/conductor/run.sh documents both knobs.
+CONDUCTOR_VERSIONS ?= 3.21.14 3.32.3
+test-conductor: ## the integration suite and conductortest's black-box tests against Conductor OSS 3.21.14 and 3.32.3 (CONDUCTOR_VERSION=X for one; downloads on first use)
+	@if [ -n "$(CONDUCTOR_VERSION)" ]; then \
+	  CONDUCTOR_VERSION=$(CONDUCTOR_VERSION) test/conductor/run.sh test/conductor/suite.sh; \
+	else \
+	  failed=""; \
+	  for v in $(CONDUCTOR_VERSIONS); do \
+	    echo "== test-conductor: Conductor $$v"; \
+	    CONDUCTOR_VERSION=$$v test/conductor/run.sh test/conductor/suite.sh || failed="$$failed $$v"; \
+	  done; \
+	  if [ -n "$$failed" ]; then echo "test-conductor: failed on$$failed"; exit 1; fi; \
+	  echo "test-conductor: passed on $(CONDUCTOR_VERSIONS)"; \
+	fi
 
 test-faults: ## the fault suite: outages, injected errors, bad handlers, SIGTERM (about 5 minutes)
 	$(GO) test -race -count=1 -timeout 20m ./test/faults/...

@@ -16,6 +16,12 @@ import (
 // MaxPollTimeout is the longest long-poll timeout Conductor accepts.
 const MaxPollTimeout = 5 * time.Second
 
+// MaxPollCount is the most tasks one batch poll asks for. Conductor 3.21
+// (Redis queues) hands out at most 100 whatever the count; 3.32 with SQLite
+// hands out as many as asked. BatchPoll asks for at most this many so that
+// code sees the same batches on both.
+const MaxPollCount = 100
+
 // TaskClient is the task API: polling, updates, logs, queues.
 type TaskClient struct {
 	c     *APIClient
@@ -32,7 +38,8 @@ func (t *TaskClient) WithoutRetries() *TaskClient { return &TaskClient{c: t.c, r
 
 // PollOptions are the parameters of a batch poll.
 type PollOptions struct {
-	// Count is how many tasks to ask for (the server caps it at 100).
+	// Count is how many tasks to ask for; counts above MaxPollCount ask for
+	// MaxPollCount.
 	Count int
 	// Timeout is how long the server may wait for a task (long poll); 0
 	// sends no timeout (the server's default, 100 ms). At most 5 s.
@@ -88,7 +95,7 @@ func (t *TaskClient) BatchPoll(ctx context.Context, taskType string, o PollOptio
 		return nil, fmt.Errorf("client: PollOptions.Timeout must be between 0 and %s, got %s", MaxPollTimeout, o.Timeout)
 	}
 	q := pollQuery(o.WorkerID, o.Domain)
-	q.Set("count", strconv.Itoa(o.Count))
+	q.Set("count", strconv.Itoa(min(o.Count, MaxPollCount)))
 	if o.Timeout > 0 {
 		q.Set("timeout", strconv.FormatInt(o.Timeout.Milliseconds(), 10))
 	}
