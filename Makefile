@@ -15,6 +15,8 @@ run: ## the quickstart: 100 workflows through Baton workers on the in-process de
 
 test: ## run every test of the module with the race detector (the README's test command)
 	$(GO) test -race -count=1 $(PKGS)
+	@# The dev server's black-box tests and the integration suite again, in the 3.21 profile.
+	CONDUCTORTEST_VERSION=3.21 $(GO) test -race -count=1 ./sdk/conductortest/ ./test/integration/
 
 test-short: ## the quick subset (skips the long end-to-end runs)
 	$(GO) test -race -count=1 -short $(PKGS)
@@ -34,17 +36,21 @@ bench-quick: ## the same driver, CI-sized (one round, fewer tasks), report to st
 bench-micro: ## go test micro-benchmarks of the hot paths, allocations included
 	$(GO) test -run '^$$' -bench . -benchmem ./sdk/...
 
-# The real-server tier runs on each of these; CONDUCTOR_VERSION=X (and CONDUCTOR_STORE=redis|sqlite)
-# picks one. test/conductor/run.sh documents both knobs.
+# The real-server tier runs on each entry, VERSION or VERSION:STORE (for example 3.32.3:redis); with
+# CONDUCTOR_VERSION=X (and optionally CONDUCTOR_STORE=redis|sqlite) on that one only. test/conductor/run.sh
+# documents both knobs.
 CONDUCTOR_VERSIONS ?= 3.21.14 3.32.3
 test-conductor: ## the integration suite and conductortest's black-box tests against Conductor OSS 3.21.14 and 3.32.3 (CONDUCTOR_VERSION=X for one; downloads on first use)
 	@if [ -n "$(CONDUCTOR_VERSION)" ]; then \
 	  CONDUCTOR_VERSION=$(CONDUCTOR_VERSION) test/conductor/run.sh test/conductor/suite.sh; \
 	else \
 	  failed=""; \
-	  for v in $(CONDUCTOR_VERSIONS); do \
-	    echo "== test-conductor: Conductor $$v"; \
-	    CONDUCTOR_VERSION=$$v test/conductor/run.sh test/conductor/suite.sh || failed="$$failed $$v"; \
+	  for entry in $(CONDUCTOR_VERSIONS); do \
+	    v=$${entry%%:*}; st=; [ "$$v" = "$$entry" ] || st=$${entry#*:}; \
+	    echo "== test-conductor: Conductor $$v $${st:-(default store)}"; \
+	    t0=$$SECONDS; \
+	    CONDUCTOR_VERSION=$$v CONDUCTOR_STORE=$$st test/conductor/run.sh test/conductor/suite.sh || failed="$$failed $$entry"; \
+	    echo "== test-conductor: Conductor $$entry took $$((SECONDS - t0)) s"; \
 	  done; \
 	  if [ -n "$$failed" ]; then echo "test-conductor: failed on$$failed"; exit 1; fi; \
 	  echo "test-conductor: passed on $(CONDUCTOR_VERSIONS)"; \
