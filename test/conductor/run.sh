@@ -27,7 +27,7 @@
 # $JAVA_HOME/bin/java, java on PATH and /usr/lib/jvm/temurin-25-jdk-amd64/bin/java is used.
 #
 # Other knobs:
-#   CONDUCTOR_BOOT_TIMEOUT  seconds to wait for /health (default 240)
+#   CONDUCTOR_BOOT_TIMEOUT  seconds to wait for /health (default 420: a loaded 2-core machine has taken 4 minutes)
 #   CONDUCTOR_JAVA_OPTS     JVM options (default "-Xms256m -Xmx1g")
 set -euo pipefail
 
@@ -36,7 +36,7 @@ root="$(cd "$here/../.." && pwd)"
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/baton/conductor"
 
 VERSION="${CONDUCTOR_VERSION:-3.21.14}"
-BOOT_TIMEOUT="${CONDUCTOR_BOOT_TIMEOUT:-240}"
+BOOT_TIMEOUT="${CONDUCTOR_BOOT_TIMEOUT:-420}"
 JAVA_OPTS="${CONDUCTOR_JAVA_OPTS:--Xms256m -Xmx1g}"
 TEMURIN="/usr/lib/jvm/temurin-25-jdk-amd64"
 
