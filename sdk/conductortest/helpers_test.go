@@ -122,6 +122,13 @@ func (a *api) version() conductortest.Version {
 // is321 reports whether the answering server is (or imitates) 3.21.
 func (a *api) is321() bool { return a.version() == conductortest.Version321 }
 
+// sqlite reports whether the server answers as 3.32 with its default SQLite
+// store does: the dev server's 3.32 profile, or a remote 3.32 that run.sh
+// did not start with Redis stores (which answer some requests as 3.21 does).
+func (a *api) sqlite() bool {
+	return !a.is321() && (!a.remote || os.Getenv("CONDUCTOR_SERVER_STORE") != "redis")
+}
+
 // needLocal skips the test against a remote server: it needs something only
 // the dev server has.
 func (a *api) needLocal(what string) {

@@ -115,11 +115,12 @@ func expectUnknownTask(t *testing.T, a *api, id string) {
 }
 
 // expectDeleteUnknownWorkflowDef checks the answer to deleting a workflow
-// definition that does not exist: 404 on 3.21, 500 on 3.32.
+// definition that does not exist: 404 on 3.21 (and 3.32 with Redis), 500
+// on 3.32 with SQLite.
 func expectDeleteUnknownWorkflowDef(t *testing.T, a *api, name string, version int) {
 	t.Helper()
 	path := fmt.Sprintf("/metadata/workflow/%s/%d", name, version)
-	if a.is321() {
+	if !a.sqlite() {
 		expectError(t, a, 404, "DELETE", path, nil, fmt.Sprintf("Cannot remove the workflow - no such workflow definition: %s version: %d", name, version))
 		return
 	}
@@ -263,7 +264,7 @@ func TestOSSTaskDefValidation(t *testing.T) {
 	expectEmpty(t, a.expect(200, "PUT", "/metadata/taskdefs", `{"name":"`+x+`","ownerEmail":"a@b.c"}`))
 	expectError(t, a, 404, "PUT", "/metadata/taskdefs", `{"name":"nope","ownerEmail":"a@b.c"}`, "No such task by name nope")
 	expectError(t, a, 404, "GET", "/metadata/taskdefs/nope", nil, "No such taskType found by name: nope")
-	if a.is321() {
+	if !a.sqlite() {
 		expectError(t, a, 404, "DELETE", "/metadata/taskdefs/nope", nil, "Cannot remove the task - no such task definition")
 	} else {
 		expectError(t, a, 500, "DELETE", "/metadata/taskdefs/nope", nil, "No such task definition")
@@ -697,11 +698,12 @@ func TestOSSPollDataDomains(t *testing.T) {
 	if _, ok := seen[""]["workerId"]; ok {
 		t.Fatalf("workerId present for a poll without one: %v", seen[""])
 	}
-	// 3.21 polls the queue ":taskType" for domain=, 3.32 the default one.
+	// 3.21 (and 3.32 with Redis) polls the queue ":taskType" for domain=,
+	// 3.32 with SQLite the default one.
 	var all map[string]int
 	a.expect(200, "GET", "/tasks/queue/all", nil).json(t, &all)
-	if _, ok := all[":"+pdT]; ok != a.is321() {
-		t.Fatalf("queue :%s (polled with domain=) listed: %v, want %v (Conductor %s)", pdT, ok, a.is321(), a.version())
+	if _, ok := all[":"+pdT]; ok == a.sqlite() {
+		t.Fatalf("queue :%s (polled with domain=) listed: %v, want %v (Conductor %s)", pdT, ok, !a.sqlite(), a.version())
 	}
 	expectError(t, a, 500, "GET", "/tasks/queue/polldata", nil, "Required request parameter 'taskType' for method parameter type String is not present")
 }
