@@ -38,8 +38,7 @@ func (t *TaskClient) WithoutRetries() *TaskClient { return &TaskClient{c: t.c, r
 
 // PollOptions are the parameters of a batch poll.
 type PollOptions struct {
-	// Count is how many tasks to ask for; counts above MaxPollCount ask for
-	// MaxPollCount.
+	// Count is how many tasks to ask for (the server caps it at 100).
 	Count int
 	// Timeout is how long the server may wait for a task (long poll); 0
 	// sends no timeout (the server's default, 100 ms). At most 5 s.
@@ -91,11 +90,12 @@ func (t *TaskClient) BatchPoll(ctx context.Context, taskType string, o PollOptio
 	if o.Count < 1 {
 		return nil, fmt.Errorf("client: PollOptions.Count must be >= 1, got %d", o.Count)
 	}
+	o.Count = min(o.Count, MaxPollCount) // 3.32 has no cap of its own
 	if o.Timeout < 0 || o.Timeout > MaxPollTimeout {
 		return nil, fmt.Errorf("client: PollOptions.Timeout must be between 0 and %s, got %s", MaxPollTimeout, o.Timeout)
 	}
 	q := pollQuery(o.WorkerID, o.Domain)
-	q.Set("count", strconv.Itoa(min(o.Count, MaxPollCount)))
+	q.Set("count", strconv.Itoa(o.Count))
 	if o.Timeout > 0 {
 		q.Set("timeout", strconv.FormatInt(o.Timeout.Milliseconds(), 10))
 	}
