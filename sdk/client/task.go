@@ -81,8 +81,8 @@ func (t *TaskClient) Poll(ctx context.Context, taskType, workerID, domain string
 	return &task, nil
 }
 
-// BatchPoll asks for up to o.Count tasks, waiting up to o.Timeout for the
-// first. No task is an empty, non-nil slice.
+// BatchPoll asks for up to o.Count tasks, at most MaxPollCount, waiting up
+// to o.Timeout for the first. No task is an empty, non-nil slice.
 func (t *TaskClient) BatchPoll(ctx context.Context, taskType string, o PollOptions) ([]model.Task, error) {
 	if taskType == "" {
 		return nil, errors.New("client: taskType must not be empty")
