@@ -22,6 +22,8 @@ run: ## the quickstart: 100 workflows through Baton workers on the in-process de
 
 test: ## run every test of the module with the race detector (the README's test command)
 	$(GO) test -race -count=1 $(PKGS)
+	@# The dev server's black-box tests and the integration suite again, in the 3.21 profile.
+	CONDUCTORTEST_VERSION=3.21 $(GO) test -race -count=1 ./sdk/conductortest/ ./test/integration/
 
 test-short: ## the quick subset (skips the long end-to-end runs)
 	$(GO) test -race -count=1 -short $(PKGS)
@@ -56,8 +58,25 @@ bench-conductor: ## Baton vs the official SDK vs the limit on real Conductor ser
 bench-micro: ## go test micro-benchmarks of the hot paths, allocations included
 	$(GO) test -run '^$$' -bench . -benchmem ./sdk/...
 
-test-conductor: ## the integration suite, then conductortest's black-box tests, against a real Conductor OSS server (downloads it on first use)
-	test/conductor/run.sh test/conductor/suite.sh
+# The real-server tier runs on each entry, VERSION or VERSION:STORE (for example 3.32.3:redis); with
+# CONDUCTOR_VERSION=X (and optionally CONDUCTOR_STORE=redis|sqlite) on that one only. test/conductor/run.sh
+# documents both knobs.
+CONDUCTOR_VERSIONS ?= 3.21.14 3.32.3
+test-conductor: ## the integration suite and conductortest's black-box tests against Conductor OSS 3.21.14 and 3.32.3 (CONDUCTOR_VERSION=X for one; downloads on first use)
+	@if [ -n "$(CONDUCTOR_VERSION)" ]; then \
+	  CONDUCTOR_VERSION=$(CONDUCTOR_VERSION) test/conductor/run.sh test/conductor/suite.sh; \
+	else \
+	  failed=""; \
+	  for entry in $(CONDUCTOR_VERSIONS); do \
+	    v=$${entry%%:*}; st=; [ "$$v" = "$$entry" ] || st=$${entry#*:}; \
+	    echo "== test-conductor: Conductor $$v $${st:-(default store)}"; \
+	    t0=$$SECONDS; \
+	    CONDUCTOR_VERSION=$$v CONDUCTOR_STORE=$$st test/conductor/run.sh test/conductor/suite.sh || failed="$$failed $$entry"; \
+	    echo "== test-conductor: Conductor $$entry took $$((SECONDS - t0)) s"; \
+	  done; \
+	  if [ -n "$$failed" ]; then echo "test-conductor: failed on$$failed"; exit 1; fi; \
+	  echo "test-conductor: passed on $(CONDUCTOR_VERSIONS)"; \
+	fi
 
 test-faults: ## the fault suite: outages, injected errors, bad handlers, SIGTERM (about 5 minutes)
 	$(GO) test -race -count=1 -timeout 20m ./test/faults/...

@@ -38,7 +38,8 @@ func run(args []string, stderr io.Writer) int {
 	tokenTTL := fs.Duration("token-ttl", conductortest.DefaultTokenTTL, "lifetime of issued tokens")
 	logLevel := fs.String("log-level", "info", "log level: debug (one line per request), info, warn, error")
 	ownerOptional := fs.Bool("owner-email-optional", false, "accept definitions without ownerEmail (the real server requires it by default)")
-	longPoll := fs.String("long-poll", "default", "how batch polls with a timeout wait: early (answer at the first task: 3.32 with Redis), full-batch (gather tasks every 100 ms until count or the timeout: 3.32 with SQLite or Postgres), hold (3.21 with Redis: only tasks there at the start, after the whole timeout unless count were there) or default (full-batch)")
+	version := fs.String("conductor-version", string(conductortest.DefaultVersion), "the Conductor OSS release line to answer as where they differ: 3.21 or 3.32 (see docs/compatibility.md)")
+	longPoll := fs.String("long-poll", "default", "how batch polls with a timeout wait: early (answer at the first task: 3.32 with Redis), full-batch (gather tasks every 100 ms until count or the timeout: 3.32 with SQLite or Postgres), hold (3.21 with Redis: only tasks there at the start, after the whole timeout unless count were there) or default (the version's: hold for 3.21, full-batch for 3.32)")
 	maxRequests := fs.Int("max-concurrent-requests", 0, "requests served at once, the rest wait for a slot (real servers: 200 Tomcat threads); 0 is unbounded")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -54,6 +55,11 @@ func run(args []string, stderr io.Writer) int {
 	}
 	if (*authKey == "") != (*authSecret == "") {
 		fmt.Fprintln(stderr, "conductor-dev: -auth-key and -auth-secret must be given together")
+		return 2
+	}
+	cv, err := conductortest.ParseVersion(*version)
+	if err != nil {
+		fmt.Fprintf(stderr, "conductor-dev: -conductor-version: %v\n", err)
 		return 2
 	}
 	mode, err := conductortest.ParseLongPollMode(*longPoll)
@@ -74,7 +80,7 @@ func run(args []string, stderr io.Writer) int {
 	log.SetLevel(level)
 
 	opts := []conductortest.Option{conductortest.WithAddr(*addr), conductortest.WithLogger(log), conductortest.WithTokenTTL(*tokenTTL),
-		conductortest.WithLongPoll(mode), conductortest.WithMaxConcurrentRequests(*maxRequests)}
+		conductortest.WithVersion(cv), conductortest.WithLongPoll(mode), conductortest.WithMaxConcurrentRequests(*maxRequests)}
 	if *authKey != "" {
 		opts = append(opts, conductortest.WithAuth(*authKey, *authSecret))
 	}
@@ -91,7 +97,7 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "conductor-dev: %v\n", err)
 		return 1
 	}
-	log.WithFields(logrus.Fields{"url": srv.URL(), "auth": *authKey != ""}).Info("conductor-dev: listening")
+	log.WithFields(logrus.Fields{"url": srv.URL(), "auth": *authKey != "", "conductorVersion": srv.Version(), "longPoll": mode}).Info("conductor-dev: listening")
 
 	<-ctx.Done()
 	log.Info("conductor-dev: shutting down")

@@ -31,7 +31,7 @@ func TestSIGTERMExitsZero(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "-addr", "127.0.0.1:0", "-log-level", "debug", "-auth-key", "k", "-auth-secret", "s",
-		"-long-poll", "hold", "-max-concurrent-requests", "200")
+		"-long-poll", "hold", "-max-concurrent-requests", "200", "-conductor-version", "3.21.14")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -107,6 +107,7 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-auth-key", "only-key"}, "-auth-secret"},
 		{[]string{"-token-ttl", "0s"}, "0s"},
 		{[]string{"-long-poll", "eager"}, `-long-poll: long-poll mode "eager"`},
+		{[]string{"-conductor-version", "4.0"}, `-conductor-version: conductor version "4.0"`},
 		{[]string{"-max-concurrent-requests", "-1"}, "-max-concurrent-requests must be >= 0 (0: unbounded), got -1"},
 		{[]string{"extra"}, "extra"},
 	} {

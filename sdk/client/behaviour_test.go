@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -617,5 +618,21 @@ func TestQueueOverview(t *testing.T) {
 	}
 	if n := len(f.requests()); n != 3 {
 		t.Fatalf("%d requests, want 3 (sizes, then poll data per type)", n)
+	}
+}
+
+// Counts above MaxPollCount ask for MaxPollCount: 3.21 would cap them there
+// and 3.32 would hand out everything, so the client makes both alike.
+func TestBatchPollCountCappedAtMaxPollCount(t *testing.T) {
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, []model.Task{}) })
+	c := newClient(t, f.URL+"/api", nil, WithHTTPClient(f.Client()))
+	for _, tc := range []struct{ count, sent int }{{1, 1}, {MaxPollCount, MaxPollCount}, {150, MaxPollCount}} {
+		if _, err := c.Tasks().BatchPoll(context.Background(), "t", PollOptions{Count: tc.count}); err != nil {
+			t.Fatalf("count %d: %v", tc.count, err)
+		}
+		reqs := f.requests()
+		if q, _ := url.ParseQuery(reqs[len(reqs)-1].Query); q.Get("count") != strconv.Itoa(tc.sent) {
+			t.Errorf("Count %d sent count=%s, want %d", tc.count, q.Get("count"), tc.sent)
+		}
 	}
 }

@@ -16,6 +16,12 @@ import (
 // MaxPollTimeout is the longest long-poll timeout Conductor accepts.
 const MaxPollTimeout = 5 * time.Second
 
+// MaxPollCount is the most tasks one batch poll asks for. Conductor 3.21
+// (Redis queues) hands out at most 100 whatever the count; 3.32 with SQLite
+// hands out as many as asked. BatchPoll asks for at most this many so that
+// code sees the same batches on both.
+const MaxPollCount = 100
+
 // TaskClient is the task API: polling, updates, logs, queues.
 type TaskClient struct {
 	c     *APIClient
@@ -81,8 +87,8 @@ func (t *TaskClient) Poll(ctx context.Context, taskType, workerID, domain string
 	return &task, nil
 }
 
-// BatchPoll asks for up to o.Count tasks, waiting up to o.Timeout for the
-// first. No task is an empty, non-nil slice.
+// BatchPoll asks for up to o.Count tasks, at most MaxPollCount, waiting up
+// to o.Timeout for the first. No task is an empty, non-nil slice.
 func (t *TaskClient) BatchPoll(ctx context.Context, taskType string, o PollOptions) ([]model.Task, error) {
 	if taskType == "" {
 		return nil, errors.New("client: taskType must not be empty")
@@ -90,6 +96,7 @@ func (t *TaskClient) BatchPoll(ctx context.Context, taskType string, o PollOptio
 	if o.Count < 1 {
 		return nil, fmt.Errorf("client: PollOptions.Count must be >= 1, got %d", o.Count)
 	}
+	o.Count = min(o.Count, MaxPollCount) // 3.32 has no cap of its own
 	if o.Timeout < 0 || o.Timeout > MaxPollTimeout {
 		return nil, fmt.Errorf("client: PollOptions.Timeout must be between 0 and %s, got %s", MaxPollTimeout, o.Timeout)
 	}

@@ -5,8 +5,8 @@
 //	defer srv.Close()
 //	// point a worker or client at srv.URL() ("http://127.0.0.1:PORT/api")
 //
-// It speaks the Conductor OSS v3.21 REST API for what a worker and its tests
-// need: task and workflow definitions, starting, reading, terminating and
+// It speaks the Conductor OSS REST API (3.21 and 3.32, see Version profiles
+// below) for what a worker and its tests need: task and workflow definitions, starting, reading, terminating and
 // removing workflows, single and batch polls with a real long poll, task
 // updates (plain, update-v2 and by reference name), task logs, queue sizes,
 // poll data and health. Status codes, text/plain answers and error bodies
@@ -31,10 +31,28 @@
 // rateLimitPerFrequency act as on the real server (refused tasks are
 // postponed; see WithPostponeDuration).
 //
+// # Version profiles
+//
+// Conductor 3.21 and 3.32 answer some requests differently. WithVersion
+// (cmd/conductor-dev: -conductor-version) picks the release line to imitate:
+// Version332, the default (the release a new user starts on), or
+// Version321. The 3.32 profile accepts definitions without ownerEmail,
+// answers an unknown task with 404 (3.21: 204), an unsupported method with
+// 405 (3.21: 500), serves /api/health, lists CANCELED among result
+// statuses, accepts "logs": null, answers 204 for a task without logs,
+// looks for a next task in update-v2 only after a terminal result, leaves a
+// terminated workflow alone when terminated again, refuses to remove a
+// running workflow before deleting anything, takes domain= for no domain,
+// has no cap of 100 on a batch poll, refuses malformed search queries and
+// long-polls in the full-batch mode; the 3.21 profile does as 3.21.14 does.
+// docs/compatibility.md in the Baton repository lists every difference,
+// including server bugs that neither profile copies.
+//
 // # Long polls and the request pool
 //
 // Batch polls with a timeout wait as one of three real servers does; pick
-// one with WithLongPoll (cmd/conductor-dev: -long-poll):
+// one with WithLongPoll (cmd/conductor-dev: -long-poll), or let the version
+// profile choose (full-batch for 3.32, hold for 3.21):
 //   - LongPollFullBatch, the default: tasks are taken off the queue every
 //     100 ms during the wait, and the poll answers at the first 100 ms step
 //     at which it holds count tasks, else at the timeout with what it has.
@@ -108,12 +126,13 @@
 // test that needs the fake clock, fault injection, introspection, token
 // authentication or an option skips itself there and says why.
 //
-// # Differences from Conductor OSS 3.21.14
+// # Differences from Conductor OSS
 //
 // The integration suite in test/integration and this package's black-box
-// tests run unchanged against this server and against Conductor OSS 3.21.14
-// (make test-conductor); the tests in oss_test.go check what was seen on the
-// real server: status codes,
+// tests run against this server in both profiles and against Conductor OSS
+// 3.21.14 and 3.32.3 (make test-conductor), asserting each version's
+// answers where they differ; the tests in oss_test.go check what was seen
+// on the real servers: status codes,
 // Content-Types, empty answers, error bodies (validationErrors paths such as
 // registerTaskDef.arg0[0].ownerEmail, invalidValue as a string, no instance
 // on validation errors), the fields and zero values of tasks, workflows and
@@ -126,10 +145,11 @@
 //   - update-v2 with nothing due answers 204 at once (the real one after one
 //     100 ms poll).
 //   - Timeouts (response, poll, total, workflow) fire on time; the real
-//     sweeper acts up to about 30 s late.
-//   - Task logs are kept and GET /api/tasks/{id}/log returns them; the real
-//     server's default configuration drops them and always answers [].
-//     Tests can then read what a worker logged.
+//     sweeper acts up to about 30 s late (and 3.32.3 was seen never
+//     retrying a task past its response timeout).
+//   - Task logs are kept and GET /api/tasks/{id}/log returns them; 3.21's
+//     default configuration drops them and always answers [] (3.32 with
+//     SQLite keeps them). Tests can then read what a worker logged.
 //   - Tasks are handed out in scheduling order. The real Redis queue orders
 //     by workflow priority in a way that was only observed, not documented
 //     (tasks of workflows with a nonzero priority came before those with 0,
@@ -138,7 +158,8 @@
 //     and workflow tasks are written without the fields of other task types
 //     (decisionCases, forkTasks, loopOver, ...). Pause, resume, retry,
 //     restart and rerun are not served. Search answers {"totalHits":0,
-//     "results":[]}, as the real server does with indexing off.
+//     "results":[]}, as the real server does with indexing off (3.32 with
+//     SQLite indexes and finds workflows).
 //   - 500 answers carry the real server's message for the cases seen (enum
 //     values, Content-Type, missing status, "logs": null, wrong method,
 //     missing or unconvertible parameters, null list elements) but Go's

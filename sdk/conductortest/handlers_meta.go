@@ -89,7 +89,7 @@ func (s *Server) validateTaskDef(def *model.TaskDef, path string) []validationEr
 	if def.PollTimeoutSeconds < 0 {
 		add("pollTimeoutSeconds", "TaskDef pollTimeoutSeconds: 0 must be >= 0", itoa(int64(def.PollTimeoutSeconds)))
 	}
-	if !s.opts.ownerEmailOptional && def.OwnerEmail == "" {
+	if s.ownerEmailRequired() && def.OwnerEmail == "" {
 		add("ownerEmail", "ownerEmail cannot be empty", nil)
 	}
 	// Class-level constraints: the path is the definition itself and there
@@ -144,7 +144,7 @@ func (s *Server) validateWorkflowDef(def *model.WorkflowDef, path string) *apiEr
 	if def.SchemaVersion != 2 {
 		add("schemaVersion", "workflowDef schemaVersion: 2 is only supported", itoa(int64(def.SchemaVersion)))
 	}
-	if !s.opts.ownerEmailOptional && def.OwnerEmail == "" {
+	if s.ownerEmailRequired() && def.OwnerEmail == "" {
 		add("ownerEmail", "ownerEmail cannot be empty", nil)
 	}
 	switch def.TimeoutPolicy {
@@ -408,7 +408,11 @@ func (s *Server) handleDeleteTaskDef(w http.ResponseWriter, r *http.Request) {
 	clear(s.snapCache)
 	s.mu.Unlock()
 	if e == nil {
-		s.writeError(w, notFound("Cannot remove the task - no such task definition"))
+		if s.is321() {
+			s.writeError(w, notFound("Cannot remove the task - no such task definition"))
+		} else {
+			s.writeError(w, serverError("No such task definition"))
+		}
 		return
 	}
 	writeEmpty(w, http.StatusOK)
@@ -611,7 +615,11 @@ func (s *Server) handleDeleteWorkflowDef(w http.ResponseWriter, r *http.Request)
 	}
 	s.mu.Unlock()
 	if e == nil {
-		s.writeError(w, notFound("Cannot remove the workflow - no such workflow definition: %s version: %d", name, v))
+		if s.is321() {
+			s.writeError(w, notFound("Cannot remove the workflow - no such workflow definition: %s version: %d", name, v))
+		} else {
+			s.writeError(w, serverError("No such workflow definition: %s version: %d", name, v))
+		}
 		return
 	}
 	writeEmpty(w, http.StatusOK)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,6 +15,11 @@ import (
 	"github.com/baton-go/baton/internal/fastjson"
 	"github.com/baton-go/baton/sdk/model"
 )
+
+// searchQueryRE accepts what Conductor's search grammar does, roughly:
+// conditions such as status="RUNNING", workflowType IN (a,b) or
+// startTime>0, joined with AND or OR, optionally in parentheses.
+var searchQueryRE = regexp.MustCompile(`^\s*\(?\s*\w+(\.\w+)*\s*(=|!=|>|<|IN\s*\(|STARTS_WITH)\s*.+$`)
 
 // Poll limits of the real server.
 const (
@@ -58,7 +64,11 @@ func (s *Server) handleBatchPoll(w http.ResponseWriter, r *http.Request) {
 		}
 		timeout = time.Duration(n) * time.Millisecond
 	}
-	count = min(count, maxPollCount)
+	if s.is321() {
+		// The Redis queue hands out at most 100; 3.32 (SQLite) as many
+		// as asked.
+		count = min(count, maxPollCount)
+	}
 	if count > 0 {
 		if f := s.faultFor("poll"); f != nil && f.ExtraTasks > 0 {
 			count += f.ExtraTasks
@@ -77,7 +87,9 @@ func (s *Server) handleBatchPoll(w http.ResponseWriter, r *http.Request) {
 // and a timer (no CPU).
 func (s *Server) poll(ctx context.Context, taskType, domain string, hasDomain bool, workerID string, count int, timeout time.Duration) []taskJSON {
 	qn := taskType
-	if hasDomain {
+	if hasDomain && (domain != "" || s.is321()) {
+		// 3.21 polls the queue ":taskType" for an empty domain; 3.32
+		// takes it for no domain.
 		qn = domain + ":" + taskType
 	}
 	now := s.now()
@@ -263,7 +275,11 @@ func (s *Server) decodeResult(r *http.Request) (*decodedResult, *apiError) {
 	// Jackson refuses a status outside the enum while decoding, before any
 	// lookup; a missing status only fails later (see applyUpdate).
 	if res.Status != "" && !res.Status.Valid() {
-		return nil, serverError("JSON parse error: Cannot deserialize value of type `com.netflix.conductor.common.metadata.tasks.TaskResult$Status` from String %q: not one of the values accepted for Enum class: [COMPLETED, FAILED_WITH_TERMINAL_ERROR, FAILED, IN_PROGRESS]", string(res.Status))
+		values := "CANCELED, COMPLETED, FAILED_WITH_TERMINAL_ERROR, FAILED, IN_PROGRESS"
+		if s.is321() {
+			values = "COMPLETED, FAILED_WITH_TERMINAL_ERROR, FAILED, IN_PROGRESS"
+		}
+		return nil, serverError("JSON parse error: Cannot deserialize value of type `com.netflix.conductor.common.metadata.tasks.TaskResult$Status` from String %q: not one of the values accepted for Enum class: [%s]", string(res.Status), values)
 	}
 	var errs []validationError
 	if res.WorkflowInstanceId == "" {
@@ -308,7 +324,8 @@ func (s *Server) handleUpdateV2(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, e)
 		return
 	}
-	if res.ExtendLease {
+	if res.ExtendLease || (!s.is321() && !t.m.Status.Terminal()) {
+		// 3.32 looks for a next task only after a terminal update.
 		s.mu.Unlock()
 		writeEmpty(w, http.StatusNoContent)
 		return
@@ -364,7 +381,7 @@ func (s *Server) applyUpdate(dr *decodedResult, now time.Time) (*task, *apiError
 	// "logs": null fails after the task and its queue message were updated;
 	// the real server then leaves the workflow to its sweeper.
 	var late *apiError
-	if dr.nullLogs {
+	if dr.nullLogs && s.is321() { // 3.32 takes it for no logs
 		late = serverError("Cannot invoke \"java.util.List.forEach(java.util.function.Consumer)\" because the return value of \"com.netflix.conductor.common.metadata.tasks.TaskResult.getLogs()\" is null")
 	}
 	st := model.TaskStatus(res.Status)
@@ -506,8 +523,13 @@ func (s *Server) handleGetTask(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	if t == nil {
-		// Conductor 3.21 answers an unknown task id with 204 and no body.
-		writeEmpty(w, http.StatusNoContent)
+		// Conductor 3.21 answers an unknown task id with 204 and no body,
+		// 3.32 with a 404.
+		if s.is321() {
+			writeEmpty(w, http.StatusNoContent)
+		} else {
+			s.writeError(w, notFound("Task not found for taskId: %s", id))
+		}
 		return
 	}
 	s.writeTask(w, &snap)
@@ -537,7 +559,11 @@ func (s *Server) handleGetLogs(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	// Conductor 3.21 answers 200 with a list, empty when there is no log
-	// (also for an unknown task).
+	// (also for an unknown task); 3.32 answers 204 then.
+	if len(out) == 0 && !s.is321() {
+		writeEmpty(w, http.StatusNoContent)
+		return
+	}
 	s.writeJSON(w, http.StatusOK, out)
 }
 
@@ -651,6 +677,13 @@ func (s *Server) pollDataList(taskType string) []polled {
 // handleSearch answers the search endpoints as Conductor OSS does with
 // indexing off (its default): nothing is ever found.
 func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
+	// 3.32's SQLite index parses the query and refuses what is not one
+	// (e.g. a bare word); 3.21 without indexing ignores it. There is no
+	// index here: a well-formed query finds nothing.
+	if q := r.URL.Query().Get("query"); q != "" && !s.is321() && !searchQueryRE.MatchString(q) {
+		s.writeError(w, badRequest("Incorrectly formatted query string: %s", q))
+		return
+	}
 	writeRaw(w, http.StatusOK, "application/json", []byte(`{"totalHits":0,"results":[]}`))
 }
 

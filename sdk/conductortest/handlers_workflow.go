@@ -219,6 +219,11 @@ func (s *Server) Terminate(workflowID, reason string) error {
 	if wf.m.Status == model.WorkflowCompleted {
 		return errf(http.StatusConflict, "Cannot terminate a COMPLETED workflow.")
 	}
+	if wf.m.Status == model.WorkflowTerminated && !s.is321() {
+		// 3.32 leaves a terminated workflow alone (3.21 terminates it
+		// again and takes the new reason).
+		return nil
+	}
 	s.endWorkflow(wf, model.WorkflowTerminated, reason, s.now())
 	return nil
 }
@@ -262,6 +267,11 @@ func (s *Server) handleTerminateRemove(w http.ResponseWriter, r *http.Request) {
 func (s *Server) removeWorkflow(id string, archive bool) *apiError {
 	s.mu.Lock()
 	wf := s.workflows[id]
+	if wf != nil && archive && !wf.m.Status.Terminal() && !s.is321() {
+		// 3.32 refuses before deleting anything.
+		s.mu.Unlock()
+		return badRequest("Cannot archive workflow: %s with status: %s", id, wf.m.Status)
+	}
 	if wf != nil {
 		for _, t := range wf.tasks {
 			s.dequeue(t)

@@ -25,6 +25,12 @@ import (
 const (
 	envTarget = "CONDUCTORTEST_TARGET"
 	envURL    = "CONDUCTOR_SERVER_URL"
+	// envVersion picks the dev server's version profile (3.21 or 3.32;
+	// default conductortest.DefaultVersion); make test runs both. Against
+	// a remote server CONDUCTOR_SERVER_VERSION (set by run.sh) says which
+	// release answers.
+	envVersion       = "CONDUCTORTEST_VERSION"
+	envServerVersion = "CONDUCTOR_SERVER_VERSION"
 
 	// owner is the ownerEmail of every definition the tests register: the
 	// real server requires one, and so does a dev server without
@@ -84,12 +90,43 @@ func newAPI(t testing.TB, opts ...conductortest.Option) *api {
 	if remote != "" {
 		a.remote, a.base = true, remote
 	} else {
+		if v := os.Getenv(envVersion); v != "" {
+			pv, err := conductortest.ParseVersion(v)
+			if err != nil {
+				t.Fatalf("%s: %v", envVersion, err)
+			}
+			opts = append([]conductortest.Option{conductortest.WithVersion(pv)}, opts...)
+		}
 		srv := conductortest.NewServer(opts...)
 		t.Cleanup(srv.Close) // runs before CloseIdleConnections
 		a.srv, a.base = srv, srv.URL()
 	}
 	a.root = strings.TrimSuffix(a.base, "/api")
 	return a
+}
+
+// version is the release line that answers: the dev server's profile, or
+// the remote server's version as run.sh exported it.
+func (a *api) version() conductortest.Version {
+	a.t.Helper()
+	if a.srv != nil {
+		return a.srv.Version()
+	}
+	v, err := conductortest.ParseVersion(os.Getenv(envServerVersion))
+	if err != nil {
+		a.t.Fatalf("remote server: %s: %v (run through test/conductor/run.sh, or set it)", envServerVersion, err)
+	}
+	return v
+}
+
+// is321 reports whether the answering server is (or imitates) 3.21.
+func (a *api) is321() bool { return a.version() == conductortest.Version321 }
+
+// sqlite reports whether the server answers as 3.32 with its default SQLite
+// store does: the dev server's 3.32 profile, or a remote 3.32 that run.sh
+// did not start with Redis stores (which answer some requests as 3.21 does).
+func (a *api) sqlite() bool {
+	return !a.is321() && (!a.remote || os.Getenv("CONDUCTOR_SERVER_STORE") != "redis")
 }
 
 // needLocal skips the test against a remote server: it needs something only

@@ -14,8 +14,9 @@ import (
 type LongPollMode int
 
 const (
-	// LongPollDefault is the mode of the server's version profile:
-	// LongPollFullBatch for now. It is the zero value.
+	// LongPollDefault is the mode of the server's version profile
+	// (WithVersion): LongPollHold for 3.21, LongPollFullBatch for 3.32. It
+	// is the zero value.
 	LongPollDefault LongPollMode = iota
 
 	// LongPollEarly answers as soon as at least one task is due, with up to
@@ -71,7 +72,8 @@ func ParseLongPollMode(s string) (LongPollMode, error) {
 func (m LongPollMode) valid() bool { return m >= 0 && int(m) < len(longPollNames) }
 
 // WithLongPoll sets how batch polls with a timeout wait (see LongPollMode).
-// Without it the server uses LongPollFullBatch.
+// Without it the server waits as its version profile does: LongPollFullBatch
+// by default (DefaultVersion is 3.32), LongPollHold with WithVersion(Version321).
 func WithLongPoll(mode LongPollMode) Option { return func(o *options) { o.longPoll = mode } }
 
 // WithMaxConcurrentRequests makes the server handle at most n requests at a
@@ -91,6 +93,9 @@ const fullBatchStep = 100 * time.Millisecond
 // longPollMode resolves LongPollDefault.
 func (s *Server) longPollMode() LongPollMode {
 	if s.opts.longPoll == LongPollDefault {
+		if s.is321() {
+			return LongPollHold
+		}
 		return LongPollFullBatch
 	}
 	return s.opts.longPoll

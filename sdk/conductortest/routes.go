@@ -13,9 +13,17 @@ func (s *Server) routes() *http.ServeMux {
 	h := mux.HandleFunc
 
 	// Conductor OSS 3.21 serves health at /health only; /api/health is a
-	// 404 and Spring's /actuator/health reports DOWN (an Elasticsearch
-	// indicator stays on with indexing off), so neither is a readiness check.
+	// 404 (3.32 serves both) and Spring's /actuator/health reports DOWN (an
+	// Elasticsearch indicator stays on with indexing off), so neither is a
+	// readiness check.
 	h("GET /health", s.handleHealth)
+	h("GET /api/health", func(w http.ResponseWriter, r *http.Request) {
+		if s.is321() {
+			s.writeError(w, noResource(r))
+			return
+		}
+		s.handleHealth(w, r)
+	})
 	h("GET /actuator/health", s.handleActuatorHealth)
 	h("POST /api/token", s.handleToken)
 
@@ -70,8 +78,9 @@ func (s *Server) routes() *http.ServeMux {
 	h("DELETE /api/workflow/{workflowId}/terminate-remove", s.handleTerminateRemove)
 
 	h("/", func(w http.ResponseWriter, r *http.Request) {
-		// A known path with another method is a 500 on the real server
-		// (HttpRequestMethodNotSupportedException is not mapped).
+		// A known path with another method is a 500 on 3.21
+		// (HttpRequestMethodNotSupportedException is not mapped), a 405
+		// on 3.32.
 		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
 			if m == r.Method {
 				continue
@@ -79,7 +88,11 @@ func (s *Server) routes() *http.ServeMux {
 			probe := r.Clone(r.Context())
 			probe.Method = m
 			if _, pattern := mux.Handler(probe); pattern != "/" && pattern != "" {
-				s.writeError(w, serverError("Request method '%s' is not supported", r.Method))
+				e := serverError("Request method '%s' is not supported", r.Method)
+				if !s.is321() {
+					e.status = http.StatusMethodNotAllowed
+				}
+				s.writeError(w, e)
 				return
 			}
 		}

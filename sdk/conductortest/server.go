@@ -84,6 +84,7 @@ type options struct {
 	ownerEmailOptional bool
 	postpone           time.Duration
 	longPoll           LongPollMode
+	version            Version
 	maxRequests        int
 }
 
@@ -136,6 +137,14 @@ func Start(opts ...Option) (*Server, error) {
 	if o.tokenTTL <= 0 {
 		return nil, fmt.Errorf("token TTL must be > 0, got %v", o.tokenTTL)
 	}
+	if o.version == "" {
+		o.version = DefaultVersion
+	}
+	v, err := ParseVersion(string(o.version))
+	if err != nil {
+		return nil, err
+	}
+	o.version = v
 	if !o.longPoll.valid() {
 		return nil, fmt.Errorf("long-poll mode must be early, full-batch or hold, got %v", o.longPoll)
 	}

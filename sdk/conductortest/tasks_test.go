@@ -3,6 +3,8 @@ package conductortest_test
 import (
 	"fmt"
 	"net/http"
+	"os"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -36,10 +38,39 @@ func TestPollCountLimits(t *testing.T) {
 	for range 130 {
 		a.start(wfName, nil)
 	}
-	for _, c := range []string{"0", "-3"} {
+	counts := []string{"0", "-3"}
+	if a.remote && !a.is321() {
+		// Conductor 3.32.3 hands out tasks for a negative count (all 130
+		// here): a server bug that the dev server does not copy, and that
+		// the SDK never meets (client.PollOptions.Count must be >= 1).
+		counts = counts[:1]
+	}
+	for _, c := range counts {
 		if got := a.pollBatch(countTask, "count="+c+"&timeout=0"); len(got) != 0 {
 			t.Fatalf("count=%s handed out %d tasks", c, len(got))
 		}
+	}
+	// 3.21 hands out at most 100 per poll; 3.32 with SQLite as many as
+	// asked; 3.32 with Redis was seen handing out 64 at a time.
+	if a.sqlite() {
+		if got := a.pollBatch(countTask, "count=500&timeout=0"); len(got) != 130 {
+			t.Fatalf("count=500 handed out %d tasks, want all 130 (no cap on %s)", len(got), a.version())
+		}
+		return
+	}
+	if !a.is321() {
+		total := 0
+		for range 10 {
+			got := len(a.pollBatch(countTask, "count=500&timeout=0"))
+			if got == 0 {
+				break
+			}
+			total += got
+		}
+		if total != 130 {
+			t.Fatalf("polls with count=500 handed out %d tasks in all, want 130", total)
+		}
+		return
 	}
 	if got := a.pollBatch(countTask, "count=500&timeout=0"); len(got) != 100 {
 		t.Fatalf("count=500 handed out %d tasks, want the cap of 100", len(got))
@@ -304,27 +335,44 @@ func TestGetTaskAndLogs(t *testing.T) {
 	if got.TaskId != task.TaskId || got.Status != model.TaskInProgress {
 		t.Fatalf("task %+v", got)
 	}
-	// Conductor 3.21.14 answers an unknown task with 204 and no body, and a
-	// task without logs (or an unknown one) with 200 [].
-	a.expect(204, "GET", "/tasks/nope", nil)
-	var none []model.TaskExecLog
-	a.expect(200, "GET", "/tasks/"+task.TaskId+"/log", nil).json(t, &none)
-	if none == nil || len(none) != 0 {
-		t.Fatalf("logs of a task without any: %#v, want []", none)
+	// Conductor 3.21.14 answers an unknown task with 204 and no body (3.32
+	// with a 404), and a task without logs (or an unknown one) with 200 []
+	// (3.32 with 204).
+	expectUnknownTask(t, a, "nope")
+	if !a.sqlite() && !a.is321() {
+		// 3.32 with Redis stores and indexing off keeps no logs: 204.
+		a.expect(204, "GET", "/tasks/"+task.TaskId+"/log", nil)
+		a.expect(200, "POST", "/tasks/"+task.TaskId+"/log", "line one, not JSON")
+		a.expect(204, "GET", "/tasks/"+task.TaskId+"/log", nil)
+		return
 	}
-	a.expect(200, "GET", "/tasks/nope/log", nil)
+	if a.is321() {
+		var none []model.TaskExecLog
+		a.expect(200, "GET", "/tasks/"+task.TaskId+"/log", nil).json(t, &none)
+		if none == nil || len(none) != 0 {
+			t.Fatalf("logs of a task without any: %#v, want []", none)
+		}
+		a.expect(200, "GET", "/tasks/nope/log", nil)
+	} else {
+		a.expect(204, "GET", "/tasks/"+task.TaskId+"/log", nil)
+		a.expect(204, "GET", "/tasks/"+a.name("nope")+"/log", nil)
+	}
 	a.expect(200, "POST", "/tasks/"+task.TaskId+"/log", "line one, not JSON")
 	res := model.TaskResult{WorkflowInstanceId: task.WorkflowInstanceId, TaskId: task.TaskId, Status: model.CompletedTask,
 		Logs: []model.TaskExecLog{{Log: "from result"}}}
 	a.expect(200, "POST", "/tasks", res)
 	var logs []model.TaskExecLog
 	a.expect(200, "GET", "/tasks/"+task.TaskId+"/log", nil).json(t, &logs)
-	if a.remote {
-		// The real server's default configuration drops task logs.
+	if a.remote && a.is321() {
+		// 3.21's default configuration drops task logs (3.32 with SQLite
+		// keeps them; the order of its answer is its own).
 		if logs == nil || len(logs) != 0 {
 			t.Fatalf("logs %+v, want [] from a server that drops them", logs)
 		}
 		return
+	}
+	if a.remote {
+		sort.Slice(logs, func(i, j int) bool { return logs[i].Log > logs[j].Log })
 	}
 	if len(logs) != 2 || logs[0].Log != "line one, not JSON" || logs[1].Log != "from result" || logs[0].TaskId != task.TaskId || logs[0].CreatedTime == 0 {
 		t.Fatalf("logs %+v", logs)
@@ -432,6 +480,11 @@ func TestConcurrentExecLimit(t *testing.T) {
 
 func TestRateLimit(t *testing.T) {
 	a := newAPI(t, conductortest.WithPostponeDuration(100*1e6))
+	if a.remote && !a.is321() && os.Getenv("CONDUCTOR_SERVER_STORE") != "redis" {
+		// Seen on 3.32.3 with SQLite: all 3 were handed out in one poll
+		// with 2 allowed per minute. Not copied by the dev server.
+		t.Skipf("Conductor %s with SQLite does not enforce rateLimitPerFrequency (known server bug, see docs/compatibility.md)", a.version())
+	}
 	rl := a.name("rl_task")
 	a.registerTasks(model.TaskDef{Name: rl, RateLimitPerFrequency: 2, RateLimitFrequencyInSeconds: 60, RetryCount: 0})
 	wfName := a.oneTask(rl)

@@ -1,58 +1,101 @@
 #!/usr/bin/env bash
-# Runs a command against a real Conductor OSS server. The default, test/conductor/suite.sh, runs
-# the integration suite and then the dev server's black-box tests in remote mode (what
-# `make test-conductor` does).
+# Runs a command against one real Conductor OSS server. The default command,
+# test/conductor/suite.sh, runs the integration suite and then the dev server's black-box tests in
+# remote mode (what `make test-conductor` does for each version).
 #
-#   test/conductor/run.sh [command args...]
+#   CONDUCTOR_VERSION=3.21.14|3.32.3 CONDUCTOR_STORE=redis|sqlite test/conductor/run.sh [command args...]
 #
-# It fetches the server's Spring Boot jar from Maven Central into test/conductor/.cache (once),
-# starts a throw-away Redis for the task queues and the server, both on free loopback ports,
-# exports CONDUCTOR_SERVER_URL=http://127.0.0.1:PORT/api, runs the command from the repository
-# root, and stops both processes by PID on every way out.
+# It starts that server on a free loopback port, exports
+#   CONDUCTOR_SERVER_URL      http://127.0.0.1:PORT/api
+#   CONDUCTOR_SERVER_VERSION  the version it runs, e.g. 3.32.3
+#   CONDUCTOR_SERVER_STORE    redis or sqlite
+#   CONDUCTOR_SERVER_PID      the server's process id
+# runs the command from the repository root, and stops everything it started on every way out.
 #
-# Environment knobs:
-#   CONDUCTOR_VERSIONS      versions to try, first found wins
-#                           (default "3.21.22 3.21.21 3.21.20 3.21.14"; see VERSIONS below)
-#   CONDUCTOR_BOOT_TIMEOUT  seconds to wait for /health (default 180)
+# Stores: 3.21.x keeps its task queues in Redis (a throw-away redis-server is started; the rest of
+# its state is in memory). 3.32.x defaults to SQLite for everything (the database file goes to the
+# run's temporary folder); with CONDUCTOR_STORE=redis it keeps data and queues in a throw-away
+# Redis and runs without indexing, as a production Redis set-up would.
+#
+# Nothing is written into the checkout:
+#   - the server jar is cached in ${XDG_CACHE_HOME:-$HOME/.cache}/baton/conductor (fetched once
+#     with mvn from Maven Central when missing);
+#   - the server runs in a fresh folder from mktemp -d (its SQLite database and logs live there),
+#     removed when the command succeeds; on failure the logs are kept and their path printed.
+#
+# Java: 3.21 runs on Java 17 or newer, 3.32 needs 21 or newer. The first suitable one of
+# $JAVA_HOME/bin/java, java on PATH and /usr/lib/jvm/temurin-25-jdk-amd64/bin/java is used.
+#
+# Other knobs:
+#   CONDUCTOR_BOOT_TIMEOUT  seconds to wait for /health (default 420: a loaded 2-core machine has taken 4 minutes)
 #   CONDUCTOR_JAVA_OPTS     JVM options (default "-Xms256m -Xmx1g")
-# Each run writes server.log and redis.log to test/conductor/.cache/run.XXXXXX/, removed when the
-# command succeeds and kept (path printed) when anything fails.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-cache="$here/.cache"
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/baton/conductor"
 
-# 3.21.22 is the last 3.21 release built for Java 17. Maven Central as seen from our CI machine
-# lists only 3.21.14 of the 3.21 line (plus 3.32.x, which needs Java 21), so 3.21.14 is the
-# last resort; CI prints the version it used.
-VERSIONS="${CONDUCTOR_VERSIONS:-3.21.22 3.21.21 3.21.20 3.21.14}"
-BOOT_TIMEOUT="${CONDUCTOR_BOOT_TIMEOUT:-180}"
+VERSION="${CONDUCTOR_VERSION:-3.21.14}"
+BOOT_TIMEOUT="${CONDUCTOR_BOOT_TIMEOUT:-420}"
 JAVA_OPTS="${CONDUCTOR_JAVA_OPTS:--Xms256m -Xmx1g}"
+TEMURIN="/usr/lib/jvm/temurin-25-jdk-amd64"
 
 if [ "$#" -eq 0 ]; then
 	set -- "$here/suite.sh"
 fi
 
-say() { printf 'conductor: %s\n' "$*" >&2; }
+say() { printf 'conductor %s: %s\n' "$VERSION" "$*" >&2; }
 die() {
 	say "$*"
 	exit 1
 }
 
+case "$VERSION" in
+3.21.*)
+	min_java=17
+	STORE="${CONDUCTOR_STORE:-redis}"
+	[ "$STORE" = redis ] || die "CONDUCTOR_STORE=$STORE: Conductor $VERSION keeps its queues in Redis; use CONDUCTOR_STORE=redis (or leave it unset)"
+	;;
+3.32.*)
+	min_java=21
+	STORE="${CONDUCTOR_STORE:-sqlite}"
+	case "$STORE" in
+	sqlite | redis) ;;
+	*) die "CONDUCTOR_STORE=$STORE: want sqlite (the default for $VERSION) or redis" ;;
+	esac
+	;;
+*)
+	die "CONDUCTOR_VERSION=$VERSION: this script knows how to run 3.21.x (tested: 3.21.14) and 3.32.x (tested: 3.32.3)"
+	;;
+esac
+
 # ---- prerequisites -------------------------------------------------------------------------
+java_major() {
+	# Prints the major version of the java binary $1 (8 for 1.8), or nothing.
+	"$1" -version 2>&1 | sed -nE '1s/.*version "([0-9]+)(\.([0-9]+))?.*/\1 \3/p' |
+		awk '{ if ($1 == 1) print $2; else print $1 }'
+}
+java_bin=""
+for cand in ${JAVA_HOME:+"$JAVA_HOME/bin/java"} "$(command -v java 2>/dev/null || true)" "$TEMURIN/bin/java"; do
+	[ -n "$cand" ] && [ -x "$cand" ] || continue
+	major="$(java_major "$cand")"
+	if [ -n "$major" ] && [ "$major" -ge "$min_java" ]; then
+		java_bin="$cand"
+		break
+	fi
+done
+[ -n "$java_bin" ] || die "Conductor $VERSION needs Java $min_java or newer, and none was found (looked at \$JAVA_HOME, java on PATH and $TEMURIN). Install one (Debian: apt-get install openjdk-$min_java-jre-headless, or Temurin 21/25 from adoptium.net) or point JAVA_HOME at it"
+
 missing=()
-command -v java >/dev/null 2>&1 || missing+=("java (a Java 17+ runtime; Debian: apt-get install openjdk-17-jre-headless)")
-command -v mvn >/dev/null 2>&1 || missing+=("mvn (Apache Maven 3; Debian: apt-get install maven)")
 command -v curl >/dev/null 2>&1 || missing+=("curl (Debian: apt-get install curl)")
+command -v flock >/dev/null 2>&1 || missing+=("flock (Debian: apt-get install util-linux)")
 if [ "${#missing[@]}" -gt 0 ]; then
 	say "missing tools; install them and run again:"
 	for m in "${missing[@]}"; do say "  - $m"; done
 	exit 1
 fi
 
-if ! command -v redis-server >/dev/null 2>&1; then
-	# The server's bundled "memory" store still sends task queues to a real Redis.
+if [ "$STORE" = redis ] && ! command -v redis-server >/dev/null 2>&1; then
 	if [ "$(id -u)" -ne 0 ]; then
 		die "redis-server is missing and we are not root; install it (Debian: sudo apt-get install redis-server) and run again"
 	fi
@@ -66,45 +109,33 @@ fi
 mkdir -p "$cache"
 
 # ---- the server jar ------------------------------------------------------------------------
-cached_jar() {
-	local v
-	for v in $VERSIONS; do
-		if [ -s "$cache/conductor-server-$v-boot.jar" ]; then
-			echo "$cache/conductor-server-$v-boot.jar"
-			return
-		fi
-	done
-}
-jar="$(cached_jar)"
-if [ -z "$jar" ]; then
+jar="$cache/conductor-server-$VERSION-boot.jar"
+if [ ! -s "$jar" ]; then
+	command -v mvn >/dev/null 2>&1 || die "the jar for $VERSION is not in $cache and mvn (Apache Maven 3; Debian: apt-get install maven) is missing to fetch it"
 	# Runs starting together must not download at the same time; the second one finds the jar
 	# once it gets the lock. mvn writes into a scratch folder and the jar is renamed into place,
 	# so a half-written jar is never taken for a cached one.
 	exec 9>"$cache/.download.lock"
 	flock 9
-	jar="$(cached_jar)"
-	t0=$SECONDS
-	for v in $VERSIONS; do
-		[ -z "$jar" ] || break
-		say "fetching org.conductoross:conductor-server:$v:jar:boot from Maven Central"
+	if [ ! -s "$jar" ]; then
+		t0=$SECONDS
+		say "fetching org.conductoross:conductor-server:$VERSION:jar:boot from Maven Central into $cache"
 		dl="$(mktemp -d "$cache/download.XXXXXX")"
-		if mvn -q -B dependency:copy -Dartifact="org.conductoross:conductor-server:$v:jar:boot" \
-			-DoutputDirectory="$dl" >"$cache/mvn-$v.log" 2>&1 &&
-			[ -s "$dl/conductor-server-$v-boot.jar" ]; then
-			mv "$dl/conductor-server-$v-boot.jar" "$cache/conductor-server-$v-boot.jar"
-			jar="$cache/conductor-server-$v-boot.jar"
-			say "fetched $v in $((SECONDS - t0)) s"
+		if mvn -q -B dependency:copy -Dartifact="org.conductoross:conductor-server:$VERSION:jar:boot" \
+			-DoutputDirectory="$dl" >"$cache/mvn-$VERSION.log" 2>&1 &&
+			[ -s "$dl/conductor-server-$VERSION-boot.jar" ]; then
+			mv "$dl/conductor-server-$VERSION-boot.jar" "$jar"
+			say "fetched in $((SECONDS - t0)) s"
 		else
-			say "  $v not available (mvn output in $cache/mvn-$v.log)"
+			rm -rf "$dl"
+			die "could not fetch $VERSION from Maven Central; see $cache/mvn-$VERSION.log"
 		fi
 		rm -rf "$dl"
-	done
+	fi
 	flock -u 9
 	exec 9>&-
-	[ -n "$jar" ] || die "none of the versions [$VERSIONS] could be fetched from Maven Central; see $cache/mvn-*.log"
 fi
 [ -s "$jar" ] || die "jar $jar is missing or empty"
-version="$(basename "$jar" | sed -e 's/^conductor-server-//' -e 's/-boot\.jar$//')"
 
 # ---- process bookkeeping -------------------------------------------------------------------
 pids=()
@@ -136,10 +167,14 @@ stop_all() {
 keep_logs=1
 on_exit() {
 	stop_all
-	if [ "$keep_logs" -eq 0 ] && [ -n "${run_dir:-}" ]; then
-		rm -rf "$run_dir"
-	elif [ -n "${run_dir:-}" ]; then
-		say "logs kept in $run_dir"
+	if [ -n "${run_dir:-}" ]; then
+		if [ "$keep_logs" -eq 0 ]; then
+			rm -rf "$run_dir"
+		else
+			# The logs are what a failure needs; the database can be hundreds of MB.
+			rm -rf "$run_dir/redis" "$run_dir"/work/*.db* 2>/dev/null || true
+			say "logs kept in $run_dir"
+		fi
 	fi
 }
 trap 'on_exit' EXIT
@@ -169,31 +204,39 @@ tail_log() {
 	tail -n "${2:-60}" "$1" >&2 || true
 }
 
-# One folder per run, so that concurrent runs (several checkouts' tools sharing the cache) do not
-# clobber each other's logs. Kept when the run fails; folders older than a day are pruned.
-find "$cache" -maxdepth 1 -type d -name 'run.*' -mtime +0 -exec rm -rf {} + 2>/dev/null || true
-run_dir="$(mktemp -d "$cache/run.XXXXXX")"
-mkdir -p "$run_dir/redis"
+run_dir="$(mktemp -d "${TMPDIR:-/tmp}/baton-conductor-$VERSION-$STORE.XXXXXX")"
+mkdir -p "$run_dir/work"
 
-# ---- Redis (task queues) -------------------------------------------------------------------
-redis_port="$(free_port)"
-redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
-	--dir "$run_dir/redis" --daemonize no --logfile "$run_dir/redis.log" &
-pids+=("$!")
-for ((n = 0; ; n++)); do
-	if redis-cli -h 127.0.0.1 -p "$redis_port" ping 2>/dev/null | grep -q PONG; then
-		break
-	fi
-	kill -0 "${pids[0]}" 2>/dev/null || {
-		tail_log "$run_dir/redis.log"
-		die "redis-server exited at start"
-	}
-	[ "$n" -lt 100 ] || {
-		tail_log "$run_dir/redis.log"
-		die "redis-server did not answer PING within 10 s"
-	}
-	sleep 0.1
-done
+# ---- Redis ---------------------------------------------------------------------------------
+server_args=()
+if [ "$STORE" = redis ]; then
+	mkdir -p "$run_dir/redis"
+	redis_port="$(free_port)"
+	redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
+		--dir "$run_dir/redis" --daemonize no --logfile "$run_dir/redis.log" &
+	pids+=("$!")
+	for ((n = 0; ; n++)); do
+		if redis-cli -h 127.0.0.1 -p "$redis_port" ping 2>/dev/null | grep -q PONG; then
+			break
+		fi
+		kill -0 "${pids[0]}" 2>/dev/null || {
+			tail_log "$run_dir/redis.log"
+			die "redis-server exited at start"
+		}
+		[ "$n" -lt 100 ] || {
+			tail_log "$run_dir/redis.log"
+			die "redis-server did not answer PING within 10 s"
+		}
+		sleep 0.1
+	done
+	server_args+=("--conductor.redis.hosts=127.0.0.1:$redis_port:us-east-1c")
+	case "$VERSION" in
+	3.32.*)
+		server_args+=(--conductor.db.type=redis_standalone --conductor.queue.type=redis_standalone
+			--conductor.indexing.enabled=false)
+		;;
+	esac
+fi
 
 # ---- Conductor server ----------------------------------------------------------------------
 port="$(free_port)"
@@ -202,20 +245,21 @@ t0=$SECONDS
 # taskExecutionPostponeDuration: a task held back by its concurrency or rate limit becomes
 # pollable again after 1 s instead of 60 s, so that sdk/conductortest's limit tests (which give
 # the dev server WithPostponeDuration) need not wait a minute; no other test sets such limits.
+# The server runs in the run folder: 3.32's SQLite database (c123.db) lands there.
 # shellcheck disable=SC2086 # JAVA_OPTS is a list of options
-java $JAVA_OPTS -jar "$jar" \
+(cd "$run_dir/work" && exec "$java_bin" $JAVA_OPTS -jar "$jar" \
 	--server.port="$port" \
 	--server.address=127.0.0.1 \
 	--loadSample=false \
 	--conductor.app.taskExecutionPostponeDuration=1s \
-	--conductor.redis.hosts="127.0.0.1:$redis_port:us-east-1c" \
-	>"$log" 2>&1 &
+	"${server_args[@]}" \
+	>"$log" 2>&1) &
 server_pid=$!
 pids+=("$server_pid")
-say "started conductor-server $version (pid $server_pid) on 127.0.0.1:$port, Redis on $redis_port; log: $log"
+say "started with store $STORE (pid $server_pid, $("$java_bin" -version 2>&1 | head -1)) on 127.0.0.1:$port; folder $run_dir"
 
 while :; do
-	if curl -fsS -m 2 "http://127.0.0.1:$port/health" 2>/dev/null | grep -q '"healthy":true'; then
+	if curl -fsS -m 2 -o /dev/null "http://127.0.0.1:$port/health" 2>/dev/null; then
 		break
 	fi
 	if ! kill -0 "$server_pid" 2>/dev/null; then
@@ -224,17 +268,20 @@ while :; do
 	fi
 	if [ $((SECONDS - t0)) -ge "$BOOT_TIMEOUT" ]; then
 		tail_log "$log"
-		die "conductor-server did not report healthy on http://127.0.0.1:$port/health within $BOOT_TIMEOUT s (raise CONDUCTOR_BOOT_TIMEOUT on slow machines)"
+		die "conductor-server did not answer on http://127.0.0.1:$port/health within $BOOT_TIMEOUT s (raise CONDUCTOR_BOOT_TIMEOUT on slow machines)"
 	fi
 	sleep 1
 done
 say "server healthy after $((SECONDS - t0)) s"
 
 export CONDUCTOR_SERVER_URL="http://127.0.0.1:$port/api"
-export CONDUCTOR_SERVER_VERSION="$version"
-say "running: $* (CONDUCTOR_SERVER_URL=$CONDUCTOR_SERVER_URL)"
+export CONDUCTOR_SERVER_VERSION="$VERSION"
+export CONDUCTOR_SERVER_STORE="$STORE"
+export CONDUCTOR_SERVER_PID="$server_pid"
+say "running: $* (CONDUCTOR_SERVER_URL=$CONDUCTOR_SERVER_URL, store $STORE)"
 cd "$root"
 rc=0
+t1=$SECONDS
 # In the background, in its own process group, so that a TERM sent to this script is handled at
 # once (bash runs traps only between foreground commands) and reaches the whole command tree.
 set -m
@@ -244,8 +291,9 @@ set +m
 wait "$cmd_pid" || rc=$?
 cmd_pid=""
 if [ "$rc" -ne 0 ]; then
-	say "command failed with exit status $rc; server log: $log"
+	say "command failed with exit status $rc after $((SECONDS - t1)) s; server log: $log"
 	exit "$rc"
 fi
+say "command passed in $((SECONDS - t1)) s (server $VERSION, store $STORE)"
 keep_logs=0
 exit 0

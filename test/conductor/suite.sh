@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The real-server tier, run by run.sh (its default command) with CONDUCTOR_SERVER_URL naming the
-# server it started:
+# server it started and CONDUCTOR_SERVER_VERSION / CONDUCTOR_SERVER_STORE saying which release and
+# store answer (the tests assert each version's answers where versions differ):
 #   1. the integration suite (test/integration), the SDK against the server;
 #   2. the black-box tests of the dev server (sdk/conductortest) in remote mode
-#      (CONDUCTORTEST_TARGET=remote), which check that the real server answers as the dev server
-#      does; tests that need the dev server's fake clock, fault injection or introspection skip.
+#      (CONDUCTORTEST_TARGET=remote), which check that the real server answers as the dev server's
+#      profile for that version does; tests that need the dev server's fake clock, fault injection
+#      or introspection skip, and so do the checks of known server bugs (docs/compatibility.md).
 # Both run even when the first fails; the exit status is non-zero when either failed.
 set -uo pipefail
 

@@ -2,12 +2,14 @@ package integration
 
 import (
 	"fmt"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/baton-go/baton/sdk/client"
+	"github.com/baton-go/baton/sdk/conductortest"
 	"github.com/baton-go/baton/sdk/model"
 )
 
@@ -372,7 +374,10 @@ func TestExpressionsAndOutput(t *testing.T) {
 }
 
 // TestBatchPollCap: a batch poll hands out at most 100 tasks whatever count
-// asks for.
+// asks for, on every server: 3.21 caps it, 3.32 does not and the client asks
+// for at most client.MaxPollCount. 3.21 and 3.32 with SQLite hand out the
+// full 100 when 105 are queued; 3.32 with Redis stores was seen handing out
+// 64 at a time, so there the test only drains the queue.
 func TestBatchPollCap(t *testing.T) {
 	t.Parallel()
 	task := uniq("cap")
@@ -387,19 +392,27 @@ func TestBatchPollCap(t *testing.T) {
 		return sizes[task] == n, fmt.Sprintf("queue sizes %v", sizes)
 	})
 	ctx := testCtx(t, time.Minute)
+	exact := env.version == conductortest.Version321 || (env.version == conductortest.Version332 && os.Getenv("CONDUCTOR_SERVER_STORE") != "redis")
 	first, err := env.api.Tasks().BatchPoll(ctx, task, client.PollOptions{Count: 150, WorkerID: "it-cap"})
 	if err != nil {
 		t.Fatalf("BatchPoll count 150: %v", err)
 	}
-	if len(first) != 100 {
-		t.Fatalf("BatchPoll count 150 with 105 queued returned %d tasks, want 100 (the server's cap)", len(first))
+	if len(first) > client.MaxPollCount || (exact && len(first) != client.MaxPollCount) || len(first) == 0 {
+		t.Fatalf("BatchPoll count 150 with 105 queued returned %d tasks, want 100 (client.MaxPollCount)", len(first))
 	}
-	rest, err := env.api.Tasks().BatchPoll(ctx, task, client.PollOptions{Count: 150, WorkerID: "it-cap"})
-	if err != nil {
-		t.Fatalf("second BatchPoll: %v", err)
+	var rest []model.Task
+	for polls := 0; len(first)+len(rest) < n && polls < 10; polls++ {
+		more, err := env.api.Tasks().BatchPoll(ctx, task, client.PollOptions{Count: 150, WorkerID: "it-cap"})
+		if err != nil {
+			t.Fatalf("BatchPoll: %v", err)
+		}
+		if len(more) > client.MaxPollCount {
+			t.Fatalf("BatchPoll returned %d tasks, more than client.MaxPollCount", len(more))
+		}
+		rest = append(rest, more...)
 	}
-	if len(rest) != 5 {
-		t.Fatalf("second BatchPoll returned %d tasks, want the 5 left", len(rest))
+	if len(first)+len(rest) != n || (exact && len(rest) != 5) {
+		t.Fatalf("polls after the first returned %d tasks, want the %d left", len(rest), n-len(first))
 	}
 	seen := map[string]bool{}
 	for _, tk := range append(first, rest...) {

@@ -37,6 +37,10 @@ type suite struct {
 	http     *settings.HttpSettings
 	hc       *http.Client
 	runID    string
+	// version is the Conductor release line that answers: the dev server's
+	// profile, or the external server's CONDUCTOR_SERVER_VERSION (set by
+	// test/conductor/run.sh); "" when unknown (e.g. Orkes).
+	version conductortest.Version
 }
 
 var env suite
@@ -51,11 +55,22 @@ func runMain(m *testing.M) int {
 		return 2
 	}
 	if os.Getenv(settings.EnvServerURL) == "" {
-		env.dev = conductortest.NewServer()
+		var opts []conductortest.Option
+		if v := os.Getenv("CONDUCTORTEST_VERSION"); v != "" {
+			pv, err := conductortest.ParseVersion(v)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "integration: CONDUCTORTEST_VERSION:", err)
+				return 2
+			}
+			opts = append(opts, conductortest.WithVersion(pv))
+		}
+		env.dev = conductortest.NewServer(opts...)
+		env.version = env.dev.Version()
 		hs = settings.NewHttpSettings(env.dev.URL())
 		auth = nil
 	} else {
 		env.external = true
+		env.version, _ = conductortest.ParseVersion(os.Getenv("CONDUCTOR_SERVER_VERSION"))
 	}
 	env.url = hs.BaseUrl
 	env.auth, env.http = auth, hs
@@ -78,7 +93,7 @@ func runMain(m *testing.M) int {
 	if env.external {
 		where = "external server"
 	}
-	fmt.Fprintf(os.Stderr, "integration: %s at %s, run id %s\n", where, env.url, env.runID)
+	fmt.Fprintf(os.Stderr, "integration: %s at %s (Conductor %q), run id %s\n", where, env.url, env.version, env.runID)
 
 	code := m.Run()
 
