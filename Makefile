@@ -47,7 +47,7 @@ bench-quick: ## the same driver, CI-sized (one round, fewer tasks), report to st
 # -tasks 500 -types-n 10,400").
 BENCH_CONDUCTOR_SERVERS ?= 3.21.14:redis 3.32.3:sqlite 3.32.3:redis
 BENCH_CONDUCTOR_ARGS ?=
-bench-conductor: ## Baton vs the official SDK vs the limit on real Conductor servers (3.21.14 redis, 3.32.3 sqlite and redis): adds its section to BENCHMARKS.md and docs/bench-conductor.png (about 12 min per server)
+bench-conductor: ## Baton vs the official SDK vs the limit on real Conductor servers (3.21.14 redis, 3.32.3 sqlite and redis): adds its section to BENCHMARKS.md and docs/bench-conductor.png (10-20 min per server here)
 	cd test/bench && $(GO) build -o /dev/null ./cmd/bench
 	@set -e; for spec in $(BENCH_CONDUCTOR_SERVERS); do \
 	  echo "== bench-conductor: Conductor $${spec%%:*} ($${spec##*:})"; \

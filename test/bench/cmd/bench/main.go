@@ -54,6 +54,7 @@ func realMain(args []string) int {
 	samples := fs.Int("samples", 0, "real-server mode: isolated tasks per contender and round (0: 20)")
 	typeCounts := fs.String("types-n", "", "real-server mode: comma-separated N of the many-idle-types scenario (default 10,100,400)")
 	warmup := fs.Duration("warmup", -1, "real-server mode: minimum warm-up before measuring (default 40s)")
+	renderOnly := fs.Bool("render-only", false, "real-server mode: measure nothing, redraw the section of -out and the -chart from the JSON in -real-data")
 	abBin := fs.String("ab", "", "A/B mode: compare this binary's Baton (A) with the Baton built into this other bench binary (B), the limit as yardstick; report to -out")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -67,6 +68,9 @@ func realMain(args []string) int {
 	defer stop()
 	if *soak {
 		return runSoak(ctx, *soakFor, *soakRate, *out)
+	}
+	if *renderOnly {
+		return renderReal(*out, *chart, *realData)
 	}
 	if *server != "" {
 		rp := defaultRealPlan()
@@ -219,17 +223,39 @@ func realServerMain(ctx context.Context, rp realPlan, args []string, out, chart,
 		Baton: batonRevision(), Official: officialVersion(), Machine: machineInfo(),
 		Command: realCommand(args), Plan: rp.doc(), Results: res,
 		WarmupTook: warm.Round(time.Second).String(), Load: fmt.Sprintf("%s at the start, %s at the end", load0, loadAvg())}
-	runs := []realRun{run}
-	if dataDir != "" {
+	if dataDir == "" {
+		if rc := writeReal([]realRun{run}, out, chart); rc != 0 {
+			return rc
+		}
+	} else {
 		if err := saveRealRun(dataDir, run); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			return 1
 		}
-		if runs, err = loadRealRuns(dataDir); err != nil {
-			fmt.Fprintln(os.Stderr, "bench:", err)
-			return 1
+		if rc := renderReal(out, chart, dataDir); rc != 0 {
+			return rc
 		}
 	}
+	fmt.Fprintf(os.Stderr, "bench: real server done in %v\n", elapsed.Round(time.Second))
+	return 0
+}
+
+// renderReal draws the real-server section and chart from every run in dataDir.
+func renderReal(out, chart, dataDir string) int {
+	if dataDir == "" {
+		fmt.Fprintln(os.Stderr, "bench: -render-only needs -real-data")
+		return 2
+	}
+	runs, err := loadRealRuns(dataDir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
+	}
+	return writeReal(runs, out, chart)
+}
+
+// writeReal writes the real-server section into out (stdout if "") and the chart.
+func writeReal(runs []realRun, out, chart string) int {
 	chartRef := ""
 	if chart != "" {
 		if err := drawRealChart(runs, chart); err != nil {
@@ -242,14 +268,13 @@ func realServerMain(ctx context.Context, rp realPlan, args []string, out, chart,
 	section := realSection(runs, chartRef)
 	if out == "" {
 		fmt.Print(section)
-	} else {
-		doc, _ := os.ReadFile(out)
-		if err := os.WriteFile(out, []byte(replaceRealSection(string(doc), section)), 0o644); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
+		return 0
 	}
-	fmt.Fprintf(os.Stderr, "bench: real server done in %v\n", elapsed.Round(time.Second))
+	doc, _ := os.ReadFile(out)
+	if err := os.WriteFile(out, []byte(replaceRealSection(string(doc), section)), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	return 0
 }
 

@@ -106,8 +106,8 @@ func realSection(runs []realRun, chart string) string {
 	w("One table group per server version and store; each says when it was measured, with which command and which Baton commit. ")
 	w("**This machine has 2 cores shared with the server (a JVM), the driver and, during these runs, other engineers' jobs: the figures are noisy; ")
 	w("only ratios from the same run (contenders alternating within each round, medians of the rounds) are worth comparing.** ")
-	w("Regenerate with `make bench-conductor` (all three servers, about 12 minutes each) or, against a server you started, ")
-	w("`cd test/bench && go run ./cmd/bench -server http://127.0.0.1:PORT/api -server-version X -server-store Y -out ../../BENCHMARKS.md -chart ../../docs/bench-conductor.png -real-data ../../docs/bench-conductor`.\n\n")
+	w("Regenerate with `make bench-conductor` (all three servers in turn; on this machine 10 to 20 minutes each, SQLite the slowest) or, against a server you started, ")
+	w("`cd test/bench && go run ./cmd/bench -server http://127.0.0.1:PORT/api -server-version X -server-store Y -out ../../BENCHMARKS.md -chart ../../docs/bench-conductor.png -real-data ../../docs/bench-conductor` (`-rounds`, `-tasks`, `-tasks1`, `-samples`, `-types-n`, `-warmup` and `-only tput,latency,types` shorten a run; `-render-only` redraws this section and the chart from the JSON files in docs/bench-conductor/).\n\n")
 	if chart != "" {
 		w("![real-server throughput, pickup and reads](%s)\n\n", chart)
 	}
