@@ -43,9 +43,9 @@
 //   - While tasks flow, a worker polls with timeout 0 for as many tasks as it
 //     has free slots, so no server holds a partial batch.
 //   - An idle worker holds a poll for one task, which every server hands over
-//     within about two poll intervals: for two poll intervals while the
-//     server is unknown (a probe; about 5 requests a second at the default
-//     interval, the official SDK's idle rate), for PollTimeoutDefault (5 s)
+//     within one such poll: for two and a half poll intervals while the
+//     server is unknown (a probe; about 4 requests a second at the default
+//     interval, fewer than the official SDK), for PollTimeoutDefault (5 s)
 //     once this worker has seen the server hand over a task within
 //     milliseconds of it being queued during a held poll. A task found to
 //     have waited out a held poll undoes that at once, so a wrong guess costs

@@ -27,12 +27,12 @@ import (
 //   - idleHold: a held poll for one task with PollTimeoutDefault (5 s), once
 //     this worker has seen the server wake held polls at once. An idle worker
 //     then costs one request per 5 s and picks a task up within milliseconds.
-//   - idleProbe: a held poll for one task with two poll intervals as its
-//     timeout, while the server's behaviour is unknown. On every server above
-//     this picks a task up within about two poll intervals (3.21 answers the
-//     next probe at once; SQLite wakes within its 100 ms step), at one
-//     request per two poll intervals, and it is how the worker gathers proof
-//     (observe).
+//   - idleProbe: a held poll for one task with two and a half poll
+//     intervals as its timeout, while the server's behaviour is unknown. On
+//     every server above this picks a task up within one probe (3.21 answers
+//     the next probe at once; SQLite wakes within its 100 ms step), with no
+//     more requests than the official SDK makes, and it is how the worker
+//     gathers proof (observe).
 //   - idleWatch: no request of its own. The runner's queue watcher asks the
 //     server for the sizes of every watched queue in one request per poll
 //     interval (GET /tasks/queue/sizes takes many task types) and wakes the
@@ -90,15 +90,18 @@ const (
 	// queued but not yet due: callbacks, postponed rate-limited tasks).
 	falseWakeQuiet = time.Second
 
-	// probeIntervals is the probe's timeout in poll intervals. The official
-	// SDK holds a 100 ms poll and then sleeps its 100 ms interval, about 5
-	// requests a second per idle poller (measured on Conductor 3.21.14); a
-	// probe of two intervals makes no more requests than that. On 3.21 a
-	// task arriving during a probe is picked up by the next one, so pickup
-	// waits up to one probe (p50 ~100 ms, p90 ~180 ms against the official
-	// SDK's ~200 / ~290 ms); on 3.32 with SQLite a probe for one task wakes
-	// within the store's 100 ms step whatever its timeout.
-	probeIntervals = 2
+	// probeTimeout is the probe's timeout in tenths of the poll interval
+	// (25: two and a half intervals, 250 ms at the default). The official
+	// SDK holds a 100 ms poll and then sleeps its 100 ms interval: 5 polls a
+	// second per idle poller on Conductor 3.21.14, 4 on 3.32.3 with SQLite,
+	// whose 100 ms steps stretch the hold (make bench-conductor). Probes of
+	// 200 ms made 5.0 and 4.75 a second there, one too many on SQLite;
+	// 250 ms ones make about 4 and 3.3. On 3.21 a task arriving during a
+	// probe is picked up by the next one, so pickup waits up to one probe
+	// (p50 ~125 ms, p90 ~225 ms against the official SDK's ~190 / ~270 ms);
+	// on 3.32 with SQLite a probe for one task wakes within the store's
+	// 100 ms step whatever its timeout.
+	probeTimeoutTenths = 25
 
 	// probeTimeoutMin bounds the probe's timeout from below, so that a very
 	// short poll interval does not turn probes into a busy loop.
@@ -152,7 +155,7 @@ func (s *pollStrategy) heldTimeout(w idleWait, pollInterval time.Duration) time.
 	case w == idleHold:
 		return PollTimeoutDefault
 	case w == idleProbe:
-		d := min(max(probeIntervals*pollInterval, probeTimeoutMin), PollTimeoutMax)
+		d := min(max(pollInterval*probeTimeoutTenths/10, probeTimeoutMin), PollTimeoutMax)
 		return d.Truncate(time.Millisecond)
 	}
 	return 0

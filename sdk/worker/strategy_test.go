@@ -29,8 +29,8 @@ func TestStrategyProof(t *testing.T) {
 		t.Fatalf("no permit, no watcher: %v, want interval", got)
 	}
 	probe := s.heldTimeout(idleProbe, 100*time.Millisecond)
-	if probe != 200*time.Millisecond {
-		t.Fatalf("probe timeout %v, want two poll intervals", probe)
+	if probe != 250*time.Millisecond {
+		t.Fatalf("probe timeout %v, want two and a half poll intervals", probe)
 	}
 	cases := []struct {
 		name    string
@@ -41,7 +41,7 @@ func TestStrategyProof(t *testing.T) {
 		{"queued before the poll (answered at once)", 5 * time.Millisecond, queuedTask(3 * time.Millisecond), false},
 		{"queued before the poll reached a loaded server", 300 * time.Millisecond, queuedTask(290 * time.Millisecond), false},
 		{"queued during the poll, handed over slowly (SQLite step)", 90 * time.Millisecond, queuedTask(60 * time.Millisecond), false},
-		{"answered near the timeout", 160 * time.Millisecond, queuedTask(2 * time.Millisecond), false},
+		{"answered near the timeout", 200 * time.Millisecond, queuedTask(2 * time.Millisecond), false},
 		{"a task handed out before (callback)", 60 * time.Millisecond, model.Task{PollCount: 2, ScheduledTime: 1, StartTime: 2}, false},
 		{"queued during the poll and handed over at once", 60 * time.Millisecond, queuedTask(2 * time.Millisecond), true},
 	}
@@ -145,7 +145,7 @@ func TestIdlePickupOnEachServer(t *testing.T) {
 			b := setup(t)
 			b.f.mode = fakeHold
 			waits := pickups(t, b, "h", 10)
-			if m := maxWait(waits); m > probeIntervals*PollIntervalDefault+5*time.Millisecond {
+			if m := maxWait(waits); m > PollIntervalDefault*probeTimeoutTenths/10+5*time.Millisecond {
 				t.Fatalf("pickup waits %v; the longest should be about one probe", waits)
 			}
 			if w := b.r.Workers()[0]; w.IdleWait != "probe" {
@@ -155,10 +155,10 @@ func TestIdlePickupOnEachServer(t *testing.T) {
 			before := b.f.pollCount()
 			time.Sleep(10 * time.Second)
 			synctest.Wait()
-			// One probe per two poll intervals: 5 requests a second, the
+			// One probe per 250 ms: 4 requests a second, below the
 			// official SDK's rate.
-			if n := b.f.pollCount() - before; n < 45 || n > 51 {
-				t.Fatalf("%d polls in 10 idle seconds, want about 50", n)
+			if n := b.f.pollCount() - before; n < 36 || n > 41 {
+				t.Fatalf("%d polls in 10 idle seconds, want about 40", n)
 			}
 		})
 	})
@@ -224,9 +224,9 @@ func TestManyIdleTaskTypesHoldFewPolls(t *testing.T) {
 		if peak > HeldPollsDefault {
 			t.Fatalf("%d held polls open at once, the bound is %d", peak, HeldPollsDefault)
 		}
-		// The permit holders probe (5 a second each); the other 196 cost
+		// The permit holders probe (4 a second each); the other 196 cost
 		// a couple of queue-size requests per interval, not a poll each.
-		if n := b.f.pollCount() - polls0; n > HeldPollsDefault*51 {
+		if n := b.f.pollCount() - polls0; n > HeldPollsDefault*41 {
 			t.Fatalf("%d polls in 10 idle seconds with %d task types", n, types)
 		}
 		if sizes < 90 || sizes > 2*101 {
