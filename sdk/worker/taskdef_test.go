@@ -151,7 +151,7 @@ func TestEnsureTaskDefOnTheDevServer(t *testing.T) {
 }
 
 func TestEnsureTaskDefNeedsAnOwnerEmailWhereTheServerDoes(t *testing.T) {
-	srv := conductortest.NewServer() // requires ownerEmail, as Conductor OSS does
+	srv := conductortest.NewServer(conductortest.WithVersion(conductortest.Version321)) // requires ownerEmail, as Conductor 3.21 does
 	defer srv.Close()
 	md := client.NewAPIClient(nil, settings.NewHttpSettings(srv.URL())).Metadata()
 	def, err := TypedTaskDef("owned", greetFn)
