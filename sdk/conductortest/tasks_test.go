@@ -507,8 +507,11 @@ func TestRateLimit(t *testing.T) {
 func TestConcurrentPollersExactlyOnce(t *testing.T) {
 	a := newAPI(t)
 	total := 10000
-	if a.remote {
+	switch {
+	case a.remote:
 		total = 300
+	case testing.Short():
+		total = 2000 // the developer loop; make test and CI run 10,000
 	}
 	cc := a.name("cc_task")
 	wfName := a.oneTask(cc)
