@@ -38,10 +38,11 @@ func (p *poller) execute(t *model.Task) *model.TaskResult {
 	if cancel != nil {
 		cancel()
 	}
-	d := r.clock.Now().Sub(start)
+	end := r.clock.Now()
+	d := end.Sub(start)
 
 	res, size := model.ResultOf(t, r.workerID, out, err)
-	info.xlog.attach(res, r.clock.Now())
+	info.xlog.attach(res, end)
 	kind := outcomeKind(res, out, err, panicked)
 	if kind != "" && res.Status != model.InProgressTask && res.Status != model.CompletedTask {
 		p.failures.Add(1)

@@ -225,8 +225,7 @@ func (p *poller) run() {
 				}
 				watchSize = size
 			case idleInterval:
-				p.state.Store(stateIdleWait)
-				if !p.sleep(ctx, backoff.Jitter(time.Duration(p.pollInterval.Load()), 0.2)) {
+				if !p.idleSleep(ctx) {
 					return
 				}
 			}
@@ -266,12 +265,17 @@ func (p *poller) run() {
 		if timeout > 0 && elapsed < timeout/2 {
 			// The server answered a held poll at once with nothing: it does
 			// not hold polls. Wait the interval rather than spin.
-			p.state.Store(stateIdleWait)
-			if !p.sleep(ctx, backoff.Jitter(time.Duration(p.pollInterval.Load()), 0.2)) {
+			if !p.idleSleep(ctx) {
 				return
 			}
 		}
 	}
+}
+
+// idleSleep waits the poll interval, with jitter; false when ctx ended.
+func (p *poller) idleSleep(ctx context.Context) bool {
+	p.state.Store(stateIdleWait)
+	return p.sleep(ctx, backoff.Jitter(time.Duration(p.pollInterval.Load()), 0.2))
 }
 
 // acquirePermit takes one of the runner's held-poll permits unless the
