@@ -59,7 +59,7 @@ func run(ctx context.Context, out io.Writer, tty bool, cfg config) (summary, err
 	// Metrics: a busy port is not a reason to stop the demo. The exporter's
 	// recorder goes to both the runner (task metrics) and the client (HTTP
 	// request metrics).
-	recorder := metrics.Recorder(metrics.NopRecorder{})
+	recorder := worker.Recorder(worker.NopRecorder{})
 	clientOpts := []client.Option{client.WithLogger(log)}
 	sum.metrics = "disabled (-metrics-port 0)"
 	var (

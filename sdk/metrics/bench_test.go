@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"github.com/baton-go/baton/sdk/worker"
+
 	"errors"
 	"testing"
 	"time"
@@ -12,13 +14,13 @@ import (
 // HTTP request. Run with:
 //
 //	go test -run '^$' -bench . -benchmem ./sdk/metrics/
-func benchRecorders(b *testing.B) map[string]Recorder {
+func benchRecorders(b *testing.B) map[string]worker.Recorder {
 	b.Helper()
 	p, err := NewPrometheus(prometheus.NewRegistry())
 	if err != nil {
 		b.Fatal(err)
 	}
-	return map[string]Recorder{"nop": NopRecorder{}, "prometheus": p}
+	return map[string]worker.Recorder{"nop": worker.NopRecorder{}, "prometheus": p}
 }
 
 func BenchmarkPollDone(b *testing.B) {
@@ -37,7 +39,7 @@ func BenchmarkPollDoneError(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				r.PollDone("encode_video", 0, 40*time.Millisecond, ErrorKindServer)
+				r.PollDone("encode_video", 0, 40*time.Millisecond, worker.ErrorKindServer)
 			}
 		})
 	}

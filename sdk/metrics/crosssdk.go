@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/baton-go/baton/sdk/model"
+	"github.com/baton-go/baton/sdk/worker"
 )
 
 // Cross-SDK metric names.
@@ -78,16 +79,6 @@ var (
 	CrossSDKSizeBuckets = []float64{100, 1000, 10000, 100000, 1000000, 10000000}
 )
 
-// StartRecorder is implemented by recorders that also want to know when a
-// handler starts (the cross-SDK task_execution_started_total and
-// active_workers need it). The task runner checks for it; Recorder stays as
-// it was so existing implementations keep compiling.
-type StartRecorder interface {
-	ExecuteStarted(taskType string)
-}
-
-var _ StartRecorder = (*Prometheus)(nil)
-
 // crossSDK holds the collectors of the cross-SDK catalog.
 type crossSDK struct {
 	poll          *prometheus.CounterVec
@@ -133,14 +124,14 @@ func (x *crossSDK) collectors() []prometheus.Collector {
 		x.pollTime, x.executeTime, x.updateTime, x.resultSize, x.activeWorkers, x.http}
 }
 
-func successOr(errKind string) string {
+func successOr(errKind worker.ErrorKind) string {
 	if errKind == "" {
 		return StatusSuccess
 	}
 	return StatusFailure
 }
 
-func (x *crossSDK) pollDone(taskType string, d time.Duration, errKind string) {
+func (x *crossSDK) pollDone(taskType string, d time.Duration, errKind worker.ErrorKind) {
 	x.poll.WithLabelValues(taskType).Inc()
 	x.pollTime.WithLabelValues(taskType, successOr(errKind)).Observe(d.Seconds())
 	if errKind != "" {
@@ -148,7 +139,7 @@ func (x *crossSDK) pollDone(taskType string, d time.Duration, errKind string) {
 	}
 }
 
-func (x *crossSDK) executeDone(taskType string, d time.Duration, status, errKind string, size int) {
+func (x *crossSDK) executeDone(taskType string, d time.Duration, status string, errKind worker.ErrorKind, size int) {
 	x.activeWorkers.WithLabelValues(taskType).Dec()
 	st := StatusSuccess
 	if errKind != "" || status == string(model.FailedTask) || status == string(model.FailedWithTerminalErrorTask) {
@@ -161,7 +152,7 @@ func (x *crossSDK) executeDone(taskType string, d time.Duration, status, errKind
 	}
 }
 
-func (x *crossSDK) updateDone(taskType string, d time.Duration, errKind string) {
+func (x *crossSDK) updateDone(taskType string, d time.Duration, errKind worker.ErrorKind) {
 	x.updateTime.WithLabelValues(taskType, successOr(errKind)).Observe(d.Seconds())
 	if errKind != "" {
 		x.updateError.WithLabelValues(taskType, boundKind(errKind)).Inc()
@@ -172,8 +163,8 @@ func (x *crossSDK) requestDone(endpoint, method string, code int, d time.Duratio
 	x.http.WithLabelValues(method, endpoint, boundCode(code)).Observe(d.Seconds())
 }
 
-// ExecuteStarted implements StartRecorder: the runner calls it just before
-// a handler runs.
+// ExecuteStarted implements worker.Recorder: the runner calls it just
+// before a handler runs.
 func (p *Prometheus) ExecuteStarted(taskType string) {
 	if p.cross != nil {
 		p.cross.started.WithLabelValues(taskType).Inc()

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/baton-go/baton/sdk/model"
+	"github.com/baton-go/baton/sdk/worker"
 )
 
 // Metric names. The first seven are the names documented for the original
@@ -204,8 +205,6 @@ func statusIndex(s string) int {
 	}
 	return len(executedStatuses) - 1
 }
-
-var _ Recorder = (*Prometheus)(nil)
 
 // NewPrometheus creates the collectors and registers them on reg. It returns
 // an error, and registers nothing, when reg is nil, an option is invalid, or
@@ -405,10 +404,10 @@ func (p *Prometheus) forType(taskType string) *taskSeries {
 	// rate() and absent() work before the first error (METRICS.md promises
 	// every series of a task type from its first event).
 	for _, k := range pollErrorKinds {
-		p.pollError.WithLabelValues(taskType, k)
+		p.pollError.WithLabelValues(taskType, string(k))
 	}
 	for _, k := range executeErrorKinds {
-		p.executeError.WithLabelValues(taskType, k)
+		p.executeError.WithLabelValues(taskType, string(k))
 	}
 	// Two goroutines may race to build the same entry; both built children of
 	// the same vectors, so whichever is stored is equivalent.
@@ -416,8 +415,8 @@ func (p *Prometheus) forType(taskType string) *taskSeries {
 	return actual.(*taskSeries)
 }
 
-// PollDone implements Recorder.
-func (p *Prometheus) PollDone(taskType string, tasks int, d time.Duration, errKind string) {
+// PollDone implements worker.Recorder.
+func (p *Prometheus) PollDone(taskType string, tasks int, d time.Duration, errKind worker.ErrorKind) {
 	if p.cross != nil {
 		p.cross.pollDone(taskType, d, errKind)
 	}
@@ -436,8 +435,8 @@ func (p *Prometheus) PollDone(taskType string, tasks int, d time.Duration, errKi
 	}
 }
 
-// ExecuteDone implements Recorder.
-func (p *Prometheus) ExecuteDone(taskType string, d time.Duration, status string, errKind string, resultSize int) {
+// ExecuteDone implements worker.Recorder.
+func (p *Prometheus) ExecuteDone(taskType string, d time.Duration, status string, errKind worker.ErrorKind, resultSize int) {
 	if p.cross != nil {
 		p.cross.executeDone(taskType, d, status, errKind, resultSize)
 	}
@@ -453,8 +452,8 @@ func (p *Prometheus) ExecuteDone(taskType string, d time.Duration, status string
 	}
 }
 
-// UpdateDone implements Recorder.
-func (p *Prometheus) UpdateDone(taskType string, d time.Duration, errKind string) {
+// UpdateDone implements worker.Recorder.
+func (p *Prometheus) UpdateDone(taskType string, d time.Duration, errKind worker.ErrorKind) {
 	if p.cross != nil {
 		p.cross.updateDone(taskType, d, errKind)
 	}
@@ -465,20 +464,20 @@ func (p *Prometheus) UpdateDone(taskType string, d time.Duration, errKind string
 	}
 }
 
-// UpdateGaveUp implements Recorder.
+// UpdateGaveUp implements worker.Recorder.
 func (p *Prometheus) UpdateGaveUp(taskType string) { p.forType(taskType).updateGiveUp.Inc() }
 
-// LeaseExtended implements Recorder.
+// LeaseExtended implements worker.Recorder.
 func (p *Prometheus) LeaseExtended(taskType string) { p.forType(taskType).leaseExtension.Inc() }
 
-// SlotsChanged implements Recorder.
+// SlotsChanged implements worker.Recorder.
 func (p *Prometheus) SlotsChanged(taskType string, inFlight, free int) {
 	s := p.forType(taskType)
 	s.inFlight.Set(float64(inFlight))
 	s.freeSlots.Set(float64(free))
 }
 
-// PausedChanged implements Recorder.
+// PausedChanged implements worker.Recorder.
 func (p *Prometheus) PausedChanged(taskType string, paused bool) {
 	v := 0.0
 	if paused {
@@ -510,14 +509,18 @@ func (p *Prometheus) TokenRefreshed(err error) {
 
 // boundKind maps anything outside the documented error kinds to "other", so
 // a caller passing a raw error string cannot blow up the series count.
-func boundKind(k string) string {
-	switch k {
-	case ErrorKindTimeout, ErrorKindConnection, ErrorKindServer, ErrorKindThrottled, ErrorKindClient,
-		ErrorKindUnauthorized, ErrorKindDecode, ErrorKindHandler, ErrorKindTerminal, ErrorKindPanic,
-		ErrorKindOutput, ErrorKindOther:
-		return k
+func boundKind(k worker.ErrorKind) string {
+	for _, known := range pollErrorKinds {
+		if k == known {
+			return string(k)
+		}
 	}
-	return ErrorKindOther
+	for _, known := range executeErrorKinds {
+		if k == known {
+			return string(k)
+		}
+	}
+	return string(worker.ErrorKindOther)
 }
 
 // StatusOther is the "status" label of task_executed_total for a status

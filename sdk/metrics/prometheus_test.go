@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"github.com/baton-go/baton/sdk/worker"
+
 	"bytes"
 	"errors"
 	"fmt"
@@ -62,10 +64,10 @@ func newTestRecorder(t *testing.T, opts ...Option) (*Prometheus, *prometheus.Reg
 // recordOneOfEach makes every metric family appear at least once.
 func recordOneOfEach(r *Prometheus) {
 	r.PollDone("t", 1, time.Millisecond, "")
-	r.PollDone("t", 0, time.Millisecond, ErrorKindTimeout)
+	r.PollDone("t", 0, time.Millisecond, worker.ErrorKindTimeout)
 	r.ExecuteStarted("t")
-	r.ExecuteDone("t", time.Millisecond, "FAILED", ErrorKindHandler, 12)
-	r.UpdateDone("t", time.Millisecond, ErrorKindServer)
+	r.ExecuteDone("t", time.Millisecond, "FAILED", worker.ErrorKindHandler, 12)
+	r.UpdateDone("t", time.Millisecond, worker.ErrorKindServer)
 	r.UpdateGaveUp("t")
 	r.LeaseExtended("t")
 	r.SlotsChanged("t", 1, 1)
@@ -150,9 +152,9 @@ func TestFamiliesMatchTheDocumentedContract(t *testing.T) {
 func TestPollDone(t *testing.T) {
 	rec, reg := newTestRecorder(t, WithPollTimeBuckets([]float64{0.1, 1, 5}))
 
-	rec.PollDone("a", 2, 62500*time.Microsecond, "")            // answered with work
-	rec.PollDone("a", 0, 5*time.Second, "")                     // long wait ran out
-	rec.PollDone("a", 0, 500*time.Millisecond, ErrorKindServer) // failed
+	rec.PollDone("a", 2, 62500*time.Microsecond, "")                   // answered with work
+	rec.PollDone("a", 0, 5*time.Second, "")                            // long wait ran out
+	rec.PollDone("a", 0, 500*time.Millisecond, worker.ErrorKindServer) // failed
 	rec.PollDone("b", 0, 0, "dial tcp 10.1.2.3:8080: connection refused")
 
 	checkExposition(t, reg, "task_poll_counter", expect(
@@ -208,10 +210,10 @@ func TestExecuteDone(t *testing.T) {
 		WithResultSizeBuckets([]float64{10, 1000}))
 
 	rec.ExecuteDone("a", 250*time.Millisecond, "COMPLETED", "", 100)
-	rec.ExecuteDone("a", 3*time.Second, "FAILED", ErrorKindHandler, 0)
-	rec.ExecuteDone("a", time.Second, "FAILED_WITH_TERMINAL_ERROR", ErrorKindTerminal, 5000)
+	rec.ExecuteDone("a", 3*time.Second, "FAILED", worker.ErrorKindHandler, 0)
+	rec.ExecuteDone("a", time.Second, "FAILED_WITH_TERMINAL_ERROR", worker.ErrorKindTerminal, 5000)
 	rec.ExecuteDone("a", 0, "IN_PROGRESS", "", -1) // a negative size is clamped to 0
-	rec.ExecuteDone("a", 0, "SOMETHING_NEW", ErrorKindPanic, 0)
+	rec.ExecuteDone("a", 0, "SOMETHING_NEW", worker.ErrorKindPanic, 0)
 
 	checkExposition(t, reg, "task_execute_error", expect(
 		`task_execute_error{kind="handler_error",taskType="a"} 1`,
@@ -242,8 +244,8 @@ func TestExecuteDone(t *testing.T) {
 func TestUpdateAndLifecycleEvents(t *testing.T) {
 	rec, reg := newTestRecorder(t, WithRequestTimeBuckets([]float64{0.1}))
 
-	rec.UpdateDone("a", 50*time.Millisecond, ErrorKindServer)
-	rec.UpdateDone("a", 50*time.Millisecond, ErrorKindThrottled)
+	rec.UpdateDone("a", 50*time.Millisecond, worker.ErrorKindServer)
+	rec.UpdateDone("a", 50*time.Millisecond, worker.ErrorKindThrottled)
 	rec.UpdateDone("a", 250*time.Millisecond, "")
 	rec.UpdateGaveUp("a")
 	rec.UpdateGaveUp("a")
@@ -330,20 +332,20 @@ func TestTokenRefreshSeriesExistBeforeAnyRefresh(t *testing.T) {
 
 func TestErrorKindsAreBounded(t *testing.T) {
 	rec, reg := newTestRecorder(t)
-	known := []string{ErrorKindTimeout, ErrorKindConnection, ErrorKindServer, ErrorKindThrottled, ErrorKindClient,
-		ErrorKindUnauthorized, ErrorKindDecode, ErrorKindHandler, ErrorKindTerminal, ErrorKindPanic, ErrorKindOutput,
-		ErrorKindOther}
+	known := []worker.ErrorKind{worker.ErrorKindTimeout, worker.ErrorKindConnection, worker.ErrorKindServer, worker.ErrorKindThrottled, worker.ErrorKindClient,
+		worker.ErrorKindUnauthorized, worker.ErrorKindDecode, worker.ErrorKindHandler, worker.ErrorKindTerminal, worker.ErrorKindPanic, worker.ErrorKindOutput,
+		worker.ErrorKindOther}
 	for _, k := range known {
 		rec.PollDone("a", 0, 0, k)
 	}
 	for i := range 100 {
-		rec.PollDone("a", 0, 0, fmt.Sprintf("task %d failed: boom", i))
-		rec.ExecuteDone("a", 0, fmt.Sprintf("STATUS_%d", i), fmt.Sprintf("err %d", i), 0)
+		rec.PollDone("a", 0, 0, worker.ErrorKind(fmt.Sprintf("task %d failed: boom", i)))
+		rec.ExecuteDone("a", 0, fmt.Sprintf("STATUS_%d", i), worker.ErrorKind(fmt.Sprintf("err %d", i)), 0)
 	}
 	if n := testutil.CollectAndCount(rec.pollError); n != len(known) {
 		t.Errorf("task_poll_error has %d series, want %d (one per known kind)", n, len(known))
 	}
-	if got := testutil.ToFloat64(rec.pollError.WithLabelValues("a", ErrorKindOther)); got != 101 {
+	if got := testutil.ToFloat64(rec.pollError.WithLabelValues("a", string(worker.ErrorKindOther))); got != 101 {
 		t.Errorf(`task_poll_error{kind="other"} = %v, want 101`, got)
 	}
 	checkExposition(t, reg, "task_execute_error", expect(

@@ -9,81 +9,6 @@ import (
 // MaxReasonLength is how much of a reason for incompletion the server keeps.
 const MaxReasonLength = 500
 
-// ResultOf turns what a handler returned into the result to report for
-// task, and returns the size in bytes of the JSON-encoded output.
-//
-// The rules, in order:
-//   - a non-nil error fails the task with the error's text as reason
-//     (FAILED_WITH_TERMINAL_ERROR when it wraps a *NonRetryableError); output
-//     that encodes to a JSON object is kept for diagnosis;
-//   - a *TaskResult or TaskResult is sent as it is, with the task id, workflow
-//     id and worker id filled in when missing and COMPLETED as the default
-//     status;
-//   - nil (or a nil pointer) completes the task with an empty output;
-//   - any other value completes the task with the value as output; it must
-//     encode to a JSON object, otherwise the task fails with
-//     FAILED_WITH_TERMINAL_ERROR (the same output would fail every retry)
-//     and a reason that says why and names the field that cannot be encoded.
-//
-// workerID is used when the result carries no worker id of its own.
-func ResultOf(task *Task, workerID string, output interface{}, err error) (*TaskResult, int) {
-	var res *TaskResult
-	switch v := output.(type) {
-	case *TaskResult:
-		if v != nil {
-			cp := *v
-			res = &cp
-		}
-	case TaskResult:
-		res = &v
-	}
-	if res == nil {
-		res = &TaskResult{}
-	} else {
-		output = res.OutputData
-	}
-	if res.TaskId == "" {
-		res.TaskId = task.TaskId
-	}
-	if res.WorkflowInstanceId == "" {
-		res.WorkflowInstanceId = task.WorkflowInstanceId
-	}
-	if res.WorkerId == "" {
-		res.WorkerId = workerID
-	}
-
-	out, size, convErr := OutputToMap(output)
-	if err != nil {
-		res.Status = FailedTask
-		if IsNonRetryable(err) {
-			res.Status = FailedWithTerminalErrorTask
-		}
-		res.ReasonForIncompletion = Truncate(err.Error(), MaxReasonLength)
-		if convErr != nil {
-			out, size = map[string]interface{}{}, 2
-		}
-		res.OutputData = out
-		return res, size
-	}
-	if convErr != nil {
-		// The same output would fail the same way on every retry.
-		res.Status = FailedWithTerminalErrorTask
-		res.ReasonForIncompletion = Truncate(convErr.Error(), MaxReasonLength)
-		res.OutputData = map[string]interface{}{}
-		res.CallbackAfterSeconds = 0
-		return res, 2
-	}
-	res.OutputData = out
-	if res.Status == "" {
-		res.Status = CompletedTask
-	} else if !res.Status.Valid() {
-		bad := res.Status
-		res.Status = FailedTask
-		res.ReasonForIncompletion = Truncate(fmt.Sprintf("handler returned an invalid status %q (want IN_PROGRESS, COMPLETED, FAILED or FAILED_WITH_TERMINAL_ERROR)", string(bad)), MaxReasonLength)
-	}
-	return res, size
-}
-
 // OutputToMap converts a handler's output to the JSON object sent as task
 // output, and returns its encoded size. nil and nil pointers give an empty
 // object. A value that cannot be encoded, or that encodes to anything but an
@@ -135,16 +60,4 @@ func jsonKind(b []byte) string {
 	default:
 		return "a JSON number"
 	}
-}
-
-// Truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
-func Truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && s[cut]&0xC0 == 0x80 {
-		cut--
-	}
-	return s[:cut]
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/baton-go/baton/sdk/metrics"
 	"github.com/baton-go/baton/sdk/model"
 )
 
@@ -80,8 +79,8 @@ func BenchmarkRunnerInMemory(b *testing.B) {
 func BenchmarkExecute(b *testing.B) {
 	for _, rec := range []struct {
 		name string
-		r    metrics.Recorder
-	}{{"nop", metrics.NopRecorder{}}, {"counting", newCountingRecorder()}} {
+		r    Recorder
+	}{{"nop", NopRecorder{}}, {"counting", newCountingRecorder()}} {
 		b.Run("metrics="+rec.name, func(b *testing.B) {
 			r := newRunner(newFake(), WithLogger(quietLogger()), WithMetrics(rec.r))
 			p := newPoller(r, workerKey{"bench", ""}, echo, workerConfig{batchSize: 1, pollInterval: time.Second})
@@ -104,7 +103,7 @@ func BenchmarkResultOf(b *testing.B) {
 	out := map[string]interface{}{"echo": 1.0}
 	b.ReportAllocs()
 	for b.Loop() {
-		res, _ := model.ResultOf(&task, "w", out, nil)
+		res, _ := resultOf(&task, "w", out, nil)
 		if res.Status != model.CompletedTask {
 			b.Fatal(res.Status)
 		}

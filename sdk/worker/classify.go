@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/baton-go/baton/sdk/client"
-	"github.com/baton-go/baton/sdk/metrics"
 )
 
 // apiFailure is how a taskAPI implementation describes a failed call to the
@@ -19,14 +18,14 @@ type apiFailure struct {
 	status     int // HTTP status; 0 when no answer came
 	retryable  bool
 	retryAfter time.Duration
-	kind       string
+	kind       ErrorKind
 }
 
 func (e *apiFailure) Error() string { return e.err.Error() }
 func (e *apiFailure) Unwrap() error { return e.err }
 
 type errClass struct {
-	kind       string
+	kind       ErrorKind
 	retryable  bool
 	retryAfter time.Duration
 }
@@ -42,31 +41,31 @@ func classify(err error) errClass {
 		return errClass{kind: f.kind, retryable: f.retryable, retryAfter: f.retryAfter}
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return errClass{kind: metrics.ErrorKindTimeout, retryable: true}
+		return errClass{kind: ErrorKindTimeout, retryable: true}
 	}
 	var ne net.Error
 	if errors.As(err, &ne) {
 		if ne.Timeout() {
-			return errClass{kind: metrics.ErrorKindTimeout, retryable: true}
+			return errClass{kind: ErrorKindTimeout, retryable: true}
 		}
-		return errClass{kind: metrics.ErrorKindConnection, retryable: true}
+		return errClass{kind: ErrorKindConnection, retryable: true}
 	}
-	return errClass{kind: metrics.ErrorKindOther, retryable: true}
+	return errClass{kind: ErrorKindOther, retryable: true}
 }
 
 // kindOfStatus maps an HTTP status to a metrics error kind.
-func kindOfStatus(status int) string {
+func kindOfStatus(status int) ErrorKind {
 	switch {
 	case status == 401 || status == 403:
-		return metrics.ErrorKindUnauthorized
+		return ErrorKindUnauthorized
 	case status == 429:
-		return metrics.ErrorKindThrottled
+		return ErrorKindThrottled
 	case status >= 500:
-		return metrics.ErrorKindServer
+		return ErrorKindServer
 	case status >= 400:
-		return metrics.ErrorKindClient
+		return ErrorKindClient
 	}
-	return metrics.ErrorKindOther
+	return ErrorKindOther
 }
 
 // retryableStatus says whether posting the same result again can succeed:

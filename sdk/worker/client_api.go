@@ -6,7 +6,6 @@ import (
 	"net/http"
 
 	"github.com/baton-go/baton/sdk/client"
-	"github.com/baton-go/baton/sdk/metrics"
 	"github.com/baton-go/baton/sdk/model"
 	"github.com/baton-go/baton/sdk/settings"
 )
@@ -90,7 +89,7 @@ func describe(err error) error {
 	if !errors.As(err, &ae) {
 		if errors.Is(err, client.ErrDecode) || errors.Is(err, client.ErrResponseTooLarge) {
 			// A garbled answer is worth another try, under its own kind.
-			return &apiFailure{err: err, retryable: true, kind: metrics.ErrorKindDecode}
+			return &apiFailure{err: err, retryable: true, kind: ErrorKindDecode}
 		}
 		return err
 	}

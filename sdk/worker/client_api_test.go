@@ -172,7 +172,7 @@ func TestDescribe(t *testing.T) {
 	tests := []struct {
 		status    int
 		retryable bool
-		kind      string
+		kind      ErrorKind
 	}{
 		{400, false, "client"}, {404, false, "client"}, {409, false, "client"},
 		{401, true, "unauthorized"}, {403, true, "unauthorized"},

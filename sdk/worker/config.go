@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
-
-	"github.com/baton-go/baton/sdk/metrics"
 )
 
 // Defaults and limits. Each is used when the corresponding option is not
@@ -109,7 +107,7 @@ type runnerConfig struct {
 	maxHeld      int
 	maxHeldSet   bool
 	logger       logrus.FieldLogger
-	recorder     metrics.Recorder
+	recorder     Recorder
 	hooks        Hooks
 	clock        clockSource
 	deferStart   time.Duration
@@ -182,8 +180,8 @@ func WithLogger(l logrus.FieldLogger) Option {
 // Default: metrics.DefaultRecorder(), on client_golang's default registry,
 // which metrics.ProvideMetrics serves when given no registry (the original
 // SDK's recipe). Pass a recorder on your own registry to keep the runner
-// off global state, or metrics.NopRecorder{} to record nothing.
-func WithMetrics(r metrics.Recorder) Option {
+// off global state, or NopRecorder{} to record nothing.
+func WithMetrics(r Recorder) Option {
 	return func(c *runnerConfig) {
 		if r != nil {
 			c.recorder = r

@@ -214,7 +214,7 @@ func TestTyped(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			task := &model.Task{TaskId: "t", WorkflowInstanceId: "w", InputData: tt.input}
 			out, err := h(context.Background(), task)
-			res, _ := model.ResultOf(task, "me", out, err)
+			res, _ := resultOf(task, "me", out, err)
 			if res.Status != tt.wantStatus {
 				t.Fatalf("status %s, want %s (reason %q)", res.Status, tt.wantStatus, res.ReasonForIncompletion)
 			}

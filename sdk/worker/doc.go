@@ -69,8 +69,8 @@
 //
 // # Results
 //
-// What a handler returns becomes the result as model.ResultOf describes (see
-// HandlerFunc). A panic becomes a FAILED result with the panic value and a
+// What a handler returns becomes the result as HandlerFunc describes. A
+// panic becomes a FAILED result with the panic value and a
 // trimmed stack; the runner keeps going. Each result is posted until the
 // server accepts it, rejects it for good (a 4xx other than 401, 403, 408
 // and 429: the task no longer exists, or the result is invalid), or the
@@ -78,7 +78,7 @@
 // UpdateBackoffMax with jitter, honour Retry-After, and each has its own
 // timeout (UpdateAttemptTimeout). A result that cannot be delivered is never
 // dropped silently: it is logged at error level, counted
-// (metrics.Recorder.UpdateGaveUp, WorkerStatus.UpdateGiveUps) and passed to
+// (Recorder.UpdateGaveUp, WorkerStatus.UpdateGiveUps) and passed to
 // Hooks.OnUpdateGaveUp. The server then times the task out and retries it:
 // execution is at least once, so handlers with side effects should use
 // IdempotencyKey.
@@ -126,11 +126,12 @@
 //
 // # Observability
 //
-// WithLogger, WithMetrics and WithHooks plug in a logger, a metrics.Recorder
+// WithLogger, WithMetrics and WithHooks plug in a logger, a Recorder
 // and callbacks. Without them the runner logs to a new logrus logger at info
-// level and records to metrics.DefaultRecorder (client_golang's default
-// registry, which metrics.ProvideMetrics serves when given no registry: the
-// original SDK's recipe). Workers lists the state of every worker and
+// level and, when the program imports sdk/metrics, records to
+// metrics.DefaultRecorder (client_golang's default registry, which
+// metrics.ProvideMetrics serves when given no registry: the original SDK's
+// recipe); sdk/worker itself does not link client_golang. Workers lists the state of every worker and
 // StatusHandler serves it as JSON for readiness probes.
 //
 // # Misconfiguration

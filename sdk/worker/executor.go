@@ -12,7 +12,6 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/baton-go/baton/sdk/metrics"
 	"github.com/baton-go/baton/sdk/model"
 )
 
@@ -30,7 +29,7 @@ func (p *poller) execute(t *model.Task) *model.TaskResult {
 	if h := r.hooks.OnTaskStarted; h != nil {
 		h(t)
 	}
-	p.recordStarted(t)
+	r.rec.ExecuteStarted(t.TaskType)
 	start := r.clock.Now()
 	ls := p.startLease(t)
 	out, err, panicked := callHandler(ctx, p.handler, t)
@@ -41,7 +40,7 @@ func (p *poller) execute(t *model.Task) *model.TaskResult {
 	end := r.clock.Now()
 	d := end.Sub(start)
 
-	res, size := model.ResultOf(t, r.workerID, out, err)
+	res, size := resultOf(t, r.workerID, out, err)
 	info.xlog.attach(res, end)
 	kind := outcomeKind(res, out, err, panicked)
 	if kind != "" && res.Status != model.InProgressTask && res.Status != model.CompletedTask {
@@ -64,7 +63,7 @@ func (p *poller) execute(t *model.Task) *model.TaskResult {
 	case err != nil:
 		p.log.WithFields(logrus.Fields{"taskId": t.TaskId, "workflowId": t.WorkflowInstanceId, "status": res.Status, "duration": d}).WithError(err).
 			Warnf("worker: handler failed; task reported %s", res.Status)
-	case kind == metrics.ErrorKindOutput:
+	case kind == ErrorKindOutput:
 		p.log.WithFields(logrus.Fields{"taskId": t.TaskId, "workflowId": t.WorkflowInstanceId, "status": res.Status, "reason": res.ReasonForIncompletion}).
 			Warnf("worker: handler output cannot be sent; task reported %s", res.Status)
 	case debugEnabled(p.log):
@@ -137,24 +136,24 @@ func panicStack() string {
 }
 
 // outcomeKind is the metrics error kind of a handler outcome ("" = none).
-func outcomeKind(res *model.TaskResult, out interface{}, err error, panicked bool) string {
+func outcomeKind(res *model.TaskResult, out interface{}, err error, panicked bool) ErrorKind {
 	switch {
 	case panicked:
-		return metrics.ErrorKindPanic
+		return ErrorKindPanic
 	case err != nil && model.IsNonRetryable(err):
-		return metrics.ErrorKindTerminal
+		return ErrorKindTerminal
 	case err != nil:
-		return metrics.ErrorKindHandler
+		return ErrorKindHandler
 	}
 	switch out.(type) {
 	case *model.TaskResult, model.TaskResult:
 		if res.Status == model.FailedTask || res.Status == model.FailedWithTerminalErrorTask {
-			return metrics.ErrorKindHandler
+			return ErrorKindHandler
 		}
 		return ""
 	}
 	if res.Status == model.FailedTask || res.Status == model.FailedWithTerminalErrorTask {
-		return metrics.ErrorKindOutput // the output could not be encoded
+		return ErrorKindOutput // the output could not be encoded
 	}
 	return ""
 }

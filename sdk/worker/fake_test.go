@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/baton-go/baton/sdk/metrics"
 	"github.com/baton-go/baton/sdk/model"
 )
 
@@ -331,21 +330,21 @@ type countingRecorder struct {
 	polls, tasksPolled, executes, updates, updateErrs, gaveUp, leases, slots, paused atomic.Int64
 	mu                                                                               sync.Mutex
 	statuses                                                                         map[string]int
-	kinds                                                                            map[string]int
+	kinds                                                                            map[ErrorKind]int
 }
 
-var _ metrics.Recorder = (*countingRecorder)(nil)
+var _ Recorder = (*countingRecorder)(nil)
 
 func newCountingRecorder() *countingRecorder {
-	return &countingRecorder{statuses: map[string]int{}, kinds: map[string]int{}}
+	return &countingRecorder{statuses: map[string]int{}, kinds: map[ErrorKind]int{}}
 }
 
-func (c *countingRecorder) PollDone(_ string, n int, _ time.Duration, _ string) {
+func (c *countingRecorder) PollDone(_ string, n int, _ time.Duration, _ ErrorKind) {
 	c.polls.Add(1)
 	c.tasksPolled.Add(int64(n))
 }
 
-func (c *countingRecorder) ExecuteDone(_ string, _ time.Duration, status, kind string, _ int) {
+func (c *countingRecorder) ExecuteDone(_ string, _ time.Duration, status string, kind ErrorKind, _ int) {
 	c.executes.Add(1)
 	c.mu.Lock()
 	c.statuses[status]++
@@ -355,18 +354,19 @@ func (c *countingRecorder) ExecuteDone(_ string, _ time.Duration, status, kind s
 	c.mu.Unlock()
 }
 
-func (c *countingRecorder) UpdateDone(_ string, _ time.Duration, kind string) {
+func (c *countingRecorder) UpdateDone(_ string, _ time.Duration, kind ErrorKind) {
 	c.updates.Add(1)
 	if kind != "" {
 		c.updateErrs.Add(1)
 	}
 }
+func (c *countingRecorder) ExecuteStarted(string)         {}
 func (c *countingRecorder) UpdateGaveUp(string)           { c.gaveUp.Add(1) }
 func (c *countingRecorder) LeaseExtended(string)          { c.leases.Add(1) }
 func (c *countingRecorder) SlotsChanged(string, int, int) { c.slots.Add(1) }
 func (c *countingRecorder) PausedChanged(string, bool)    { c.paused.Add(1) }
 
-func (c *countingRecorder) kind(k string) int {
+func (c *countingRecorder) kind(k ErrorKind) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.kinds[k]

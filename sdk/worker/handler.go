@@ -15,7 +15,7 @@ import (
 // functions) and a deadline when the task definition has a timeout; it is
 // cancelled with cause ErrShutdown when a shutdown deadline passes.
 //
-// What it returns becomes the task's result as model.ResultOf describes:
+// What it returns becomes the task's result:
 // (value, nil) completes the task with value as output (it must encode to a
 // JSON object); (nil, err) fails it with err's text, or with
 // FAILED_WITH_TERMINAL_ERROR when err wraps Terminal(...); a *model.TaskResult

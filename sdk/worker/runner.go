@@ -12,7 +12,6 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/baton-go/baton/sdk/metrics"
 	"github.com/baton-go/baton/sdk/model"
 )
 
@@ -24,7 +23,7 @@ type TaskRunner struct {
 	api      taskAPI
 	cfg      runnerConfig
 	log      logrus.FieldLogger
-	rec      metrics.Recorder
+	rec      Recorder
 	hooks    Hooks
 	clock    clockSource
 	workerID string
@@ -81,13 +80,12 @@ func newRunner(api taskAPI, opts ...Option) *TaskRunner {
 	}
 	if cfg.recorder == nil {
 		// The original SDK's convention: without a recorder, report to the
-		// default registry, which ProvideMetrics serves.
-		if rec, err := metrics.DefaultRecorder(); err == nil {
-			cfg.recorder = rec
-		} else {
+		// default registry, which ProvideMetrics serves (recorder.go).
+		rec, err := defaultRecorder()
+		if err != nil {
 			cfg.logger.WithError(err).Warn("worker: no task metrics: the default Prometheus registry holds other collectors under these names; pass worker.WithMetrics")
-			cfg.recorder = metrics.NopRecorder{}
 		}
+		cfg.recorder = rec
 	}
 	if cfg.clock == nil {
 		cfg.clock = systemClock{}

@@ -14,7 +14,6 @@ import (
 	"github.com/sirupsen/logrus"
 	logtest "github.com/sirupsen/logrus/hooks/test"
 
-	"github.com/baton-go/baton/sdk/metrics"
 	"github.com/baton-go/baton/sdk/model"
 )
 
@@ -175,7 +174,7 @@ func TestHandlerOutcomes(t *testing.T) {
 		h          HandlerFunc
 		wantStatus model.TaskResultStatus
 		wantReason []string
-		wantKind   string
+		wantKind   ErrorKind
 		wantCB     int64
 	}{
 		{
@@ -183,7 +182,7 @@ func TestHandlerOutcomes(t *testing.T) {
 			h:          func(context.Context, *model.Task) (interface{}, error) { panic("boom at step 3") },
 			wantStatus: model.FailedTask,
 			wantReason: []string{"handler panicked: boom at step 3", "TestHandlerOutcomes"},
-			wantKind:   metrics.ErrorKindPanic,
+			wantKind:   ErrorKindPanic,
 		},
 		{
 			name: "nil map panic",
@@ -195,21 +194,21 @@ func TestHandlerOutcomes(t *testing.T) {
 			},
 			wantStatus: model.FailedTask,
 			wantReason: []string{"assignment to entry in nil map"},
-			wantKind:   metrics.ErrorKindPanic,
+			wantKind:   ErrorKindPanic,
 		},
 		{
 			name:       "unserialisable",
 			h:          func(context.Context, *model.Task) (interface{}, error) { return weird{C: make(chan int)}, nil },
 			wantStatus: model.FailedWithTerminalErrorTask,
 			wantReason: []string{`field "C"`, "cannot be encoded"},
-			wantKind:   metrics.ErrorKindOutput,
+			wantKind:   ErrorKindOutput,
 		},
 		{
 			name:       "error",
 			h:          func(context.Context, *model.Task) (interface{}, error) { return nil, errors.New("db down") },
 			wantStatus: model.FailedTask,
 			wantReason: []string{"db down"},
-			wantKind:   metrics.ErrorKindHandler,
+			wantKind:   ErrorKindHandler,
 		},
 		{
 			name: "wrapped terminal",
@@ -218,7 +217,7 @@ func TestHandlerOutcomes(t *testing.T) {
 			},
 			wantStatus: model.FailedWithTerminalErrorTask,
 			wantReason: []string{"validating: bad account"},
-			wantKind:   metrics.ErrorKindTerminal,
+			wantKind:   ErrorKindTerminal,
 		},
 		{
 			name: "in progress",
@@ -410,7 +409,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 		b.f.updErr = func(n int, _ *model.TaskResult) error {
 			times = append(times, time.Now())
 			if n == 1 {
-				return &apiFailure{err: errors.New("429"), status: 429, retryable: true, retryAfter: 42 * time.Second, kind: metrics.ErrorKindThrottled}
+				return &apiFailure{err: errors.New("429"), status: 429, retryable: true, retryAfter: 42 * time.Second, kind: ErrorKindThrottled}
 			}
 			return nil
 		}

@@ -372,11 +372,11 @@ func (p *probe) recovery() (poll, update time.Duration) {
 // probeRecorder passes every measurement on to the Prometheus recorder and
 // notes the times of successes and the count of failed polls.
 type probeRecorder struct {
-	metrics.Recorder
+	worker.Recorder
 	p *probe
 }
 
-func (r *probeRecorder) PollDone(taskType string, tasks int, d time.Duration, errKind string) {
+func (r *probeRecorder) PollDone(taskType string, tasks int, d time.Duration, errKind worker.ErrorKind) {
 	r.Recorder.PollDone(taskType, tasks, d, errKind)
 	if errKind != "" {
 		r.p.pollErrors.Add(1)
@@ -387,7 +387,7 @@ func (r *probeRecorder) PollDone(taskType string, tasks int, d time.Duration, er
 	}
 }
 
-func (r *probeRecorder) UpdateDone(taskType string, d time.Duration, errKind string) {
+func (r *probeRecorder) UpdateDone(taskType string, d time.Duration, errKind worker.ErrorKind) {
 	r.Recorder.UpdateDone(taskType, d, errKind)
 	if errKind != "" {
 		return
