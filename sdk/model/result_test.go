@@ -6,12 +6,6 @@ import (
 	"testing"
 )
 
-type sampleOutput struct {
-	Keys    []string
-	Message string
-	Value   float64
-}
-
 func TestNewTaskResult(t *testing.T) {
 	r := NewTaskResult(&Task{TaskId: "a", WorkflowInstanceId: "b", WorkerId: "c"})
 	if r.TaskId != "a" || r.WorkflowInstanceId != "b" || r.WorkerId != "c" || r.OutputData == nil {
@@ -102,13 +96,4 @@ func FuzzOutputToMap(f *testing.F) {
 			}
 		}
 	})
-}
-
-type nestedItem struct {
-	Price float64 `json:"price"`
-}
-
-type nestedOutput struct {
-	Name  string       `json:"name"`
-	Items []nestedItem `json:"items"`
 }

@@ -1,28 +1,20 @@
 package worker
 
 import (
-	"context"
 	"errors"
 	"time"
-
-	"github.com/baton-go/baton/sdk/model"
 )
 
 // taskAPI is everything the runner needs from a server: the seam between the
 // runner and sdk/client, implemented by clientAPI over *client.TaskClient and
-// by fakes in tests. Implementations make one attempt per call; the runner
-// owns retries.
+// by fakes in tests. Each part of the runner sees only its own slice of it:
+// the poller a batchPoller, the executor a leaseExtender, the reporter a
+// resultPoster, the watcher a queueSizer. Implementations make one attempt
+// per call; the runner owns retries.
 type taskAPI interface {
-	batchPoll(ctx context.Context, req pollRequest) ([]model.Task, error)
-	updateTask(ctx context.Context, r *model.TaskResult) error
-	// updateTaskV2 posts r and returns the next task of the same type and
-	// domain for r.WorkerId, or nil when there is none. It returns an error
-	// matching errUpdateV2Unsupported when the server lacks the endpoint.
-	updateTaskV2(ctx context.Context, r *model.TaskResult) (*model.Task, error)
-	// queueSizes returns the number of queued tasks of each queue
-	// ("taskType" or "domain:taskType"), or an error matching
-	// errQueueSizesUnsupported when the server cannot tell.
-	queueSizes(ctx context.Context, queues []string) (map[string]int, error)
+	batchPoller
+	resultPoster
+	queueSizer
 }
 
 // pollRequest is one batch poll.

@@ -83,12 +83,12 @@ func BenchmarkExecute(b *testing.B) {
 	}{{"nop", NopRecorder{}}, {"counting", newCountingRecorder()}} {
 		b.Run("metrics="+rec.name, func(b *testing.B) {
 			r := newRunner(newFake(), WithLogger(quietLogger()), WithMetrics(rec.r))
-			p := newPoller(r, workerKey{"bench", ""}, echo, workerConfig{batchSize: 1, pollInterval: time.Second})
+			e := r.newTaskWorker(workerKey{"bench", ""}, echo, workerConfig{batchSize: 1, pollInterval: time.Second}).executor
 			task := makeTasks("bench", "e", 1)[0]
 			task.ResponseTimeoutSeconds = 3600
 			b.ReportAllocs()
 			for b.Loop() {
-				res := p.execute(&task)
+				res := e.execute(r.workCtx, &task)
 				if res.Status != model.CompletedTask {
 					b.Fatal(res.Status)
 				}

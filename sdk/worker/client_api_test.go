@@ -123,7 +123,7 @@ func TestOverRealClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.WaitWorkers()
-	if !r.v2Off.Load() {
+	if !r.v2.off.Load() {
 		t.Error("update-v2 404 was not taken as 'not supported'")
 	}
 	if !errors.Is(gaveUp[0], client.ErrNotFound) {

@@ -317,17 +317,17 @@ func sourceNames(sources map[string]string) []string {
 
 // logConfig logs a worker's effective configuration once, with the
 // variables that changed it.
-func (p *poller) logConfig(wc workerConfig) {
+func (w *workerState) logConfig(wc workerConfig) {
 	timeout := "adaptive"
-	if p.hasFixed.Load() {
-		timeout = time.Duration(p.fixedTimeout.Load()).String()
+	if w.hasFixed.Load() {
+		timeout = time.Duration(w.fixedTimeout.Load()).String()
 	}
-	l := p.log.WithFields(map[string]interface{}{
+	l := w.log.WithFields(map[string]interface{}{
 		"batchSize":      wc.batchSize,
 		"pollInterval":   wc.pollInterval,
 		"pollTimeout":    timeout,
 		"domain":         wc.domain,
-		"paused":         p.paused.Load(),
+		"paused":         w.paused.Load(),
 		"leaseExtension": !wc.noLease,
 	})
 	if len(wc.sources) > 0 {

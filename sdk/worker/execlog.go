@@ -40,7 +40,7 @@ type execLog struct {
 
 func (l *execLog) add(taskID, line string, now time.Time) {
 	if len(line) > ExecLogLineMaxBytes {
-		line = cutUTF8(line, ExecLogLineMaxBytes) + " …(cut)"
+		line = truncate(line, ExecLogLineMaxBytes) + " …(cut)"
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -50,14 +50,6 @@ func (l *execLog) add(taskID, line string, now time.Time) {
 	}
 	l.bytes += len(line)
 	l.lines = append(l.lines, model.TaskExecLog{Log: line, TaskId: taskID, CreatedTime: now.UnixMilli()})
-}
-
-// cutUTF8 cuts s to at most n bytes without splitting a character.
-func cutUTF8(s string, n int) string {
-	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n]
 }
 
 // attach appends the collected lines (and a note of dropped ones) to res

@@ -15,59 +15,87 @@ import (
 	"github.com/baton-go/baton/sdk/model"
 )
 
+// leaseExtender is what an executor needs from the server: a way to tell
+// it that a task is still being worked on.
+type leaseExtender interface {
+	updateTask(ctx context.Context, r *model.TaskResult) error
+}
+
+// executorDeps is everything an executor uses; the runner fills it in.
+type executorDeps struct {
+	handler  HandlerFunc // with the middleware chain applied
+	lease    leaseExtender
+	clock    clockSource
+	rec      Recorder
+	hooks    Hooks
+	trace    *tracing           // nil: no tracing
+	log      logrus.FieldLogger // the runner's: the base of LoggerFromContext
+	workerID string
+}
+
+// executor runs a worker's handler for one task at a time per slot: with
+// the task's context and deadline, panic recovery and lease extension, and
+// turns what the handler returned into the result to report. It knows
+// nothing of polling or of how the result is delivered.
+type executor struct {
+	executorDeps
+	w *workerState
+}
+
 // execute runs the handler for t and turns what it returned into the result
-// to report. The outcome is decided only after the handler has returned (or
+// to report. ctx is the runner's work context (ended by the shutdown
+// deadline). The outcome is decided only after the handler has returned (or
 // panicked), never by watching the context.
-func (p *poller) execute(t *model.Task) *model.TaskResult {
-	r := p.r
-	info := newExecInfo(t, r.workerID, r.log)
-	ctx := withExecInfo(p.traceContext(r.workCtx, t), info)
+func (e *executor) execute(ctx context.Context, t *model.Task) *model.TaskResult {
+	info := newExecInfo(t, e.workerID, e.log)
+	hctx := withExecInfo(e.trace.taskContext(ctx, t), info)
 	var cancel context.CancelFunc
-	if dl, ok := taskDeadline(t, r.clock.Now()); ok {
-		ctx, cancel = context.WithDeadline(ctx, dl)
+	if dl, ok := taskDeadline(t, e.clock.Now()); ok {
+		hctx, cancel = context.WithDeadline(hctx, dl)
 	}
-	if h := r.hooks.OnTaskStarted; h != nil {
+	if h := e.hooks.OnTaskStarted; h != nil {
 		h(t)
 	}
-	r.rec.ExecuteStarted(t.TaskType)
-	start := r.clock.Now()
-	ls := p.startLease(t)
-	out, err, panicked := callHandler(ctx, p.handler, t)
+	e.rec.ExecuteStarted(t.TaskType)
+	start := e.clock.Now()
+	ls := e.startLease(ctx, t)
+	out, err, panicked := callHandler(hctx, e.handler, t)
 	ls.stop()
 	if cancel != nil {
 		cancel()
 	}
-	end := r.clock.Now()
+	end := e.clock.Now()
 	d := end.Sub(start)
 
-	res, size := resultOf(t, r.workerID, out, err)
+	res, size := resultOf(t, e.workerID, out, err)
 	info.xlog.attach(res, end)
 	kind := outcomeKind(res, out, err, panicked)
 	if kind != "" && res.Status != model.InProgressTask && res.Status != model.CompletedTask {
-		p.failures.Add(1)
+		e.w.failures.Add(1)
 	}
-	r.rec.ExecuteDone(t.TaskType, d, string(res.Status), kind, size)
-	if h := r.hooks.OnTaskFinished; h != nil {
+	e.rec.ExecuteDone(t.TaskType, d, string(res.Status), kind, size)
+	if h := e.hooks.OnTaskFinished; h != nil {
 		h(t, res.Status, d)
 	}
 	// One line per failed execution, with what a person needs to find the
 	// cause: the panic value and stack, the handler's error, or why the
 	// output could not be sent.
+	log := e.w.log
 	switch {
 	case panicked:
 		var pe *panicError
 		if errors.As(err, &pe) {
-			p.log.WithFields(logrus.Fields{"taskId": t.TaskId, "workflowId": t.WorkflowInstanceId, "panic": fmt.Sprint(pe.value), "stack": pe.stack}).
+			log.WithFields(logrus.Fields{"taskId": t.TaskId, "workflowId": t.WorkflowInstanceId, "panic": fmt.Sprint(pe.value), "stack": pe.stack}).
 				Errorf("worker: handler panicked: %v; task reported %s", pe.value, res.Status)
 		}
 	case err != nil:
-		p.log.WithFields(logrus.Fields{"taskId": t.TaskId, "workflowId": t.WorkflowInstanceId, "status": res.Status, "duration": d}).WithError(err).
+		log.WithFields(logrus.Fields{"taskId": t.TaskId, "workflowId": t.WorkflowInstanceId, "status": res.Status, "duration": d}).WithError(err).
 			Warnf("worker: handler failed; task reported %s", res.Status)
 	case kind == ErrorKindOutput:
-		p.log.WithFields(logrus.Fields{"taskId": t.TaskId, "workflowId": t.WorkflowInstanceId, "status": res.Status, "reason": res.ReasonForIncompletion}).
+		log.WithFields(logrus.Fields{"taskId": t.TaskId, "workflowId": t.WorkflowInstanceId, "status": res.Status, "reason": res.ReasonForIncompletion}).
 			Warnf("worker: handler output cannot be sent; task reported %s", res.Status)
-	case debugEnabled(p.log):
-		p.log.WithFields(logrus.Fields{"taskId": t.TaskId, "workflowId": t.WorkflowInstanceId, "status": res.Status, "duration": d}).Debug("worker: handler returned")
+	case debugEnabled(log):
+		log.WithFields(logrus.Fields{"taskId": t.TaskId, "workflowId": t.WorkflowInstanceId, "status": res.Status, "duration": d}).Debug("worker: handler returned")
 	}
 	return res
 }
@@ -163,7 +191,8 @@ func outcomeKind(res *model.TaskResult, out interface{}, err error, panicked boo
 // the server's response timeout does not fire. No goroutine exists between
 // extensions (a timer calls fire).
 type lease struct {
-	p      *poller
+	e      *executor
+	ctx    context.Context // the runner's work context
 	t      *model.Task
 	period time.Duration
 
@@ -173,14 +202,14 @@ type lease struct {
 	firing  sync.WaitGroup
 }
 
-func (p *poller) startLease(t *model.Task) *lease {
-	if t.ResponseTimeoutSeconds <= 0 || p.noLease {
+func (e *executor) startLease(ctx context.Context, t *model.Task) *lease {
+	if t.ResponseTimeoutSeconds <= 0 || e.w.noLease {
 		return nil
 	}
 	period := max(time.Duration(t.ResponseTimeoutSeconds)*time.Second/2, LeaseExtendMinPeriod)
-	l := &lease{p: p, t: t, period: period}
+	l := &lease{e: e, ctx: ctx, t: t, period: period}
 	l.mu.Lock()
-	l.timer = p.r.clock.AfterFunc(period, l.fire)
+	l.timer = e.clock.AfterFunc(period, l.fire)
 	l.mu.Unlock()
 	return l
 }
@@ -189,7 +218,7 @@ func (l *lease) fire() {
 	l.mu.Lock()
 	// After the shutdown deadline the result will not be posted either: let
 	// the server time the task out and hand it to another worker.
-	if l.stopped || l.p.r.workCtx.Err() != nil {
+	if l.stopped || l.ctx.Err() != nil {
 		l.mu.Unlock()
 		return
 	}
@@ -197,27 +226,27 @@ func (l *lease) fire() {
 	l.mu.Unlock()
 	defer l.firing.Done()
 
-	p, r := l.p, l.p.r
-	ctx, cancel := context.WithTimeout(r.workCtx, min(UpdateAttemptTimeout, l.period))
+	e := l.e
+	ctx, cancel := context.WithTimeout(l.ctx, min(UpdateAttemptTimeout, l.period))
 	// No status: a server that does not know extendLease rejects the update
 	// instead of treating it as an IN_PROGRESS result (which would re-queue
 	// the task while it is still running).
-	err := r.api.updateTask(ctx, &model.TaskResult{
+	err := e.lease.updateTask(ctx, &model.TaskResult{
 		TaskId:             l.t.TaskId,
 		WorkflowInstanceId: l.t.WorkflowInstanceId,
-		WorkerId:           r.workerID,
+		WorkerId:           e.workerID,
 		ExtendLease:        true,
 		OutputData:         map[string]interface{}{},
 	})
 	cancel()
 	if err == nil {
-		r.rec.LeaseExtended(l.t.TaskType)
-		if debugEnabled(p.log) {
-			p.log.WithField("taskId", l.t.TaskId).Debug("worker: lease extended")
+		e.rec.LeaseExtended(l.t.TaskType)
+		if debugEnabled(e.w.log) {
+			e.w.log.WithField("taskId", l.t.TaskId).Debug("worker: lease extended")
 		}
 	} else {
-		p.log.WithError(err).WithField("taskId", l.t.TaskId).Warn("worker: lease extension failed")
-		if h := r.hooks.OnWorkerError; h != nil {
+		e.w.log.WithError(err).WithField("taskId", l.t.TaskId).Warn("worker: lease extension failed")
+		if h := e.hooks.OnWorkerError; h != nil {
 			h(l.t.TaskType, fmt.Errorf("extending lease of task %s: %w", l.t.TaskId, err))
 		}
 	}
@@ -230,7 +259,7 @@ func (l *lease) fire() {
 	}
 	l.mu.Lock()
 	if !l.stopped {
-		l.timer = r.clock.AfterFunc(next, l.fire)
+		l.timer = e.clock.AfterFunc(next, l.fire)
 	}
 	l.mu.Unlock()
 }

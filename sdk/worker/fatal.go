@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -179,39 +178,30 @@ func requestURL(base, path string) string {
 	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: path}).String()
 }
 
-// fatalState is a poller's record of misconfiguration answers. Only the
-// poller's loop writes strikes; err is read by other goroutines.
+// fatalState is a poller's record of misconfiguration answers; only the
+// poller's loop touches it.
 type fatalState struct {
 	strikes   int
 	since     time.Time // first answer of the streak
 	successes uint64    // successful polls when the streak began
 	cancel    context.CancelFunc
-
-	mu  sync.Mutex
-	err *ConfigError
-}
-
-// runContext is the context of the poller's loop: fetchCtx, also cancelled
-// when the worker stops on a misconfiguration. stop releases it.
-func (p *poller) runContext() (ctx context.Context, stop func()) {
-	ctx, p.fatal.cancel = context.WithCancel(p.r.fetchCtx)
-	return ctx, p.fatal.cancel
 }
 
 // checkFatal looks at a failed poll's error; once fatalStrikes consecutive
 // failed polls over fatalSpan have proved the configuration wrong it stops
-// the worker: one error line, the hook, TaskRunner.Err, and the loop's
-// context cancelled.
+// the worker: one error line, the runner told (TaskRunner.Err and the
+// OnFatalError hook), and the loop's context cancelled.
 func (p *poller) checkFatal(err error) {
-	ce := misconfiguration(err, p.r.baseURL)
-	successes := p.polls.Load() - p.pollErrors.Load()
+	w := p.w
+	ce := misconfiguration(err, p.baseURL)
+	successes := w.polls.Load() - w.pollErrors.Load()
 	if ce == nil || (p.fatal.strikes > 0 && successes != p.fatal.successes) {
 		p.fatal.strikes = 0
 	}
 	if ce == nil {
 		return
 	}
-	now := p.r.clock.Now()
+	now := p.clock.Now()
 	if p.fatal.strikes == 0 {
 		p.fatal.successes, p.fatal.since = successes, now
 	}
@@ -219,38 +209,31 @@ func (p *poller) checkFatal(err error) {
 	if p.fatal.strikes < fatalStrikes || now.Sub(p.fatal.since) < fatalSpan {
 		return
 	}
-	ce.TaskType, ce.Domain = p.key.taskType, p.key.domain
-	p.fatal.mu.Lock()
-	p.fatal.err = ce
-	p.fatal.mu.Unlock()
+	ce.TaskType, ce.Domain = w.key.taskType, w.key.domain
+	w.fatalMu.Lock()
+	w.fatalErr = ce
+	w.fatalMu.Unlock()
 	fields := logrus.Fields{"url": ce.URL}
 	if ce.Status != 0 {
 		fields["status"] = ce.Status
 	}
-	p.log.WithFields(fields).Error(ce.Error())
-	p.r.addFatal(ce)
-	if h := p.r.hooks.OnFatalError; h != nil {
-		h(p.key.taskType, ce)
+	w.log.WithFields(fields).Error(ce.Error())
+	if p.stopped != nil {
+		p.stopped(ce)
 	}
 	if p.fatal.cancel != nil {
 		p.fatal.cancel()
 	}
 }
 
-// fatalErr is the error the worker stopped with, or nil.
-func (p *poller) fatalErr() error {
-	p.fatal.mu.Lock()
-	defer p.fatal.mu.Unlock()
-	if p.fatal.err == nil {
-		return nil
-	}
-	return p.fatal.err
-}
-
-func (r *TaskRunner) addFatal(err error) {
+// addFatal records why a worker stopped and calls the hook.
+func (r *TaskRunner) addFatal(ce *ConfigError) {
 	r.fatalMu.Lock()
-	r.fatalErrs = append(r.fatalErrs, err)
+	r.fatalErrs = append(r.fatalErrs, ce)
 	r.fatalMu.Unlock()
+	if h := r.hooks.OnFatalError; h != nil {
+		h(ce.TaskType, ce)
+	}
 }
 
 // Err returns why workers stopped on their own, or nil: a *ConfigError

@@ -3,8 +3,6 @@ package worker
 import (
 	"context"
 	"errors"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -13,158 +11,72 @@ import (
 	"github.com/baton-go/baton/sdk/model"
 )
 
-// poller owns one (task type, domain): it reserves slots, polls, and starts a
-// goroutine per task. Its loop is the only writer of the poll state; the
-// fields other goroutines touch are atomics (settings written by the public
-// API, counters read by Workers) plus the small active-task set read by
-// Shutdown.
+// batchPoller is what a poller needs from the server.
+type batchPoller interface {
+	batchPoll(ctx context.Context, req pollRequest) ([]model.Task, error)
+}
+
+// pollerDeps is everything a poller uses besides its worker's state. The
+// runner fills it in (runner.go); nothing in it points back at the runner.
+type pollerDeps struct {
+	api      batchPoller
+	watch    *queueWatcher // the runner's watcher of idle queues
+	holds    chan struct{} // the runner's held-poll permits (WithMaxHeldPolls)
+	clock    clockSource
+	rec      Recorder
+	hooks    Hooks
+	trace    *tracing // nil: no tracing
+	workerID string
+	baseURL  string        // for the messages of ConfigError
+	delay    time.Duration // before the first poll (WithDeferredStart)
+
+	// dispatch runs tasks the poll brought, each in a slot of its own.
+	dispatch func(tasks []model.Task)
+	// stopped is told once that the worker stopped on a misconfiguration.
+	stopped func(*ConfigError)
+}
+
+// poller asks the server for tasks for one worker: it waits for free slots,
+// picks how to wait while the queue is empty (strategy.go), polls, hands the
+// tasks to dispatch, and backs off when the server fails. Its loop is the
+// only goroutine that touches strategy, permit and fatal.
 type poller struct {
-	r       *TaskRunner
-	key     workerKey
-	handler HandlerFunc
-	log     logrus.FieldLogger
+	pollerDeps
+	w *workerState
 
-	queue string // the server's queue name: [domain:]taskType
-
-	// set at start from options and the environment (envconfig.go)
-	noLease bool
-	sources map[string]string
-
-	slots        atomic.Int64 // batch size
-	inFlight     atomic.Int64 // slots in use
-	pollInterval atomic.Int64 // time.Duration
-	fixedTimeout atomic.Int64 // time.Duration; valid when hasFixed
-	hasFixed     atomic.Bool
-	paused       atomic.Bool
-
-	// strategy is the loop's own (strategy.go); idleMode and nextTimeout
-	// mirror it for Workers.
-	strategy    pollStrategy
-	permit      bool // holds one of the runner's held-poll permits (loop only)
-	idleMode    atomic.Int32
-	nextTimeout atomic.Int64
-	// backlog: the last poll without waiting filled every slot it asked
-	// for, so more tasks are likely queued and update-v2 (which fetches the
-	// next task with each result) saves the polls (reporter.go).
-	backlog atomic.Bool
-
-	// wake is signalled (never blocking) when a slot frees up or a setting
-	// changes; the loop re-reads its state after each signal, so a signal
-	// cannot be lost and a spurious one costs one loop turn.
-	wake chan struct{}
-
-	pollErrLog   *errLogLimiter
-	updateErrLog *errLogLimiter
-
-	// status, read by Workers
-	state      atomic.Int32
-	polls      atomic.Uint64
-	pollErrors atomic.Uint64
-	tasks      atomic.Uint64
-	failures   atomic.Uint64
-	giveUps    atomic.Uint64
-	lastPoll   atomic.Int64 // unix nanoseconds
-	polledOK   atomic.Bool
-	lastErr    atomic.Pointer[string]
-
-	activeMu sync.Mutex
-	active   map[string]struct{} // task ids running or being reported
-
-	fatal fatalState // stopping on a misconfiguration: see fatal.go
+	strategy   pollStrategy
+	permit     bool // holds one of the runner's held-poll permits
+	fatal      fatalState
+	pollErrLog *errLogLimiter
 }
 
-func newPoller(r *TaskRunner, key workerKey, h HandlerFunc, wc workerConfig) *poller {
-	fields := logrus.Fields{"taskType": key.taskType, "workerId": r.workerID}
-	if key.domain != "" {
-		fields["domain"] = key.domain
-	}
-	p := &poller{
-		r:            r,
-		key:          key,
-		handler:      h,
-		log:          r.log.WithFields(fields),
-		queue:        queueName(key.taskType, key.domain),
-		wake:         make(chan struct{}, 1),
-		pollErrLog:   newErrLogLimiter("worker: poll failing", ErrorLogInterval, r.clock),
-		updateErrLog: newErrLogLimiter("worker: result updates failing", ErrorLogInterval, r.clock),
-		active:       map[string]struct{}{},
-		noLease:      wc.noLease,
-		sources:      wc.sources,
-	}
-	p.slots.Store(int64(wc.batchSize))
-	p.pollInterval.Store(int64(wc.pollInterval))
-	switch {
-	case wc.pollTimeoutS:
-		p.setFixedTimeout(wc.pollTimeout)
-	case r.cfg.pollTimeoutS:
-		p.setFixedTimeout(r.cfg.pollTimeout)
-	}
-	return p
-}
-
-func (p *poller) setFixedTimeout(d time.Duration) {
-	p.fixedTimeout.Store(int64(d))
-	p.hasFixed.Store(true)
-}
-
-func (p *poller) signal() {
-	select {
-	case p.wake <- struct{}{}:
-	default:
+func newPoller(d pollerDeps, w *workerState) *poller {
+	return &poller{
+		pollerDeps: d,
+		w:          w,
+		pollErrLog: newErrLogLimiter("worker: poll failing", ErrorLogInterval, d.clock),
 	}
 }
 
-func (p *poller) setPaused(paused bool) {
-	if p.paused.Swap(paused) == paused {
-		return
-	}
-	p.r.rec.PausedChanged(p.key.taskType, paused)
-	if paused {
-		p.log.Info("worker: paused")
-	} else {
-		p.log.Info("worker: resumed")
-	}
-	p.signal()
-}
-
-func (p *poller) addSlots(n int) {
-	p.slots.Add(int64(n))
-	p.signal()
-}
-
-// Poller states reported by Workers.
-const (
-	stateStarting int32 = iota
-	statePolling
-	statePaused
-	stateWaitingForSlot
-	stateBackingOff
-	stateIdleWait
-	stateStopped
-	stateWatching
-)
-
-var stateNames = [...]string{"starting", "polling", "paused", "waiting_for_slot", "backing_off", "interval_wait", "stopped", "watching"}
-
-func (p *poller) run() {
-	defer p.r.running.done()
-	defer p.r.pollerStopped()
-	defer p.releasePermit()
-	ctx, stop := p.runContext() // fetchCtx, also ended by checkFatal
+// run polls until ctx ends (Shutdown) or the worker stops on a
+// misconfiguration (fatal.go).
+func (p *poller) run(ctx context.Context) {
+	w := p.w
+	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	p.log.WithFields(logrus.Fields{"batchSize": p.slots.Load(), "pollInterval": time.Duration(p.pollInterval.Load())}).Info("worker: started")
+	p.fatal.cancel = stop
+	defer p.releasePermit()
+	w.log.WithFields(logrus.Fields{"batchSize": w.slots.Load(), "pollInterval": w.interval()}).Info("worker: started")
 	defer func() {
-		p.state.Store(stateStopped)
-		p.log.Info("worker: stopped polling")
+		w.state.Store(stateStopped)
+		w.log.Info("worker: stopped polling")
 	}()
-	if p.paused.Load() {
-		p.r.rec.PausedChanged(p.key.taskType, true)
+	if w.paused.Load() {
+		p.rec.PausedChanged(w.key.taskType, true)
 	}
-	p.r.rec.SlotsChanged(p.key.taskType, 0, int(p.slots.Load()))
-	if d := p.r.cfg.deferStart; d > 0 {
-		if !p.sleep(ctx, d) {
-			return
-		}
+	p.rec.SlotsChanged(w.key.taskType, 0, int(w.slots.Load()))
+	if !sleepCtx(ctx, p.clock, p.delay) {
+		return
 	}
 	errPolicy := backoff.Policy{Min: PollBackoffMin, Max: PollBackoffMax}
 	failures := 0
@@ -173,32 +85,30 @@ func (p *poller) run() {
 	flowing := true
 	var coalesceUntil time.Time // end of the current wait for more free slots
 	for ctx.Err() == nil {
-		if p.paused.Load() {
+		if w.paused.Load() {
 			p.releasePermit()
-			p.state.Store(statePaused)
-			p.waitSignal(ctx)
+			w.state.Store(statePaused)
+			p.waitSignal(ctx, 0)
 			continue
 		}
-		free := p.slots.Load() - p.inFlight.Load()
+		free := w.free()
 		if free <= 0 {
 			p.releasePermit()
-			p.state.Store(stateWaitingForSlot)
-			p.waitSignal(ctx)
+			w.state.Store(stateWaitingForSlot)
+			p.waitSignal(ctx, 0)
 			continue
 		}
-		if flowing && p.backlog.Load() && free < (p.slots.Load()+1)/2 {
+		if flowing && w.backlog.Load() && free < (w.slots.Load()+1)/2 {
 			// Tasks are queued and fewer than half the slots are free:
 			// wait up to PollCoalesce for more to free up, so that one poll
-			// brings many tasks. Real servers spend about as much on a poll
-			// as on a result, so this halves the requests per task at
-			// batch 10 and more (see PollCoalesce).
-			now := p.r.clock.Now()
+			// brings many tasks (see PollCoalesce).
+			now := p.clock.Now()
 			if coalesceUntil.IsZero() {
 				coalesceUntil = now.Add(PollCoalesce)
 			}
 			if d := coalesceUntil.Sub(now); d > 0 {
-				p.state.Store(stateWaitingForSlot)
-				p.waitSignalFor(ctx, d)
+				w.state.Store(stateWaitingForSlot)
+				p.waitSignal(ctx, d)
 				continue
 			}
 		}
@@ -207,19 +117,16 @@ func (p *poller) run() {
 		var timeout time.Duration
 		watchSize := -1 // the queue size that woke a watching worker
 		if !flowing {
-			p.strategy.fixed, p.strategy.fixedTimeout = p.hasFixed.Load(), time.Duration(p.fixedTimeout.Load())
-			w := p.strategy.idle(p.acquirePermit(), p.r.watch.available())
-			p.idleMode.Store(int32(w))
-			timeout = p.strategy.heldTimeout(w, time.Duration(p.pollInterval.Load()))
-			p.nextTimeout.Store(int64(timeout))
-			switch w {
+			var wait idleWait
+			wait, timeout = p.planIdle()
+			switch wait {
 			case idleHold, idleProbe:
 				// Ask for one task: a server that holds a poll until its
 				// whole batch is there wakes it for the first task.
 				count = 1
 			case idleWatch:
-				p.state.Store(stateWatching)
-				woken, size, err := p.r.watch.wait(ctx, p.queue, time.Duration(p.pollInterval.Load()), p.wake)
+				w.state.Store(stateWatching)
+				woken, size, err := p.watch.wait(ctx, w.queue, w.interval(), w.wake)
 				if errors.Is(err, errWatchUnsupported) || !woken {
 					continue // re-plan: interval polls, a new setting, or shutdown
 				}
@@ -230,7 +137,7 @@ func (p *poller) run() {
 				}
 			}
 		}
-		p.state.Store(statePolling)
+		w.state.Store(statePolling)
 		tasks, elapsed, err := p.poll(ctx, count, timeout)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -238,19 +145,19 @@ func (p *poller) run() {
 			}
 			failures++
 			flowing = false
-			p.state.Store(stateBackingOff)
-			if !p.sleep(ctx, errPolicy.Delay(failures)) {
+			w.state.Store(stateBackingOff)
+			if !sleepCtx(ctx, p.clock, errPolicy.Delay(failures)) {
 				return
 			}
 			continue
 		}
 		failures = 0
-		p.backlog.Store(timeout == 0 && len(tasks) >= count)
+		w.backlog.Store(timeout == 0 && len(tasks) >= count)
 		switch p.strategy.observe(timeout > 0, timeout, elapsed, tasks) {
 		case 1:
-			p.log.WithField("pollTimeout", PollTimeoutDefault).Info("worker: server answers held polls as soon as a task is queued; idle polls now wait up to the long timeout")
+			w.log.WithField("pollTimeout", PollTimeoutDefault).Info("worker: server answers held polls as soon as a task is queued; idle polls now wait up to the long timeout")
 		case -1:
-			p.log.Info("worker: server did not answer a held poll when a task was queued; back to short idle polls")
+			w.log.Info("worker: server did not answer a held poll when a task was queued; back to short idle polls")
 		}
 		if len(tasks) > 0 {
 			flowing = true
@@ -260,7 +167,7 @@ func (p *poller) run() {
 		}
 		flowing = false
 		if watchSize > 0 {
-			p.r.watch.falseWake(p.queue, watchSize)
+			p.watch.falseWake(w.queue, watchSize)
 		}
 		if timeout > 0 && elapsed < timeout/2 {
 			// The server answered a held poll at once with nothing: it does
@@ -272,10 +179,22 @@ func (p *poller) run() {
 	}
 }
 
+// planIdle decides how the worker waits for its empty queue, and the
+// timeout of the poll it then makes.
+func (p *poller) planIdle() (idleWait, time.Duration) {
+	w := p.w
+	p.strategy.fixed, p.strategy.fixedTimeout = w.hasFixed.Load(), time.Duration(w.fixedTimeout.Load())
+	wait := p.strategy.idle(p.acquirePermit(), p.watch.available())
+	timeout := p.strategy.heldTimeout(wait, w.interval())
+	w.idleMode.Store(int32(wait))
+	w.nextTimeout.Store(int64(timeout))
+	return wait, timeout
+}
+
 // idleSleep waits the poll interval, with jitter; false when ctx ended.
 func (p *poller) idleSleep(ctx context.Context) bool {
-	p.state.Store(stateIdleWait)
-	return p.sleep(ctx, backoff.Jitter(time.Duration(p.pollInterval.Load()), 0.2))
+	p.w.state.Store(stateIdleWait)
+	return sleepCtx(ctx, p.clock, backoff.Jitter(p.w.interval(), 0.2))
 }
 
 // acquirePermit takes one of the runner's held-poll permits unless the
@@ -283,7 +202,7 @@ func (p *poller) idleSleep(ctx context.Context) bool {
 func (p *poller) acquirePermit() bool {
 	if !p.permit {
 		select {
-		case p.r.holds <- struct{}{}:
+		case p.holds <- struct{}{}:
 			p.permit = true
 		default:
 		}
@@ -293,138 +212,80 @@ func (p *poller) acquirePermit() bool {
 
 func (p *poller) releasePermit() {
 	if p.permit {
-		<-p.r.holds
+		<-p.holds
 		p.permit = false
 	}
 }
 
 // poll makes one batch poll and does its bookkeeping.
 func (p *poller) poll(ctx context.Context, count int, timeout time.Duration) ([]model.Task, time.Duration, error) {
-	r := p.r
+	w := p.w
 	pctx, cancel := context.WithTimeout(ctx, timeout+PollRequestSlack)
-	start := r.clock.Now()
-	tasks, err := r.api.batchPoll(pctx, pollRequest{
-		taskType: p.key.taskType,
-		domain:   p.key.domain,
-		workerID: r.workerID,
+	start := p.clock.Now()
+	tasks, err := p.api.batchPoll(pctx, pollRequest{
+		taskType: w.key.taskType,
+		domain:   w.key.domain,
+		workerID: p.workerID,
 		count:    count,
 		timeout:  timeout,
 	})
 	cancel()
-	now := r.clock.Now()
+	now := p.clock.Now()
 	elapsed := now.Sub(start)
-	p.polls.Add(1)
-	p.tracePoll(start, now, count, timeout, tasks, err)
+	w.polls.Add(1)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, elapsed, err
+			return nil, elapsed, err // Shutdown: no span, no metrics
 		}
+		p.trace.pollFailed(w.key.taskType, p.workerID, start, now, count, timeout, err)
 		kind := classify(err).kind
-		r.rec.PollDone(p.key.taskType, 0, elapsed, kind)
-		p.pollErrors.Add(1)
+		p.rec.PollDone(w.key.taskType, 0, elapsed, kind)
+		w.pollErrors.Add(1)
 		msg := err.Error()
-		p.lastErr.Store(&msg)
-		p.pollErrLog.failure(p.log, err)
-		if h := r.hooks.OnWorkerError; h != nil {
-			h(p.key.taskType, err)
+		w.lastErr.Store(&msg)
+		p.pollErrLog.failure(w.log, err)
+		if h := p.hooks.OnWorkerError; h != nil {
+			h(w.key.taskType, err)
 		}
 		p.checkFatal(err) // see fatal.go
 		return nil, elapsed, err
 	}
-	p.lastPoll.Store(now.UnixNano())
-	p.polledOK.Store(true)
-	p.pollErrLog.success(p.log)
-	r.rec.PollDone(p.key.taskType, len(tasks), elapsed, "")
-	if debugEnabled(p.log) {
-		p.log.WithFields(logrus.Fields{"asked": count, "got": len(tasks), "timeout": timeout, "elapsed": elapsed}).Debug("worker: polled")
+	p.trace.polled(w.key.taskType, p.workerID, start, now, count, timeout, tasks)
+	w.lastPoll.Store(now.UnixNano())
+	w.polledOK.Store(true)
+	p.pollErrLog.success(w.log)
+	p.rec.PollDone(w.key.taskType, len(tasks), elapsed, "")
+	if debugEnabled(w.log) {
+		w.log.WithFields(logrus.Fields{"asked": count, "got": len(tasks), "timeout": timeout, "elapsed": elapsed}).Debug("worker: polled")
 	}
-	if h := r.hooks.OnPoll; h != nil {
-		h(p.key.taskType, len(tasks))
+	if h := p.hooks.OnPoll; h != nil {
+		h(w.key.taskType, len(tasks))
 	}
 	if len(tasks) == 0 {
-		if h := r.hooks.OnEmptyPoll; h != nil {
-			h(p.key.taskType)
+		if h := p.hooks.OnEmptyPoll; h != nil {
+			h(w.key.taskType)
 		}
 	}
 	return tasks, elapsed, nil
 }
 
-// dispatch starts one goroutine per task. A server may hand out more tasks
-// than asked for: all of them run (the slots count goes above the batch size
-// for a while) and the next poll waits until enough have finished.
-func (p *poller) dispatch(tasks []model.Task) {
-	n := p.inFlight.Add(int64(len(tasks)))
-	p.tasks.Add(uint64(len(tasks)))
-	p.r.rec.SlotsChanged(p.key.taskType, int(n), max(0, int(p.slots.Load()-n)))
-	for i := range tasks {
-		p.r.running.add()
-		go p.runSlot(&tasks[i])
+// waitSignal blocks until a wake signal or the end of ctx, and at most d
+// when d > 0.
+func (p *poller) waitSignal(ctx context.Context, d time.Duration) {
+	var timeout <-chan time.Time
+	if d > 0 {
+		t := p.clock.NewTimer(d)
+		defer t.Stop()
+		timeout = t.C()
 	}
-}
-
-// runSlot runs a task and reports its result; when the report hands back the
-// next task (update-v2), the slot runs that one too.
-func (p *poller) runSlot(t *model.Task) {
-	defer p.r.running.done()
-	for t != nil {
-		p.setActive(t.TaskId, true)
-		res := p.execute(t)
-		next := p.deliverTraced(t, res)
-		p.setActive(t.TaskId, false)
-		t = next
-		if t != nil {
-			p.tasks.Add(1)
-		}
-	}
-	n := p.inFlight.Add(-1)
-	p.r.rec.SlotsChanged(p.key.taskType, int(n), max(0, int(p.slots.Load()-n)))
-	p.signal()
-}
-
-func (p *poller) setActive(id string, on bool) {
-	p.activeMu.Lock()
-	if on {
-		p.active[id] = struct{}{}
-	} else {
-		delete(p.active, id)
-	}
-	p.activeMu.Unlock()
-}
-
-func (p *poller) activeTasks() []string {
-	p.activeMu.Lock()
-	defer p.activeMu.Unlock()
-	ids := make([]string, 0, len(p.active))
-	for id := range p.active {
-		ids = append(ids, id)
-	}
-	return ids
-}
-
-// waitSignal blocks until a wake signal or the end of ctx.
-func (p *poller) waitSignal(ctx context.Context) {
 	select {
-	case <-p.wake:
+	case <-p.w.wake:
+	case <-timeout:
 	case <-ctx.Done():
 	}
 }
 
-// waitSignalFor is waitSignal for at most d.
-func (p *poller) waitSignalFor(ctx context.Context, d time.Duration) {
-	t := p.r.clock.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-p.wake:
-	case <-t.C():
-	case <-ctx.Done():
-	}
-}
-
-// sleep waits d on the runner's clock; false when ctx ended first.
-func (p *poller) sleep(ctx context.Context, d time.Duration) bool {
-	return sleepCtx(ctx, p.r.clock, d)
-}
-
+// sleepCtx waits d on clock; false when ctx ended first.
 func sleepCtx(ctx context.Context, clock clockSource, d time.Duration) bool {
 	if d <= 0 {
 		return ctx.Err() == nil

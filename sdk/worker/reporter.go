@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/sirupsen/logrus"
 
@@ -11,88 +12,142 @@ import (
 	"github.com/baton-go/baton/sdk/model"
 )
 
+// resultPoster is what a reporter needs from the server.
+type resultPoster interface {
+	updateTask(ctx context.Context, r *model.TaskResult) error
+	// updateTaskV2 posts r and returns the next task of the same type and
+	// domain, or nil; an error matching errUpdateV2Unsupported when the
+	// server lacks the endpoint.
+	updateTaskV2(ctx context.Context, r *model.TaskResult) (*model.Task, error)
+}
+
+// updateV2 is the runner's update-v2 switch: on when WithUpdateV2 asked for
+// it, off for good once the server has shown it lacks the endpoint.
+type updateV2 struct {
+	wanted bool
+	off    atomic.Bool
+}
+
+func (u *updateV2) usable() bool { return u.wanted && !u.off.Load() }
+
+// reporterDeps is everything a reporter uses; the runner fills it in.
+type reporterDeps struct {
+	api   resultPoster
+	v2    *updateV2
+	clock clockSource
+	rec   Recorder
+	hooks Hooks
+	trace *tracing // nil: no tracing
+	// workerID names the runner on the spans of tasks update-v2 hands back.
+	workerID string
+	// polling is the runner's fetch context: once it ends (Shutdown) no
+	// task is taken back through update-v2.
+	polling context.Context
+}
+
+// reporter delivers a worker's results. It retries a result the server did
+// not accept until the server takes it, rejects it for good, or the
+// shutdown deadline passes; the one place a result is abandoned (giveUp)
+// logs it, counts it and calls the hook. It never drops one silently.
+type reporter struct {
+	reporterDeps
+	w      *workerState
+	errLog *errLogLimiter
+}
+
+func newReporter(d reporterDeps, w *workerState) *reporter {
+	return &reporter{reporterDeps: d, w: w, errLog: newErrLogLimiter("worker: result updates failing", ErrorLogInterval, d.clock)}
+}
+
+// takesNext says whether the slot that posts a result may take the next
+// task back through update-v2. update-v2 saves the next poll, but only a
+// slot that will stay busy may take a task: not while pausing, shutting
+// down or shrinking. And only while the queue has a backlog: the server
+// looks for the next task with a poll held for 100 ms
+// (ExecutionService.getLastPollTask), which on an empty queue holds the slot
+// and a server thread for nothing.
+func (rp *reporter) takesNext() bool {
+	w := rp.w
+	return rp.v2.usable() && !w.paused.Load() && rp.polling.Err() == nil &&
+		w.inFlight.Load() <= w.slots.Load() && w.backlog.Load()
+}
+
 // deliver posts res until the server accepts it, rejects it for good, or the
-// shutdown deadline passes (workCtx ends). Each attempt gets a fresh context
-// with its own timeout. It returns the next task when the server handed one
-// back through update-v2; that task is already IN_PROGRESS on the server and
-// must be run.
-func (p *poller) deliver(res *model.TaskResult) *model.Task {
-	r := p.r
-	// update-v2 saves the next poll, but only a slot that will stay busy may
-	// take a task: not while pausing, shutting down or shrinking.
-	// And only while the queue has a backlog: the server looks for the next
-	// task with a poll held for 100 ms (ExecutionService.getLastPollTask),
-	// which on an empty queue holds the slot and a server thread for nothing.
-	useV2 := r.cfg.updateV2 && !r.v2Off.Load() && !p.paused.Load() &&
-		r.fetchCtx.Err() == nil && p.inFlight.Load() <= p.slots.Load() && p.backlog.Load()
+// shutdown deadline passes (ctx, the runner's work context, ends). Each
+// attempt gets a fresh context with its own timeout. It returns the next
+// task when the server handed one back through update-v2; that task is
+// already IN_PROGRESS on the server and must be run.
+func (rp *reporter) deliver(ctx context.Context, res *model.TaskResult) *model.Task {
+	w := rp.w
+	useV2 := rp.takesNext()
 	if res.TaskId == "" || res.WorkflowInstanceId == "" {
 		// The server cannot accept it (and the client refuses to send it).
-		p.giveUp(res, fmt.Errorf("result has no task id or workflow id (task id %q, workflow id %q)", res.TaskId, res.WorkflowInstanceId))
+		rp.giveUp(res, fmt.Errorf("result has no task id or workflow id (task id %q, workflow id %q)", res.TaskId, res.WorkflowInstanceId))
 		return nil
 	}
 	policy := backoff.Policy{Min: UpdateBackoffMin, Max: UpdateBackoffMax}
 	var lastErr error
 	for attempt := 1; ; attempt++ {
-		if r.workCtx.Err() != nil {
-			p.giveUp(res, shutdownErr(lastErr))
+		if ctx.Err() != nil {
+			rp.giveUp(res, shutdownErr(lastErr))
 			return nil
 		}
-		ctx, cancel := context.WithTimeout(r.workCtx, UpdateAttemptTimeout)
-		start := r.clock.Now()
+		actx, cancel := context.WithTimeout(ctx, UpdateAttemptTimeout)
+		start := rp.clock.Now()
 		var next *model.Task
 		var err error
 		if useV2 {
-			next, err = r.api.updateTaskV2(ctx, res)
+			next, err = rp.api.updateTaskV2(actx, res)
 			if err != nil && errors.Is(err, errUpdateV2Unsupported) {
 				cancel()
-				if !r.v2Off.Swap(true) {
-					p.log.Info("worker: server has no update-v2; using plain updates")
+				if !rp.v2.off.Swap(true) {
+					w.log.Info("worker: server has no update-v2; using plain updates")
 				}
 				useV2 = false
 				attempt--
 				continue
 			}
 		} else {
-			err = r.api.updateTask(ctx, res)
+			err = rp.api.updateTask(actx, res)
 		}
 		cancel()
-		d := r.clock.Now().Sub(start)
+		d := rp.clock.Now().Sub(start)
 		if err == nil {
-			r.rec.UpdateDone(p.key.taskType, d, "")
-			p.updateErrLog.success(p.log)
-			if debugEnabled(p.log) {
-				p.log.WithFields(logrus.Fields{"taskId": res.TaskId, "status": res.Status, "duration": d, "attempt": attempt}).Debug("worker: result posted")
+			rp.rec.UpdateDone(w.key.taskType, d, "")
+			rp.errLog.success(w.log)
+			if debugEnabled(w.log) {
+				w.log.WithFields(logrus.Fields{"taskId": res.TaskId, "status": res.Status, "duration": d, "attempt": attempt}).Debug("worker: result posted")
 			}
 			if useV2 && next == nil {
-				p.backlog.Store(false) // the queue ran dry
+				w.backlog.Store(false) // the queue ran dry
 			}
 			return next
 		}
 		c := classify(err)
-		r.rec.UpdateDone(p.key.taskType, d, c.kind)
+		rp.rec.UpdateDone(w.key.taskType, d, c.kind)
 		lastErr = err
-		if r.workCtx.Err() != nil {
-			p.giveUp(res, shutdownErr(err))
+		if ctx.Err() != nil {
+			rp.giveUp(res, shutdownErr(err))
 			return nil
 		}
 		if !c.retryable {
-			p.giveUp(res, fmt.Errorf("server rejected the result: %w", err))
+			rp.giveUp(res, fmt.Errorf("server rejected the result: %w", err))
 			return nil
 		}
-		if h := r.hooks.OnUpdateFailed; h != nil {
+		if h := rp.hooks.OnUpdateFailed; h != nil {
 			h(res, err, attempt)
 		}
 		if attempt >= UpdateWarnAfter {
-			p.updateErrLog.failure(p.log, err)
-		} else if debugEnabled(p.log) {
-			p.log.WithError(err).WithFields(logrus.Fields{"taskId": res.TaskId, "attempt": attempt}).Debug("worker: posting result failed; will retry")
+			rp.errLog.failure(w.log, err)
+		} else if debugEnabled(w.log) {
+			w.log.WithError(err).WithFields(logrus.Fields{"taskId": res.TaskId, "attempt": attempt}).Debug("worker: posting result failed; will retry")
 		}
 		delay := policy.Delay(attempt)
 		if c.retryAfter > delay {
 			delay = c.retryAfter
 		}
-		if !sleepCtx(r.workCtx, r.clock, delay) {
-			p.giveUp(res, shutdownErr(err))
+		if !sleepCtx(ctx, rp.clock, delay) {
+			rp.giveUp(res, shutdownErr(err))
 			return nil
 		}
 	}
@@ -107,16 +162,16 @@ func shutdownErr(last error) error {
 
 // giveUp is the one place a result is abandoned: it is logged, counted and
 // handed to the hook, never dropped silently.
-func (p *poller) giveUp(res *model.TaskResult, err error) {
-	p.giveUps.Add(1)
-	p.traceGaveUp(res, err)
-	p.r.rec.UpdateGaveUp(p.key.taskType)
-	p.log.WithError(err).WithFields(logrus.Fields{
+func (rp *reporter) giveUp(res *model.TaskResult, err error) {
+	rp.w.giveUps.Add(1)
+	rp.trace.gaveUp(res, err)
+	rp.rec.UpdateGaveUp(rp.w.key.taskType)
+	rp.w.log.WithError(err).WithFields(logrus.Fields{
 		"taskId":     res.TaskId,
 		"workflowId": res.WorkflowInstanceId,
 		"status":     res.Status,
 	}).Error("worker: giving up on posting a task result")
-	if h := p.r.hooks.OnUpdateGaveUp; h != nil {
+	if h := rp.hooks.OnUpdateGaveUp; h != nil {
 		h(res, err)
 	}
 }

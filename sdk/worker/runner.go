@@ -7,13 +7,32 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
 	"github.com/baton-go/baton/sdk/model"
 )
+
+// How this package is put together. The runner (this file) owns the
+// lifecycles: the fetch and work contexts, the goroutine tracker and the
+// held-poll permits, and wires one taskWorker per (task type, domain) from
+// parts that each get a struct of what they need, never the runner itself:
+//
+//   - state.go     workerState: a worker's settings, slots and counters, the
+//     only thing its parts share;
+//   - poller.go    asks for tasks and backs off; how an idle worker waits is
+//     decided by strategy.go (pure logic, tested without a server) and
+//     watcher.go (the runner's one queue-size watcher);
+//   - slots.go     a goroutine per task: executor, then reporter;
+//   - executor.go  runs a handler: context, deadline, panic recovery, lease
+//     extension; knows nothing of polling or delivery;
+//   - reporter.go  delivers results, retrying until accepted, rejected for
+//     good or past the shutdown deadline; never drops one silently;
+//   - fatal.go     stops a worker whose server answers prove the
+//     configuration wrong; classify.go says which errors are retried.
+//
+// api.go is the seam to sdk/client; each part sees only its slice of it.
 
 // TaskRunner polls task queues, runs handlers and reports their results. One
 // runner serves any number of task types; each (task type, domain) gets its
@@ -39,8 +58,8 @@ type TaskRunner struct {
 
 	running tracker // every goroutine the runner starts
 
-	// v2Off is set once the server has shown it lacks update-v2.
-	v2Off atomic.Bool
+	// v2 is the update-v2 switch every reporter shares (reporter.go).
+	v2 updateV2
 	// holds has a slot per held poll the runner may have open on the
 	// server at once (WithMaxHeldPolls); idle workers without one watch.
 	holds chan struct{}
@@ -57,13 +76,11 @@ type TaskRunner struct {
 	fatalErrs []error // see TaskRunner.Err
 
 	mu       sync.Mutex
-	pollers  map[workerKey]*poller
-	order    []*poller
+	workers  map[workerKey]*taskWorker
+	order    []*taskWorker
 	paused   map[string]bool // by task type, also for workers not yet started
 	shutdown bool
 }
-
-type workerKey struct{ taskType, domain string }
 
 func newRunner(api taskAPI, opts ...Option) *TaskRunner {
 	cfg := runnerConfig{}
@@ -111,9 +128,10 @@ func newRunner(api taskAPI, opts ...Option) *TaskRunner {
 		hooks:    cfg.hooks,
 		clock:    cfg.clock,
 		workerID: cfg.workerID,
-		pollers:  map[workerKey]*poller{},
+		workers:  map[workerKey]*taskWorker{},
 		paused:   map[string]bool{},
 		holds:    make(chan struct{}, cfg.maxHeld),
+		v2:       updateV2{wanted: cfg.updateV2},
 	}
 	r.watch = newQueueWatcher(api, cfg.clock, cfg.logger.WithField("workerId", cfg.workerID))
 	if s, ok := api.(serverURL); ok {
@@ -182,35 +200,35 @@ func (r *TaskRunner) Start(taskName string, h HandlerFunc, opts ...WorkerOption)
 		return ErrShutdown
 	}
 	key := workerKey{taskName, wc.domain}
-	if p, ok := r.pollers[key]; ok {
-		if err := p.fatalErr(); err != nil {
+	if tw, ok := r.workers[key]; ok {
+		if err := tw.stoppedFor(); err != nil {
 			return err // it stopped for good; more slots would not poll
 		}
 		if _, fromEnv := wc.sources["batchSize"]; fromEnv {
 			// The operator's number is the worker's total, not an increment.
-			p.slots.Store(int64(wc.batchSize))
-			p.signal()
+			tw.slots.Store(int64(wc.batchSize))
+			tw.signal()
 		} else {
-			p.addSlots(wc.batchSize)
+			tw.addSlots(wc.batchSize)
 		}
-		p.pollInterval.Store(int64(wc.pollInterval))
+		tw.pollInterval.Store(int64(wc.pollInterval))
 		if wc.pollTimeoutS {
-			p.setFixedTimeout(wc.pollTimeout)
+			tw.setFixedTimeout(wc.pollTimeout)
 		}
-		p.log.WithField("batchSize", p.slots.Load()).Info("worker: added slots")
+		tw.log.WithField("batchSize", tw.slots.Load()).Info("worker: added slots")
 		return nil
 	}
 	h, err := chain(h, r.tracingMiddleware(), r.cfg.middleware, wc.middleware)
 	if err != nil {
 		return fmt.Errorf("%w (task type %q)", err, taskName)
 	}
-	p := newPoller(r, key, h, wc)
+	tw := r.newTaskWorker(key, h, wc)
 	if r.paused[taskName] || wc.paused {
-		p.paused.Store(true)
+		tw.paused.Store(true)
 	}
-	p.logConfig(wc)
-	r.pollers[key] = p
-	r.order = append(r.order, p)
+	tw.logConfig(wc)
+	r.workers[key] = tw
+	r.order = append(r.order, tw)
 	r.livePollers++
 	if !r.watchStarted {
 		r.watchStarted = true
@@ -221,8 +239,62 @@ func (r *TaskRunner) Start(taskName string, h HandlerFunc, opts ...WorkerOption)
 		}()
 	}
 	r.running.add()
-	go p.run()
+	go func() {
+		defer r.running.done()
+		defer r.pollerStopped()
+		tw.poller.run(r.fetchCtx)
+	}()
 	return nil
+}
+
+// newTaskWorker builds a worker's state and its three parts, each given
+// what it needs and nothing more.
+func (r *TaskRunner) newTaskWorker(key workerKey, h HandlerFunc, wc workerConfig) *taskWorker {
+	fields := logrus.Fields{"taskType": key.taskType, "workerId": r.workerID}
+	if key.domain != "" {
+		fields["domain"] = key.domain
+	}
+	var runnerTimeout *time.Duration
+	if r.cfg.pollTimeoutS {
+		runnerTimeout = &r.cfg.pollTimeout
+	}
+	w := newWorkerState(key, r.log.WithFields(fields), wc, runnerTimeout)
+	tw := &taskWorker{workerState: w, rec: r.rec, running: &r.running, work: r.workCtx}
+	tw.executor = &executor{w: w, executorDeps: executorDeps{
+		handler:  h,
+		lease:    r.api,
+		clock:    r.clock,
+		rec:      r.rec,
+		hooks:    r.hooks,
+		trace:    r.cfg.tracing,
+		log:      r.log,
+		workerID: r.workerID,
+	}}
+	tw.reporter = newReporter(reporterDeps{
+		api:      r.api,
+		v2:       &r.v2,
+		clock:    r.clock,
+		rec:      r.rec,
+		hooks:    r.hooks,
+		trace:    r.cfg.tracing,
+		workerID: r.workerID,
+		polling:  r.fetchCtx,
+	}, w)
+	tw.poller = newPoller(pollerDeps{
+		api:      r.api,
+		watch:    r.watch,
+		holds:    r.holds,
+		clock:    r.clock,
+		rec:      r.rec,
+		hooks:    r.hooks,
+		trace:    r.cfg.tracing,
+		workerID: r.workerID,
+		baseURL:  r.baseURL,
+		delay:    r.cfg.deferStart,
+		dispatch: tw.dispatch,
+		stopped:  r.addFatal,
+	}, w)
+	return tw
 }
 
 // Pause stops polling taskName (every domain) from the next poll on; tasks
@@ -241,10 +313,10 @@ func (r *TaskRunner) setPaused(taskName string, paused bool) {
 	} else {
 		delete(r.paused, taskName)
 	}
-	ps := r.pollersOf(taskName)
+	ws := r.workersNamed(taskName)
 	r.mu.Unlock()
-	for _, p := range ps {
-		p.setPaused(paused)
+	for _, tw := range ws {
+		tw.setPaused(paused)
 	}
 }
 
@@ -255,14 +327,14 @@ func (r *TaskRunner) SetBatchSize(taskName string, n int) error {
 	if n < 1 {
 		return fmt.Errorf("worker: batchSize must be >= 1, got %d (task type %q)", n, taskName)
 	}
-	ps, err := r.workersOf(taskName)
+	ws, err := r.workersOf(taskName)
 	if err != nil {
 		return err
 	}
-	for _, p := range ps {
-		p.slots.Store(int64(n))
-		p.signal()
-		p.log.WithField("batchSize", n).Info("worker: batch size changed")
+	for _, tw := range ws {
+		tw.slots.Store(int64(n))
+		tw.signal()
+		tw.log.WithField("batchSize", n).Info("worker: batch size changed")
 	}
 	return nil
 }
@@ -272,36 +344,36 @@ func (r *TaskRunner) SetPollInterval(taskName string, d time.Duration) error {
 	if d < PollIntervalMin {
 		return fmt.Errorf("worker: pollInterval must be >= %v, got %v (task type %q)", PollIntervalMin, d, taskName)
 	}
-	ps, err := r.workersOf(taskName)
+	ws, err := r.workersOf(taskName)
 	if err != nil {
 		return err
 	}
-	for _, p := range ps {
-		p.pollInterval.Store(int64(d))
-		p.signal()
+	for _, tw := range ws {
+		tw.pollInterval.Store(int64(d))
+		tw.signal()
 	}
 	return nil
 }
 
-func (r *TaskRunner) workersOf(taskName string) ([]*poller, error) {
+func (r *TaskRunner) workersOf(taskName string) ([]*taskWorker, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	ps := r.pollersOf(taskName)
-	if len(ps) == 0 {
+	ws := r.workersNamed(taskName)
+	if len(ws) == 0 {
 		return nil, fmt.Errorf("worker: no worker for task type %q", taskName)
 	}
-	return ps, nil
+	return ws, nil
 }
 
-// pollersOf needs r.mu held.
-func (r *TaskRunner) pollersOf(taskName string) []*poller {
-	var ps []*poller
-	for _, p := range r.order {
-		if p.key.taskType == taskName {
-			ps = append(ps, p)
+// workersNamed needs r.mu held.
+func (r *TaskRunner) workersNamed(taskName string) []*taskWorker {
+	var ws []*taskWorker
+	for _, tw := range r.order {
+		if tw.key.taskType == taskName {
+			ws = append(ws, tw)
 		}
 	}
-	return ps
+	return ws
 }
 
 // WaitWorkers blocks until every worker has stopped and every task it
@@ -343,11 +415,11 @@ func (r *TaskRunner) Shutdown(ctx context.Context) error {
 
 func (r *TaskRunner) undrained() []string {
 	r.mu.Lock()
-	ps := append([]*poller(nil), r.order...)
+	ws := append([]*taskWorker(nil), r.order...)
 	r.mu.Unlock()
 	var ids []string
-	for _, p := range ps {
-		ids = append(ids, p.activeTasks()...)
+	for _, tw := range ws {
+		ids = append(ids, tw.activeTasks()...)
 	}
 	sort.Strings(ids)
 	return ids

@@ -2,7 +2,6 @@ package worker
 
 import (
 	"encoding/json"
-	"maps"
 	"net/http"
 	"time"
 )
@@ -64,37 +63,11 @@ func (s WorkerStatus) MarshalJSON() ([]byte, error) {
 // Workers lists the runner's workers in the order they were started.
 func (r *TaskRunner) Workers() []WorkerStatus {
 	r.mu.Lock()
-	ps := append([]*poller(nil), r.order...)
+	ws := append([]*taskWorker(nil), r.order...)
 	r.mu.Unlock()
-	out := make([]WorkerStatus, 0, len(ps))
-	for _, p := range ps {
-		s := WorkerStatus{
-			TaskType:      p.key.taskType,
-			Domain:        p.key.domain,
-			BatchSize:     int(p.slots.Load()),
-			PollInterval:  time.Duration(p.pollInterval.Load()),
-			PollTimeout:   time.Duration(p.nextTimeout.Load()),
-			IdleWait:      idleWait(p.idleMode.Load()).String(),
-			Paused:        p.paused.Load(),
-			State:         stateNames[p.state.Load()],
-			SlotsInUse:    int(p.inFlight.Load()),
-			Polls:         p.polls.Load(),
-			PollErrors:    p.pollErrors.Load(),
-			Tasks:         p.tasks.Load(),
-			Failures:      p.failures.Load(),
-			UpdateGiveUps: p.giveUps.Load(),
-			Ready:         p.polledOK.Load(),
-
-			LeaseExtension: !p.noLease,
-			ConfigSources:  maps.Clone(p.sources),
-		}
-		if ns := p.lastPoll.Load(); ns != 0 {
-			s.LastPoll = time.Unix(0, ns).UTC()
-		}
-		if e := p.lastErr.Load(); e != nil {
-			s.LastError = *e
-		}
-		out = append(out, s)
+	out := make([]WorkerStatus, 0, len(ws))
+	for _, tw := range ws {
+		out = append(out, tw.status())
 	}
 	return out
 }

@@ -134,40 +134,46 @@ func taskAttrs(t *model.Task, workerID string) []attribute.KeyValue {
 	return a
 }
 
-// tracePoll records a poll: a failed one as a span of its own, and for each
-// task received a task span starting when the poll started, with the poll
-// as its first child.
-func (p *poller) tracePoll(start, end time.Time, count int, timeout time.Duration, tasks []model.Task, err error) {
-	tr := p.r.cfg.tracing
-	if tr == nil || (err != nil && p.r.fetchCtx.Err() != nil) { // no span for a poll cancelled by Shutdown
+// pollFailed records a failed poll as a span of its own.
+func (tr *tracing) pollFailed(taskType, workerID string, start, end time.Time, count int, timeout time.Duration, err error) {
+	if tr == nil {
 		return
 	}
-	pollAttrs := []attribute.KeyValue{
-		attrTaskType.String(p.key.taskType), attrAsked.Int(count), attrReceived.Int(len(tasks)),
-		attrTimeout.Int64(timeout.Milliseconds()), attrWorkerID.String(p.r.workerID),
-	}
-	if err != nil {
-		_, s := tr.tracer.Start(context.Background(), "conductor.poll "+p.key.taskType,
-			trace.WithTimestamp(start), trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(pollAttrs...))
-		s.RecordError(err)
-		s.SetStatus(codes.Error, err.Error())
-		s.End(trace.WithTimestamp(end))
+	_, s := tr.tracer.Start(context.Background(), "conductor.poll "+taskType,
+		trace.WithTimestamp(start), trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(pollAttrs(taskType, workerID, count, 0, timeout)...))
+	s.RecordError(err)
+	s.SetStatus(codes.Error, err.Error())
+	s.End(trace.WithTimestamp(end))
+}
+
+// polled starts, for each task a poll brought, a task span beginning when
+// the poll started, with the poll as its first child.
+func (tr *tracing) polled(taskType, workerID string, start, end time.Time, count int, timeout time.Duration, tasks []model.Task) {
+	if tr == nil {
 		return
 	}
+	attrs := pollAttrs(taskType, workerID, count, len(tasks), timeout)
 	for i := range tasks {
-		t := &tasks[i]
-		tt := tr.begin(p, t, start, "poll")
-		_, s := tr.tracer.Start(tt.ctx, "conductor.poll "+p.key.taskType,
-			trace.WithTimestamp(start), trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(pollAttrs...))
+		tt := tr.begin(&tasks[i], workerID, start, "poll")
+		_, s := tr.tracer.Start(tt.ctx, "conductor.poll "+taskType,
+			trace.WithTimestamp(start), trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
 		s.End(trace.WithTimestamp(end))
 	}
 }
 
-func (tr *tracing) begin(p *poller, t *model.Task, start time.Time, via string) *taskTrace {
+func pollAttrs(taskType, workerID string, asked, received int, timeout time.Duration) []attribute.KeyValue {
+	return []attribute.KeyValue{
+		attrTaskType.String(taskType), attrAsked.Int(asked), attrReceived.Int(received),
+		attrTimeout.Int64(timeout.Milliseconds()), attrWorkerID.String(workerID),
+	}
+}
+
+func (tr *tracing) begin(t *model.Task, workerID string, start time.Time, via string) *taskTrace {
 	parent := remoteParent(context.Background(), t.InputData)
 	ctx, span := tr.tracer.Start(parent, "conductor.task "+t.TaskType, trace.WithTimestamp(start),
 		trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithAttributes(append(taskAttrs(t, p.r.workerID), attrVia.String(via))...))
+		trace.WithAttributes(append(taskAttrs(t, workerID), attrVia.String(via))...))
 	tt := &taskTrace{ctx: ctx, span: span}
 	tr.tasks.Store(t.TaskId, tt)
 	return tt
@@ -175,8 +181,7 @@ func (tr *tracing) begin(p *poller, t *model.Task, start time.Time, via string) 
 
 // traceContext is the base of a handler's context: ctx with the task span,
 // so the execution span and the handler's own spans nest under it.
-func (p *poller) traceContext(ctx context.Context, t *model.Task) context.Context {
-	tr := p.r.cfg.tracing
+func (tr *tracing) taskContext(ctx context.Context, t *model.Task) context.Context {
 	if tr == nil {
 		return ctx
 	}
@@ -214,20 +219,20 @@ func (tr *tracing) middleware(workerID string) Middleware {
 // deliverTraced delivers res inside an update span, ends the task's span
 // with the final status, and starts the span of a task handed back by
 // update-v2.
-func (p *poller) deliverTraced(t *model.Task, res *model.TaskResult) *model.Task {
-	tr := p.r.cfg.tracing
+func (rp *reporter) deliverTraced(ctx context.Context, t *model.Task, res *model.TaskResult) *model.Task {
+	tr := rp.trace
 	if tr == nil {
-		return p.deliver(res)
+		return rp.deliver(ctx, res)
 	}
 	v, ok := tr.tasks.Load(t.TaskId)
 	if !ok {
-		return p.deliver(res)
+		return rp.deliver(ctx, res)
 	}
 	tt := v.(*taskTrace)
 	_, us := tr.tracer.Start(tt.ctx, "conductor.update "+t.TaskType, trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(attrTaskType.String(t.TaskType), attrTaskID.String(t.TaskId), attrStatus.String(string(res.Status))))
-	start := p.r.clock.Now()
-	next := p.deliver(res)
+	start := rp.clock.Now()
+	next := rp.deliver(ctx, res)
 	if tt.gaveUp != nil {
 		us.RecordError(tt.gaveUp)
 		us.SetStatus(codes.Error, "result not delivered: "+tt.gaveUp.Error())
@@ -243,14 +248,13 @@ func (p *poller) deliverTraced(t *model.Task, res *model.TaskResult) *model.Task
 	tt.span.End()
 	tr.tasks.Delete(t.TaskId)
 	if next != nil {
-		tr.begin(p, next, start, "update-v2")
+		tr.begin(next, rp.workerID, start, "update-v2")
 	}
 	return next
 }
 
-// traceGaveUp notes a result that was not delivered on its task's trace.
-func (p *poller) traceGaveUp(res *model.TaskResult, err error) {
-	tr := p.r.cfg.tracing
+// gaveUp notes a result that was not delivered on its task's trace.
+func (tr *tracing) gaveUp(res *model.TaskResult, err error) {
 	if tr == nil {
 		return
 	}

@@ -19,7 +19,7 @@ const watchQueryMax = 4000
 // watchQueryMax bytes of queue names) and wakes the workers whose queue has
 // tasks. See strategy.go for when workers use it.
 type queueWatcher struct {
-	api   taskAPI
+	api   queueSizer
 	clock clockSource
 	log   logrus.FieldLogger
 	errs  *errLogLimiter
@@ -45,11 +45,19 @@ type quietMark struct {
 	until time.Time
 }
 
+// queueSizer is what the watcher needs from the server.
+type queueSizer interface {
+	// queueSizes returns the number of queued tasks of each queue
+	// ("taskType" or "domain:taskType"), or an error matching
+	// errQueueSizesUnsupported when the server cannot tell.
+	queueSizes(ctx context.Context, queues []string) (map[string]int, error)
+}
+
 // errWatchUnsupported is returned by wait when the server cannot tell queue
 // sizes: the worker falls back to polling at its interval.
 var errWatchUnsupported = errors.New("worker: server does not report queue sizes")
 
-func newQueueWatcher(api taskAPI, clock clockSource, log logrus.FieldLogger) *queueWatcher {
+func newQueueWatcher(api queueSizer, clock clockSource, log logrus.FieldLogger) *queueWatcher {
 	return &queueWatcher{
 		api:     api,
 		clock:   clock,

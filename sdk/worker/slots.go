@@ -1,0 +1,68 @@
+package worker
+
+import (
+	"context"
+
+	"github.com/baton-go/baton/sdk/model"
+)
+
+// taskWorker is one started worker (a task type in a domain): its state and
+// the three parts that serve it. The poller fills slots; each slot is a
+// goroutine that runs one task through the executor and hands the result to
+// the reporter, and runs the next task when update-v2 hands one back.
+type taskWorker struct {
+	*workerState
+	poller   *poller
+	executor *executor
+	reporter *reporter
+
+	rec     Recorder
+	running *tracker        // the runner's: every goroutine it waits for
+	work    context.Context // the runner's work context (handlers, deliveries)
+}
+
+// dispatch starts one slot per task. A server may hand out more tasks than
+// asked for: all of them run (the slots count goes above the batch size for
+// a while) and the next poll waits until enough have finished.
+func (tw *taskWorker) dispatch(tasks []model.Task) {
+	n := tw.inFlight.Add(int64(len(tasks)))
+	tw.tasks.Add(uint64(len(tasks)))
+	tw.rec.SlotsChanged(tw.key.taskType, int(n), max(0, int(tw.slots.Load()-n)))
+	for i := range tasks {
+		tw.running.add()
+		go tw.runSlot(&tasks[i])
+	}
+}
+
+// runSlot runs a task and reports its result; when the report hands back the
+// next task (update-v2), the slot runs that one too.
+func (tw *taskWorker) runSlot(t *model.Task) {
+	defer tw.running.done()
+	for t != nil {
+		tw.setActive(t.TaskId, true)
+		res := tw.executor.execute(tw.work, t)
+		next := tw.reporter.deliverTraced(tw.work, t, res)
+		tw.setActive(t.TaskId, false)
+		t = next
+		if t != nil {
+			tw.tasks.Add(1)
+		}
+	}
+	n := tw.inFlight.Add(-1)
+	tw.rec.SlotsChanged(tw.key.taskType, int(n), max(0, int(tw.slots.Load()-n)))
+	tw.signal()
+}
+
+// setPaused pauses or resumes polling.
+func (tw *taskWorker) setPaused(paused bool) {
+	if tw.paused.Swap(paused) == paused {
+		return
+	}
+	tw.rec.PausedChanged(tw.key.taskType, paused)
+	if paused {
+		tw.log.Info("worker: paused")
+	} else {
+		tw.log.Info("worker: resumed")
+	}
+	tw.signal()
+}
