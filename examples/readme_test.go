@@ -70,8 +70,8 @@ var (
 	_ = worker.Terminal
 )
 
-func fragment(auth *settings.AuthenticationSettings, httpSettings *settings.HttpSettings, apiClient *client.APIClient) {
-	_, _, _ = auth, httpSettings, apiClient
+func fragment(ctx context.Context, auth *settings.AuthenticationSettings, httpSettings *settings.HttpSettings, apiClient *client.APIClient) {
+	_, _, _, _ = ctx, auth, httpSettings, apiClient
 	{
 `
 

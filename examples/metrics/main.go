@@ -14,9 +14,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
-	"strings"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -62,7 +63,7 @@ const (
 
 // run serves until ctx ends. ready, when not nil, receives the scrape URL
 // once everything is up (tests use it).
-func run(ctx context.Context, out io.Writer, cfg config, ready chan<- string) error {
+func run(ctx context.Context, out io.Writer, cfg config, ready chan<- string) (err error) {
 	if cfg.workflows < 0 {
 		return fmt.Errorf("-workflows must be >= 0, got %d", cfg.workflows)
 	}
@@ -77,24 +78,28 @@ func run(ctx context.Context, out io.Writer, cfg config, ready chan<- string) er
 
 	// One exporter: a private registry, the recorder on it, and the HTTP
 	// endpoint. The same recorder goes to the runner and to the HTTP client.
-	exp, err := metrics.NewExporter(settings.NewMetricsSettings(settings.DefaultMetricsPath, cfg.port))
+	exp, err := metrics.NewExporter(settings.NewDefaultMetricsSettings())
 	if err != nil {
 		return err
 	}
 	api := client.NewAPIClient(nil, settings.NewHttpSettings(dev.URL()), client.WithObserver(exp.Recorder()))
 	runner := worker.NewTaskRunnerWithApiClient(api, worker.WithMetrics(exp.Recorder()))
 
-	srv, err := exp.NewServer(metrics.WithHost(cfg.host), metrics.WithHandler("/status", runner.StatusHandler()))
+	// Bind first, so that a busy port stops the example here and the URL
+	// printed below is the real one (with -port 0 the system picks it).
+	// Serve then serves /metrics and the runner's /status until run returns.
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.host, strconv.Itoa(cfg.port)))
 	if err != nil {
-		return err
+		return fmt.Errorf("metrics: %w", err)
 	}
-	if err := srv.Start(); err != nil {
-		return err // for example: port in use
-	}
+	serveCtx, stopServing := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() {
+		served <- exp.Serve(serveCtx, metrics.WithListener(ln), metrics.WithHandler("/status", runner.StatusHandler()))
+	}()
 	defer func() {
-		stopCtx, cancel := context.WithTimeout(context.Background(), metrics.ShutdownTimeout)
-		defer cancel()
-		_ = srv.Stop(stopCtx)
+		stopServing()
+		err = errors.Join(err, <-served)
 	}()
 
 	if err := runner.StartWorker(okTask, work, 4, 50*time.Millisecond); err != nil {
@@ -110,8 +115,8 @@ func run(ctx context.Context, out io.Writer, cfg config, ready chan<- string) er
 		}
 	}
 
-	url := srv.URL()
-	status := strings.TrimSuffix(url, settings.DefaultMetricsPath) + "/status"
+	base := baseURL(ln.Addr())
+	url, status := base+settings.DefaultMetricsPath, base+"/status"
 	fmt.Fprintf(out, "metrics: %s\nstatus:  %s\nstarted %d workflows; Ctrl-C to stop\n", url, status, cfg.workflows)
 	if ready != nil {
 		ready <- url
@@ -121,6 +126,16 @@ func run(ctx context.Context, out io.Writer, cfg config, ready chan<- string) er
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return runner.Shutdown(shutdownCtx)
+}
+
+// baseURL is where a browser on this machine reaches addr.
+func baseURL(addr net.Addr) string {
+	a := addr.(*net.TCPAddr)
+	host := a.IP.String()
+	if a.IP.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(a.Port))
 }
 
 // register defines the two task types and a workflow that runs both.

@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -71,5 +75,24 @@ func TestRunServesMetricsAndStops(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), url) {
 		t.Errorf("output does not print the scrape URL %s:\n%s", url, out.String())
+	}
+}
+
+// TestRunStopsOnABusyPort: a taken port ends the example at once with an
+// error naming it, before any worker starts.
+func TestRunStopsOnABusyPort(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	port := busy.Addr().(*net.TCPAddr).Port
+	var out strings.Builder
+	err = run(context.Background(), &out, config{port: port, host: "127.0.0.1", workflows: 1}, nil)
+	if !errors.Is(err, syscall.EADDRINUSE) || !strings.Contains(err.Error(), strconv.Itoa(port)) {
+		t.Fatalf("run on a busy port = %v, want an error wrapping EADDRINUSE that names port %d", err, port)
+	}
+	if out.Len() != 0 {
+		t.Errorf("run printed %q before failing", out.String())
 	}
 }

@@ -25,7 +25,7 @@ type config struct {
 const (
 	defaultWorkflows   = 100
 	defaultBatchSize   = 20
-	defaultMetricsPort = 2112
+	defaultMetricsPort = settings.DefaultMetricsPort
 	defaultTimeout     = 3 * time.Minute
 )
 

@@ -4,7 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
+	"net"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -63,14 +64,11 @@ func run(ctx context.Context, out io.Writer, tty bool, cfg config) (summary, err
 	clientOpts := []client.Option{client.WithLogger(log)}
 	sum.metrics = "disabled (-metrics-port 0)"
 	var (
-		metricsSrv *metrics.Server
-		exp        *metrics.Exporter
-		err        error
+		exp *metrics.Exporter
+		err error
 	)
 	if cfg.metricsPort != 0 {
-		ms := settings.NewDefaultMetricsSettings()
-		ms.Port = cfg.metricsPort
-		if exp, err = metrics.NewExporter(ms); err != nil {
+		if exp, err = metrics.NewExporter(settings.NewDefaultMetricsSettings()); err != nil {
 			return sum, err
 		}
 		recorder = exp.Recorder()
@@ -104,14 +102,15 @@ func run(ctx context.Context, out io.Writer, tty bool, cfg config) (summary, err
 	)
 	if exp != nil {
 		// The runner's worker status goes beside /metrics on the same port.
-		metricsSrv, err = startMetrics(exp, runner, log)
+		base, stop, err := serveMetrics(exp, cfg.metricsPort, runner, log)
 		if err != nil {
 			fmt.Fprintf(out, "Metrics unavailable, continuing without them: %v\n", err)
 			sum.metrics = fmt.Sprintf("unavailable (%v)", err)
 		} else {
-			defer stopMetrics(metricsSrv)
-			sum.metrics = fmt.Sprintf("%s and worker status at %s (served while the run lasted)", metricsSrv.URL(), statusURL(metricsSrv))
-			fmt.Fprintf(out, "Prometheus metrics at %s, worker status at %s\n", metricsSrv.URL(), statusURL(metricsSrv))
+			defer stop()
+			metricsURL, statusURL := base+settings.DefaultMetricsPath, base+statusPath
+			sum.metrics = fmt.Sprintf("%s and worker status at %s (served while the run lasted)", metricsURL, statusURL)
+			fmt.Fprintf(out, "Prometheus metrics at %s, worker status at %s\n", metricsURL, statusURL)
 		}
 	}
 	handlers := map[string]model.ExecuteTaskFunction{
@@ -180,30 +179,26 @@ func shutdown(runner *worker.TaskRunner, out io.Writer) {
 // It is /status, as in examples/metrics.
 const statusPath = "/status"
 
-// startMetrics serves the exporter's metrics and the runner's worker status;
-// it fails when the port is taken.
-func startMetrics(exp *metrics.Exporter, runner *worker.TaskRunner, log logrus.FieldLogger) (*metrics.Server, error) {
-	// Loopback only: a demo has no business exposing an endpoint to the network.
-	srv, err := exp.NewServer(metrics.WithHost("127.0.0.1"), metrics.WithLogger(log),
-		metrics.WithHandler(statusPath, runner.StatusHandler()))
+// serveMetrics serves the exporter's metrics and the runner's worker status
+// on the loopback port (a demo has no business exposing an endpoint to the
+// network) until stop is called, and returns the base URL. It binds the port
+// before serving, so a port in use is its error.
+func serveMetrics(exp *metrics.Exporter, port int, runner *worker.TaskRunner, log logrus.FieldLogger) (base string, stop func(), err error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	if err := srv.Start(); err != nil {
-		return nil, err
-	}
-	return srv, nil
-}
-
-func stopMetrics(srv *metrics.Server) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	_ = srv.Stop(ctx)
-}
-
-// statusURL is the worker status URL on the metrics server.
-func statusURL(srv *metrics.Server) string {
-	return strings.TrimSuffix(srv.URL(), settings.DefaultMetricsPath) + statusPath
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		err := exp.Serve(ctx, metrics.WithListener(ln), metrics.WithLogger(log),
+			metrics.WithHandler(statusPath, runner.StatusHandler()))
+		if err != nil {
+			log.WithError(err).Warn("metrics server stopped")
+		}
+	}()
+	return "http://" + ln.Addr().String(), func() { cancel(); <-done }, nil
 }
 
 // register upserts the task definitions and the workflow definition, so that

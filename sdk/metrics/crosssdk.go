@@ -10,7 +10,7 @@ import (
 	"github.com/baton-go/baton/sdk/worker"
 )
 
-// Cross-SDK metric names.
+// Cross-SDK metric names (their list is in catalog.go).
 //
 // The official Conductor SDKs (Java conductor-client-metrics, Python with
 // WORKER_CANONICAL_METRICS=true, JavaScript, C#, Ruby) are converging on one
@@ -51,34 +51,6 @@ func WithNames(s NameSet) Option {
 	return func(o *options) { o.names = s }
 }
 
-// Names of the cross-SDK catalog.
-const (
-	NameXPollTotal         = "task_poll_total"                 // counter {taskType}
-	NameXExecutionStarted  = "task_execution_started_total"    // counter {taskType}
-	NameXPollErrorTotal    = "task_poll_error_total"           // counter {taskType, exception}
-	NameXExecuteErrorTotal = "task_execute_error_total"        // counter {taskType, exception}
-	NameXUpdateErrorTotal  = "task_update_error_total"         // counter {taskType, exception}
-	NameXPollTime          = "task_poll_time_seconds"          // histogram {taskType, status}
-	NameXExecuteTime       = "task_execute_time_seconds"       // histogram {taskType, status}
-	NameXUpdateTime        = "task_update_time_seconds"        // histogram {taskType, status}
-	NameXResultSize        = "task_result_size_bytes"          // histogram {taskType}
-	NameXActiveWorkers     = "active_workers"                  // gauge {taskType}
-	NameXHTTPRequest       = "http_api_client_request_seconds" // histogram {method, uri, status}
-
-	LabelException = "exception"
-	LabelURI       = "uri"
-
-	// Values of the status label of the cross-SDK time histograms.
-	StatusSuccess = "SUCCESS"
-	StatusFailure = "FAILURE"
-)
-
-// Buckets of the cross-SDK catalog, as the other SDKs use them.
-var (
-	CrossSDKTimeBuckets = []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
-	CrossSDKSizeBuckets = []float64{100, 1000, 10000, 100000, 1000000, 10000000}
-)
-
 // crossSDK holds the collectors of the cross-SDK catalog.
 type crossSDK struct {
 	poll          *prometheus.CounterVec
@@ -94,28 +66,28 @@ type crossSDK struct {
 	http          *prometheus.HistogramVec
 }
 
-func newCrossSDK() *crossSDK {
-	tt := []string{LabelTaskType}
-	ttEx := []string{LabelTaskType, LabelException}
-	ttSt := []string{LabelTaskType, LabelStatus}
+func newCrossSDK(buckets map[string][]float64) *crossSDK {
+	tt := []string{labelTaskType}
+	ttEx := []string{labelTaskType, labelException}
+	ttSt := []string{labelTaskType, labelStatus}
 	counter := func(name, help string, labels []string) *prometheus.CounterVec {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
 	}
-	histogram := func(name, help string, b []float64, labels []string) *prometheus.HistogramVec {
-		return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: b}, labels)
+	histogram := func(name, help string, labels []string) *prometheus.HistogramVec {
+		return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets[name]}, labels)
 	}
 	return &crossSDK{
-		poll:          counter(NameXPollTotal, "Poll requests made (cross-SDK name).", tt),
-		started:       counter(NameXExecutionStarted, "Tasks handed to a handler (cross-SDK name).", tt),
-		pollError:     counter(NameXPollErrorTotal, "Poll requests that failed, by Baton error kind (cross-SDK name).", ttEx),
-		executeError:  counter(NameXExecuteErrorTotal, "Handler executions that failed, by Baton error kind (cross-SDK name).", ttEx),
-		updateError:   counter(NameXUpdateErrorTotal, "Attempts to post a result that failed, by Baton error kind (cross-SDK name).", ttEx),
-		pollTime:      histogram(NameXPollTime, "Duration of a poll request in seconds (cross-SDK name).", CrossSDKTimeBuckets, ttSt),
-		executeTime:   histogram(NameXExecuteTime, "Duration of a handler call in seconds (cross-SDK name).", CrossSDKTimeBuckets, ttSt),
-		updateTime:    histogram(NameXUpdateTime, "Duration of one attempt to post a result in seconds (cross-SDK name).", CrossSDKTimeBuckets, ttSt),
-		resultSize:    histogram(NameXResultSize, "Size of the JSON-encoded task output in bytes (cross-SDK name).", CrossSDKSizeBuckets, tt),
-		activeWorkers: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: NameXActiveWorkers, Help: "Handlers running now (cross-SDK name)."}, tt),
-		http:          histogram(NameXHTTPRequest, "Duration of HTTP requests to the Conductor server in seconds, by method, route template and status code (cross-SDK name).", CrossSDKTimeBuckets, []string{LabelMethod, LabelURI, LabelStatus}),
+		poll:          counter(nameXPollTotal, "Poll requests made (cross-SDK name).", tt),
+		started:       counter(nameXExecutionStarted, "Tasks handed to a handler (cross-SDK name).", tt),
+		pollError:     counter(nameXPollErrorTotal, "Poll requests that failed, by Baton error kind (cross-SDK name).", ttEx),
+		executeError:  counter(nameXExecuteErrorTotal, "Handler executions that failed, by Baton error kind (cross-SDK name).", ttEx),
+		updateError:   counter(nameXUpdateErrorTotal, "Attempts to post a result that failed, by Baton error kind (cross-SDK name).", ttEx),
+		pollTime:      histogram(nameXPollTime, "Duration of a poll request in seconds (cross-SDK name).", ttSt),
+		executeTime:   histogram(nameXExecuteTime, "Duration of a handler call in seconds (cross-SDK name).", ttSt),
+		updateTime:    histogram(nameXUpdateTime, "Duration of one attempt to post a result in seconds (cross-SDK name).", ttSt),
+		resultSize:    histogram(nameXResultSize, "Size of the JSON-encoded task output in bytes (cross-SDK name).", tt),
+		activeWorkers: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: nameXActiveWorkers, Help: "Handlers running now (cross-SDK name)."}, tt),
+		http:          histogram(nameXHTTPRequest, "Duration of HTTP requests to the Conductor server in seconds, by method, route template and status code (cross-SDK name).", []string{labelMethod, labelURI, labelStatus}),
 	}
 }
 
@@ -126,9 +98,9 @@ func (x *crossSDK) collectors() []prometheus.Collector {
 
 func successOr(errKind worker.ErrorKind) string {
 	if errKind == "" {
-		return StatusSuccess
+		return statusSuccess
 	}
-	return StatusFailure
+	return statusFailure
 }
 
 func (x *crossSDK) pollDone(taskType string, d time.Duration, errKind worker.ErrorKind) {
@@ -141,9 +113,9 @@ func (x *crossSDK) pollDone(taskType string, d time.Duration, errKind worker.Err
 
 func (x *crossSDK) executeDone(taskType string, d time.Duration, status string, errKind worker.ErrorKind, size int) {
 	x.activeWorkers.WithLabelValues(taskType).Dec()
-	st := StatusSuccess
+	st := statusSuccess
 	if errKind != "" || status == string(model.FailedTask) || status == string(model.FailedWithTerminalErrorTask) {
-		st = StatusFailure
+		st = statusFailure
 	}
 	x.executeTime.WithLabelValues(taskType, st).Observe(d.Seconds())
 	x.resultSize.WithLabelValues(taskType).Observe(float64(max(size, 0)))

@@ -62,14 +62,7 @@ func runCrossSDK(t *testing.T, names metrics.NameSet) scraped {
 	if err != nil {
 		t.Fatal(err)
 	}
-	msrv, err := exp.NewServer(metrics.WithHost("127.0.0.1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := msrv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = msrv.Stop(context.Background()) }()
+	url := metrics.ServeOnLoopback(t, exp)
 	api := client.NewAPIClient(nil, settings.NewHttpSettings(srv.URL()), client.WithObserver(exp.Recorder()))
 	quiet := logrus.New()
 	quiet.SetOutput(io.Discard)
@@ -89,7 +82,7 @@ func runCrossSDK(t *testing.T, names metrics.NameSet) scraped {
 	if names != metrics.NamesBaton {
 		metric = "task_poll_error_total"
 	}
-	waitFor(t, msrv.URL(), "a poll error", func(s scraped) bool { return s.value(metric, tt("x_ok")) >= 1 })
+	waitFor(t, url, "a poll error", func(s scraped) bool { return s.value(metric, tt("x_ok")) >= 1 })
 	srv.ClearFaults()
 	var ids []string
 	for i := range 5 {
@@ -111,7 +104,7 @@ func runCrossSDK(t *testing.T, names metrics.NameSet) scraped {
 	if err := runner.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
-	s, err := scrapeOnce(msrv.URL())
+	s, err := scrapeOnce(url)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,12 +1,12 @@
 // Package metrics measures what Baton workers do and exports it to
-// Prometheus.
+// Prometheus. METRICS.md at the repository root lists every metric with its
+// labels, unit, default buckets and example queries; the metric names are
+// not Go constants, because dashboards and alerts are written against the
+// exposition.
 //
-// The task runner reports events through the small Recorder interface.
-// Prometheus is the real implementation: it registers its collectors on a
-// prometheus.Registerer and also observes the HTTP client through
-// RequestDone and TokenRefreshed. NopRecorder records nothing. METRICS.md at
-// the repository root lists every metric with its labels and example
-// queries.
+// Prometheus is the recorder: it implements worker.Recorder for the task
+// runner and client.Observer for the HTTP client (RequestDone,
+// TokenRefreshed), and registers its collectors on a prometheus.Registerer.
 //
 // # The original SDK's recipe
 //
@@ -23,32 +23,38 @@
 // piece of global state the SDK uses, and only on this path; the forms below
 // keep a runner's metrics on a registry you own.
 //
-// # Wiring
+// # Serving: one way
 //
-// The simplest setup is an Exporter, which owns a private registry, a
-// recorder registered on it and the HTTP endpoint from the settings:
+// An Exporter owns a private registry (with the Go runtime and process
+// collectors), a recorder registered on it, and the endpoint of the
+// settings. Exporter.Serve is the one way to serve it: it blocks until its
+// context ends, then shuts down, and reports a port in use at once:
 //
 //	exp, err := metrics.NewExporter(settings.NewDefaultMetricsSettings())
 //	if err != nil { ... }
-//	go exp.ListenAndServe() // http://host:2112/metrics
 //	apiClient := client.NewAPIClient(auth, httpSettings, client.WithObserver(exp.Recorder()))
 //	runner := worker.NewTaskRunnerWithApiClient(apiClient, worker.WithMetrics(exp.Recorder()))
+//	go func() {
+//		if err := exp.Serve(ctx, metrics.WithHandler("/status", runner.StatusHandler())); err != nil {
+//			log.Fatal(err) // for example: port in use
+//		}
+//	}()
 //
-// With your own registry (for example one that already serves your
-// application's metrics), create the recorder on it and serve it yourself,
-// or with ProvideMetrics, the blocking form from the original SDK:
+// The settings' Host (for example "127.0.0.1") keeps the endpoint off the
+// network. To know the address before serving (port 0, or going on without
+// metrics when the port is taken), bind it yourself and pass the listener
+// with WithListener.
 //
-//	reg := prometheus.NewRegistry()
-//	rec, err := metrics.NewPrometheus(reg)
-//	if err != nil { ... }
-//	go metrics.ProvideMetrics(settings.NewDefaultMetricsSettings(), reg)
-//
-// Pass the recorder to the runner with worker.WithMetrics (and to the client
-// with client.WithObserver for the conductor_* series).
-//
-// For a server you can stop, use Serve (blocks until its context ends) or
-// NewServer with Start and Stop. Both report a port in use as an error.
-//
-// To tell two runners apart on one registry, wrap it:
+// The design follows what a client_golang user expects: the recorder is
+// created on a Registerer you choose, and an application that already serves
+// a registry of its own needs nothing from this package but
+// NewPrometheus(reg); promhttp keeps serving it. Two runners on one registry
+// are told apart by wrapping it:
 // prometheus.WrapRegistererWith(prometheus.Labels{"runner": "a"}, reg).
+//
+// # Options
+//
+// WithNames picks Baton's names, the names the other Conductor SDKs share,
+// or both; WithBuckets replaces the buckets of one histogram, named as in
+// METRICS.md. Both apply to NewPrometheus and NewExporter.
 package metrics

@@ -160,18 +160,7 @@ func TestEndToEndScrape(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	msrv, err := exp.NewServer(metrics.WithHost("127.0.0.1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := msrv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := msrv.Stop(context.Background()); err != nil {
-			t.Errorf("metrics server Stop: %v", err)
-		}
-	}()
+	url := metrics.ServeOnLoopback(t, exp)
 
 	api := client.NewAPIClient(settings.NewAuthenticationSettings("key-id", "key-secret"),
 		settings.NewHttpSettings(srv.URL()), client.WithObserver(exp.Recorder()))
@@ -203,7 +192,7 @@ func TestEndToEndScrape(t *testing.T) {
 
 	// A server outage on the poll endpoints first, so the error series exist.
 	srv.SetFaults(conductortest.Faults{"poll": {ErrorRate: 1, Statuses: []int{503}}})
-	waitFor(t, msrv.URL(), "a poll error", func(s scraped) bool {
+	waitFor(t, url, "a poll error", func(s scraped) bool {
 		return s.value("task_poll_error", tt(okType, "kind", "server")) >= 1
 	})
 	srv.ClearFaults()
@@ -228,13 +217,13 @@ func TestEndToEndScrape(t *testing.T) {
 
 	// During the run: pausing shows on the gauge.
 	runner.Pause(okType)
-	waitFor(t, msrv.URL(), "task_paused == 1", func(s scraped) bool { return s.value("task_paused", tt(okType)) == 1 })
+	waitFor(t, url, "task_paused == 1", func(s scraped) bool { return s.value("task_paused", tt(okType)) == 1 })
 	runner.Resume(okType)
 
 	// After a clean shutdown every recorder call has happened.
 	shutdown()
 	stopped = true
-	s, err := scrapeOnce(msrv.URL())
+	s, err := scrapeOnce(url)
 	if err != nil {
 		t.Fatalf("scrape: %v", err)
 	}

@@ -3,7 +3,10 @@ package metrics
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,100 +16,27 @@ import (
 	"github.com/baton-go/baton/sdk/worker"
 )
 
-// Metric names. The first seven are the names documented for the original
-// Conductor Go SDK and are kept exactly, so existing dashboards and alerts keep
-// working even though they do not follow the "_total"/"_seconds" conventions.
-// Every metric added by Baton follows those conventions, except
-// task_update_time, which is named after its siblings task_poll_time and
-// task_execute_time (all three are histograms in seconds).
-const (
-	NameTaskPollError    = "task_poll_error"    // counter {taskType, kind}
-	NameTaskExecuteError = "task_execute_error" // counter {taskType, kind}
-	NameTaskUpdateError  = "task_update_error"  // counter {taskType}
-	NameTaskPollCounter  = "task_poll_counter"  // counter {taskType}
-	NameTaskPollTime     = "task_poll_time"     // histogram {taskType}, seconds
-	NameTaskExecuteTime  = "task_execute_time"  // histogram {taskType}, seconds
-	NameTaskResultSize   = "task_result_size"   // histogram {taskType}, bytes
-
-	NameTaskUpdateTime     = "task_update_time"           // histogram {taskType}, seconds
-	NameTaskPolled         = "task_polled_total"          // counter {taskType}
-	NameTaskPollResult     = "task_poll_result_total"     // counter {taskType, result}
-	NameTaskExecuted       = "task_executed_total"        // counter {taskType, status}
-	NameTaskInFlight       = "task_in_flight"             // gauge {taskType}
-	NameTaskFreeSlots      = "task_free_slots"            // gauge {taskType}
-	NameTaskPaused         = "task_paused"                // gauge {taskType}, 0 or 1
-	NameTaskUpdateGiveUp   = "task_update_give_up_total"  // counter {taskType}
-	NameTaskLeaseExtension = "task_lease_extension_total" // counter {taskType}
-
-	NameHTTPRequests        = "conductor_http_requests_total"           // counter {endpoint, method, code}
-	NameHTTPRequestDuration = "conductor_http_request_duration_seconds" // histogram {endpoint, method}
-	NameTokenRefresh        = "conductor_token_refresh_total"           // counter {result}
-)
-
-// Label names and the fixed values of the result labels.
-const (
-	LabelTaskType = "taskType" // camelCase because the original documentation says so
-	LabelKind     = "kind"
-	LabelResult   = "result"
-	LabelStatus   = "status"
-	LabelEndpoint = "endpoint"
-	LabelMethod   = "method"
-	LabelCode     = "code"
-
-	PollResultTasks = "tasks" // the poll returned at least one task
-	PollResultEmpty = "empty" // the poll succeeded but the queue had nothing (a long wait that ran out)
-	PollResultError = "error" // the poll failed
-
-	TokenRefreshSuccess = "success"
-	TokenRefreshError   = "error"
-)
-
-// Default histogram buckets. They are exported so that callers can start from
-// them when passing their own through the options.
-var (
-	// DefaultPollTimeBuckets reach well past 5 s because a batch poll is a
-	// long poll: an idle queue answers only when the poll timeout runs out.
-	DefaultPollTimeBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 7.5, 10, 15, 30}
-	// DefaultExecuteTimeBuckets span 1 ms to 10 min: handlers range from
-	// in-memory transforms to long calls to other systems.
-	DefaultExecuteTimeBuckets = []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600}
-	// DefaultRequestTimeBuckets are used for task_update_time and for the HTTP
-	// request histogram; the top buckets catch long polls and slow servers.
-	DefaultRequestTimeBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
-	// DefaultResultSizeBuckets grow by 4x from 64 B to 16 MiB.
-	DefaultResultSizeBuckets = prometheus.ExponentialBuckets(64, 4, 10)
-)
-
-// Option changes how NewPrometheus builds its collectors.
+// Option changes how NewPrometheus (and NewExporter) build the recorder.
 type Option func(*options)
 
 type options struct {
-	pollTime    []float64
-	executeTime []float64
-	requestTime []float64
-	resultSize  []float64
-	names       NameSet // crosssdk.go
+	buckets []bucketsFor // in the order given; the last one for a name wins
+	names   NameSet      // crosssdk.go
 }
 
-// WithPollTimeBuckets sets the buckets (seconds) of task_poll_time.
-func WithPollTimeBuckets(b []float64) Option {
-	return func(o *options) { o.pollTime = b }
+type bucketsFor struct {
+	name    string
+	buckets []float64
 }
 
-// WithExecuteTimeBuckets sets the buckets (seconds) of task_execute_time.
-func WithExecuteTimeBuckets(b []float64) Option {
-	return func(o *options) { o.executeTime = b }
-}
-
-// WithRequestTimeBuckets sets the buckets (seconds) of task_update_time and
-// conductor_http_request_duration_seconds.
-func WithRequestTimeBuckets(b []float64) Option {
-	return func(o *options) { o.requestTime = b }
-}
-
-// WithResultSizeBuckets sets the buckets (bytes) of task_result_size.
-func WithResultSizeBuckets(b []float64) Option {
-	return func(o *options) { o.resultSize = b }
+// WithBuckets sets the bucket upper bounds of the histogram called name, one
+// of the histograms METRICS.md lists (for example "task_execute_time", in
+// seconds, or "task_result_size", in bytes); METRICS.md also gives the
+// defaults. The buckets must be strictly increasing. An unknown name is an
+// error of NewPrometheus. The slice is copied.
+func WithBuckets(name string, buckets []float64) Option {
+	b := append([]float64(nil), buckets...)
+	return func(o *options) { o.buckets = append(o.buckets, bucketsFor{name, b}) }
 }
 
 func validBuckets(name string, b []float64) error {
@@ -184,14 +114,14 @@ type taskSeries struct {
 }
 
 // executedStatuses are the values of the "status" label of
-// task_executed_total; StatusOther must stay last (see statusIndex).
+// task_executed_total; statusOther must stay last (see statusIndex).
 var executedStatuses = [...]string{
 	string(model.CompletedTask), string(model.FailedTask), string(model.FailedWithTerminalErrorTask),
-	string(model.InProgressTask), StatusOther,
+	string(model.InProgressTask), statusOther,
 }
 
 // statusIndex returns the position of s in executedStatuses, or that of
-// StatusOther for anything unknown.
+// statusOther for anything unknown.
 func statusIndex(s string) int {
 	switch model.TaskResultStatus(s) {
 	case model.CompletedTask:
@@ -234,69 +164,62 @@ func newPrometheus(reg prometheus.Registerer, adopt bool, opts ...Option) (*Prom
 	if reg == nil {
 		return nil, errors.New("metrics: registerer must not be nil")
 	}
-	o := options{
-		pollTime:    DefaultPollTimeBuckets,
-		executeTime: DefaultExecuteTimeBuckets,
-		requestTime: DefaultRequestTimeBuckets,
-		resultSize:  DefaultResultSizeBuckets,
-	}
+	var o options
 	for _, opt := range opts {
 		opt(&o)
 	}
-	for _, c := range []struct {
-		name string
-		b    []float64
-	}{
-		{"poll time", o.pollTime},
-		{"execute time", o.executeTime},
-		{"request time", o.requestTime},
-		{"result size", o.resultSize},
-	} {
-		if err := validBuckets(c.name, c.b); err != nil {
+	buckets := defaultBuckets()
+	for _, b := range o.buckets {
+		if _, ok := buckets[b.name]; !ok {
+			known := slices.Sorted(maps.Keys(buckets))
+			return nil, fmt.Errorf("metrics: WithBuckets: %q is not a histogram of this package (one of %s)", b.name, strings.Join(known, ", "))
+		}
+		if err := validBuckets(b.name, b.buckets); err != nil {
 			return nil, err
 		}
+		buckets[b.name] = b.buckets
 	}
 
 	if o.names < NamesBaton || o.names > NamesBoth {
 		return nil, fmt.Errorf("metrics: WithNames: unknown name set %d", int(o.names))
 	}
 
-	tt := []string{LabelTaskType}
+	tt := []string{labelTaskType}
 	counter := func(name, help string, labels []string) *prometheus.CounterVec {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
 	}
 	gauge := func(name, help string) *prometheus.GaugeVec {
 		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, tt)
 	}
-	histogram := func(name, help string, buckets []float64, labels []string) *prometheus.HistogramVec {
-		return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, labels)
+	histogram := func(name, help string, labels []string) *prometheus.HistogramVec {
+		return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets[name]}, labels)
 	}
 
 	p := &Prometheus{
-		pollError:    counter(NameTaskPollError, "Batch polls that failed, by error kind.", []string{LabelTaskType, LabelKind}),
-		executeError: counter(NameTaskExecuteError, "Task executions that failed (handler error, terminal error, panic, invalid output), by error kind.", []string{LabelTaskType, LabelKind}),
-		updateError:  counter(NameTaskUpdateError, "Attempts to post a task result that failed (each retry counts).", tt),
-		pollCounter:  counter(NameTaskPollCounter, "Batch polls made, whatever their outcome.", tt),
-		pollTime:     histogram(NameTaskPollTime, "Duration of a batch poll in seconds, long-poll wait included.", o.pollTime, tt),
-		executeTime:  histogram(NameTaskExecuteTime, "Duration of a handler call in seconds.", o.executeTime, tt),
-		resultSize:   histogram(NameTaskResultSize, "Size of the JSON-encoded task output in bytes.", o.resultSize, tt),
+		pollError:    counter(nameTaskPollError, "Batch polls that failed, by error kind.", []string{labelTaskType, labelKind}),
+		executeError: counter(nameTaskExecuteError, "Task executions that failed (handler error, terminal error, panic, invalid output), by error kind.", []string{labelTaskType, labelKind}),
+		updateError:  counter(nameTaskUpdateError, "Attempts to post a task result that failed (each retry counts).", tt),
+		pollCounter:  counter(nameTaskPollCounter, "Batch polls made, whatever their outcome.", tt),
+		pollTime:     histogram(nameTaskPollTime, "Duration of a batch poll in seconds, long-poll wait included.", tt),
+		executeTime:  histogram(nameTaskExecuteTime, "Duration of a handler call in seconds.", tt),
+		resultSize:   histogram(nameTaskResultSize, "Size of the JSON-encoded task output in bytes.", tt),
 
-		updateTime:     histogram(NameTaskUpdateTime, "Duration of one attempt to post a task result, in seconds.", o.requestTime, tt),
-		polled:         counter(NameTaskPolled, "Tasks received from batch polls.", tt),
-		pollResult:     counter(NameTaskPollResult, "Batch polls by outcome: tasks (answered with work), empty (the long wait ran out), error.", []string{LabelTaskType, LabelResult}),
-		executed:       counter(NameTaskExecuted, "Task executions by the status reported to the server.", []string{LabelTaskType, LabelStatus}),
-		inFlight:       gauge(NameTaskInFlight, "Execution slots in use: tasks being executed or waiting for their result to be delivered."),
-		freeSlots:      gauge(NameTaskFreeSlots, "Execution slots free for new tasks."),
-		paused:         gauge(NameTaskPaused, "1 while polling of the task type is paused, else 0."),
-		updateGiveUp:   counter(NameTaskUpdateGiveUp, "Task results that were never delivered: rejected for good or still failing at the shutdown deadline.", tt),
-		leaseExtension: counter(NameTaskLeaseExtension, "Successful lease extensions of running tasks.", tt),
+		updateTime:     histogram(nameTaskUpdateTime, "Duration of one attempt to post a task result, in seconds.", tt),
+		polled:         counter(nameTaskPolled, "Tasks received from batch polls.", tt),
+		pollResult:     counter(nameTaskPollResult, "Batch polls by outcome: tasks (answered with work), empty (the long wait ran out), error.", []string{labelTaskType, labelResult}),
+		executed:       counter(nameTaskExecuted, "Task executions by the status reported to the server.", []string{labelTaskType, labelStatus}),
+		inFlight:       gauge(nameTaskInFlight, "Execution slots in use: tasks being executed or waiting for their result to be delivered."),
+		freeSlots:      gauge(nameTaskFreeSlots, "Execution slots free for new tasks."),
+		paused:         gauge(nameTaskPaused, "1 while polling of the task type is paused, else 0."),
+		updateGiveUp:   counter(nameTaskUpdateGiveUp, "Task results that were never delivered: rejected for good or still failing at the shutdown deadline.", tt),
+		leaseExtension: counter(nameTaskLeaseExtension, "Successful lease extensions of running tasks.", tt),
 
-		httpRequests: counter(NameHTTPRequests, "HTTP requests to the Conductor server by endpoint template, method and status code (0 when no answer came).", []string{LabelEndpoint, LabelMethod, LabelCode}),
-		httpDuration: histogram(NameHTTPRequestDuration, "Duration of HTTP requests to the Conductor server in seconds.", o.requestTime, []string{LabelEndpoint, LabelMethod}),
-		tokenRefresh: counter(NameTokenRefresh, "Attempts to obtain an access token, by result.", []string{LabelResult}),
+		httpRequests: counter(nameHTTPRequests, "HTTP requests to the Conductor server by endpoint template, method and status code (0 when no answer came).", []string{labelEndpoint, labelMethod, labelCode}),
+		httpDuration: histogram(nameHTTPRequestDuration, "Duration of HTTP requests to the Conductor server in seconds.", []string{labelEndpoint, labelMethod}),
+		tokenRefresh: counter(nameTokenRefresh, "Attempts to obtain an access token, by result.", []string{labelResult}),
 	}
 	if o.names != NamesBaton {
-		p.cross = newCrossSDK()
+		p.cross = newCrossSDK(buckets)
 	}
 	if adopt {
 		// The default registry (DefaultRecorder): the original docs' names,
@@ -316,8 +239,8 @@ func newPrometheus(reg prometheus.Registerer, adopt bool, opts ...Option) (*Prom
 			}
 		}
 	}
-	p.tokenOK = p.tokenRefresh.WithLabelValues(TokenRefreshSuccess)
-	p.tokenErr = p.tokenRefresh.WithLabelValues(TokenRefreshError)
+	p.tokenOK = p.tokenRefresh.WithLabelValues(tokenRefreshSuccess)
+	p.tokenErr = p.tokenRefresh.WithLabelValues(tokenRefreshError)
 	return p, nil
 }
 
@@ -361,20 +284,6 @@ func adoptOne[C prometheus.Collector](reg prometheus.Registerer, c *C) error {
 	return err
 }
 
-// Unregister removes the collectors from reg, which must be the registerer
-// given to NewPrometheus. It lets a process replace a recorder on a long-lived
-// registry.
-func (p *Prometheus) Unregister(reg prometheus.Registerer) {
-	for _, c := range p.collectors() {
-		reg.Unregister(c)
-	}
-	if p.cross != nil {
-		for _, c := range p.cross.collectors() {
-			reg.Unregister(c)
-		}
-	}
-}
-
 // forType returns the cached series of a task type, creating them on first use.
 func (p *Prometheus) forType(taskType string) *taskSeries {
 	if s, ok := p.series.Load(taskType); ok {
@@ -388,9 +297,9 @@ func (p *Prometheus) forType(taskType string) *taskSeries {
 		updateTime:     p.updateTime.WithLabelValues(taskType),
 		updateError:    p.updateError.WithLabelValues(taskType),
 		polled:         p.polled.WithLabelValues(taskType),
-		pollTasks:      p.pollResult.WithLabelValues(taskType, PollResultTasks),
-		pollEmpty:      p.pollResult.WithLabelValues(taskType, PollResultEmpty),
-		pollError:      p.pollResult.WithLabelValues(taskType, PollResultError),
+		pollTasks:      p.pollResult.WithLabelValues(taskType, pollResultTasks),
+		pollEmpty:      p.pollResult.WithLabelValues(taskType, pollResultEmpty),
+		pollError:      p.pollResult.WithLabelValues(taskType, pollResultError),
 		inFlight:       p.inFlight.WithLabelValues(taskType),
 		freeSlots:      p.freeSlots.WithLabelValues(taskType),
 		paused:         p.paused.WithLabelValues(taskType),
@@ -522,10 +431,6 @@ func boundKind(k worker.ErrorKind) string {
 	}
 	return string(worker.ErrorKindOther)
 }
-
-// StatusOther is the "status" label of task_executed_total for a status
-// outside the four a worker may report.
-const StatusOther = "OTHER"
 
 // boundCode turns a status code into its label. The common codes are
 // constants so the hot path does not allocate; anything outside 100-599 is

@@ -6,8 +6,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -150,7 +154,7 @@ func TestFamiliesMatchTheDocumentedContract(t *testing.T) {
 }
 
 func TestPollDone(t *testing.T) {
-	rec, reg := newTestRecorder(t, WithPollTimeBuckets([]float64{0.1, 1, 5}))
+	rec, reg := newTestRecorder(t, WithBuckets("task_poll_time", []float64{0.1, 1, 5}))
 
 	rec.PollDone("a", 2, 62500*time.Microsecond, "")                   // answered with work
 	rec.PollDone("a", 0, 5*time.Second, "")                            // long wait ran out
@@ -206,8 +210,8 @@ func TestPollDone(t *testing.T) {
 
 func TestExecuteDone(t *testing.T) {
 	rec, reg := newTestRecorder(t,
-		WithExecuteTimeBuckets([]float64{0.5, 2}),
-		WithResultSizeBuckets([]float64{10, 1000}))
+		WithBuckets("task_execute_time", []float64{0.5, 2}),
+		WithBuckets("task_result_size", []float64{10, 1000}))
 
 	rec.ExecuteDone("a", 250*time.Millisecond, "COMPLETED", "", 100)
 	rec.ExecuteDone("a", 3*time.Second, "FAILED", worker.ErrorKindHandler, 0)
@@ -242,7 +246,7 @@ func TestExecuteDone(t *testing.T) {
 }
 
 func TestUpdateAndLifecycleEvents(t *testing.T) {
-	rec, reg := newTestRecorder(t, WithRequestTimeBuckets([]float64{0.1}))
+	rec, reg := newTestRecorder(t, WithBuckets("task_update_time", []float64{0.1}))
 
 	rec.UpdateDone("a", 50*time.Millisecond, worker.ErrorKindServer)
 	rec.UpdateDone("a", 50*time.Millisecond, worker.ErrorKindThrottled)
@@ -289,7 +293,7 @@ func TestUpdateAndLifecycleEvents(t *testing.T) {
 }
 
 func TestClientObserverMethods(t *testing.T) {
-	rec, reg := newTestRecorder(t, WithRequestTimeBuckets([]float64{1}))
+	rec, reg := newTestRecorder(t, WithBuckets("conductor_http_request_duration_seconds", []float64{1}))
 
 	rec.RequestDone("/tasks/poll/batch/{taskType}", "GET", 200, 500*time.Millisecond)
 	rec.RequestDone("/tasks/poll/batch/{taskType}", "GET", 200, 2*time.Second)
@@ -315,10 +319,10 @@ func TestClientObserverMethods(t *testing.T) {
 		`conductor_http_request_duration_seconds_sum{endpoint="/tasks/poll/batch/{taskType}",method="GET"} 2.5`,
 		`conductor_http_request_duration_seconds_count{endpoint="/tasks/poll/batch/{taskType}",method="GET"} 3`))
 	// Both results exist from the start, so rate() works before the first failure.
-	if got := testutil.ToFloat64(rec.tokenRefresh.WithLabelValues(TokenRefreshSuccess)); got != 1 {
+	if got := testutil.ToFloat64(rec.tokenRefresh.WithLabelValues("success")); got != 1 {
 		t.Errorf("token refresh success = %v, want 1", got)
 	}
-	if got := testutil.ToFloat64(rec.tokenRefresh.WithLabelValues(TokenRefreshError)); got != 2 {
+	if got := testutil.ToFloat64(rec.tokenRefresh.WithLabelValues("error")); got != 2 {
 		t.Errorf("token refresh error = %v, want 2", got)
 	}
 }
@@ -387,7 +391,7 @@ func TestLint(t *testing.T) {
 		"task_poll_counter: " + inName: true,
 	}
 	for name, f := range wantFamilies {
-		if slices.Contains(f.labels, LabelTaskType) {
+		if slices.Contains(f.labels, "taskType") {
 			want[name+": "+camel] = true
 		}
 	}
@@ -412,13 +416,46 @@ func TestNewPrometheusErrors(t *testing.T) {
 		t.Errorf("nil registerer: err = %v, want one naming the registerer", err)
 	}
 	reg := prometheus.NewRegistry()
-	_, err := NewPrometheus(reg, WithPollTimeBuckets([]float64{1, 1}))
-	if err == nil || !strings.Contains(err.Error(), "poll time") || !strings.Contains(err.Error(), "[1 1]") {
-		t.Errorf("duplicate buckets: err = %v, want one naming the poll time buckets and their value", err)
+	_, err := NewPrometheus(reg, WithBuckets("task_poll_time", []float64{1, 1}))
+	if err == nil || !strings.Contains(err.Error(), "task_poll_time") || !strings.Contains(err.Error(), "[1 1]") {
+		t.Errorf("duplicate buckets: err = %v, want one naming task_poll_time and the buckets", err)
 	}
-	_, err = NewPrometheus(reg, WithResultSizeBuckets(nil))
-	if err == nil || !strings.Contains(err.Error(), "result size") {
-		t.Errorf("empty buckets: err = %v, want one naming the result size buckets", err)
+	_, err = NewPrometheus(reg, WithBuckets("task_result_size", nil))
+	if err == nil || !strings.Contains(err.Error(), "task_result_size buckets must not be empty") {
+		t.Errorf("empty buckets: err = %v, want one naming task_result_size", err)
+	}
+	// A name that is not a histogram (here a counter, and a misspelling) is
+	// refused with the list of names that are.
+	for _, name := range []string{"task_poll_counter", "task_poll_time_seconds_typo"} {
+		_, err = NewPrometheus(reg, WithBuckets(name, []float64{1}))
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%q is not a histogram", name)) ||
+			!strings.Contains(err.Error(), "task_execute_time, ") {
+			t.Errorf("WithBuckets(%q): err = %v, want one naming it and listing the histograms", name, err)
+		}
+	}
+	if mfs, _ := reg.Gather(); len(mfs) != 0 {
+		t.Errorf("failed NewPrometheus calls registered %d families", len(mfs))
+	}
+}
+
+// WithBuckets copies its slice, and every recorder gets its own defaults:
+// changing one afterwards changes nothing already built.
+func TestBucketsAreNotShared(t *testing.T) {
+	mine := []float64{1, 2}
+	a, regA := newTestRecorder(t, WithBuckets("task_execute_time", mine))
+	mine[0] = 1.5
+	a.ExecuteDone("t", 1200*time.Millisecond, "COMPLETED", "", 0)
+	checkExposition(t, regA, "task_execute_time", expect(
+		`task_execute_time_bucket{taskType="t",le="1"} 0`,
+		`task_execute_time_bucket{taskType="t",le="2"} 1`,
+		`task_execute_time_bucket{taskType="t",le="+Inf"} 1`,
+		`task_execute_time_sum{taskType="t"} 1.2`,
+		`task_execute_time_count{taskType="t"} 1`))
+
+	d := defaultBuckets()
+	d[nameTaskPollTime][0] = 99
+	if got := defaultBuckets()[nameTaskPollTime][0]; got != .005 {
+		t.Errorf("defaultBuckets shares its slices: first poll bucket = %v after a caller changed its copy", got)
 	}
 }
 
@@ -456,12 +493,6 @@ func TestRegistrationConflictIsAnErrorAndLeavesNoTrace(t *testing.T) {
 	}
 	first.PollDone("a", 0, 0, "")
 	checkExposition(t, reg, "task_poll_counter", `task_poll_counter{taskType="a"} 1`)
-
-	// Unregister frees the names for a replacement.
-	first.Unregister(reg)
-	if _, err := NewPrometheus(reg); err != nil {
-		t.Fatalf("NewPrometheus after Unregister: %v", err)
-	}
 }
 
 func TestTwoRecordersWithWrappedRegisterersShareARegistry(t *testing.T) {
@@ -512,6 +543,46 @@ func TestConcurrentRecordingIsExact(t *testing.T) {
 		}
 		if got := testutil.ToFloat64(rec.executed.WithLabelValues(tt, "COMPLETED")); got != want[tt] {
 			t.Errorf("task_executed_total{taskType=%q} = %v, want %v", tt, got, want[tt])
+		}
+	}
+}
+
+// METRICS.md's "Histogram buckets" table is what users read to choose their
+// own buckets: it must list every histogram with exactly its defaults.
+func TestMetricsDocListsTheDefaultBuckets(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "METRICS.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(raw), "\n## Histogram buckets\n")
+	if !ok {
+		t.Fatal(`METRICS.md has no "## Histogram buckets" section`)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	row := regexp.MustCompile("(?m)^\\| `([a-z_]+)` \\| ([0-9., ]+) \\|$")
+	documented := map[string][]float64{}
+	for _, m := range row.FindAllStringSubmatch(section, -1) {
+		var bs []float64
+		for _, f := range strings.Split(m[2], ", ") {
+			v, err := strconv.ParseFloat(f, 64)
+			if err != nil {
+				t.Fatalf("METRICS.md, buckets of %s: %v", m[1], err)
+			}
+			bs = append(bs, v)
+		}
+		documented[m[1]] = bs
+	}
+	want := defaultBuckets()
+	for name, bs := range want {
+		if got, ok := documented[name]; !ok {
+			t.Errorf("METRICS.md lists no buckets for %s (default %v)", name, bs)
+		} else if !slices.Equal(got, bs) {
+			t.Errorf("METRICS.md buckets of %s = %v, the code has %v", name, got, bs)
+		}
+	}
+	for name := range documented {
+		if _, ok := want[name]; !ok {
+			t.Errorf("METRICS.md lists buckets for %s, which is not a histogram of the package", name)
 		}
 	}
 }

@@ -107,17 +107,10 @@ func TestScrapeMatchesMetricsDoc(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := exp.NewServer(metrics.WithHost("127.0.0.1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Stop(context.Background()) })
+	url := metrics.ServeOnLoopback(t, exp)
 
 	exp.Recorder().PollDone("first", 0, time.Millisecond, "")
-	s, err := scrapeOnce(srv.URL())
+	s, err := scrapeOnce(url)
 	if err != nil {
 		t.Fatal(err)
 	}

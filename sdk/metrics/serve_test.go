@@ -57,23 +57,41 @@ func scrape(t *testing.T, url string) string {
 	return ""
 }
 
-func TestServeServesTheGathererAndStopsWhenCtxEnds(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	rec, err := NewPrometheus(reg)
+// loopback returns settings for a free loopback port.
+func loopback(t *testing.T) *settings.MetricsSettings {
+	t.Helper()
+	s := settings.NewMetricsSettings("/metrics", freePort(t))
+	s.Host = "127.0.0.1"
+	return s
+}
+
+// portIsFree reports whether addr can be bound again.
+func portIsFree(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return ln.Close()
+}
+
+func TestServeServesTheRegistryAndStopsWhenCtxEnds(t *testing.T) {
+	s := loopback(t)
+	exp, err := NewExporter(s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec.PollDone("served_type", 0, time.Millisecond, "")
+	exp.Recorder().PollDone("served_type", 0, time.Millisecond, "")
 
-	port := freePort(t)
-	s := settings.NewMetricsSettings("/metrics", port)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Serve(ctx, s, reg, WithHost("127.0.0.1")) }()
+	go func() { done <- exp.Serve(ctx) }()
 
-	body := scrape(t, "http://127.0.0.1:"+strconv.Itoa(port)+"/metrics")
-	if !strings.Contains(body, `task_poll_counter{taskType="served_type"} 1`) {
-		t.Errorf("scrape does not show the recorded poll:\n%s", body)
+	addr := "127.0.0.1:" + strconv.Itoa(s.Port)
+	body := scrape(t, "http://"+addr+"/metrics")
+	for _, want := range []string{`task_poll_counter{taskType="served_type"} 1`, "go_goroutines", "process_"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("scrape lacks %s:\n%s", want, body)
+		}
 	}
 
 	cancel()
@@ -85,12 +103,42 @@ func TestServeServesTheGathererAndStopsWhenCtxEnds(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Serve did not return within 10s of its context ending")
 	}
-	// The port is free again.
-	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
-	if err != nil {
+	if err := portIsFree(addr); err != nil {
 		t.Fatalf("port still bound after Serve returned: %v", err)
 	}
-	_ = ln.Close()
+}
+
+// The settings are copied: changing them after NewExporter changes nothing.
+func TestExporterKeepsItsSettings(t *testing.T) {
+	s := loopback(t)
+	exp, err := NewExporter(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.ApiEndpoint = "/elsewhere"
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- exp.Serve(ctx) }()
+	defer func() { cancel(); <-done }()
+	if body := scrape(t, "http://127.0.0.1:"+strconv.Itoa(s.Port)+"/metrics"); !strings.Contains(body, "go_goroutines") {
+		t.Errorf("/metrics does not serve the registry:\n%s", body)
+	}
+}
+
+func TestServeWithAnEndedContextReturnsNilAndFreesThePort(t *testing.T) {
+	s := loopback(t)
+	exp, err := NewExporter(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := exp.Serve(ctx); err != nil {
+		t.Errorf("Serve with an ended context = %v, want nil", err)
+	}
+	if err := portIsFree("127.0.0.1:" + strconv.Itoa(s.Port)); err != nil {
+		t.Errorf("port still bound: %v", err)
+	}
 }
 
 func TestPortInUseIsAnError(t *testing.T) {
@@ -101,36 +149,18 @@ func TestPortInUseIsAnError(t *testing.T) {
 	defer busy.Close()
 	port := busy.Addr().(*net.TCPAddr).Port
 	s := settings.NewMetricsSettings("/metrics", port)
-
-	check := func(name string, err error) {
-		t.Helper()
-		if err == nil {
-			t.Fatalf("%s on a busy port: want error, got nil", name)
-		}
-		if !errors.Is(err, syscall.EADDRINUSE) {
-			t.Errorf("%s: error %v does not wrap EADDRINUSE", name, err)
-		}
-		if !strings.Contains(err.Error(), strconv.Itoa(port)) {
-			t.Errorf("%s: error %q does not name the port %d", name, err, port)
-		}
-	}
-
-	// Serve returns at once instead of logging and blocking.
-	check("Serve", Serve(context.Background(), s, prometheus.NewRegistry(), WithHost("127.0.0.1")))
-	check("ProvideMetrics-shaped Exporter.ListenAndServe", func() error {
-		exp, err := NewExporter(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return exp.ListenAndServe(WithHost("127.0.0.1"))
-	}())
-	srv, err := NewServer(s, prometheus.NewRegistry(), WithHost("127.0.0.1"))
+	s.Host = "127.0.0.1"
+	exp, err := NewExporter(s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	check("Server.Start", srv.Start())
-	if err := srv.Stop(context.Background()); err != nil {
-		t.Errorf("Stop after a failed Start = %v, want nil", err)
+	// Serve returns at once instead of logging and blocking.
+	err = exp.Serve(context.Background())
+	if !errors.Is(err, syscall.EADDRINUSE) {
+		t.Fatalf("Serve on a busy port = %v, want an error wrapping EADDRINUSE", err)
+	}
+	if !strings.Contains(err.Error(), "127.0.0.1:"+strconv.Itoa(port)) {
+		t.Errorf("error %q does not name the address", err)
 	}
 }
 
@@ -150,117 +180,138 @@ func TestProvideMetricsReturnsTheListenError(t *testing.T) {
 	}
 }
 
-func TestTwoExportersServeSeparateRegistries(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-
-	type running struct {
-		exp  *Exporter
-		srv  *Server
-		task string
-	}
-	var rs []running
-	for _, task := range []string{"only_in_a", "only_in_b"} {
-		// Port 0: the system picks a free port, which URL() reports.
-		exp, err := NewExporter(settings.NewMetricsSettings("/metrics", 0))
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv, err := exp.NewServer(WithHost("127.0.0.1"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := srv.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer func() {
-			if err := srv.Stop(ctx); err != nil {
-				t.Errorf("Stop: %v", err)
-			}
-		}()
-		exp.Recorder().ExecuteDone(task, time.Millisecond, "COMPLETED", "", 10)
-		rs = append(rs, running{exp, srv, task})
-	}
-
-	for i, r := range rs {
-		body := scrape(t, r.srv.URL())
-		if !strings.Contains(body, `task_executed_total{status="COMPLETED",taskType="`+r.task+`"} 1`) {
-			t.Errorf("exporter %d does not show its own task type %s", i, r.task)
-		}
-		other := rs[1-i].task
-		if strings.Contains(body, other) {
-			t.Errorf("exporter %d shows the other exporter's task type %s", i, other)
-		}
-		if !strings.Contains(body, "go_goroutines") {
-			t.Errorf("exporter %d lacks the Go runtime metrics", i)
-		}
-	}
-}
-
-func TestServerLifecycle(t *testing.T) {
-	s := settings.NewMetricsSettings("/metrics", 0)
-	status := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		_, _ = io.WriteString(w, `{"ready":true}`)
-	})
-	srv, err := NewServer(s, prometheus.NewRegistry(), WithHost("127.0.0.1"), WithHandler("/status", status))
+// WithListener: the program binds first (port 0 here), so it knows the
+// address before serving; another handler shares the port; Serve closes the
+// listener when it returns.
+func TestServeOnAListenerWithAnotherHandler(t *testing.T) {
+	exp, err := NewExporter(settings.NewMetricsSettings("/metrics", 2112)) // port unused: the listener wins
 	if err != nil {
 		t.Fatal(err)
 	}
-	if srv.Addr() != nil || srv.URL() != "" {
-		t.Errorf("before Start: Addr=%v URL=%q, want nil and empty", srv.Addr(), srv.URL())
-	}
-	if err := srv.Start(); err != nil {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.Start(); err == nil {
-		t.Error("second Start: want error, got nil")
+	status := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, `{"ready":true}`)
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- exp.Serve(ctx, WithListener(ln), WithHandler("/status", status)) }()
+
+	base := "http://" + ln.Addr().String()
+	if got := scrape(t, base+"/status"); got != `{"ready":true}` {
+		t.Errorf("/status answered %q", got)
 	}
-	wantURL := "http://127.0.0.1:" + strconv.Itoa(srv.Addr().(*net.TCPAddr).Port) + "/metrics"
-	if srv.URL() != wantURL {
-		t.Errorf("URL = %q, want %q", srv.URL(), wantURL)
+	if got := scrape(t, base+"/metrics"); !strings.Contains(got, "go_goroutines") {
+		t.Errorf("/metrics answered:\n%s", got)
 	}
-	if got := scrape(t, strings.TrimSuffix(srv.URL(), "/metrics")+"/status"); got != `{"ready":true}` {
-		t.Errorf("extra handler answered %q", got)
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Serve after cancel = %v, want nil", err)
 	}
-	for i := range 2 { // the second Stop is a no-op
-		if err := srv.Stop(context.Background()); err != nil {
-			t.Errorf("Stop #%d: %v", i+1, err)
-		}
-	}
-	if err := srv.Start(); err == nil {
-		t.Error("Start after Stop: want error, got nil")
-	}
-	var never Server
-	if err := never.Stop(context.Background()); err != nil {
-		t.Errorf("Stop before Start = %v, want nil", err)
+	if err := portIsFree(ln.Addr().String()); err != nil {
+		t.Errorf("the listener is still open after Serve returned: %v", err)
 	}
 }
 
-func TestNewServerRejectsBadInput(t *testing.T) {
-	good := settings.NewMetricsSettings("/metrics", 2112)
-	reg := prometheus.NewRegistry()
-	cases := []struct {
+// A listener that fails while serving ends Serve with an error, not a hang.
+func TestServeReportsAFailedListener(t *testing.T) {
+	exp, err := NewExporter(settings.NewDefaultMetricsSettings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- exp.Serve(context.Background(), WithListener(ln)) }()
+	scrape(t, "http://"+ln.Addr().String()+"/metrics") // serving
+	_ = ln.Close()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "metrics: serve on "+ln.Addr().String()) {
+			t.Errorf("Serve after its listener closed = %v, want an error naming the address", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return within 10s of its listener failing")
+	}
+}
+
+func TestTwoExportersServeSeparateRegistries(t *testing.T) {
+	var urls []string
+	tasks := []string{"only_in_a", "only_in_b"}
+	for _, task := range tasks {
+		exp, err := NewExporter(settings.NewDefaultMetricsSettings())
+		if err != nil {
+			t.Fatal(err)
+		}
+		exp.Recorder().ExecuteDone(task, time.Millisecond, "COMPLETED", "", 10)
+		urls = append(urls, ServeOnLoopback(t, exp))
+	}
+	for i, url := range urls {
+		body := scrape(t, url)
+		if !strings.Contains(body, `task_executed_total{status="COMPLETED",taskType="`+tasks[i]+`"} 1`) {
+			t.Errorf("exporter %d does not show its own task type %s", i, tasks[i])
+		}
+		if other := tasks[1-i]; strings.Contains(body, other) {
+			t.Errorf("exporter %d shows the other exporter's task type %s", i, other)
+		}
+	}
+}
+
+func TestBadInputIsAnError(t *testing.T) {
+	badHost := settings.NewMetricsSettings("/metrics", 2112)
+	badHost.Host = "127.0.0.1:9090"
+	for _, c := range []struct {
 		name string
 		s    *settings.MetricsSettings
-		g    prometheus.Gatherer
-		opts []ServerOption
 		want string
 	}{
-		{"nil settings", nil, reg, nil, "settings"},
-		{"nil gatherer", good, nil, nil, "gatherer"},
-		{"handler on the metrics path", good, reg, []ServerOption{WithHandler("/metrics", http.NotFoundHandler())}, `"/metrics"`},
-		{"handler without pattern", good, reg, []ServerOption{WithHandler("", http.NotFoundHandler())}, "pattern"},
-		{"invalid port", settings.NewMetricsSettings("/metrics", -1), reg, nil, "-1"},
+		{"nil settings", nil, "settings must not be nil"},
+		{"invalid port", settings.NewMetricsSettings("/metrics", -1), "got -1"},
+		{"invalid path", settings.NewMetricsSettings("metrics", 2112), `got "metrics"`},
+		{"host with a port", badHost, `got "127.0.0.1:9090"`},
+	} {
+		if _, err := NewExporter(c.s); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("NewExporter, %s: err = %v, want one containing %q", c.name, err, c.want)
+		}
+		if err := ProvideMetrics(c.s); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("ProvideMetrics, %s: err = %v, want one containing %q", c.name, err, c.want)
+		}
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			_, err := NewServer(c.s, c.g, c.opts...)
-			if err == nil || !strings.Contains(err.Error(), c.want) {
-				t.Errorf("err = %v, want one containing %q", err, c.want)
-			}
-		})
+	if err := ProvideMetrics(settings.NewDefaultMetricsSettings(), prometheus.NewRegistry(), nil); err == nil ||
+		!strings.Contains(err.Error(), "gatherer 1 must not be nil") {
+		t.Errorf("ProvideMetrics with a nil gatherer: err = %v", err)
 	}
-	if _, err := NewExporter(nil); err == nil {
-		t.Error("NewExporter(nil): want error")
+
+	exp, err := NewExporter(settings.NewDefaultMetricsSettings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		opt  ServeOption
+		want string
+	}{
+		{"handler on the metrics path", WithHandler("/metrics", http.NotFoundHandler()), `"/metrics" is the metrics path`},
+		{"handler without pattern", WithHandler("", http.NotFoundHandler()), "needs a pattern and a handler"},
+		{"nil handler", WithHandler("/status", nil), "needs a pattern and a handler"},
+	} {
+		// The listener given with a bad option is closed all the same.
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := exp.Serve(context.Background(), WithListener(ln), c.opt); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Serve, %s: err = %v, want one containing %q", c.name, err, c.want)
+		}
+		if err := portIsFree(ln.Addr().String()); err != nil {
+			t.Errorf("Serve, %s: the listener was left open: %v", c.name, err)
+		}
+	}
+	if err := exp.Serve(context.Background(), WithListener(nil)); err == nil || !strings.Contains(err.Error(), "WithListener needs a listener") {
+		t.Errorf("Serve with a nil listener: err = %v", err)
 	}
 }

@@ -8,6 +8,7 @@ package settings
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"sort"
@@ -245,8 +246,12 @@ func (t TLSSettings) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(t.Strin
 type MetricsSettings struct {
 	// ApiEndpoint is the HTTP path, default "/metrics".
 	ApiEndpoint string
-	// Port is the TCP port, default 2112.
+	// Port is the TCP port, default 2112. 0 lets the system choose.
 	Port int
+	// Host is the interface to listen on, for example "127.0.0.1" to keep
+	// the endpoint off the network. Default "": every interface, as in the
+	// original SDK.
+	Host string
 }
 
 // Default metrics endpoint.
@@ -265,7 +270,8 @@ func NewMetricsSettings(path string, port int) *MetricsSettings {
 	return &MetricsSettings{ApiEndpoint: path, Port: port}
 }
 
-// Validate checks the path and the port (0 lets the system choose).
+// Validate checks the path, the port (0 lets the system choose) and that
+// the host carries no port of its own.
 func (m *MetricsSettings) Validate() error {
 	if m == nil {
 		return errors.New("settings: MetricsSettings must not be nil")
@@ -275,6 +281,11 @@ func (m *MetricsSettings) Validate() error {
 	}
 	if m.Port < 0 || m.Port > 65535 {
 		return fmt.Errorf("settings: Port must be between 0 and 65535, got %d", m.Port)
+	}
+	// A colon is only allowed inside an IPv6 address; "host:port" or
+	// "[::1]" would otherwise fail later with a less helpful listen error.
+	if strings.Contains(m.Host, ":") && net.ParseIP(m.Host) == nil {
+		return fmt.Errorf("settings: Host must be a host name or IP address without a port, got %q", m.Host)
 	}
 	return nil
 }

@@ -126,7 +126,7 @@ func TestHttpSettingsNeverPrintHeaderValuesOrKeys(t *testing.T) {
 
 func TestMetricsSettings(t *testing.T) {
 	d := NewDefaultMetricsSettings()
-	if d.Port != 2112 || d.ApiEndpoint != "/metrics" || d.Validate() != nil {
+	if d.Port != 2112 || d.ApiEndpoint != "/metrics" || d.Host != "" || d.Validate() != nil {
 		t.Fatalf("defaults = %+v", d)
 	}
 	if err := NewMetricsSettings("/m", 70000).Validate(); err == nil || !strings.Contains(err.Error(), "Port must be between 0 and 65535, got 70000") {
@@ -134,6 +134,21 @@ func TestMetricsSettings(t *testing.T) {
 	}
 	if err := NewMetricsSettings("m", 1).Validate(); err == nil || !strings.Contains(err.Error(), `ApiEndpoint must start with /, got "m"`) {
 		t.Errorf("path error = %v", err)
+	}
+	for _, host := range []string{"127.0.0.1", "::1", "localhost", "metrics.internal"} {
+		m := NewMetricsSettings("/metrics", 2112)
+		m.Host = host
+		if err := m.Validate(); err != nil {
+			t.Errorf("Host %q: %v", host, err)
+		}
+	}
+	for _, host := range []string{"127.0.0.1:9090", "[::1]"} {
+		m := NewMetricsSettings("/metrics", 2112)
+		m.Host = host
+		want := fmt.Sprintf("Host must be a host name or IP address without a port, got %q", host)
+		if err := m.Validate(); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Host %q: err = %v, want %q", host, err, want)
+		}
 	}
 }
 
