@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/baton-go/baton/sdk/client"
 )
 
 // Defaults and limits. Each is used when the corresponding option is not
@@ -25,7 +27,7 @@ const (
 
 	// PollTimeoutMax is the longest long-poll wait the server accepts (Conductor
 	// answers 400 above 5000 ms).
-	PollTimeoutMax = 5 * time.Second
+	PollTimeoutMax = client.MaxPollTimeout
 
 	// PollTimeoutDefault is the timeout of an idle worker's held poll once
 	// the server has shown that it answers a held poll as soon as a task is
