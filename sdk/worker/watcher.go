@@ -176,7 +176,12 @@ func (w *queueWatcher) check(ctx context.Context) {
 	due := map[string][]*watchEntry{}
 	var names []string
 	for e := range w.entries {
-		if e.due.After(now) {
+		// Entries due within half their interval join this request, so
+		// workers that started watching at different moments fall into
+		// step: one request per interval for all of them, instead of one
+		// per worker's own phase. A worker is checked at most half an
+		// interval early.
+		if e.due.After(now.Add(e.interval / 2)) {
 			continue
 		}
 		e.due = now.Add(e.interval)
