@@ -23,7 +23,7 @@ type Server struct {
 	hostname string
 	handler  http.Handler
 	bufs     sync.Pool // *bytes.Buffer: JSON answers, request bodies (getBuf)
-	encs     sync.Pool // *[]byte: hand-encoded task answers (getEnc)
+	encs     sync.Pool // *[]byte: task answers written by internal/wire (getEnc)
 
 	// mu guards all execution state: definitions, workflows, tasks, queues,
 	// poll data, logs and timers. Critical sections are short (no I/O and no
