@@ -71,10 +71,7 @@ func (s *Server) handleBatchPoll(w http.ResponseWriter, r *http.Request) {
 		count = min(count, maxPollCount)
 	}
 	if count > 0 {
-		if f := s.faultFor("poll"); f != nil && f.ExtraTasks > 0 {
-			count += f.ExtraTasks
-			s.faultCounts.overDelivery.Add(1)
-		}
+		count += s.extraTasks()
 	}
 	got := s.poll(r.Context(), taskType, q.Get("domain"), q.Has("domain"), q.Get("workerid"), count, timeout)
 	bp := s.getEnc()
