@@ -253,9 +253,17 @@ func (s *Server) acquireSlot(ctx context.Context) (func(), bool) {
 	if s.slots == nil {
 		return func() {}, true
 	}
+	release := func() { <-s.slots }
 	select {
 	case s.slots <- struct{}{}:
-		return func() { <-s.slots }, true
+		return release, true
+	default:
+	}
+	s.slotWaiters.Add(1)
+	defer s.slotWaiters.Add(-1)
+	select {
+	case s.slots <- struct{}{}:
+		return release, true
 	case <-ctx.Done():
 		return nil, false
 	case <-s.closing:

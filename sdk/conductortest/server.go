@@ -50,6 +50,7 @@ type Server struct {
 	faultCounts faultCounters
 	auth        *authState
 	slots       chan struct{} // WithMaxConcurrentRequests; nil when unbounded
+	slotWaiters atomic.Int64  // requests waiting for one of the slots
 
 	closing     chan struct{}
 	closeOnce   sync.Once
@@ -86,6 +87,9 @@ type options struct {
 	longPoll           LongPollMode
 	version            Version
 	maxRequests        int
+	// clock replaces the wall clock under the Advance offset; only this
+	// package's tests set it (export_test.go).
+	clock func() time.Time
 }
 
 // WithAuth turns on Orkes-style authentication: POST /api/token with this key
@@ -292,27 +296,37 @@ func (s *Server) trackConn(c net.Conn, st http.ConnState) {
 	}
 }
 
-func (s *Server) now() time.Time { return time.Now().Add(time.Duration(s.offset.Load())) }
+// now is the server's clock: the wall clock (or the tests' stand-in) plus
+// what Advance added.
+func (s *Server) now() time.Time {
+	t := time.Now()
+	if s.opts.clock != nil {
+		t = s.opts.clock()
+	}
+	return t.Add(time.Duration(s.offset.Load()))
+}
 
 // Advance moves the server's clock forward by d: retry delays, callbacks,
 // postponements and every timeout that falls due in the skipped time fire
-// at once, and waiting long polls pick up tasks that became due. It lets a
-// test skip a 60 s retry delay or a response timeout without waiting. The
-// clock never goes back; times in answers include the offset.
+// at once (before Advance returns), and waiting long polls pick up tasks
+// that became due. It lets a test skip a 60 s retry delay or a response
+// timeout without waiting. The clock never goes back; times in answers
+// include the offset.
 func (s *Server) Advance(d time.Duration) {
 	if d <= 0 {
 		return
 	}
 	s.offset.Add(int64(d))
-	select {
-	case s.sweeperWake <- struct{}{}:
-	default:
-	}
 	s.mu.Lock()
+	s.fireTimers(s.now())
 	for _, q := range s.queues {
 		q.wake()
 	}
 	s.mu.Unlock()
+	select { // the sweeper sets its timer for the new next deadline
+	case s.sweeperWake <- struct{}{}:
+	default:
+	}
 }
 
 func nowMs(t time.Time) int64 { return t.UnixMilli() }
