@@ -21,7 +21,7 @@ import (
 func TestMisbehavingHandlers(t *testing.T) {
 	skipShort(t)
 	// Not parallel: delivering the 50 MB output under -race slows down on
-	// a loaded machine until the cleanup's 30 s drain deadline can pass.
+	// a loaded machine until the cleanup's drain deadline can pass.
 	const (
 		good, goodBatch = 1000, 10
 		panics          = 50
