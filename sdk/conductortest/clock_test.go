@@ -22,12 +22,12 @@ func TestAdvanceSkipsRetryDelayAndFiresTimeouts(t *testing.T) {
 	if retry.RetryCount != 1 {
 		t.Fatalf("retry %+v", retry)
 	}
-	// An hour later the worker has not answered: response timeout, retried.
+	// An hour later the worker has not answered: response timeout, retried,
+	// by the time Advance returns.
 	a.srv.Advance(time.Hour + time.Second)
-	waitFor(t, "response timeout", func() bool {
-		tk, _ := a.srv.Task(retry.TaskId)
-		return tk.Status == model.TaskTimedOut
-	})
+	if tk, _ := a.srv.Task(retry.TaskId); tk.Status != model.TaskTimedOut {
+		t.Fatalf("task %s an hour past its response timeout, want TIMED_OUT", tk.Status)
+	}
 	if wf := a.workflow(id); len(wf.Tasks) != 3 || wf.Tasks[2].RetryCount != 2 {
 		t.Fatalf("tasks after timeout: %d", len(wf.Tasks))
 	}

@@ -97,15 +97,26 @@
 // (an iteration lasts a second), and
 // BenchmarkLongPollWake the time from a start to the waiting poll's answer.
 //
+// # Fault injection
+//
+// SetFaults injects, per group of endpoints (Faults), error statuses with
+// or without Retry-After, latency, answers dropped after the request took
+// effect, malformed answers and over-delivering polls; ClearFaults ends
+// them and FaultStats counts what was injected. Latency and errors are
+// decided when a request arrives, dropped and malformed answers when the
+// answer is sent, so ClearFaults also spares a long poll that was already
+// waiting. Down, Up and DownFor make the server refuse connections and cut
+// the open ones, as an outage would.
+//
 // # Tests
 //
-// Introspection (Updates, AllUpdates, Task, TasksByStatus, Workflow,
-// WorkflowsByStatus, QueueSize, Stats, WaitWorkflows) lets tests assert
-// from the server's side, e.g. that every task got exactly one update.
-// Advance moves the server clock so that retry delays and timeouts need no
-// waiting. SetFaults injects errors, latency, dropped and malformed answers
-// and over-delivery per group of endpoints; Down, Up and DownFor make the
-// server refuse connections.
+// RegisterTaskDefs, RegisterWorkflowDef, StartWorkflow and Terminate set
+// the scene without HTTP. Introspection (Updates, AllUpdates, Task,
+// TasksByStatus, Workflow, WorkflowsByStatus, QueueSize, Stats,
+// WaitWorkflows) lets tests assert from the server's side, e.g. that every
+// task got exactly one update. Advance moves the server clock so that retry
+// delays and timeouts need no waiting: what falls due in the skipped time
+// has happened when it returns.
 //
 // WithAuth turns on the Orkes token flow: POST /api/token with the key id
 // and secret returns {"token": ...}; every other request needs the token in
@@ -125,6 +136,9 @@
 // does on its own (sweeper, callbacks, retry delays) poll with a deadline. A
 // test that needs the fake clock, fault injection, introspection, token
 // authentication or an option skips itself there and says why.
+// On the dev server the tests of long polls and timeouts stop its clock (an
+// option of the tests only), so that it moves only with Advance and no
+// outcome depends on how fast the machine runs them.
 //
 // # Differences from Conductor OSS
 //

@@ -58,8 +58,9 @@ type faultSet struct {
 	byGroup map[string]*Fault
 }
 
-// SetFaults replaces the injected faults; it takes effect for the next
-// request.
+// SetFaults replaces the injected faults. Latency and error statuses apply
+// to requests that arrive after it; dropped and malformed answers to
+// answers made after it, including those of long polls already waiting.
 func (s *Server) SetFaults(f Faults) {
 	fs := &faultSet{byGroup: make(map[string]*Fault, len(f))}
 	for g, v := range f {
@@ -71,7 +72,8 @@ func (s *Server) SetFaults(f Faults) {
 	s.faults.Store(fs)
 }
 
-// ClearFaults stops every injected fault (Down state is separate: see Up).
+// ClearFaults stops every injected fault, as SetFaults with none would (Down
+// state is separate: see Up).
 func (s *Server) ClearFaults() { s.faults.Store(nil) }
 
 func (s *Server) faultFor(group string) *Fault {
@@ -108,6 +110,10 @@ func (s *Server) FaultStats() FaultStats {
 	}
 }
 
+// serveWithFaults applies the faults of group to one request. Latency and
+// error statuses are decided when the request arrives; dropped and mangled
+// answers when the answer is ready, by the faults in force then, so that
+// ClearFaults also spares a long poll that was already waiting.
 func (s *Server) serveWithFaults(w http.ResponseWriter, r *http.Request, next http.Handler, group string) {
 	f := s.faultFor(group)
 	if f == nil {
@@ -140,22 +146,15 @@ func (s *Server) serveWithFaults(w http.ResponseWriter, r *http.Request, next ht
 		s.writeError(w, errf(status, "conductortest: injected %d for %s", status, group))
 		return
 	}
-	drop := f.DropRate > 0 && rand.Float64() < f.DropRate
-	var mangle MalformedMode
-	if !drop && f.MalformedRate > 0 && rand.Float64() < f.MalformedRate {
-		modes := f.Malformed
-		if len(modes) == 0 {
-			modes = []MalformedMode{TruncatedJSON, WrongContentType, EmptyBody}
-		}
-		mangle = modes[rand.IntN(len(modes))]
-	}
-	if !drop && mangle == 0 {
+	if f.DropRate <= 0 && f.MalformedRate <= 0 {
 		s.serveAuthed(w, r, next, group)
 		return
 	}
 	bw := &bufferedWriter{header: http.Header{}}
 	s.serveAuthed(bw, r, next, group)
-	if drop {
+	drop, mangle := s.answerFault(group)
+	switch {
+	case drop:
 		s.faultCounts.dropped.Add(1)
 		if hj, ok := unwrapHijacker(w); ok {
 			if conn, _, err := hj.Hijack(); err == nil {
@@ -165,27 +164,44 @@ func (s *Server) serveWithFaults(w http.ResponseWriter, r *http.Request, next ht
 		}
 		// Not hijackable (HTTP/2, embedded use): abort the response instead.
 		panic(http.ErrAbortHandler)
+	case mangle != 0:
+		s.faultCounts.malformed.Add(1)
+		bw.writeMangled(w, mangle)
+	default:
+		bw.writeTo(w)
 	}
-	s.faultCounts.malformed.Add(1)
-	h := w.Header()
-	for k, v := range bw.header {
-		h[k] = v
+}
+
+// answerFault rolls the dice for a processed request of group, with the
+// faults in force now: is its connection dropped, or its answer mangled (and
+// how)?
+func (s *Server) answerFault(group string) (drop bool, mangle MalformedMode) {
+	f := s.faultFor(group)
+	if f == nil {
+		return false, 0
 	}
-	body := bw.body.Bytes()
-	switch mangle {
-	case TruncatedJSON:
-		body = body[:len(body)/2]
-		h.Set("Content-Type", "application/json")
-	case WrongContentType:
-		body = []byte("<html><body><h1>502 Bad Gateway</h1></body></html>")
-		h.Set("Content-Type", "text/html")
-	case EmptyBody:
-		body = nil
-		h.Set("Content-Type", "application/json")
+	if f.DropRate > 0 && rand.Float64() < f.DropRate {
+		return true, 0
 	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(body)
+	if f.MalformedRate > 0 && rand.Float64() < f.MalformedRate {
+		modes := f.Malformed
+		if len(modes) == 0 {
+			modes = []MalformedMode{TruncatedJSON, WrongContentType, EmptyBody}
+		}
+		return false, modes[rand.IntN(len(modes))]
+	}
+	return false, 0
+}
+
+// extraTasks is how many tasks a batch poll may hand out beyond its count
+// (Fault.ExtraTasks of the "poll" group); it counts the over-delivery.
+func (s *Server) extraTasks() int {
+	f := s.faultFor("poll")
+	if f == nil || f.ExtraTasks <= 0 {
+		return 0
+	}
+	s.faultCounts.overDelivery.Add(1)
+	return f.ExtraTasks
 }
 
 type bufferedWriter struct {
@@ -205,6 +221,44 @@ func (b *bufferedWriter) Write(p []byte) (int, error) {
 		b.status = http.StatusOK
 	}
 	return b.body.Write(p)
+}
+
+// writeTo sends the buffered answer unchanged.
+func (b *bufferedWriter) writeTo(w http.ResponseWriter) {
+	h := w.Header()
+	for k, v := range b.header {
+		h[k] = v
+	}
+	status := b.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(b.body.Bytes())
+}
+
+// writeMangled sends the buffered answer mangled in the given way, with
+// status 200.
+func (b *bufferedWriter) writeMangled(w http.ResponseWriter, mode MalformedMode) {
+	h := w.Header()
+	for k, v := range b.header {
+		h[k] = v
+	}
+	body := b.body.Bytes()
+	switch mode {
+	case TruncatedJSON:
+		body = body[:len(body)/2]
+		h.Set("Content-Type", "application/json")
+	case WrongContentType:
+		body = []byte("<html><body><h1>502 Bad Gateway</h1></body></html>")
+		h.Set("Content-Type", "text/html")
+	case EmptyBody:
+		body = nil
+		h.Set("Content-Type", "application/json")
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
 }
 
 func unwrapHijacker(w http.ResponseWriter) (http.Hijacker, bool) {

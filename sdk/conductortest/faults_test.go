@@ -167,11 +167,15 @@ func TestDownAndUp(t *testing.T) {
 	}
 	a.expect(200, "GET", "/metadata/taskdefs", nil)
 
-	a.srv.DownFor(100 * time.Millisecond)
+	// Down for an hour, so that the request below meets the outage however
+	// slowly it is sent; then a short DownFor replaces the hour, and the
+	// server must come back by itself.
+	a.srv.DownFor(time.Hour)
 	if res, err := a.client.Get(a.base + "/metadata/taskdefs"); err == nil {
 		res.Body.Close()
 		t.Fatal("request answered during DownFor")
 	}
+	a.srv.DownFor(50 * time.Millisecond)
 	waitFor(t, "server back up", func() bool { return !a.srv.IsDown() })
 	a.expect(200, "GET", "/metadata/taskdefs", nil)
 	if fs := a.srv.FaultStats(); fs.Downs != 2 {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/baton-go/baton/sdk/conductortest/internal/wire"
 	"github.com/baton-go/baton/sdk/model"
 )
 
@@ -382,7 +383,7 @@ func (s *Server) handleGetTaskDef(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, notFound("No such taskType found by name: %s", name))
 		return
 	}
-	s.writeJSON(w, http.StatusOK, taskDefJSON(&e.def))
+	s.writeJSON(w, http.StatusOK, wire.TaskDef(&e.def))
 }
 
 func (s *Server) handleGetTaskDefs(w http.ResponseWriter, r *http.Request) {
@@ -393,9 +394,9 @@ func (s *Server) handleGetTaskDefs(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	sort.Slice(defs, func(i, j int) bool { return defs[i].Name < defs[j].Name })
-	out := make([]*taskDefOut, len(defs))
+	out := make([]*wire.TaskDefOut, len(defs))
 	for i := range defs {
-		out[i] = taskDefJSON(&defs[i])
+		out[i] = wire.TaskDef(&defs[i])
 	}
 	s.writeJSON(w, http.StatusOK, out)
 }
@@ -575,7 +576,7 @@ func (s *Server) handleGetWorkflowDef(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, notFound("No such workflow found by name: %s, version: %s", name, versionText(version)))
 		return
 	}
-	s.writeJSON(w, http.StatusOK, workflowDefJSON(&out))
+	s.writeJSON(w, http.StatusOK, wire.WorkflowDef(&out))
 }
 
 func (s *Server) handleGetWorkflowDefs(w http.ResponseWriter, r *http.Request) {
@@ -593,11 +594,11 @@ func (s *Server) handleGetWorkflowDefs(w http.ResponseWriter, r *http.Request) {
 		}
 		return out[i].Version < out[j].Version
 	})
-	wire := make([]*workflowDefOut, len(out))
+	defs := make([]*wire.WorkflowDefOut, len(out))
 	for i := range out {
-		wire[i] = workflowDefJSON(&out[i])
+		defs[i] = wire.WorkflowDef(&out[i])
 	}
-	s.writeJSON(w, http.StatusOK, wire)
+	s.writeJSON(w, http.StatusOK, defs)
 }
 
 func (s *Server) handleDeleteWorkflowDef(w http.ResponseWriter, r *http.Request) {

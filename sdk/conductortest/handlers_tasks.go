@@ -13,6 +13,7 @@ import (
 	"unicode/utf16"
 
 	"github.com/baton-go/baton/internal/fastjson"
+	"github.com/baton-go/baton/sdk/conductortest/internal/wire"
 	"github.com/baton-go/baton/sdk/model"
 )
 
@@ -70,14 +71,11 @@ func (s *Server) handleBatchPoll(w http.ResponseWriter, r *http.Request) {
 		count = min(count, maxPollCount)
 	}
 	if count > 0 {
-		if f := s.faultFor("poll"); f != nil && f.ExtraTasks > 0 {
-			count += f.ExtraTasks
-			s.faultCounts.overDelivery.Add(1)
-		}
+		count += s.extraTasks()
 	}
 	got := s.poll(r.Context(), taskType, q.Get("domain"), q.Has("domain"), q.Get("workerid"), count, timeout)
 	bp := s.getEnc()
-	*bp = appendTasks(*bp, got)
+	*bp = wire.AppendTasks(*bp, got)
 	writeRaw(w, http.StatusOK, "application/json", *bp)
 	s.putEnc(bp)
 }
@@ -85,7 +83,7 @@ func (s *Server) handleBatchPoll(w http.ResponseWriter, r *http.Request) {
 // poll hands out up to count due tasks of the queue, waiting up to timeout
 // as the server's LongPollMode says. While waiting it sleeps on a channel
 // and a timer (no CPU).
-func (s *Server) poll(ctx context.Context, taskType, domain string, hasDomain bool, workerID string, count int, timeout time.Duration) []taskJSON {
+func (s *Server) poll(ctx context.Context, taskType, domain string, hasDomain bool, workerID string, count int, timeout time.Duration) []wire.Task {
 	qn := taskType
 	if hasDomain && (domain != "" || s.is321()) {
 		// 3.21 polls the queue ":taskType" for an empty domain; 3.32
@@ -96,7 +94,7 @@ func (s *Server) poll(ctx context.Context, taskType, domain string, hasDomain bo
 	s.stats.polls.Add(1)
 	s.mu.Lock()
 	s.pollData[pollKey{taskType, domain, hasDomain && domain == ""}] = pollEntry{workerID: workerID, lastPoll: nowMs(now)}
-	var out []taskJSON
+	var out []wire.Task
 	if count > 0 && ctx.Err() == nil {
 		q := s.queue(qn)
 		if mode := s.longPollMode(); mode == LongPollEarly {
@@ -114,10 +112,10 @@ func (s *Server) poll(ctx context.Context, taskType, domain string, hasDomain bo
 
 // pollEarly answers as soon as at least one task is due. Caller holds s.mu;
 // it is held again on return.
-func (s *Server) pollEarly(ctx context.Context, q *queue, count int, workerID string, now time.Time, timeout time.Duration) []taskJSON {
+func (s *Server) pollEarly(ctx context.Context, q *queue, count int, workerID string, now time.Time, timeout time.Duration) []wire.Task {
 	deadline := now.Add(timeout)
 	var (
-		out   []taskJSON
+		out   []wire.Task
 		ch    chan struct{}
 		timer *time.Timer
 	)
@@ -169,11 +167,11 @@ func (s *Server) pollEarly(ctx context.Context, q *queue, count int, workerID st
 
 // claim takes up to count due tasks off q and starts them (see claimOne).
 // Caller holds s.mu.
-func (s *Server) claim(q *queue, count int, workerID string, now time.Time, out []taskJSON) []taskJSON {
+func (s *Server) claim(q *queue, count int, workerID string, now time.Time, out []wire.Task) []wire.Task {
 	q.promote(now)
 	if out == nil {
 		// One allocation for the whole batch: a task copy is large.
-		out = make([]taskJSON, 0, max(min(count, len(q.ready)-q.head), 0))
+		out = make([]wire.Task, 0, max(min(count, len(q.ready)-q.head), 0))
 	}
 	for len(out) < count {
 		t := q.next()
@@ -198,16 +196,16 @@ func (t *task) pollable() bool {
 // real server's poll step 4), applying concurrentExecLimit and
 // rateLimitPerFrequency: a task over a limit is put back, postponed, and
 // claimOne reports false. Caller holds s.mu.
-func (s *Server) claimOne(t *task, workerID string, now time.Time) (taskJSON, bool) {
+func (s *Server) claimOne(t *task, workerID string, now time.Time) (wire.Task, bool) {
 	if !t.pollable() {
-		return taskJSON{}, false
+		return wire.Task{}, false
 	}
 	ms := nowMs(now)
 	name := t.m.TaskDefName
 	if lim := t.def.ConcurrentExecLimit; lim > 0 && s.running[name] >= lim {
 		s.push(t, s.opts.postpone, now)
 		s.stats.postponed.Add(1)
-		return taskJSON{}, false
+		return wire.Task{}, false
 	}
 	if lim := t.m.RateLimitPerFrequency; lim > 0 {
 		window := int64(max(t.m.RateLimitFrequencyInSeconds, 1)) * 1000
@@ -221,7 +219,7 @@ func (s *Server) claimOne(t *task, workerID string, now time.Time) (taskJSON, bo
 			s.rateHits[name] = hits
 			s.push(t, s.opts.postpone, now)
 			s.stats.postponed.Add(1)
-			return taskJSON{}, false
+			return wire.Task{}, false
 		}
 		s.rateHits[name] = append(hits, ms)
 	}
@@ -235,8 +233,7 @@ func (s *Server) claimOne(t *task, workerID string, now time.Time) (taskJSON, bo
 	t.m.UpdateTime = ms
 	s.armTask(t, now)
 	s.stats.handedOut.Add(1)
-	wt, def := t.stepJSON()
-	return taskJSON{m: t.snapshot(), wtJSON: wt, defJSON: def}, true
+	return t.forWire(), true
 }
 
 type updateRecord struct {
@@ -498,7 +495,7 @@ func (s *Server) handleUpdateByRef(sync bool) http.HandlerFunc {
 		_, e := s.applyUpdate(res, now)
 		var snap workflowWire
 		if e == nil && sync {
-			snap = wf.wire(true)
+			snap = wf.forWire(true)
 		}
 		s.mu.Unlock()
 		switch {
@@ -516,10 +513,9 @@ func (s *Server) handleGetTask(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("taskId")
 	s.mu.Lock()
 	t := s.tasks[id]
-	var snap taskJSON
+	var snap wire.Task
 	if t != nil {
-		wt, def := t.stepJSON()
-		snap = taskJSON{m: t.snapshot(), wtJSON: wt, defJSON: def}
+		snap = t.forWire()
 	}
 	s.mu.Unlock()
 	if t == nil {

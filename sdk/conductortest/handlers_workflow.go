@@ -176,7 +176,7 @@ func (s *Server) handleGetWorkflow(w http.ResponseWriter, r *http.Request) {
 	wf := s.workflows[id]
 	var snap workflowWire
 	if wf != nil {
-		snap = wf.wire(include)
+		snap = wf.forWire(include)
 	}
 	s.mu.Unlock()
 	if wf == nil {

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -71,6 +72,9 @@ type api struct {
 	client *http.Client
 	token  string
 	suffix string
+	// advanced counts the times timedOut moved the dev server's stopped
+	// clock (longpoll_test.go); copies made by on share it.
+	advanced *atomic.Int64
 }
 
 // newAPI starts a dev server with opts, or, in remote mode, points at the
@@ -85,7 +89,7 @@ func newAPI(t testing.TB, opts ...conductortest.Option) *api {
 		t.Fatal(err)
 	}
 	tr := &http.Transport{MaxIdleConnsPerHost: 64}
-	a := &api{t: t, client: &http.Client{Transport: tr, Timeout: 30 * time.Second}, suffix: randomHex(4)}
+	a := &api{t: t, client: &http.Client{Transport: tr, Timeout: 30 * time.Second}, suffix: randomHex(4), advanced: new(atomic.Int64)}
 	t.Cleanup(tr.CloseIdleConnections)
 	if remote != "" {
 		a.remote, a.base = true, remote

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/baton-go/baton/sdk/conductortest/internal/wire"
 )
 
 // apiError is an error answered with the server's JSON error body.
@@ -240,9 +242,9 @@ func readBody(r *http.Request) ([]byte, *apiError) {
 	return body, nil
 }
 
-func (s *Server) writeTask(w http.ResponseWriter, t *taskJSON) {
+func (s *Server) writeTask(w http.ResponseWriter, t *wire.Task) {
 	bp := s.getEnc()
-	*bp = appendTask(*bp, t)
+	*bp = wire.AppendTask(*bp, t)
 	writeRaw(w, http.StatusOK, "application/json", *bp)
 	s.putEnc(bp)
 }

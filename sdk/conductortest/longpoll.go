@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/baton-go/baton/sdk/conductortest/internal/wire"
 )
 
 // LongPollMode is how a batch poll with a timeout waits for tasks. Conductor
@@ -110,7 +112,7 @@ func (s *Server) longPollMode() LongPollMode {
 // queue (the real server would hand them to the closed connection and
 // leave them to their response timeout). Caller holds s.mu; it is held
 // again on return.
-func (s *Server) pollHeld(ctx context.Context, q *queue, mode LongPollMode, count int, workerID string, now time.Time, timeout time.Duration) []taskJSON {
+func (s *Server) pollHeld(ctx context.Context, q *queue, mode LongPollMode, count int, workerID string, now time.Time, timeout time.Duration) []wire.Task {
 	start := now
 	deadline := start.Add(timeout)
 	if mode == LongPollFullBatch {
@@ -205,7 +207,7 @@ func (s *Server) pollHeld(ctx context.Context, q *queue, mode LongPollMode, coun
 		s.putBack(q, held)
 		return nil
 	}
-	var out []taskJSON
+	var out []wire.Task
 	for _, t := range held {
 		if j, ok := s.claimOne(t, workerID, now); ok {
 			out = append(out, j)
@@ -251,9 +253,17 @@ func (s *Server) acquireSlot(ctx context.Context) (func(), bool) {
 	if s.slots == nil {
 		return func() {}, true
 	}
+	release := func() { <-s.slots }
 	select {
 	case s.slots <- struct{}{}:
-		return func() { <-s.slots }, true
+		return release, true
+	default:
+	}
+	s.slotWaiters.Add(1)
+	defer s.slotWaiters.Add(-1)
+	select {
+	case s.slots <- struct{}{}:
+		return release, true
 	case <-ctx.Done():
 		return nil, false
 	case <-s.closing:

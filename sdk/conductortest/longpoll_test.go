@@ -32,10 +32,13 @@ func remoteLongPoll() (conductortest.LongPollMode, bool) {
 }
 
 // newModeAPI is newAPI with a dev server in the given long-poll mode; against
-// a remote server the test runs only if that server uses the mode.
+// a remote server the test runs only if that server uses the mode. The dev
+// server's clock stands still (WithStoppedClock), so that a poll cannot time
+// out on its own: woken and timedOut tell the two endings apart without
+// looking at a clock.
 func newModeAPI(t *testing.T, mode conductortest.LongPollMode, opts ...conductortest.Option) *api {
 	t.Helper()
-	a := newAPI(t, append(opts, conductortest.WithLongPoll(mode))...)
+	a := newAPI(t, append(opts, conductortest.WithLongPoll(mode), conductortest.WithStoppedClock())...)
 	if a.remote {
 		got, ok := remoteLongPoll()
 		if !ok {
@@ -51,8 +54,11 @@ func newModeAPI(t *testing.T, mode conductortest.LongPollMode, opts ...conductor
 
 type pollResult struct {
 	tasks   []model.Task
-	elapsed time.Duration
-	err     error
+	elapsed time.Duration // from sending the poll to its answer (remote checks)
+	// advanced is how many times timedOut had moved the dev server's clock
+	// when the answer arrived.
+	advanced int64
+	err      error
 }
 
 // pollAsync sends a batch poll in the background. The answer comes on the
@@ -67,7 +73,7 @@ func (a *api) pollAsync(taskType, query string) <-chan pollResult {
 			return
 		}
 		defer res.Body.Close()
-		r := pollResult{}
+		r := pollResult{advanced: a.advanced.Load()}
 		if res.StatusCode != http.StatusOK {
 			body, _ := io.ReadAll(res.Body)
 			r.err = fmt.Errorf("status %d: %s", res.StatusCode, body)
@@ -95,6 +101,41 @@ func awaitPoll(t *testing.T, ch <-chan pollResult) pollResult {
 	}
 }
 
+// woken waits for the answer of a poll that a task must wake before its
+// timeout. The dev server's clock stands still (newModeAPI), so there the
+// poll cannot have timed out: any answer is a wake-up. A real server's clock
+// runs, so there the answer must come before the timeout.
+func (a *api) woken(t *testing.T, ch <-chan pollResult) pollResult {
+	t.Helper()
+	r := awaitPoll(t, ch)
+	if a.remote && r.elapsed >= lpTimeout {
+		t.Fatalf("answered with %d tasks after %v: at the %v timeout, not woken", len(r.tasks), r.elapsed, lpTimeout)
+	}
+	return r
+}
+
+// timedOut waits for the answer of a poll that must wait out its whole
+// timeout. On the dev server it moves the stopped clock past the timeout,
+// and the answer must have come after that; a real server must not answer
+// before the timeout.
+func (a *api) timedOut(t *testing.T, ch <-chan pollResult) pollResult {
+	t.Helper()
+	if a.remote {
+		r := awaitPoll(t, ch)
+		if r.elapsed < lpTimeout {
+			t.Fatalf("answered with %d tasks after %v, before the %v timeout", len(r.tasks), r.elapsed, lpTimeout)
+		}
+		return r
+	}
+	a.advanced.Add(1)
+	a.srv.Advance(lpTimeout)
+	r := awaitPoll(t, ch)
+	if r.advanced == 0 {
+		t.Fatalf("answered with %d tasks before its timeout (the server's clock had not moved)", len(r.tasks))
+	}
+	return r
+}
+
 // parked waits until n polls wait on the queue of taskType. The dev server
 // says so; a remote server cannot, so there the test gives the request a
 // second to arrive (its poll lasts several).
@@ -114,9 +155,11 @@ func (a *api) startN(wf string, n int) {
 	}
 }
 
-// The timeout of the polls below: long enough that "answered before the
-// timeout" means woken, and the slowest subtest lasts about that long. A
-// remote server gets more, since parked can only wait there.
+// The timeout of the polls below. The dev server's clock stands still, so it
+// only says how far timedOut advances it. A remote server's runs: there it
+// is long enough that "answered before the timeout" means woken even though
+// parked can only wait a second, and the slowest subtest lasts about that
+// long.
 var lpTimeout = func() time.Duration {
 	if os.Getenv(envTarget) == "remote" {
 		return 4 * time.Second
@@ -141,18 +184,17 @@ func TestLongPollTaskArrivesDuringWait(t *testing.T) {
 			ch := a.pollAsync(tt, "count=1&"+lpQuery)
 			a.parked(t, tt, 1)
 			a.start(wf, nil)
-			r := awaitPoll(t, ch)
 			switch mode {
 			case conductortest.LongPollHold:
-				if len(r.tasks) != 0 || r.elapsed < lpTimeout {
-					t.Fatalf("hold: got %d tasks after %v, want 0 after the whole %v", len(r.tasks), r.elapsed, lpTimeout)
+				if r := a.timedOut(t, ch); len(r.tasks) != 0 {
+					t.Fatalf("hold: got %d tasks at the timeout, want 0", len(r.tasks))
 				}
 				if got := a.pollBatch(tt, "count=1&timeout=0"); len(got) != 1 {
 					t.Fatalf("the task that arrived during the hold was not left queued: next poll got %d", len(got))
 				}
 			default:
-				if len(r.tasks) != 1 || r.elapsed >= lpTimeout {
-					t.Fatalf("%s: got %d tasks after %v, want the new one before the %v timeout", mode, len(r.tasks), r.elapsed, lpTimeout)
+				if r := a.woken(t, ch); len(r.tasks) != 1 {
+					t.Fatalf("%s: got %d tasks, want the new one", mode, len(r.tasks))
 				}
 			}
 		})
@@ -173,18 +215,14 @@ func TestLongPollPartialBatch(t *testing.T) {
 			a.start(wf, nil)
 			ch := a.pollAsync(tt, "count=3&"+lpQuery)
 			if mode == conductortest.LongPollEarly {
-				r := awaitPoll(t, ch)
-				if len(r.tasks) != 1 || r.elapsed >= lpTimeout {
-					t.Fatalf("early: got %d tasks after %v, want 1 at once", len(r.tasks), r.elapsed)
+				if r := a.woken(t, ch); len(r.tasks) != 1 {
+					t.Fatalf("early: got %d tasks, want 1 at once", len(r.tasks))
 				}
 				return
 			}
 			a.parked(t, tt, 1)
 			a.start(wf, nil)
-			r := awaitPoll(t, ch)
-			if r.elapsed < lpTimeout {
-				t.Fatalf("%s: answered after %v with %d tasks, before the batch was full or the %v timeout", mode, r.elapsed, len(r.tasks), lpTimeout)
-			}
+			r := a.timedOut(t, ch) // the batch is never full
 			left := a.pollBatch(tt, "count=3&timeout=0")
 			switch mode {
 			case conductortest.LongPollFullBatch:
@@ -212,20 +250,19 @@ func TestLongPollBatchFilledDuringWait(t *testing.T) {
 			ch := a.pollAsync(tt, "count=2&"+lpQuery)
 			a.parked(t, tt, 1)
 			a.startN(wf, 2)
-			r := awaitPoll(t, ch)
 			switch mode {
 			case conductortest.LongPollEarly:
 				// It may wake for the first before the second exists.
-				if n := len(r.tasks); n < 1 || r.elapsed >= lpTimeout {
-					t.Fatalf("early: got %d tasks after %v, want an answer before the timeout", n, r.elapsed)
+				if n := len(a.woken(t, ch).tasks); n < 1 {
+					t.Fatalf("early: got %d tasks, want an answer before the timeout", n)
 				}
 			case conductortest.LongPollFullBatch:
-				if len(r.tasks) != 2 || r.elapsed >= lpTimeout {
-					t.Fatalf("full-batch: got %d tasks after %v, want 2 before the %v timeout", len(r.tasks), r.elapsed, lpTimeout)
+				if n := len(a.woken(t, ch).tasks); n != 2 {
+					t.Fatalf("full-batch: got %d tasks, want 2 before the timeout", n)
 				}
 			case conductortest.LongPollHold:
-				if len(r.tasks) != 0 || r.elapsed < lpTimeout {
-					t.Fatalf("hold: got %d tasks after %v, want 0 after the whole timeout", len(r.tasks), r.elapsed)
+				if n := len(a.timedOut(t, ch).tasks); n != 0 {
+					t.Fatalf("hold: got %d tasks, want 0 after the whole timeout", n)
 				}
 			}
 		})
@@ -242,13 +279,11 @@ func TestLongPollAnswersAtOnceWhenItCan(t *testing.T) {
 			tt := a.name("lp_now")
 			wf := a.oneTask(tt)
 			a.startN(wf, 4)
-			r := awaitPoll(t, a.pollAsync(tt, "count=2&"+lpQuery))
-			if len(r.tasks) != 2 || r.elapsed >= lpTimeout {
-				t.Fatalf("full batch available: got %d tasks after %v, want 2 at once", len(r.tasks), r.elapsed)
+			if r := a.woken(t, a.pollAsync(tt, "count=2&"+lpQuery)); len(r.tasks) != 2 {
+				t.Fatalf("full batch available: got %d tasks, want 2 at once", len(r.tasks))
 			}
-			r = awaitPoll(t, a.pollAsync(tt, "count=5&timeout=0"))
-			if len(r.tasks) != 2 || r.elapsed >= lpTimeout {
-				t.Fatalf("timeout 0: got %d tasks after %v, want the 2 left at once", len(r.tasks), r.elapsed)
+			if r := a.woken(t, a.pollAsync(tt, "count=5&timeout=0")); len(r.tasks) != 2 {
+				t.Fatalf("timeout 0: got %d tasks, want the 2 left at once", len(r.tasks))
 			}
 		})
 	}
@@ -321,6 +356,9 @@ func TestQueueSizesManyTypesAndDomains(t *testing.T) {
 			if len(sizes) != len(want) {
 				t.Errorf("sizes %v, want exactly the 4 asked for", sizes)
 			}
+			if a.srv != nil {
+				a.srv.Advance(lpTimeout) // the clock stands still
+			}
 			awaitPoll(t, held)
 		})
 	}
@@ -332,7 +370,10 @@ func TestMaxConcurrentRequests(t *testing.T) {
 	for _, limit := range []int{2, 0} {
 		t.Run(fmt.Sprintf("limit=%d", limit), func(t *testing.T) {
 			t.Parallel()
-			a := newAPI(t, conductortest.WithLongPoll(conductortest.LongPollEarly), conductortest.WithMaxConcurrentRequests(limit))
+			// The clock stands still: the two polls cannot time out and
+			// free their slots early, however slow the machine.
+			a := newAPI(t, conductortest.WithLongPoll(conductortest.LongPollEarly), conductortest.WithMaxConcurrentRequests(limit),
+				conductortest.WithStoppedClock())
 			a.needLocal("an option")
 			tt := a.name("pool")
 			wf := a.oneTask(tt)
@@ -363,10 +404,11 @@ func TestMaxConcurrentRequests(t *testing.T) {
 				awaitPoll(t, p2)
 				return
 			}
+			waitFor(t, "the third request to wait for a slot", func() bool { return a.srv.SlotWaiters() == 1 })
 			select {
 			case code := <-third:
 				t.Fatalf("third request answered (status %d) while two polls held both slots", code)
-			case <-time.After(300 * time.Millisecond):
+			default:
 			}
 			if st := a.srv.Stats(); st.Polls != 2 {
 				t.Fatalf("server saw %d polls, want 2", st.Polls)

@@ -257,6 +257,21 @@ func (s *Server) setTimer(slot **timerEntry, at int64, t *task, wf *workflow) {
 	}
 }
 
+// fireTimers fires the task and workflow deadlines due at now. Caller holds
+// s.mu.
+func (s *Server) fireTimers(now time.Time) {
+	for len(s.timers) > 0 && s.timers[0].at <= now.UnixNano() {
+		e := heap.Pop(&s.timers).(*timerEntry)
+		if e.t != nil {
+			e.t.timer = nil
+			s.checkTaskTimeouts(e.t, now)
+		} else {
+			e.wf.timer = nil
+			s.checkWorkflowTimeout(e.wf, now)
+		}
+	}
+}
+
 // sweeper fires task and workflow deadlines on time (the real server's
 // sweeper may be up to 30 s late; being on time is compatible).
 func (s *Server) sweeper() {
@@ -266,16 +281,7 @@ func (s *Server) sweeper() {
 	for {
 		s.mu.Lock()
 		now := s.now()
-		for len(s.timers) > 0 && s.timers[0].at <= now.UnixNano() {
-			e := heap.Pop(&s.timers).(*timerEntry)
-			if e.t != nil {
-				e.t.timer = nil
-				s.checkTaskTimeouts(e.t, now)
-			} else {
-				e.wf.timer = nil
-				s.checkWorkflowTimeout(e.wf, now)
-			}
-		}
+		s.fireTimers(now)
 		wait := time.Hour
 		if len(s.timers) > 0 {
 			wait = time.Duration(s.timers[0].at - now.UnixNano())

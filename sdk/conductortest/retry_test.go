@@ -84,15 +84,20 @@ func TestRetryDueAfterDelay(t *testing.T) {
 }
 
 func TestLongPollWakesForDelayedRetry(t *testing.T) {
-	a := newAPI(t, conductortest.WithLongPoll(conductortest.LongPollEarly))
+	// The clock stands still but for Advance: the poll below cannot reach
+	// its timeout, so an answer means the retry falling due woke it.
+	a := newAPI(t, conductortest.WithLongPoll(conductortest.LongPollEarly), conductortest.WithStoppedClock())
 	a.needLocal("a long poll that answers when a task becomes due; the 3.21 Redis queue sleeps out the timeout")
 	soon := a.name("soon")
 	a.registerTasks(model.TaskDef{Name: soon, RetryCount: 1, RetryDelaySeconds: 1})
 	a.start(a.oneTask(soon), nil)
 	a.update(a.pollOne(soon), model.FailedTask, nil, "x")
 	// A long poll that starts before the retry is due gets it when it is.
-	if got := a.pollBatch(soon, "count=1&timeout=4000"); len(got) != 1 || got[0].RetryCount != 1 {
-		t.Fatalf("long poll got %d tasks", len(got))
+	ch := a.pollAsync(soon, "count=1&timeout=4000")
+	a.parked(t, soon, 1)
+	a.srv.Advance(time.Second)
+	if got := awaitPoll(t, ch).tasks; len(got) != 1 || got[0].RetryCount != 1 {
+		t.Fatalf("long poll got %d tasks, want the retry", len(got))
 	}
 }
 

@@ -23,7 +23,7 @@ type Server struct {
 	hostname string
 	handler  http.Handler
 	bufs     sync.Pool // *bytes.Buffer: JSON answers, request bodies (getBuf)
-	encs     sync.Pool // *[]byte: hand-encoded task answers (getEnc)
+	encs     sync.Pool // *[]byte: task answers written by internal/wire (getEnc)
 
 	// mu guards all execution state: definitions, workflows, tasks, queues,
 	// poll data, logs and timers. Critical sections are short (no I/O and no
@@ -50,6 +50,7 @@ type Server struct {
 	faultCounts faultCounters
 	auth        *authState
 	slots       chan struct{} // WithMaxConcurrentRequests; nil when unbounded
+	slotWaiters atomic.Int64  // requests waiting for one of the slots
 
 	closing     chan struct{}
 	closeOnce   sync.Once
@@ -86,6 +87,9 @@ type options struct {
 	longPoll           LongPollMode
 	version            Version
 	maxRequests        int
+	// clock replaces the wall clock under the Advance offset; only this
+	// package's tests set it (export_test.go).
+	clock func() time.Time
 }
 
 // WithAuth turns on Orkes-style authentication: POST /api/token with this key
@@ -292,114 +296,37 @@ func (s *Server) trackConn(c net.Conn, st http.ConnState) {
 	}
 }
 
-// Down makes the server unreachable: it closes the listener (new connections
-// are refused) and every open connection. Requests being handled lose their
-// connection. Up brings it back on the same port.
-func (s *Server) Down() {
-	s.lnMu.Lock()
-	defer s.lnMu.Unlock()
-	s.downLocked()
+// now is the server's clock: the wall clock (or the tests' stand-in) plus
+// what Advance added.
+func (s *Server) now() time.Time {
+	t := time.Now()
+	if s.opts.clock != nil {
+		t = s.opts.clock()
+	}
+	return t.Add(time.Duration(s.offset.Load()))
 }
-
-func (s *Server) downLocked() {
-	if s.down {
-		return
-	}
-	s.down = true
-	if s.ln != nil {
-		_ = s.ln.Close()
-		s.ln = nil
-	}
-	for c := range s.conns {
-		_ = c.Close()
-		delete(s.conns, c)
-	}
-	s.faultCounts.downs.Add(1)
-}
-
-// Up listens again on the port the server had before Down.
-func (s *Server) Up() error {
-	s.lnMu.Lock()
-	defer s.lnMu.Unlock()
-	return s.upLocked()
-}
-
-func (s *Server) upLocked() error {
-	select {
-	case <-s.closing:
-		return errors.New("conductortest: server is closed")
-	default:
-	}
-	if !s.down {
-		return nil
-	}
-	if s.downTimer != nil {
-		s.downTimer.Stop()
-		s.downTimer = nil
-	}
-	var ln net.Listener
-	var err error
-	// The old socket may take a moment to release the port.
-	for range 50 {
-		ln, err = net.Listen("tcp", s.addr)
-		if err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		return fmt.Errorf("conductortest: listen again on %s: %w", s.addr, err)
-	}
-	s.down = false
-	s.serve(ln)
-	return nil
-}
-
-// DownFor calls Down, then Up after d (in the background).
-func (s *Server) DownFor(d time.Duration) {
-	s.lnMu.Lock()
-	defer s.lnMu.Unlock()
-	s.downLocked()
-	if s.downTimer != nil {
-		s.downTimer.Stop()
-	}
-	s.downTimer = time.AfterFunc(d, func() {
-		s.lnMu.Lock()
-		defer s.lnMu.Unlock()
-		if err := s.upLocked(); err != nil {
-			s.log.WithError(err).Warn("conductortest: could not come back up")
-		}
-	})
-}
-
-// IsDown reports whether the server is currently refusing connections.
-func (s *Server) IsDown() bool {
-	s.lnMu.Lock()
-	defer s.lnMu.Unlock()
-	return s.down
-}
-
-func (s *Server) now() time.Time { return time.Now().Add(time.Duration(s.offset.Load())) }
 
 // Advance moves the server's clock forward by d: retry delays, callbacks,
 // postponements and every timeout that falls due in the skipped time fire
-// at once, and waiting long polls pick up tasks that became due. It lets a
-// test skip a 60 s retry delay or a response timeout without waiting. The
-// clock never goes back; times in answers include the offset.
+// at once (before Advance returns), and waiting long polls pick up tasks
+// that became due. It lets a test skip a 60 s retry delay or a response
+// timeout without waiting. The clock never goes back; times in answers
+// include the offset.
 func (s *Server) Advance(d time.Duration) {
 	if d <= 0 {
 		return
 	}
 	s.offset.Add(int64(d))
-	select {
-	case s.sweeperWake <- struct{}{}:
-	default:
-	}
 	s.mu.Lock()
+	s.fireTimers(s.now())
 	for _, q := range s.queues {
 		q.wake()
 	}
 	s.mu.Unlock()
+	select { // the sweeper sets its timer for the new next deadline
+	case s.sweeperWake <- struct{}{}:
+	default:
+	}
 }
 
 func nowMs(t time.Time) int64 { return t.UnixMilli() }

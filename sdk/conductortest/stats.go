@@ -2,8 +2,6 @@ package conductortest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"sort"
 	"sync/atomic"
 
@@ -97,10 +95,8 @@ func (s *Server) Task(id string) (model.Task, bool) {
 	return t.snapshot(), true
 }
 
-// Tasks returns every task, ordered by workflow creation then sequence.
-func (s *Server) Tasks() []model.Task { return s.TasksByStatus("") }
-
-// TasksByStatus returns the tasks in this status ("" = all).
+// TasksByStatus returns the tasks in this status ("" = all), ordered by
+// workflow id, then sequence.
 func (s *Server) TasksByStatus(status model.TaskStatus) []model.Task {
 	s.mu.Lock()
 	var out []model.Task
@@ -170,34 +166,4 @@ func (s *Server) WaitWorkflows(ctx context.Context, ids ...string) error {
 		case <-ch:
 		}
 	}
-}
-
-// newID returns a random UUID v4 string.
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = (b[6] & 0x0f) | 0x40
-	b[8] = (b[8] & 0x3f) | 0x80
-	var out [36]byte
-	hex.Encode(out[0:8], b[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], b[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], b[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], b[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:], b[10:])
-	return string(out[:])
-}
-
-// Waiting returns how many long polls are parked on the queue of taskType
-// in domain ("" = no domain).
-func (s *Server) Waiting(taskType, domain string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if q := s.queues[queueName(taskType, domain)]; q != nil {
-		return len(q.waiters)
-	}
-	return 0
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baton-go/baton/sdk/conductortest"
 	"github.com/baton-go/baton/sdk/model"
 )
 
@@ -69,17 +70,28 @@ func TestTimeouts(t *testing.T) {
 
 func TestResponseTimeoutKeptAliveByExtendLease(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t)
+	// The dev server's clock moves only with Advance, so the task sees
+	// exactly the time the test lets pass between two extensions.
+	a := newAPI(t, conductortest.WithStoppedClock())
 	taskType, wfName := a.name("lease"), a.name("one")
 	a.registerTasks(model.TaskDef{Name: taskType, RetryCount: 0, ResponseTimeoutSeconds: 1})
 	a.registerWorkflow(simpleWorkflow(wfName, taskType))
 	id := a.start(wfName, nil)
 	task := a.pollOne(taskType)
 	lease := model.TaskResult{WorkflowInstanceId: id, TaskId: task.TaskId, ExtendLease: true}
-	deadline := time.Now().Add(2500 * time.Millisecond)
-	for time.Now().Before(deadline) {
-		a.expect(200, "POST", "/tasks", lease)
-		time.Sleep(300 * time.Millisecond)
+	if a.remote {
+		// A real server's clock runs: extend every 300 ms for 2.5 s.
+		deadline := time.Now().Add(2500 * time.Millisecond)
+		for time.Now().Before(deadline) {
+			a.expect(200, "POST", "/tasks", lease)
+			time.Sleep(300 * time.Millisecond)
+		}
+	} else {
+		// 2.4 s in all, never more than 600 ms without an extension.
+		for range 4 {
+			a.expect(200, "POST", "/tasks", lease)
+			a.srv.Advance(600 * time.Millisecond)
+		}
 	}
 	if got := a.task(task.TaskId); got.Status != model.TaskInProgress {
 		t.Fatalf("task %s despite lease extensions", got.Status)

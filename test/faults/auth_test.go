@@ -51,10 +51,12 @@ func TestShortLivedTokens(t *testing.T) {
 	if rep.PollErrors != 0 || rep.UpdateRetries != 0 || e.probe.workerErrors.Load() != 0 {
 		t.Errorf("token expiry was visible to the runner: %s, worker errors %d", rep, e.probe.workerErrors.Load())
 	}
-	// A token is refreshed at 90% of its 2 s life, so a run of took needs at
-	// least took/2s tokens.
-	if minTokens := int64(took / (2 * time.Second)); st.TokensIssued < minTokens || st.TokensIssued < 3 {
-		t.Errorf("server issued %d tokens in %s, want >= %d", st.TokensIssued, took, max(minTokens, 3))
+	// The handlers alone keep the run busy for at least tasks*15ms/batch =
+	// 9 s of requests, and a token is good for 2 s, so at least 5 tokens were
+	// needed; 4 leaves room for one stall of the whole process. Not a bound
+	// on the wall clock: a slower run needs more tokens, not fewer.
+	if minTokens := int64(4); st.TokensIssued < minTokens {
+		t.Errorf("server issued %d tokens over a run of at least 9 s (took %s) with a 2 s token life, want >= %d", st.TokensIssued, took, minTokens)
 	}
 	if refreshOK != float64(st.TokensIssued) || refreshErr != 0 {
 		t.Errorf("refresh metric says %v ok / %v failed, the server issued %d tokens", refreshOK, refreshErr, st.TokensIssued)

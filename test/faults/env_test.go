@@ -74,7 +74,11 @@ func (e *env) runner(api *client.APIClient, opts ...worker.Option) *worker.TaskR
 	}, opts...)
 	r := worker.NewTaskRunnerWithApiClient(api, all...)
 	e.t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		// A deadline for a drain that has nothing left to wait for: every
+		// scenario has released its handlers by now. It only has to outlast
+		// the slowest delivery on a loaded machine (the 50 MB result under
+		// -race once took longer than 30 s at a load average of 30).
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		if err := r.Shutdown(ctx); err != nil {
 			e.t.Errorf("shutdown: %v", err)

@@ -21,7 +21,7 @@ import (
 func TestMisbehavingHandlers(t *testing.T) {
 	skipShort(t)
 	// Not parallel: delivering the 50 MB output under -race slows down on
-	// a loaded machine until the cleanup's 30 s drain deadline can pass.
+	// a loaded machine until the cleanup's drain deadline can pass.
 	const (
 		good, goodBatch = 1000, 10
 		panics          = 50
@@ -91,6 +91,9 @@ func TestMisbehavingHandlers(t *testing.T) {
 		}
 	}()
 	hangIDs := e.start("hang", 0, hangs)
+	// Every slot of the hanging type is taken before the good tasks come, so
+	// that they can only run beside it.
+	eventually(t, time.Minute, "every hanging handler to be running", func() bool { return hanging.Load() == hangs })
 	panicIDs := e.start("panicky", 0, panics)
 	unencIDs := e.start("unencodable", 0, unencodable)
 	hugeIDs := e.start("huge", 0, 1)

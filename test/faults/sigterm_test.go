@@ -128,7 +128,7 @@ func TestSIGTERMWithTasksInFlight(t *testing.T) {
 		t.Fatalf("child: %v", exitErr)
 	}
 
-	completed, late, updates := 0, 0, 0
+	completed, updates := 0, 0
 	var lastEnd int64
 	for _, id := range ids {
 		wf, _ := e.srv.Workflow(id)
@@ -141,9 +141,6 @@ func TestSIGTERMWithTasksInFlight(t *testing.T) {
 				t.Errorf("task %s: output %v for input k=%v", tk.TaskId, tk.OutputData, tk.InputData["k"])
 			}
 			lastEnd = max(lastEnd, tk.EndTime)
-			if time.UnixMilli(tk.EndTime).After(signalled.Add(grace)) {
-				late++
-			}
 		case model.TaskScheduled:
 			if tk.PollCount != 0 {
 				t.Errorf("task %s was polled %d times but is SCHEDULED", tk.TaskId, tk.PollCount)
@@ -154,14 +151,16 @@ func TestSIGTERMWithTasksInFlight(t *testing.T) {
 	}
 	handedAfter := e.srv.Stats().TasksHandedOut - handedBefore
 	lastResult := time.UnixMilli(lastEnd).Sub(signalled)
-	t.Logf("scenario 8 (SIGTERM with %d tasks in flight, grace %s, %s of work left per handler): exit code %d after %s (child drained in %s ms); %d completed with %d updates, last result %s after the signal, %d after the grace period, %d tasks handed out after the signal, %d still queued; lost %d",
+	t.Logf("scenario 8 (SIGTERM with %d tasks in flight, grace %s, %s of work left per handler): exit code %d after %s (child drained in %s ms); %d completed with %d updates, last result %s after the signal, %d tasks handed out after the signal, %d still queued; lost %d",
 		inFlight, grace, work, code, exitedAfter.Round(time.Millisecond), drained, completed, updates,
-		lastResult.Round(time.Millisecond), late, handedAfter, len(e.srv.TasksByStatus(model.TaskScheduled)), inFlight-completed)
+		lastResult.Round(time.Millisecond), handedAfter, len(e.srv.TasksByStatus(model.TaskScheduled)), inFlight-completed)
+	// "Within the grace period" is the child's own check: it exits 2 when
+	// Shutdown(grace) returns before every result was delivered.
 	if code != 0 {
-		t.Errorf("child exited %d, want 0 (2: not drained, 3: goroutines leaked)\n%s", code, stderr.String())
+		t.Errorf("child exited %d, want 0 (2: not drained within %s, 3: goroutines leaked)\n%s", code, grace, stderr.String())
 	}
-	if completed != inFlight || updates != inFlight || late != 0 {
-		t.Errorf("want %d results posted once each within %s: %d completed, %d updates, %d late", inFlight, grace, completed, updates, late)
+	if completed != inFlight || updates != inFlight {
+		t.Errorf("want %d results posted once each: %d completed, %d updates", inFlight, completed, updates)
 	}
 	if handedAfter != 0 {
 		t.Errorf("%d tasks were handed out after SIGTERM", handedAfter)

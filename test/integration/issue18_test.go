@@ -24,21 +24,32 @@ import (
 // Resume.
 func TestEnvironmentPausesASeedWorker(t *testing.T) {
 	t.Parallel()
-	task := uniq("envpaused")
+	task, control := uniq("envpaused"), uniq("envcontrol")
 	wfName := oneTaskWorkflow(t, model.TaskDef{Name: task, RetryCount: 0})
+	controlWf := oneTaskWorkflow(t, model.TaskDef{Name: control, RetryCount: 0})
 	r := newRunner(t, worker.WithEnviron([]string{"CONDUCTOR_WORKER_" + strings.ToUpper(task) + "_PAUSED=true"}))
 	seed := func(tk *model.Task) (interface{}, error) { return map[string]interface{}{"ok": true}, nil }
-	if err := r.StartWorker(task, seed, 1, 50*time.Millisecond); err != nil {
-		t.Fatal(err)
+	for _, tt := range []string{task, control} {
+		if err := r.StartWorker(tt, seed, 1, 50*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
 	}
 	id := startWorkflow(t, model.StartWorkflowRequest{Name: wfName, Version: 1})
-	time.Sleep(2 * time.Second) // a running worker would have taken the task by now
+	// Instead of a fixed wait: a worker of the same runner, started the same
+	// way, runs a task scheduled after the paused worker's. A worker that
+	// polled would have had its own task by then.
+	waitWorkflow(t, startWorkflow(t, model.StartWorkflowRequest{Name: controlWf, Version: 1}), model.WorkflowCompleted)
 	wf := getWorkflow(t, id)
 	if len(wf.Tasks) != 1 || wf.Tasks[0].Status != model.TaskScheduled || wf.Tasks[0].PollCount != 0 {
 		t.Fatalf("a worker paused by the environment took the task: %s", describeWorkflow(wf))
 	}
-	if st := r.Workers(); !st[0].Paused || st[0].ConfigSources["paused"] == "" {
-		t.Fatalf("status %+v", st[0])
+	for _, st := range r.Workers() {
+		if st.TaskType == task && (!st.Paused || st.ConfigSources["paused"] == "" || st.Polls != 0) {
+			t.Fatalf("paused worker's status %+v, want paused by the environment and no poll", st)
+		}
+		if st.TaskType == control && st.Paused {
+			t.Fatalf("the environment paused the other worker too: %+v", st)
+		}
 	}
 	r.Resume(task)
 	waitWorkflow(t, id, model.WorkflowCompleted)

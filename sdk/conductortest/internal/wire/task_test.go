@@ -1,4 +1,4 @@
-package conductortest
+package wire
 
 import (
 	"encoding/json"
@@ -12,7 +12,9 @@ import (
 // produces for model.Task, except that inputData and outputData are always
 // written ({} when empty), as the real server does.
 func TestAppendTaskMatchesEncodingJSON(t *testing.T) {
-	def := adHocTaskDef("enc")
+	def := model.TaskDef{Name: "enc", RetryCount: 3, RetryDelaySeconds: 60, RetryLogic: model.RetryFixed,
+		ResponseTimeoutSeconds: 3600, TimeoutPolicy: model.TimeoutPolicyTimeOutWF, RateLimitFrequencyInSeconds: 1,
+		BackoffScaleFactor: 1, InputKeys: []string{}, OutputKeys: []string{}, InputTemplate: map[string]any{}}
 	retries := 2
 	wt := &model.WorkflowTask{Name: "enc", TaskReferenceName: "r", Type: "SIMPLE", RetryCount: &retries, TaskDefinition: &def,
 		InputParameters: map[string]any{"a": "${workflow.input.a}"}}
@@ -33,15 +35,15 @@ func TestAppendTaskMatchesEncodingJSON(t *testing.T) {
 		},
 	}
 	for i, c := range cases {
-		want := marshalNoEscape(&c)
-		tj := taskJSON{m: c}
+		want := Marshal(&c)
+		tj := Task{Model: c}
 		if c.WorkflowTask != nil {
-			tj.wtJSON = marshalNoEscape(c.WorkflowTask)
+			tj.WorkflowTask = Marshal(c.WorkflowTask)
 		}
 		if c.TaskDefinition != nil {
-			tj.defJSON = marshalNoEscape(c.TaskDefinition)
+			tj.TaskDef = Marshal(c.TaskDefinition)
 		}
-		got := appendTask(nil, &tj)
+		got := AppendTask(nil, &tj)
 		if len(c.InputData) > 0 && len(c.OutputData) > 0 {
 			if string(got) != string(want) {
 				t.Errorf("case %d:\n got %s\nwant %s", i, got, want)

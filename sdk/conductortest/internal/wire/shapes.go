@@ -1,4 +1,16 @@
-package conductortest
+// Package wire writes the dev server's answers in the shape Conductor's
+// own JSON has, and encodes tasks, the bulk of what polls answer, without
+// reflection. It is the dev server's encoder only: nothing here decides what
+// the server does.
+//
+// The model types leave out empty fields (omitempty), which suits a client.
+// Conductor's Jackson output has every field of a task definition, workflow
+// definition and workflow, with zero values, empty lists and empty maps.
+// The *Out wrappers shadow the model fields that the real server always
+// sends, so other clients (and tests reading raw JSON) see the same shape.
+// None of them is used on the poll path except through the step encodings
+// that the server caches (see Task).
+package wire
 
 import (
 	"encoding/json"
@@ -6,15 +18,8 @@ import (
 	"github.com/baton-go/baton/sdk/model"
 )
 
-// The model types leave out empty fields (omitempty), which suits a client.
-// Conductor's Jackson output has every field of a task definition, workflow
-// definition and workflow, with zero values, empty lists and empty maps.
-// These wrappers shadow the model fields that the real server always sends,
-// so other clients (and tests reading raw JSON) see the same shape. None of
-// them is used on the poll path except through cached step encodings.
-
-// taskDefOut is a TaskDef as the real server writes it.
-type taskDefOut struct {
+// TaskDefOut is a TaskDef as the real server writes it.
+type TaskDefOut struct {
 	*model.TaskDef
 	CreateTime                  int64          `json:"createTime"`
 	UpdateTime                  int64          `json:"updateTime"`
@@ -31,11 +36,12 @@ type taskDefOut struct {
 	EnforceSchema               bool           `json:"enforceSchema"`
 }
 
-func taskDefJSON(d *model.TaskDef) *taskDefOut {
+// TaskDef returns d in the real server's shape (nil for nil).
+func TaskDef(d *model.TaskDef) *TaskDefOut {
 	if d == nil {
 		return nil
 	}
-	o := &taskDefOut{
+	o := &TaskDefOut{
 		TaskDef:                     d,
 		CreateTime:                  d.CreateTime,
 		UpdateTime:                  d.UpdateTime,
@@ -56,41 +62,43 @@ func taskDefJSON(d *model.TaskDef) *taskDefOut {
 	return o
 }
 
-// workflowTaskOut is a WorkflowTask as the real server writes it (the
+// WorkflowTaskOut is a WorkflowTask as the real server writes it (the
 // fields of SIMPLE tasks; those of other task types are not served).
-type workflowTaskOut struct {
+type WorkflowTaskOut struct {
 	*model.WorkflowTask
 	InputParameters map[string]any `json:"inputParameters"`
 	Type            string         `json:"type"`
 	StartDelay      int            `json:"startDelay"`
 	Optional        bool           `json:"optional"`
 	AsyncComplete   bool           `json:"asyncComplete"`
-	TaskDefinition  *taskDefOut    `json:"taskDefinition,omitempty"`
+	TaskDefinition  *TaskDefOut    `json:"taskDefinition,omitempty"`
 }
 
-func workflowTaskJSON(wt *model.WorkflowTask) *workflowTaskOut {
+// WorkflowTask returns wt in the real server's shape; a step without a type
+// is SIMPLE.
+func WorkflowTask(wt *model.WorkflowTask) *WorkflowTaskOut {
 	typ := wt.Type
 	if typ == "" {
 		typ = model.TaskTypeSimple
 	}
-	return &workflowTaskOut{
+	return &WorkflowTaskOut{
 		WorkflowTask:    wt,
 		InputParameters: orEmptyMap(wt.InputParameters),
 		Type:            typ,
 		StartDelay:      wt.StartDelay,
 		Optional:        wt.Optional,
 		AsyncComplete:   wt.AsyncComplete,
-		TaskDefinition:  taskDefJSON(wt.TaskDefinition),
+		TaskDefinition:  TaskDef(wt.TaskDefinition),
 	}
 }
 
-// workflowDefOut is a WorkflowDef as the real server writes it.
-type workflowDefOut struct {
+// WorkflowDefOut is a WorkflowDef as the real server writes it.
+type WorkflowDefOut struct {
 	*model.WorkflowDef
 	CreateTime                    int64              `json:"createTime"`
 	UpdateTime                    int64              `json:"updateTime"`
 	Version                       int                `json:"version"`
-	Tasks                         []*workflowTaskOut `json:"tasks"`
+	Tasks                         []*WorkflowTaskOut `json:"tasks"`
 	InputParameters               []string           `json:"inputParameters"`
 	OutputParameters              map[string]any     `json:"outputParameters"`
 	SchemaVersion                 int                `json:"schemaVersion"`
@@ -103,16 +111,17 @@ type workflowDefOut struct {
 	Metadata                      map[string]any     `json:"metadata"`
 }
 
-func workflowDefJSON(d *model.WorkflowDef) *workflowDefOut {
+// WorkflowDef returns d in the real server's shape (nil for nil).
+func WorkflowDef(d *model.WorkflowDef) *WorkflowDefOut {
 	if d == nil {
 		return nil
 	}
-	o := &workflowDefOut{
+	o := &WorkflowDefOut{
 		WorkflowDef:      d,
 		CreateTime:       d.CreateTime,
 		UpdateTime:       d.UpdateTime,
 		Version:          d.Version,
-		Tasks:            make([]*workflowTaskOut, len(d.Tasks)),
+		Tasks:            make([]*WorkflowTaskOut, len(d.Tasks)),
 		InputParameters:  orEmpty(d.InputParameters),
 		OutputParameters: orEmptyMap(d.OutputParameters),
 		SchemaVersion:    d.SchemaVersion,
@@ -124,15 +133,15 @@ func workflowDefJSON(d *model.WorkflowDef) *workflowDefOut {
 		Metadata:         map[string]any{},
 	}
 	for i := range d.Tasks {
-		o.Tasks[i] = workflowTaskJSON(&d.Tasks[i])
+		o.Tasks[i] = WorkflowTask(&d.Tasks[i])
 	}
 	return o
 }
 
-// workflowOut is a workflow execution as the real server writes it. Tasks
+// WorkflowOut is a workflow execution as the real server writes it. Tasks
 // go through the task encoder (which always writes inputData and
 // outputData).
-type workflowOut struct {
+type WorkflowOut struct {
 	OwnerApp string `json:"ownerApp"`
 	*model.Workflow
 	CreateTime               int64             `json:"createTime"`
@@ -145,55 +154,37 @@ type workflowOut struct {
 	TaskToDomain             map[string]string `json:"taskToDomain"`
 	FailedReferenceTaskNames []string          `json:"failedReferenceTaskNames"`
 	FailedTaskNames          []string          `json:"failedTaskNames"`
-	WorkflowDefinition       *workflowDefOut   `json:"workflowDefinition,omitempty"`
+	WorkflowDefinition       *WorkflowDefOut   `json:"workflowDefinition,omitempty"`
 	Variables                map[string]any    `json:"variables"`
 	LastRetriedTime          int64             `json:"lastRetriedTime"`
 	History                  []any             `json:"history"`
 	RateLimited              bool              `json:"rateLimited"`
 }
 
-// workflowWire is a workflow snapshot taken under s.mu, encoded later.
-type workflowWire struct {
-	m     model.Workflow
-	tasks []taskJSON
-}
-
-// wire snapshots wf for workflowOut. Caller holds s.mu.
-func (wf *workflow) wire(includeTasks bool) workflowWire {
-	w := workflowWire{m: wf.snapshot(false)}
-	if includeTasks {
-		w.tasks = make([]taskJSON, len(wf.tasks))
-		for i, t := range wf.tasks {
-			wt, def := t.stepJSON()
-			w.tasks[i] = taskJSON{m: t.snapshot(), wtJSON: wt, defJSON: def}
-		}
-	}
-	return w
-}
-
-func (w *workflowWire) out() *workflowOut {
-	m := &w.m
-	o := &workflowOut{
+// Workflow returns m in the real server's shape, with tasks (m.Tasks is
+// not read) encoded by AppendTask.
+func Workflow(m *model.Workflow, tasks []Task) *WorkflowOut {
+	o := &WorkflowOut{
 		Workflow:                 m,
 		CreateTime:               m.CreateTime,
 		UpdateTime:               m.UpdateTime,
 		EndTime:                  m.EndTime,
 		StartTime:                m.StartTime,
-		Tasks:                    make([]json.RawMessage, len(w.tasks)),
+		Tasks:                    make([]json.RawMessage, len(tasks)),
 		Input:                    orEmptyMap(m.Input),
 		Output:                   orEmptyMap(m.Output),
 		TaskToDomain:             m.TaskToDomain,
 		FailedReferenceTaskNames: orEmpty(m.FailedReferenceTaskNames),
 		FailedTaskNames:          orEmpty(m.FailedTaskNames),
-		WorkflowDefinition:       workflowDefJSON(m.WorkflowDefinition),
+		WorkflowDefinition:       WorkflowDef(m.WorkflowDefinition),
 		Variables:                orEmptyMap(m.Variables),
 		History:                  []any{},
 	}
 	if o.TaskToDomain == nil {
 		o.TaskToDomain = map[string]string{}
 	}
-	for i := range w.tasks {
-		o.Tasks[i] = appendTask(nil, &w.tasks[i])
+	for i := range tasks {
+		o.Tasks[i] = AppendTask(nil, &tasks[i])
 	}
 	return o
 }
