@@ -4,7 +4,7 @@ GO ?= go
 STATICCHECK_VERSION ?= v0.8.2
 PKGS := ./...
 
-.PHONY: help test test-short lint bench bench-quick bench-conductor bench-micro test-conductor test-faults fuzz ci
+.PHONY: help test test-short lint bench bench-quick bench-conductor bench-micro bench-fleet soak test-conductor test-faults fuzz ci
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -56,6 +56,24 @@ bench-conductor: ## Baton vs the official SDK vs the limit on real Conductor ser
 	  CONDUCTOR_VERSION=$${spec%%:*} CONDUCTOR_STORE=$${spec##*:} test/conductor/run.sh sh -c \
 	    'cd test/bench && exec $(GO) run ./cmd/bench -server "$$CONDUCTOR_SERVER_URL" -server-version "$$CONDUCTOR_SERVER_VERSION" -server-store "$$CONDUCTOR_SERVER_STORE" $(BENCH_CONDUCTOR_ARGS) -out ../../BENCHMARKS.md -chart ../../docs/bench-conductor.png -real-data ../../docs/bench-conductor'; \
 	done
+
+# The soak: SOAK sets its length (a Go duration; default 30m), SOAK_RESTART
+# how often the server is restarted, SOAK_SERVER the real server
+# (version:store). The dev-server soak and the real-server one run at the
+# same time (one JVM); each writes docs/soak-*.md and a chart. Not in CI.
+SOAK ?= 30m
+SOAK_RESTART ?= 8m
+SOAK_SERVER ?= 3.32.3:sqlite
+SOAK_BIN := $(or $(TMPDIR),/tmp)/baton-soak-bench
+soak: ## 30 min (SOAK=) steady load with server restarts on the dev server and on a real one (SOAK_SERVER=3.32.3:sqlite): worker RSS, goroutines, sockets and workflows over time, into docs/soak-*.md and .png
+	cd test/bench && $(GO) build -o $(SOAK_BIN) ./cmd/bench
+	@set -u; \
+	(cd test/bench && $(SOAK_BIN) -soak -soak-for $(SOAK) -soak-rate 200 -soak-restart-every $(SOAK_RESTART) -soak-down 30s \
+	  -out ../../docs/soak-dev.md -chart ../../docs/soak-dev.png) & dev=$$!; \
+	spec=$(SOAK_SERVER); CONDUCTOR_VERSION=$${spec%%:*} CONDUCTOR_STORE=$${spec##*:} test/conductor/run.sh sh -c \
+	  'cd test/bench && exec $(SOAK_BIN) -soak -server env -soak-for $(SOAK) -soak-rate 10 -soak-restart-every $(SOAK_RESTART) \
+	    -out ../../docs/soak-conductor.md -chart ../../docs/soak-conductor.png'; real=$$?; \
+	wait $$dev; dev=$$?; echo "soak: dev server exit $$dev, real server exit $$real"; [ $$dev -eq 0 ] && [ $$real -eq 0 ]
 
 bench-micro: ## go test micro-benchmarks of the hot paths, allocations included
 	$(GO) test -run '^$$' -bench . -benchmem ./sdk/...
