@@ -60,6 +60,12 @@ func realMain(args []string) int {
 	typeCounts := fs.String("types-n", "", "real-server mode: comma-separated N of the many-idle-types scenario (default 10,100,400)")
 	warmup := fs.Duration("warmup", -1, "real-server mode: minimum warm-up before measuring (default 40s)")
 	renderOnly := fs.Bool("render-only", false, "real-server mode: measure nothing, redraw the section of -out and the -chart from the JSON in -real-data")
+	fleet := fs.Bool("fleet", false, "with -server: measure what fleets of worker processes cost the server (Baton vs the official SDK)")
+	fleetN := fs.String("fleet-n", "5,20", "fleet mode: comma-separated fleet sizes (worker processes)")
+	fleetIdle := fs.Int("fleet-idle", 50, "fleet mode: idle task types per process (besides the busy one)")
+	fleetRate := fs.Float64("fleet-rate", 4, "fleet mode: busy-type workflows started per second")
+	fleetFor := fs.Duration("fleet-for", 20*time.Second, "fleet mode: measuring window per fleet")
+	fleetSettle := fs.Duration("fleet-settle", 15*time.Second, "fleet mode: wait after the processes start, before measuring")
 	abBin := fs.String("ab", "", "A/B mode: compare this binary's Baton (A) with the Baton built into this other bench binary (B), the limit as yardstick; report to -out")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -130,6 +136,26 @@ func realMain(args []string) int {
 			for _, s := range strings.Split(*only, ",") {
 				rp.only[strings.TrimSpace(s)] = true
 			}
+		}
+		if *fleet {
+			fp := defaultFleetPlan()
+			fp.idle, fp.rate, fp.window, fp.settle, fp.pid = *fleetIdle, *fleetRate, *fleetFor, *fleetSettle, *serverPID
+			if *rounds > 0 {
+				fp.rounds = *rounds
+			}
+			fp.sizes = nil
+			for _, f := range strings.Split(*fleetN, ",") {
+				var n int
+				if _, err := fmt.Sscan(strings.TrimSpace(f), &n); err != nil || n < 1 {
+					fmt.Fprintf(os.Stderr, "bench: -fleet-n: bad size %q\n", f)
+					return 2
+				}
+				fp.sizes = append(fp.sizes, n)
+			}
+			if *warmup < 0 {
+				rp.warmup = 30 * time.Second
+			}
+			return runFleetMain(ctx, rp, fp, args, *out)
 		}
 		return realServerMain(ctx, rp, args, *out, *chart, *realData)
 	}
