@@ -50,6 +50,8 @@ const (
 	// soakQuietEnd: no restart this close to the end of the load, so the
 	// server is up and serving for the last minutes.
 	soakQuietEnd = 3 * time.Minute
+	// soakResponseTimeout is the soak tasks' responseTimeoutSeconds.
+	soakResponseTimeout = 2 * time.Minute
 )
 
 type soakConfig struct {
@@ -137,10 +139,14 @@ func (a *soakAPI) do(ctx context.Context, method, path string, body interface{},
 func (a *soakAPI) define(ctx context.Context, types []string) error {
 	defs := make([]map[string]interface{}, len(types))
 	for i, t := range types {
-		// No retries and a long response timeout: a result the worker fails
-		// to deliver shows up as a workflow that never completes.
-		defs[i] = map[string]interface{}{"name": t, "ownerEmail": "bench@example.com", "retryCount": 0,
-			"timeoutSeconds": 0, "responseTimeoutSeconds": 3600, "timeoutPolicy": "TIME_OUT_WF", "retryLogic": "FIXED"}
+		// A task handed out in a poll answer that a restart cut never reaches
+		// the worker; the server hands it out again after its response
+		// timeout (one retry). The timeout is longer than any restart here
+		// plus the worker's 5 s retry cap, so a result the worker holds
+		// through a restart still arrives in time; see soakCheck for how
+		// the two kinds of second hand-out are told apart.
+		defs[i] = map[string]interface{}{"name": t, "ownerEmail": "bench@example.com", "retryCount": 1, "retryDelaySeconds": 0,
+			"timeoutSeconds": 0, "responseTimeoutSeconds": int(soakResponseTimeout.Seconds()), "timeoutPolicy": "TIME_OUT_WF", "retryLogic": "FIXED"}
 	}
 	if _, err := a.do(ctx, http.MethodPost, "/metadata/taskdefs", defs, nil); err != nil {
 		return err
@@ -165,17 +171,60 @@ type soakTrack struct {
 	failed  atomic.Int64
 	errs    atomic.Int64 // refused or failed start calls
 	failIDs []string
+
+	// Workflows whose task the server handed out a second time after its
+	// response timeout: cut means the first hand-out never reached the
+	// handler (its poll answer was lost in a restart), twice that the
+	// handler ran both (the first result did not reach the server in time).
+	again1, again2 atomic.Int64
+	twiceIDs       []string
+
+	pickMu sync.Mutex
+	picks  map[string]uint8 // handler runs by workflow id
 }
 
 type soakEntry struct {
-	id   string
-	next time.Time
+	id      string
+	started time.Time
+	next    time.Time
+}
+
+// notePicks counts the worker's handler runs by workflow id until the
+// child ends or ctx does.
+func (t *soakTrack) notePicks(ctx context.Context, c *child) {
+	for {
+		select {
+		case pk := <-c.pick:
+			t.pickMu.Lock()
+			if t.picks[pk.workflowID] < 255 {
+				t.picks[pk.workflowID]++
+			}
+			t.pickMu.Unlock()
+		case <-c.done:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (t *soakTrack) pickCount(id string) uint8 {
+	t.pickMu.Lock()
+	defer t.pickMu.Unlock()
+	return t.picks[id]
+}
+
+func (t *soakTrack) forget(id string) {
+	t.pickMu.Lock()
+	delete(t.picks, id)
+	t.pickMu.Unlock()
 }
 
 func (t *soakTrack) add(id string) {
 	t.started.Add(1)
 	t.mu.Lock()
-	t.queue = append(t.queue, soakEntry{id: id, next: time.Now().Add(soakCheckAfter)})
+	now := time.Now()
+	t.queue = append(t.queue, soakEntry{id: id, started: now, next: now.Add(soakCheckAfter)})
 	t.mu.Unlock()
 }
 
@@ -205,9 +254,37 @@ func (t *soakTrack) again(es []soakEntry) {
 	next := time.Now().Add(soakCheckAfter)
 	t.mu.Lock()
 	for _, e := range es {
-		t.queue = append(t.queue, soakEntry{id: e.id, next: next})
+		e.next = next
+		t.queue = append(t.queue, e)
 	}
 	t.mu.Unlock()
+}
+
+// classifyLate looks at a workflow that completed later than the response
+// timeout: if its task was handed out twice, the worker's handler-run count
+// says whether the first hand-out reached the worker.
+func (t *soakTrack) classifyLate(ctx context.Context, api *soakAPI, id string) {
+	var wf struct {
+		Tasks []struct {
+			Status string `json:"status"`
+		} `json:"tasks"`
+	}
+	if _, err := api.do(ctx, http.MethodGet, "/workflow/"+url.PathEscape(id)+"?includeTasks=true", nil, &wf); err != nil || len(wf.Tasks) < 2 {
+		return
+	}
+	// The handler's report of the second run may trail the status by a
+	// moment.
+	_ = sleepCtx(ctx, time.Second)
+	if t.pickCount(id) >= 2 {
+		t.again2.Add(1)
+		t.mu.Lock()
+		if len(t.twiceIDs) < 10 {
+			t.twiceIDs = append(t.twiceIDs, id)
+		}
+		t.mu.Unlock()
+		return
+	}
+	t.again1.Add(1)
 }
 
 // soakLoad starts rate workflows per second, spread over the types. A start
@@ -278,6 +355,10 @@ func soakCheck(ctx context.Context, api *soakAPI, tr *soakTrack, conc int) {
 						mu.Unlock()
 					case wf.Status == "COMPLETED":
 						tr.done.Add(1)
+						if time.Since(e.started) > soakResponseTimeout {
+							tr.classifyLate(ctx, api, e.id)
+						}
+						tr.forget(e.id)
 						// Best effort: a workflow left behind only costs the server memory.
 						_, _ = api.do(ctx, http.MethodDelete, "/workflow/"+url.PathEscape(e.id)+"/remove?archiveWorkflow=false", nil, nil)
 					default:
@@ -345,7 +426,7 @@ func runSoak(ctx context.Context, cfg soakConfig) int {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 1
 	}
-	c, err := spawn(spawnOpts{contender: contBaton, url: api.base, types: types, batch: soakBatch, interval: 100 * time.Millisecond})
+	c, err := spawn(spawnOpts{contender: contBaton, url: api.base, types: types, batch: soakBatch, interval: 100 * time.Millisecond, pickup: true})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 1
@@ -356,7 +437,10 @@ func runSoak(ctx context.Context, cfg soakConfig) int {
 		return 1
 	}
 
-	tr := &soakTrack{}
+	tr := &soakTrack{picks: map[string]uint8{}}
+	pickCtx, stopPicks := context.WithCancel(ctx)
+	defer stopPicks()
+	go tr.notePicks(pickCtx, c)
 	start := time.Now()
 	var up atomic.Bool
 	up.Store(true)
@@ -552,7 +636,8 @@ func soakReport(cfg soakConfig, points []soakPoint, rs []soakRestart, tr *soakTr
 		}
 	}
 	started, done, fail, pend := tr.started.Load(), tr.done.Load(), tr.failed.Load(), tr.pending()
-	lossOK := fail == 0 && pend == 0 && started > 0
+	twice := tr.again2.Load()
+	lossOK := fail == 0 && pend == 0 && started > 0 && twice == 0
 	flat := false
 	w("## Verdict\n\n")
 	if len(steady) >= 6 {
@@ -594,7 +679,12 @@ func soakReport(cfg soakConfig, points []soakPoint, rs []soakRestart, tr *soakTr
 	}
 	w("Workflows: %d started, %d completed, %d failed, %d still not completed at the end; %d start calls refused (server down).\n\n",
 		started, done, fail, pend, tr.errs.Load())
+	w("Second hand-outs (the server gave a task out again after its %v response timeout): %d whose first hand-out never reached the handler (the poll answer carrying it was cut by a restart: at-least-once delivery doing its job), %d whose handler ran twice (a result that did not reach the server in time: counted as lost).\n\n",
+		soakResponseTimeout, tr.again1.Load(), twice)
 	tr.mu.Lock()
+	if len(tr.twiceIDs) > 0 {
+		w("Ran twice (first %d): %s\n\n", len(tr.twiceIDs), strings.Join(tr.twiceIDs, ", "))
+	}
 	if len(tr.failIDs) > 0 {
 		w("Failed workflows (first %d): %s\n\n", len(tr.failIDs), strings.Join(tr.failIDs, ", "))
 	}
