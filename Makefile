@@ -4,7 +4,7 @@ GO ?= go
 STATICCHECK_VERSION ?= v0.8.2
 PKGS := ./...
 
-.PHONY: help test test-short lint bench bench-quick bench-conductor bench-micro test-conductor test-faults fuzz ci
+.PHONY: help test test-short lint bench bench-quick bench-conductor bench-micro bench-fleet soak test-conductor test-faults fuzz ci
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -56,6 +56,40 @@ bench-conductor: ## Baton vs the official SDK vs the limit on real Conductor ser
 	  CONDUCTOR_VERSION=$${spec%%:*} CONDUCTOR_STORE=$${spec##*:} test/conductor/run.sh sh -c \
 	    'cd test/bench && exec $(GO) run ./cmd/bench -server "$$CONDUCTOR_SERVER_URL" -server-version "$$CONDUCTOR_SERVER_VERSION" -server-store "$$CONDUCTOR_SERVER_STORE" $(BENCH_CONDUCTOR_ARGS) -out ../../BENCHMARKS.md -chart ../../docs/bench-conductor.png -real-data ../../docs/bench-conductor'; \
 	done
+
+# What fleets of worker processes cost a real server, Baton beside the
+# official SDK: BENCH_FLEET_SERVERS picks the servers (version:store ...),
+# BENCH_FLEET_ARGS shortens a run (e.g. "-rounds 1 -fleet-n 5"). Tomcat's
+# busy-thread gauge needs its MBean registry, hence the JVM option.
+BENCH_FLEET_SERVERS ?= 3.21.14:redis 3.32.3:sqlite
+BENCH_FLEET_ARGS ?=
+FLEET_BIN := $(or $(TMPDIR),/tmp)/baton-fleet-bench
+bench-fleet: ## fleets of 5 and 20 worker processes (50 idle types + 1 busy each), Baton vs the official SDK, on real servers: server busy threads, CPU, read/start/pickup latency into docs/fleet-*.md (about 15 min per server)
+	cd test/bench && $(GO) build -o $(FLEET_BIN) ./cmd/bench
+	@set -e; for spec in $(BENCH_FLEET_SERVERS); do \
+	  echo "== bench-fleet: Conductor $${spec%%:*} ($${spec##*:})"; \
+	  CONDUCTOR_JAVA_OPTS="-Xms256m -Xmx1g -Dserver.tomcat.mbeanregistry.enabled=true" \
+	  CONDUCTOR_VERSION=$${spec%%:*} CONDUCTOR_STORE=$${spec##*:} test/conductor/run.sh sh -c \
+	    'cd test/bench && exec $(FLEET_BIN) -server env -fleet $(BENCH_FLEET_ARGS) -out "../../docs/fleet-$$CONDUCTOR_SERVER_VERSION-$$CONDUCTOR_SERVER_STORE.md"'; \
+	done
+
+# The soak: SOAK sets its length (a Go duration; default 30m), SOAK_RESTART
+# how often the server is restarted, SOAK_SERVER the real server
+# (version:store). The dev-server soak and the real-server one run at the
+# same time (one JVM); each writes docs/soak-*.md and a chart. Not in CI.
+SOAK ?= 30m
+SOAK_RESTART ?= 8m
+SOAK_SERVER ?= 3.32.3:sqlite
+SOAK_BIN := $(or $(TMPDIR),/tmp)/baton-soak-bench
+soak: ## 30 min (SOAK=) steady load with server restarts on the dev server and on a real one (SOAK_SERVER=3.32.3:sqlite): worker RSS, goroutines, sockets and workflows over time, into docs/soak-*.md and .png
+	cd test/bench && $(GO) build -o $(SOAK_BIN) ./cmd/bench
+	@set -u; \
+	(cd test/bench && $(SOAK_BIN) -soak -soak-for $(SOAK) -soak-rate 200 -soak-restart-every $(SOAK_RESTART) -soak-down 30s \
+	  -out ../../docs/soak-dev.md -chart ../../docs/soak-dev.png) & dev=$$!; \
+	spec=$(SOAK_SERVER); CONDUCTOR_VERSION=$${spec%%:*} CONDUCTOR_STORE=$${spec##*:} test/conductor/run.sh sh -c \
+	  'cd test/bench && exec $(SOAK_BIN) -soak -server env -soak-for $(SOAK) -soak-rate 10 -soak-restart-every $(SOAK_RESTART) \
+	    -out ../../docs/soak-conductor.md -chart ../../docs/soak-conductor.png'; real=$$?; \
+	wait $$dev; dev=$$?; echo "soak: dev server exit $$dev, real server exit $$real"; [ $$dev -eq 0 ] && [ $$real -eq 0 ]
 
 bench-micro: ## go test micro-benchmarks of the hot paths, allocations included
 	$(GO) test -run '^$$' -bench . -benchmem ./sdk/...

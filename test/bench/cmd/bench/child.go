@@ -65,6 +65,8 @@ type procStats struct {
 	Sys        uint64 `json:"sys"`        // bytes obtained from the OS by the Go runtime
 	Goroutines int    `json:"goroutines"` // goroutines now
 	RSSKB      int64  `json:"rssKB"`      // resident set size now (from /proc/self/statm)
+	FDs        int    `json:"fds"`        // open file descriptors now
+	Sockets    int    `json:"sockets"`    // of which sockets (TCP connections, nearly all to the server)
 
 	// Peaks seen by the sampler (-sample-peaks); zero without it.
 	PeakStackKB    int64 `json:"peakStackKB"`    // goroutine stacks (MemStats.StackInuse)
@@ -154,6 +156,7 @@ func readProcStats() procStats {
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
+	fds, socks := openFDs()
 	return procStats{
 		CPUNanos:   ru.Utime.Nano() + ru.Stime.Nano(),
 		MaxRSSKB:   peakRSSKB(ru.Maxrss),
@@ -162,7 +165,24 @@ func readProcStats() procStats {
 		Sys:        ms.Sys,
 		Goroutines: runtime.NumGoroutine(),
 		RSSKB:      currentRSSKB(),
+		FDs:        fds,
+		Sockets:    socks,
 	}
+}
+
+// openFDs counts this process's open file descriptors and, among them, the
+// sockets.
+func openFDs() (fds, sockets int) {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return 0, 0
+	}
+	for _, e := range ents {
+		if l, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil && strings.HasPrefix(l, "socket:") {
+			sockets++
+		}
+	}
+	return len(ents), sockets
 }
 
 // peakRSSKB reads VmHWM, the peak RSS of this process's own address space.

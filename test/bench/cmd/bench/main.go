@@ -5,7 +5,8 @@
 //
 //	cd test/bench && go run ./cmd/bench -out ../../BENCHMARKS.md -chart ../../docs/bench.png
 //	go run ./cmd/bench -quick          # CI-sized run, under 2 minutes
-//	go run ./cmd/bench -soak -soak-for 10m -out SOAK.md
+//	go run ./cmd/bench -soak -soak-for 30m -soak-restart-every 8m -out ../../docs/soak-dev.md -chart ../../docs/soak-dev.png
+//	                                   # the soak (make soak runs it on the dev server and on a real one)
 //	go run ./cmd/bench -server http://127.0.0.1:PORT/api -out ../../BENCHMARKS.md \
 //	    -chart ../../docs/bench-conductor.png -real-data ../../docs/bench-conductor
 //	                                   # against a real Conductor server (make bench-conductor)
@@ -41,6 +42,10 @@ func realMain(args []string) int {
 	soak := fs.Bool("soak", false, "run the soak test instead of the benchmarks")
 	soakFor := fs.Duration("soak-for", 10*time.Minute, "soak duration")
 	soakRate := fs.Int("soak-rate", 200, "soak load: workflows started per second")
+	soakRestart := fs.Duration("soak-restart-every", 0, "soak: restart the server this often (0: never; a real server is killed and started again, the dev server goes down and up)")
+	soakDown := fs.Duration("soak-down", 30*time.Second, "soak on the dev server: how long each restart keeps it down")
+	soakDrain := fs.Duration("soak-drain", 5*time.Minute, "soak: after the load, the longest wait for the last workflows to complete")
+	serverPID := fs.Int("server-pid", envInt("CONDUCTOR_SERVER_PID"), "soak on a real server: its process id, for restarts and its RSS and CPU (default $CONDUCTOR_SERVER_PID)")
 	only := fs.String("only", "", "comma-separated scenarios to run (tput1,tput10,tput100,latency,idle,mixed,memory; with -server: tput,latency,types)")
 	rounds := fs.Int("rounds", 0, "rounds per scenario (0: 3, or 1 with -quick)")
 	profDir := fs.String("profile-dir", "", "write CPU and allocation profiles of every contender run here")
@@ -55,6 +60,12 @@ func realMain(args []string) int {
 	typeCounts := fs.String("types-n", "", "real-server mode: comma-separated N of the many-idle-types scenario (default 10,100,400)")
 	warmup := fs.Duration("warmup", -1, "real-server mode: minimum warm-up before measuring (default 40s)")
 	renderOnly := fs.Bool("render-only", false, "real-server mode: measure nothing, redraw the section of -out and the -chart from the JSON in -real-data")
+	fleet := fs.Bool("fleet", false, "with -server: measure what fleets of worker processes cost the server (Baton vs the official SDK)")
+	fleetN := fs.String("fleet-n", "5,20", "fleet mode: comma-separated fleet sizes (worker processes)")
+	fleetIdle := fs.Int("fleet-idle", 50, "fleet mode: idle task types per process (besides the busy one)")
+	fleetRate := fs.Float64("fleet-rate", 4, "fleet mode: busy-type workflows started per second")
+	fleetFor := fs.Duration("fleet-for", 20*time.Second, "fleet mode: measuring window per fleet")
+	fleetSettle := fs.Duration("fleet-settle", 15*time.Second, "fleet mode: wait after the processes start, before measuring")
 	abBin := fs.String("ab", "", "A/B mode: compare this binary's Baton (A) with the Baton built into this other bench binary (B), the limit as yardstick; report to -out")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -67,7 +78,16 @@ func realMain(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if *soak {
-		return runSoak(ctx, *soakFor, *soakRate, *out)
+		cfg := soakConfig{dur: *soakFor, rate: *soakRate, restartEvery: *soakRestart, downFor: *soakDown, drain: *soakDrain,
+			server: *server, version: *serverVersion, store: *serverStore, out: *out, chart: *chart}
+		if cfg.server == "env" {
+			cfg.server = os.Getenv("CONDUCTOR_SERVER_URL")
+		}
+		if cfg.server != "" {
+			cfg.serverPID = *serverPID
+		}
+		cfg.command = realCommand(args)
+		return runSoak(ctx, cfg)
 	}
 	if *renderOnly {
 		return renderReal(*out, *chart, *realData)
@@ -116,6 +136,26 @@ func realMain(args []string) int {
 			for _, s := range strings.Split(*only, ",") {
 				rp.only[strings.TrimSpace(s)] = true
 			}
+		}
+		if *fleet {
+			fp := defaultFleetPlan()
+			fp.idle, fp.rate, fp.window, fp.settle, fp.pid = *fleetIdle, *fleetRate, *fleetFor, *fleetSettle, *serverPID
+			if *rounds > 0 {
+				fp.rounds = *rounds
+			}
+			fp.sizes = nil
+			for _, f := range strings.Split(*fleetN, ",") {
+				var n int
+				if _, err := fmt.Sscan(strings.TrimSpace(f), &n); err != nil || n < 1 {
+					fmt.Fprintf(os.Stderr, "bench: -fleet-n: bad size %q\n", f)
+					return 2
+				}
+				fp.sizes = append(fp.sizes, n)
+			}
+			if *warmup < 0 {
+				rp.warmup = 30 * time.Second
+			}
+			return runFleetMain(ctx, rp, fp, args, *out)
 		}
 		return realServerMain(ctx, rp, args, *out, *chart, *realData)
 	}
@@ -186,6 +226,15 @@ func realMain(args []string) int {
 	}
 	fmt.Fprintf(os.Stderr, "bench: done in %v\n", elapsed.Round(time.Second))
 	return 0
+}
+
+// envInt is the integer in the environment variable name, or 0.
+func envInt(name string) int {
+	var n int
+	if _, err := fmt.Sscan(os.Getenv(name), &n); err != nil {
+		return 0
+	}
+	return n
 }
 
 func fullPlan() plan {

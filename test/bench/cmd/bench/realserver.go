@@ -118,15 +118,12 @@ type realServer struct {
 }
 
 func newRealServer(base string) (*realServer, error) {
+	if err := loopbackOnly(base); err != nil {
+		return nil, err
+	}
 	u, err := url.Parse(base)
 	if err != nil {
 		return nil, err
-	}
-	host := u.Hostname()
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		// The benchmark sends thousands of requests a second: only ever to
-		// a server on this machine.
-		return nil, fmt.Errorf("-server must be a loopback address (127.0.0.1, localhost, [::1]), got %q", host)
 	}
 	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConns: 128, MaxIdleConnsPerHost: 128, IdleConnTimeout: time.Minute}}
 	s := &realServer{base: strings.TrimSuffix(base, "/"), hc: hc}
@@ -135,6 +132,20 @@ func newRealServer(base string) (*realServer, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// loopbackOnly refuses a server URL that is not on this machine: the
+// benchmarks send thousands of requests a second.
+func loopbackOnly(base string) error {
+	u, err := url.Parse(base)
+	if err != nil {
+		return err
+	}
+	host := u.Hostname()
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("-server must be a loopback address (127.0.0.1, localhost, [::1]), got %q", host)
+	}
+	return nil
 }
 
 func (s *realServer) close() {
