@@ -208,7 +208,16 @@ func TestManyIdleTaskTypesLeaveTheServerFree(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			time.Sleep(1500 * time.Millisecond) // every worker polled once and went idle
+			// Every worker has made its first poll (the start-up burst) and
+			// gone idle before the counting starts.
+			waitUntil(t, 2*time.Minute, "every worker to have polled once", func() bool {
+				for _, w := range r.Workers() {
+					if w.Polls == 0 {
+						return false
+					}
+				}
+				return true
+			})
 			e.count.reset()
 			var ids []string
 			for i := 0; i < 5; i++ {
