@@ -377,7 +377,18 @@ func startBaton(w *work) (func() error, func()) {
 		fmt.Fprintln(os.Stderr, err)
 		return nil, nil
 	}
-	r := bworker.NewTaskRunnerWithApiClient(c, bworker.WithLogger(log), bworker.WithWorkerID("bench-baton"))
+	opts := []bworker.Option{bworker.WithLogger(log), bworker.WithWorkerID("bench-baton")}
+	// BENCH_BATON_MAX_HELD_POLLS measures Baton with another held-poll bound
+	// (the fleet guidance in RELIABILITY.md compares 4 and 0).
+	if v := os.Getenv("BENCH_BATON_MAX_HELD_POLLS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "BENCH_BATON_MAX_HELD_POLLS=%q: %v\n", v, err)
+			return nil, nil
+		}
+		opts = append(opts, bworker.WithMaxHeldPolls(n))
+	}
+	r := bworker.NewTaskRunnerWithApiClient(c, opts...)
 	fn := func(t *bmodel.Task) (interface{}, error) {
 		w.do(t.WorkflowInstanceId, t.ScheduledTime, t.InputData)
 		return handlerOutput, nil
