@@ -29,7 +29,12 @@ import (
 // Whatever the server answers, nothing may be lost or applied twice. Every
 // 5xx the workers got is reported by kind of request, and each failed
 // result post must show in the runner's update error series
-// (task_update_error) and have been retried until accepted.
+// (task_update_error) and have been retried until accepted. Conductor 3.32
+// itself waits for a locked database (busy_timeout) and retries SQLITE_BUSY
+// up to 10 times (SqliteConfiguration), so contention mostly shows as slow
+// answers: a poll answered after the client's deadline leaves its tasks
+// IN_PROGRESS with no worker until responseTimeoutSeconds hands them out
+// again (counted as redelivered).
 func TestSQLiteUnderLoad(t *testing.T) {
 	srv := needServer(t)
 	if srv.data != "sqlite" {

@@ -151,9 +151,9 @@ func newRig(t *testing.T, srv server, name string, def model.TaskDef) *rig {
 		taskType: fmt.Sprintf("rf_%s_%s", name, runID),
 		log:      logger.WithField("scenario", name),
 		reg:      reg, prom: prom,
-		rec:      newRecorder(http.DefaultTransport.(*http.Transport).Clone()),
-		probe:    newProbe(),
-		k:        map[string]int{},
+		rec:   newRecorder(http.DefaultTransport.(*http.Transport).Clone()),
+		probe: newProbe(),
+		k:     map[string]int{},
 	}
 	r.wfName = r.taskType + "_wf"
 	def.Name = r.taskType
@@ -429,7 +429,13 @@ type report struct {
 	// the 2xx beyond the first for one task (a retry of a result that had
 	// been applied, its answer lost).
 	UpdateAttempts, AcceptedUpdates, ExtraAccepted int
-	UpdateRetries, PollErrors, GiveUps                int64
+	UpdateRetries, PollErrors, GiveUps             int64
+	// RanTwice counts workflows that completed more than one instance of
+	// their only task: the server timed the task out and retried it, and
+	// then still took the late result of the first instance (Conductor's
+	// sweeper and the update raced; 3.21 runs without an execution lock).
+	// Baton delivered each result once; the work was done twice.
+	RanTwice int
 	// Lost counts workflows that did not complete and results a handler
 	// produced that the server never accepted; AppliedTwice results the
 	// server applied over one it had already accepted for the same task.
@@ -438,9 +444,9 @@ type report struct {
 
 func (p report) String() string {
 	return fmt.Sprintf("workflows=%d completed=%d executions=%d duplicates=%d redelivered=%d late=%d "+
-		"updateAttempts=%d accepted=%d extraAccepted=%d updateRetries=%d pollErrors=%d giveUps=%d lost=%d appliedTwice=%d",
+		"updateAttempts=%d accepted=%d extraAccepted=%d updateRetries=%d pollErrors=%d giveUps=%d ranTwice=%d lost=%d appliedTwice=%d",
 		p.Workflows, p.Completed, p.Executions, p.Duplicates, p.Redelivered, p.Late,
-		p.UpdateAttempts, p.AcceptedUpdates, p.ExtraAccepted, p.UpdateRetries, p.PollErrors, p.GiveUps, p.Lost, p.AppliedTwice)
+		p.UpdateAttempts, p.AcceptedUpdates, p.ExtraAccepted, p.UpdateRetries, p.PollErrors, p.GiveUps, p.RanTwice, p.Lost, p.AppliedTwice)
 }
 
 // audit reads every workflow of ids from the server and checks, for each
@@ -465,6 +471,7 @@ func (r *rig) audit(ids []string) report {
 	}
 	wfs := r.workflows(ids)
 	acks := r.rec.ackSnapshot()
+	shown := 0
 	for _, id := range ids {
 		wf := wfs[id]
 		r.mu.Lock()
@@ -475,6 +482,19 @@ func (r *rig) audit(ids []string) report {
 			problem("workflow %s (k=%d) ended %s: %s", id, k, wf.Status, describe(wf))
 		} else {
 			rep.Completed++
+		}
+		completedTasks := 0
+		for _, tk := range wf.Tasks {
+			if tk.Status == model.TaskCompleted {
+				completedTasks++
+			}
+		}
+		if completedTasks > 1 {
+			rep.RanTwice++
+		}
+		if len(wf.Tasks) > 1 && shown < 10 {
+			shown++
+			r.t.Logf("workflow %s with %d task instances: %s", id, len(wf.Tasks), r.taskStory(wf, acks))
 		}
 		for _, tk := range wf.Tasks {
 			execs := r.probe.tokens(tk.TaskId)
@@ -535,6 +555,25 @@ func (r *rig) audit(ids []string) report {
 	return rep
 }
 
+// taskStory tells, for each task instance of wf, its status and what the
+// workers did with it: how often they ran it and when its results were
+// accepted, relative to the task's end on the server.
+func (r *rig) taskStory(wf *model.Workflow, acks map[string][]ack) string {
+	var parts []string
+	for _, tk := range wf.Tasks {
+		s := fmt.Sprintf("[%s %s polls=%d ran=%d", tk.TaskId, tk.Status, tk.PollCount, len(r.probe.tokens(tk.TaskId)))
+		for _, a := range acks[tk.TaskId] {
+			if tk.EndTime > 0 {
+				s += fmt.Sprintf(" accepted %s after the task ended", ms(a.at.Sub(time.UnixMilli(tk.EndTime))))
+			} else {
+				s += " accepted"
+			}
+		}
+		parts = append(parts, s+"]")
+	}
+	return strings.Join(parts, " ")
+}
+
 func contains(list []string, s string) bool {
 	for _, v := range list {
 		if v == s {
@@ -577,16 +616,6 @@ func (p *probe) tokens(id string) []string {
 	return append([]string(nil), p.runs[id]...)
 }
 
-func (p *probe) executions() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	n := 0
-	for _, v := range p.runs {
-		n += len(v)
-	}
-	return n
-}
-
 func (p *probe) hooks() worker.Hooks {
 	return worker.Hooks{
 		OnUpdateFailed: func(*model.TaskResult, error, int) { p.updateFailed.Add(1) },
@@ -602,16 +631,30 @@ func (p *probe) mark(at time.Time) {
 	p.markAt.Store(at.UnixNano())
 }
 
-// since returns how long after t the first poll with tasks and the first
-// accepted update came after the last mark (-1 when none yet).
-func (p *probe) since(t time.Time) (poll, update time.Duration) {
-	d := func(v int64) time.Duration {
-		if v == 0 {
-			return -1
-		}
-		return time.Duration(v - t.UnixNano())
+// moment is when something first happened, relative to a reference time
+// (negative: before it); ok is false while it has not happened.
+type moment struct {
+	d  time.Duration
+	ok bool
+}
+
+func (m moment) String() string {
+	if !m.ok {
+		return "never"
 	}
-	return d(p.firstPollTask.Load()), d(p.firstUpdateOK.Load())
+	return m.d.Round(time.Millisecond).String()
+}
+
+// since returns, relative to t, when the first poll with tasks and the
+// first accepted update came after the last mark.
+func (p *probe) since(t time.Time) (poll, update moment) {
+	at := func(v int64) moment {
+		if v == 0 {
+			return moment{}
+		}
+		return moment{d: time.Duration(v - t.UnixNano()), ok: true}
+	}
+	return at(p.firstPollTask.Load()), at(p.firstUpdateOK.Load())
 }
 
 // probeRecorder passes every measurement on to Prometheus and notes the
@@ -951,12 +994,7 @@ func restartServer(t *testing.T, srv server) time.Time {
 	return up
 }
 
-func ms(d time.Duration) string {
-	if d < 0 {
-		return "never"
-	}
-	return d.Round(time.Millisecond).String()
-}
+func ms(d time.Duration) string { return d.Round(time.Millisecond).String() }
 
 // waitUntil polls cond every 10 ms until it holds or d passes.
 func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {

@@ -34,9 +34,10 @@ func TestNetworkFaults(t *testing.T) {
 		halfOpenFor    = 30 * time.Second
 		batch          = 16
 	)
-	// A response timeout longer than the half-open period: results held
-	// through it are still wanted.
-	rto := max(60, responseTimeoutKnob(t)/2)
+	// A response timeout longer than the half-open period, so that results
+	// held through it are still wanted, and short enough that the tasks
+	// whose poll answer a reset cut off come back soon.
+	const rto = 45
 	rig := newRig(t, srv, "net", taskDef(rto))
 	proxy := newTCPProxy(t, hostPort(t, srv.apiURL))
 	runner := rig.runner(rig.workerClient("http://"+proxy.addr()+"/api", requestTimeout))
@@ -64,10 +65,10 @@ func TestNetworkFaults(t *testing.T) {
 		all = append(all, rig.start(batch)...)
 		waitUntil(t, 5*time.Minute, "the workers to take tasks and have a result accepted after "+name, func() bool {
 			poll, upd := rig.probe.since(healed)
-			return poll >= 0 && upd >= 0
+			return poll.ok && upd.ok
 		})
 		poll, upd := rig.probe.since(healed)
-		lines = append(lines, fmt.Sprintf("%s: %s; after it, first poll with tasks %s, first result accepted %s", name, what, ms(poll), ms(upd)))
+		lines = append(lines, fmt.Sprintf("%s: %s; after it, first poll with tasks %s, first result accepted %s", name, what, poll, upd))
 	}
 
 	phase("reset", func() string {
@@ -81,11 +82,16 @@ func TestNetworkFaults(t *testing.T) {
 		return "reset " + strings.Join(counts, "+") + " connections"
 	})
 	phase("latency", func() string {
-		before := rig.rec.ackedTasks()
+		before, polls := rig.rec.ackedTasks(), rig.rec.code("poll", 200)
 		proxy.setLatency(latency)
 		time.Sleep(latencyFor)
+		var state []string
+		for _, w := range runner.Workers() {
+			state = append(state, fmt.Sprintf("%s/%s, %d slots busy", w.State, w.IdleWait, w.SlotsInUse))
+		}
 		proxy.setLatency(0)
-		return fmt.Sprintf("%s each way for %s, %d results accepted meanwhile", latency, latencyFor, rig.rec.ackedTasks()-before)
+		return fmt.Sprintf("%s each way for %s, %d results accepted and %d polls answered meanwhile (worker at the end: %s)",
+			latency, latencyFor, rig.rec.ackedTasks()-before, rig.rec.code("poll", 200)-polls, strings.Join(state, "; "))
 	})
 	var stuck []flight
 	phase("half-open", func() string {

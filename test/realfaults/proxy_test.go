@@ -233,13 +233,6 @@ func (p *tcpProxy) setHalfOpen(on bool) int {
 	return len(list)
 }
 
-// open counts the connections the proxy holds.
-func (p *tcpProxy) open() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.conns)
-}
-
 func (p *tcpProxy) close() {
 	p.mu.Lock()
 	if p.closed {
@@ -279,11 +272,11 @@ type busyInjector struct {
 	updateEvery int64
 	pollEvery   int64
 
-	updates, polls        atomic.Int64
-	failedBefore          atomic.Int64 // result posts answered 500 without passing them on
-	failedAfter           atomic.Int64 // result posts passed on, then answered 500
-	failedPolls           atomic.Int64
-	forwardErrs           atomic.Int64
+	updates, polls atomic.Int64
+	failedBefore   atomic.Int64 // result posts answered 500 without passing them on
+	failedAfter    atomic.Int64 // result posts passed on, then answered 500
+	failedPolls    atomic.Int64
+	forwardErrs    atomic.Int64
 }
 
 // busyBody is a Conductor error answer with the text the SQLite driver

@@ -22,11 +22,14 @@ import (
 // decider queue are gone, while the server still holds every workflow.
 //
 // Checked: every result the workers got a 2xx for is the one the server
-// holds; the workflows left unfinished are exactly those whose task was
-// still SCHEDULED (never handed out) and whose queue message died with the
-// Redis; workflows started after the restart run normally; the re-queue API
-// (POST /tasks/queue/requeue/{taskType}) puts the lost messages back and
-// then every workflow completes with nothing lost or applied twice.
+// holds; the workflows left unfinished are explained, each of them: its task
+// was still SCHEDULED (never handed out) and its queue message died with the
+// Redis, or a poll took it off the queue and marked it IN_PROGRESS and then
+// failed with 500 because acknowledging the message to the dying Redis
+// failed, so no worker ever got it (and with the decider queue gone nothing
+// times it out); workflows started after the restart run normally; the
+// re-queue API (POST /tasks/queue/requeue/{taskType}) puts every pending task
+// back and then every workflow completes with nothing lost or applied twice.
 func TestRedisRestarted(t *testing.T) {
 	srv := needServer(t)
 	if srv.redisRestart == "" {
