@@ -258,6 +258,7 @@ if [ "$STORE" = redis ]; then
 		--dir "$run_dir/redis" --daemonize no --logfile "$run_dir/redis.log")
 	"${redis_cmd[@]}" </dev/null &
 	redis_pid=$!
+	disown "$redis_pid" # restart.sh may kill it: no job notice for that; stopped by pid on exit
 	echo "$redis_pid" >"$run_dir/redis.pid"
 	for ((n = 0; ; n++)); do
 		if redis-cli -h 127.0.0.1 -p "$redis_port" ping 2>/dev/null | grep -q PONG; then
@@ -304,6 +305,7 @@ server_cmd=("$java_bin" $JAVA_OPTS -jar "$jar"
 	"${server_args[@]}")
 (cd "$run_dir/work" && exec "${server_cmd[@]}" >"$log" 2>&1 </dev/null) &
 server_pid=$!
+disown "$server_pid" # restart.sh may kill it: no job notice for that; stopped by pid on exit
 echo "$server_pid" >"$run_dir/server.pid"
 {
 	declare -p server_cmd redis_cmd

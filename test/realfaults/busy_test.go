@@ -86,9 +86,6 @@ func TestSQLiteUnderLoad(t *testing.T) {
 	if failed := rig.counter("task_update_error", nil); failed < float64(update5xx) || int64(failed) != rep.UpdateRetries {
 		t.Errorf("task_update_error %v, update retries seen by the hook %d, 5xx answers to result posts %d", failed, rep.UpdateRetries, update5xx)
 	}
-	if rep.Completed != len(ids) {
-		t.Errorf("%d of %d workflows completed", rep.Completed, len(ids))
-	}
 }
 
 // TestInjectedBusyAnswers covers what TestSQLiteUnderLoad may not provoke:
@@ -145,9 +142,6 @@ func TestInjectedBusyAnswers(t *testing.T) {
 	}
 	if rep.Duplicates != 0 || rep.Redelivered != 0 {
 		t.Errorf("a failed answer made a task run again: %d duplicate executions, %d redelivered", rep.Duplicates, rep.Redelivered)
-	}
-	if rep.Completed != n {
-		t.Errorf("%d of %d workflows completed", rep.Completed, n)
 	}
 }
 

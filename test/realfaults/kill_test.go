@@ -65,7 +65,4 @@ func TestServerKilled(t *testing.T) {
 	if !updAfter.ok || updAfter.d > 2*time.Minute {
 		t.Errorf("the workers had no result accepted within 2 minutes of /health (first: %s)", updAfter)
 	}
-	if rep.Completed != n {
-		t.Errorf("%d of %d workflows completed", rep.Completed, n)
-	}
 }

@@ -140,9 +140,6 @@ func TestRedisRestarted(t *testing.T) {
 	if requeued < stuck+orphaned {
 		t.Errorf("requeue put back %d tasks, %d were stuck", requeued, stuck+orphaned)
 	}
-	if rep.Completed != len(all) {
-		t.Errorf("%d of %d workflows completed", rep.Completed, len(all))
-	}
 }
 
 // waitIdle waits until no slot of the runner is in use and no result was
