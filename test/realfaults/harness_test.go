@@ -423,7 +423,7 @@ type report struct {
 	// Lost counts results a handler produced that the server never accepted
 	// (no 2xx), results accepted that the server does not show and cannot
 	// explain, and workflows left unfinished with such a result in them.
-	Lost   int
+	Lost    int
 	GiveUps int64
 
 	// Executions counts handler calls; Duplicates the calls beyond the first
