@@ -4,10 +4,10 @@ GO ?= go
 STATICCHECK_VERSION ?= v0.8.2
 PKGS := ./...
 
-.PHONY: help test test-short lint bench bench-quick bench-conductor bench-micro bench-fleet soak test-conductor test-faults fuzz ci
+.PHONY: help test test-short lint bench bench-quick bench-conductor bench-micro bench-fleet soak test-conductor test-faults test-conductor-faults test-conductor-faults-short fuzz ci
 
 help: ## list the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-22s %s\n", $$1, $$2}'
 
 .PHONY: run
 # Built, then run directly rather than with `go run`, which reports any
@@ -117,6 +117,37 @@ test-conductor: ## the integration suite and conductortest's black-box tests aga
 test-faults: ## the fault suite: outages, injected errors, bad handlers, SIGTERM (about 5 minutes)
 	$(GO) test -race -count=1 -timeout 20m ./test/faults/...
 
+# Faults against real servers (test/realfaults, RELIABILITY.md "Faults on real servers"). Each entry
+# VERSION:STORE[:DATA[:TESTS]] gets its own server from test/conductor/run.sh (one at a time):
+# DATA is CONDUCTOR_DATA (3.21: memory as shipped, or redis so that a killed server keeps its
+# workflows), TESTS a comma-separated list of test names (default: every test, each skips where it
+# does not apply).
+# REALFAULTS_WORKFLOWS sets the workload per scenario, REALFAULTS_RESPONSE_TIMEOUT the tasks'
+# responseTimeoutSeconds in the restart scenarios.
+FAULTS_SERVERS ?= 3.21.14:redis:redis 3.21.14:redis:memory:TestRedisRestarted 3.32.3:sqlite
+REALFAULTS_WORKFLOWS ?= 3000
+REALFAULTS_RESPONSE_TIMEOUT ?= 90
+test-conductor-faults: ## real Conductor servers killed and restarted, their Redis restarted, a faulty network, 5xx under load (3.21.14 and 3.32.3; 15-30 min here)
+	@failed=""; \
+	for spec in $(FAULTS_SERVERS); do \
+	  IFS=: read -r v st data tests <<<"$$spec"; tests="$${tests//,/|}"; \
+	  echo "== test-conductor-faults: Conductor $$v, store $$st, workflows in $${data:-the default place}, tests $${tests:-all}"; \
+	  t0=$$SECONDS; \
+	  CONDUCTOR_VERSION=$$v CONDUCTOR_STORE=$$st CONDUCTOR_DATA=$$data \
+	  REALFAULTS_WORKFLOWS=$(REALFAULTS_WORKFLOWS) REALFAULTS_RESPONSE_TIMEOUT=$(REALFAULTS_RESPONSE_TIMEOUT) \
+	    test/conductor/run.sh $(GO) test -race -count=1 -v -timeout 90m -run "^($${tests:-.*})\$$" ./test/realfaults/ || failed="$$failed $$spec"; \
+	  echo "== test-conductor-faults: $$spec took $$((SECONDS - t0)) s"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "test-conductor-faults: failed on$$failed"; exit 1; fi; \
+	echo "test-conductor-faults: passed on $(FAULTS_SERVERS)"
+
+# CI's cut (.ci/run): one server, 3.21.14 with its workflows in Redis (it boots and restarts in
+# seconds where 3.32.3 takes a minute or more), the kill, network and injected-5xx scenarios, 200
+# workflows each; about 4-5 minutes here.
+test-conductor-faults-short: ## the CI cut of test-conductor-faults: 3.21.14, kill/network/5xx scenarios, 200 workflows (about 5 min)
+	$(MAKE) test-conductor-faults REALFAULTS_WORKFLOWS=200 REALFAULTS_RESPONSE_TIMEOUT=30 \
+	  FAULTS_SERVERS=3.21.14:redis:redis:TestServerKilled,TestNetworkFaults,TestInjectedBusyAnswers,TestTCPProxy,TestBusyInjector
+
 FUZZTIME ?= 30s
 fuzz: ## run every fuzz test for FUZZTIME each (seed corpora live in testdata/fuzz)
 	@set -e; grep -rlE '^func Fuzz[A-Za-z0-9_]*\(' --include='*_test.go' sdk internal examples test 2>/dev/null | sort | while read -r file; do \
@@ -128,5 +159,5 @@ fuzz: ## run every fuzz test for FUZZTIME each (seed corpora live in testdata/fu
 
 # `make test` covers ./... and so the fault suite too; CI keeps the fuzzers
 # alive at 10 s each; run `make fuzz` for longer sessions.
-ci: lint test test-conductor bench-quick ## what .ci/run calls
+ci: lint test test-conductor test-conductor-faults-short bench-quick ## what .ci/run calls
 	$(MAKE) fuzz FUZZTIME=10s

@@ -9,13 +9,24 @@
 #   CONDUCTOR_SERVER_URL      http://127.0.0.1:PORT/api
 #   CONDUCTOR_SERVER_VERSION  the version it runs, e.g. 3.32.3
 #   CONDUCTOR_SERVER_STORE    redis or sqlite
-#   CONDUCTOR_SERVER_PID      the server's process id
-# runs the command from the repository root, and stops everything it started on every way out.
+#   CONDUCTOR_SERVER_PID      the server's process id (as started; a restart writes the new one to
+#                             $CONDUCTOR_RUN_DIR/server.pid)
+#   CONDUCTOR_SERVER_DATA     where workflows and tasks are kept: memory, redis or sqlite
+#   CONDUCTOR_RUN_DIR         the run's temporary folder (server log, SQLite database, pid files)
+#   CONDUCTOR_SERVER_RESTART  a script that kills the server with SIGKILL and starts it again on the
+#                             same port with the same arguments and folder, then waits for /health
+#                             (argument kill or start does one half; see restart.sh)
+#   CONDUCTOR_REDIS_RESTART   the same for the Redis (only when a Redis runs); it comes back empty
+# runs the command from the repository root, and stops everything it started on every way out,
+# restarted processes included.
 #
 # Stores: 3.21.x keeps its task queues in Redis (a throw-away redis-server is started; the rest of
 # its state is in memory). 3.32.x defaults to SQLite for everything (the database file goes to the
 # run's temporary folder); with CONDUCTOR_STORE=redis it keeps data and queues in a throw-away
-# Redis and runs without indexing, as a production Redis set-up would.
+# Redis and runs without indexing, as a production Redis set-up would. CONDUCTOR_DATA=redis (3.21.x
+# only) keeps 3.21's workflows and tasks in that Redis as well (conductor.db.type=redis_standalone)
+# instead of in the server's memory, so that the server can be killed and restarted without losing
+# them (make test-conductor-faults); the default, memory, is how the jar ships.
 #
 # Nothing is written into the checkout:
 #   - the server jar is cached in ${XDG_CACHE_HOME:-$HOME/.cache}/baton/conductor (fetched once
@@ -55,6 +66,11 @@ case "$VERSION" in
 	min_java=17
 	STORE="${CONDUCTOR_STORE:-redis}"
 	[ "$STORE" = redis ] || die "CONDUCTOR_STORE=$STORE: Conductor $VERSION keeps its queues in Redis; use CONDUCTOR_STORE=redis (or leave it unset)"
+	DATA="${CONDUCTOR_DATA:-memory}"
+	case "$DATA" in
+	memory | redis) ;;
+	*) die "CONDUCTOR_DATA=$DATA: Conductor $VERSION keeps its workflows in memory (the default) or, with CONDUCTOR_DATA=redis, in the Redis" ;;
+	esac
 	;;
 3.32.*)
 	min_java=21
@@ -63,6 +79,9 @@ case "$VERSION" in
 	sqlite | redis) ;;
 	*) die "CONDUCTOR_STORE=$STORE: want sqlite (the default for $VERSION) or redis" ;;
 	esac
+	DATA="$STORE"
+	[ -z "${CONDUCTOR_DATA:-}" ] || [ "$CONDUCTOR_DATA" = "$STORE" ] ||
+		die "CONDUCTOR_DATA=$CONDUCTOR_DATA: Conductor $VERSION keeps its workflows where its queues are (CONDUCTOR_STORE=$STORE)"
 	;;
 *)
 	die "CONDUCTOR_VERSION=$VERSION: this script knows how to run 3.21.x (tested: 3.21.14) and 3.32.x (tested: 3.32.3)"
@@ -138,31 +157,50 @@ fi
 [ -s "$jar" ] || die "jar $jar is missing or empty"
 
 # ---- process bookkeeping -------------------------------------------------------------------
-pids=()
+# The server and the Redis are started here and, when the command restarts them (restart.sh), by
+# that script: the current process id of each is in $run_dir/server.pid and $run_dir/redis.pid.
 cmd_pid=""
+server_pid=""
+redis_pid=""
+alive() {
+	# True while process $1 exists and is not a zombie.
+	local st
+	st="$(ps -o stat= -p "$1" 2>/dev/null | tr -d ' ')"
+	[ -n "$st" ] && [ "${st:0:1}" != Z ]
+}
+stop_pid() {
+	# Stops process $1 if it still runs the program named $2 (a restart may have replaced it, and
+	# its number may since belong to another program).
+	local pid="$1" what="$2" n
+	[ -n "$pid" ] && alive "$pid" || return 0
+	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$what" || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((n = 0; n < 300; n++)); do
+		alive "$pid" || break
+		sleep 0.1
+	done
+	if alive "$pid"; then
+		say "process $pid ignored SIGTERM for 30 s; killing it"
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	wait "$pid" 2>/dev/null || true
+}
 stop_all() {
-	local pid i n
 	# The command runs in its own process group (go test starts a test binary below it).
 	if [ -n "$cmd_pid" ] && kill -0 "$cmd_pid" 2>/dev/null; then
 		kill -TERM -- "-$cmd_pid" 2>/dev/null || true
 		wait "$cmd_pid" 2>/dev/null || true
 	fi
-	# Newest first: the server before the Redis it uses.
-	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-		pid="${pids[$i]}"
-		kill -0 "$pid" 2>/dev/null || continue
-		kill -TERM "$pid" 2>/dev/null || true
-		for ((n = 0; n < 300; n++)); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		if kill -0 "$pid" 2>/dev/null; then
-			say "process $pid ignored SIGTERM for 30 s; killing it"
-			kill -KILL "$pid" 2>/dev/null || true
-		fi
-		wait "$pid" 2>/dev/null || true
-	done
-	pids=()
+	# The server before the Redis it uses: the processes started here and those a restart started.
+	if [ -n "${run_dir:-}" ]; then
+		stop_pid "$(cat "$run_dir/server.pid" 2>/dev/null)" "$jar"
+	fi
+	stop_pid "$server_pid" "$jar"
+	if [ -n "${run_dir:-}" ]; then
+		stop_pid "$(cat "$run_dir/redis.pid" 2>/dev/null)" redis-server
+	fi
+	stop_pid "$redis_pid" redis-server
+	server_pid="" redis_pid=""
 }
 keep_logs=1
 on_exit() {
@@ -208,18 +246,25 @@ run_dir="$(mktemp -d "${TMPDIR:-/tmp}/baton-conductor-$VERSION-$STORE.XXXXXX")"
 mkdir -p "$run_dir/work"
 
 # ---- Redis ---------------------------------------------------------------------------------
+# The launch commands are saved in $run_dir/launch.env for restart.sh, which starts them again
+# the same way.
 server_args=()
+redis_cmd=()
+redis_port=""
 if [ "$STORE" = redis ]; then
 	mkdir -p "$run_dir/redis"
 	redis_port="$(free_port)"
-	redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
-		--dir "$run_dir/redis" --daemonize no --logfile "$run_dir/redis.log" &
-	pids+=("$!")
+	redis_cmd=(redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no
+		--dir "$run_dir/redis" --daemonize no --logfile "$run_dir/redis.log")
+	"${redis_cmd[@]}" </dev/null &
+	redis_pid=$!
+	disown "$redis_pid" # restart.sh may kill it: no job notice for that; stopped by pid on exit
+	echo "$redis_pid" >"$run_dir/redis.pid"
 	for ((n = 0; ; n++)); do
 		if redis-cli -h 127.0.0.1 -p "$redis_port" ping 2>/dev/null | grep -q PONG; then
 			break
 		fi
-		kill -0 "${pids[0]}" 2>/dev/null || {
+		alive "$redis_pid" || {
 			tail_log "$run_dir/redis.log"
 			die "redis-server exited at start"
 		}
@@ -231,6 +276,11 @@ if [ "$STORE" = redis ]; then
 	done
 	server_args+=("--conductor.redis.hosts=127.0.0.1:$redis_port:us-east-1c")
 	case "$VERSION" in
+	3.21.*)
+		if [ "$DATA" = redis ]; then
+			server_args+=(--conductor.db.type=redis_standalone)
+		fi
+		;;
 	3.32.*)
 		server_args+=(--conductor.db.type=redis_standalone --conductor.queue.type=redis_standalone
 			--conductor.indexing.enabled=false)
@@ -247,16 +297,21 @@ t0=$SECONDS
 # the dev server WithPostponeDuration) need not wait a minute; no other test sets such limits.
 # The server runs in the run folder: 3.32's SQLite database (c123.db) lands there.
 # shellcheck disable=SC2086 # JAVA_OPTS is a list of options
-(cd "$run_dir/work" && exec "$java_bin" $JAVA_OPTS -jar "$jar" \
-	--server.port="$port" \
-	--server.address=127.0.0.1 \
-	--loadSample=false \
-	--conductor.app.taskExecutionPostponeDuration=1s \
-	"${server_args[@]}" \
-	>"$log" 2>&1) &
+server_cmd=("$java_bin" $JAVA_OPTS -jar "$jar"
+	--server.port="$port"
+	--server.address=127.0.0.1
+	--loadSample=false
+	--conductor.app.taskExecutionPostponeDuration=1s
+	"${server_args[@]}")
+(cd "$run_dir/work" && exec "${server_cmd[@]}" >"$log" 2>&1 </dev/null) &
 server_pid=$!
-pids+=("$server_pid")
-say "started with store $STORE (pid $server_pid, $("$java_bin" -version 2>&1 | head -1)) on 127.0.0.1:$port; folder $run_dir"
+disown "$server_pid" # restart.sh may kill it: no job notice for that; stopped by pid on exit
+echo "$server_pid" >"$run_dir/server.pid"
+{
+	declare -p server_cmd redis_cmd
+	printf 'version=%q\njar=%q\nport=%q\nredis_port=%q\nboot_timeout=%q\n' "$VERSION" "$jar" "$port" "$redis_port" "$BOOT_TIMEOUT"
+} >"$run_dir/launch.env"
+say "started with store $STORE, data in $DATA (pid $server_pid, $("$java_bin" -version 2>&1 | head -1)) on 127.0.0.1:$port; folder $run_dir"
 
 while :; do
 	if curl -fsS -m 2 -o /dev/null "http://127.0.0.1:$port/health" 2>/dev/null; then
@@ -278,6 +333,16 @@ export CONDUCTOR_SERVER_URL="http://127.0.0.1:$port/api"
 export CONDUCTOR_SERVER_VERSION="$VERSION"
 export CONDUCTOR_SERVER_STORE="$STORE"
 export CONDUCTOR_SERVER_PID="$server_pid"
+export CONDUCTOR_SERVER_DATA="$DATA"
+export CONDUCTOR_RUN_DIR="$run_dir"
+printf '#!/bin/sh\nexec %q server %q "$@"\n' "$here/restart.sh" "$run_dir" >"$run_dir/restart-server"
+chmod +x "$run_dir/restart-server"
+export CONDUCTOR_SERVER_RESTART="$run_dir/restart-server"
+if [ -n "$redis_port" ]; then
+	printf '#!/bin/sh\nexec %q redis %q "$@"\n' "$here/restart.sh" "$run_dir" >"$run_dir/restart-redis"
+	chmod +x "$run_dir/restart-redis"
+	export CONDUCTOR_REDIS_RESTART="$run_dir/restart-redis"
+fi
 say "running: $* (CONDUCTOR_SERVER_URL=$CONDUCTOR_SERVER_URL, store $STORE)"
 cd "$root"
 rc=0
