@@ -722,11 +722,11 @@ func (p *probe) since(t time.Time) (poll, update moment) {
 // probeRecorder passes every measurement on to Prometheus and notes the
 // first successes after a mark.
 type probeRecorder struct {
-	metrics.Recorder
+	worker.Recorder
 	p *probe
 }
 
-func (r *probeRecorder) PollDone(taskType string, tasks int, d time.Duration, errKind string) {
+func (r *probeRecorder) PollDone(taskType string, tasks int, d time.Duration, errKind worker.ErrorKind) {
 	r.Recorder.PollDone(taskType, tasks, d, errKind)
 	if errKind != "" {
 		r.p.pollErrors.Add(1)
@@ -739,7 +739,7 @@ func (r *probeRecorder) PollDone(taskType string, tasks int, d time.Duration, er
 	}
 }
 
-func (r *probeRecorder) UpdateDone(taskType string, d time.Duration, errKind string) {
+func (r *probeRecorder) UpdateDone(taskType string, d time.Duration, errKind worker.ErrorKind) {
 	r.Recorder.UpdateDone(taskType, d, errKind)
 	if m := r.p.markAt.Load(); m != 0 && errKind == "" {
 		if now := time.Now().UnixNano(); now >= m {
