@@ -45,19 +45,22 @@ func TestNetworkFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Each phase starts its share of the workflows, lets the workers get
-	// half-way through it, injects its fault and removes it, then starts a
-	// few more workflows so that there is work to pick up whatever the fault
-	// left, and measures how soon after the fault's end the workers took
-	// tasks and had a result accepted.
+	// Each phase starts its share of the workflows with the worker paused
+	// (so that they are all queued, however slowly the server starts them),
+	// lets the workers get half-way through it, injects its fault and removes
+	// it, then starts a few more workflows so that there is work to pick up
+	// whatever the fault left, and measures how soon after the fault's end
+	// the workers took tasks and had a result accepted.
 	chunk := max(n/3, 4*batch)
 	var all []string
 	var lines []string
 	phase := func(name string, fault func() string) {
 		t.Helper()
-		before := rig.rec.ackedTasks()
+		runner.Pause(rig.taskType)
 		ids := rig.start(chunk)
 		all = append(all, ids...)
+		before := rig.rec.ackedTasks()
+		runner.Resume(rig.taskType)
 		rig.waitProgress(before+chunk/2, 10*time.Minute)
 		what := fault()
 		healed := time.Now()

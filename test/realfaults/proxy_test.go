@@ -430,7 +430,9 @@ func TestTCPProxy(t *testing.T) {
 	}
 
 	// Latency: 100 ms each way puts at least 200 ms on a round trip on a
-	// new connection, whatever the machine's speed.
+	// new connection, whatever the machine's speed. (A lower bound the proxy
+	// enforces by waiting: a slow machine only adds to it, so it cannot
+	// fail by chance.)
 	p.setLatency(100 * time.Millisecond)
 	fresh := &http.Transport{}
 	start := time.Now()
