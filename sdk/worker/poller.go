@@ -54,6 +54,8 @@ func newPoller(d pollerDeps, w *workerState) *poller {
 	return &poller{
 		pollerDeps: d,
 		w:          w,
+		// fixed and fixedTimeout are read from w before each idle plan.
+		strategy:   newPollStrategy(false, 0),
 		pollErrLog: newErrLogLimiter("worker: poll failing", ErrorLogInterval, d.clock),
 	}
 }

@@ -373,3 +373,13 @@ func TestBacklogPollsCoalesce(t *testing.T) {
 		})
 	}
 }
+
+// The poller's strategy starts from newPollStrategy, so it needs
+// proofsNeeded proofs, as documented, not one: a zero pollStrategy needed
+// none and a disproof doubled nothing.
+func TestPollerStrategyStartsWithProofsNeeded(t *testing.T) {
+	p := newPoller(pollerDeps{clock: systemClock{}}, &workerState{})
+	if p.strategy.needed != proofsNeeded {
+		t.Fatalf("a new poller needs %d proofs, want %d", p.strategy.needed, proofsNeeded)
+	}
+}
