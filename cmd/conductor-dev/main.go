@@ -12,6 +12,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -37,11 +38,14 @@ func run(args []string, stderr io.Writer) int {
 	authSecret := fs.String("auth-secret", "", "key secret for token auth")
 	tokenTTL := fs.Duration("token-ttl", conductortest.DefaultTokenTTL, "lifetime of issued tokens")
 	logLevel := fs.String("log-level", "info", "log level: debug (one line per request), info, warn, error")
-	ownerOptional := fs.Bool("owner-email-optional", false, "accept definitions without ownerEmail (the real server requires it by default)")
+	ownerOptional := fs.Bool("owner-email-optional", false, "accept definitions without ownerEmail in the 3.21 profile too (Conductor 3.21 requires it; 3.32, the default profile, does not)")
 	version := fs.String("conductor-version", string(conductortest.DefaultVersion), "the Conductor OSS release line to answer as where they differ: 3.21 or 3.32 (see docs/compatibility.md)")
 	longPoll := fs.String("long-poll", "default", "how batch polls with a timeout wait: early (answer at the first task: 3.32 with Redis), full-batch (gather tasks every 100 ms until count or the timeout: 3.32 with SQLite or Postgres), hold (3.21 with Redis: only tasks there at the start, after the whole timeout unless count were there) or default (the version's: hold for 3.21, full-batch for 3.32)")
 	maxRequests := fs.Int("max-concurrent-requests", 0, "requests served at once, the rest wait for a slot (real servers: 200 Tomcat threads); 0 is unbounded")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0 // -h asked for the flags, which Parse has printed
+		}
 		return 2
 	}
 	if fs.NArg() > 0 {

@@ -121,6 +121,25 @@ func TestBadFlags(t *testing.T) {
 	}
 }
 
+// TestHelpExitsZero: asking for help is not a mistake. -h and -help print the
+// flags and exit 0, and the text does not claim that Conductor requires
+// ownerEmail by default (3.32, the default profile, does not).
+func TestHelpExitsZero(t *testing.T) {
+	for _, arg := range []string{"-h", "-help", "--help"} {
+		var sb strings.Builder
+		if code := run([]string{arg}, &sb); code != 0 {
+			t.Errorf("%s: exit %d, want 0\n%s", arg, code, sb.String())
+		}
+		out := sb.String()
+		if !strings.Contains(out, "-owner-email-optional") || !strings.Contains(out, "-addr") {
+			t.Errorf("%s: the flags are not listed:\n%s", arg, out)
+		}
+		if strings.Contains(out, "requires it by default") {
+			t.Errorf("%s: the help still says the real server requires ownerEmail by default:\n%s", arg, out)
+		}
+	}
+}
+
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
