@@ -14,6 +14,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -73,7 +74,7 @@ func main() {
 
 // run registers and starts one workflow with the long-running task, runs the
 // worker until the workflow has ended, and returns the workflow id.
-func run(ctx context.Context, out io.Writer, serverURL string) (string, error) {
+func run(ctx context.Context, out io.Writer, serverURL string) (_ string, runErr error) {
 	// The hook below prints from worker goroutines while run prints from
 	// this one: serialise the writes.
 	out = &syncWriter{w: out}
@@ -105,6 +106,8 @@ func run(ctx context.Context, out io.Writer, serverURL string) (string, error) {
 		defer cancel()
 		_ = taskRunner.Shutdown(shutCtx)
 		taskRunner.WaitWorkers()
+		// A wrong URL or key stops the workers by themselves; say so.
+		runErr = errors.Join(runErr, taskRunner.Err())
 	}()
 	if err := taskRunner.StartWorker(taskName, LongRunningTaskWorker, 1, time.Second); err != nil {
 		return "", err

@@ -125,7 +125,9 @@ func run(ctx context.Context, out io.Writer, cfg config, ready chan<- string) (e
 	<-ctx.Done()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return runner.Shutdown(shutdownCtx)
+	// Err says whether the server's answers stopped a worker (a wrong URL
+	// or key); a real program checks it after WaitWorkers too.
+	return errors.Join(runner.Shutdown(shutdownCtx), runner.Err())
 }
 
 // baseURL is where a browser on this machine reaches addr.

@@ -16,6 +16,9 @@ type config struct {
 	batchSize   int           // execution slots per task type
 	metricsPort int           // port of the Prometheus /metrics endpoint; 0 disables it
 	timeout     time.Duration // give up waiting for the workflows after this long
+	// linger keeps the metrics and status pages up this long after the
+	// summary, so that a newcomer can look at them; Ctrl-C ends it sooner.
+	linger time.Duration
 	// server and auth come from settings.FromEnv when CONDUCTOR_SERVER_URL
 	// is set; a nil server means: start the in-process dev server.
 	server *settings.HttpSettings
@@ -27,6 +30,7 @@ const (
 	defaultBatchSize   = 20
 	defaultMetricsPort = settings.DefaultMetricsPort
 	defaultTimeout     = 3 * time.Minute
+	defaultLinger      = 10 * time.Second
 )
 
 // parseConfig reads the flags in args and, when CONDUCTOR_SERVER_URL is set,
@@ -47,6 +51,7 @@ func parseConfig(args []string, getenv func(string) string, fromEnv func() (*set
 	fs.IntVar(&cfg.batchSize, "batch", defaultBatchSize, "execution slots (batch size) of each worker")
 	fs.IntVar(&cfg.metricsPort, "metrics-port", defaultMetricsPort, "port of the Prometheus /metrics endpoint; 0 disables it")
 	fs.DurationVar(&cfg.timeout, "timeout", defaultTimeout, "stop waiting for unfinished workflows after this long")
+	fs.DurationVar(&cfg.linger, "linger", defaultLinger, "keep serving metrics and worker status this long after the summary (Ctrl-C quits sooner; 0: exit at once)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -76,6 +81,9 @@ func (c config) validate() error {
 	}
 	if c.timeout <= 0 {
 		errs = append(errs, fmt.Errorf("-timeout must be > 0, got %s", c.timeout))
+	}
+	if c.linger < 0 {
+		errs = append(errs, fmt.Errorf("-linger must be >= 0, got %s", c.linger))
 	}
 	return errors.Join(errs...)
 }

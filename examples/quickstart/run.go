@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -43,6 +44,9 @@ func run(ctx context.Context, out io.Writer, tty bool, cfg config) (summary, err
 	log.SetOutput(out)
 	// Warnings only: the runner's info lines would tear the progress line.
 	log.SetLevel(logrus.WarnLevel)
+	// The charge step's designed failures are counted in the summary, not
+	// logged one by one; any other failure is still logged.
+	log.SetFormatter(hideDesignedFailures{inner: log.Formatter})
 
 	server, auth := cfg.server, cfg.auth
 	if server == nil {
@@ -84,7 +88,7 @@ func run(ctx context.Context, out io.Writer, tty bool, cfg config) (summary, err
 	}
 	fmt.Fprintf(out, "Registered workflow %s (v%d) and %d task definitions\n", workflowName, workflowVersion, len(taskNames))
 
-	var executed atomic.Int64
+	var executed, designedFailures, otherFailures atomic.Int64
 	st := newStatusTracker(apiClient)
 	runner := worker.NewTaskRunnerWithApiClient(apiClient,
 		worker.WithLogger(log),
@@ -92,6 +96,12 @@ func run(ctx context.Context, out io.Writer, tty bool, cfg config) (summary, err
 		worker.WithHooks(worker.Hooks{
 			OnTaskFinished: func(t *model.Task, status model.TaskResultStatus, _ time.Duration) {
 				executed.Add(1)
+				switch {
+				case status == model.FailedTask && t.TaskType == taskCharge && t.RetryCount < chargeFailures:
+					designedFailures.Add(1)
+				case status == model.FailedTask || status == model.FailedWithTerminalErrorTask:
+					otherFailures.Add(1)
+				}
 				// The workflow may have ended: its last step is done, or a
 				// step failed (for good, if it had no retry left).
 				if t.TaskType == taskNotify || status == model.FailedTask || status == model.FailedWithTerminalErrorTask {
@@ -109,7 +119,8 @@ func run(ctx context.Context, out io.Writer, tty bool, cfg config) (summary, err
 		} else {
 			defer stop()
 			metricsURL, statusURL := base+settings.DefaultMetricsPath, base+statusPath
-			sum.metrics = fmt.Sprintf("%s and worker status at %s (served while the run lasted)", metricsURL, statusURL)
+			sum.metrics = fmt.Sprintf("%s and worker status at %s", metricsURL, statusURL)
+			sum.linger = cfg.linger
 			fmt.Fprintf(out, "Prometheus metrics at %s, worker status at %s\n", metricsURL, statusURL)
 		}
 	}
@@ -141,20 +152,34 @@ func run(ctx context.Context, out io.Writer, tty bool, cfg config) (summary, err
 	prog.finish(st.snapshot(int(executed.Load()), elapsed))
 
 	shutdown(runner, out)
+	// A wrong URL or key stops the workers by themselves; Err says why.
+	runnerErr := runner.Err()
 
 	sum.elapsed = elapsed
 	sum.tasks = int(executed.Load())
+	sum.designedFailures, sum.otherFailures = int(designedFailures.Load()), int(otherFailures.Load())
 	sum.completed, sum.failed, sum.unfinished, sum.failedIDs = st.counts()
 	p := st.lat.percentiles(0.5, 0.99)
 	sum.p50, sum.p99, sum.latencySamples = p[0], p[1], st.lat.count()
 	fmt.Fprintln(out)
 	sum.print(out)
+	// A Ctrl-C after the summary only ends the look at the metrics: the run
+	// itself was not interrupted.
+	interrupted := ctx.Err() != nil
+	if !interrupted && sum.linger > 0 {
+		select {
+		case <-ctx.Done():
+		case <-time.After(sum.linger):
+		}
+	}
 
 	switch {
-	case ctx.Err() != nil:
+	case interrupted:
 		// First: a Ctrl-C while workflows were being started also fails
 		// those starts, but the user stopped the run, so exit 130.
 		return sum, errInterrupted
+	case runnerErr != nil:
+		return sum, runnerErr
 	case startErr != nil:
 		return sum, startErr
 	case waitErr != nil:
@@ -242,4 +267,16 @@ func startWorkflows(ctx context.Context, c *client.APIClient, n int) ([]string, 
 		}
 	}
 	return started, err
+}
+
+// hideDesignedFailures drops the runner's warning for a failure the
+// quickstart causes on purpose (the charge step's errCardTimeout); the
+// summary counts them instead. Every other entry is formatted as before.
+type hideDesignedFailures struct{ inner logrus.Formatter }
+
+func (h hideDesignedFailures) Format(e *logrus.Entry) ([]byte, error) {
+	if err, ok := e.Data[logrus.ErrorKey].(error); ok && errors.Is(err, errCardTimeout) {
+		return nil, nil
+	}
+	return h.inner.Format(e)
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sirupsen/logrus"
 	"go.uber.org/goleak"
 
 	"github.com/baton-go/baton/sdk/client"
@@ -203,6 +204,113 @@ func TestRunServesMetrics(t *testing.T) {
 	}
 }
 
+// TestRunCountsDesignedFailures: the charge step's failure on purpose is the
+// demo, not news. The summary counts them, and the output has no warning line
+// for each (a run of 100 workflows used to print 100 before its progress bar).
+func TestRunCountsDesignedFailures(t *testing.T) {
+	t.Parallel()
+	srv := conductortest.NewServer()
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	defer cancel()
+	const n = 5
+	var out bytes.Buffer
+	sum, err := run(ctx, &out, false, testConfig(srv.URL(), n))
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	if sum.designedFailures != n*chargeFailures || sum.otherFailures != 0 {
+		t.Errorf("designed failures %d, other %d; want %d and 0", sum.designedFailures, sum.otherFailures, n*chargeFailures)
+	}
+	if strings.Contains(out.String(), "handler failed") || strings.Contains(out.String(), "level=warning") {
+		t.Errorf("the designed failures were logged one by one:\n%s", out.String())
+	}
+	if want := fmt.Sprintf("failures        %d designed", n*chargeFailures); !strings.Contains(out.String(), want) {
+		t.Errorf("summary lacks %q:\n%s", want, out.String())
+	}
+}
+
+// TestHideDesignedFailuresKeepsOtherWarnings: only the designed failure is
+// hidden; a handler error of any other kind is still logged.
+func TestHideDesignedFailuresKeepsOtherWarnings(t *testing.T) {
+	var buf bytes.Buffer
+	log := logrus.New()
+	log.SetOutput(&buf)
+	log.SetFormatter(hideDesignedFailures{inner: log.Formatter})
+	log.WithError(fmt.Errorf("%w (simulated failure on attempt 1)", errCardTimeout)).Warn("worker: handler failed; task reported FAILED")
+	if buf.Len() != 0 {
+		t.Fatalf("the designed failure was logged: %s", buf.String())
+	}
+	log.WithError(errors.New("disk full")).Warn("worker: handler failed; task reported FAILED")
+	if !strings.Contains(buf.String(), "disk full") {
+		t.Fatalf("another failure was not logged: %q", buf.String())
+	}
+}
+
+// TestRunKeepsMetricsUpAfterSummary: after the summary the metrics and the
+// worker status stay up (so that a newcomer can open them) until -linger
+// passes or Ctrl-C; a Ctrl-C then is not an interruption of the run (exit 0).
+func TestRunKeepsMetricsUpAfterSummary(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	srv := conductortest.NewServer()
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	lingering := make(chan struct{})
+	w := &onLine{trigger: "stay up for", fn: func() { close(lingering) }}
+	cfg := testConfig(srv.URL(), 2)
+	cfg.metricsPort = port
+	cfg.linger = time.Hour // only the Ctrl-C below ends it
+	type result struct {
+		sum summary
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		sum, err := run(ctx, w, false, cfg)
+		done <- result{sum, err}
+	}()
+	select {
+	case <-lingering:
+	case r := <-done:
+		t.Fatalf("run returned without keeping the metrics up: %v\n%s", r.err, w.String())
+	case <-time.After(45 * time.Second):
+		t.Fatalf("no summary within 45 s:\n%s", w.String())
+	}
+	// The summary has been printed and the workers have shut down; the
+	// pages still answer.
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer scancel()
+	status, err := get(sctx, base+statusPath)
+	if err != nil || !strings.Contains(status, `"taskType":"`+taskNotify+`"`) {
+		t.Errorf("status after the summary: %v %s", err, status)
+	}
+	metricsBody, err := get(sctx, base+"/metrics")
+	if err != nil || !strings.Contains(metricsBody, `task_executed_total{status="COMPLETED",taskType="baton_qs_notify_customer"} 2`) {
+		t.Errorf("metrics after the summary: %v", err)
+	}
+	cancel() // Ctrl-C
+	select {
+	case r := <-done:
+		if r.err != nil {
+			t.Errorf("Ctrl-C after the summary: err = %v, want nil (exit 0)", r.err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not return within 30 s of Ctrl-C after the summary")
+	}
+	if _, err := get(sctx, base+statusPath); err == nil {
+		t.Errorf("status still served after run returned")
+	}
+}
+
 func get(ctx context.Context, url string) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
@@ -333,7 +441,7 @@ func TestParseConfig(t *testing.T) {
 	}
 	var stderr bytes.Buffer
 	cfg, err := parseConfig(nil, env(""), fromEnv, &stderr)
-	if err != nil || cfg.workflows != 100 || cfg.metricsPort != 2112 || cfg.server != nil {
+	if err != nil || cfg.workflows != 100 || cfg.metricsPort != 2112 || cfg.server != nil || cfg.linger != defaultLinger {
 		t.Fatalf("defaults: %+v, %v", cfg, err)
 	}
 	cfg, err = parseConfig([]string{"-workflows", "7", "-metrics-port", "0", "-batch", "3"}, env("http://x/api"), fromEnv, &stderr)
@@ -354,6 +462,7 @@ func TestParseConfig(t *testing.T) {
 		{[]string{"-batch", "-1"}, "-batch must be >= 1, got -1"},
 		{[]string{"-metrics-port", "70000"}, "-metrics-port must be between 0 and 65535, got 70000"},
 		{[]string{"-timeout", "0s"}, "-timeout must be > 0, got 0s"},
+		{[]string{"-linger", "-1s"}, "-linger must be >= 0, got -1s"},
 		{[]string{"extra"}, `unexpected argument "extra"`},
 	} {
 		if _, err := parseConfig(tc.args, env(""), fromEnv, &stderr); err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -20,7 +20,11 @@ type summary struct {
 	p50, p99   time.Duration
 	// latencySamples is how many task attempts the percentiles are over.
 	latencySamples int
-	metrics        string // scrape URL, or why there is none
+	// designedFailures counts the charge step's failures on purpose (each
+	// retried by the server); otherFailures any other failed execution.
+	designedFailures, otherFailures int
+	metrics                         string        // scrape URL, or why there is none
+	linger                          time.Duration // how long metrics stay up after the summary
 }
 
 // ok reports whether the run went as the quickstart expects: every workflow
@@ -47,7 +51,16 @@ func (s summary) print(w io.Writer) {
 		fmt.Fprintf(w, "  task latency    p50 %s, p99 %s (scheduled to completed, by the server's clock; %d attempts without retry or callback delays)\n",
 			roundLatency(s.p50), roundLatency(s.p99), s.latencySamples)
 	}
+	fmt.Fprintf(w, "  failures        %d designed (the charge step fails its first attempt; the server retried it), %d other",
+		s.designedFailures, s.otherFailures)
+	if s.otherFailures > 0 {
+		fmt.Fprint(w, " (logged above)")
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  metrics         %s\n", s.metrics)
+	if s.linger > 0 {
+		fmt.Fprintf(w, "\nMetrics and worker status stay up for %s: Ctrl-C to quit now.\n", s.linger)
+	}
 	for i, id := range s.failedIDs {
 		if i == 5 {
 			fmt.Fprintf(w, "  ... and %d more failed workflows\n", len(s.failedIDs)-i)

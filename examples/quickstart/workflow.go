@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -136,11 +137,16 @@ func validateOrder(t *model.Task) (interface{}, error) {
 	return map[string]interface{}{"orderId": orderID, "amountCents": amount, "valid": true}, nil
 }
 
+// errCardTimeout is the charge step's designed failure. The quickstart
+// counts these in its summary instead of logging each one: they are the demo,
+// not a problem.
+var errCardTimeout = errors.New("card network timed out")
+
 // chargeCard fails its first attempt (a simulated card network timeout) so
 // that the run shows a server-side retry; the retry succeeds.
 func chargeCard(t *model.Task) (interface{}, error) {
 	if t.RetryCount < chargeFailures {
-		return nil, fmt.Errorf("card network timed out (simulated failure on attempt %d)", t.RetryCount+1)
+		return nil, fmt.Errorf("%w (simulated failure on attempt %d)", errCardTimeout, t.RetryCount+1)
 	}
 	orderID, _ := t.InputData["orderId"].(string)
 	return map[string]interface{}{"paymentId": "pay-" + orderID, "attempts": t.RetryCount + 1}, nil

@@ -86,17 +86,25 @@ func run(ctx context.Context, out io.Writer, serverURL string) ([]string, error)
 
 	// Something must end the demo: stop the workers once the workflows are
 	// done (a real worker process just runs until it is told to stop).
+	waitCtx, stopWaiting := context.WithCancel(ctx)
+	defer stopWaiting()
 	waitErr := make(chan error, 1)
 	go func() {
-		err := waitForCompletion(ctx, apiClient, ids, out)
+		err := waitForCompletion(waitCtx, apiClient, ids, out)
 		shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = taskRunner.Shutdown(shutCtx)
 		waitErr <- err
 	}()
 
-	// Block until every worker has stopped.
+	// Block until every worker has stopped: after Shutdown, or when the
+	// server's answers proved the URL or the key wrong, which Err reports.
 	taskRunner.WaitWorkers()
+	if err := taskRunner.Err(); err != nil {
+		stopWaiting()
+		<-waitErr
+		return ids, err
+	}
 	return ids, <-waitErr
 }
 

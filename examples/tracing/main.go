@@ -118,7 +118,7 @@ func main() {
 // run registers the definitions, runs the workers, starts one workflow from
 // inside a "checkout" span and waits for it. Spans go to spans as JSON;
 // a summary goes to out. It returns the workflow id.
-func run(ctx context.Context, out, spans io.Writer, serverURL string) (string, error) {
+func run(ctx context.Context, out, spans io.Writer, serverURL string) (_ string, runErr error) {
 	exporter, err := stdouttrace.New(stdouttrace.WithWriter(spans))
 	if err != nil {
 		return "", err
@@ -178,6 +178,8 @@ func run(ctx context.Context, out, spans io.Writer, serverURL string) (string, e
 		defer cancel()
 		_ = runner.Shutdown(shutCtx)
 		runner.WaitWorkers()
+		// A wrong URL or key stops the workers by themselves; say so.
+		runErr = errors.Join(runErr, runner.Err())
 	}()
 	if err := runner.Start("reserve_stock", worker.Typed(Reserve), worker.PollInterval(20*time.Millisecond)); err != nil {
 		return "", err

@@ -83,7 +83,7 @@ type result struct {
 // run registers the workflow, starts it with good and with bad input, runs
 // the typed worker until both have ended, and returns their ids. The bad one
 // is expected to fail; anything else is an error.
-func run(ctx context.Context, out io.Writer, serverURL string) (result, error) {
+func run(ctx context.Context, out io.Writer, serverURL string) (_ result, runErr error) {
 	var res result
 	apiClient := client.NewAPIClient(
 		settings.NewAuthenticationSettings(os.Getenv(settings.EnvAuthKey), os.Getenv(settings.EnvAuthSecret)),
@@ -110,6 +110,8 @@ func run(ctx context.Context, out io.Writer, serverURL string) (result, error) {
 		defer cancel()
 		_ = runner.Shutdown(shutCtx)
 		runner.WaitWorkers()
+		// A wrong URL or key stops the workers by themselves; say so.
+		runErr = errors.Join(runErr, runner.Err())
 	}()
 	if err := runner.Start(taskName, worker.Typed(Greet), worker.BatchSize(2)); err != nil {
 		return res, err
