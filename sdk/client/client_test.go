@@ -587,3 +587,44 @@ func TestLoggerDefaultIsNotGlobal(t *testing.T) {
 		t.Fatalf("the global logger was written to: %s", buf.String())
 	}
 }
+
+// TestRegisterWorkflowDefsCreatesEachInOrder: the value-variadic form posts one
+// definition per request, in order, and stops at the first refusal with an
+// error that names the definition and still matches ErrConflict.
+func TestRegisterWorkflowDefsCreatesEachInOrder(t *testing.T) {
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		if strings.Contains(string(b), `"name":"taken"`) {
+			writeJSON(w, 409, map[string]interface{}{"status": 409, "message": "Workflow with taken.1 already exists!"})
+			return
+		}
+		w.WriteHeader(200)
+	})
+	c := newClient(t, f.URL, nil)
+	ctx := context.Background()
+	err := c.Metadata().RegisterWorkflowDefs(ctx, model.WorkflowDef{Name: "a", Version: 1}, model.WorkflowDef{Name: "taken", Version: 1},
+		model.WorkflowDef{Name: "never", Version: 1})
+	if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "taken version 1") {
+		t.Fatalf("err = %v, want ErrConflict naming taken version 1", err)
+	}
+	var names []string
+	for _, r := range f.requests() {
+		if r.Method != http.MethodPost || r.Path != "/api/metadata/workflow" {
+			t.Errorf("request %s %s, want POST /api/metadata/workflow", r.Method, r.Path)
+		}
+		var d model.WorkflowDef
+		if err := json.Unmarshal([]byte(r.Body), &d); err != nil {
+			t.Fatalf("body %q: %v", r.Body, err)
+		}
+		names = append(names, d.Name)
+	}
+	if strings.Join(names, ",") != "a,taken" {
+		t.Errorf("definitions posted: %v, want a then taken (and nothing after the refusal)", names)
+	}
+	if err := c.Metadata().RegisterWorkflowDefs(ctx); err == nil {
+		t.Error("no definitions: no error")
+	}
+	if err := c.Metadata().RegisterWorkflowDefs(ctx, model.WorkflowDef{Name: "x"}, model.WorkflowDef{}); err == nil || !strings.Contains(err.Error(), "WorkflowDef[1].Name") {
+		t.Errorf("unnamed definition: err = %v, want it to name WorkflowDef[1].Name", err)
+	}
+}
