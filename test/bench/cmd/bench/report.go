@@ -228,7 +228,7 @@ func report(res results, p plan, mode, cmdline string, began time.Time, elapsed 
 		w("![throughput and latency](docs/bench.png)\n\n")
 	}
 
-	w("## Targets (issue 8), from this run's medians\n\n| Target | Measured | Met |\n|---|---|---|\n")
+	w("## Targets, from this run's medians\n\n| Target | Measured | Met |\n|---|---|---|\n")
 	for _, t := range targets(res) {
 		mark := "yes"
 		if !t.ok {
