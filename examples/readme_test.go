@@ -50,6 +50,9 @@ const fragmentHeader = `package %s
 import (
 	"context"
 	"log"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/baton-go/baton/sdk/client"
@@ -62,6 +65,9 @@ import (
 var (
 	_ = context.Background
 	_ = log.Fatal
+	_ = os.Exit
+	_ = signal.Notify
+	_ = syscall.SIGTERM
 	_ = time.Second
 	_ = client.New
 	_ = metrics.NewExporter
@@ -70,19 +76,28 @@ var (
 	_ = worker.Terminal
 )
 
+// Greet stands for the first worker's handler, which fragments may start.
+func Greet(t *model.Task) (interface{}, error) { return nil, nil }
+
 func fragment(ctx context.Context, auth *settings.AuthenticationSettings, httpSettings *settings.HttpSettings, apiClient *client.APIClient) {
 	_, _, _, _ = ctx, auth, httpSettings, apiClient
 	{
 `
 
-// readmeBlock is one ```go block of README.md.
+// readmeBlock is one ```go block of README.md or of another page the test
+// keeps honest (docsWithGoBlocks).
 type readmeBlock struct {
+	file    string // relative to the repository root
 	heading string // the nearest heading above it
 	line    int
 	code    string
 }
 
-func readmeGoBlocks(t *testing.T, doc string) []readmeBlock {
+// docsWithGoBlocks are the pages whose Go blocks the test compiles: the
+// README and the guide that takes over where it stops.
+var docsWithGoBlocks = []string{"README.md", "docs/guide.md"}
+
+func readmeGoBlocks(t *testing.T, file, doc string) []readmeBlock {
 	t.Helper()
 	var blocks []readmeBlock
 	heading := ""
@@ -99,18 +114,21 @@ func readmeGoBlocks(t *testing.T, doc string) []readmeBlock {
 		for i++; i < len(lines) && lines[i] != "```"; i++ {
 		}
 		if i == len(lines) {
-			t.Fatalf("README.md:%d: unterminated go block", start)
+			t.Fatalf("%s:%d: unterminated go block", file, start)
 		}
-		blocks = append(blocks, readmeBlock{heading: heading, line: start, code: strings.Join(lines[start:i], "\n") + "\n"})
+		blocks = append(blocks, readmeBlock{file: file, heading: heading, line: start, code: strings.Join(lines[start:i], "\n") + "\n"})
 	}
 	return blocks
 }
 
-var declared = regexp.MustCompile(`(?m)^\s*([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*:=`)
+// declared finds the variables a fragment declares at its top level (blocks
+// start at column 0; an indented := is inside a closure or a block of its own).
+var declared = regexp.MustCompile(`(?m)^([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*:=`)
 
-// TestReadmeSnippets keeps every Go block of README.md honest while the SDK
-// changes. Complete programs must build as they stand; the test shown under
-// "Testing your own workers" (which uses the first worker's Greet) must
+// TestReadmeSnippets keeps every Go block of README.md and docs/guide.md
+// honest while the SDK changes. Complete programs must build as they stand;
+// the guide's test under "Testing your workers" (which uses the first
+// worker's Greet) must
 // compile and pass; every other block (a fragment) must compile inside a
 // function that supplies the variables it uses. Then the first worker and the
 // "Giving it work" program are run as a newcomer would: against a server they
@@ -130,22 +148,29 @@ func TestReadmeSnippets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
-	if err != nil {
-		t.Fatal(err)
+	var blocks []readmeBlock
+	for _, name := range docsWithGoBlocks {
+		doc, err := os.ReadFile(filepath.Join(root, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		blocks = append(blocks, readmeGoBlocks(t, name, string(doc))...)
 	}
 	dir := t.TempDir()
 	files := map[string]string{} // path in the module -> content
 	var programs, fragments []string
 	workerPkg, registerPkg := "", ""
 	var testSnippet string
-	for i, b := range readmeGoBlocks(t, string(readme)) {
+	for i, b := range blocks {
 		switch {
 		case strings.HasPrefix(b.code, "package main\n"):
 			pkg := fmt.Sprintf("examples/zz_readme_program%d", i)
 			files[filepath.Join(root, pkg, "main.go")] = b.code
 			programs = append(programs, "./"+pkg)
 			if strings.Contains(b.code, "func Greet(") {
+				if workerPkg != "" {
+					t.Fatalf("%s:%d: a second program defines Greet; the test runs the first worker only", b.file, b.line)
+				}
 				workerPkg = pkg
 			}
 			if strings.Contains(b.code, "StartWorkflow") || strings.Contains(b.code, "Workflows().Start") {
@@ -153,7 +178,7 @@ func TestReadmeSnippets(t *testing.T) {
 			}
 		case strings.HasPrefix(b.code, "func Test"):
 			if testSnippet != "" {
-				t.Fatalf("README.md:%d: a second test snippet; this test knows where only one goes", b.line)
+				t.Fatalf("%s:%d: a second test snippet; this test knows where only one goes", b.file, b.line)
 			}
 			testSnippet = b.code
 		default:
@@ -167,14 +192,14 @@ func TestReadmeSnippets(t *testing.T) {
 				}
 			}
 			// The fragment's own line numbers in compile errors point into
-			// README.md.
-			src := fmt.Sprintf(fragmentHeader, name) + fmt.Sprintf("//line README.md:%d\n", b.line+1) + b.code + uses.String() + "\t}\n}\n"
+			// its page.
+			src := fmt.Sprintf(fragmentHeader, name) + fmt.Sprintf("//line %s:%d\n", b.file, b.line+1) + b.code + uses.String() + "\t}\n}\n"
 			files[filepath.Join(root, "examples", name, "fragment.go")] = src
 			fragments = append(fragments, "./examples/"+name)
 		}
 	}
 	if workerPkg == "" || registerPkg == "" || testSnippet == "" || len(programs) < 2 || len(fragments) < 3 {
-		t.Fatalf("README.md changed shape: programs %v (first worker in %q), %d fragments, test snippet found: %v",
+		t.Fatalf("README.md and docs/guide.md changed shape: programs %v (first worker in %q), %d fragments, test snippet found: %v",
 			programs, workerPkg, len(fragments), testSnippet != "")
 	}
 	files[filepath.Join(root, workerPkg, "readme_test.go")] = readmeTestHeader + testSnippet
