@@ -23,7 +23,7 @@ import (
 )
 
 // deployProgram turns the README's deployment block into a program. The
-// block is a fragment of main (after the settings and the client), so the
+// block is a fragment of main (after settings.FromEnv), so the
 // test supplies that start, and a Greet that works until the test releases
 // it by creating a file (or for ever), ignoring its context as a careless
 // handler would. The one change to the block itself: the metrics settings
@@ -69,8 +69,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	apiClient := client.NewAPIClient(auth, httpSettings)
-	_ = apiClient
+	_, _ = auth, httpSettings
 `
 
 // TestReadmeDeployRecipe runs the README's deployment block as a process
