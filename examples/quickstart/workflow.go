@@ -41,7 +41,7 @@ const tasksPerWorkflow = 4 + chargeFailures + shipCallbacks
 var taskNames = []string{taskValidate, taskCharge, taskShip, taskNotify}
 
 // taskDefs returns the definitions registered before the run. Conductor OSS
-// requires an owner email; the timeouts are small so that a stuck task shows
+// 3.21 requires an owner email (3.32 does not); the timeouts are small so that a stuck task shows
 // up quickly instead of after the server's one-hour default.
 func taskDefs() []model.TaskDef {
 	defs := make([]model.TaskDef, 0, len(taskNames))

@@ -85,7 +85,7 @@ func TaskDefTimeouts(timeout, responseTimeout time.Duration) TaskDefOption {
 	}
 }
 
-// TaskDefOwnerEmail sets ownerEmail (Conductor OSS requires one).
+// TaskDefOwnerEmail sets ownerEmail (Conductor 3.21 requires one; 3.32 does not).
 func TaskDefOwnerEmail(email string) TaskDefOption {
 	return func(d *model.TaskDef) error { d.OwnerEmail = email; return nil }
 }
