@@ -24,9 +24,10 @@ import (
 
 // deployProgram turns the README's deployment block into a program. The
 // block is a fragment of main (after settings.FromEnv), so the
-// test supplies that start, and a Greet that works until the test releases
-// it by creating a file (or for ever), ignoring its context as a careless
-// handler would. The one change to the block itself: the metrics settings
+// test supplies that start, and a Greet that says when it runs (a file
+// holding the task id) and works until the test releases it by creating
+// another file (or for ever), ignoring its context as a careless handler
+// would. The one change to the block itself: the metrics settings
 // listen on a free loopback port instead of :2112, which other tests may use.
 const deployProgram = `package main
 
@@ -49,6 +50,13 @@ import (
 var _ = model.NewTaskResult
 
 func Greet(t *model.Task) (interface{}, error) {
+	started := os.Getenv("README_DEPLOY_STARTED")
+	if err := os.WriteFile(started+".tmp", []byte(t.TaskId), 0o600); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(started+".tmp", started); err != nil { // the test never reads half a file
+		return nil, err
+	}
 	for {
 		if _, err := os.Stat(os.Getenv("README_DEPLOY_RELEASE")); err == nil {
 			return map[string]interface{}{"greeting": "Hello"}, nil
@@ -174,6 +182,7 @@ type deployProc struct {
 	exited  chan error
 	base    string // the metrics and status server
 	release func(t *testing.T)
+	started string // the file Greet writes the task id to when it runs
 	taskID  string
 }
 
@@ -191,16 +200,17 @@ func startDeploy(t *testing.T, bin string) *deployProc {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	releaseFile := filepath.Join(t.TempDir(), "release")
+	files := t.TempDir()
+	releaseFile, startedFile := filepath.Join(files, "release"), filepath.Join(files, "started")
 	p := &deployProc{srv: srv, out: &lockedBuffer{}, exited: make(chan error, 1),
-		base: "http://127.0.0.1:" + strconv.Itoa(port)}
+		base: "http://127.0.0.1:" + strconv.Itoa(port), started: startedFile}
 	p.release = func(t *testing.T) {
 		if err := os.WriteFile(releaseFile, nil, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
 	p.cmd = exec.Command(bin)
-	p.cmd.Env = append(serverEnv(srv.URL(), "", ""), "README_DEPLOY_METRICS_PORT="+strconv.Itoa(port), "README_DEPLOY_RELEASE="+releaseFile)
+	p.cmd.Env = append(serverEnv(srv.URL(), "", ""), "README_DEPLOY_METRICS_PORT="+strconv.Itoa(port), "README_DEPLOY_RELEASE="+releaseFile, "README_DEPLOY_STARTED="+startedFile)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -253,7 +263,10 @@ func (p *deployProc) waitStatus(t *testing.T, code int, why string) {
 }
 
 // startRunningTask starts a workflow and waits until its task runs in the
-// program's handler.
+// program's handler (not only until the server has handed it out: a poll
+// answer still on its way when SIGTERM cancels the poll never reaches a
+// handler, and the server hands that task out again after its response
+// timeout).
 func (p *deployProc) startRunningTask(t *testing.T) {
 	t.Helper()
 	if _, err := p.srv.StartWorkflow(model.StartWorkflowRequest{Name: "greeting", Version: 1, Input: map[string]interface{}{}}); err != nil {
@@ -261,8 +274,8 @@ func (p *deployProc) startRunningTask(t *testing.T) {
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		if ts := p.srv.TasksByStatus(model.TaskInProgress); len(ts) == 1 {
-			p.taskID = ts[0].TaskId
+		if id, err := os.ReadFile(p.started); err == nil && len(id) > 0 {
+			p.taskID = string(id)
 			return
 		}
 		if time.Now().After(deadline) {
