@@ -482,3 +482,26 @@ func TestWorkflowOpsExecute(t *testing.T) {
 		t.Errorf("Execute's answer has output %v, want y=15", res.Output)
 	}
 }
+
+// TestBuilderKafkaPublish: both servers know KAFKA_PUBLISH (their jars
+// carry the Kafka module): the task is scheduled and run, and with no
+// broker listening it fails with the producer's error rather than as an
+// unknown task type.
+func TestBuilderKafkaPublish(t *testing.T) {
+	needRealServer(t)
+	t.Parallel()
+	name := uniq("bld_kafka")
+	register(t, workflow.New(name).Version(1).Add(
+		workflow.KafkaPublish("publish", workflow.KafkaRequest{BootStrapServers: "127.0.0.1:1", Topic: "baton-test", Key: "k", Value: "v",
+			RequestTimeoutMs: 1000, MaxBlockMs: 1000}),
+	))
+	wf, err := env.api.Workflows().StartAndWait(testCtx(t, waitLong), &model.StartWorkflowRequest{Name: name}, client.WaitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := tasksByRef(wf, "publish")
+	t.Logf("KAFKA_PUBLISH without a broker on %s: workflow %s, %s", env.version, wf.Status, describeWorkflow(wf))
+	if wf.Status != model.WorkflowFailed || len(pub) == 0 || pub[0].TaskType != workflow.TypeKafkaPublish || pub[0].Status != model.TaskFailed {
+		t.Fatalf("want the KAFKA_PUBLISH task run and FAILED; %s", describeWorkflow(wf))
+	}
+}

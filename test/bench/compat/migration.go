@@ -43,7 +43,7 @@ func ReadRules(r io.Reader) ([]Rule, error) {
 		}
 		ans = strings.TrimSpace(ans)
 		if ans != "same" && !strings.HasPrefix(ans, "same; ") && !strings.HasPrefix(ans, "renamed to ") && !strings.HasPrefix(ans, "not provided, because ") {
-			return nil, fmt.Errorf("line %d: answer %q is not same, renamed to ..., or not provided, because ...", n, ans)
+			return nil, fmt.Errorf("line %d: answer %q does not start with same, renamed to or not provided, because", n, ans)
 		}
 		quoted := regexp.QuoteMeta(strings.TrimSpace(pat))
 		re, err := regexp.Compile("^" + strings.ReplaceAll(quoted, `\*`, ".*") + "$")
