@@ -174,20 +174,7 @@ type StartWorkflowRequest struct {
 	TaskToDomain  map[string]string      `json:"taskToDomain,omitempty"`
 	WorkflowDef   *WorkflowDef           `json:"workflowDef,omitempty"`
 	Priority      int                    `json:"priority,omitempty"`
-	// IdempotencyKey makes a repeated start with the same key act as
-	// IdempotencyStrategy says (IdempotencyFail, IdempotencyReturnExisting,
-	// IdempotencyFailOnRunning). Conductor 3.32 acts on it; 3.21.14 accepts
-	// the fields and ignores them.
-	IdempotencyKey      string `json:"idempotencyKey,omitempty"`
-	IdempotencyStrategy string `json:"idempotencyStrategy,omitempty"`
 }
-
-// Values of StartWorkflowRequest.IdempotencyStrategy.
-const (
-	IdempotencyFail           = "FAIL"
-	IdempotencyReturnExisting = "RETURN_EXISTING"
-	IdempotencyFailOnRunning  = "FAIL_ON_RUNNING"
-)
 
 // Workflow is a workflow execution as the server reports it.
 type Workflow struct {
