@@ -15,9 +15,10 @@
 // # Execution model
 //
 // Workflows run SIMPLE tasks in sequence; other task types are refused when
-// the workflow starts, with a pointer to make test-conductor. Inputs are evaluated from ${workflow.input.x} and
-// ${ref.output.y} expressions; the workflow output comes from its
-// outputParameters, else the last task's output. A polled task becomes
+// the workflow starts, with a pointer to make test-conductor. Inputs are
+// evaluated from ${workflow.input.x} and ${ref.output.y} expressions; the
+// workflow output comes from its outputParameters, else the last task's
+// output. A polled task becomes
 // IN_PROGRESS; an IN_PROGRESS update puts it back to SCHEDULED, pollable
 // again after callbackAfterSeconds. FAILED and timed-out tasks are retried as
 // new tasks per the task definition (retryCount, retryLogic,
