@@ -102,3 +102,17 @@ func TestTaskShapes(t *testing.T) {
 		}
 	}
 }
+
+// Raw passes a hand-made task through unchanged, and Def checks it like
+// the others.
+func TestRawTask(t *testing.T) {
+	wt := model.WorkflowTask{Name: "decide", TaskReferenceName: "d", Type: "DECISION", CaseValueParam: "k",
+		DecisionCases: map[string][]model.WorkflowTask{"a": {{Name: "w", TaskReferenceName: "a1", Type: "SIMPLE"}}}}
+	def := workflow.New("wf").Add(workflow.Raw(wt)).MustDef()
+	if got := def.Tasks[0]; got.CaseValueParam != "k" || got.DecisionCases["a"][0].TaskReferenceName != "a1" {
+		t.Fatalf("raw task: %+v", got)
+	}
+	if _, err := workflow.New("wf").Add(workflow.Wait("a1"), workflow.Raw(wt)).Def(); err == nil || !strings.Contains(err.Error(), "a1") {
+		t.Fatalf("duplicate inside a raw task: %v", err)
+	}
+}
