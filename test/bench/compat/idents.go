@@ -11,7 +11,6 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -186,32 +185,4 @@ func receiverName(e ast.Expr) string {
 		return t.Name
 	}
 	return fmt.Sprintf("%T", e)
-}
-
-// ModuleDir returns the directory of module path@version in the module
-// cache (GOMODCACHE), where go mod download put it.
-func ModuleDir(path, version string) (string, error) {
-	cache := os.Getenv("GOMODCACHE")
-	if cache == "" {
-		return "", fmt.Errorf("GOMODCACHE is not set")
-	}
-	dir := filepath.Join(cache, escapePath(path)+"@"+version)
-	if _, err := os.Stat(dir); err != nil {
-		return "", err
-	}
-	return dir, nil
-}
-
-// escapePath writes upper-case letters as the module cache does ("!x").
-func escapePath(p string) string {
-	var b strings.Builder
-	for _, r := range p {
-		if r >= 'A' && r <= 'Z' {
-			b.WriteByte('!')
-			b.WriteRune(r + ('a' - 'A'))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }

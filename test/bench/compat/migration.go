@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"os"
 	"regexp"
 	"strings"
 )
@@ -129,9 +128,3 @@ func WriteMigration(w io.Writer, intro string, version string, ids []Ident, rule
 }
 
 func mdEscape(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
-
-// ReadFile is os.ReadFile, kept here so the test reads like the generator.
-func ReadFile(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	return string(b), err
-}

@@ -68,12 +68,12 @@ func TestMigrationCoversEveryIdentifier(t *testing.T) {
 	if probs := Problems(ids, rules, baton); len(probs) > 0 {
 		t.Fatalf("%d identifiers without a true answer:\n%s", len(probs), strings.Join(probs, "\n"))
 	}
-	intro, err := ReadFile("migration_intro.md")
+	intro, err := os.ReadFile("migration_intro.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if err := WriteMigration(&buf, intro, version, ids, rules); err != nil {
+	if err := WriteMigration(&buf, string(intro), version, ids, rules); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(repoRoot, "docs", "migration.md")
