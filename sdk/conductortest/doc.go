@@ -15,9 +15,10 @@
 // # Execution model
 //
 // Workflows run SIMPLE tasks in sequence; other task types are refused when
-// the workflow starts. Inputs are evaluated from ${workflow.input.x} and
-// ${ref.output.y} expressions; the workflow output comes from its
-// outputParameters, else the last task's output. A polled task becomes
+// the workflow starts, with a pointer to make test-conductor. Inputs are
+// evaluated from ${workflow.input.x} and ${ref.output.y} expressions; the
+// workflow output comes from its outputParameters, else the last task's
+// output. A polled task becomes
 // IN_PROGRESS; an IN_PROGRESS update puts it back to SCHEDULED, pollable
 // again after callbackAfterSeconds. FAILED and timed-out tasks are retried as
 // new tasks per the task definition (retryCount, retryLogic,
@@ -168,10 +169,13 @@
 //     by workflow priority in a way that was only observed, not documented
 //     (tasks of workflows with a nonzero priority came before those with 0,
 //     lower numbers first: 10 before 99 before 0), so it is not imitated.
-//   - Only SIMPLE tasks run; other task types are refused at start with 400,
-//     and workflow tasks are written without the fields of other task types
-//     (decisionCases, forkTasks, loopOver, ...). Pause, resume, retry,
-//     restart and rerun are not served. Search answers {"totalHits":0,
+//   - Only SIMPLE tasks run. A workflow with other task types (as
+//     sdk/workflow builds them) registers, but starting it is refused with a
+//     400 that names the task and its type and points to make
+//     test-conductor, which runs such workflows on real servers. Pause,
+//     resume, retry, restart, rerun, skip and the correlation-id look-ups
+//     are not served (test/integration checks the client's calls for them
+//     against the real servers). Search answers {"totalHits":0,
 //     "results":[]}, as the real server does with indexing off (3.32 with
 //     SQLite indexes and finds workflows).
 //   - 500 answers carry the real server's message for the cases seen (enum

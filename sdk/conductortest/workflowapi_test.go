@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/baton-go/baton/sdk/model"
+	builder "github.com/baton-go/baton/sdk/workflow"
 )
 
 func TestStartWorkflow(t *testing.T) {
@@ -128,4 +129,32 @@ func TestHealthAndUnknownPaths(t *testing.T) {
 	a.expect(a.methodStatus(), "PUT", "/tasks/poll/batch/x", nil)
 	// OSS has no token endpoint.
 	a.expect(404, "POST", "/token", map[string]string{"keyId": "a", "keySecret": "b"})
+}
+
+// A workflow made with sdk/workflow that needs a system task type is
+// refused at start, by name and inline, with a message that names the task,
+// its type and where such workflows run (make test-conductor); registering
+// it succeeds, as on a real server.
+func TestBuilderWorkflowRefusedWithPointerToRealServer(t *testing.T) {
+	a := newAPI(t)
+	a.needLocal("refusing task types other than SIMPLE")
+	def := builder.New(a.name("built")).Version(1).Add(
+		builder.Simple(a.name("first"), "first"),
+		builder.Switch("route", "${workflow.input.kind}").Case("a", builder.Simple(a.name("second"), "second")),
+	).MustDef()
+	a.registerWorkflow(*def)
+	for _, start := range []struct {
+		path string
+		body any
+	}{
+		{"/workflow/" + def.Name, map[string]any{}},
+		{"/workflow", model.StartWorkflowRequest{Name: def.Name, Input: map[string]any{}, WorkflowDef: def}},
+	} {
+		e := a.expect(400, "POST", start.path, start.body).errBody(t)
+		for _, want := range []string{"route", "SWITCH", def.Name, "SIMPLE tasks only", "make test-conductor"} {
+			if !strings.Contains(e.Message, want) {
+				t.Errorf("POST %s: message %q does not say %q", start.path, e.Message, want)
+			}
+		}
+	}
 }

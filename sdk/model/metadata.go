@@ -73,6 +73,65 @@ type WorkflowTask struct {
 	TaskDefinition    *TaskDef               `json:"taskDefinition,omitempty"`
 	AsyncComplete     bool                   `json:"asyncComplete,omitempty"`
 	RateLimited       bool                   `json:"rateLimited,omitempty"`
+
+	// The fields below configure the system task types (SWITCH, FORK_JOIN,
+	// DO_WHILE, SUB_WORKFLOW, ...); sdk/workflow fills them. All are left
+	// out of the JSON when zero.
+
+	// DynamicTaskNameParam names the input parameter holding the task name
+	// a DYNAMIC task runs.
+	DynamicTaskNameParam string `json:"dynamicTaskNameParam,omitempty"`
+	// CaseValueParam and CaseExpression are the DECISION task's (pre-SWITCH)
+	// way to pick a case.
+	CaseValueParam string `json:"caseValueParam,omitempty"`
+	CaseExpression string `json:"caseExpression,omitempty"`
+	// ScriptExpression is the DECISION task's JavaScript case expression.
+	ScriptExpression string `json:"scriptExpression,omitempty"`
+	// DecisionCases and DefaultCase are a SWITCH task's branches.
+	DecisionCases map[string][]WorkflowTask `json:"decisionCases,omitempty"`
+	DefaultCase   []WorkflowTask            `json:"defaultCase,omitempty"`
+	// EvaluatorType ("value-param", "javascript", "graaljs") and Expression
+	// choose a SWITCH task's case.
+	EvaluatorType string `json:"evaluatorType,omitempty"`
+	Expression    string `json:"expression,omitempty"`
+	// DynamicForkTasksParam and DynamicForkTasksInputParamName name the
+	// input parameters holding a FORK_JOIN_DYNAMIC task's branches and their
+	// inputs.
+	DynamicForkTasksParam          string `json:"dynamicForkTasksParam,omitempty"`
+	DynamicForkTasksInputParamName string `json:"dynamicForkTasksInputParamName,omitempty"`
+	// ForkTasks are a FORK_JOIN task's branches, each a sequence of tasks.
+	ForkTasks [][]WorkflowTask `json:"forkTasks,omitempty"`
+	// JoinOn lists the task reference names a JOIN task waits for.
+	JoinOn []string `json:"joinOn,omitempty"`
+	// DefaultExclusiveJoinTask is an EXCLUSIVE_JOIN task's fallback.
+	DefaultExclusiveJoinTask []string `json:"defaultExclusiveJoinTask,omitempty"`
+	// SubWorkflowParam says which workflow a SUB_WORKFLOW task starts.
+	SubWorkflowParam *SubWorkflowParams `json:"subWorkflowParam,omitempty"`
+	// Sink is an EVENT task's destination, e.g. "conductor:name".
+	Sink string `json:"sink,omitempty"`
+	// LoopCondition and LoopOver are a DO_WHILE task's condition and body.
+	LoopCondition string         `json:"loopCondition,omitempty"`
+	LoopOver      []WorkflowTask `json:"loopOver,omitempty"`
+	// CacheConfig is accepted and kept by Conductor OSS 3.21 and 3.32,
+	// which do not act on it (Orkes caches task outputs by it).
+	CacheConfig *CacheConfig `json:"cacheConfig,omitempty"`
+}
+
+// CacheConfig is a task's output cache setting: the cache key (an
+// expression over the input) and how long an output is kept.
+type CacheConfig struct {
+	Key         string `json:"key"`
+	TtlInSecond int    `json:"ttlInSecond"`
+}
+
+// SubWorkflowParams names the workflow a SUB_WORKFLOW task starts: a
+// registered one by Name and Version (0 = latest), or the definition itself
+// in WorkflowDefinition.
+type SubWorkflowParams struct {
+	Name               string            `json:"name"`
+	Version            int               `json:"version,omitempty"`
+	TaskToDomain       map[string]string `json:"taskToDomain,omitempty"`
+	WorkflowDefinition *WorkflowDef      `json:"workflowDefinition,omitempty"`
 }
 
 // TaskTypeSimple is the type of a task executed by a worker.
@@ -93,8 +152,17 @@ type WorkflowDef struct {
 	TimeoutPolicy    string                 `json:"timeoutPolicy,omitempty"`
 	TimeoutSeconds   int64                  `json:"timeoutSeconds"`
 	Variables        map[string]interface{} `json:"variables,omitempty"`
-	CreateTime       int64                  `json:"createTime,omitempty"`
-	UpdateTime       int64                  `json:"updateTime,omitempty"`
+	// InputTemplate holds default values of the workflow's input.
+	InputTemplate map[string]interface{} `json:"inputTemplate,omitempty"`
+	// WorkflowStatusListenerEnabled asks the server to notify its workflow
+	// status listener of this workflow's completion or failure.
+	WorkflowStatusListenerEnabled bool  `json:"workflowStatusListenerEnabled,omitempty"`
+	CreateTime                    int64 `json:"createTime,omitempty"`
+	UpdateTime                    int64 `json:"updateTime,omitempty"`
+	// CreatedBy, UpdatedBy and OwnerApp are filled in by the server.
+	CreatedBy string `json:"createdBy,omitempty"`
+	UpdatedBy string `json:"updatedBy,omitempty"`
+	OwnerApp  string `json:"ownerApp,omitempty"`
 }
 
 // StartWorkflowRequest starts a workflow execution.
@@ -129,6 +197,18 @@ type Workflow struct {
 	WorkflowDefinition       *WorkflowDef           `json:"workflowDefinition,omitempty"`
 	Priority                 int                    `json:"priority"`
 	Variables                map[string]interface{} `json:"variables,omitempty"`
+	// ParentWorkflowId and ParentWorkflowTaskId are set on a sub-workflow:
+	// the workflow and the SUB_WORKFLOW task that started it.
+	ParentWorkflowId     string `json:"parentWorkflowId,omitempty"`
+	ParentWorkflowTaskId string `json:"parentWorkflowTaskId,omitempty"`
+	// ReRunFromWorkflowId is set on a workflow started by a rerun.
+	ReRunFromWorkflowId string `json:"reRunFromWorkflowId,omitempty"`
+	LastRetriedTime     int64  `json:"lastRetriedTime,omitempty"`
+	// Event names the event that started the workflow, if one did.
+	Event     string `json:"event,omitempty"`
+	CreatedBy string `json:"createdBy,omitempty"`
+	UpdatedBy string `json:"updatedBy,omitempty"`
+	OwnerApp  string `json:"ownerApp,omitempty"`
 }
 
 // BulkResponse is the answer to a bulk metadata update.
