@@ -49,7 +49,7 @@ type Server struct {
 	faults      atomic.Pointer[faultSet]
 	faultCounts faultCounters
 	auth        *authState
-	store       *payloads // external payload storage (payload.go)
+	store       *payloads     // external payload storage (payload.go)
 	slots       chan struct{} // WithMaxConcurrentRequests; nil when unbounded
 	slotWaiters atomic.Int64  // requests waiting for one of the slots
 
