@@ -269,7 +269,7 @@ func describeURL(u *url.URL) string {
 // payloadRequest sends one request to a payload URI. The server's token and
 // headers go only to the server's own origin (PostgreSQL); a pre-signed URL
 // carries its own authority.
-func (c *APIClient) payloadRequest(ctx context.Context, method, uri string, body []byte) (*http.Response, *url.URL, error) {
+func (c *APIClient) payloadRequest(ctx context.Context, method, uri string, body io.Reader, length int64) (*http.Response, *url.URL, error) {
 	if err := c.Err(); err != nil {
 		return nil, nil, err
 	}
@@ -277,11 +277,7 @@ func (c *APIClient) payloadRequest(ctx context.Context, method, uri string, body
 	if err != nil {
 		return nil, nil, err
 	}
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 	if err != nil {
 		return nil, u, fmt.Errorf("client: %s %s: %v", method, describeURL(u), err)
 	}
@@ -301,7 +297,7 @@ func (c *APIClient) payloadRequest(ctx context.Context, method, uri string, body
 		// (application/json); Azure wants the blob type.
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("x-ms-blob-type", "BlockBlob")
-		req.ContentLength = int64(len(body))
+		req.ContentLength = length
 	}
 	start := time.Now()
 	resp, err := c.hc.Do(req)
@@ -327,14 +323,22 @@ func (c *APIClient) payloadRequest(ctx context.Context, method, uri string, body
 // input or output it stands for, the way an inline payload is decoded
 // (numbers as float64). The body is decoded as it arrives.
 func (c *APIClient) DownloadPayload(ctx context.Context, uri string) (map[string]interface{}, error) {
-	resp, u, err := c.payloadRequest(ctx, http.MethodGet, uri, nil)
+	resp, u, err := c.payloadRequest(ctx, http.MethodGet, uri, nil, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
+	// Read into one buffer of the announced size, then decode: the payload
+	// costs its bytes plus the decoded values (about twice its size for text)
+	// at the peak, where a json.Decoder or a growing buffer would hold up to
+	// twice the bytes while it grows (BenchmarkPayloadMemory).
+	body, err := readPayload(resp)
+	if err != nil {
+		return nil, fmt.Errorf("conductor: reading the payload at %s: %w", describeURL(u), err)
+	}
 	var m map[string]interface{}
-	dec := json.NewDecoder(io.LimitReader(resp.Body, maxPayloadDownload))
-	if err := dec.Decode(&m); err != nil {
+	err = json.Unmarshal(body, &m)
+	if err != nil {
 		return nil, fmt.Errorf("%w: payload at %s: %v", ErrDecode, describeURL(u), err)
 	}
 	if m == nil {
@@ -348,6 +352,28 @@ func (c *APIClient) DownloadPayload(ctx context.Context, uri string) (map[string
 		}
 	}
 	return m, nil
+}
+
+// readPayload reads a payload body: into a buffer of exactly its length
+// when the answer says it, else into a growing one; at most
+// maxPayloadDownload bytes.
+func readPayload(resp *http.Response) ([]byte, error) {
+	n := resp.ContentLength
+	if n > maxPayloadDownload {
+		return nil, fmt.Errorf("%d bytes is more than the %d this client reads", n, maxPayloadDownload)
+	}
+	if n > 0 {
+		b := make([]byte, n)
+		if _, err := io.ReadFull(resp.Body, b); err != nil {
+			return nil, err
+		}
+		return b, nil
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxPayloadDownload+1))
+	if err == nil && int64(len(b)) > maxPayloadDownload {
+		err = fmt.Errorf("more than the %d bytes this client reads", maxPayloadDownload)
+	}
+	return b, err
 }
 
 // readExternal reads the payload at path through a READ location.
@@ -414,12 +440,37 @@ func uploadable(l *ExternalStorageLocation) bool {
 
 // upload PUTs a payload to a WRITE location.
 func (c *APIClient) upload(ctx context.Context, l *ExternalStorageLocation, body []byte) error {
-	resp, _, err := c.payloadRequest(ctx, http.MethodPut, l.URI, body)
+	resp, _, err := c.payloadRequest(ctx, http.MethodPut, l.URI, bytes.NewReader(body), int64(len(body)))
 	if err != nil {
 		return err
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 	return resp.Body.Close()
+}
+
+// uploadJSON PUTs the JSON of v, size bytes long (jsonSize), encoding it
+// as it is sent (payload_stream.go) rather than building it in memory. The
+// goroutine that encodes is this call's and has ended when it returns.
+func (c *APIClient) uploadJSON(ctx context.Context, l *ExternalStorageLocation, v interface{}, size int64) error {
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := streamJSON(pw, v)
+		pw.CloseWithError(err)
+		done <- err
+	}()
+	resp, _, err := c.payloadRequest(ctx, http.MethodPut, l.URI, pr, size)
+	pr.CloseWithError(errors.New("upload ended")) // stops the encoder if the request did not read it all
+	encErr := <-done
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	resp.Body.Close()
+	if encErr != nil && !errors.Is(encErr, io.ErrClosedPipe) {
+		return fmt.Errorf("client: encoding the payload: %w", encErr)
+	}
+	return nil
 }
 
 // StoreTaskOutput applies the output thresholds to a result before it is
@@ -439,13 +490,12 @@ func (t *TaskClient) StoreTaskOutput(ctx context.Context, r *model.TaskResult, s
 	if r == nil || len(r.OutputData) == 0 || r.ExternalOutputPayloadStoragePath != "" {
 		return false, nil
 	}
-	var body []byte
 	if size < 0 {
-		b, err := json.Marshal(r.OutputData)
+		n, err := jsonSize(r.OutputData)
 		if err != nil {
 			return false, fmt.Errorf("client: encoding the task output: %w", err)
 		}
-		body, size = b, int64(len(b))
+		size = n
 	}
 	if th.MaxTaskOutput > 0 && size > th.MaxTaskOutput {
 		return false, &PayloadTooLargeError{Type: PayloadTaskOutput, Size: size, Limit: th.MaxTaskOutput}
@@ -460,12 +510,14 @@ func (t *TaskClient) StoreTaskOutput(ctx context.Context, r *model.TaskResult, s
 	if !uploadable(loc) {
 		return false, nil
 	}
-	if body == nil {
-		if body, err = json.Marshal(r.OutputData); err != nil {
-			return false, fmt.Errorf("client: encoding the task output: %w", err)
-		}
+	// The size the worker measured is that of json.Marshal, which is what
+	// streamJSON writes; it is measured again here all the same, because a
+	// Content-Length that does not match the body fails the upload.
+	n, err := jsonSize(r.OutputData)
+	if err != nil {
+		return false, fmt.Errorf("client: encoding the task output: %w", err)
 	}
-	if err := t.c.upload(ctx, loc, body); err != nil {
+	if err := t.c.uploadJSON(ctx, loc, r.OutputData, n); err != nil {
 		return false, fmt.Errorf("uploading a task output of %d bytes: %w", size, err)
 	}
 	r.ExternalOutputPayloadStoragePath = loc.Path

@@ -46,7 +46,8 @@
 # (type postgres, through spring.datasource, which that store uses). 3.32.x with SQLite cannot
 # have it: its SQLite persistence uses the same spring.datasource (use CONDUCTOR_STORE=redis).
 # The default, none, leaves the server's own default (a "dummy" store on its local disk that no
-# client can read).
+# client can read); auto is postgres where the server can have it and none elsewhere (what make
+# test-conductor uses).
 #
 # Other knobs:
 #   CONDUCTOR_BOOT_TIMEOUT  seconds to wait for /health (default 420: a loaded 2-core machine has taken 4 minutes)
@@ -100,6 +101,12 @@ case "$VERSION" in
 esac
 
 PAYLOAD_STORE="${CONDUCTOR_PAYLOAD_STORE:-none}"
+if [ "$PAYLOAD_STORE" = auto ]; then
+	PAYLOAD_STORE=postgres
+	if [ "${VERSION#3.32.}" != "$VERSION" ] && [ "$STORE" = sqlite ]; then
+		PAYLOAD_STORE=none
+	fi
+fi
 case "$PAYLOAD_STORE" in
 none) ;;
 postgres)
@@ -107,7 +114,7 @@ postgres)
 		die "CONDUCTOR_PAYLOAD_STORE=postgres: Conductor $VERSION with SQLite uses spring.datasource for SQLite, which the PostgreSQL payload store needs too; use CONDUCTOR_STORE=redis"
 	fi
 	;;
-*) die "CONDUCTOR_PAYLOAD_STORE=$PAYLOAD_STORE: want none or postgres" ;;
+*) die "CONDUCTOR_PAYLOAD_STORE=$PAYLOAD_STORE: want none, postgres or auto" ;;
 esac
 
 # ---- prerequisites -------------------------------------------------------------------------
