@@ -486,6 +486,9 @@ func (c *APIClient) uploadJSON(ctx context.Context, l *ExternalStorageLocation, 
 //     upload is an error; the result is then unchanged and can still be
 //     sent inline.
 func (t *TaskClient) StoreTaskOutput(ctx context.Context, r *model.TaskResult, size int64) (bool, error) {
+	if err := t.c.Err(); err != nil {
+		return false, err
+	}
 	th := t.c.payload
 	if r == nil || len(r.OutputData) == 0 || r.ExternalOutputPayloadStoragePath != "" {
 		return false, nil
@@ -530,6 +533,9 @@ func (t *TaskClient) StoreTaskOutput(ctx context.Context, r *model.TaskResult, s
 // when the store takes uploads (the request then names its path), else it
 // goes inline for the server to store. It returns the request to send.
 func (w *WorkflowClient) prepareStartInput(ctx context.Context, r *model.StartWorkflowRequest) (*model.StartWorkflowRequest, error) {
+	if err := w.c.Err(); err != nil {
+		return nil, err
+	}
 	th := w.c.payload
 	if len(r.Input) == 0 || (th.MaxWorkflowInput <= 0 && th.WorkflowInput <= 0) {
 		return r, nil

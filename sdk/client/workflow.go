@@ -66,6 +66,9 @@ func (w *WorkflowClient) StartByName(ctx context.Context, name string, version i
 	if err != nil {
 		return "", err
 	}
+	if err := w.c.Err(); err != nil {
+		return "", err
+	}
 	// This route takes the input alone, so it cannot name an uploaded one:
 	// only the hard limit applies (the server stores a large input itself).
 	if lim := w.c.payload.MaxWorkflowInput; lim > 0 && int64(len(body)) > lim {
