@@ -310,8 +310,9 @@ func (c *APIClient) payloadRequest(ctx context.Context, method, uri string, body
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		resp.Body.Close()
 		err := fmt.Errorf("conductor: %s %s answered %d: %s", method, describeURL(u), resp.StatusCode, strings.TrimSpace(string(msg)))
-		if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusForbidden {
-			// An expired or foreign pre-signed URL, or a missing object.
+		if resp.StatusCode == http.StatusNotFound && method == http.MethodGet {
+			// No such object. (A 403 is often an expired pre-signed URL,
+			// S3's last 5 s by default: a new location may work.)
 			err = fmt.Errorf("%w: %w", ErrPayloadUnavailable, err)
 		}
 		return nil, u, err
