@@ -101,7 +101,7 @@ bench-micro: ## go test micro-benchmarks of the hot paths, allocations included
 # Large payloads (issue 25): every run gives the server a PostgreSQL as its external payload storage
 # where it can have one (CONDUCTOR_PAYLOAD_STORE=auto: 3.21.x, and 3.32.x with Redis; 3.32.x with
 # SQLite cannot), and the integration suite's payload tests run there. PAYLOAD_SERVERS are extra
-# entries that run only those tests (TestPayload*): 3.32.3 with Redis, since its SQLite default
+# entries that run only those tests (test/conductor/payload.sh): 3.32.3 with Redis, since its SQLite default
 # cannot have the PostgreSQL store.
 CONDUCTOR_VERSIONS ?= 3.21.14 3.32.3
 PAYLOAD_SERVERS ?= 3.32.3:redis
@@ -122,7 +122,7 @@ test-conductor: ## the integration suite and conductortest's black-box tests aga
 	    echo "== test-conductor: payload tests on Conductor $$v $${st:-(default store)} with PostgreSQL external storage"; \
 	    t0=$$SECONDS; \
 	    CONDUCTOR_VERSION=$$v CONDUCTOR_STORE=$$st CONDUCTOR_PAYLOAD_STORE=postgres test/conductor/run.sh \
-	      $(GO) test -race -count=1 -timeout 10m -run '^TestPayload' ./test/integration/ || failed="$$failed payload:$$entry"; \
+	      test/conductor/payload.sh || failed="$$failed payload:$$entry"; \
 	    echo "== test-conductor: payload tests on $$entry took $$((SECONDS - t0)) s"; \
 	  done; \
 	  if [ -n "$$failed" ]; then echo "test-conductor: failed on$$failed"; exit 1; fi; \
