@@ -217,9 +217,10 @@ server_pid=""
 redis_pid=""
 pg_dir=""
 as_pg() {
-	# PostgreSQL refuses to run as root: as root, run its tools as the postgres user.
+	# PostgreSQL refuses to run as root: as root, run its tools as the postgres user, from a
+	# folder that user can enter (the checkout may be closed to it).
 	if [ "$(id -u)" -eq 0 ]; then
-		runuser -u postgres -- "$@"
+		(cd "${pg_dir:-/}" && runuser -u postgres -- "$@")
 	else
 		"$@"
 	fi
