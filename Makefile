@@ -107,18 +107,33 @@ bench-micro: ## go test micro-benchmarks of the hot paths, allocations included
 # The real-server tier runs on each entry, VERSION or VERSION:STORE (for example 3.32.3:redis); with
 # CONDUCTOR_VERSION=X (and optionally CONDUCTOR_STORE=redis|sqlite) on that one only. test/conductor/run.sh
 # documents both knobs.
+#
+# Large payloads (issue 25): every run gives the server a PostgreSQL as its external payload storage
+# where it can have one (CONDUCTOR_PAYLOAD_STORE=auto: 3.21.x, and 3.32.x with Redis; 3.32.x with
+# SQLite cannot), and the integration suite's payload tests run there. PAYLOAD_SERVERS are extra
+# entries that run only those tests (test/conductor/payload.sh): 3.32.3 with Redis, since its SQLite default
+# cannot have the PostgreSQL store.
 CONDUCTOR_VERSIONS ?= 3.21.14 3.32.3
+PAYLOAD_SERVERS ?= 3.32.3:redis
 test-conductor: ## the integration suite and conductortest's black-box tests against Conductor OSS 3.21.14 and 3.32.3 (CONDUCTOR_VERSION=X for one; downloads on first use)
 	@if [ -n "$(CONDUCTOR_VERSION)" ]; then \
-	  CONDUCTOR_VERSION=$(CONDUCTOR_VERSION) test/conductor/run.sh test/conductor/suite.sh; \
+	  CONDUCTOR_VERSION=$(CONDUCTOR_VERSION) CONDUCTOR_PAYLOAD_STORE=auto test/conductor/run.sh test/conductor/suite.sh; \
 	else \
 	  failed=""; \
 	  for entry in $(CONDUCTOR_VERSIONS); do \
 	    v=$${entry%%:*}; st=; [ "$$v" = "$$entry" ] || st=$${entry#*:}; \
 	    echo "== test-conductor: Conductor $$v $${st:-(default store)}"; \
 	    t0=$$SECONDS; \
-	    CONDUCTOR_VERSION=$$v CONDUCTOR_STORE=$$st test/conductor/run.sh test/conductor/suite.sh || failed="$$failed $$entry"; \
+	    CONDUCTOR_VERSION=$$v CONDUCTOR_STORE=$$st CONDUCTOR_PAYLOAD_STORE=auto test/conductor/run.sh test/conductor/suite.sh || failed="$$failed $$entry"; \
 	    echo "== test-conductor: Conductor $$entry took $$((SECONDS - t0)) s"; \
+	  done; \
+	  for entry in $(PAYLOAD_SERVERS); do \
+	    v=$${entry%%:*}; st=; [ "$$v" = "$$entry" ] || st=$${entry#*:}; \
+	    echo "== test-conductor: payload tests on Conductor $$v $${st:-(default store)} with PostgreSQL external storage"; \
+	    t0=$$SECONDS; \
+	    CONDUCTOR_VERSION=$$v CONDUCTOR_STORE=$$st CONDUCTOR_PAYLOAD_STORE=postgres test/conductor/run.sh \
+	      test/conductor/payload.sh || failed="$$failed payload:$$entry"; \
+	    echo "== test-conductor: payload tests on $$entry took $$((SECONDS - t0)) s"; \
 	  done; \
 	  if [ -n "$$failed" ]; then echo "test-conductor: failed on$$failed"; exit 1; fi; \
 	  echo "test-conductor: passed on $(CONDUCTOR_VERSIONS)"; \

@@ -7,7 +7,10 @@
 // /api/health is a 404). With
 // -auth-key and -auth-secret, POST /api/token hands out tokens and every
 // other request needs one in X-Authorization. The server keeps everything in
-// memory and exits cleanly on SIGINT or SIGTERM.
+// memory and exits cleanly on SIGINT or SIGTERM. -payload-store presigned or
+// postgres turns on external payload storage (large payloads kept out of
+// tasks and workflows, as Conductor does with
+// conductor.external-payload-storage.type set).
 package main
 
 import (
@@ -42,6 +45,11 @@ func run(args []string, stderr io.Writer) int {
 	version := fs.String("conductor-version", string(conductortest.DefaultVersion), "the Conductor OSS release line to answer as where they differ: 3.21 or 3.32 (see docs/compatibility.md)")
 	longPoll := fs.String("long-poll", "default", "how batch polls with a timeout wait: early (answer at the first task: 3.32 with Redis), full-batch (gather tasks every 100 ms until count or the timeout: 3.32 with SQLite or Postgres), hold (3.21 with Redis: only tasks there at the start, after the whole timeout unless count were there) or default (the version's: hold for 3.21, full-batch for 3.32)")
 	maxRequests := fs.Int("max-concurrent-requests", 0, "requests served at once, the rest wait for a slot (real servers: 200 Tomcat threads); 0 is unbounded")
+	def := conductortest.DefaultPayloadLimits()
+	payloadStore := fs.String("payload-store", "none", "external payload storage: none, presigned (S3-like: clients GET and PUT pre-signed URLs) or postgres (reads through /api/external/postgres/{key}, large outputs sent inline); see docs/compatibility.md")
+	taskThreshold := fs.Int64("payload-task-threshold-kb", def.TaskInput>>10, "with -payload-store: task inputs and outputs over this many KB are kept in the store (conductor.app.taskInput/OutputPayloadSizeThreshold)")
+	taskLimit := fs.Int64("payload-task-output-limit-kb", def.MaxTaskOutput>>10, "with -payload-store: a task output over this many KB fails the task (conductor.app.maxTaskOutputPayloadSizeThreshold)")
+	wfThreshold := fs.Int64("payload-workflow-threshold-kb", def.WorkflowInput>>10, "with -payload-store: workflow inputs and outputs over this many KB are kept in the store")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0 // -h asked for the flags, which Parse has printed
@@ -75,6 +83,15 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "conductor-dev: -max-concurrent-requests must be >= 0 (0: unbounded), got %d\n", *maxRequests)
 		return 2
 	}
+	store, err := conductortest.ParsePayloadStore(*payloadStore)
+	if err != nil {
+		fmt.Fprintf(stderr, "conductor-dev: -payload-store: %v\n", err)
+		return 2
+	}
+	if *taskThreshold < 0 || *taskLimit < 0 || *wfThreshold < 0 {
+		fmt.Fprintln(stderr, "conductor-dev: the -payload-*-kb sizes must be >= 0 (0 turns that check off)")
+		return 2
+	}
 	if *tokenTTL <= 0 {
 		fmt.Fprintf(stderr, "conductor-dev: -token-ttl must be > 0, got %v\n", *tokenTTL)
 		return 2
@@ -87,6 +104,12 @@ func run(args []string, stderr io.Writer) int {
 		conductortest.WithVersion(cv), conductortest.WithLongPoll(mode), conductortest.WithMaxConcurrentRequests(*maxRequests)}
 	if *authKey != "" {
 		opts = append(opts, conductortest.WithAuth(*authKey, *authSecret))
+	}
+	if store != conductortest.PayloadStoreNone {
+		opts = append(opts, conductortest.WithExternalPayloadStorage(store, conductortest.PayloadLimits{
+			TaskInput: *taskThreshold << 10, TaskOutput: *taskThreshold << 10, MaxTaskOutput: *taskLimit << 10,
+			WorkflowInput: *wfThreshold << 10, WorkflowOutput: *wfThreshold << 10,
+		}))
 	}
 	if *ownerOptional {
 		opts = append(opts, conductortest.WithOwnerEmailOptional())
@@ -101,7 +124,7 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "conductor-dev: %v\n", err)
 		return 1
 	}
-	log.WithFields(logrus.Fields{"url": srv.URL(), "auth": *authKey != "", "conductorVersion": srv.Version(), "longPoll": mode}).Info("conductor-dev: listening")
+	log.WithFields(logrus.Fields{"url": srv.URL(), "auth": *authKey != "", "conductorVersion": srv.Version(), "longPoll": mode, "payloadStore": store}).Info("conductor-dev: listening")
 
 	<-ctx.Done()
 	log.Info("conductor-dev: shutting down")

@@ -109,6 +109,8 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-long-poll", "eager"}, `-long-poll: long-poll mode "eager"`},
 		{[]string{"-conductor-version", "4.0"}, `-conductor-version: conductor version "4.0"`},
 		{[]string{"-max-concurrent-requests", "-1"}, "-max-concurrent-requests must be >= 0 (0: unbounded), got -1"},
+		{[]string{"-payload-store", "s4"}, `-payload-store: payload store "s4"`},
+		{[]string{"-payload-store", "postgres", "-payload-task-threshold-kb", "-1"}, "must be >= 0"},
 		{[]string{"extra"}, "extra"},
 	} {
 		var sb strings.Builder

@@ -122,6 +122,9 @@ type options struct {
 	retry    RetryPolicy
 	tokenTTL time.Duration
 	maxBytes int64
+	// payload: WithPayloadThresholds (payloadSet), else the defaults.
+	payload    PayloadThresholds
+	payloadSet bool
 }
 
 // WithLogger sets the logger (default: a new logger at warn level).
@@ -162,6 +165,7 @@ type APIClient struct {
 	tokens   *tokenSource // nil without authentication
 	initErr  error
 	secret   string
+	payload  PayloadThresholds // payload.go
 }
 
 // NewAPIClient returns a client for the server described by httpSettings,
@@ -209,6 +213,14 @@ func New(authSettings *settings.AuthenticationSettings, httpSettings *settings.H
 	if o.tokenTTL <= 0 {
 		return c, fmt.Errorf("client: TokenTTL must be > 0, got %s", o.tokenTTL)
 	}
+	if !o.payloadSet {
+		o.payload = DefaultPayloadThresholds()
+	}
+	pt, err := envPayloadThresholds(o.payload)
+	if err != nil {
+		return c, err
+	}
+	c.payload = pt
 	u, _ := url.Parse(httpSettings.BaseUrl)
 	c.base = strings.TrimRight(httpSettings.BaseUrl, "/")
 	c.baseURL = u

@@ -29,7 +29,11 @@ func (w *WorkflowClient) Start(ctx context.Context, req *model.StartWorkflowRequ
 	if r.Input == nil {
 		r.Input = map[string]interface{}{}
 	}
-	body, err := jsonBody(&r)
+	send, err := w.prepareStartInput(ctx, &r)
+	if err != nil {
+		return "", err
+	}
+	body, err := jsonBody(send)
 	if err != nil {
 		return "", err
 	}
@@ -61,6 +65,14 @@ func (w *WorkflowClient) StartByName(ctx context.Context, name string, version i
 	body, err := jsonBody(input)
 	if err != nil {
 		return "", err
+	}
+	if err := w.c.Err(); err != nil {
+		return "", err
+	}
+	// This route takes the input alone, so it cannot name an uploaded one:
+	// only the hard limit applies (the server stores a large input itself).
+	if lim := w.c.payload.MaxWorkflowInput; lim > 0 && int64(len(body)) > lim {
+		return "", &PayloadTooLargeError{Type: PayloadWorkflowInput, Size: int64(len(body)), Limit: lim}
 	}
 	q := url.Values{}
 	if version > 0 {
@@ -96,6 +108,9 @@ func (w *WorkflowClient) Get(ctx context.Context, workflowID string, includeTask
 	}
 	if wf.WorkflowId == "" {
 		return nil, fmt.Errorf("%w: workflow %s: empty answer", ErrDecode, workflowID)
+	}
+	if err := w.fetchWorkflowPayloads(ctx, &wf); err != nil {
+		return nil, err
 	}
 	return &wf, nil
 }

@@ -385,20 +385,24 @@ func (s *Server) applyUpdate(dr *decodedResult, now time.Time) (*task, *apiError
 	if st == model.TaskInProgress {
 		st = model.TaskScheduled
 	}
-	s.setStatus(t, st)
 	out := res.OutputData
 	if out == nil {
 		out = map[string]any{}
 	}
+	st, out, payloadReason, pe := s.taskOutputPayload(t, res, st, out)
+	if pe != nil {
+		return nil, pe
+	}
+	s.setStatus(t, st)
 	t.m.OutputData = out
 	t.m.ReasonForIncompletion = truncate(res.ReasonForIncompletion, maxReasonLen)
+	if payloadReason != "" {
+		t.m.ReasonForIncompletion = truncate(payloadReason, maxReasonLen)
+	}
 	t.m.WorkerId = res.WorkerId
 	t.m.CallbackAfterSeconds = res.CallbackAfterSeconds
 	if res.SubWorkflowId != "" {
 		t.m.SubWorkflowId = res.SubWorkflowId
-	}
-	if strings.TrimSpace(res.ExternalOutputPayloadStoragePath) != "" {
-		t.m.ExternalOutputPayloadStoragePath = res.ExternalOutputPayloadStoragePath
 	}
 	t.m.UpdateTime = ms
 	for _, l := range res.Logs {

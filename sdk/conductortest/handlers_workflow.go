@@ -79,7 +79,13 @@ func (s *Server) startFromRequest(raw []byte) (string, *apiError) {
 	if e := checkSupported(def); e != nil {
 		return "", e
 	}
+	input, extIn, e := s.startInputPayload(&req)
+	if e != nil {
+		return "", e
+	}
+	req.Input = input
 	wf := s.startWorkflow(def, inline == nil, &req, now)
+	wf.extIn = extIn
 	return wf.m.WorkflowId, nil
 }
 
@@ -165,6 +171,7 @@ func (s *Server) handleStartByName(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	wf := s.startWorkflow(def, true, &req, now)
+	wf.extIn = s.externalize(wf.m.Input, s.opts.payloadLimits.WorkflowInput)
 	id := wf.m.WorkflowId
 	s.mu.Unlock()
 	writeText(w, id)

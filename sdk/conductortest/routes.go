@@ -58,6 +58,11 @@ func (s *Server) routes() *http.ServeMux {
 	h("POST /api/tasks/queue/requeue/{tasktype}", s.handleRequeue)
 	h("GET /api/tasks/search", s.handleSearch)
 	h("GET /api/workflow/search", s.handleSearch)
+	h("GET /api/tasks/externalstoragelocation", s.handleStorageLocation)
+	h("GET /api/workflow/externalstoragelocation", s.handleStorageLocation)
+	h("GET /api/external/postgres/{key}", s.handlePostgresPayload)
+	h("GET /external/presigned/{key}", s.handlePresigned)
+	h("PUT /external/presigned/{key}", s.handlePresigned)
 
 	h("POST /api/metadata/taskdefs", s.handleRegisterTaskDefs)
 	h("PUT /api/metadata/taskdefs", s.handleUpdateTaskDef)

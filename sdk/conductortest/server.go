@@ -49,6 +49,7 @@ type Server struct {
 	faults      atomic.Pointer[faultSet]
 	faultCounts faultCounters
 	auth        *authState
+	store       *payloads     // external payload storage (payload.go)
 	slots       chan struct{} // WithMaxConcurrentRequests; nil when unbounded
 	slotWaiters atomic.Int64  // requests waiting for one of the slots
 
@@ -87,6 +88,8 @@ type options struct {
 	longPoll           LongPollMode
 	version            Version
 	maxRequests        int
+	payloadStore       PayloadStore  // payload.go
+	payloadLimits      PayloadLimits // payload.go
 	// clock replaces the wall clock under the Advance offset; only this
 	// package's tests set it (export_test.go).
 	clock func() time.Time
@@ -194,6 +197,7 @@ func newServer(o options) *Server {
 		closing:     make(chan struct{}),
 		sweeperWake: make(chan struct{}, 1),
 		conns:       map[net.Conn]struct{}{},
+		store:       newPayloads(),
 	}
 	s.activeCond = sync.NewCond(&s.activeMu)
 	if o.maxRequests > 0 {

@@ -22,6 +22,11 @@ type task struct {
 	queued bool
 	qgen   uint64
 	timer  *timerEntry
+
+	// extIn, extOut: the keys of the input and output in the external
+	// payload store when they are kept there (payload.go); the full data
+	// stays in m, and snapshot sends the key instead.
+	extIn, extOut string
 }
 
 // workflow is the server's record of one workflow execution.
@@ -33,6 +38,8 @@ type workflow struct {
 	timer *timerEntry
 
 	snap *defSnap
+
+	extIn, extOut string // as task's
 }
 
 // defSnap is a workflow definition as executions use it (TaskDefs embedded)
@@ -201,6 +208,7 @@ func (s *Server) scheduleTask(wf *workflow, wt *model.WorkflowTask, retryCount i
 	if t.m.TaskDefName == "" {
 		t.m.TaskDefName = wt.Name
 	}
+	t.extIn = s.externalize(input, s.opts.payloadLimits.TaskInput)
 	t.queue = queueName(t.m.TaskType, t.m.Domain)
 	wf.tasks = append(wf.tasks, t)
 	s.tasks[t.m.TaskId] = t
@@ -452,6 +460,7 @@ func (s *Server) endWorkflow(wf *workflow, st model.WorkflowStatus, reason strin
 	wf.m.EndTime = ms
 	wf.m.UpdateTime = ms
 	wf.m.Output = s.workflowOutput(wf)
+	wf.extOut = s.externalize(wf.m.Output, s.opts.payloadLimits.WorkflowOutput)
 	s.setTimer(&wf.timer, 0, nil, nil)
 	switch {
 	case wasTerminal:
@@ -487,6 +496,12 @@ func (wf *workflow) snapshot(includeTasks bool) model.Workflow {
 			m.Tasks[i] = t.snapshot()
 		}
 	}
+	if wf.extIn != "" {
+		m.Input, m.ExternalInputPayloadStoragePath = map[string]any{}, wf.extIn
+	}
+	if wf.extOut != "" {
+		m.Output, m.ExternalOutputPayloadStoragePath = map[string]any{}, wf.extOut
+	}
 	m.FailedReferenceTaskNames = append([]string(nil), m.FailedReferenceTaskNames...)
 	m.FailedTaskNames = append([]string(nil), m.FailedTaskNames...)
 	return m
@@ -501,6 +516,12 @@ func (t *task) snapshot() model.Task {
 	}
 	if m.OutputData == nil {
 		m.OutputData = map[string]any{}
+	}
+	if t.extIn != "" {
+		m.InputData, m.ExternalInputPayloadStoragePath = map[string]any{}, t.extIn
+	}
+	if t.extOut != "" {
+		m.OutputData, m.ExternalOutputPayloadStoragePath = map[string]any{}, t.extOut
 	}
 	return m
 }

@@ -174,6 +174,10 @@ type StartWorkflowRequest struct {
 	TaskToDomain  map[string]string      `json:"taskToDomain,omitempty"`
 	WorkflowDef   *WorkflowDef           `json:"workflowDef,omitempty"`
 	Priority      int                    `json:"priority,omitempty"`
+	// ExternalInputPayloadStoragePath names an input already uploaded to the
+	// server's external payload storage (Input is then empty); the client
+	// sets it when it uploads a large input itself.
+	ExternalInputPayloadStoragePath string `json:"externalInputPayloadStoragePath,omitempty"`
 }
 
 // Workflow is a workflow execution as the server reports it.
@@ -209,6 +213,10 @@ type Workflow struct {
 	CreatedBy string `json:"createdBy,omitempty"`
 	UpdatedBy string `json:"updatedBy,omitempty"`
 	OwnerApp  string `json:"ownerApp,omitempty"`
+	// Set when the server keeps the input or output in its external payload
+	// storage; WorkflowClient.Get fetches them into Input and Output.
+	ExternalInputPayloadStoragePath  string `json:"externalInputPayloadStoragePath,omitempty"`
+	ExternalOutputPayloadStoragePath string `json:"externalOutputPayloadStoragePath,omitempty"`
 }
 
 // BulkResponse is the answer to a bulk metadata update.

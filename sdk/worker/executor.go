@@ -25,6 +25,7 @@ type leaseExtender interface {
 type executorDeps struct {
 	handler  HandlerFunc // with the middleware chain applied
 	lease    leaseExtender
+	payload  payloadStore // payload.go
 	clock    clockSource
 	rec      Recorder
 	hooks    Hooks
@@ -47,6 +48,11 @@ type executor struct {
 // deadline). The outcome is decided only after the handler has returned (or
 // panicked), never by watching the context.
 func (e *executor) execute(ctx context.Context, t *model.Task) *model.TaskResult {
+	if needsInput(t) {
+		if err := e.fetchInput(ctx, t); err != nil {
+			return e.inputFailed(t, err)
+		}
+	}
 	info := newExecInfo(t, e.workerID, e.log)
 	hctx := withExecInfo(e.trace.taskContext(ctx, t), info)
 	var cancel context.CancelFunc
@@ -68,6 +74,7 @@ func (e *executor) execute(ctx context.Context, t *model.Task) *model.TaskResult
 	d := end.Sub(start)
 
 	res, size := resultOf(t, e.workerID, out, err)
+	e.storeOutput(ctx, t, res, int64(size))
 	info.xlog.attach(res, end)
 	kind := outcomeKind(res, out, err, panicked)
 	if kind != "" && res.Status != model.InProgressTask && res.Status != model.CompletedTask {

@@ -263,6 +263,7 @@ func (r *TaskRunner) newTaskWorker(key workerKey, h HandlerFunc, wc workerConfig
 	tw.executor = &executor{w: w, executorDeps: executorDeps{
 		handler:  h,
 		lease:    r.api,
+		payload:  payloadsOf(r.api),
 		clock:    r.clock,
 		rec:      r.rec,
 		hooks:    r.hooks,

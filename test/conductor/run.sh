@@ -17,6 +17,8 @@
 #                             same port with the same arguments and folder, then waits for /health
 #                             (argument kill or start does one half; see restart.sh)
 #   CONDUCTOR_REDIS_RESTART   the same for the Redis (only when a Redis runs); it comes back empty
+#   CONDUCTOR_SERVER_PAYLOAD_STORE  postgres when the server keeps large payloads in a PostgreSQL
+#                             (CONDUCTOR_PAYLOAD_STORE below), else none
 # runs the command from the repository root, and stops everything it started on every way out,
 # restarted processes included.
 #
@@ -36,6 +38,16 @@
 #
 # Java: 3.21 runs on Java 17 or newer, 3.32 needs 21 or newer. The first suitable one of
 # $JAVA_HOME/bin/java, java on PATH and /usr/lib/jvm/temurin-25-jdk-amd64/bin/java is used.
+#
+# External payload storage: CONDUCTOR_PAYLOAD_STORE=postgres starts a throw-away PostgreSQL (the
+# system's package, /usr/lib/postgresql/N; installed with apt-get when missing and we are root),
+# in its own temporary folder on a free port, as the postgres user when we are root (PostgreSQL
+# refuses to run as root), and gives it to the server as conductor.external-payload-storage
+# (type postgres, through spring.datasource, which that store uses). 3.32.x with SQLite cannot
+# have it: its SQLite persistence uses the same spring.datasource (use CONDUCTOR_STORE=redis).
+# The default, none, leaves the server's own default (a "dummy" store on its local disk that no
+# client can read); auto is postgres where the server can have it and none elsewhere (what make
+# test-conductor uses).
 #
 # Other knobs:
 #   CONDUCTOR_BOOT_TIMEOUT  seconds to wait for /health (default 420: a loaded 2-core machine has taken 4 minutes)
@@ -88,6 +100,23 @@ case "$VERSION" in
 	;;
 esac
 
+PAYLOAD_STORE="${CONDUCTOR_PAYLOAD_STORE:-none}"
+if [ "$PAYLOAD_STORE" = auto ]; then
+	PAYLOAD_STORE=postgres
+	if [ "${VERSION#3.32.}" != "$VERSION" ] && [ "$STORE" = sqlite ]; then
+		PAYLOAD_STORE=none
+	fi
+fi
+case "$PAYLOAD_STORE" in
+none) ;;
+postgres)
+	if [ "${VERSION#3.32.}" != "$VERSION" ] && [ "$STORE" = sqlite ]; then
+		die "CONDUCTOR_PAYLOAD_STORE=postgres: Conductor $VERSION with SQLite uses spring.datasource for SQLite, which the PostgreSQL payload store needs too; use CONDUCTOR_STORE=redis"
+	fi
+	;;
+*) die "CONDUCTOR_PAYLOAD_STORE=$PAYLOAD_STORE: want none, postgres or auto" ;;
+esac
+
 # ---- prerequisites -------------------------------------------------------------------------
 java_major() {
 	# Prints the major version of the java binary $1 (8 for 1.8), or nothing.
@@ -123,6 +152,30 @@ if [ "$STORE" = redis ] && ! command -v redis-server >/dev/null 2>&1; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >&2 ||
 		die "apt-get install redis-server failed; install it by hand and run again"
 	command -v redis-server >/dev/null 2>&1 || die "redis-server still not on PATH after installing it"
+fi
+
+pg_bin=""
+find_pg() {
+	local d
+	pg_bin=""
+	for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V); do
+		[ -x "$d/pg_ctl" ] && [ -x "$d/initdb" ] && pg_bin="$d"
+	done
+}
+if [ "$PAYLOAD_STORE" = postgres ]; then
+	find_pg
+	if [ -z "$pg_bin" ]; then
+		if [ "$(id -u)" -ne 0 ]; then
+			die "PostgreSQL is missing and we are not root; install it (Debian: sudo apt-get install postgresql-15, or postgresql) and run again"
+		fi
+		say "installing PostgreSQL with apt-get"
+		apt-get update -qq >&2 || die "apt-get update failed; install PostgreSQL by hand (apt-get install postgresql-15)"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql-15 >&2 ||
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >&2 ||
+			die "apt-get install postgresql failed; install it by hand and run again"
+		find_pg
+		[ -n "$pg_bin" ] || die "no /usr/lib/postgresql/*/bin/pg_ctl after installing PostgreSQL"
+	fi
 fi
 
 mkdir -p "$cache"
@@ -162,6 +215,20 @@ fi
 cmd_pid=""
 server_pid=""
 redis_pid=""
+pg_dir=""
+as_pg() {
+	# PostgreSQL refuses to run as root: as root, run its tools as the postgres user, from a
+	# folder that user can enter (the checkout may be closed to it).
+	if [ "$(id -u)" -eq 0 ]; then
+		(cd "${pg_dir:-/}" && runuser -u postgres -- "$@")
+	else
+		"$@"
+	fi
+}
+stop_pg() {
+	[ -n "$pg_dir" ] && [ -d "$pg_dir/data" ] || return 0
+	as_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -m fast -w -t 30 stop >/dev/null 2>&1 || true
+}
 alive() {
 	# True while process $1 exists and is not a zombie.
 	local st
@@ -200,6 +267,7 @@ stop_all() {
 		stop_pid "$(cat "$run_dir/redis.pid" 2>/dev/null)" redis-server
 	fi
 	stop_pid "$redis_pid" redis-server
+	stop_pg
 	server_pid="" redis_pid=""
 }
 keep_logs=1
@@ -213,6 +281,12 @@ on_exit() {
 			rm -rf "$run_dir/redis" "$run_dir"/work/*.db* 2>/dev/null || true
 			say "logs kept in $run_dir"
 		fi
+	fi
+	if [ -n "$pg_dir" ]; then
+		if [ "$keep_logs" -ne 0 ] && [ -n "${run_dir:-}" ] && [ -d "$run_dir" ]; then
+			cp "$pg_dir/postgres.log" "$run_dir/" 2>/dev/null || true
+		fi
+		rm -rf "$pg_dir"
 	fi
 }
 trap 'on_exit' EXIT
@@ -288,8 +362,42 @@ if [ "$STORE" = redis ]; then
 	esac
 fi
 
-# ---- Conductor server ----------------------------------------------------------------------
+# ---- PostgreSQL (external payload storage) ----------------------------------------------
 port="$(free_port)"
+if [ "$PAYLOAD_STORE" = postgres ]; then
+	# Its own folder, not $run_dir: the postgres user must own it.
+	pg_dir="$(mktemp -d "${TMPDIR:-/tmp}/baton-postgres.XXXXXX")"
+	if [ "$(id -u)" -eq 0 ]; then
+		id postgres >/dev/null 2>&1 || die "there is no postgres user to run PostgreSQL as (the postgresql package creates it)"
+		chown postgres: "$pg_dir"
+	fi
+	as_pg "$pg_bin/initdb" -D "$pg_dir/data" -U postgres --auth=trust -E UTF8 >"$pg_dir/initdb.log" 2>&1 || {
+		tail_log "$pg_dir/initdb.log"
+		die "initdb failed"
+	}
+	pg_port="$(free_port)"
+	# Throw-away data: no fsync; the socket in the folder, TCP on loopback only.
+	as_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/postgres.log" -w -t 60 \
+		-o "-p $pg_port -k $pg_dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+		start >/dev/null 2>&1 || {
+		tail_log "$pg_dir/postgres.log"
+		die "PostgreSQL did not start"
+	}
+	as_pg "$pg_bin/psql" -q -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -c "CREATE DATABASE conductor" >/dev/null ||
+		die "could not create the conductor database in PostgreSQL"
+	jdbc="jdbc:postgresql://127.0.0.1:$pg_port/conductor"
+	# The store takes its connection from spring.datasource; its own url/username/password
+	# properties exist but are not read (3.21.14, 3.32.x). Both are set.
+	server_args+=(--conductor.external-payload-storage.type=postgres
+		"--spring.datasource.url=$jdbc" --spring.datasource.username=postgres --spring.datasource.password=unused
+		"--conductor.external-payload-storage.postgres.url=$jdbc"
+		--conductor.external-payload-storage.postgres.username=postgres
+		--conductor.external-payload-storage.postgres.password=unused
+		"--conductor.external-payload-storage.postgres.conductor-url=http://127.0.0.1:$port")
+	say "PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') for external payloads on 127.0.0.1:$pg_port (folder $pg_dir)"
+fi
+
+# ---- Conductor server ----------------------------------------------------------------------
 log="$run_dir/server.log"
 t0=$SECONDS
 # taskExecutionPostponeDuration: a task held back by its concurrency or rate limit becomes
@@ -335,6 +443,7 @@ export CONDUCTOR_SERVER_STORE="$STORE"
 export CONDUCTOR_SERVER_PID="$server_pid"
 export CONDUCTOR_SERVER_DATA="$DATA"
 export CONDUCTOR_RUN_DIR="$run_dir"
+export CONDUCTOR_SERVER_PAYLOAD_STORE="$PAYLOAD_STORE"
 printf '#!/bin/sh\nexec %q server %q "$@"\n' "$here/restart.sh" "$run_dir" >"$run_dir/restart-server"
 chmod +x "$run_dir/restart-server"
 export CONDUCTOR_SERVER_RESTART="$run_dir/restart-server"

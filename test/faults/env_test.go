@@ -51,11 +51,11 @@ func newEnv(t *testing.T, name string, opts ...conductortest.Option) *env {
 
 // client returns an API client for the env's server that logs to the suite
 // logger, reports to the env's metrics and records the tokens it sends.
-func (e *env) client(auth *settings.AuthenticationSettings) *client.APIClient {
+func (e *env) client(auth *settings.AuthenticationSettings, opts ...client.Option) *client.APIClient {
 	e.t.Helper()
 	hc := &http.Client{Transport: newRecordingTransport()}
 	api, err := client.New(auth, settings.NewHttpSettings(e.srv.URL()),
-		client.WithLogger(e.log), client.WithObserver(e.prom), client.WithHTTPClient(hc))
+		append([]client.Option{client.WithLogger(e.log), client.WithObserver(e.prom), client.WithHTTPClient(hc)}, opts...)...)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baton-go/baton/sdk/client"
 	"github.com/baton-go/baton/sdk/model"
 	"github.com/baton-go/baton/sdk/worker"
 )
@@ -45,7 +46,12 @@ func TestMisbehavingHandlers(t *testing.T) {
 
 	release := make(chan struct{})
 	var hanging atomic.Int32
-	r := e.runner(e.client(nil))
+	// The dev server here has no payload limits, like a Conductor whose
+	// limits were raised; the client is told so (all thresholds off), and
+	// the runner's job is to deliver the 50 MB output intact. Under
+	// Conductor's default 10 MB limit the worker fails such a task at once
+	// instead (test/integration TestPayloadOutputOverLimitFailsTaskAtOnce).
+	r := e.runner(e.client(nil, client.WithPayloadThresholds(client.PayloadThresholds{})))
 	starts := []struct {
 		name  string
 		h     worker.HandlerFunc
@@ -138,8 +144,6 @@ func TestMisbehavingHandlers(t *testing.T) {
 	}
 	hugeTask := only(hugeIDs[0])
 	blob, _ := hugeTask.OutputData["blob"].(string)
-	// The dev server, like Conductor without payload limits, stores the
-	// output; the runner's job is to deliver it intact.
 	if hugeTask.Status != model.TaskCompleted || len(blob) != hugeSize {
 		t.Errorf("50 MB output: task %s %s with a %d-byte blob, want COMPLETED with %d bytes", hugeTask.TaskId, hugeTask.Status, len(blob), hugeSize)
 	}

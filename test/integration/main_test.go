@@ -64,6 +64,18 @@ func runMain(m *testing.M) int {
 			}
 			opts = append(opts, conductortest.WithVersion(pv))
 		}
+		// External payload storage as make test-conductor configures the
+		// real servers: the PostgreSQL kind, Conductor's default thresholds
+		// (CONDUCTORTEST_PAYLOAD_STORE=presigned tries the upload path).
+		store, err := conductortest.ParsePayloadStore(os.Getenv("CONDUCTORTEST_PAYLOAD_STORE"))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "integration: CONDUCTORTEST_PAYLOAD_STORE:", err)
+			return 2
+		}
+		if os.Getenv("CONDUCTORTEST_PAYLOAD_STORE") == "" {
+			store = conductortest.PayloadStorePostgres
+		}
+		opts = append(opts, conductortest.WithExternalPayloadStorage(store, conductortest.DefaultPayloadLimits()))
 		env.dev = conductortest.NewServer(opts...)
 		env.version = env.dev.Version()
 		hs = settings.NewHttpSettings(env.dev.URL())
