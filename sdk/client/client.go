@@ -565,7 +565,9 @@ func (c *APIClient) send(ctx context.Context, cl call, token string) (*response,
 	}
 	c.obs.RequestDone(cl.route, cl.method, ex.status, elapsed)
 	if ex.status < 200 || ex.status > 299 {
-		return nil, c.apiError(cl, ex.status, ex.path, ex.header.Get("Retry-After"), ex.body, token)
+		e := c.apiError(cl, ex.status, ex.path, ex.header.Get("Retry-After"), ex.body, token)
+		e.ContentType = ex.header.Get("Content-Type")
+		return nil, e
 	}
 	return &response{status: ex.status, body: ex.body, ctype: ex.header.Get("Content-Type"), endpoint: c.endpoint(cl)}, nil
 }
@@ -658,8 +660,10 @@ func (c *APIClient) apiError(cl call, status int, path, retryAfter string, body 
 		Message          string            `json:"message"`
 		Error            string            `json:"error"`
 		ValidationErrors []ValidationError `json:"validationErrors"`
+		Retryable        *bool             `json:"retryable"`
 	}
 	if json.Unmarshal(body, &eb) == nil {
+		e.ServerRetryable = eb.Retryable
 		e.Message = eb.Message
 		e.Code = eb.Error
 		e.ValidationErrors = eb.ValidationErrors
@@ -721,7 +725,7 @@ func decodeJSON(cl call, r *response, v interface{}) error {
 		return nil
 	}
 	if err := json.Unmarshal(r.body, v); err != nil {
-		return fmt.Errorf("%w: %s (content type %q): %v", ErrDecode, r.where(cl), r.ctype, err)
+		return &DecodeError{Endpoint: r.where(cl), ContentType: r.ctype, Err: err}
 	}
 	return nil
 }
