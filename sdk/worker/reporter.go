@@ -9,6 +9,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/baton-go/baton/internal/backoff"
+	"github.com/baton-go/baton/sdk/client"
 	"github.com/baton-go/baton/sdk/model"
 )
 
@@ -43,6 +44,8 @@ type reporterDeps struct {
 	// polling is the runner's fetch context: once it ends (Shutdown) no
 	// task is taken back through update-v2.
 	polling context.Context
+	// refuse fails tasks update-v2 handed back that cannot be decoded.
+	refuse func([]client.UndecodableTask)
 }
 
 // reporter delivers a worker's results. It retries a result the server did
@@ -98,6 +101,11 @@ func (rp *reporter) deliver(ctx context.Context, res *model.TaskResult) *model.T
 		var err error
 		if useV2 {
 			next, err = rp.api.updateTaskV2(actx, res)
+			if bad, ok := undecodableTasks(err); ok {
+				// The result was accepted; the next task was not usable.
+				rp.refuse(bad)
+				next, err = nil, nil
+			}
 			if err != nil && errors.Is(err, errUpdateV2Unsupported) {
 				cancel()
 				if !rp.v2.off.Swap(true) {

@@ -259,7 +259,7 @@ func (r *TaskRunner) newTaskWorker(key workerKey, h HandlerFunc, wc workerConfig
 		runnerTimeout = &r.cfg.pollTimeout
 	}
 	w := newWorkerState(key, r.log.WithFields(fields), wc, runnerTimeout)
-	tw := &taskWorker{workerState: w, rec: r.rec, running: &r.running, work: r.workCtx}
+	tw := &taskWorker{workerState: w, rec: r.rec, hooks: r.hooks, workerID: r.workerID, running: &r.running, work: r.workCtx}
 	tw.executor = &executor{w: w, executorDeps: executorDeps{
 		handler:  h,
 		lease:    r.api,
@@ -279,6 +279,7 @@ func (r *TaskRunner) newTaskWorker(key workerKey, h HandlerFunc, wc workerConfig
 		trace:    r.cfg.tracing,
 		workerID: r.workerID,
 		polling:  r.fetchCtx,
+		refuse:   tw.refuse,
 	}, w)
 	tw.poller = newPoller(pollerDeps{
 		api:      r.api,
@@ -292,6 +293,7 @@ func (r *TaskRunner) newTaskWorker(key workerKey, h HandlerFunc, wc workerConfig
 		baseURL:  r.baseURL,
 		delay:    r.cfg.deferStart,
 		dispatch: tw.dispatch,
+		refuse:   tw.refuse,
 		stopped:  r.addFatal,
 	}, w)
 	return tw
