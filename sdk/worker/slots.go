@@ -20,7 +20,7 @@ type taskWorker struct {
 	hooks    Hooks
 	workerID string
 	running  *tracker        // the runner's: every goroutine it waits for
-	work    context.Context // the runner's work context (handlers, deliveries)
+	work     context.Context // the runner's work context (handlers, deliveries)
 }
 
 // dispatch starts one slot per task. A server may hand out more tasks than
