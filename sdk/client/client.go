@@ -382,6 +382,17 @@ type call struct {
 	idempotent bool
 }
 
+// callKind is the column of the failure table (Decide) for the client's
+// own retries: idempotent calls are reads (polls and results included: the
+// worker, which retries those itself, reads their own columns), the others
+// writes.
+func (cl call) callKind() CallKind {
+	if !cl.idempotent {
+		return CallWrite
+	}
+	return CallRead
+}
+
 // response is what do hands back on a 2xx answer.
 type response struct {
 	status int
@@ -462,33 +473,23 @@ func (c *APIClient) do(ctx context.Context, cl call) (*response, error) {
 }
 
 // shouldRetry decides whether err is worth another attempt and how long to
-// wait first.
+// wait first: the failure table (Decide) says whether; the policy and the
+// server's Retry-After how long.
 func (c *APIClient) shouldRetry(cl call, err error, attempt int) (time.Duration, bool) {
+	if v := Decide(cl.callKind(), err); v != RetryAlways && v != RetryFew {
+		return 0, false
+	}
 	wait := backoff(c.retry, attempt)
 	var apiErr *APIError
 	if errors.As(err, &apiErr) {
-		kind := CallRead
-		if !cl.idempotent {
-			kind = CallWrite
-		}
-		if !Retryable(kind, apiErr.StatusCode) {
-			return 0, false
-		}
 		if apiErr.RetryAfter > maxRetryAfter {
 			return 0, false
 		}
 		if apiErr.RetryAfter > wait {
 			wait = apiErr.RetryAfter
 		}
-		return wait, true
 	}
-	if errors.Is(err, ErrUnauthorized) || errors.Is(err, ErrDecode) || errors.Is(err, ErrResponseTooLarge) {
-		return 0, false
-	}
-	if cl.idempotent || isDialError(err) {
-		return wait, true
-	}
-	return 0, false
+	return wait, true
 }
 
 func backoff(p RetryPolicy, attempt int) time.Duration {

@@ -199,7 +199,9 @@ func (t *TaskClient) UpdateTaskV2(ctx context.Context, r *model.TaskResult) (*mo
 	if err != nil {
 		return nil, err
 	}
-	cl := call{method: http.MethodPost, route: "/tasks/update-v2", body: body, retry: t.retry, idempotent: true}
+	// Not idempotent: every post that reaches the server takes a task off
+	// the queue for this worker (see above).
+	cl := call{method: http.MethodPost, route: "/tasks/update-v2", body: body, retry: t.retry}
 	resp, err := t.c.do(ctx, cl)
 	if err != nil {
 		var apiErr *APIError
@@ -269,7 +271,9 @@ func refNameCall(workflowID, refName string, status model.TaskResultStatus, outp
 	if workerID != "" {
 		q.Set("workerid", workerID)
 	}
-	return call{method: http.MethodPost, route: route, query: q, body: body, idempotent: true,
+	// Not idempotent: resent after it took effect, an update by reference
+	// name can reach the retry Conductor scheduled under the same name.
+	return call{method: http.MethodPost, route: route, query: q, body: body,
 		pathParams: map[string]string{"workflowId": workflowID, "taskRefName": refName, "status": string(status)}}, nil
 }
 
@@ -277,6 +281,13 @@ func refNameCall(workflowID, refName string, status model.TaskResultStatus, outp
 // name refName in the workflow, merging output into its output. It returns
 // the task id; ErrNotFound (errors.Is) when the workflow has no such
 // running task.
+//
+// It is not resent once the request may have reached the server (a
+// timeout, a reset, 502, 504, 500): Conductor looks the task up by its
+// reference name, and after a FAILED update it schedules a retry under the
+// same name, which a resent update would then change. Only answers that
+// prove nothing was applied (connection refused, 429, 503) are retried;
+// otherwise the caller must check the workflow before trying again.
 func (t *TaskClient) UpdateTaskByRefName(ctx context.Context, workflowID, refName string, status model.TaskResultStatus, output interface{}, workerID string) (string, error) {
 	cl, err := refNameCall(workflowID, refName, status, output, workerID, false)
 	if err != nil {
