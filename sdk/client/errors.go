@@ -95,6 +95,15 @@ func (e *APIError) Retryable() bool {
 	return Retryable(CallRead, e.StatusCode)
 }
 
+// TokenError is a failed token request (POST {BaseUrl}/token): the call
+// that needed the token was not sent. Err is the request's error (an
+// *APIError when the server answered; it matches ErrUnauthorized when the
+// server refused the key).
+type TokenError struct{ Err error }
+
+func (e *TokenError) Error() string { return e.Err.Error() }
+func (e *TokenError) Unwrap() error { return e.Err }
+
 // DecodeError is a 2xx answer that could not be decoded at all; it matches
 // ErrDecode.
 type DecodeError struct {

@@ -99,6 +99,9 @@ const ResultRetryFewAttempts = 10
 //	timeout, reset (sent; may have been applied) retry   give up retry   retry
 //	2xx that cannot be decoded                   give up give up retry   retry
 //	TLS: untrusted or mismatched certificate     misconf misconf misconf misconf
+//	token request 401, 403, 404, web page        misconf misconf misconf misconf
+//	token request 408, 429, 5xx, network error   retry   retry   retry   retry
+//	token request, other 4xx                     give up give up give up give up
 //
 // "few" is RetryFew. A poll is never given up by a worker: it polls again
 // after a backoff whatever the answer, unless the misconfiguration
@@ -114,6 +117,19 @@ func Decide(kind CallKind, err error) Verdict {
 		return Misconfigured
 	}
 	var ae *APIError
+	var te *TokenError
+	if errors.As(err, &te) {
+		// The call itself was never sent, so it may be retried whatever it
+		// is, unless the server refused the key or has no token endpoint.
+		if errors.As(err, &ae) && (ae.StatusCode == http.StatusUnauthorized || ae.StatusCode == http.StatusForbidden ||
+			ae.StatusCode == http.StatusNotFound || ae.StatusCode < 500 && isHTMLType(ae.ContentType)) {
+			return Misconfigured
+		}
+		if errors.As(err, &ae) && ae.StatusCode < 500 && ae.StatusCode != http.StatusTooManyRequests && ae.StatusCode != http.StatusRequestTimeout {
+			return GiveUp
+		}
+		return RetryAlways
+	}
 	if errors.As(err, &ae) {
 		return decideStatus(kind, ae)
 	}

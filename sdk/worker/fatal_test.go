@@ -240,14 +240,18 @@ func TestMisconfigurationClassifier(t *testing.T) {
 		{"poll 500", &client.APIError{StatusCode: 500, Path: "/api/tasks/poll/batch/x"}, "http://h/api", ""},
 		{"poll 429", &client.APIError{StatusCode: 429, Path: "/api/tasks/poll/batch/x"}, "http://h/api", ""},
 		{"poll 502 with a proxy's HTML page", &client.APIError{StatusCode: 502, Path: "/api/tasks/poll/batch/x", Body: []byte("<html><body>502 Bad Gateway</body></html>")}, "http://h/api", ""},
-		{"poll 405 with an HTML page", &client.APIError{StatusCode: 405, Path: "/api/tasks/poll/batch/x", Body: []byte("<!DOCTYPE html><html></html>")}, "http://h/api", "web page"},
+		{"poll 405 with an HTML page", &client.APIError{StatusCode: 405, Path: "/api/tasks/poll/batch/x", ContentType: "text/html", Body: []byte("<!DOCTYPE html><html></html>")}, "http://h/api", "web page"},
 		{"poll 403", &client.APIError{StatusCode: 403, Path: "/api/tasks/poll/batch/x"}, "http://h/api", "check the key id and secret"},
-		{"token 404", &client.APIError{StatusCode: 404, Path: "/api/token"}, "http://h/api", "Conductor OSS needs no key"},
+		{"token 404", &client.TokenError{Err: &client.APIError{StatusCode: 404, Path: "/api/token"}}, "http://h/api", "Conductor OSS needs no key"},
 		{"timeout", context.DeadlineExceeded, "http://h/api", ""},
 		{"garbled JSON", errors.Join(client.ErrDecode, errors.New(`GET /api/tasks/poll/batch/x (content type "application/json")`)), "http://h/api", ""},
 	}
 	for _, c := range cases {
-		got := misconfiguration(c.err, c.base)
+		kind := client.CallPoll
+		if strings.Contains(c.name, "update") {
+			kind = client.CallResult
+		}
+		got := misconfiguration(c.err, kind, c.base)
 		switch {
 		case c.want == "" && got != nil:
 			t.Errorf("%s: fatal (%v), want retried", c.name, got)

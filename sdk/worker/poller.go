@@ -36,8 +36,6 @@ type pollerDeps struct {
 	// refuse fails tasks the poll brought that cannot be decoded
 	// (undecodable.go).
 	refuse func([]client.UndecodableTask)
-	// stopped is told once that the worker stopped on a misconfiguration.
-	stopped func(*ConfigError)
 }
 
 // poller asks the server for tasks for one worker: it waits for free slots,

@@ -238,11 +238,16 @@ func (r *TaskRunner) Start(taskName string, h HandlerFunc, opts ...WorkerOption)
 			r.watch.run(r.fetchCtx, r.watcherMayStop)
 		}()
 	}
+	// The worker's own polling context: its reporter ends it too when its
+	// results prove the configuration wrong (fatal.go).
+	pctx, stopPolling := context.WithCancel(r.fetchCtx)
+	tw.fatal.stopPolling = stopPolling
 	r.running.add()
 	go func() {
 		defer r.running.done()
 		defer r.pollerStopped()
-		tw.poller.run(r.fetchCtx)
+		defer stopPolling()
+		tw.poller.run(pctx)
 	}()
 	return nil
 }
@@ -294,8 +299,8 @@ func (r *TaskRunner) newTaskWorker(key workerKey, h HandlerFunc, wc workerConfig
 		delay:    r.cfg.deferStart,
 		dispatch: tw.dispatch,
 		refuse:   tw.refuse,
-		stopped:  r.addFatal,
 	}, w)
+	w.fatal.stopped, w.fatal.base = r.addFatal, r.baseURL
 	return tw
 }
 
