@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"time"
-
 )
 
 // apiFailure is how a taskAPI implementation describes a failed call to the
