@@ -180,5 +180,10 @@ func (w *workerState) status() WorkerStatus {
 	if e := w.lastErr.Load(); e != nil {
 		s.LastError = *e
 	}
+	if ce := w.fatal.stoppedErr(); ce != nil {
+		// A worker that stopped for good is not ready, whatever it did before.
+		s.Ready = false
+		s.StoppedReason = ce.Error()
+	}
 	return s
 }
