@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net/http"
@@ -260,5 +261,29 @@ func TestMisconfigurationClassifier(t *testing.T) {
 		case c.want != "" && !strings.Contains(got.Hint, c.want):
 			t.Errorf("%s: hint %q, want it to contain %q", c.name, got.Hint, c.want)
 		}
+	}
+}
+
+// TestFatalIsDecidedFromTypedErrors is point 7 of issue 24: whether an
+// error proves the configuration wrong used to be decided by matching its
+// text ("/tasks/poll", "text/html"), so any error that happened to say so
+// stopped a worker, and a rewording in the client would have silently
+// disabled the rule. Now only the client's typed errors count.
+func TestFatalIsDecidedFromTypedErrors(t *testing.T) {
+	t.Parallel()
+	mimic := fmt.Errorf(`%w: GET /api/tasks/poll/batch/x (content type "text/html"): invalid character '<'`, client.ErrDecode)
+	if ce := misconfiguration(mimic, client.CallPoll, "http://h/api"); ce != nil {
+		t.Errorf("an untyped error that only mentions a poll and HTML was taken as proof: %v", ce)
+	}
+	page := &client.DecodeError{Endpoint: "GET /api/tasks/poll/batch/x", ContentType: "text/html; charset=utf-8", Err: errors.New("invalid character '<'")}
+	if ce := misconfiguration(page, client.CallPoll, "http://h/api"); ce == nil || !strings.Contains(ce.Hint, "web page") {
+		t.Errorf("a web page answering a poll: %v, want a misconfiguration", ce)
+	}
+	if ce := misconfiguration(page, client.CallResult, "http://h/api"); ce != nil {
+		t.Errorf("a web page answering a result post is not proof of a wrong URL (the polls would have said so): %v", ce)
+	}
+	refused := &client.APIError{StatusCode: 401, Method: "POST", Path: "/api/tasks"}
+	if ce := misconfiguration(refused, client.CallResult, "http://h/api"); ce == nil {
+		t.Error("a result refused with 401 after a fresh token is evidence too")
 	}
 }
