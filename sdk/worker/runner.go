@@ -80,6 +80,8 @@ type TaskRunner struct {
 	order    []*taskWorker
 	paused   map[string]bool // by task type, also for workers not yet started
 	shutdown bool
+	// warnedVars: environment variables already warned about (envconfig.go).
+	warnedVars map[string]bool
 }
 
 func newRunner(api taskAPI, opts ...Option) *TaskRunner {
@@ -200,6 +202,10 @@ func (r *TaskRunner) Start(taskName string, h HandlerFunc, opts ...WorkerOption)
 		return ErrShutdown
 	}
 	key := workerKey{taskName, wc.domain}
+	if err := r.cfg.env.clash(taskName, r.taskTypes()); err != nil {
+		return err
+	}
+	defer r.warnStrayVariables(taskName)
 	if tw, ok := r.workers[key]; ok {
 		if err := tw.stoppedFor(); err != nil {
 			return err // it stopped for good; more slots would not poll
@@ -370,6 +376,31 @@ func (r *TaskRunner) workersOf(taskName string) ([]*taskWorker, error) {
 		return nil, fmt.Errorf("worker: no worker for task type %q", taskName)
 	}
 	return ws, nil
+}
+
+// taskTypes lists the task types of the started workers; needs r.mu held.
+func (r *TaskRunner) taskTypes() []string {
+	var out []string
+	for _, tw := range r.order {
+		out = append(out, tw.key.taskType)
+	}
+	return out
+}
+
+// warnStrayVariables warns, once per variable, about task-specific
+// environment variables that reach no worker but look meant for one (a typo
+// in the task or property name; envconfig.go). Needs r.mu held.
+func (r *TaskRunner) warnStrayVariables(taskName string) {
+	for v, hint := range r.cfg.env.strayTaskVariables(append(r.taskTypes(), taskName)) {
+		if r.warnedVars == nil {
+			r.warnedVars = map[string]bool{}
+		}
+		if r.warnedVars[v] {
+			continue
+		}
+		r.warnedVars[v] = true
+		r.log.WithField("variable", v).Warn("worker: environment variable reaches no worker and is ignored: " + hint)
+	}
 }
 
 // workersNamed needs r.mu held.
