@@ -17,14 +17,24 @@
 //     token is requested (Conductor OSS).
 //   - The token goes only to the BaseUrl's origin: redirects to another
 //     host, port or scheme lose it.
-//   - Retries: see RetryPolicy. TaskClient.WithoutRetries makes one attempt
-//     per call for callers that retry themselves.
+//   - Retries: see RetryPolicy. Whether a failed call is resent comes from
+//     one table, Decide (call kind x answer: retry, retry a few times, give
+//     up, misconfigured), which also honours Conductor's "retryable" flag;
+//     RELIABILITY.md's "Failure model" spells it out per call. Calls that
+//     may do their work twice (starting a workflow, registering a workflow
+//     definition, adding a log line, update-v2, update by reference name)
+//     are resent only when the request cannot have been applied.
+//     TaskClient.WithoutRetries makes one attempt per call for callers that
+//     retry themselves.
 //   - Deadlines: each request gets HttpSettings.Timeout; a batch poll gets
 //     its long-poll timeout on top.
 //   - Errors: non-2xx answers are *APIError, matched with errors.Is against
 //     ErrNotFound, ErrUnauthorized, ErrConflict and ErrBadRequest; answers
-//     that cannot be decoded match ErrDecode, oversized ones
-//     ErrResponseTooLarge (WithMaxResponseBytes, default 32 MiB).
+//     that cannot be decoded match ErrDecode (a *DecodeError, or a
+//     *TaskDecodeError naming the tasks of a poll answer that could not be
+//     decoded while the others are returned), oversized ones
+//     ErrResponseTooLarge (WithMaxResponseBytes, default 32 MiB); a failed
+//     token request is a *TokenError.
 //   - The key secret and the token never appear in errors or log lines, and
 //     printing an APIClient or the settings shows neither.
 package client
