@@ -57,8 +57,10 @@ func startMisconfigured(t *testing.T, auth *settings.AuthenticationSettings, hs 
 	go func() { fr.r.WaitWorkers(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("WaitWorkers did not return within 20 s; workers: %+v", fr.r.Workers())
+	case <-time.After(90 * time.Second):
+		// A guard against a hang, not a timing: the evidence rule needs
+		// fatalSpan (15 s) of failed polls.
+		t.Fatalf("WaitWorkers did not return within 90 s; workers: %+v", fr.r.Workers())
 	}
 	mu.Lock()
 	defer mu.Unlock()

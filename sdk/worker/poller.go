@@ -234,7 +234,7 @@ func (p *poller) poll(ctx context.Context, count int, timeout time.Duration) ([]
 		timeout:  timeout,
 	})
 	cancel()
-	if bad, ok := undecodableTasks(err); ok {
+	if bad, ok := undecodableTasks(err); ok && p.refuse != nil {
 		p.refuse(bad) // the answer was good; some of its tasks were not
 		err = nil
 	}

@@ -117,7 +117,9 @@ func (rp *reporter) deliver(ctx context.Context, res *model.TaskResult) *model.T
 			next, err = rp.api.updateTaskV2(actx, res)
 			if bad, ok := undecodableTasks(err); ok {
 				// The result was accepted; the next task was not usable.
-				rp.refuse(bad)
+				if rp.refuse != nil {
+					rp.refuse(bad)
+				}
 				next, err = nil, nil
 			}
 			if err != nil && errors.Is(err, errUpdateV2Unsupported) {
