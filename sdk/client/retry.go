@@ -80,18 +80,19 @@ const ResultRetryFewAttempts = 10
 // Decide is the SDK's one failure table: what an error of a call of the
 // given kind means. The client's own retries (RetryPolicy), the worker's
 // result delivery and its fatal-configuration rule all read it; the table
-// in RELIABILITY.md ("Failure model") spells it out and a test checks
-// that the two agree.
+// in RELIABILITY.md ("Failure model") spells it out with what the user
+// sees, and tests pin both (TestFailureTable, and
+// TestReliabilityDocMatchesTheFailureTable for the document).
 //
 //	answer                                       read    write   result  poll
-//	400, 409, 413, other 4xx                     give up give up give up give up
+//	400, 409, 413, other 4xx                     give up give up give up retry
 //	401, 403 (after one token refresh)           misconf misconf misconf misconf
 //	404                                          give up give up give up misconf
 //	408 (a proxy gave up on the request body)    give up give up retry   retry
 //	429 (honour Retry-After)                     retry   retry   retry   retry
 //	500 "retryable": true (TransientException)   retry   give up retry   retry
 //	500 "retryable": false (any other exception) give up give up few     retry
-//	5xx without Conductor's flag (a proxy)       give up give up retry   retry
+//	5xx without Conductor's body (a proxy)       give up give up retry   retry
 //	502, 504 (a proxy: may have been applied)    retry   give up retry   retry
 //	503 (not applied)                            retry   retry   retry   retry
 //	a web page (text/html) with a 2xx or 4xx     give up give up give up misconf
@@ -103,9 +104,10 @@ const ResultRetryFewAttempts = 10
 //	token request 408, 429, 5xx, network error   retry   retry   retry   retry
 //	token request, other 4xx                     give up give up give up give up
 //
-// "few" is RetryFew. A poll is never given up by a worker: it polls again
-// after a backoff whatever the answer, unless the misconfiguration
-// evidence stops it. The caller's context ending is never retried.
+// "few" is RetryFew, "misconf" Misconfigured. A poll is never given up by
+// a worker: it polls again after a backoff whatever the answer, unless the
+// misconfiguration evidence stops it. The caller's own cancellation is
+// never retried.
 func Decide(kind CallKind, err error) Verdict {
 	if err == nil {
 		return 0
