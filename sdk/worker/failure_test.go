@@ -75,6 +75,10 @@ func (m *memServer) client(t *testing.T, auth *settings.AuthenticationSettings) 
 // until their response timeout; now nine run and the tenth is failed at
 // once, terminally, with a reason that names the field.
 func TestOneUndecodableTaskDoesNotLoseTheBatch(t *testing.T) {
+	synctest.Test(t, oneUndecodableTask)
+}
+
+func oneUndecodableTask(t *testing.T) {
 	var polled sync.Once
 	srv := newMemServer(func(r *http.Request, _ []byte) (int, string) {
 		if strings.HasPrefix(r.URL.Path, "/api/tasks/poll/batch/") {
@@ -107,8 +111,12 @@ func TestOneUndecodableTaskDoesNotLoseTheBatch(t *testing.T) {
 	}
 	got := map[string]model.TaskResult{}
 	for len(got) < 10 {
-		res := <-srv.results
-		got[res.TaskId] = res
+		select {
+		case res := <-srv.results:
+			got[res.TaskId] = res
+		case <-time.After(10 * time.Minute):
+			t.Fatalf("only %d of 10 results posted within 10 simulated minutes: %v", len(got), got)
+		}
 	}
 	if err := r.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
@@ -375,8 +383,13 @@ func TestFailedUpdateV2IsResentAsAPlainUpdate(t *testing.T) {
 		if err := r.StartWorker("greet", func(*model.Task) (interface{}, error) { return nil, nil }, 2, time.Second); err != nil {
 			t.Fatal(err)
 		}
-		<-srv.results
-		<-srv.results
+		for range 2 {
+			select {
+			case <-srv.results:
+			case <-time.After(10 * time.Minute):
+				t.Fatal("the two results were not posted within 10 simulated minutes")
+			}
+		}
 		if err := r.Shutdown(context.Background()); err != nil {
 			t.Fatal(err)
 		}
