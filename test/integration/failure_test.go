@@ -49,9 +49,6 @@ func rawWorkflow(t *testing.T, id string) map[string]interface{} {
 // failed at once, terminally, with a reason that names the field, instead
 // of all ten sitting IN_PROGRESS until their response timeout.
 func TestRunnerBatchWithAnUndecodableTask(t *testing.T) {
-	if !env.external {
-		t.Skip("the dev server keeps numbers as float64 and refuses this input; the real servers keep it as a BigInteger")
-	}
 	task := uniq("bignum")
 	wfName := oneTaskWorkflow(t, model.TaskDef{Name: task, RetryCount: 0, ResponseTimeoutSeconds: 300, TimeoutSeconds: 600})
 	const n, bad = 10, 4
