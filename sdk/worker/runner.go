@@ -29,8 +29,14 @@ import (
 //     extension; knows nothing of polling or delivery;
 //   - reporter.go  delivers results, retrying until accepted, rejected for
 //     good or past the shutdown deadline; never drops one silently;
-//   - fatal.go     stops a worker whose server answers prove the
-//     configuration wrong; classify.go says which errors are retried.
+//   - fatal.go     stops a worker whose server answers (to polls and
+//     results alike) prove the configuration wrong;
+//   - undecodable.go fails at once the tasks of a poll that cannot be
+//     decoded, so that the rest of the batch runs.
+//
+// Which failures are retried, given up or counted as misconfiguration is
+// decided by the client's one failure table, client.Decide; classify.go
+// only names the metrics kind of an error.
 //
 // api.go is the seam to sdk/client; each part sees only its slice of it.
 
