@@ -252,7 +252,11 @@ func (e workerEnv) clash(taskName string, others []string) error {
 // worker in tasks (the task types started so far) but look meant for one:
 // a property name that is not one Baton knows, after a started worker's
 // name; or a known property after a name close to a started worker's (a
-// typo). Each comes with a hint naming the closest worker or property.
+// typo). Each comes with a hint naming the closest worker or property. A
+// variable naming a task type far from every started one is taken for a
+// worker not started yet and not reported; one for a worker started later
+// whose name is close to an earlier one's is reported all the same (a
+// warning, never an error).
 func (e workerEnv) strayTaskVariables(tasks []string) map[string]string {
 	out := map[string]string{}
 	props := envProperties()
