@@ -275,6 +275,33 @@ func TestRetryRulesByCallKind(t *testing.T) {
 		{"update is resent after 504", 504, "", func(c *APIClient) error {
 			return c.Tasks().UpdateTask(ctx, &model.TaskResult{TaskId: "t", WorkflowInstanceId: "w", Status: model.CompletedTask})
 		}, 4},
+		// Issue 24, point 5: not idempotent, so not resent once the request
+		// may have been applied (each update-v2 takes another task; an update
+		// by reference name can reach the retry scheduled under that name).
+		{"update-v2 is not resent after 502", 502, "", func(c *APIClient) error {
+			_, err := c.Tasks().UpdateTaskV2(ctx, &model.TaskResult{TaskId: "t", WorkflowInstanceId: "w", Status: model.CompletedTask})
+			return err
+		}, 1},
+		{"update-v2 is not resent after 504", 504, "", func(c *APIClient) error {
+			_, err := c.Tasks().UpdateTaskV2(ctx, &model.TaskResult{TaskId: "t", WorkflowInstanceId: "w", Status: model.CompletedTask})
+			return err
+		}, 1},
+		{"update-v2 is resent after 503", 503, "0", func(c *APIClient) error {
+			_, err := c.Tasks().UpdateTaskV2(ctx, &model.TaskResult{TaskId: "t", WorkflowInstanceId: "w", Status: model.CompletedTask})
+			return err
+		}, 4},
+		{"update by ref name is not resent after 504", 504, "", func(c *APIClient) error {
+			_, err := c.Tasks().UpdateTaskByRefName(ctx, "w", "ref", model.FailedTask, nil, "")
+			return err
+		}, 1},
+		{"update by ref name is not resent after 502", 502, "", func(c *APIClient) error {
+			_, err := c.Tasks().UpdateTaskByRefName(ctx, "w", "ref", model.FailedTask, nil, "")
+			return err
+		}, 1},
+		{"update by ref name is resent after 429", 429, "0", func(c *APIClient) error {
+			_, err := c.Tasks().UpdateTaskByRefName(ctx, "w", "ref", model.FailedTask, nil, "")
+			return err
+		}, 4},
 		{"408 is final", 408, "", func(c *APIClient) error {
 			_, err := c.Tasks().GetTask(ctx, "t")
 			return err

@@ -17,14 +17,24 @@
 //     token is requested (Conductor OSS).
 //   - The token goes only to the BaseUrl's origin: redirects to another
 //     host, port or scheme lose it.
-//   - Retries: see RetryPolicy. TaskClient.WithoutRetries makes one attempt
-//     per call for callers that retry themselves.
+//   - Retries: see RetryPolicy. Whether a failed call is resent comes from
+//     one table, Decide (call kind x answer: retry, retry a few times, give
+//     up, misconfigured), which also honours Conductor's "retryable" flag;
+//     RELIABILITY.md's "Failure model" spells it out per call. Calls that
+//     may do their work twice (starting a workflow, registering a workflow
+//     definition, adding a log line, update-v2, update by reference name)
+//     are resent only when the request cannot have been applied.
+//     TaskClient.WithoutRetries makes one attempt per call for callers that
+//     retry themselves.
 //   - Deadlines: each request gets HttpSettings.Timeout; a batch poll gets
 //     its long-poll timeout on top.
 //   - Errors: non-2xx answers are *APIError, matched with errors.Is against
 //     ErrNotFound, ErrUnauthorized, ErrConflict and ErrBadRequest; answers
-//     that cannot be decoded match ErrDecode, oversized ones
-//     ErrResponseTooLarge (WithMaxResponseBytes, default 32 MiB).
+//     that cannot be decoded match ErrDecode (a *DecodeError, or a
+//     *TaskDecodeError naming the tasks of a poll answer that could not be
+//     decoded while the others are returned), oversized ones
+//     ErrResponseTooLarge (WithMaxResponseBytes, default 32 MiB); a failed
+//     token request is a *TokenError.
 //   - The key secret and the token never appear in errors or log lines, and
 //     printing an APIClient or the settings shows neither.
 package client
@@ -394,6 +404,17 @@ type call struct {
 	idempotent bool
 }
 
+// callKind is the column of the failure table (Decide) for the client's
+// own retries: idempotent calls are reads (polls and results included: the
+// worker, which retries those itself, reads their own columns), the others
+// writes.
+func (cl call) callKind() CallKind {
+	if !cl.idempotent {
+		return CallWrite
+	}
+	return CallRead
+}
+
 // response is what do hands back on a 2xx answer.
 type response struct {
 	status int
@@ -474,33 +495,23 @@ func (c *APIClient) do(ctx context.Context, cl call) (*response, error) {
 }
 
 // shouldRetry decides whether err is worth another attempt and how long to
-// wait first.
+// wait first: the failure table (Decide) says whether; the policy and the
+// server's Retry-After how long.
 func (c *APIClient) shouldRetry(cl call, err error, attempt int) (time.Duration, bool) {
+	if v := Decide(cl.callKind(), err); v != RetryAlways && v != RetryFew {
+		return 0, false
+	}
 	wait := backoff(c.retry, attempt)
 	var apiErr *APIError
 	if errors.As(err, &apiErr) {
-		kind := CallRead
-		if !cl.idempotent {
-			kind = CallWrite
-		}
-		if !Retryable(kind, apiErr.StatusCode) {
-			return 0, false
-		}
 		if apiErr.RetryAfter > maxRetryAfter {
 			return 0, false
 		}
 		if apiErr.RetryAfter > wait {
 			wait = apiErr.RetryAfter
 		}
-		return wait, true
 	}
-	if errors.Is(err, ErrUnauthorized) || errors.Is(err, ErrDecode) || errors.Is(err, ErrResponseTooLarge) {
-		return 0, false
-	}
-	if cl.idempotent || isDialError(err) {
-		return wait, true
-	}
-	return 0, false
+	return wait, true
 }
 
 func backoff(p RetryPolicy, attempt int) time.Duration {
@@ -577,7 +588,9 @@ func (c *APIClient) send(ctx context.Context, cl call, token string) (*response,
 	}
 	c.obs.RequestDone(cl.route, cl.method, ex.status, elapsed)
 	if ex.status < 200 || ex.status > 299 {
-		return nil, c.apiError(cl, ex.status, ex.path, ex.header.Get("Retry-After"), ex.body, token)
+		e := c.apiError(cl, ex.status, ex.path, ex.header.Get("Retry-After"), ex.body, token)
+		e.ContentType = ex.header.Get("Content-Type")
+		return nil, e
 	}
 	return &response{status: ex.status, body: ex.body, ctype: ex.header.Get("Content-Type"), endpoint: c.endpoint(cl)}, nil
 }
@@ -670,8 +683,10 @@ func (c *APIClient) apiError(cl call, status int, path, retryAfter string, body 
 		Message          string            `json:"message"`
 		Error            string            `json:"error"`
 		ValidationErrors []ValidationError `json:"validationErrors"`
+		Retryable        *bool             `json:"retryable"`
 	}
 	if json.Unmarshal(body, &eb) == nil {
+		e.ServerRetryable = eb.Retryable
 		e.Message = eb.Message
 		e.Code = eb.Error
 		e.ValidationErrors = eb.ValidationErrors
@@ -733,7 +748,7 @@ func decodeJSON(cl call, r *response, v interface{}) error {
 		return nil
 	}
 	if err := json.Unmarshal(r.body, v); err != nil {
-		return fmt.Errorf("%w: %s (content type %q): %v", ErrDecode, r.where(cl), r.ctype, err)
+		return &DecodeError{Endpoint: r.where(cl), ContentType: r.ctype, Err: err}
 	}
 	return nil
 }

@@ -2,7 +2,12 @@ package client
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/baton-go/baton/internal/fastjson"
 	"github.com/baton-go/baton/sdk/model"
@@ -48,9 +53,147 @@ func decodeTasks[T taskAnswer](cl call, r *response, v *T) error {
 		return nil
 	}
 	if err := unmarshalTasks(r.body, v); err != nil {
-		return fmt.Errorf("%w: %s (content type %q): %v", ErrDecode, r.where(cl), r.ctype, err)
+		return &DecodeError{Endpoint: r.where(cl), ContentType: r.ctype, Err: err}
 	}
 	return nil
+}
+
+// decodeTask decodes the one task of a Poll or UpdateTaskV2 answer. A body
+// that is a JSON object but not a task (a value out of range, a field of
+// the wrong type) is a *TaskDecodeError naming the task and the field, so
+// that the caller can fail that task; anything else is a *DecodeError.
+func decodeTask(cl call, r *response, t *model.Task) error {
+	err := decodeTasks(cl, r, t)
+	if err == nil {
+		return nil
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(r.body, &obj) != nil || obj == nil {
+		return err
+	}
+	var de *DecodeError
+	errors.As(err, &de)
+	return &TaskDecodeError{Endpoint: r.where(cl), Tasks: []UndecodableTask{describeBadTask(obj, r.body, de.Err)}}
+}
+
+// decodeBatch decodes the tasks of a batch poll answer one by one when the
+// answer as a whole cannot be decoded: one task with a value Go cannot
+// hold must not cost the others, which the server has already handed out
+// (IN_PROGRESS) as well. It returns the tasks it could decode and, when
+// some could not, a *TaskDecodeError for those. An answer that is not a
+// JSON array at all is a *DecodeError, as before.
+func decodeBatch(cl call, r *response) ([]model.Task, error) {
+	var tasks []model.Task
+	err := decodeTasks(cl, r, &tasks)
+	if err == nil {
+		return tasks, nil
+	}
+	var raws []json.RawMessage
+	if json.Unmarshal(r.body, &raws) != nil {
+		return nil, err
+	}
+	tasks = make([]model.Task, 0, len(raws))
+	var bad []UndecodableTask
+	for _, raw := range raws {
+		var t model.Task
+		terr := unmarshalTasks(raw, &t)
+		if terr == nil {
+			tasks = append(tasks, t)
+			continue
+		}
+		var obj map[string]json.RawMessage
+		_ = json.Unmarshal(raw, &obj)
+		bad = append(bad, describeBadTask(obj, raw, terr))
+	}
+	if len(bad) == 0 {
+		return tasks, nil
+	}
+	return tasks, &TaskDecodeError{Endpoint: r.where(cl), Tasks: bad}
+}
+
+// describeBadTask says which task failed to decode (its ids, when they are
+// plain strings) and which field, from the decoder's error err.
+func describeBadTask(obj map[string]json.RawMessage, raw []byte, err error) UndecodableTask {
+	var u UndecodableTask
+	str := func(key string) string {
+		var s string
+		if v, ok := obj[key]; ok && json.Unmarshal(v, &s) == nil {
+			return s
+		}
+		return ""
+	}
+	u.TaskId, u.WorkflowInstanceId, u.TaskType = str("taskId"), str("workflowInstanceId"), str("taskType")
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		u.Field = te.Field
+		if strings.HasPrefix(te.Value, "number") {
+			if path, digits, ok := hugeNumber(raw); ok {
+				u.Field = path
+				u.Reason = fmt.Sprintf("field %s: the number %s is beyond what a float64 holds", path, digits)
+				return u
+			}
+		}
+		val := te.Value
+		if len(val) > 40 {
+			val = val[:40] + "..."
+		}
+		u.Reason = fmt.Sprintf("field %s: got %s, expected %s", te.Field, val, te.Type)
+		return u
+	}
+	msg := err.Error()
+	if len(msg) > 200 {
+		msg = msg[:200] + "..."
+	}
+	u.Reason = "cannot decode the task: " + msg
+	return u
+}
+
+// hugeNumber finds the first number in the JSON document raw that a
+// float64 cannot hold, and returns its path ("inputData.order.id",
+// "inputData.list[2]") and a short description of it (the number itself,
+// or its first digits and its length when it is long).
+func hugeNumber(raw []byte) (string, string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v interface{}
+	if dec.Decode(&v) != nil {
+		return "", "", false
+	}
+	var walk func(v interface{}, path string) (string, string, bool)
+	walk = func(v interface{}, path string) (string, string, bool) {
+		switch x := v.(type) {
+		case json.Number:
+			if _, err := strconv.ParseFloat(string(x), 64); err != nil {
+				if len(x) > 24 {
+					return path, fmt.Sprintf("%s... (%d characters)", x[:12], len(x)), true
+				}
+				return path, string(x), true
+			}
+		case map[string]interface{}:
+			keys := make([]string, 0, len(x))
+			for k := range x {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				p := k
+				if path != "" {
+					p = path + "." + k
+				}
+				if p, n, ok := walk(x[k], p); ok {
+					return p, n, true
+				}
+			}
+		case []interface{}:
+			for i, e := range x {
+				if p, n, ok := walk(e, fmt.Sprintf("%s[%d]", path, i)); ok {
+					return p, n, true
+				}
+			}
+		}
+		return "", "", false
+	}
+	return walk(v, "")
 }
 
 // unmarshalTasks stores in *v, the zero value, what json.Unmarshal(data, v)

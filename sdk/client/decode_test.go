@@ -141,7 +141,8 @@ func TestTaskDecodersAgreeOnBatches(t *testing.T) {
 // TestDecodeTasksSemantics spells out what handlers rely on, through the
 // client's calls: numbers in maps are float64, keys match without regard to
 // case, unknown fields are skipped, null leaves fields alone, and a refused
-// answer fails with ErrDecode and encoding/json's own message.
+// answer that is not JSON fails with ErrDecode and encoding/json's own
+// message (a task that is JSON but not a task: TestPollAnswerWithOneUndecodableTask).
 func TestDecodeTasksSemantics(t *testing.T) {
 	ctx := context.Background()
 	body := `[{"TASKID":"t1","workflowInstanceId":"w","status":"IN_PROGRESS","newField":{"x":[1]},
@@ -180,12 +181,12 @@ func TestDecodeTasksSemantics(t *testing.T) {
 		call       func(*APIClient) error
 		route      string
 	}{
-		{"batch", `[{"taskId":1}]`, func(c *APIClient) error {
+		{"batch", `[{"taskId":1},]`, func(c *APIClient) error {
 			_, err := c.Tasks().BatchPoll(ctx, "t", PollOptions{Count: 1})
 			return err
 		}, "GET /api/tasks/poll/batch/t"},
 		{"poll", `{"taskId":"x",}`, func(c *APIClient) error { _, err := c.Tasks().Poll(ctx, "t", "w", ""); return err }, "GET /api/tasks/poll/t"},
-		{"update-v2", `{"retryCount":1.5}`, func(c *APIClient) error {
+		{"update-v2", `{"retryCount":}`, func(c *APIClient) error {
 			_, err := c.Tasks().UpdateTaskV2(ctx, &model.TaskResult{TaskId: "x", WorkflowInstanceId: "w", Status: model.CompletedTask})
 			return err
 		}, "POST /api/tasks/update-v2"},
@@ -231,5 +232,52 @@ func BenchmarkTaskDecoders(b *testing.B) {
 		run("batch/sdk", batch, func(d []byte) error { var v []model.Task; return unmarshalTasks(d, &v) })
 		run("task/encoding-json", one, func(d []byte) error { var v model.Task; return json.Unmarshal(d, &v) })
 		run("task/sdk", one, func(d []byte) error { var v model.Task; return unmarshalTasks(d, &v) })
+	}
+}
+
+// TestPollAnswerWithOneUndecodableTask: Jackson keeps a 400-digit integer
+// as a BigInteger, and Go's float64 cannot hold it. Such a task used to
+// fail the decoding of the whole poll answer, and with it every task the
+// server had just handed out. Now the others are returned and the bad one
+// is named, with the field, for the caller to fail.
+func TestPollAnswerWithOneUndecodableTask(t *testing.T) {
+	ctx := context.Background()
+	big := strings.Repeat("7", 400)
+	body := `[{"taskId":"t1","workflowInstanceId":"w1","taskType":"t","inputData":{"i":1}},
+		{"taskId":"t2","workflowInstanceId":"w2","taskType":"t","inputData":{"order":{"ids":[1,` + big + `]}}},
+		{"taskId":"t3","workflowInstanceId":"w3","taskType":"t","retryCount":"three"},
+		{"taskId":"t4","workflowInstanceId":"w4","taskType":"t"}]`
+	tasks, err := fuzzClient(t, 200, "application/json", []byte(body)).Tasks().BatchPoll(ctx, "t", PollOptions{Count: 4})
+	var tde *TaskDecodeError
+	if !errors.As(err, &tde) || !errors.Is(err, ErrDecode) {
+		t.Fatalf("err = %v, want a *TaskDecodeError", err)
+	}
+	if len(tasks) != 2 || tasks[0].TaskId != "t1" || tasks[1].TaskId != "t4" || tasks[0].InputData["i"] != float64(1) {
+		t.Fatalf("decodable tasks = %+v, want t1 and t4", tasks)
+	}
+	if len(tde.Tasks) != 2 {
+		t.Fatalf("undecodable = %+v, want t2 and t3", tde.Tasks)
+	}
+	b2, b3 := tde.Tasks[0], tde.Tasks[1]
+	if b2.TaskId != "t2" || b2.WorkflowInstanceId != "w2" || b2.TaskType != "t" || b2.Field != "inputData.order.ids[1]" ||
+		!strings.Contains(b2.Reason, "inputData.order.ids[1]") || !strings.Contains(b2.Reason, "400 characters") {
+		t.Errorf("big number: %+v", b2)
+	}
+	if len(b2.Reason) > 200 {
+		t.Errorf("the reason repeats the huge value: %d bytes", len(b2.Reason))
+	}
+	if b3.TaskId != "t3" || b3.Field != "retryCount" || !strings.Contains(b3.Reason, "retryCount") {
+		t.Errorf("bad field: %+v", b3)
+	}
+
+	// One task: Poll and update-v2 name it the same way.
+	one := `{"taskId":"t5","workflowInstanceId":"w5","inputData":{"n":` + big + `}}`
+	c := fuzzClient(t, 200, "application/json", []byte(one))
+	if p, err := c.Tasks().Poll(ctx, "t", "w", ""); p != nil || !errors.As(err, &tde) || tde.Tasks[0].TaskId != "t5" || tde.Tasks[0].Field != "inputData.n" {
+		t.Errorf("Poll: %v, %v", p, err)
+	}
+	next, err := c.Tasks().UpdateTaskV2(ctx, &model.TaskResult{TaskId: "x", WorkflowInstanceId: "w", Status: model.CompletedTask})
+	if next != nil || !errors.As(err, &tde) || tde.Tasks[0].WorkflowInstanceId != "w5" {
+		t.Errorf("UpdateTaskV2: %v, %v", next, err)
 	}
 }

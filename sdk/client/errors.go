@@ -55,6 +55,13 @@ type APIError struct {
 	ValidationErrors []ValidationError
 	// Body is the start of the answer's body (at most 4 KiB).
 	Body []byte
+	// ContentType is the answer's Content-Type header.
+	ContentType string
+	// ServerRetryable is Conductor's "retryable" field of its error body:
+	// true only for a TransientException (a store that failed for a
+	// moment), false for every other exception it mapped; nil when the
+	// body has no such field (a proxy's answer, another server).
+	ServerRetryable *bool
 }
 
 func (e *APIError) Error() string {
@@ -87,6 +94,76 @@ func (e *APIError) Is(target error) bool {
 func (e *APIError) Retryable() bool {
 	return Retryable(CallRead, e.StatusCode)
 }
+
+// TokenError is a failed token request (POST {BaseUrl}/token): the call
+// that needed the token was not sent. Err is the request's error (an
+// *APIError when the server answered; it matches ErrUnauthorized when the
+// server refused the key).
+type TokenError struct{ Err error }
+
+func (e *TokenError) Error() string { return e.Err.Error() }
+func (e *TokenError) Unwrap() error { return e.Err }
+
+// DecodeError is a 2xx answer that could not be decoded at all; it matches
+// ErrDecode.
+type DecodeError struct {
+	// Endpoint names the request ("GET /api/tasks/poll/batch/greet").
+	Endpoint string
+	// ContentType is the answer's Content-Type header ("text/html" when a
+	// web page came back where the API was expected).
+	ContentType string
+	// Err is the decoder's error.
+	Err error
+}
+
+func (e *DecodeError) Error() string {
+	return fmt.Sprintf("%v: %s (content type %q): %v", ErrDecode, e.Endpoint, e.ContentType, e.Err)
+}
+
+// Is makes errors.Is(err, ErrDecode) true.
+func (e *DecodeError) Is(target error) bool { return target == ErrDecode }
+
+// UndecodableTask is a task of a poll or update-v2 answer that could not be
+// decoded (e.g. a number in its input beyond what a float64 holds, which
+// Conductor keeps as a BigInteger). The server has already marked it
+// IN_PROGRESS, so whoever polled it should fail it (the worker does, with
+// FAILED_WITH_TERMINAL_ERROR and Reason): otherwise it waits out its
+// response timeout.
+type UndecodableTask struct {
+	// TaskId, WorkflowInstanceId and TaskType are read from the task's JSON
+	// where they are plain strings; empty otherwise.
+	TaskId             string
+	WorkflowInstanceId string
+	TaskType           string
+	// Field is the path of the value that failed, e.g. "inputData.order.id".
+	Field string
+	// Reason says what is wrong with it, without repeating a huge value.
+	Reason string
+}
+
+// TaskDecodeError reports the tasks of an answer that could not be
+// decoded, each on its own: the other tasks of a batch poll are returned
+// beside it (see TaskClient.BatchPoll). It matches ErrDecode.
+type TaskDecodeError struct {
+	Endpoint string
+	Tasks    []UndecodableTask
+}
+
+func (e *TaskDecodeError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%v: %s: %d task(s) could not be decoded", ErrDecode, e.Endpoint, len(e.Tasks))
+	for i, t := range e.Tasks {
+		if i == 3 {
+			fmt.Fprintf(&b, "; and %d more", len(e.Tasks)-3)
+			break
+		}
+		fmt.Fprintf(&b, "; task %q: %s", t.TaskId, t.Reason)
+	}
+	return b.String()
+}
+
+// Is makes errors.Is(err, ErrDecode) true.
+func (e *TaskDecodeError) Is(target error) bool { return target == ErrDecode }
 
 // ValidationError is one refused field of a 400 answer: Path names the
 // service method, parameter and field (e.g.

@@ -1,57 +1,233 @@
 package client
 
-import "net/http"
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+)
 
-// CallKind says what a request does, which decides whether an answer is
-// worth sending it again (Retryable).
+// CallKind says what a request does, which decides what a failed answer
+// means for it (Decide).
 type CallKind int
 
 const (
 	// CallRead is a request that changes nothing on the server, or that is
-	// safe to apply twice: GETs, polls, definition updates (PUT).
+	// safe to apply twice: GETs (a task, a workflow, definitions, queue
+	// sizes, poll data) and definition updates (PUT).
 	CallRead CallKind = iota
 	// CallWrite is a request that may do its work twice if resent after it
 	// reached the server: starting a workflow, registering a workflow
-	// definition, adding a task log line.
+	// definition, adding a task log line, update-v2 (each post takes
+	// another task off the queue), and an update by reference name (a
+	// resend can change the retry Conductor just scheduled under the same
+	// reference name).
 	CallWrite
-	// CallResult is posting a task result by a worker. A result is state
-	// that must reach the server (a lost one makes the task time out and run
-	// again), and posting the same result twice is harmless, so it is
-	// retried on every answer that a later attempt may turn around.
+	// CallResult is posting a task result with POST /tasks. A result is
+	// state that must reach the server (a lost one makes the task time out
+	// and run again), and posting the same result twice is harmless, so it
+	// is retried on every answer that a later attempt may turn around.
 	CallResult
+	// CallPoll is a poll for tasks: a read, whose answers also tell a
+	// worker that its base URL or credentials are wrong.
+	CallPoll
 )
 
-// Retryable is the one table that decides whether sending a request again
-// may succeed, for the client's own retries (RetryPolicy) and the worker's
-// result delivery alike:
-//
-//	status       meaning on Conductor                                  read  write  result
-//	400          invalid request or definition (validationErrors)     no    no     no
-//	401, 403     token missing, expired or refused; key not allowed*   no    no     yes
-//	404          no such task, workflow or definition; wrong base URL  no    no     no
-//	408          a proxy gave up waiting for the request body          no    no     yes
-//	409          conflict (definition exists, workflow state)          no    no     no
-//	429          throttled (Orkes, proxies); honour Retry-After        yes   yes    yes
-//	500          store failure (SQLite busy, Redis gone) or a request  no    no     yes
-//	             Conductor could not read: it cannot tell us which
-//	502, 504     a proxy could not reach the server, or gave up: the   yes   no     yes
-//	             request may have been applied
-//	503          unavailable: not applied                              yes   yes    yes
-//
-// (*) The client refreshes its token once on 401 and on 403 EXPIRED_TOKEN /
-// INVALID_TOKEN before any of this; a worker keeps retrying a result through
-// an auth failure because the key may be restored, and stops polling when a
-// fresh token is refused (see sdk/worker's fail-fast rules). Polls are not in
-// the table: a worker retries every failed poll with backoff, since the next
-// poll is the way to find out whether the server is back.
-func Retryable(kind CallKind, status int) bool {
-	switch status {
-	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
-		return true
-	case http.StatusBadGateway, http.StatusGatewayTimeout:
-		return kind != CallWrite
-	case http.StatusUnauthorized, http.StatusForbidden, http.StatusRequestTimeout:
-		return kind == CallResult
+// Verdict is what a failed call's answer says about trying again.
+type Verdict int
+
+const (
+	// RetryAlways: the answer may change (a server or proxy restarting, a
+	// store failing for a moment, throttling, a lost connection). The
+	// client retries within its RetryPolicy; a worker retries results
+	// until the shutdown deadline and polls for as long as it runs.
+	RetryAlways Verdict = iota + 1
+	// RetryFew: Conductor said the request will fail again (500 with
+	// "retryable": false), but a store that was busy (SQLITE_BUSY) answers
+	// the same: a few more attempts (ResultRetryFewAttempts for a worker's
+	// results), then the caller gives up.
+	RetryFew
+	// GiveUp: no resend can succeed, or a resend may do the work twice:
+	// the error goes to the caller at once (a worker logs the result,
+	// counts it and hands it to OnUpdateGaveUp).
+	GiveUp
+	// Misconfigured: the answer proves the base URL, the credentials or
+	// the TLS settings wrong (401/403 after a fresh token, a web page or a
+	// 404 where the task API should be, an untrusted certificate). The
+	// client gives up; a worker counts it as evidence and stops once
+	// several such answers over several seconds agree (sdk/worker).
+	Misconfigured
+)
+
+var verdictNames = [...]string{"", "retry", "retry a few times", "give up", "misconfigured"}
+
+func (v Verdict) String() string {
+	if v < RetryAlways || v > Misconfigured {
+		return "unknown"
 	}
-	return kind == CallResult && status >= 500
+	return verdictNames[v]
+}
+
+// ResultRetryFewAttempts is how many attempts a worker makes to post a
+// result whose answers are RetryFew (500 with "retryable": false) before
+// it gives up: with the worker's backoff (100 ms doubling to 5 s) about
+// 25 s, longer than a SQLite database stays locked under load.
+const ResultRetryFewAttempts = 10
+
+// Decide is the SDK's one failure table: what an error of a call of the
+// given kind means. The client's own retries (RetryPolicy), the worker's
+// result delivery and its fatal-configuration rule all read it; the table
+// in RELIABILITY.md ("Failure model") spells it out with what the user
+// sees, and tests pin both (TestFailureTable, and
+// TestReliabilityDocMatchesTheFailureTable for the document).
+//
+//	answer                                       read    write   result  poll
+//	400, 409, 413, other 4xx                     give up give up give up retry
+//	401, 403 (after one token refresh)           misconf misconf misconf misconf
+//	404                                          give up give up give up misconf
+//	408 (a proxy gave up on the request body)    give up give up retry   retry
+//	429 (honour Retry-After)                     retry   retry   retry   retry
+//	500 "retryable": true (TransientException)   retry   give up retry   retry
+//	500 "retryable": false (any other exception) give up give up few     retry
+//	5xx without Conductor's body (a proxy)       give up give up retry   retry
+//	502, 504 (a proxy: may have been applied)    retry   give up retry   retry
+//	503 (not applied)                            retry   retry   retry   retry
+//	a web page (text/html) with a 2xx or 4xx     give up give up give up misconf
+//	connection refused, DNS (never sent)         retry   retry   retry   retry
+//	timeout, reset (sent; may have been applied) retry   give up retry   retry
+//	2xx that cannot be decoded                   give up give up retry   retry
+//	TLS: untrusted or mismatched certificate     misconf misconf misconf misconf
+//	token request 401, 403, 404, web page        misconf misconf misconf misconf
+//	token request 408, 429, 5xx, network error   retry   retry   retry   retry
+//	token request, other 4xx                     give up give up give up give up
+//
+// "few" is RetryFew, "misconf" Misconfigured. A poll is never given up by
+// a worker: it polls again after a backoff whatever the answer, unless the
+// misconfiguration evidence stops it. The caller's own cancellation is
+// never retried.
+func Decide(kind CallKind, err error) Verdict {
+	if err == nil {
+		return 0
+	}
+	if errors.Is(err, context.Canceled) && !isTimeout(err) {
+		return GiveUp
+	}
+	if tlsFailure(err) {
+		return Misconfigured
+	}
+	var ae *APIError
+	var te *TokenError
+	if errors.As(err, &te) {
+		// The call itself was never sent, so it may be retried whatever it
+		// is, unless the server refused the key or has no token endpoint.
+		if errors.As(err, &ae) && (ae.StatusCode == http.StatusUnauthorized || ae.StatusCode == http.StatusForbidden ||
+			ae.StatusCode == http.StatusNotFound || ae.StatusCode < 500 && isHTMLType(ae.ContentType)) {
+			return Misconfigured
+		}
+		if errors.As(err, &ae) && ae.StatusCode < 500 && ae.StatusCode != http.StatusTooManyRequests && ae.StatusCode != http.StatusRequestTimeout {
+			return GiveUp
+		}
+		return RetryAlways
+	}
+	if errors.As(err, &ae) {
+		return decideStatus(kind, ae)
+	}
+	var de *DecodeError
+	if errors.As(err, &de) && isHTMLType(de.ContentType) {
+		if kind == CallPoll {
+			return Misconfigured
+		}
+		return GiveUp
+	}
+	if errors.Is(err, ErrDecode) || errors.Is(err, ErrResponseTooLarge) {
+		if kind == CallResult || kind == CallPoll {
+			return RetryAlways
+		}
+		return GiveUp
+	}
+	if isDialError(err) {
+		return RetryAlways
+	}
+	// A timeout or a reset: the request may have reached the server.
+	if kind == CallWrite {
+		return GiveUp
+	}
+	return RetryAlways
+}
+
+func decideStatus(kind CallKind, ae *APIError) Verdict {
+	s := ae.StatusCode
+	switch {
+	case s == http.StatusUnauthorized || s == http.StatusForbidden:
+		return Misconfigured
+	case s == http.StatusTooManyRequests || s == http.StatusServiceUnavailable:
+		return RetryAlways
+	case s == http.StatusRequestTimeout:
+		if kind == CallResult || kind == CallPoll {
+			return RetryAlways
+		}
+		return GiveUp
+	case s < 500 && isHTMLType(ae.ContentType) || s == http.StatusNotFound:
+		if kind == CallPoll {
+			return Misconfigured
+		}
+		return GiveUp
+	case s < 500:
+		if kind == CallPoll {
+			return RetryAlways
+		}
+		return GiveUp
+	}
+	// 5xx
+	if kind == CallWrite {
+		return GiveUp
+	}
+	if kind == CallPoll {
+		return RetryAlways
+	}
+	switch {
+	case s == http.StatusBadGateway || s == http.StatusGatewayTimeout:
+		return RetryAlways
+	case ae.ServerRetryable != nil && *ae.ServerRetryable:
+		return RetryAlways
+	case kind != CallResult:
+		return GiveUp
+	case ae.ServerRetryable != nil:
+		return RetryFew
+	}
+	return RetryAlways
+}
+
+// Retryable reports whether sending a request of that kind again may
+// succeed after an answer with that status and no Conductor error body:
+// Decide's verdict is RetryAlways or RetryFew.
+func Retryable(kind CallKind, status int) bool {
+	v := Decide(kind, &APIError{StatusCode: status})
+	return v == RetryAlways || v == RetryFew
+}
+
+func isHTMLType(ct string) bool {
+	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(ct)), "text/html")
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
+}
+
+// tlsFailure reports a certificate the client does not trust, one for
+// another host, or a server that does not speak TLS.
+func tlsFailure(err error) bool {
+	var (
+		unknownCA x509.UnknownAuthorityError
+		hostErr   x509.HostnameError
+		invalid   x509.CertificateInvalidError
+		verify    *tls.CertificateVerificationError
+		record    tls.RecordHeaderError
+	)
+	return errors.As(err, &hostErr) || errors.As(err, &unknownCA) || errors.As(err, &invalid) ||
+		errors.As(err, &verify) || errors.As(err, &record)
 }

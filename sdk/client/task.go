@@ -66,7 +66,8 @@ func pollQuery(workerID, domain string) url.Values {
 	return q
 }
 
-// Poll asks for one task; nil when there is none.
+// Poll asks for one task; nil when there is none. A task that cannot be
+// decoded is a *TaskDecodeError naming it and the field (see BatchPoll).
 func (t *TaskClient) Poll(ctx context.Context, taskType, workerID, domain string) (*model.Task, error) {
 	if taskType == "" {
 		return nil, errors.New("client: taskType must not be empty")
@@ -81,7 +82,7 @@ func (t *TaskClient) Poll(ctx context.Context, taskType, workerID, domain string
 		return nil, nil
 	}
 	var task model.Task
-	if err := decodeTasks(cl, resp, &task); err != nil {
+	if err := decodeTask(cl, resp, &task); err != nil {
 		return nil, err
 	}
 	return &task, nil
@@ -89,6 +90,14 @@ func (t *TaskClient) Poll(ctx context.Context, taskType, workerID, domain string
 
 // BatchPoll asks for up to o.Count tasks, at most MaxPollCount, waiting up
 // to o.Timeout for the first. No task is an empty, non-nil slice.
+//
+// The tasks of the answer are decoded one by one. When some cannot be
+// decoded (a value out of range, a field of the wrong type), BatchPoll
+// returns the others AND a *TaskDecodeError (matching ErrDecode) that names
+// each undecodable task and field: those tasks are IN_PROGRESS on the
+// server, and the caller should fail them (the worker does) rather than
+// let them wait out their response timeout. An answer that is not a list
+// at all is an error with no tasks.
 func (t *TaskClient) BatchPoll(ctx context.Context, taskType string, o PollOptions) ([]model.Task, error) {
 	if taskType == "" {
 		return nil, errors.New("client: taskType must not be empty")
@@ -114,14 +123,11 @@ func (t *TaskClient) BatchPoll(ctx context.Context, taskType string, o PollOptio
 	if err != nil {
 		return nil, err
 	}
-	var tasks []model.Task
-	if err := decodeTasks(cl, resp, &tasks); err != nil {
-		return nil, err
-	}
-	if tasks == nil { // an empty or JSON null answer
+	tasks, err := decodeBatch(cl, resp)
+	if tasks == nil && err == nil { // an empty or JSON null answer
 		tasks = []model.Task{}
 	}
-	return tasks, nil
+	return tasks, err
 }
 
 func validateResult(r *model.TaskResult) error {
@@ -164,7 +170,14 @@ func (t *TaskClient) UpdateTask(ctx context.Context, r *model.TaskResult) error 
 }
 
 // UpdateTaskV2 posts a task result and returns the next task of the same
-// type (and domain) for r.WorkerId, or nil when there is none.
+// type (and domain) for r.WorkerId, or nil when there is none. A
+// *TaskDecodeError means that the result WAS accepted but the next task
+// could not be decoded: it names that task, which the caller should fail.
+//
+// The call is not resent after the request may have reached the server
+// (a timeout, a reset, 502, 504): each post takes another task off the
+// queue. A caller whose post failed that way should post the same result
+// with UpdateTask, which is harmless to repeat, and poll for the next task.
 //
 // When the server lacks the endpoint the error matches ErrNotSupported (and
 // still wraps the *APIError). Both "no such endpoint" and "no such task"
@@ -186,7 +199,9 @@ func (t *TaskClient) UpdateTaskV2(ctx context.Context, r *model.TaskResult) (*mo
 	if err != nil {
 		return nil, err
 	}
-	cl := call{method: http.MethodPost, route: "/tasks/update-v2", body: body, retry: t.retry, idempotent: true}
+	// Not idempotent: every post that reaches the server takes a task off
+	// the queue for this worker (see above).
+	cl := call{method: http.MethodPost, route: "/tasks/update-v2", body: body, retry: t.retry}
 	resp, err := t.c.do(ctx, cl)
 	if err != nil {
 		var apiErr *APIError
@@ -199,7 +214,7 @@ func (t *TaskClient) UpdateTaskV2(ctx context.Context, r *model.TaskResult) (*mo
 		return nil, nil
 	}
 	var next model.Task
-	if err := decodeTasks(cl, resp, &next); err != nil {
+	if err := decodeTask(cl, resp, &next); err != nil {
 		return nil, err
 	}
 	if next.TaskId == "" {
@@ -256,7 +271,9 @@ func refNameCall(workflowID, refName string, status model.TaskResultStatus, outp
 	if workerID != "" {
 		q.Set("workerid", workerID)
 	}
-	return call{method: http.MethodPost, route: route, query: q, body: body, idempotent: true,
+	// Not idempotent: resent after it took effect, an update by reference
+	// name can reach the retry Conductor scheduled under the same name.
+	return call{method: http.MethodPost, route: route, query: q, body: body,
 		pathParams: map[string]string{"workflowId": workflowID, "taskRefName": refName, "status": string(status)}}, nil
 }
 
@@ -264,6 +281,13 @@ func refNameCall(workflowID, refName string, status model.TaskResultStatus, outp
 // name refName in the workflow, merging output into its output. It returns
 // the task id; ErrNotFound (errors.Is) when the workflow has no such
 // running task.
+//
+// It is not resent once the request may have reached the server (a
+// timeout, a reset, 502, 504, 500): Conductor looks the task up by its
+// reference name, and after a FAILED update it schedules a retry under the
+// same name, which a resent update would then change. Only answers that
+// prove nothing was applied (connection refused, 429, 503) are retried;
+// otherwise the caller must check the workflow before trying again.
 func (t *TaskClient) UpdateTaskByRefName(ctx context.Context, workflowID, refName string, status model.TaskResultStatus, output interface{}, workerID string) (string, error) {
 	cl, err := refNameCall(workflowID, refName, status, output, workerID, false)
 	if err != nil {

@@ -67,6 +67,7 @@ func (ts *tokenSource) refresh(ctx context.Context, stale string) (string, error
 		tok, refreshAt, err := ts.fetch(fctx)
 		ts.c.obs.TokenRefreshed(err)
 		if err != nil {
+			err = &TokenError{Err: err}
 			// Debug only: every caller gets the error, and a runner logs its
 			// failed polls rate-limited with the worker's fields; a warning
 			// here would repeat on every attempt through a logger the runner

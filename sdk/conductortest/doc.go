@@ -183,6 +183,10 @@
 //     missing or unconvertible parameters, null list elements) but Go's
 //     wording after "JSON parse error: " for malformed JSON, and no Java
 //     method signature after "Required request body is missing".
+//   - Numbers are float64, except that a workflow input number beyond
+//     float64 (a 400-digit integer, which Conductor keeps as a BigInteger)
+//     is kept as it came, as on the real server; elsewhere such a number is
+//     a 500.
 //   - An update with "logs": null is applied and then answered 500 on both;
 //     the real server leaves the workflow to its sweeper (the next task is
 //     scheduled up to 30 s later), this one evaluates it at once.

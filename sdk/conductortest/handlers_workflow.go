@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/baton-go/baton/sdk/model"
 )
@@ -26,7 +27,9 @@ func (s *Server) StartWorkflow(req model.StartWorkflowRequest) (string, error) {
 func (s *Server) startFromRequest(raw []byte) (string, *apiError) {
 	var req model.StartWorkflowRequest
 	if err := json.Unmarshal(raw, &req); err != nil {
-		return "", serverError("JSON parse error: %v", err)
+		if !decodeBigNumberInput(raw, &req) {
+			return "", serverError("JSON parse error: %v", err)
+		}
 	}
 	var fields struct {
 		Input       json.RawMessage `json:"input"`
@@ -320,4 +323,60 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleActuatorHealth(w http.ResponseWriter, r *http.Request) {
 	writeRaw(w, http.StatusServiceUnavailable, "application/json", []byte(`{"status":"DOWN"}`))
+}
+
+// decodeBigNumberInput decodes a start request whose input holds a number
+// beyond float64 (a 400-digit integer), which Conductor accepts and keeps
+// as a BigInteger: such numbers stay json.Number, written back as they
+// came, while every other number is a float64 as usual. It reports false
+// when the request fails to decode for another reason.
+func decodeBigNumberInput(raw []byte, req *model.StartWorkflowRequest) bool {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(raw, &top) != nil {
+		return false
+	}
+	var input json.RawMessage
+	for k, v := range top {
+		if strings.EqualFold(k, "input") {
+			input = v
+			delete(top, k)
+		}
+	}
+	rest, err := json.Marshal(top)
+	if err != nil || json.Unmarshal(rest, req) != nil {
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(input))
+	dec.UseNumber()
+	var in map[string]interface{}
+	if len(input) > 0 && dec.Decode(&in) != nil {
+		return false
+	}
+	req.Input = keepBigNumbers(in).(map[string]interface{})
+	return true
+}
+
+// keepBigNumbers turns the json.Numbers of v that a float64 holds into
+// float64s and leaves the others as they are.
+func keepBigNumbers(v interface{}) interface{} {
+	switch x := v.(type) {
+	case json.Number:
+		if f, err := strconv.ParseFloat(string(x), 64); err == nil {
+			return f
+		}
+		return x
+	case map[string]interface{}:
+		for k, e := range x {
+			x[k] = keepBigNumbers(e)
+		}
+		if x == nil {
+			return map[string]interface{}(nil)
+		}
+		return x
+	case []interface{}:
+		for i, e := range x {
+			x[i] = keepBigNumbers(e)
+		}
+	}
+	return v
 }

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"net"
 	"time"
-
-	"github.com/baton-go/baton/sdk/client"
 )
 
 // apiFailure is how a taskAPI implementation describes a failed call to the
@@ -66,10 +64,4 @@ func kindOfStatus(status int) ErrorKind {
 		return ErrorKindClient
 	}
 	return ErrorKindOther
-}
-
-// retryableStatus says whether posting the same result again can succeed:
-// the client's one table (client.Retryable) for results.
-func retryableStatus(status int) bool {
-	return client.Retryable(client.CallResult, status)
 }

@@ -79,8 +79,8 @@ func (c *clientAPI) queueSizes(ctx context.Context, queues []string) (map[string
 // timeouts, undecodable answers) pass through and are retried.
 //
 // Whether an answer is worth retrying comes from the client's one table,
-// client.Retryable, for results (client.CallResult): every 5xx, 408, 429,
-// 401 and 403 are retried; other 4xx answers are final.
+// client.Decide, for results (client.CallResult); the reporter reads that
+// table itself, this flag is for the metrics and hooks' view.
 func describe(err error) error {
 	if err == nil {
 		return nil
@@ -93,10 +93,11 @@ func describe(err error) error {
 		}
 		return err
 	}
+	v := client.Decide(client.CallResult, err)
 	return &apiFailure{
 		err:        err,
 		status:     ae.StatusCode,
-		retryable:  retryableStatus(ae.StatusCode),
+		retryable:  v == client.RetryAlways || v == client.RetryFew,
 		retryAfter: ae.RetryAfter,
 		kind:       kindOfStatus(ae.StatusCode),
 	}

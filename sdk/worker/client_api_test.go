@@ -175,7 +175,9 @@ func TestDescribe(t *testing.T) {
 		kind      ErrorKind
 	}{
 		{400, false, "client"}, {404, false, "client"}, {409, false, "client"},
-		{401, true, "unauthorized"}, {403, true, "unauthorized"},
+		// Refused after a fresh token: evidence for the fatal rule, not a
+		// plain retry (issue 24).
+		{401, false, "unauthorized"}, {403, false, "unauthorized"},
 		{408, true, "client"}, {429, true, "throttled"},
 		{500, true, "server"}, {502, true, "server"}, {503, true, "server"},
 	}

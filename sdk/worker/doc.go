@@ -134,18 +134,38 @@
 // recipe); sdk/worker itself does not link client_golang. Workers lists the state of every worker and
 // StatusHandler serves it as JSON for readiness probes.
 //
+// # Failures
+//
+// What the runner does about a failed call comes from the client's one
+// failure table, client.Decide, spelled out per call in RELIABILITY.md
+// ("Failure model"). In short: polls are retried with backoff for as long
+// as the worker runs; a result is retried until the shutdown deadline while
+// a later attempt may succeed, given up at once when it cannot (a 4xx: the
+// task is gone, the result invalid), and after client.ResultRetryFewAttempts
+// on a 500 with Conductor's "retryable": false; a failed update-v2 post goes
+// again as a plain update, which is harmless to repeat. Every give-up is
+// logged, counted, passed to Hooks.OnUpdateGaveUp and frees its slot. A
+// polled task that cannot be decoded (a 400-digit integer in its input, a
+// field of the wrong type) is failed at once with FAILED_WITH_TERMINAL_ERROR
+// and a reason naming the field, while the rest of its batch runs.
+//
 // # Misconfiguration
 //
 // A worker whose server answers prove the configuration wrong stops instead
-// of polling for ever. The proof is a few polls in a row, over about three
-// seconds (so that a proxy's blip during a deployment is survived), that
-// were answered 404 (Conductor answers a poll for an unknown task type with
-// an empty list, so a 404 means a base URL that misses the API, typically
-// its /api) or with a web page, refused with 401/403 after a fresh token or
-// at the token request, or that failed TLS verification. The worker logs one
-// error line naming the URL and the likely fix, calls Hooks.OnFatalError,
-// and WaitWorkers returns once every worker has stopped; TaskRunner.Err then
-// says why (a *ConfigError matching ErrMisconfigured). Connection errors,
+// of polling for ever. The proof is a few answers in a row, to its polls or
+// its result posts, over at least fifteen seconds (so that a proxy's blip
+// during a deployment, an identity provider's restart or a key rotation is
+// survived), that were 404 to a poll (Conductor answers a poll for an
+// unknown task type with an empty list, so a 404 means a base URL that
+// misses the API, typically its /api), a web page where the API should be,
+// 401/403 after a fresh token or at the token request, or a failed TLS
+// verification. The worker logs one error line naming the URL and the
+// likely fix, calls Hooks.OnFatalError, gives up the results it was still
+// retrying, and WaitWorkers returns once every worker has stopped;
+// TaskRunner.Err then says why (a *ConfigError matching ErrMisconfigured)
+// and StatusHandler answers 503 with the reason. A stopped worker does not
+// retry later: the process should end and be restarted by its orchestrator,
+// which also picks up a corrected configuration. Connection errors,
 // timeouts, 5xx and 429 never stop a worker: they are retried with backoff
 // and shown in Workers.
 //

@@ -205,14 +205,177 @@ func (e workerEnv) lookup(prop *envProperty, scope string) (*envSetting, error) 
 	return found, nil
 }
 
-// sameEnvValue tells whether two spellings say the same: domains are
-// compared exactly, numbers and booleans without regard to case.
+// sameEnvValue tells whether two spellings say the same: both are parsed
+// as the property would be ("250" and "250ms" are the same poll interval,
+// "true" and "YES" the same flag), and the results compared; a value that
+// does not parse is compared as text (apply reports it).
 func sameEnvValue(prop *envProperty, a, b string) bool {
+	var ca, cb workerConfig
+	if prop.apply(&ca, a) == nil && prop.apply(&cb, b) == nil {
+		return ca.batchSize == cb.batchSize && ca.pollInterval == cb.pollInterval && ca.pollTimeout == cb.pollTimeout &&
+			ca.pollTimeoutS == cb.pollTimeoutS && ca.domain == cb.domain && ca.paused == cb.paused && ca.noLease == cb.noLease
+	}
 	a, b = strings.TrimSpace(a), strings.TrimSpace(b)
 	if prop.name == "domain" {
 		return a == b
 	}
 	return strings.EqualFold(a, b)
+}
+
+// clash returns an error when taskName and one of the running workers'
+// task types map to the same upper-case variables (a-b, a.b and a_b are
+// all CONDUCTOR_WORKER_A_B_*) and the environment sets such a variable: an
+// operator could not tell which worker it reaches. Variables with a task
+// name spelled exactly (conductor.worker.a-b.paused) stay unambiguous.
+func (e workerEnv) clash(taskName string, others []string) error {
+	upper := upperTaskName(taskName)
+	var set []string
+	for k := range e.vars {
+		if strings.HasPrefix(k, envUpperPrefix+upper+"_") {
+			set = append(set, k)
+		}
+	}
+	if len(set) == 0 {
+		return nil
+	}
+	sort.Strings(set)
+	for _, o := range others {
+		if o != taskName && upperTaskName(o) == upper {
+			return fmt.Errorf("worker: task types %q and %q both map to the environment variables %s%s_* (set: %s), so they cannot be told apart; use the dotted form with the exact task name (conductor.worker.%s.<property>) or rename one",
+				o, taskName, envUpperPrefix, upper, strings.Join(set, ", "), taskName)
+		}
+	}
+	return nil
+}
+
+// strayTaskVariables lists the task-specific variables that reach no
+// worker in tasks (the task types started so far) but look meant for one:
+// a property name that is not one Baton knows, after a started worker's
+// name; or a known property after a name close to a started worker's (a
+// typo). Each comes with a hint naming the closest worker or property. A
+// variable naming a task type far from every started one is taken for a
+// worker not started yet and not reported; one for a worker started later
+// whose name is close to an earlier one's is reported all the same (a
+// warning, never an error).
+func (e workerEnv) strayTaskVariables(tasks []string) map[string]string {
+	out := map[string]string{}
+	props := envProperties()
+	for k := range e.vars {
+		var scope, prop string
+		upper := false
+		switch {
+		case strings.HasPrefix(k, envDottedPrefix):
+			rest := strings.TrimPrefix(k, envDottedPrefix)
+			i := strings.LastIndexByte(rest, '.')
+			if i <= 0 {
+				continue
+			}
+			scope, prop = rest[:i], rest[i+1:]
+			if scope == "all" {
+				continue
+			}
+		case strings.HasPrefix(k, envUpperPrefix) && !strings.HasPrefix(k, envUpperPrefix+"ALL_"):
+			upper = true
+			scope = strings.TrimPrefix(k, envUpperPrefix)
+		default:
+			continue
+		}
+		if hint, stray := strayVariable(scope, prop, upper, tasks, props); stray {
+			out[k] = hint
+		}
+	}
+	return out
+}
+
+// strayVariable judges one task variable: scope and prop as split from a
+// dotted name, or (upper) scope holding TASK_PROP still joined.
+func strayVariable(scope, prop string, upper bool, tasks []string, props []envProperty) (string, bool) {
+	var spellings []string
+	for _, p := range props {
+		for _, sp := range p.spellings {
+			if upper {
+				spellings = append(spellings, upperEnvName(sp))
+			} else {
+				spellings = append(spellings, sp)
+			}
+		}
+	}
+	taskForm := func(t string) []string {
+		if upper {
+			return []string{upperTaskName(t), t}
+		}
+		return []string{t}
+	}
+	// A known property: is the task part a started worker, or close to one?
+	for _, sp := range spellings {
+		task := scope
+		if upper {
+			if !strings.HasSuffix(scope, "_"+sp) {
+				continue
+			}
+			task = strings.TrimSuffix(scope, "_"+sp)
+		} else if prop != sp {
+			continue
+		}
+		best, bestD := "", -1
+		for _, t := range tasks {
+			for _, f := range taskForm(t) {
+				if f == task {
+					return "", false
+				}
+				if d := editDistance(f, task); bestD < 0 || d < bestD {
+					best, bestD = t, d
+				}
+			}
+		}
+		if bestD >= 0 && bestD <= max(2, len(task)/4) {
+			return fmt.Sprintf("no worker has the task type this names; did you mean %q?", best), true
+		}
+		return "", false // perhaps a worker not started yet
+	}
+	// An unknown property after a started worker's name.
+	for _, t := range tasks {
+		for _, f := range taskForm(t) {
+			p := prop
+			if upper {
+				if !strings.HasPrefix(scope, f+"_") {
+					continue
+				}
+				p = strings.TrimPrefix(scope, f+"_")
+			} else if scope != f {
+				continue
+			}
+			best, bestD := "", -1
+			for _, sp := range spellings {
+				if d := editDistance(sp, p); bestD < 0 || d < bestD {
+					best, bestD = sp, d
+				}
+			}
+			return fmt.Sprintf("worker %q has no property %q; did you mean %q?", t, p, best), true
+		}
+	}
+	return "", false
+}
+
+// editDistance is the Levenshtein distance of a and b (bytes).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			c := prev[j-1]
+			if a[i-1] != b[j-1] {
+				c++
+			}
+			cur[j] = min(c, prev[j]+1, cur[j-1]+1)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // unknownGlobal lists the global variables that name no property Baton

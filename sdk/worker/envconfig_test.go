@@ -245,3 +245,86 @@ func TestUnknownGlobalVariableIsLoggedNotIgnoredSilently(t *testing.T) {
 		t.Fatalf("warned about %v", warned)
 	}
 }
+
+// Issue 24, point 6: a-b, a.b and a_b all map to CONDUCTOR_WORKER_A_B_*,
+// so an operator could not tell which worker such a variable reached. Now
+// the second Start fails and names both task types.
+func TestTwoTaskNamesOnOneVariableFailStartNamingBoth(t *testing.T) {
+	b := setup(t, WithEnviron([]string{"CONDUCTOR_WORKER_SEND_EMAIL_PAUSED=true"}))
+	if err := b.r.Start("send-email", echo); err != nil {
+		t.Fatal(err)
+	}
+	err := b.r.Start("send.email", echo)
+	if err == nil || !strings.Contains(err.Error(), `"send-email"`) || !strings.Contains(err.Error(), `"send.email"`) ||
+		!strings.Contains(err.Error(), "CONDUCTOR_WORKER_SEND_EMAIL_PAUSED") {
+		t.Fatalf("Start = %v, want an error naming both task types and the variable", err)
+	}
+	// Without such a variable the two names do not clash.
+	b2 := setup(t, WithEnviron(nil))
+	if err := b2.r.Start("send-email", echo); err != nil {
+		t.Fatal(err)
+	}
+	if err := b2.r.Start("send.email", echo); err != nil {
+		t.Fatalf("without a variable for them: %v", err)
+	}
+}
+
+// Issue 24, point 6: a typo in a task-specific variable (only the ALL_ ones
+// were checked) was silently ignored. Now it is warned about once, with the
+// closest worker or property name.
+func TestTypoInTaskVariableIsWarnedOnceWithTheClosestName(t *testing.T) {
+	b := setup(t, WithEnviron([]string{
+		"CONDUCTOR_WORKER_GRETE_BATCH_SIZE=3",  // task name typo
+		"CONDUCTOR_WORKER_GREET_BATCHSIZE=4",   // property typo
+		"conductor.worker.greet.polInterval=5", // property typo, dotted form
+		"CONDUCTOR_WORKER_GREET_PAUSED=false",  // fine
+		"CONDUCTOR_WORKER_INVOICE_PAUSED=true", // a worker not started (yet): no warning
+	}))
+	if err := b.r.Start("greet", echo); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.r.Start("other", echo); err != nil {
+		t.Fatal(err)
+	}
+	warned := map[string]string{}
+	for _, e := range b.logs.AllEntries() {
+		if e.Level == logrus.WarnLevel && strings.Contains(e.Message, "reaches no worker") {
+			v := e.Data["variable"].(string)
+			if _, dup := warned[v]; dup {
+				t.Errorf("%s warned twice", v)
+			}
+			warned[v] = e.Message
+		}
+	}
+	want := map[string]string{
+		"CONDUCTOR_WORKER_GRETE_BATCH_SIZE":  `did you mean "greet"`,
+		"CONDUCTOR_WORKER_GREET_BATCHSIZE":   `did you mean "BATCH_SIZE"`,
+		"conductor.worker.greet.polInterval": `did you mean "pollInterval"`,
+	}
+	if len(warned) != len(want) {
+		t.Errorf("warned about %v, want %v", warned, want)
+	}
+	for v, hint := range want {
+		if !strings.Contains(warned[v], hint) {
+			t.Errorf("%s: warning %q, want it to contain %s", v, warned[v], hint)
+		}
+	}
+}
+
+// Issue 24, point 6: "250" (milliseconds, as the other SDKs write it) and
+// "250ms" are the same poll interval, yet two spellings holding them were
+// reported as disagreeing. Values are now compared after parsing.
+func TestSpellingsAgreeingAfterParsingAreNotAConflict(t *testing.T) {
+	env := newWorkerEnv([]string{"CONDUCTOR_WORKER_ALL_POLL_INTERVAL=250", "conductor.worker.all.pollInterval=250ms",
+		"CONDUCTOR_WORKER_ALL_PAUSED=yes", "conductor.worker.all.paused=true"})
+	if err := env.check(); err != nil {
+		t.Fatalf("check: %v", err)
+	}
+	wc := workerConfig{}
+	if err := env.apply("greet", &wc); err != nil || wc.pollInterval != 250*time.Millisecond || !wc.paused {
+		t.Fatalf("apply: %v, %+v", err, wc)
+	}
+	if err := newWorkerEnv([]string{"CONDUCTOR_WORKER_ALL_POLL_INTERVAL=250", "conductor.worker.all.pollInterval=1s"}).check(); err == nil {
+		t.Fatal("250 ms and 1 s must still disagree")
+	}
+}

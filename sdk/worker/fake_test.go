@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/baton-go/baton/sdk/client"
 	"github.com/baton-go/baton/sdk/model"
 )
 
@@ -317,12 +318,7 @@ func (f *fakeAPI) queued(q string) int {
 
 // statusErr builds the error a client would return for an HTTP status.
 func statusErr(status int) error {
-	return &apiFailure{
-		err:       fmt.Errorf("server answered %d", status),
-		status:    status,
-		retryable: retryableStatus(status),
-		kind:      kindOfStatus(status),
-	}
+	return describe(&client.APIError{StatusCode: status, Method: "POST", Path: "/api/tasks"})
 }
 
 // countingRecorder counts every Recorder call.

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -19,37 +21,48 @@ import (
 // A worker whose configuration is wrong would otherwise poll for ever: every
 // answer is the same 404 or 401, the runner backs off and tries again, and
 // the deployment looks healthy while it does nothing. This file stops such a
-// worker instead, but only on answers that cannot fix themselves:
+// worker instead, but only on answers that cannot fix themselves, which the
+// client's failure table (client.Decide) marks Misconfigured:
 //
 //   - 404 to a poll. Conductor answers a poll for a task type it does not
 //     know with 200 and an empty list (204 before 3.21.20), never 404, so a
 //     404 means the request did not reach the task API: most often a base
 //     URL without /api, which Spring answers with "No static resource ...".
-//   - An HTML answer to a poll: a web page (the UI, a proxy's error page)
-//     where the API was expected.
+//   - A web page (text/html) in answer to a poll: the UI, or a proxy's page.
 //   - 401 or 403 after the client has fetched a fresh token (the client
-//     refreshes once on a rejected token before it returns the error), or
-//     a token request the server refuses or does not know (404 on /token:
-//     a key given to a server without authentication).
+//     refreshes once on a rejected token before it returns the error), to
+//     a poll or to a result, or a token request the server refuses or does
+//     not know (404 on /token: a key given to a server without
+//     authentication).
 //   - A TLS failure: an untrusted or mismatched certificate, or plain HTTP
 //     where https:// was configured.
 //
 // Everything else (connection refused, DNS, timeouts, 5xx, 429, garbled
 // JSON) can end by itself and is retried with backoff as before.
 //
-// A single answer is not enough: a proxy or an ingress may answer 404 for a
-// moment while a deployment switches over. The worker stops once at least
-// fatalStrikes consecutive failed polls, spread over at least fatalSpan,
-// all prove the configuration wrong; with the poll backoff that is about
-// six polls and three seconds, well within the 20 s a user should wait to
-// hear that the URL or the key is wrong.
+// A single answer is not enough, and neither is a short streak: a proxy may
+// answer 404 for a moment while a deployment switches over, an identity
+// provider restarts, a key is rotated. The rule is the same for polls and
+// results, which share one record per worker: the worker stops once at
+// least fatalStrikes consecutive failed calls, spread over at least
+// fatalSpan, all prove the configuration wrong; any accepted poll or
+// result in between starts the count again. With the poll backoff that is
+// about eight polls and fifteen seconds.
+//
+// A stopped worker does not try again later. Its process is better off
+// ending: WaitWorkers returns, Err says why, the readiness probe turns 503,
+// and the orchestrator restarts the process with its own backoff, which is
+// also what re-reads a corrected URL, key or certificate; a worker that
+// quietly kept retrying would look alive while doing nothing, the failure
+// this file exists to prevent.
 
 const (
 	// fatalStrikes is the fewest consecutive misconfiguration answers that
 	// stop a worker.
 	fatalStrikes = 3
-	// fatalSpan is how long such answers must have lasted.
-	fatalSpan = 3 * time.Second
+	// fatalSpan is how long such answers must have lasted: longer than an
+	// identity provider's restart or a key rotation's gap.
+	fatalSpan = 15 * time.Second
 )
 
 // ErrMisconfigured matches (errors.Is) the error a worker stops with when the
@@ -93,48 +106,48 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 // Is makes errors.Is(err, ErrMisconfigured) true.
 func (e *ConfigError) Is(target error) bool { return target == ErrMisconfigured }
 
-// misconfiguration is the one classifier of this file: it returns the
-// ConfigError (without the worker's names) that err proves, or nil when err
-// may go away by itself. base is the client's base URL ("" when unknown).
-func misconfiguration(err error, base string) *ConfigError {
-	if err == nil {
+// misconfiguration returns the ConfigError (without the worker's names)
+// that err, the error of a call of that kind, proves, or nil when the
+// failure table (client.Decide) says err may go away by itself. base is the
+// client's base URL ("" when unknown).
+func misconfiguration(err error, kind client.CallKind, base string) *ConfigError {
+	if err == nil || client.Decide(kind, err) != client.Misconfigured {
 		return nil
 	}
 	if hint := tlsHint(err); hint != "" {
 		return &ConfigError{URL: base, Hint: hint, Err: err}
 	}
 	var ae *client.APIError
-	if errors.As(err, &ae) {
+	var de *client.DecodeError
+	switch {
+	case errors.As(err, &ae):
 		u := requestURL(base, ae.Path)
-		isToken := strings.HasSuffix(ae.Path, "/token")
 		switch {
-		case isToken && (ae.StatusCode == http.StatusUnauthorized || ae.StatusCode == http.StatusForbidden):
-			return &ConfigError{URL: u, Status: ae.StatusCode, Err: err,
-				Hint: "the server refused the key: check the key id and secret (CONDUCTOR_AUTH_KEY, CONDUCTOR_AUTH_SECRET)"}
-		case isToken && ae.StatusCode == http.StatusNotFound:
+		case errors.As(err, new(*client.TokenError)) && ae.StatusCode == http.StatusNotFound:
 			return &ConfigError{URL: u, Status: ae.StatusCode, Err: err,
 				Hint: "the server has no token endpoint: Conductor OSS needs no key (leave the key id and secret empty); otherwise " + baseHint(base)}
+		case errors.As(err, new(*client.TokenError)) && (ae.StatusCode == http.StatusUnauthorized || ae.StatusCode == http.StatusForbidden):
+			return &ConfigError{URL: u, Status: ae.StatusCode, Err: err,
+				Hint: "the server refused the key: check the key id and secret (CONDUCTOR_AUTH_KEY, CONDUCTOR_AUTH_SECRET)"}
 		case ae.StatusCode == http.StatusUnauthorized || ae.StatusCode == http.StatusForbidden:
 			return &ConfigError{URL: u, Status: ae.StatusCode, Err: err,
 				Hint: "the server refused the request with a fresh token (or without one): check the key id and secret, and that the application may poll this task type"}
-		case isHTML(ae.Body) && strings.Contains(ae.Path, "/tasks/poll") && !retryableStatus(ae.StatusCode):
-			// A proxy's error page for 5xx, 408 or 429 is an outage, not
-			// a wrong URL.
+		case isHTMLType(ae.ContentType) || isHTML(ae.Body):
 			return &ConfigError{URL: u, Status: ae.StatusCode, Err: err,
 				Hint: "the answer is a web page, not Conductor's API: " + baseHint(base)}
-		case ae.StatusCode == http.StatusNotFound && strings.Contains(ae.Path, "/tasks/poll"):
-			return &ConfigError{URL: u, Status: ae.StatusCode, Err: err,
-				Hint: "Conductor answers a poll with an empty list, never 404, so the request did not reach the task API: " + baseHint(base)}
 		}
-		return nil
-	}
-	// A 200 answer that is HTML: the client reports it as undecodable and
-	// names the content type.
-	if errors.Is(err, client.ErrDecode) && strings.Contains(err.Error(), "/tasks/poll") && strings.Contains(err.Error(), `"text/html`) {
+		return &ConfigError{URL: u, Status: ae.StatusCode, Err: err,
+			Hint: "Conductor answers a poll with an empty list, never 404, so the request did not reach the task API: " + baseHint(base)}
+	case errors.As(err, &de):
+		// A 200 answer that is a web page.
 		return &ConfigError{URL: base, Status: http.StatusOK, Err: err,
 			Hint: "the answer is a web page, not Conductor's API: " + baseHint(base)}
 	}
-	return nil
+	return &ConfigError{URL: base, Err: err, Hint: "the server's answers prove the configuration wrong"}
+}
+
+func isHTMLType(ct string) bool {
+	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(ct)), "text/html")
 }
 
 // baseHint is the likely fix of a base URL that does not reach the API.
@@ -178,50 +191,103 @@ func requestURL(base, path string) string {
 	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: path}).String()
 }
 
-// fatalState is a poller's record of misconfiguration answers; only the
-// poller's loop touches it.
+// fatalState is the poller's part: the cancel of its loop, which it
+// registers when its loop starts.
 type fatalState struct {
-	strikes   int
-	since     time.Time // first answer of the streak
-	successes uint64    // successful polls when the streak began
-	cancel    context.CancelFunc
+	cancel context.CancelFunc
 }
 
-// checkFatal looks at a failed poll's error; once fatalStrikes consecutive
-// failed polls over fatalSpan have proved the configuration wrong it stops
-// the worker: one error line, the runner told (TaskRunner.Err and the
-// OnFatalError hook), and the loop's context cancelled.
-func (p *poller) checkFatal(err error) {
-	w := p.w
-	ce := misconfiguration(err, p.baseURL)
-	successes := w.polls.Load() - w.pollErrors.Load()
-	if ce == nil || (p.fatal.strikes > 0 && successes != p.fatal.successes) {
-		p.fatal.strikes = 0
+// fatalTracker is one worker's record of misconfiguration answers, shared
+// by its poller and its reporter (the same evidence rule for both), and
+// why the worker stopped.
+type fatalTracker struct {
+	mu       sync.Mutex
+	strikes  int
+	since    time.Time // first answer of the streak
+	okMark   uint64    // accepted calls when the streak began
+	err      *ConfigError
+	done     chan struct{} // closed when the worker stops; made lazily
+	accepted atomic.Uint64 // results the server accepted
+
+	// set by the runner when it builds the worker
+	stopPolling context.CancelFunc // ends the poller's loop
+	stopped     func(*ConfigError) // the runner's addFatal
+	base        string
+}
+
+// doneCh is closed once the worker has stopped on a misconfiguration.
+func (f *fatalTracker) doneCh() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.done == nil {
+		f.done = make(chan struct{})
+	}
+	return f.done
+}
+
+// stoppedErr is why the worker stopped, or nil.
+func (f *fatalTracker) stoppedErr() *ConfigError {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.err
+}
+
+// evidence records the error of a failed call of that kind. Once
+// fatalStrikes consecutive failures over fatalSpan have proved the
+// configuration wrong, it stops the worker: one error line, the runner told
+// (TaskRunner.Err and the OnFatalError hook), the poller's loop ended and
+// every delivery still retrying given up. It returns the ConfigError once
+// the worker has stopped (now or before), nil otherwise.
+func (w *workerState) evidence(err error, kind client.CallKind, now time.Time) *ConfigError {
+	f := &w.fatal
+	f.mu.Lock()
+	if f.err != nil {
+		defer f.mu.Unlock()
+		return f.err
+	}
+	ce := misconfiguration(err, kind, f.base)
+	oks := w.polls.Load() - w.pollErrors.Load() + f.accepted.Load()
+	if ce == nil || (f.strikes > 0 && oks != f.okMark) {
+		f.strikes = 0
 	}
 	if ce == nil {
-		return
+		f.mu.Unlock()
+		return nil
 	}
-	now := p.clock.Now()
-	if p.fatal.strikes == 0 {
-		p.fatal.successes, p.fatal.since = successes, now
+	if f.strikes == 0 {
+		f.okMark, f.since = oks, now
 	}
-	p.fatal.strikes++
-	if p.fatal.strikes < fatalStrikes || now.Sub(p.fatal.since) < fatalSpan {
-		return
+	f.strikes++
+	if f.strikes < fatalStrikes || now.Sub(f.since) < fatalSpan {
+		f.mu.Unlock()
+		return nil
 	}
 	ce.TaskType, ce.Domain = w.key.taskType, w.key.domain
-	w.fatalMu.Lock()
-	w.fatalErr = ce
-	w.fatalMu.Unlock()
+	f.err = ce
+	if f.done == nil {
+		f.done = make(chan struct{})
+	}
+	close(f.done)
+	stopped, stopPolling := f.stopped, f.stopPolling
+	f.mu.Unlock()
 	fields := logrus.Fields{"url": ce.URL}
 	if ce.Status != 0 {
 		fields["status"] = ce.Status
 	}
 	w.log.WithFields(fields).Error(ce.Error())
-	if p.stopped != nil {
-		p.stopped(ce)
+	if stopped != nil {
+		stopped(ce)
 	}
-	if p.fatal.cancel != nil {
+	if stopPolling != nil {
+		stopPolling()
+	}
+	return ce
+}
+
+// checkFatal hands a failed poll's error to the worker's evidence (above);
+// when the worker stops, the poller's loop ends.
+func (p *poller) checkFatal(err error) {
+	if p.w.evidence(err, client.CallPoll, p.clock.Now()) != nil && p.fatal.cancel != nil {
 		p.fatal.cancel()
 	}
 }
@@ -239,10 +305,11 @@ func (r *TaskRunner) addFatal(ce *ConfigError) {
 // Err returns why workers stopped on their own, or nil: a *ConfigError
 // (matching ErrMisconfigured) for each worker whose server answers proved
 // the configuration wrong, joined. A worker stops that way after a few
-// consecutive polls over about three seconds answered 404, answered with a
-// web page, refused with 401/403 after a fresh token, or failing TLS
-// verification; WaitWorkers
-// returns once every worker has stopped. An unreachable or failing server
+// consecutive polls or result posts over about fifteen seconds answered
+// 404 (polls), answered with a web page, were refused with 401/403 after a
+// fresh token, or failed TLS verification; results it could not deliver
+// are then given up, WaitWorkers returns once every worker has stopped, and
+// StatusHandler answers 503 with the reason. An unreachable or failing server
 // (connection refused, timeouts, 5xx, 429) never stops a worker: it is
 // retried with backoff and shown in Workers.
 func (r *TaskRunner) Err() error {

@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net/http"
@@ -56,8 +57,10 @@ func startMisconfigured(t *testing.T, auth *settings.AuthenticationSettings, hs 
 	go func() { fr.r.WaitWorkers(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("WaitWorkers did not return within 20 s; workers: %+v", fr.r.Workers())
+	case <-time.After(90 * time.Second):
+		// A guard against a hang, not a timing: the evidence rule needs
+		// fatalSpan (15 s) of failed polls.
+		t.Fatalf("WaitWorkers did not return within 90 s; workers: %+v", fr.r.Workers())
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -240,14 +243,18 @@ func TestMisconfigurationClassifier(t *testing.T) {
 		{"poll 500", &client.APIError{StatusCode: 500, Path: "/api/tasks/poll/batch/x"}, "http://h/api", ""},
 		{"poll 429", &client.APIError{StatusCode: 429, Path: "/api/tasks/poll/batch/x"}, "http://h/api", ""},
 		{"poll 502 with a proxy's HTML page", &client.APIError{StatusCode: 502, Path: "/api/tasks/poll/batch/x", Body: []byte("<html><body>502 Bad Gateway</body></html>")}, "http://h/api", ""},
-		{"poll 405 with an HTML page", &client.APIError{StatusCode: 405, Path: "/api/tasks/poll/batch/x", Body: []byte("<!DOCTYPE html><html></html>")}, "http://h/api", "web page"},
+		{"poll 405 with an HTML page", &client.APIError{StatusCode: 405, Path: "/api/tasks/poll/batch/x", ContentType: "text/html", Body: []byte("<!DOCTYPE html><html></html>")}, "http://h/api", "web page"},
 		{"poll 403", &client.APIError{StatusCode: 403, Path: "/api/tasks/poll/batch/x"}, "http://h/api", "check the key id and secret"},
-		{"token 404", &client.APIError{StatusCode: 404, Path: "/api/token"}, "http://h/api", "Conductor OSS needs no key"},
+		{"token 404", &client.TokenError{Err: &client.APIError{StatusCode: 404, Path: "/api/token"}}, "http://h/api", "Conductor OSS needs no key"},
 		{"timeout", context.DeadlineExceeded, "http://h/api", ""},
 		{"garbled JSON", errors.Join(client.ErrDecode, errors.New(`GET /api/tasks/poll/batch/x (content type "application/json")`)), "http://h/api", ""},
 	}
 	for _, c := range cases {
-		got := misconfiguration(c.err, c.base)
+		kind := client.CallPoll
+		if strings.Contains(c.name, "update") {
+			kind = client.CallResult
+		}
+		got := misconfiguration(c.err, kind, c.base)
 		switch {
 		case c.want == "" && got != nil:
 			t.Errorf("%s: fatal (%v), want retried", c.name, got)
@@ -256,5 +263,29 @@ func TestMisconfigurationClassifier(t *testing.T) {
 		case c.want != "" && !strings.Contains(got.Hint, c.want):
 			t.Errorf("%s: hint %q, want it to contain %q", c.name, got.Hint, c.want)
 		}
+	}
+}
+
+// TestFatalIsDecidedFromTypedErrors is point 7 of issue 24: whether an
+// error proves the configuration wrong used to be decided by matching its
+// text ("/tasks/poll", "text/html"), so any error that happened to say so
+// stopped a worker, and a rewording in the client would have silently
+// disabled the rule. Now only the client's typed errors count.
+func TestFatalIsDecidedFromTypedErrors(t *testing.T) {
+	t.Parallel()
+	mimic := fmt.Errorf(`%w: GET /api/tasks/poll/batch/x (content type "text/html"): invalid character '<'`, client.ErrDecode)
+	if ce := misconfiguration(mimic, client.CallPoll, "http://h/api"); ce != nil {
+		t.Errorf("an untyped error that only mentions a poll and HTML was taken as proof: %v", ce)
+	}
+	page := &client.DecodeError{Endpoint: "GET /api/tasks/poll/batch/x", ContentType: "text/html; charset=utf-8", Err: errors.New("invalid character '<'")}
+	if ce := misconfiguration(page, client.CallPoll, "http://h/api"); ce == nil || !strings.Contains(ce.Hint, "web page") {
+		t.Errorf("a web page answering a poll: %v, want a misconfiguration", ce)
+	}
+	if ce := misconfiguration(page, client.CallResult, "http://h/api"); ce != nil {
+		t.Errorf("a web page answering a result post is not proof of a wrong URL (the polls would have said so): %v", ce)
+	}
+	refused := &client.APIError{StatusCode: 401, Method: "POST", Path: "/api/tasks"}
+	if ce := misconfiguration(refused, client.CallResult, "http://h/api"); ce == nil {
+		t.Error("a result refused with 401 after a fresh token is evidence too")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/baton-go/baton/internal/backoff"
+	"github.com/baton-go/baton/sdk/client"
 	"github.com/baton-go/baton/sdk/model"
 )
 
@@ -32,8 +33,9 @@ type pollerDeps struct {
 
 	// dispatch runs tasks the poll brought, each in a slot of its own.
 	dispatch func(tasks []model.Task)
-	// stopped is told once that the worker stopped on a misconfiguration.
-	stopped func(*ConfigError)
+	// refuse fails tasks the poll brought that cannot be decoded
+	// (undecodable.go).
+	refuse func([]client.UndecodableTask)
 }
 
 // poller asks the server for tasks for one worker: it waits for free slots,
@@ -232,6 +234,10 @@ func (p *poller) poll(ctx context.Context, count int, timeout time.Duration) ([]
 		timeout:  timeout,
 	})
 	cancel()
+	if bad, ok := undecodableTasks(err); ok && p.refuse != nil {
+		p.refuse(bad) // the answer was good; some of its tasks were not
+		err = nil
+	}
 	now := p.clock.Now()
 	elapsed := now.Sub(start)
 	w.polls.Add(1)

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
 	"github.com/baton-go/baton/internal/backoff"
+	"github.com/baton-go/baton/sdk/client"
 	"github.com/baton-go/baton/sdk/model"
 )
 
@@ -43,6 +45,8 @@ type reporterDeps struct {
 	// polling is the runner's fetch context: once it ends (Shutdown) no
 	// task is taken back through update-v2.
 	polling context.Context
+	// refuse fails tasks update-v2 handed back that cannot be decoded.
+	refuse func([]client.UndecodableTask)
 }
 
 // reporter delivers a worker's results. It retries a result the server did
@@ -77,6 +81,18 @@ func (rp *reporter) takesNext() bool {
 // attempt gets a fresh context with its own timeout. It returns the next
 // task when the server handed one back through update-v2; that task is
 // already IN_PROGRESS on the server and must be run.
+//
+// What each failure means comes from the client's failure table
+// (client.Decide, column CallResult): retried until the deadline when a
+// later attempt may succeed; given up after ResultRetryFewAttempts when
+// Conductor said a retry cannot help (500 with "retryable": false, which a
+// busy store also answers); given up at once when it cannot succeed (4xx:
+// the task is gone, the result is invalid); and, for answers that prove the
+// configuration wrong (401/403 after a fresh token), counted as evidence
+// toward the worker's stop (fatal.go), after which it is given up. A post
+// to update-v2 that failed is sent again as a plain update: a resent
+// update-v2 would take another task off the queue each time, a plain
+// update is harmless to repeat, and the next poll fetches the next task.
 func (rp *reporter) deliver(ctx context.Context, res *model.TaskResult) *model.Task {
 	w := rp.w
 	useV2 := rp.takesNext()
@@ -87,6 +103,7 @@ func (rp *reporter) deliver(ctx context.Context, res *model.TaskResult) *model.T
 	}
 	policy := backoff.Policy{Min: UpdateBackoffMin, Max: UpdateBackoffMax}
 	var lastErr error
+	few := 0 // attempts answered RetryFew
 	for attempt := 1; ; attempt++ {
 		if ctx.Err() != nil {
 			rp.giveUp(res, shutdownErr(lastErr))
@@ -98,6 +115,13 @@ func (rp *reporter) deliver(ctx context.Context, res *model.TaskResult) *model.T
 		var err error
 		if useV2 {
 			next, err = rp.api.updateTaskV2(actx, res)
+			if bad, ok := undecodableTasks(err); ok {
+				// The result was accepted; the next task was not usable.
+				if rp.refuse != nil {
+					rp.refuse(bad)
+				}
+				next, err = nil, nil
+			}
 			if err != nil && errors.Is(err, errUpdateV2Unsupported) {
 				cancel()
 				if !rp.v2.off.Swap(true) {
@@ -113,6 +137,7 @@ func (rp *reporter) deliver(ctx context.Context, res *model.TaskResult) *model.T
 		cancel()
 		d := rp.clock.Now().Sub(start)
 		if err == nil {
+			w.fatal.accepted.Add(1)
 			rp.rec.UpdateDone(w.key.taskType, d, "")
 			rp.errLog.success(w.log)
 			if debugEnabled(w.log) {
@@ -126,12 +151,31 @@ func (rp *reporter) deliver(ctx context.Context, res *model.TaskResult) *model.T
 		c := classify(err)
 		rp.rec.UpdateDone(w.key.taskType, d, c.kind)
 		lastErr = err
+		useV2 = false // from now on a plain update, harmless to repeat
 		if ctx.Err() != nil {
 			rp.giveUp(res, shutdownErr(err))
 			return nil
 		}
-		if !c.retryable {
+		switch client.Decide(client.CallResult, err) {
+		case client.GiveUp:
 			rp.giveUp(res, fmt.Errorf("server rejected the result: %w", err))
+			return nil
+		case client.RetryFew:
+			if few++; few >= client.ResultRetryFewAttempts {
+				rp.giveUp(res, fmt.Errorf("server refused the result %d times and said a retry cannot help: %w", few, err))
+				return nil
+			}
+		case client.Misconfigured:
+			if ce := w.evidence(err, client.CallResult, rp.clock.Now()); ce != nil {
+				rp.giveUp(res, fmt.Errorf("%w; last error: %w", ce, err))
+				return nil
+			}
+		}
+		if ce := w.fatal.stoppedErr(); ce != nil {
+			// The worker stopped (its polls proved the configuration
+			// wrong): nothing more will be retried, so that WaitWorkers
+			// returns.
+			rp.giveUp(res, fmt.Errorf("%w; last error: %w", ce, err))
 			return nil
 		}
 		if h := rp.hooks.OnUpdateFailed; h != nil {
@@ -146,10 +190,29 @@ func (rp *reporter) deliver(ctx context.Context, res *model.TaskResult) *model.T
 		if c.retryAfter > delay {
 			delay = c.retryAfter
 		}
-		if !sleepCtx(ctx, rp.clock, delay) {
+		if !rp.sleep(ctx, delay) {
+			if ce := w.fatal.stoppedErr(); ce != nil && ctx.Err() == nil {
+				rp.giveUp(res, fmt.Errorf("%w; last error: %w", ce, err))
+				return nil
+			}
 			rp.giveUp(res, shutdownErr(err))
 			return nil
 		}
+	}
+}
+
+// sleep waits d before the next attempt; false when ctx ended or the
+// worker stopped on a misconfiguration first.
+func (rp *reporter) sleep(ctx context.Context, d time.Duration) bool {
+	t := rp.clock.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C():
+		return true
+	case <-ctx.Done():
+		return false
+	case <-rp.w.fatal.doneCh():
+		return false
 	}
 }
 

@@ -29,8 +29,14 @@ import (
 //     extension; knows nothing of polling or delivery;
 //   - reporter.go  delivers results, retrying until accepted, rejected for
 //     good or past the shutdown deadline; never drops one silently;
-//   - fatal.go     stops a worker whose server answers prove the
-//     configuration wrong; classify.go says which errors are retried.
+//   - fatal.go     stops a worker whose server answers (to polls and
+//     results alike) prove the configuration wrong;
+//   - undecodable.go fails at once the tasks of a poll that cannot be
+//     decoded, so that the rest of the batch runs.
+//
+// Which failures are retried, given up or counted as misconfiguration is
+// decided by the client's one failure table, client.Decide; classify.go
+// only names the metrics kind of an error.
 //
 // api.go is the seam to sdk/client; each part sees only its slice of it.
 
@@ -80,6 +86,8 @@ type TaskRunner struct {
 	order    []*taskWorker
 	paused   map[string]bool // by task type, also for workers not yet started
 	shutdown bool
+	// warnedVars: environment variables already warned about (envconfig.go).
+	warnedVars map[string]bool
 }
 
 func newRunner(api taskAPI, opts ...Option) *TaskRunner {
@@ -200,6 +208,10 @@ func (r *TaskRunner) Start(taskName string, h HandlerFunc, opts ...WorkerOption)
 		return ErrShutdown
 	}
 	key := workerKey{taskName, wc.domain}
+	if err := r.cfg.env.clash(taskName, r.taskTypes()); err != nil {
+		return err
+	}
+	defer r.warnStrayVariables(taskName)
 	if tw, ok := r.workers[key]; ok {
 		if err := tw.stoppedFor(); err != nil {
 			return err // it stopped for good; more slots would not poll
@@ -238,11 +250,16 @@ func (r *TaskRunner) Start(taskName string, h HandlerFunc, opts ...WorkerOption)
 			r.watch.run(r.fetchCtx, r.watcherMayStop)
 		}()
 	}
+	// The worker's own polling context: its reporter ends it too when its
+	// results prove the configuration wrong (fatal.go).
+	pctx, stopPolling := context.WithCancel(r.fetchCtx)
+	tw.fatal.stopPolling = stopPolling
 	r.running.add()
 	go func() {
 		defer r.running.done()
 		defer r.pollerStopped()
-		tw.poller.run(r.fetchCtx)
+		defer stopPolling()
+		tw.poller.run(pctx)
 	}()
 	return nil
 }
@@ -259,7 +276,7 @@ func (r *TaskRunner) newTaskWorker(key workerKey, h HandlerFunc, wc workerConfig
 		runnerTimeout = &r.cfg.pollTimeout
 	}
 	w := newWorkerState(key, r.log.WithFields(fields), wc, runnerTimeout)
-	tw := &taskWorker{workerState: w, rec: r.rec, running: &r.running, work: r.workCtx}
+	tw := &taskWorker{workerState: w, rec: r.rec, hooks: r.hooks, workerID: r.workerID, running: &r.running, work: r.workCtx}
 	tw.executor = &executor{w: w, executorDeps: executorDeps{
 		handler:  h,
 		lease:    r.api,
@@ -280,6 +297,7 @@ func (r *TaskRunner) newTaskWorker(key workerKey, h HandlerFunc, wc workerConfig
 		trace:    r.cfg.tracing,
 		workerID: r.workerID,
 		polling:  r.fetchCtx,
+		refuse:   tw.refuse,
 	}, w)
 	tw.poller = newPoller(pollerDeps{
 		api:      r.api,
@@ -293,8 +311,9 @@ func (r *TaskRunner) newTaskWorker(key workerKey, h HandlerFunc, wc workerConfig
 		baseURL:  r.baseURL,
 		delay:    r.cfg.deferStart,
 		dispatch: tw.dispatch,
-		stopped:  r.addFatal,
+		refuse:   tw.refuse,
 	}, w)
+	w.fatal.stopped, w.fatal.base = r.addFatal, r.baseURL
 	return tw
 }
 
@@ -364,6 +383,31 @@ func (r *TaskRunner) workersOf(taskName string) ([]*taskWorker, error) {
 		return nil, fmt.Errorf("worker: no worker for task type %q", taskName)
 	}
 	return ws, nil
+}
+
+// taskTypes lists the task types of the started workers; needs r.mu held.
+func (r *TaskRunner) taskTypes() []string {
+	var out []string
+	for _, tw := range r.order {
+		out = append(out, tw.key.taskType)
+	}
+	return out
+}
+
+// warnStrayVariables warns, once per variable, about task-specific
+// environment variables that reach no worker but look meant for one (a typo
+// in the task or property name; envconfig.go). Needs r.mu held.
+func (r *TaskRunner) warnStrayVariables(taskName string) {
+	for v, hint := range r.cfg.env.strayTaskVariables(append(r.taskTypes(), taskName)) {
+		if r.warnedVars == nil {
+			r.warnedVars = map[string]bool{}
+		}
+		if r.warnedVars[v] {
+			continue
+		}
+		r.warnedVars[v] = true
+		r.log.WithField("variable", v).Warn("worker: environment variable reaches no worker and is ignored: " + hint)
+	}
 }
 
 // workersNamed needs r.mu held.

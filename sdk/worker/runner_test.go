@@ -604,7 +604,7 @@ func TestPollErrorLogsAreRateLimited(t *testing.T) {
 		}
 		found := false
 		for _, e := range b.logs.AllEntries() {
-			if strings.Contains(e.Message, "errors in the last") && strings.Contains(e.Message, "last: server answered 503") {
+			if strings.Contains(e.Message, "errors in the last") && strings.Contains(e.Message, "last: conductor: POST /api/tasks: 503 Service Unavailable") {
 				found = true
 			}
 		}

@@ -16,9 +16,11 @@ type taskWorker struct {
 	executor *executor
 	reporter *reporter
 
-	rec     Recorder
-	running *tracker        // the runner's: every goroutine it waits for
-	work    context.Context // the runner's work context (handlers, deliveries)
+	rec      Recorder
+	hooks    Hooks
+	workerID string
+	running  *tracker        // the runner's: every goroutine it waits for
+	work     context.Context // the runner's work context (handlers, deliveries)
 }
 
 // dispatch starts one slot per task. A server may hand out more tasks than
@@ -36,8 +38,20 @@ func (tw *taskWorker) dispatch(tasks []model.Task) {
 
 // runSlot runs a task and reports its result; when the report hands back the
 // next task (update-v2), the slot runs that one too.
-func (tw *taskWorker) runSlot(t *model.Task) {
+func (tw *taskWorker) runSlot(t *model.Task) { tw.runSlotFrom(t, nil) }
+
+// runSlotFrom is runSlot for a slot that first delivers a result of its
+// own (a task refused because it cannot be decoded, undecodable.go).
+func (tw *taskWorker) runSlotFrom(t *model.Task, first *model.TaskResult) {
 	defer tw.running.done()
+	if first != nil {
+		tw.setActive(first.TaskId, true)
+		t = tw.reporter.deliver(tw.work, first)
+		tw.setActive(first.TaskId, false)
+		if t != nil {
+			tw.tasks.Add(1)
+		}
+	}
 	for t != nil {
 		tw.setActive(t.TaskId, true)
 		res := tw.executor.execute(tw.work, t)

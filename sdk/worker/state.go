@@ -61,8 +61,9 @@ type workerState struct {
 	activeMu sync.Mutex
 	active   map[string]struct{} // task ids running or being reported
 
-	fatalMu  sync.Mutex
-	fatalErr *ConfigError // why the worker stopped on its own (fatal.go)
+	// fatal is the evidence that the configuration is wrong, and why the
+	// worker stopped on its own (fatal.go).
+	fatal fatalTracker
 }
 
 func newWorkerState(key workerKey, log logrus.FieldLogger, wc workerConfig, runnerTimeout *time.Duration) *workerState {
@@ -131,12 +132,10 @@ func (w *workerState) activeTasks() []string {
 
 // stoppedFor is the error the worker stopped with, or nil.
 func (w *workerState) stoppedFor() error {
-	w.fatalMu.Lock()
-	defer w.fatalMu.Unlock()
-	if w.fatalErr == nil {
-		return nil
+	if ce := w.fatal.stoppedErr(); ce != nil {
+		return ce
 	}
-	return w.fatalErr
+	return nil
 }
 
 // Poller states reported by Workers.
@@ -180,6 +179,11 @@ func (w *workerState) status() WorkerStatus {
 	}
 	if e := w.lastErr.Load(); e != nil {
 		s.LastError = *e
+	}
+	if ce := w.fatal.stoppedErr(); ce != nil {
+		// A worker that stopped for good is not ready, whatever it did before.
+		s.Ready = false
+		s.StoppedReason = ce.Error()
 	}
 	return s
 }

@@ -40,8 +40,12 @@ type WorkerStatus struct {
 	LastPoll time.Time `json:"lastPoll,omitzero"`
 	// LastError is the text of the last poll error, if any.
 	LastError string `json:"lastError,omitempty"`
-	// Ready is true once the worker has polled successfully.
+	// Ready is true once the worker has polled successfully, and false
+	// again for good once it stopped on a misconfiguration.
 	Ready bool `json:"ready"`
+	// StoppedReason says why the worker stopped on its own (the text of
+	// its *ConfigError, as in TaskRunner.Err); empty while it runs.
+	StoppedReason string `json:"stoppedReason,omitempty"`
 	// LeaseExtension is false when the environment turned automatic lease
 	// extension off for this worker.
 	LeaseExtension bool `json:"leaseExtension"`
@@ -73,9 +77,11 @@ func (r *TaskRunner) Workers() []WorkerStatus {
 }
 
 // StatusHandler serves Workers as JSON: {"ready": bool, "workerId": ...,
-// "workers": [...]}. The answer is 200 when the runner is ready (it has at
-// least one worker, every worker has polled successfully at least once, and
-// it is not shut down) and 503 otherwise, so it can back a readiness probe.
+// "reason": ..., "workers": [...]}. The answer is 200 when the runner is
+// ready (it has at least one worker, every worker has polled successfully at
+// least once and none has stopped on a misconfiguration, and it is not shut
+// down) and 503 otherwise, so it can back a readiness probe; "reason" then
+// says why (a stopped worker's reason, or that it has not polled yet).
 func (r *TaskRunner) StatusHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.Method != http.MethodGet && req.Method != http.MethodHead {
@@ -85,16 +91,34 @@ func (r *TaskRunner) StatusHandler() http.Handler {
 		}
 		ws := r.Workers()
 		r.mu.Lock()
-		ready := !r.shutdown && len(ws) > 0
+		shut := r.shutdown
 		r.mu.Unlock()
+		ready := !shut && len(ws) > 0
+		reason := ""
+		switch {
+		case shut:
+			reason = "shut down"
+		case len(ws) == 0:
+			reason = "no worker started"
+		}
 		for _, s := range ws {
 			ready = ready && s.Ready
+			switch {
+			case s.StoppedReason != "" && reason == "":
+				reason = s.StoppedReason
+			case !s.Ready && reason == "":
+				reason = "worker " + s.TaskType + " has not polled successfully yet"
+			}
+		}
+		if ready {
+			reason = ""
 		}
 		body, err := json.Marshal(struct {
 			Ready    bool           `json:"ready"`
 			WorkerID string         `json:"workerId"`
+			Reason   string         `json:"reason,omitempty"`
 			Workers  []WorkerStatus `json:"workers"`
-		}{ready, r.workerID, ws})
+		}{ready, r.workerID, reason, ws})
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return

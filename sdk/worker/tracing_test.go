@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/baton-go/baton/sdk/client"
 	"github.com/baton-go/baton/sdk/model"
 )
 
@@ -132,7 +133,9 @@ func TestTracingMarksUndeliveredResultsAndFailedPolls(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tp, exp := newSpanExporter(t)
 		b := setup(t, WithTracerProvider(tp))
-		b.f.updErr = func(int, *model.TaskResult) error { return &apiFailure{err: errors.New("gone"), status: 404} }
+		b.f.updErr = func(int, *model.TaskResult) error {
+			return describe(&client.APIError{StatusCode: 404, Method: "POST", Path: "/api/tasks", Message: "gone"})
+		}
 		b.f.pollErr = func(n int, _ pollRequest) error {
 			if n == 1 {
 				return errors.New("connection refused")
