@@ -138,7 +138,7 @@ func TestHealthAndUnknownPaths(t *testing.T) {
 func TestBuilderWorkflowRefusedWithPointerToRealServer(t *testing.T) {
 	a := newAPI(t)
 	a.needLocal("refusing task types other than SIMPLE")
-	def := builder.New(a.name("built")).Version(1).Add(
+	def := builder.New(a.name("built")).Version(1).OwnerEmail("test@example.com").Add(
 		builder.Simple(a.name("first"), "first"),
 		builder.Switch("route", "${workflow.input.kind}").Case("a", builder.Simple(a.name("second"), "second")),
 	).MustDef()
