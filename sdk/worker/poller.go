@@ -32,6 +32,11 @@ type pollerDeps struct {
 
 	// dispatch runs tasks the poll brought, each in a slot of its own.
 	dispatch func(tasks []model.Task)
+	// work is the runner's work context: once it ends (the shutdown
+	// deadline passed) tasks a poll brings are handed back, not run.
+	work context.Context
+	// handBack returns tasks to their queue at once (see Shutdown).
+	handBack func(tasks []model.Task)
 	// stopped is told once that the worker stopped on a misconfiguration.
 	stopped func(*ConfigError)
 }
@@ -139,6 +144,9 @@ func (p *poller) run(ctx context.Context) {
 				}
 			}
 		}
+		if ctx.Err() != nil {
+			return // no poll starts once Shutdown has begun
+		}
 		w.state.Store(statePolling)
 		tasks, elapsed, err := p.poll(ctx, count, timeout)
 		if err != nil {
@@ -164,6 +172,14 @@ func (p *poller) run(ctx context.Context) {
 		if len(tasks) > 0 {
 			flowing = true
 			p.releasePermit() // busy workers leave held polls to idle ones
+			if p.work.Err() != nil {
+				// The shutdown deadline passed while this poll was out:
+				// nothing may run any more, so the tasks go back to the
+				// queue for another worker instead of waiting out their
+				// response timeout.
+				p.handBack(tasks)
+				continue
+			}
 			p.dispatch(tasks)
 			continue
 		}
@@ -219,10 +235,14 @@ func (p *poller) releasePermit() {
 	}
 }
 
-// poll makes one batch poll and does its bookkeeping.
+// poll makes one batch poll and does its bookkeeping. The request is not
+// cancelled when ctx ends (Shutdown): a server may keep serving a poll
+// whose client went away and hand it a task (Conductor 3.32 does), which
+// then waits out its response timeout for a worker that is gone. So a poll
+// once sent is always read to its end, which its timeout bounds.
 func (p *poller) poll(ctx context.Context, count int, timeout time.Duration) ([]model.Task, time.Duration, error) {
 	w := p.w
-	pctx, cancel := context.WithTimeout(ctx, timeout+PollRequestSlack)
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout+PollRequestSlack)
 	start := p.clock.Now()
 	tasks, err := p.api.batchPoll(pctx, pollRequest{
 		taskType: w.key.taskType,

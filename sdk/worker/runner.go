@@ -292,6 +292,8 @@ func (r *TaskRunner) newTaskWorker(key workerKey, h HandlerFunc, wc workerConfig
 		baseURL:  r.baseURL,
 		delay:    r.cfg.deferStart,
 		dispatch: tw.dispatch,
+		work:     r.workCtx,
+		handBack: func(tasks []model.Task) { r.handBack(w.log, tasks) },
 		stopped:  r.addFatal,
 	}, w)
 	return tw
@@ -381,14 +383,20 @@ func (r *TaskRunner) workersNamed(taskName string) []*taskWorker {
 // Shutdown. It returns at once when no worker was started.
 func (r *TaskRunner) WaitWorkers() { _ = r.running.wait(context.Background()) }
 
-// Shutdown stops the runner. Polling stops at once (waiting long polls are
-// cancelled); running handlers and pending result deliveries go on until
-// they finish or ctx ends. If ctx ends first, handler contexts are cancelled
-// with cause ErrShutdown, deliveries give up, and the error returned (which
-// matches ErrShutdown) says which tasks were not drained. Shutdown returns as
-// soon as ctx ends; WaitWorkers then waits for handlers that ignore their
-// context. Later calls return nil at once. Start after Shutdown fails with
-// ErrShutdown.
+// Shutdown stops the runner. No poll starts after it is called; a poll
+// already out is not abandoned but read to its end, which its timeout bounds
+// (at most PollTimeoutMax, 5 s), because a server may hand a task to a poll
+// whose client has gone (Conductor 3.32 does, and the task then waits out
+// its response timeout, an hour by default). Tasks such a poll brings run
+// like the others. Running handlers and pending result deliveries go on
+// until they finish or ctx ends. If ctx ends first, handler contexts are
+// cancelled with cause ErrShutdown, deliveries give up, and the error
+// returned (which matches ErrShutdown) says which tasks were not drained; a
+// task that a poll brings after that is handed back at once (an
+// IN_PROGRESS result with callbackAfterSeconds 0 puts it back in its
+// queue). Shutdown returns as soon as ctx ends; WaitWorkers then waits for
+// polls still out and for handlers that ignore their context. Later calls
+// return nil at once. Start after Shutdown fails with ErrShutdown.
 func (r *TaskRunner) Shutdown(ctx context.Context) error {
 	r.mu.Lock()
 	if r.shutdown {
@@ -399,7 +407,7 @@ func (r *TaskRunner) Shutdown(ctx context.Context) error {
 	n := len(r.order)
 	r.mu.Unlock()
 	if n > 0 {
-		r.log.Info("worker: shutting down: polling stopped, draining running tasks")
+		r.log.Info("worker: shutting down: no new polls; waiting for polls out and running tasks")
 	}
 	r.fetchCancel()
 	if err := r.running.wait(ctx); err == nil {
@@ -412,6 +420,48 @@ func (r *TaskRunner) Shutdown(ctx context.Context) error {
 	r.log.WithError(err).Error("worker: shutdown incomplete")
 	return err
 }
+
+// handBack puts tasks that arrived too late to run back in their queue: an
+// IN_PROGRESS result without callbackAfterSeconds makes Conductor (3.21 and
+// 3.32 alike) queue the task again at once, for the next worker's poll.
+// Each task gets a few attempts; one that cannot be handed back is logged
+// and comes back after its response timeout, as it would have anyway.
+func (r *TaskRunner) handBack(log logrus.FieldLogger, tasks []model.Task) {
+	for i := range tasks {
+		t := &tasks[i]
+		res := &model.TaskResult{
+			TaskId:             t.TaskId,
+			WorkflowInstanceId: t.WorkflowInstanceId,
+			WorkerId:           r.workerID,
+			Status:             model.InProgressTask,
+			OutputData:         map[string]interface{}{},
+		}
+		l := log.WithFields(logrus.Fields{"taskId": t.TaskId, "workflowId": t.WorkflowInstanceId})
+		var err error
+		for attempt := range handBackAttempts {
+			if attempt > 0 {
+				sleepCtx(context.Background(), r.clock, time.Duration(attempt)*time.Second)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), handBackTimeout)
+			err = r.api.updateTask(ctx, res)
+			cancel()
+			if err == nil || !classify(err).retryable {
+				break
+			}
+		}
+		if err != nil {
+			l.WithError(err).Error("worker: a task arrived after the shutdown deadline and could not be handed back; it returns to its queue after its response timeout")
+			continue
+		}
+		l.Warn("worker: a task arrived after the shutdown deadline; handed back to its queue")
+	}
+}
+
+// How handBack tries: each attempt bounded, a second apart and more.
+const (
+	handBackAttempts = 3
+	handBackTimeout  = 10 * time.Second
+)
 
 func (r *TaskRunner) undrained() []string {
 	r.mu.Lock()
