@@ -144,10 +144,24 @@ func (p *poller) run(ctx context.Context) {
 				}
 			}
 		}
+		// The wait above may have lasted: settings read before it are
+		// stale. Pause takes pauseMu too, so no poll starts after Pause
+		// returned, and a poll without waiting asks for the slots free now.
+		w.pauseMu.Lock()
 		if ctx.Err() != nil {
+			w.pauseMu.Unlock()
 			return // no poll starts once Shutdown has begun
 		}
+		free = w.free()
+		if w.paused.Load() || free <= 0 {
+			w.pauseMu.Unlock()
+			continue
+		}
+		if timeout == 0 {
+			count = int(min(free, PollCountMax))
+		}
 		w.state.Store(statePolling)
+		w.pauseMu.Unlock()
 		tasks, elapsed, err := p.poll(ctx, count, timeout)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -202,7 +216,15 @@ func (p *poller) run(ctx context.Context) {
 func (p *poller) planIdle() (idleWait, time.Duration) {
 	w := p.w
 	p.strategy.fixed, p.strategy.fixedTimeout = w.hasFixed.Load(), time.Duration(w.fixedTimeout.Load())
-	wait := p.strategy.idle(p.acquirePermit(), p.watch.available())
+	// A worker that never holds a poll (PollTimeout(0)) takes no permit:
+	// another worker would wait for it in vain.
+	permit := false
+	if p.strategy.fixed && p.strategy.fixedTimeout == 0 {
+		p.releasePermit()
+	} else {
+		permit = p.acquirePermit()
+	}
+	wait := p.strategy.idle(permit, p.watch.available())
 	timeout := p.strategy.heldTimeout(wait, w.interval())
 	w.idleMode.Store(int32(wait))
 	w.nextTimeout.Store(int64(timeout))

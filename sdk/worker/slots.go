@@ -55,7 +55,10 @@ func (tw *taskWorker) runSlot(t *model.Task) {
 
 // setPaused pauses or resumes polling.
 func (tw *taskWorker) setPaused(paused bool) {
-	if tw.paused.Swap(paused) == paused {
+	tw.pauseMu.Lock()
+	was := tw.paused.Swap(paused)
+	tw.pauseMu.Unlock()
+	if was == paused {
 		return
 	}
 	tw.rec.PausedChanged(tw.key.taskType, paused)
