@@ -49,10 +49,11 @@ type poller struct {
 	pollerDeps
 	w *workerState
 
-	strategy   pollStrategy
-	permit     bool // holds one of the runner's held-poll permits
-	fatal      fatalState
-	pollErrLog *errLogLimiter
+	strategy    pollStrategy
+	permit      bool      // holds one of the runner's held-poll permits
+	lastPollEnd time.Time // when the last poll answered (or failed)
+	fatal       fatalState
+	pollErrLog  *errLogLimiter
 }
 
 func newPoller(d pollerDeps, w *workerState) *poller {
@@ -133,7 +134,7 @@ func (p *poller) run(ctx context.Context) {
 				count = 1
 			case idleWatch:
 				w.state.Store(stateWatching)
-				woken, size, err := p.watch.wait(ctx, w.queue, w.interval(), w.wake)
+				woken, size, err := p.watch.wait(ctx, w.queue, w.interval(), p.lastPollEnd, w.wake)
 				if errors.Is(err, errWatchUnsupported) || !woken {
 					continue // re-plan: interval polls, a new setting, or shutdown
 				}
@@ -275,6 +276,7 @@ func (p *poller) poll(ctx context.Context, count int, timeout time.Duration) ([]
 	})
 	cancel()
 	now := p.clock.Now()
+	p.lastPollEnd = now
 	elapsed := now.Sub(start)
 	w.polls.Add(1)
 	if err != nil {

@@ -1,9 +1,15 @@
 package worker
 
 import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/baton-go/baton/sdk/model"
 )
 
 // pollsOf returns the polls the fake received for taskType.
@@ -109,6 +115,104 @@ func TestIntervalWorkerHoldsNoPermit(t *testing.T) {
 		}
 		if held == 0 {
 			t.Fatalf("the adaptive worker never held a poll; its polls: %+v", pollsOf(b.f, "adaptive"))
+		}
+	})
+}
+
+// Issue 23 point 1: a watched worker whose running tasks keep finishing was
+// never checked: each finished task woke the poller, which started a new
+// watch whose first check was a full interval away. 40 tasks finishing one
+// every 50 ms against a 100 ms interval held a new task back until they were
+// all done.
+func TestWatchedWorkerIsCheckedEveryIntervalWhileTasksFinish(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := setup(t, WithMaxHeldPolls(0)) // idle workers watch
+		const interval = 100 * time.Millisecond
+		var newStarted atomic.Int64 // unix nanoseconds
+		h := func(ctx context.Context, tk *model.Task) (interface{}, error) {
+			if strings.HasPrefix(tk.TaskId, "new-") {
+				newStarted.Store(time.Now().UnixNano())
+				return nil, nil
+			}
+			i := int(tk.InputData["i"].(float64))
+			time.Sleep(time.Second + time.Duration(i)*50*time.Millisecond)
+			return nil, nil
+		}
+		b.f.push("", makeTasks("busy", "old", 40)...)
+		if err := b.r.Start("busy", h, BatchSize(50), PollInterval(interval)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(1200 * time.Millisecond) // tasks have begun to finish
+		pushed := time.Now()
+		b.f.push("", makeTasks("busy", "new", 1)...)
+		eventually(t, "the new task to run", func() bool {
+			synctest.Wait()
+			return newStarted.Load() != 0
+		})
+		if d := time.Unix(0, newStarted.Load()).Sub(pushed); d > 2*interval {
+			t.Fatalf("a task queued while 40 others finish one every 50 ms waited %v for a watched worker with a %v poll interval, want at most %v", d, interval, 2*interval)
+		}
+	})
+}
+
+// Issue 23 point 3: a queue-size answer without the worker's key read as 0,
+// and the watched worker waited for ever.
+func TestWatchedWorkerMissingFromTheAnswerStillPicksUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := setup(t, WithMaxHeldPolls(0))
+		b.f.sizesOmit = map[string]bool{"om": true}
+		if err := b.r.Start("om", echo); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		at := time.Now()
+		b.f.push("", makeTasks("om", "x", 1)...)
+		eventually(t, "pickup", func() bool { return b.f.updatedCount() == 1 })
+		if d := time.Since(at); d > 2*PollIntervalDefault {
+			t.Fatalf("pickup took %v for a watched worker missing from queue-size answers", d)
+		}
+	})
+}
+
+// Issue 23 point 3: one 404 from GET /tasks/queue/sizes turned watching off
+// for good. It now takes repeated answers over time, and is asked again later.
+func TestQueueSizeEndpointGivenUpOnlyOnRepeatedEvidenceAndRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := setup(t, WithMaxHeldPolls(0))
+		calls := 0
+		b.f.sizesErr = func() error {
+			calls++
+			if calls == 1 {
+				return fmt.Errorf("GET /tasks/queue/sizes: 404: %w", errQueueSizesUnsupported)
+			}
+			return nil
+		}
+		if err := b.r.Start("ev", echo); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if w := b.r.Workers()[0]; w.IdleWait != "watch" {
+			t.Fatalf("after one 404 among good answers: idle wait %q, want watch", w.IdleWait)
+		}
+
+		// A server that keeps answering 404 is given up, then asked again.
+		b.f.mu.Lock()
+		b.f.noSizes = true
+		b.f.mu.Unlock()
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if w := b.r.Workers()[0]; w.IdleWait != "interval" {
+			t.Fatalf("after 10 s of 404s: idle wait %q, want interval", w.IdleWait)
+		}
+		b.f.mu.Lock()
+		b.f.noSizes = false
+		b.f.mu.Unlock()
+		time.Sleep(watchRetryAfter + 5*time.Second)
+		synctest.Wait()
+		if w := b.r.Workers()[0]; w.IdleWait != "watch" {
+			t.Fatalf("after the endpoint came back: idle wait %q, want watch again", w.IdleWait)
 		}
 	})
 }

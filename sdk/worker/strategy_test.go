@@ -254,6 +254,10 @@ func TestWatcherFallbacks(t *testing.T) {
 			if m := maxWait(waits); m > 2*PollIntervalDefault {
 				t.Fatalf("pickup %v with interval polls", waits)
 			}
+			// The endpoint is given up after repeated answers over
+			// watchMissingSpan, not on the first (issue 23).
+			time.Sleep(2 * watchMissingSpan)
+			synctest.Wait()
 			if w := b.r.Workers()[0]; w.IdleWait != "interval" {
 				t.Fatalf("idle wait %q", w.IdleWait)
 			}

@@ -27,9 +27,25 @@ type queueWatcher struct {
 	mu          sync.Mutex
 	entries     map[*watchEntry]struct{}
 	quiet       map[string]quietMark
-	kick        chan struct{} // a new entry may be due earlier than planned
-	unsupported bool          // the server lacks the endpoint: nobody may wait
+	checked     map[string]time.Time // when each queue was last checked
+	kick        chan struct{}        // a new entry may be due earlier than planned
+	unsupported bool                 // the server lacks the endpoint: nobody may wait
+	// Evidence that the endpoint is missing: answers saying so in a row,
+	// since when; and when to ask again after giving up.
+	missingStrikes int
+	missingSince   time.Time
+	retryAt        time.Time
 }
+
+// The queue-size endpoint is given up only on repeated evidence over time,
+// as fatal.go decides on a misconfiguration (a proxy may answer 404 for a
+// moment while a deployment switches over), and asked for again later (the
+// server may have been upgraded behind its load balancer).
+const (
+	watchMissingStrikes = 3
+	watchMissingSpan    = 3 * time.Second
+	watchRetryAfter     = 5 * time.Minute
+)
 
 type watchEntry struct {
 	queue    string
@@ -65,6 +81,7 @@ func newQueueWatcher(api queueSizer, clock clockSource, log logrus.FieldLogger) 
 		errs:    newErrLogLimiter("worker: queue-size checks failing", ErrorLogInterval, clock),
 		entries: map[*watchEntry]struct{}{},
 		quiet:   map[string]quietMark{},
+		checked: map[string]time.Time{},
 		kick:    make(chan struct{}, 1),
 	}
 }
@@ -73,6 +90,10 @@ func newQueueWatcher(api queueSizer, clock clockSource, log logrus.FieldLogger) 
 func (w *queueWatcher) available() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.unsupported && !w.clock.Now().Before(w.retryAt) {
+		w.unsupported = false // ask the server again
+		w.missingStrikes = 0
+	}
 	return !w.unsupported
 }
 
@@ -80,14 +101,21 @@ func (w *queueWatcher) available() bool {
 // tasks, or size is 0 when the check failed and the worker's own poll should
 // find out why), interrupt fires or ctx ends (not woken), or the watcher finds
 // that the server cannot report sizes (errWatchUnsupported). The first check
-// comes one interval from now: the worker has just polled.
-func (w *queueWatcher) wait(ctx context.Context, queue string, interval time.Duration, interrupt <-chan struct{}) (woken bool, size int, err error) {
-	e := &watchEntry{queue: queue, interval: interval, due: w.clock.Now().Add(interval), woken: make(chan int, 1)}
+// comes one interval after the queue was last looked at: by the worker's own
+// poll (lastPoll) or by an earlier check of this watcher. So a worker whose
+// wait is interrupted again and again (its tasks finishing one by one) is
+// still checked once per interval, not pushed an interval away each time.
+func (w *queueWatcher) wait(ctx context.Context, queue string, interval time.Duration, lastPoll time.Time, interrupt <-chan struct{}) (woken bool, size int, err error) {
 	w.mu.Lock()
 	if w.unsupported {
 		w.mu.Unlock()
 		return false, 0, errWatchUnsupported
 	}
+	last := lastPoll
+	if c := w.checked[queue]; c.After(last) {
+		last = c
+	}
+	e := &watchEntry{queue: queue, interval: interval, due: last.Add(interval), woken: make(chan int, 1)}
 	w.entries[e] = struct{}{}
 	w.mu.Unlock()
 	w.poke()
@@ -187,6 +215,7 @@ func (w *queueWatcher) check(ctx context.Context) {
 		e.due = now.Add(e.interval)
 		if _, seen := due[e.queue]; !seen {
 			names = append(names, e.queue)
+			w.checked[e.queue] = now
 		}
 		due[e.queue] = append(due[e.queue], e)
 	}
@@ -213,9 +242,9 @@ func (w *queueWatcher) check(ctx context.Context) {
 			return
 		}
 		if err != nil {
-			if errors.Is(err, errQueueSizesUnsupported) {
-				w.log.WithError(err).Info("worker: server does not report queue sizes; idle workers poll at their interval")
-				w.disable()
+			if errors.Is(err, errQueueSizesUnsupported) && w.missing(now) {
+				w.log.WithError(err).WithField("retryIn", watchRetryAfter).Info("worker: server does not report queue sizes; idle workers poll at their interval")
+				w.disable(now)
 				return
 			}
 			// Let the workers poll: their own error handling backs off and
@@ -228,8 +257,16 @@ func (w *queueWatcher) check(ctx context.Context) {
 		}
 		w.errs.success(w.log)
 		w.mu.Lock()
+		w.missingStrikes = 0
 		for _, q := range chunk {
-			n := sizes[q]
+			n, ok := sizes[q]
+			if !ok {
+				// An answer without the queue says nothing about it: let
+				// the worker poll (once per interval) rather than wait on
+				// a size that never comes.
+				w.wakeLocked(due[q], 0)
+				continue
+			}
 			if n <= 0 {
 				continue
 			}
@@ -260,11 +297,25 @@ func (w *queueWatcher) wakeLocked(es []*watchEntry, n int) {
 	}
 }
 
-// disable turns the watcher off for good and releases every waiting worker.
-func (w *queueWatcher) disable() {
+// missing records an answer saying that the endpoint is missing and
+// reports whether the evidence is now enough to give it up.
+func (w *queueWatcher) missing(now time.Time) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.missingStrikes == 0 {
+		w.missingSince = now
+	}
+	w.missingStrikes++
+	return w.missingStrikes >= watchMissingStrikes && now.Sub(w.missingSince) >= watchMissingSpan
+}
+
+// disable turns the watcher off until watchRetryAfter has passed and
+// releases every waiting worker.
+func (w *queueWatcher) disable(now time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.unsupported = true
+	w.retryAt = now.Add(watchRetryAfter)
 	for e := range w.entries {
 		select {
 		case e.woken <- -1:
