@@ -56,8 +56,15 @@
 //     the queue sizes of all of them (GET /tasks/queue/sizes, about a hundred
 //     task types per request) once per poll interval and wakes the workers
 //     whose queue has tasks. A queue whose tasks are not yet due (callbacks)
-//     is checked at most once a second. On a server without that endpoint,
-//     such workers poll at their poll interval.
+//     is checked at most once a second. Each watched queue is checked once
+//     per poll interval counted from when it was last looked at, whatever
+//     wakes its worker meanwhile; a queue missing from an answer, or a
+//     failed check, lets its worker poll instead. On a server that answers
+//     3 times over 3 s that it lacks the endpoint, such workers poll at
+//     their poll interval, and the endpoint is tried again 5 minutes later.
+//   - Workers that never hold polls (PollTimeout(0), paused, busy) hold no
+//     permit. Pause and batch-size changes are read again right before
+//     every poll: no poll starts after Pause returns.
 //
 // WithPollTimeout and PollTimeout fix the held poll's timeout instead; 0
 // means the classic loop: poll with timeout 0, then wait the poll interval.
@@ -108,8 +115,11 @@
 //
 // # Shutdown
 //
-// Shutdown(ctx) stops polling at once (waiting long polls are cancelled),
-// lets running handlers finish and pending results be delivered until ctx
+// Shutdown(ctx) starts no poll; a poll already out is read to its end (at
+// most its 5 s timeout), because Conductor 3.32 hands a task to a held poll
+// whose client has gone and leaves it IN_PROGRESS for its response timeout.
+// What such a poll brings runs, or after the deadline is handed back to its
+// queue at once. Shutdown lets running handlers finish and pending results be delivered until ctx
 // ends, then cancels handler contexts with cause ErrShutdown and returns an
 // error naming the tasks that were not drained. WaitWorkers blocks until
 // every goroutine of the runner has ended. A typical program:
