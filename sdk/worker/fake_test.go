@@ -158,6 +158,12 @@ func (f *fakeAPI) batchPoll(ctx context.Context, req pollRequest) ([]model.Task,
 	}
 }
 
+func (f *fakeAPI) sizeRequests() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.sizesCalls
+}
+
 func (f *fakeAPI) swallowedIDs() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -21,7 +21,7 @@ type batchPoller interface {
 type pollerDeps struct {
 	api      batchPoller
 	watch    *queueWatcher // the runner's watcher of idle queues
-	holds    chan struct{} // the runner's held-poll permits (WithMaxHeldPolls)
+	sched    *scheduler    // the runner's: who may hold a poll (scheduler.go)
 	clock    clockSource
 	rec      Recorder
 	hooks    Hooks
@@ -73,7 +73,7 @@ func (p *poller) run(ctx context.Context) {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	p.fatal.cancel = stop
-	defer p.releasePermit()
+	defer p.sched.gone(p.w)
 	w.log.WithFields(logrus.Fields{"batchSize": w.slots.Load(), "pollInterval": w.interval()}).Info("worker: started")
 	defer func() {
 		w.state.Store(stateStopped)
@@ -178,6 +178,9 @@ func (p *poller) run(ctx context.Context) {
 		}
 		failures = 0
 		w.backlog.Store(timeout == 0 && len(tasks) >= count)
+		if p.sched.polled(w, p.strategy.lastHeldEmpty, tasks) {
+			w.log.Info("worker: server let tasks pass held polls; idle workers of this runner are watched instead")
+		}
 		switch p.strategy.observe(timeout > 0, timeout, elapsed, tasks) {
 		case 1:
 			w.log.WithField("pollTimeout", PollTimeoutDefault).Info("worker: server answers held polls as soon as a task is queued; idle polls now wait up to the long timeout")
@@ -219,8 +222,10 @@ func (p *poller) planIdle() (idleWait, time.Duration) {
 	p.strategy.fixed, p.strategy.fixedTimeout = w.hasFixed.Load(), time.Duration(w.fixedTimeout.Load())
 	// A worker that never holds a poll (PollTimeout(0)) takes no permit:
 	// another worker would wait for it in vain.
+	// Nor does one on a server known not to wake held polls, unless the
+	// user chose the timeout.
 	permit := false
-	if p.strategy.fixed && p.strategy.fixedTimeout == 0 {
+	if (p.strategy.fixed && p.strategy.fixedTimeout == 0) || (!p.strategy.fixed && !p.sched.holdsUseful()) {
 		p.releasePermit()
 	} else {
 		permit = p.acquirePermit()
@@ -238,24 +243,18 @@ func (p *poller) idleSleep(ctx context.Context) bool {
 	return sleepCtx(ctx, p.clock, backoff.Jitter(p.w.interval(), 0.2))
 }
 
-// acquirePermit takes one of the runner's held-poll permits unless the
-// worker holds one already; it reports whether the worker holds one.
+// acquirePermit asks the scheduler whether the worker may hold a poll; it
+// reports whether the worker holds a permit.
 func (p *poller) acquirePermit() bool {
-	if !p.permit {
-		select {
-		case p.holds <- struct{}{}:
-			p.permit = true
-		default:
-		}
-	}
+	p.permit = p.sched.acquire(p.w)
 	return p.permit
 }
 
+// releasePermit gives back the worker's permit, also one the scheduler
+// reserved for it that it has not taken up yet.
 func (p *poller) releasePermit() {
-	if p.permit {
-		<-p.holds
-		p.permit = false
-	}
+	p.sched.release(p.w)
+	p.permit = false
 }
 
 // poll makes one batch poll and does its bookkeeping. The request is not

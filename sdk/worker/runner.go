@@ -60,9 +60,9 @@ type TaskRunner struct {
 
 	// v2 is the update-v2 switch every reporter shares (reporter.go).
 	v2 updateV2
-	// holds has a slot per held poll the runner may have open on the
-	// server at once (WithMaxHeldPolls); idle workers without one watch.
-	holds chan struct{}
+	// sched decides which idle workers hold polls (scheduler.go); idle
+	// workers without a permit watch.
+	sched *scheduler
 	// watch checks the queues of idle workers for them (watcher.go); its
 	// goroutine starts with the first worker.
 	watch        *queueWatcher
@@ -130,7 +130,7 @@ func newRunner(api taskAPI, opts ...Option) *TaskRunner {
 		workerID: cfg.workerID,
 		workers:  map[workerKey]*taskWorker{},
 		paused:   map[string]bool{},
-		holds:    make(chan struct{}, cfg.maxHeld),
+		sched:    newScheduler(cfg.clock, cfg.maxHeld),
 		v2:       updateV2{wanted: cfg.updateV2},
 	}
 	r.watch = newQueueWatcher(api, cfg.clock, cfg.logger.WithField("workerId", cfg.workerID))
@@ -283,7 +283,7 @@ func (r *TaskRunner) newTaskWorker(key workerKey, h HandlerFunc, wc workerConfig
 	tw.poller = newPoller(pollerDeps{
 		api:      r.api,
 		watch:    r.watch,
-		holds:    r.holds,
+		sched:    r.sched,
 		clock:    r.clock,
 		rec:      r.rec,
 		hooks:    r.hooks,

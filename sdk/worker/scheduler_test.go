@@ -216,3 +216,73 @@ func TestQueueSizeEndpointGivenUpOnlyOnRepeatedEvidenceAndRetried(t *testing.T) 
 		}
 	})
 }
+
+// Issue 23 point 2: permits never rotated. The first type to go idle kept
+// its permit for ever, so a busy type started later was left watching.
+// Permits now follow traffic.
+func TestPermitMovesToTheTypeWithTraffic(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := setup(t, WithMaxHeldPolls(1))
+		if err := b.r.Start("quiet", echo); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait() // quiet holds the one permit
+		if err := b.r.Start("busy", echo); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 5 {
+			time.Sleep(2 * time.Second)
+			b.f.push("", makeTasks("busy", fmt.Sprintf("b%d", i), 1)...)
+		}
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		st := map[string]string{}
+		for _, w := range b.r.Workers() {
+			st[w.TaskType] = w.IdleWait
+		}
+		if st["busy"] == "watch" || st["quiet"] != "watch" {
+			t.Fatalf("idle waits %v: the permit should have moved to the type with tasks", st)
+		}
+		b.f.mu.Lock()
+		b.f.polls = nil
+		b.f.mu.Unlock()
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if ps := pollsOf(b.f, "quiet"); len(ps) != 0 {
+			t.Fatalf("the quiet type polled %d times in an idle minute without a permit", len(ps))
+		}
+		held := 0
+		for _, p := range pollsOf(b.f, "busy") {
+			if p.timeout > 0 {
+				held++
+			}
+		}
+		if held == 0 {
+			t.Fatal("the busy type held no poll")
+		}
+	})
+}
+
+// The permit does not move between idle types: a type without a recent
+// task claims none, so idle types do not trade it round.
+func TestIdleTypesDoNotTradePermits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := setup(t, WithMaxHeldPolls(1))
+		for _, tt := range []string{"first", "second", "third"} {
+			if err := b.r.Start(tt, echo); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		st := map[string]string{}
+		for _, w := range b.r.Workers() {
+			st[w.TaskType] = w.IdleWait
+		}
+		if st["first"] == "watch" || st["second"] != "watch" || st["third"] != "watch" {
+			t.Fatalf("idle waits %v: the first idle type keeps the permit while nobody has tasks", st)
+		}
+	})
+}
