@@ -42,17 +42,29 @@
 //
 //   - While tasks flow, a worker polls with timeout 0 for as many tasks as it
 //     has free slots, so no server holds a partial batch.
-//   - An idle worker holds a poll for one task, which every server hands over
-//     within one such poll: for two and a half poll intervals while the
+//   - One scheduler per runner (scheduler.go) decides which idle workers
+//     hold a poll; the others are watched. An idle worker with a permit
+//     holds a poll for one task: for two and a half poll intervals while the
 //     server is unknown (a probe; about 4 requests a second at the default
 //     interval, fewer than the official SDK), for PollTimeoutDefault (5 s)
-//     once this worker has seen the server hand over a task within
-//     milliseconds of it being queued during a held poll. A task found to
-//     have waited out a held poll undoes that at once, so a wrong guess costs
-//     one poll.
-//   - Held polls occupy one of the server's request threads each, so a runner
-//     holds at most WithMaxHeldPolls of them (HeldPollsDefault). Idle workers
-//     without a permit are watched: one runner goroutine asks the server for
+//     once it has twice seen a task handed over within 20 ms of being
+//     queued during a held poll. A task found to have waited out a held
+//     poll undoes that at once, so a wrong guess costs one poll.
+//   - Permits (WithMaxHeldPolls, HeldPollsDefault 4: a held poll keeps one
+//     of the server's 200 request threads) follow traffic: a worker that
+//     had a task within the last minute, more recently than the coldest
+//     holder, takes that holder's permit at the holder's next idle wait.
+//     Types without recent tasks claim none, so idle types never trade
+//     permits nor keep a busy type waiting. Workers that hold no poll
+//     (PollTimeout(0), paused, busy) hold no permit.
+//   - A server that lets tasks pass held polls (a task picked up right after
+//     an empty held poll, queued at least 40 ms after it began and waiting
+//     150 ms or more, longer than a waking server's 100 ms step) twice is
+//     known not to wake them, as 3.21 does: the runner then holds none and
+//     watches every idle worker. On 3.21.14 that turns the isolated-task
+//     pickup from a probe's (p90 about 220 ms) into a watch's (within one
+//     poll interval) and idle types cost one request per interval in all.
+//   - Watched workers: one runner goroutine asks the server for
 //     the queue sizes of all of them (GET /tasks/queue/sizes, about a hundred
 //     task types per request) once per poll interval and wakes the workers
 //     whose queue has tasks. A queue whose tasks are not yet due (callbacks)
@@ -62,9 +74,8 @@
 //     failed check, lets its worker poll instead. On a server that answers
 //     3 times over 3 s that it lacks the endpoint, such workers poll at
 //     their poll interval, and the endpoint is tried again 5 minutes later.
-//   - Workers that never hold polls (PollTimeout(0), paused, busy) hold no
-//     permit. Pause and batch-size changes are read again right before
-//     every poll: no poll starts after Pause returns.
+//   - Pause and batch-size changes are read again right before every poll:
+//     no poll starts after Pause returns.
 //
 // WithPollTimeout and PollTimeout fix the held poll's timeout instead; 0
 // means the classic loop: poll with timeout 0, then wait the poll interval.
