@@ -178,7 +178,7 @@ func (p *poller) run(ctx context.Context) {
 		}
 		failures = 0
 		w.backlog.Store(timeout == 0 && len(tasks) >= count)
-		if p.sched.polled(w, p.strategy.lastHeldEmpty, tasks) {
+		if p.sched.polled(w, timeout > 0, elapsed, p.strategy.lastHeldEmpty, tasks) {
 			w.log.Info("worker: server let tasks pass held polls; idle workers of this runner are watched instead")
 		}
 		switch p.strategy.observe(timeout > 0, timeout, elapsed, tasks) {

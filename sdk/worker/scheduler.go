@@ -20,7 +20,8 @@ import (
 //     task for longer than trafficRecent claims nothing, so idle types trade
 //     no permits among themselves and never keep a busy type waiting.
 //   - A server that never wakes a held poll for one task (Conductor 3.21
-//     with Redis queues) gets no held polls once that is seen twice: its
+//     with Redis queues) gets no held polls once that is seen twice, and
+//     never a held poll answered with a task queued during it: its
 //     idle workers are watched, which costs it one request per poll interval
 //     for all of them and picks a task up within an interval, where a probe
 //     misses a task that arrives during it.
@@ -38,6 +39,9 @@ type scheduler struct {
 	// them; at neverWakeMisses it is known not to wake held polls.
 	misses     int
 	neverWakes bool
+	// woke: a held poll was seen answered with a task queued during it, so
+	// the server does wake held polls and misses are load, not its nature.
+	woke bool
 }
 
 const (
@@ -152,16 +156,26 @@ func (s *scheduler) gone(w *workerState) {
 }
 
 // polled records what a poll of w brought: its traffic, and whether the
-// server let a task pass the held poll before it (prevHeldEmpty: the
-// duration of the previous poll when it was held and came back empty).
-func (s *scheduler) polled(w *workerState, prevHeldEmpty time.Duration, tasks []model.Task) (provenNever bool) {
+// server woke the poll (held: it had timeout > 0 and took elapsed) or let
+// a task pass the held poll before it (prevHeldEmpty: the duration of the
+// previous poll when it was held and came back empty).
+func (s *scheduler) polled(w *workerState, held bool, elapsed, prevHeldEmpty time.Duration, tasks []model.Task) (provenNever bool) {
 	if len(tasks) == 0 {
 		return false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.lastTask[w] = s.clock.Now()
-	if s.neverWakes || prevHeldEmpty <= 0 {
+	if held && !s.woke {
+		for i := range tasks {
+			// Queued after the poll reached the server: the server woke it.
+			if wait, ok := queueWait(&tasks[i]); ok && elapsed-wait >= arrivedLate {
+				s.woke = true
+				break
+			}
+		}
+	}
+	if s.neverWakes || s.woke || prevHeldEmpty <= 0 {
 		return false
 	}
 	for i := range tasks {

@@ -28,6 +28,7 @@ type queueWatcher struct {
 	entries     map[*watchEntry]struct{}
 	quiet       map[string]quietMark
 	checked     map[string]time.Time // when each queue was last checked
+	seen        map[string]int       // the size that check found
 	kick        chan struct{}        // a new entry may be due earlier than planned
 	unsupported bool                 // the server lacks the endpoint: nobody may wait
 	// Evidence that the endpoint is missing: answers saying so in a row,
@@ -82,6 +83,7 @@ func newQueueWatcher(api queueSizer, clock clockSource, log logrus.FieldLogger) 
 		entries: map[*watchEntry]struct{}{},
 		quiet:   map[string]quietMark{},
 		checked: map[string]time.Time{},
+		seen:    map[string]int{},
 		kick:    make(chan struct{}, 1),
 	}
 }
@@ -114,6 +116,15 @@ func (w *queueWatcher) wait(ctx context.Context, queue string, interval time.Dur
 	last := lastPoll
 	if c := w.checked[queue]; c.After(last) {
 		last = c
+		// The last check, since the worker's last poll, found tasks: a
+		// wake that the worker missed (it left its previous wait at that
+		// moment) must not wait for the next check.
+		if n := w.seen[queue]; n > 0 {
+			if m, ok := w.quiet[queue]; !ok || n > m.size {
+				w.mu.Unlock()
+				return true, n, nil
+			}
+		}
 	}
 	e := &watchEntry{queue: queue, interval: interval, due: last.Add(interval), woken: make(chan int, 1)}
 	w.entries[e] = struct{}{}
@@ -260,6 +271,7 @@ func (w *queueWatcher) check(ctx context.Context) {
 		w.missingStrikes = 0
 		for _, q := range chunk {
 			n, ok := sizes[q]
+			w.seen[q] = n
 			if !ok {
 				// An answer without the queue says nothing about it: let
 				// the worker poll (once per interval) rather than wait on
