@@ -74,8 +74,9 @@
 //     per poll interval counted from when it was last looked at, whatever
 //     wakes its worker meanwhile; a queue missing from an answer, or a
 //     failed check, lets its worker poll instead. On a server that answers
-//     3 times over 3 s that it lacks the endpoint, such workers poll at
-//     their poll interval, and the endpoint is tried again 5 minutes later.
+//     3 times over 3 s that it lacks the endpoint, the watcher lets 4 such
+//     workers poll per poll interval, in turn (not one poll per type), and
+//     asks for queue sizes again 5 minutes later.
 //   - Pause and batch-size changes are read again right before every poll:
 //     no poll starts after Pause returns.
 //

@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -134,8 +133,8 @@ func (p *poller) run(ctx context.Context) {
 				count = 1
 			case idleWatch:
 				w.state.Store(stateWatching)
-				woken, size, err := p.watch.wait(ctx, w.queue, w.interval(), p.lastPollEnd, w.wake)
-				if errors.Is(err, errWatchUnsupported) || !woken {
+				woken, size := p.watch.wait(ctx, w.queue, w.interval(), p.lastPollEnd, w.wake)
+				if !woken {
 					continue // re-plan: interval polls, a new setting, or shutdown
 				}
 				watchSize = size

@@ -203,16 +203,22 @@ func TestQueueSizeEndpointGivenUpOnlyOnRepeatedEvidenceAndRetried(t *testing.T) 
 		b.f.mu.Unlock()
 		time.Sleep(10 * time.Second)
 		synctest.Wait()
-		if w := b.r.Workers()[0]; w.IdleWait != "interval" {
-			t.Fatalf("after 10 s of 404s: idle wait %q, want interval", w.IdleWait)
+		given := b.f.sizeRequests()
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if n := b.f.sizeRequests() - given; n != 0 {
+			t.Fatalf("%d queue-size requests in 10 s after 10 s of 404s, want none: the endpoint should be given up", n)
 		}
 		b.f.mu.Lock()
 		b.f.noSizes = false
 		b.f.mu.Unlock()
-		time.Sleep(watchRetryAfter + 5*time.Second)
+		time.Sleep(watchRetryAfter)
 		synctest.Wait()
-		if w := b.r.Workers()[0]; w.IdleWait != "watch" {
-			t.Fatalf("after the endpoint came back: idle wait %q, want watch again", w.IdleWait)
+		asked := b.f.sizeRequests()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if n := b.f.sizeRequests() - asked; n < 5 {
+			t.Fatalf("%d queue-size requests in a second after the endpoint came back, want it asked again", n)
 		}
 	})
 }
@@ -283,6 +289,40 @@ func TestIdleTypesDoNotTradePermits(t *testing.T) {
 		}
 		if st["first"] == "watch" || st["second"] != "watch" || st["third"] != "watch" {
 			t.Fatalf("idle waits %v: the first idle type keeps the permit while nobody has tasks", st)
+		}
+	})
+}
+
+// Issue 23 point 3: on a server without GET /tasks/queue/sizes every idle
+// type fell back to polling at its interval: 40 types, 400 polls a second.
+// The fallback now lets watchFallbackPolls workers poll per interval, in
+// turn, and every type still gets its turn.
+func TestFallbackWithoutQueueSizesDoesNotMultiplyByTaskTypes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := setup(t, WithMaxHeldPolls(0))
+		b.f.noSizes = true
+		const types = 40
+		for i := range types {
+			if err := b.r.Start(fmt.Sprintf("t%02d", i), echo); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(10 * time.Second) // past the evidence span
+		synctest.Wait()
+		before := b.f.pollCount()
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		intervals := int(10 * time.Second / PollIntervalDefault)
+		if n := b.f.pollCount() - before; n > watchFallbackPolls*intervals+types {
+			t.Fatalf("%d polls in 10 s for %d idle types without queue sizes, want at most about %d (%d per interval)",
+				n, types, watchFallbackPolls*intervals, watchFallbackPolls)
+		}
+		at := time.Now()
+		b.f.push("", makeTasks("t17", "x", 1)...)
+		eventually(t, "pickup", func() bool { return b.f.updatedCount() == 1 })
+		// Every type's turn comes within types/watchFallbackPolls intervals.
+		if d, most := time.Since(at), (types/watchFallbackPolls+2)*PollIntervalDefault; d > most {
+			t.Fatalf("pickup took %v, want at most %v", d, most)
 		}
 	})
 }

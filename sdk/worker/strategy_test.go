@@ -266,11 +266,15 @@ func TestWatcherFallbacks(t *testing.T) {
 				t.Fatalf("pickup %v with interval polls", waits)
 			}
 			// The endpoint is given up after repeated answers over
-			// watchMissingSpan, not on the first (issue 23).
+			// watchMissingSpan, not on the first (issue 23); the worker
+			// then polls in turn, here every interval (it is alone).
 			time.Sleep(2 * watchMissingSpan)
 			synctest.Wait()
-			if w := b.r.Workers()[0]; w.IdleWait != "interval" {
-				t.Fatalf("idle wait %q", w.IdleWait)
+			before := b.f.pollCount()
+			time.Sleep(10 * time.Second)
+			synctest.Wait()
+			if n := b.f.pollCount() - before; n < 90 || n > 101 {
+				t.Fatalf("%d polls in 10 s for one idle type without queue sizes, want about 100", n)
 			}
 		})
 	})

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,6 +38,8 @@ type queueWatcher struct {
 	missingStrikes int
 	missingSince   time.Time
 	retryAt        time.Time
+	// nextRound is when the fallback may next wake workers to poll.
+	nextRound time.Time
 }
 
 // The queue-size endpoint is given up only on repeated evidence over time,
@@ -46,6 +50,14 @@ const (
 	watchMissingStrikes = 3
 	watchMissingSpan    = 3 * time.Second
 	watchRetryAfter     = 5 * time.Minute
+
+	// watchFallbackPolls is how many watched workers the watcher lets poll
+	// per poll interval, in turn, while the server cannot report queue
+	// sizes: as many as a runner holds polls by default (HeldPollsDefault),
+	// so that a process with hundreds of idle task types costs such a
+	// server 4 quick polls per interval, not one per type. Each type is then
+	// polled every (types / 4) intervals.
+	watchFallbackPolls = 4
 )
 
 type watchEntry struct {
@@ -70,10 +82,6 @@ type queueSizer interface {
 	queueSizes(ctx context.Context, queues []string) (map[string]int, error)
 }
 
-// errWatchUnsupported is returned by wait when the server cannot tell queue
-// sizes: the worker falls back to polling at its interval.
-var errWatchUnsupported = errors.New("worker: server does not report queue sizes")
-
 func newQueueWatcher(api queueSizer, clock clockSource, log logrus.FieldLogger) *queueWatcher {
 	return &queueWatcher{
 		api:     api,
@@ -88,31 +96,20 @@ func newQueueWatcher(api queueSizer, clock clockSource, log logrus.FieldLogger) 
 	}
 }
 
-// available reports whether workers may wait here.
-func (w *queueWatcher) available() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.unsupported && !w.clock.Now().Before(w.retryAt) {
-		w.unsupported = false // ask the server again
-		w.missingStrikes = 0
-	}
-	return !w.unsupported
-}
+// available reports whether workers may wait here. They always may: on a
+// server without queue sizes the watcher lets them poll in turn.
+func (w *queueWatcher) available() bool { return true }
 
 // wait blocks until the worker should poll (woken: the queue holds size
-// tasks, or size is 0 when the check failed and the worker's own poll should
-// find out why), interrupt fires or ctx ends (not woken), or the watcher finds
-// that the server cannot report sizes (errWatchUnsupported). The first check
+// tasks, or size is 0 when the check failed, the answer lacked the queue or
+// the server cannot report sizes and it is this worker's turn to poll), or
+// until interrupt fires or ctx ends (not woken). The first check
 // comes one interval after the queue was last looked at: by the worker's own
 // poll (lastPoll) or by an earlier check of this watcher. So a worker whose
 // wait is interrupted again and again (its tasks finishing one by one) is
 // still checked once per interval, not pushed an interval away each time.
-func (w *queueWatcher) wait(ctx context.Context, queue string, interval time.Duration, lastPoll time.Time, interrupt <-chan struct{}) (woken bool, size int, err error) {
+func (w *queueWatcher) wait(ctx context.Context, queue string, interval time.Duration, lastPoll time.Time, interrupt <-chan struct{}) (woken bool, size int) {
 	w.mu.Lock()
-	if w.unsupported {
-		w.mu.Unlock()
-		return false, 0, errWatchUnsupported
-	}
 	last := lastPoll
 	if c := w.checked[queue]; c.After(last) {
 		last = c
@@ -122,7 +119,7 @@ func (w *queueWatcher) wait(ctx context.Context, queue string, interval time.Dur
 		if n := w.seen[queue]; n > 0 {
 			if m, ok := w.quiet[queue]; !ok || n > m.size {
 				w.mu.Unlock()
-				return true, n, nil
+				return true, n
 			}
 		}
 	}
@@ -137,14 +134,11 @@ func (w *queueWatcher) wait(ctx context.Context, queue string, interval time.Dur
 	}()
 	select {
 	case n := <-e.woken:
-		if n < 0 {
-			return false, 0, errWatchUnsupported
-		}
-		return true, n, nil
+		return true, n
 	case <-interrupt:
-		return false, 0, nil
+		return false, 0
 	case <-ctx.Done():
-		return false, 0, nil
+		return false, 0
 	}
 }
 
@@ -205,13 +199,50 @@ func (w *queueWatcher) nextDue() (time.Time, bool) {
 			next = e.due
 		}
 	}
+	if !next.IsZero() && w.unsupported && next.Before(w.nextRound) {
+		next = w.nextRound
+	}
 	return next, !next.IsZero()
+}
+
+// fallbackRound lets the watchFallbackPolls workers that have waited
+// longest poll, while the server cannot report queue sizes; it reports false
+// once it is time to ask the server again. Caller holds w.mu.
+func (w *queueWatcher) fallbackRound(now time.Time) bool {
+	if !now.Before(w.retryAt) {
+		w.unsupported = false // ask the server again
+		w.missingStrikes = 0
+		return false
+	}
+	es := make([]*watchEntry, 0, len(w.entries))
+	var interval time.Duration
+	for e := range w.entries {
+		if !e.due.After(now) {
+			es = append(es, e)
+		}
+		if interval == 0 || e.interval < interval {
+			interval = e.interval
+		}
+	}
+	slices.SortFunc(es, func(a, b *watchEntry) int {
+		if c := a.due.Compare(b.due); c != 0 {
+			return c
+		}
+		return strings.Compare(a.queue, b.queue)
+	})
+	w.wakeLocked(es[:min(len(es), watchFallbackPolls)], 0)
+	w.nextRound = now.Add(interval)
+	return true
 }
 
 // check asks for the sizes of every due queue and wakes their workers.
 func (w *queueWatcher) check(ctx context.Context) {
 	now := w.clock.Now()
 	w.mu.Lock()
+	if w.unsupported && w.fallbackRound(now) {
+		w.mu.Unlock()
+		return
+	}
 	due := map[string][]*watchEntry{}
 	var names []string
 	for e := range w.entries {
@@ -254,7 +285,7 @@ func (w *queueWatcher) check(ctx context.Context) {
 		}
 		if err != nil {
 			if errors.Is(err, errQueueSizesUnsupported) && w.missing(now) {
-				w.log.WithError(err).WithField("retryIn", watchRetryAfter).Info("worker: server does not report queue sizes; idle workers poll at their interval")
+				w.log.WithError(err).WithFields(logrus.Fields{"retryIn": watchRetryAfter, "pollsPerInterval": watchFallbackPolls}).Info("worker: server does not report queue sizes; idle workers poll in turn")
 				w.disable(now)
 				return
 			}
@@ -321,17 +352,12 @@ func (w *queueWatcher) missing(now time.Time) bool {
 	return w.missingStrikes >= watchMissingStrikes && now.Sub(w.missingSince) >= watchMissingSpan
 }
 
-// disable turns the watcher off until watchRetryAfter has passed and
-// releases every waiting worker.
+// disable stops asking the server for queue sizes until watchRetryAfter
+// has passed; meanwhile workers poll in turn (fallbackRound).
 func (w *queueWatcher) disable(now time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.unsupported = true
 	w.retryAt = now.Add(watchRetryAfter)
-	for e := range w.entries {
-		select {
-		case e.woken <- -1:
-		default:
-		}
-	}
+	w.nextRound = now
 }
