@@ -22,8 +22,10 @@ import (
 //   - state.go     workerState: a worker's settings, slots and counters, the
 //     only thing its parts share;
 //   - poller.go    asks for tasks and backs off; how an idle worker waits is
-//     decided by strategy.go (pure logic, tested without a server) and
-//     watcher.go (the runner's one queue-size watcher);
+//     decided by strategy.go (pure logic, tested without a server),
+//     scheduler.go (the runner's one owner of held-poll permits and of what
+//     the server has shown) and watcher.go (the runner's one queue-size
+//     watcher, with Start/Stop);
 //   - slots.go     a goroutine per task: executor, then reporter;
 //   - executor.go  runs a handler: context, deadline, panic recovery, lease
 //     extension; knows nothing of polling or delivery;
@@ -63,11 +65,11 @@ type TaskRunner struct {
 	// sched decides which idle workers hold polls (scheduler.go); idle
 	// workers without a permit watch.
 	sched *scheduler
-	// watch checks the queues of idle workers for them (watcher.go); its
-	// goroutine starts with the first worker.
-	watch        *queueWatcher
-	watchStarted bool // under mu
-	livePollers  int  // pollers whose loop has not ended; under mu
+	// watch checks the queues of idle workers for them (watcher.go): the
+	// runner starts it with the first live poller and stops it with the
+	// last, both under mu.
+	watch       *queueWatcher
+	livePollers int // pollers whose loop has not ended; under mu
 
 	// baseURL is the server's base URL when the api knows it (ConfigError).
 	baseURL string
@@ -230,14 +232,7 @@ func (r *TaskRunner) Start(taskName string, h HandlerFunc, opts ...WorkerOption)
 	r.workers[key] = tw
 	r.order = append(r.order, tw)
 	r.livePollers++
-	if !r.watchStarted {
-		r.watchStarted = true
-		r.running.add()
-		go func() {
-			defer r.running.done()
-			r.watch.run(r.fetchCtx, r.watcherMayStop)
-		}()
-	}
+	r.watch.Start(r.fetchCtx, &r.running)
 	r.running.add()
 	go func() {
 		defer r.running.done()
@@ -487,23 +482,14 @@ func describeTasks(ids []string) string {
 }
 
 // pollerStopped is called by each poller's loop as it ends; the watcher
-// ends with the last one, so that WaitWorkers returns when every worker has
-// stopped on its own (a misconfiguration, see fatal.go).
+// stops with the last one, so that WaitWorkers returns when every worker has
+// stopped on its own (a misconfiguration, see fatal.go). The next Start
+// starts it again.
 func (r *TaskRunner) pollerStopped() {
 	r.mu.Lock()
-	r.livePollers--
-	r.mu.Unlock()
-	r.watch.poke()
-}
-
-// watcherMayStop reports whether no poller is left; if so the watcher is
-// marked stopped, and the next Start starts a new one.
-func (r *TaskRunner) watcherMayStop() bool {
-	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.livePollers > 0 {
-		return false
+	r.livePollers--
+	if r.livePollers == 0 {
+		r.watch.Stop()
 	}
-	r.watchStarted = false
-	return true
 }

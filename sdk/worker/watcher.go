@@ -40,6 +40,10 @@ type queueWatcher struct {
 	retryAt        time.Time
 	// nextRound is when the fallback may next wake workers to poll.
 	nextRound time.Time
+
+	// The goroutine's lifecycle (Start, Stop).
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 // The queue-size endpoint is given up only on repeated evidence over time,
@@ -158,15 +162,44 @@ func (w *queueWatcher) falseWake(queue string, size int) {
 	w.mu.Unlock()
 }
 
-// run checks the watched queues until ctx ends, or until nobody waits and
-// mayStop says that nobody will. The runner owns it.
-func (w *queueWatcher) run(ctx context.Context, mayStop func() bool) {
+// Start runs the watcher's goroutine, counted by tr, until ctx ends or
+// Stop; a watcher that runs already is left alone.
+func (w *queueWatcher) Start(ctx context.Context, tr *tracker) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.cancel != nil {
+		return
+	}
+	ctx, w.cancel = context.WithCancel(ctx)
+	done := make(chan struct{})
+	w.done = done
+	tr.add()
+	go func() {
+		defer tr.done()
+		defer close(done)
+		w.run(ctx)
+	}()
+}
+
+// Stop ends the watcher's goroutine and waits for it; a check under way is
+// cancelled. Start may start it again.
+func (w *queueWatcher) Stop() {
+	w.mu.Lock()
+	cancel, done := w.cancel, w.done
+	w.cancel, w.done = nil, nil
+	w.mu.Unlock()
+	if cancel == nil {
+		return
+	}
+	cancel()
+	<-done
+}
+
+// run checks the watched queues until ctx ends.
+func (w *queueWatcher) run(ctx context.Context) {
 	for ctx.Err() == nil {
 		next, ok := w.nextDue()
 		if !ok {
-			if mayStop() {
-				return
-			}
 			select {
 			case <-w.kick:
 			case <-ctx.Done():

@@ -35,7 +35,7 @@ func TestWatcherSharesOneRequestPerIntervalAcrossPhases(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w.run(ctx, func() bool { return false })
+			w.run(ctx)
 		}()
 		const (
 			interval = 100 * time.Millisecond
