@@ -59,10 +59,11 @@
 //     (PollTimeout(0), paused, busy) hold no permit.
 //   - A server that lets tasks pass held polls (a task picked up right after
 //     an empty held poll, queued at least 40 ms after it began and waiting
-//     150 ms or more, longer than a waking server's 100 ms step) twice, and
-//     never answered a held poll with a task queued during it, is known not
-//     to wake them, as 3.21 does (a loaded 3.32 with SQLite lets tasks pass
-//     too, but also wakes some polls): the runner then holds none and
+//     150 ms or more, longer than a waking server's 100 ms step) twice,
+//     before it has twice answered a held poll with a task queued 100 ms or
+//     more into it, is known not to wake them, as 3.21 does (a loaded 3.32
+//     with SQLite lets tasks pass too, but also wakes polls): the runner
+//     then holds none and
 //     watches every idle worker. On 3.21.14 that turns the isolated-task
 //     pickup from a probe's (p90 about 220 ms) into a watch's (within one
 //     poll interval) and idle types cost one request per interval in all.

@@ -39,9 +39,10 @@ type scheduler struct {
 	// them; at neverWakeMisses it is known not to wake held polls.
 	misses     int
 	neverWakes bool
-	// woke: a held poll was seen answered with a task queued during it, so
-	// the server does wake held polls and misses are load, not its nature.
-	woke bool
+	// woke counts held polls seen answered with a task queued during them;
+	// at wokeNeeded the server is known to wake held polls, and misses are
+	// load, not its nature.
+	woke int
 }
 
 const (
@@ -61,6 +62,14 @@ const (
 	// wakes held polls hands a task over within its 100 ms step (3.32 with
 	// SQLite), so a wait of 150 ms or more while a poll was held is a miss.
 	neverWakeMin = 150 * time.Millisecond
+
+	// wokeAfter is how long a held poll must have been out when its task
+	// was queued for the answer to count as a wake: longer than arrivedLate,
+	// because on 3.21.14 on a loaded machine a poll answered at once with a
+	// task queued just before it arrived took more than 40 ms to come back,
+	// and was taken for a wake. wokeNeeded such answers settle it.
+	wokeAfter  = 100 * time.Millisecond
+	wokeNeeded = 2
 )
 
 func newScheduler(clock clockSource, max int) *scheduler {
@@ -166,16 +175,16 @@ func (s *scheduler) polled(w *workerState, held bool, elapsed, prevHeldEmpty tim
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.lastTask[w] = s.clock.Now()
-	if held && !s.woke {
+	if held && s.woke < wokeNeeded {
 		for i := range tasks {
-			// Queued after the poll reached the server: the server woke it.
-			if wait, ok := queueWait(&tasks[i]); ok && elapsed-wait >= arrivedLate {
-				s.woke = true
+			// Queued well after the poll reached the server: it was woken.
+			if wait, ok := queueWait(&tasks[i]); ok && elapsed-wait >= wokeAfter {
+				s.woke++
 				break
 			}
 		}
 	}
-	if s.neverWakes || s.woke || prevHeldEmpty <= 0 {
+	if s.neverWakes || s.woke >= wokeNeeded || prevHeldEmpty <= 0 {
 		return false
 	}
 	for i := range tasks {
