@@ -71,10 +71,12 @@
 //     a task scheduled meanwhile waits for the next poll.
 //
 // In every mode a poll with timeout 0 answers at once, and a waiting poll
-// costs no CPU. A full-batch or hold poll whose client goes away puts the
-// tasks it had taken back at the head of the queue (the real server hands
-// them to the closed connection, and they come back after their response
-// timeout).
+// costs no CPU. In the 3.32 profile a held poll whose client goes away is
+// served to its end, as Conductor 3.32 does: a task that arrives meanwhile
+// is started for the departed worker and waits out its response timeout (a
+// worker must not abandon held polls; see sdk/worker's Shutdown). In the
+// 3.21 profile a full-batch or hold poll whose client goes away puts the
+// tasks it had taken back at the head of the queue.
 //
 // WithMaxConcurrentRequests(n) (-max-concurrent-requests) serves at most n
 // requests at once, the rest wait in arrival order, as on a real server's

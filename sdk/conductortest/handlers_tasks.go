@@ -97,6 +97,15 @@ func (s *Server) poll(ctx context.Context, taskType, domain string, hasDomain bo
 	var out []wire.Task
 	if count > 0 && ctx.Err() == nil {
 		q := s.queue(qn)
+		if timeout > 0 && !s.is321() {
+			// Conductor 3.32 does not notice that a held poll's client
+			// went away: it keeps the poll until it is answered (a task
+			// came, or the timeout passed) and then starts the tasks for
+			// a worker that is gone, where they wait out their response
+			// timeout. 3.21's Redis queue never wakes a held poll for a
+			// task, so it has nothing to hand an abandoned one.
+			ctx = context.WithoutCancel(ctx)
+		}
 		if mode := s.longPollMode(); mode == LongPollEarly {
 			out = s.pollEarly(ctx, q, count, workerID, now, timeout)
 		} else {

@@ -289,13 +289,15 @@ func TestLongPollAnswersAtOnceWhenItCan(t *testing.T) {
 	}
 }
 
-// A poll that ends early because its client went away gives back the tasks
-// it had taken (full-batch and hold take them before answering).
+// In the 3.21 profile a poll that ends early because its client went away
+// gives back the tasks it had taken (full-batch and hold take them before
+// answering). The 3.32 profile serves it to its end instead (see
+// TestAbandonedHeldPollTakesTheNextTask).
 func TestLongPollCancelledGivesTasksBack(t *testing.T) {
 	for _, mode := range []conductortest.LongPollMode{conductortest.LongPollFullBatch, conductortest.LongPollHold} {
 		t.Run(mode.String(), func(t *testing.T) {
 			t.Parallel()
-			a := newModeAPI(t, mode)
+			a := newModeAPI(t, mode, conductortest.WithVersion(conductortest.Version321))
 			a.needLocal("the real server hands taken tasks to the closed connection")
 			tt := a.name("lp_cancel")
 			a.startN(a.oneTask(tt), 2)
@@ -453,5 +455,62 @@ func TestLongPollModeNames(t *testing.T) {
 	}
 	if _, err := conductortest.Start(conductortest.WithMaxConcurrentRequests(-1)); err == nil || !strings.Contains(err.Error(), "-1") {
 		t.Errorf("negative limit: error %v, want one naming the value", err)
+	}
+}
+
+// A held poll whose client went away: Conductor 3.32 keeps serving it and
+// starts the next task of its type for the departed worker, where the task
+// waits out its response timeout (a worker that abandons a held poll, on
+// shutdown or on a crash, swallows a task); 3.21's queue never wakes a held
+// poll for one task, so the task stays queued for the next worker.
+func TestAbandonedHeldPollTakesTheNextTask(t *testing.T) {
+	a := newAPI(t)
+	tt := a.name("lp_abandon")
+	wf := a.oneTask(tt)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", a.base+"/tasks/poll/batch/"+tt+"?count=1&timeout=4000&workerid=gone", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if res, err := a.client.Do(req); err == nil {
+			res.Body.Close()
+		}
+	}()
+	a.parked(t, tt, 1)
+	cancel()
+	<-done
+	if a.srv != nil && !a.is321() {
+		// The poll must still be parked, or the task below would find
+		// nobody; the dev server says when it is.
+		waitFor(t, "the abandoned poll still parked", func() bool { return a.srv.Waiting(tt, "") == 1 })
+	}
+	id := a.start(wf, nil)
+	if a.is321() {
+		if a.remote {
+			time.Sleep(5 * time.Second) // past the abandoned poll's timeout
+		}
+		if n := a.queueSize(tt); n != 1 {
+			t.Fatalf("3.21: queue size %d after an abandoned held poll, want the task still queued", n)
+		}
+		return
+	}
+	var tk model.Task
+	a.eventually("the task started for the departed worker", 10*time.Second, func() bool {
+		wfl := a.workflow(id)
+		if len(wfl.Tasks) == 0 {
+			return false
+		}
+		tk = wfl.Tasks[0]
+		return tk.Status == model.TaskInProgress
+	})
+	if tk.WorkerId != "gone" {
+		t.Fatalf("task %s IN_PROGRESS for worker %q, want the abandoned poll's %q", tk.TaskId, tk.WorkerId, "gone")
+	}
+	if n := a.queueSize(tt); n != 0 {
+		t.Fatalf("queue size %d, want 0: the abandoned poll took the task", n)
 	}
 }

@@ -154,9 +154,10 @@ func WithPollTimeout(d time.Duration) Option {
 }
 
 // WithMaxHeldPolls bounds the held (long) polls the runner keeps open on the
-// server at once (default HeldPollsDefault). 0 means none: idle workers
-// only watch their queues (or poll at their interval where the server cannot
-// report queue sizes).
+// server at once (default HeldPollsDefault); the runner's scheduler gives
+// them to the task types with recent tasks. 0 means none: idle workers only
+// watch their queues (or poll in turn where the server cannot report queue
+// sizes).
 func WithMaxHeldPolls(n int) Option {
 	return func(c *runnerConfig) {
 		if n < 0 {

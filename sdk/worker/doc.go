@@ -42,22 +42,44 @@
 //
 //   - While tasks flow, a worker polls with timeout 0 for as many tasks as it
 //     has free slots, so no server holds a partial batch.
-//   - An idle worker holds a poll for one task, which every server hands over
-//     within one such poll: for two and a half poll intervals while the
+//   - One scheduler per runner (scheduler.go) decides which idle workers
+//     hold a poll; the others are watched. An idle worker with a permit
+//     holds a poll for one task: for two and a half poll intervals while the
 //     server is unknown (a probe; about 4 requests a second at the default
 //     interval, fewer than the official SDK), for PollTimeoutDefault (5 s)
-//     once this worker has seen the server hand over a task within
-//     milliseconds of it being queued during a held poll. A task found to
-//     have waited out a held poll undoes that at once, so a wrong guess costs
-//     one poll.
-//   - Held polls occupy one of the server's request threads each, so a runner
-//     holds at most WithMaxHeldPolls of them (HeldPollsDefault). Idle workers
-//     without a permit are watched: one runner goroutine asks the server for
+//     once it has twice seen a task handed over within 20 ms of being
+//     queued during a held poll. A task found to have waited out a held
+//     poll undoes that at once, so a wrong guess costs one poll.
+//   - Permits (WithMaxHeldPolls, HeldPollsDefault 4: a held poll keeps one
+//     of the server's 200 request threads) follow traffic: a worker that
+//     had a task within the last minute, more recently than the coldest
+//     holder, takes that holder's permit at the holder's next idle wait.
+//     Types without recent tasks claim none, so idle types never trade
+//     permits nor keep a busy type waiting. Workers that hold no poll
+//     (PollTimeout(0), paused, busy) hold no permit.
+//   - A server that lets tasks pass held polls (a task picked up right after
+//     an empty held poll, queued at least 40 ms after it began and waiting
+//     150 ms or more, longer than a waking server's 100 ms step) twice,
+//     before it has twice answered a held poll with a task queued 100 ms or
+//     more into it, is known not to wake them, as 3.21 does (a loaded 3.32
+//     with SQLite lets tasks pass too, but also wakes polls): the runner
+//     then holds none and
+//     watches every idle worker. On 3.21.14 that turns the isolated-task
+//     pickup from a probe's (p90 about 220 ms) into a watch's (within one
+//     poll interval) and idle types cost one request per interval in all.
+//   - Watched workers: one runner goroutine asks the server for
 //     the queue sizes of all of them (GET /tasks/queue/sizes, about a hundred
 //     task types per request) once per poll interval and wakes the workers
 //     whose queue has tasks. A queue whose tasks are not yet due (callbacks)
-//     is checked at most once a second. On a server without that endpoint,
-//     such workers poll at their poll interval.
+//     is checked at most once a second. Each watched queue is checked once
+//     per poll interval counted from when it was last looked at, whatever
+//     wakes its worker meanwhile; a queue missing from an answer, or a
+//     failed check, lets its worker poll instead. On a server that answers
+//     3 times over 3 s that it lacks the endpoint, the watcher lets 4 such
+//     workers poll per poll interval, in turn (not one poll per type), and
+//     asks for queue sizes again 5 minutes later.
+//   - Pause and batch-size changes are read again right before every poll:
+//     no poll starts after Pause returns.
 //
 // WithPollTimeout and PollTimeout fix the held poll's timeout instead; 0
 // means the classic loop: poll with timeout 0, then wait the poll interval.
@@ -108,8 +130,11 @@
 //
 // # Shutdown
 //
-// Shutdown(ctx) stops polling at once (waiting long polls are cancelled),
-// lets running handlers finish and pending results be delivered until ctx
+// Shutdown(ctx) starts no poll; a poll already out is read to its end (at
+// most its 5 s timeout), because Conductor 3.32 hands a task to a held poll
+// whose client has gone and leaves it IN_PROGRESS for its response timeout.
+// What such a poll brings runs, or after the deadline is handed back to its
+// queue at once. Shutdown lets running handlers finish and pending results be delivered until ctx
 // ends, then cancels handler contexts with cause ErrShutdown and returns an
 // error naming the tasks that were not drained. WaitWorkers blocks until
 // every goroutine of the runner has ended. A typical program:

@@ -141,8 +141,9 @@ func ExampleTyped() {
 	// FAILED_WITH_TERMINAL_ERROR task input field "amount": cannot decode a JSON string into int (decoding into worker_test.Invoice)
 }
 
-// Shutdown stops polling at once, lets running handlers finish until its
-// context ends, then cancels them with cause ErrShutdown.
+// Shutdown starts no poll (one already out is read to its end), lets
+// running handlers finish until its context ends, then cancels them with
+// cause ErrShutdown.
 func ExampleTaskRunner_Shutdown() {
 	srv, api := devServer("slow")
 	defer srv.Close()

@@ -41,6 +41,13 @@ type fakeAPI struct {
 	owner      map[string]string // task id -> queue it was handed out from
 	pollHook   func(req pollRequest)
 	v2calls    int
+	// serveAbandoned makes a held poll whose caller went away go on to its
+	// end, as Conductor 3.32 does; tasks it then takes are swallowed: gone
+	// from the queue, and nobody runs them.
+	serveAbandoned bool
+	swallowed      []model.Task
+	// sizesOmit: queues left out of queue-size answers.
+	sizesOmit map[string]bool
 }
 
 var _ taskAPI = (*fakeAPI)(nil)
@@ -123,6 +130,52 @@ func (f *fakeAPI) take(q string, n int) []model.Task {
 }
 
 func (f *fakeAPI) batchPoll(ctx context.Context, req pollRequest) ([]model.Task, error) {
+	f.mu.Lock()
+	abandonable := f.serveAbandoned && req.timeout > 0
+	f.mu.Unlock()
+	if !abandonable {
+		return f.serve(ctx, req)
+	}
+	type answer struct {
+		tasks []model.Task
+		err   error
+	}
+	ch := make(chan answer, 1)
+	go func() {
+		tasks, err := f.serve(context.WithoutCancel(ctx), req)
+		ch <- answer{tasks, err}
+	}()
+	select {
+	case a := <-ch:
+		return a.tasks, a.err
+	case <-ctx.Done():
+		go func() {
+			a := <-ch
+			f.mu.Lock()
+			f.swallowed = append(f.swallowed, a.tasks...)
+			f.mu.Unlock()
+		}()
+		return nil, ctx.Err()
+	}
+}
+
+func (f *fakeAPI) sizeRequests() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.sizesCalls
+}
+
+func (f *fakeAPI) swallowedIDs() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var ids []string
+	for _, t := range f.swallowed {
+		ids = append(ids, t.TaskId)
+	}
+	return ids
+}
+
+func (f *fakeAPI) serve(ctx context.Context, req pollRequest) ([]model.Task, error) {
 	f.mu.Lock()
 	f.polls = append(f.polls, req)
 	n := len(f.polls)
@@ -229,6 +282,9 @@ func (f *fakeAPI) queueSizes(ctx context.Context, queues []string) (map[string]i
 	defer f.mu.Unlock()
 	out := make(map[string]int, len(queues))
 	for _, q := range queues {
+		if f.sizesOmit[q] {
+			continue
+		}
 		out[q] = len(f.queues[q]) + f.phantom[q]
 	}
 	return out, nil

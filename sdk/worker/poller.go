@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -22,7 +21,7 @@ type batchPoller interface {
 type pollerDeps struct {
 	api      batchPoller
 	watch    *queueWatcher // the runner's watcher of idle queues
-	holds    chan struct{} // the runner's held-poll permits (WithMaxHeldPolls)
+	sched    *scheduler    // the runner's: who may hold a poll (scheduler.go)
 	clock    clockSource
 	rec      Recorder
 	hooks    Hooks
@@ -36,6 +35,11 @@ type pollerDeps struct {
 	// refuse fails tasks the poll brought that cannot be decoded
 	// (undecodable.go).
 	refuse func([]client.UndecodableTask)
+	// work is the runner's work context: once it ends (the shutdown
+	// deadline passed) tasks a poll brings are handed back, not run.
+	work context.Context
+	// handBack returns tasks to their queue at once (see Shutdown).
+	handBack func(tasks []model.Task)
 }
 
 // poller asks the server for tasks for one worker: it waits for free slots,
@@ -46,10 +50,11 @@ type poller struct {
 	pollerDeps
 	w *workerState
 
-	strategy   pollStrategy
-	permit     bool // holds one of the runner's held-poll permits
-	fatal      fatalState
-	pollErrLog *errLogLimiter
+	strategy    pollStrategy
+	permit      bool      // holds one of the runner's held-poll permits
+	lastPollEnd time.Time // when the last poll answered (or failed)
+	fatal       fatalState
+	pollErrLog  *errLogLimiter
 }
 
 func newPoller(d pollerDeps, w *workerState) *poller {
@@ -69,7 +74,7 @@ func (p *poller) run(ctx context.Context) {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	p.fatal.cancel = stop
-	defer p.releasePermit()
+	defer p.sched.gone(p.w)
 	w.log.WithFields(logrus.Fields{"batchSize": w.slots.Load(), "pollInterval": w.interval()}).Info("worker: started")
 	defer func() {
 		w.state.Store(stateStopped)
@@ -130,8 +135,8 @@ func (p *poller) run(ctx context.Context) {
 				count = 1
 			case idleWatch:
 				w.state.Store(stateWatching)
-				woken, size, err := p.watch.wait(ctx, w.queue, w.interval(), w.wake)
-				if errors.Is(err, errWatchUnsupported) || !woken {
+				woken, size := p.watch.wait(ctx, w.queue, w.interval(), p.lastPollEnd, w.wake)
+				if !woken {
 					continue // re-plan: interval polls, a new setting, or shutdown
 				}
 				watchSize = size
@@ -141,7 +146,24 @@ func (p *poller) run(ctx context.Context) {
 				}
 			}
 		}
+		// The wait above may have lasted: settings read before it are
+		// stale. Pause takes pauseMu too, so no poll starts after Pause
+		// returned, and a poll without waiting asks for the slots free now.
+		w.pauseMu.Lock()
+		if ctx.Err() != nil {
+			w.pauseMu.Unlock()
+			return // no poll starts once Shutdown has begun
+		}
+		free = w.free()
+		if w.paused.Load() || free <= 0 {
+			w.pauseMu.Unlock()
+			continue
+		}
+		if timeout == 0 {
+			count = int(min(free, PollCountMax))
+		}
 		w.state.Store(statePolling)
+		w.pauseMu.Unlock()
 		tasks, elapsed, err := p.poll(ctx, count, timeout)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -157,6 +179,9 @@ func (p *poller) run(ctx context.Context) {
 		}
 		failures = 0
 		w.backlog.Store(timeout == 0 && len(tasks) >= count)
+		if p.sched.polled(w, timeout > 0, elapsed, p.strategy.lastHeldEmpty, tasks) {
+			w.log.Info("worker: server let tasks pass held polls; idle workers of this runner are watched instead")
+		}
 		switch p.strategy.observe(timeout > 0, timeout, elapsed, tasks) {
 		case 1:
 			w.log.WithField("pollTimeout", PollTimeoutDefault).Info("worker: server answers held polls as soon as a task is queued; idle polls now wait up to the long timeout")
@@ -166,6 +191,14 @@ func (p *poller) run(ctx context.Context) {
 		if len(tasks) > 0 {
 			flowing = true
 			p.releasePermit() // busy workers leave held polls to idle ones
+			if p.work.Err() != nil {
+				// The shutdown deadline passed while this poll was out:
+				// nothing may run any more, so the tasks go back to the
+				// queue for another worker instead of waiting out their
+				// response timeout.
+				p.handBack(tasks)
+				continue
+			}
 			p.dispatch(tasks)
 			continue
 		}
@@ -188,7 +221,17 @@ func (p *poller) run(ctx context.Context) {
 func (p *poller) planIdle() (idleWait, time.Duration) {
 	w := p.w
 	p.strategy.fixed, p.strategy.fixedTimeout = w.hasFixed.Load(), time.Duration(w.fixedTimeout.Load())
-	wait := p.strategy.idle(p.acquirePermit(), p.watch.available())
+	// A worker that never holds a poll (PollTimeout(0)) takes no permit:
+	// another worker would wait for it in vain.
+	// Nor does one on a server known not to wake held polls, unless the
+	// user chose the timeout.
+	permit := false
+	if (p.strategy.fixed && p.strategy.fixedTimeout == 0) || (!p.strategy.fixed && !p.sched.holdsUseful()) {
+		p.releasePermit()
+	} else {
+		permit = p.acquirePermit()
+	}
+	wait := p.strategy.idle(permit, p.watch.available())
 	timeout := p.strategy.heldTimeout(wait, w.interval())
 	w.idleMode.Store(int32(wait))
 	w.nextTimeout.Store(int64(timeout))
@@ -201,30 +244,28 @@ func (p *poller) idleSleep(ctx context.Context) bool {
 	return sleepCtx(ctx, p.clock, backoff.Jitter(p.w.interval(), 0.2))
 }
 
-// acquirePermit takes one of the runner's held-poll permits unless the
-// worker holds one already; it reports whether the worker holds one.
+// acquirePermit asks the scheduler whether the worker may hold a poll; it
+// reports whether the worker holds a permit.
 func (p *poller) acquirePermit() bool {
-	if !p.permit {
-		select {
-		case p.holds <- struct{}{}:
-			p.permit = true
-		default:
-		}
-	}
+	p.permit = p.sched.acquire(p.w)
 	return p.permit
 }
 
+// releasePermit gives back the worker's permit, also one the scheduler
+// reserved for it that it has not taken up yet.
 func (p *poller) releasePermit() {
-	if p.permit {
-		<-p.holds
-		p.permit = false
-	}
+	p.sched.release(p.w)
+	p.permit = false
 }
 
-// poll makes one batch poll and does its bookkeeping.
+// poll makes one batch poll and does its bookkeeping. The request is not
+// cancelled when ctx ends (Shutdown): a server may keep serving a poll
+// whose client went away and hand it a task (Conductor 3.32 does), which
+// then waits out its response timeout for a worker that is gone. So a poll
+// once sent is always read to its end, which its timeout bounds.
 func (p *poller) poll(ctx context.Context, count int, timeout time.Duration) ([]model.Task, time.Duration, error) {
 	w := p.w
-	pctx, cancel := context.WithTimeout(ctx, timeout+PollRequestSlack)
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout+PollRequestSlack)
 	start := p.clock.Now()
 	tasks, err := p.api.batchPoll(pctx, pollRequest{
 		taskType: w.key.taskType,
@@ -239,6 +280,7 @@ func (p *poller) poll(ctx context.Context, count int, timeout time.Duration) ([]
 		err = nil
 	}
 	now := p.clock.Now()
+	p.lastPollEnd = now
 	elapsed := now.Sub(start)
 	w.polls.Add(1)
 	if err != nil {

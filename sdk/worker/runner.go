@@ -22,8 +22,10 @@ import (
 //   - state.go     workerState: a worker's settings, slots and counters, the
 //     only thing its parts share;
 //   - poller.go    asks for tasks and backs off; how an idle worker waits is
-//     decided by strategy.go (pure logic, tested without a server) and
-//     watcher.go (the runner's one queue-size watcher);
+//     decided by strategy.go (pure logic, tested without a server),
+//     scheduler.go (the runner's one owner of held-poll permits and of what
+//     the server has shown) and watcher.go (the runner's one queue-size
+//     watcher, with Start/Stop);
 //   - slots.go     a goroutine per task: executor, then reporter;
 //   - executor.go  runs a handler: context, deadline, panic recovery, lease
 //     extension; knows nothing of polling or delivery;
@@ -66,14 +68,14 @@ type TaskRunner struct {
 
 	// v2 is the update-v2 switch every reporter shares (reporter.go).
 	v2 updateV2
-	// holds has a slot per held poll the runner may have open on the
-	// server at once (WithMaxHeldPolls); idle workers without one watch.
-	holds chan struct{}
-	// watch checks the queues of idle workers for them (watcher.go); its
-	// goroutine starts with the first worker.
-	watch        *queueWatcher
-	watchStarted bool // under mu
-	livePollers  int  // pollers whose loop has not ended; under mu
+	// sched decides which idle workers hold polls (scheduler.go); idle
+	// workers without a permit watch.
+	sched *scheduler
+	// watch checks the queues of idle workers for them (watcher.go): the
+	// runner starts it with the first live poller and stops it with the
+	// last, both under mu.
+	watch       *queueWatcher
+	livePollers int // pollers whose loop has not ended; under mu
 
 	// baseURL is the server's base URL when the api knows it (ConfigError).
 	baseURL string
@@ -138,7 +140,7 @@ func newRunner(api taskAPI, opts ...Option) *TaskRunner {
 		workerID: cfg.workerID,
 		workers:  map[workerKey]*taskWorker{},
 		paused:   map[string]bool{},
-		holds:    make(chan struct{}, cfg.maxHeld),
+		sched:    newScheduler(cfg.clock, cfg.maxHeld),
 		v2:       updateV2{wanted: cfg.updateV2},
 	}
 	r.watch = newQueueWatcher(api, cfg.clock, cfg.logger.WithField("workerId", cfg.workerID))
@@ -242,14 +244,7 @@ func (r *TaskRunner) Start(taskName string, h HandlerFunc, opts ...WorkerOption)
 	r.workers[key] = tw
 	r.order = append(r.order, tw)
 	r.livePollers++
-	if !r.watchStarted {
-		r.watchStarted = true
-		r.running.add()
-		go func() {
-			defer r.running.done()
-			r.watch.run(r.fetchCtx, r.watcherMayStop)
-		}()
-	}
+	r.watch.Start(r.fetchCtx, &r.running)
 	// The worker's own polling context: its reporter ends it too when its
 	// results prove the configuration wrong (fatal.go).
 	pctx, stopPolling := context.WithCancel(r.fetchCtx)
@@ -302,7 +297,7 @@ func (r *TaskRunner) newTaskWorker(key workerKey, h HandlerFunc, wc workerConfig
 	tw.poller = newPoller(pollerDeps{
 		api:      r.api,
 		watch:    r.watch,
-		holds:    r.holds,
+		sched:    r.sched,
 		clock:    r.clock,
 		rec:      r.rec,
 		hooks:    r.hooks,
@@ -312,6 +307,8 @@ func (r *TaskRunner) newTaskWorker(key workerKey, h HandlerFunc, wc workerConfig
 		delay:    r.cfg.deferStart,
 		dispatch: tw.dispatch,
 		refuse:   tw.refuse,
+		work:     r.workCtx,
+		handBack: func(tasks []model.Task) { r.handBack(w.log, tasks) },
 	}, w)
 	w.fatal.stopped, w.fatal.base = r.addFatal, r.baseURL
 	return tw
@@ -426,14 +423,20 @@ func (r *TaskRunner) workersNamed(taskName string) []*taskWorker {
 // Shutdown. It returns at once when no worker was started.
 func (r *TaskRunner) WaitWorkers() { _ = r.running.wait(context.Background()) }
 
-// Shutdown stops the runner. Polling stops at once (waiting long polls are
-// cancelled); running handlers and pending result deliveries go on until
-// they finish or ctx ends. If ctx ends first, handler contexts are cancelled
-// with cause ErrShutdown, deliveries give up, and the error returned (which
-// matches ErrShutdown) says which tasks were not drained. Shutdown returns as
-// soon as ctx ends; WaitWorkers then waits for handlers that ignore their
-// context. Later calls return nil at once. Start after Shutdown fails with
-// ErrShutdown.
+// Shutdown stops the runner. No poll starts after it is called; a poll
+// already out is not abandoned but read to its end, which its timeout bounds
+// (at most PollTimeoutMax, 5 s), because a server may hand a task to a poll
+// whose client has gone (Conductor 3.32 does, and the task then waits out
+// its response timeout, an hour by default). Tasks such a poll brings run
+// like the others. Running handlers and pending result deliveries go on
+// until they finish or ctx ends. If ctx ends first, handler contexts are
+// cancelled with cause ErrShutdown, deliveries give up, and the error
+// returned (which matches ErrShutdown) says which tasks were not drained; a
+// task that a poll brings after that is handed back at once (an
+// IN_PROGRESS result with callbackAfterSeconds 0 puts it back in its
+// queue). Shutdown returns as soon as ctx ends; WaitWorkers then waits for
+// polls still out and for handlers that ignore their context. Later calls
+// return nil at once. Start after Shutdown fails with ErrShutdown.
 func (r *TaskRunner) Shutdown(ctx context.Context) error {
 	r.mu.Lock()
 	if r.shutdown {
@@ -444,7 +447,7 @@ func (r *TaskRunner) Shutdown(ctx context.Context) error {
 	n := len(r.order)
 	r.mu.Unlock()
 	if n > 0 {
-		r.log.Info("worker: shutting down: polling stopped, draining running tasks")
+		r.log.Info("worker: shutting down: no new polls; waiting for polls out and running tasks")
 	}
 	r.fetchCancel()
 	if err := r.running.wait(ctx); err == nil {
@@ -457,6 +460,48 @@ func (r *TaskRunner) Shutdown(ctx context.Context) error {
 	r.log.WithError(err).Error("worker: shutdown incomplete")
 	return err
 }
+
+// handBack puts tasks that arrived too late to run back in their queue: an
+// IN_PROGRESS result without callbackAfterSeconds makes Conductor (3.21 and
+// 3.32 alike) queue the task again at once, for the next worker's poll.
+// Each task gets a few attempts; one that cannot be handed back is logged
+// and comes back after its response timeout, as it would have anyway.
+func (r *TaskRunner) handBack(log logrus.FieldLogger, tasks []model.Task) {
+	for i := range tasks {
+		t := &tasks[i]
+		res := &model.TaskResult{
+			TaskId:             t.TaskId,
+			WorkflowInstanceId: t.WorkflowInstanceId,
+			WorkerId:           r.workerID,
+			Status:             model.InProgressTask,
+			OutputData:         map[string]interface{}{},
+		}
+		l := log.WithFields(logrus.Fields{"taskId": t.TaskId, "workflowId": t.WorkflowInstanceId})
+		var err error
+		for attempt := range handBackAttempts {
+			if attempt > 0 {
+				sleepCtx(context.Background(), r.clock, time.Duration(attempt)*time.Second)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), handBackTimeout)
+			err = r.api.updateTask(ctx, res)
+			cancel()
+			if err == nil || !classify(err).retryable {
+				break
+			}
+		}
+		if err != nil {
+			l.WithError(err).Error("worker: a task arrived after the shutdown deadline and could not be handed back; it returns to its queue after its response timeout")
+			continue
+		}
+		l.Warn("worker: a task arrived after the shutdown deadline; handed back to its queue")
+	}
+}
+
+// How handBack tries: each attempt bounded, a second apart and more.
+const (
+	handBackAttempts = 3
+	handBackTimeout  = 10 * time.Second
+)
 
 func (r *TaskRunner) undrained() []string {
 	r.mu.Lock()
@@ -482,23 +527,14 @@ func describeTasks(ids []string) string {
 }
 
 // pollerStopped is called by each poller's loop as it ends; the watcher
-// ends with the last one, so that WaitWorkers returns when every worker has
-// stopped on its own (a misconfiguration, see fatal.go).
+// stops with the last one, so that WaitWorkers returns when every worker has
+// stopped on its own (a misconfiguration, see fatal.go). The next Start
+// starts it again.
 func (r *TaskRunner) pollerStopped() {
 	r.mu.Lock()
-	r.livePollers--
-	r.mu.Unlock()
-	r.watch.poke()
-}
-
-// watcherMayStop reports whether no poller is left; if so the watcher is
-// marked stopped, and the next Start starts a new one.
-func (r *TaskRunner) watcherMayStop() bool {
-	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.livePollers > 0 {
-		return false
+	r.livePollers--
+	if r.livePollers == 0 {
+		r.watch.Stop()
 	}
-	r.watchStarted = false
-	return true
 }

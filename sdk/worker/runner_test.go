@@ -506,28 +506,6 @@ func TestShutdownDeadlineCancelsHandlers(t *testing.T) {
 	})
 }
 
-func TestShutdownCancelsWaitingLongPoll(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		b := setup(t, WithPollTimeout(5*time.Second))
-		if err := b.r.Start("idle", echo); err != nil {
-			t.Fatal(err)
-		}
-		// The first poll takes what is queued at once; the second is held.
-		eventually(t, "a held poll", func() bool { return b.f.pollCount() == 2 })
-		synctest.Wait()
-		if p := b.f.pollsCopy()[1]; p.timeout != 5*time.Second {
-			t.Fatalf("second poll %+v, want a held one", p)
-		}
-		t0 := time.Now()
-		if err := b.r.Shutdown(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		if d := time.Since(t0); d != 0 {
-			t.Fatalf("Shutdown waited %v for the long poll", d)
-		}
-	})
-}
-
 func TestWaitWorkersWithoutWorkersReturns(t *testing.T) {
 	r := newRunner(newFake())
 	r.WaitWorkers()

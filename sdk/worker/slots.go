@@ -69,7 +69,10 @@ func (tw *taskWorker) runSlotFrom(t *model.Task, first *model.TaskResult) {
 
 // setPaused pauses or resumes polling.
 func (tw *taskWorker) setPaused(paused bool) {
-	if tw.paused.Swap(paused) == paused {
+	tw.pauseMu.Lock()
+	was := tw.paused.Swap(paused)
+	tw.pauseMu.Unlock()
+	if was == paused {
 		return
 	}
 	tw.rec.PausedChanged(tw.key.taskType, paused)

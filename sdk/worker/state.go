@@ -33,6 +33,9 @@ type workerState struct {
 	fixedTimeout atomic.Int64 // time.Duration; valid when hasFixed
 	hasFixed     atomic.Bool
 	paused       atomic.Bool
+	// pauseMu orders a pause against the poller's last look before a
+	// poll: Pause changes paused under it, the poller checks it under it.
+	pauseMu sync.Mutex
 
 	inFlight atomic.Int64 // slots in use
 	// backlog: the last poll without waiting filled every slot it asked

@@ -18,8 +18,10 @@ type WorkerStatus struct {
 	PollTimeout time.Duration `json:"-"`
 	// IdleWait is how the worker waits for tasks when its queue is empty:
 	// "hold" (a long poll, on a server proven to answer at once), "probe"
-	// (a poll held for the poll interval), "watch" (the runner's queue
-	// watcher checks the queue) or "interval" (polls at the poll interval).
+	// (a poll held for two and a half poll intervals), "watch" (the
+	// runner's queue watcher checks the queue, or lets the worker poll in
+	// turn on a server without queue sizes) or "interval" (PollTimeout(0):
+	// polls at the poll interval).
 	IdleWait string `json:"idleWait"`
 	Paused   bool   `json:"paused"`
 	// State is what the poller is doing: starting, polling, paused,

@@ -32,7 +32,9 @@ import (
 //     every server above this picks a task up within one probe (3.21 answers
 //     the next probe at once; SQLite wakes within its 100 ms step), with no
 //     more requests than the official SDK makes, and it is how the worker
-//     gathers proof (observe).
+//     gathers proof (observe). Once the runner's scheduler has seen a
+//     server let two tasks pass held polls (3.21), it stops probing there
+//     and watches instead (scheduler.go).
 //   - idleWatch: no request of its own. The runner's queue watcher asks the
 //     server for the sizes of every watched queue in one request per poll
 //     interval (GET /tasks/queue/sizes takes many task types) and wakes the

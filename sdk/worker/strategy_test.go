@@ -140,7 +140,7 @@ func TestIdlePickupOnEachServer(t *testing.T) {
 			}
 		})
 	})
-	t.Run("hold: never trusts a held poll, picks up within a probe", func(t *testing.T) {
+	t.Run("hold: learns that held polls are never woken, then watches", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			b := setup(t)
 			b.f.mode = fakeHold
@@ -148,17 +148,25 @@ func TestIdlePickupOnEachServer(t *testing.T) {
 			if m := maxWait(waits); m > PollIntervalDefault*probeTimeoutTenths/10+5*time.Millisecond {
 				t.Fatalf("pickup waits %v; the longest should be about one probe", waits)
 			}
-			if w := b.r.Workers()[0]; w.IdleWait != "probe" {
-				t.Fatalf("idle wait %q on a server that never wakes a held poll", w.IdleWait)
+			// Issue 23: once the server is seen to let tasks pass held
+			// polls, probing stops and the watcher checks the queue once
+			// per interval: faster, and one request per interval for all
+			// idle types.
+			if w := b.r.Workers()[0]; w.IdleWait != "watch" {
+				t.Fatalf("idle wait %q on a server that never wakes a held poll, want watch; pickups %v", w.IdleWait, waits)
+			}
+			if last := waits[len(waits)-3:]; maxWait(last) > PollIntervalDefault+5*time.Millisecond {
+				t.Fatalf("last pickups %v while watched, want within one poll interval", last)
 			}
 			synctest.Wait()
-			before := b.f.pollCount()
+			before, sizesBefore := b.f.pollCount(), b.f.sizeRequests()
 			time.Sleep(10 * time.Second)
 			synctest.Wait()
-			// One probe per 250 ms: 4 requests a second, below the
-			// official SDK's rate.
-			if n := b.f.pollCount() - before; n < 36 || n > 41 {
-				t.Fatalf("%d polls in 10 idle seconds, want about 40", n)
+			if n := b.f.pollCount() - before; n != 0 {
+				t.Fatalf("%d polls in 10 idle seconds of a watched worker", n)
+			}
+			if n := b.f.sizeRequests() - sizesBefore; n < 90 || n > 101 {
+				t.Fatalf("%d queue-size requests in 10 idle seconds, want about 100 (one per interval)", n)
 			}
 		})
 	})
@@ -169,6 +177,9 @@ func TestIdlePickupOnEachServer(t *testing.T) {
 			waits := pickups(t, b, "f", 10, BatchSize(10))
 			if m := maxWait(waits); m > 101*time.Millisecond {
 				t.Fatalf("pickup waits %v at batch 10; a held poll for a partial batch was not woken", waits)
+			}
+			if w := b.r.Workers()[0]; w.IdleWait == "watch" {
+				t.Fatal("a server that wakes held polls within its step was taken for one that never does")
 			}
 		})
 	})
@@ -254,8 +265,16 @@ func TestWatcherFallbacks(t *testing.T) {
 			if m := maxWait(waits); m > 2*PollIntervalDefault {
 				t.Fatalf("pickup %v with interval polls", waits)
 			}
-			if w := b.r.Workers()[0]; w.IdleWait != "interval" {
-				t.Fatalf("idle wait %q", w.IdleWait)
+			// The endpoint is given up after repeated answers over
+			// watchMissingSpan, not on the first (issue 23); the worker
+			// then polls in turn, here every interval (it is alone).
+			time.Sleep(2 * watchMissingSpan)
+			synctest.Wait()
+			before := b.f.pollCount()
+			time.Sleep(10 * time.Second)
+			synctest.Wait()
+			if n := b.f.pollCount() - before; n < 90 || n > 101 {
+				t.Fatalf("%d polls in 10 s for one idle type without queue sizes, want about 100", n)
 			}
 		})
 	})

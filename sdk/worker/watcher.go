@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,9 +29,40 @@ type queueWatcher struct {
 	mu          sync.Mutex
 	entries     map[*watchEntry]struct{}
 	quiet       map[string]quietMark
-	kick        chan struct{} // a new entry may be due earlier than planned
-	unsupported bool          // the server lacks the endpoint: nobody may wait
+	checked     map[string]time.Time // when each queue was last checked
+	seen        map[string]int       // the size that check found
+	kick        chan struct{}        // a new entry may be due earlier than planned
+	unsupported bool                 // the server lacks the endpoint: nobody may wait
+	// Evidence that the endpoint is missing: answers saying so in a row,
+	// since when; and when to ask again after giving up.
+	missingStrikes int
+	missingSince   time.Time
+	retryAt        time.Time
+	// nextRound is when the fallback may next wake workers to poll.
+	nextRound time.Time
+
+	// The goroutine's lifecycle (Start, Stop).
+	cancel context.CancelFunc
+	done   chan struct{}
 }
+
+// The queue-size endpoint is given up only on repeated evidence over time,
+// as fatal.go decides on a misconfiguration (a proxy may answer 404 for a
+// moment while a deployment switches over), and asked for again later (the
+// server may have been upgraded behind its load balancer).
+const (
+	watchMissingStrikes = 3
+	watchMissingSpan    = 3 * time.Second
+	watchRetryAfter     = 5 * time.Minute
+
+	// watchFallbackPolls is how many watched workers the watcher lets poll
+	// per poll interval, in turn, while the server cannot report queue
+	// sizes: as many as a runner holds polls by default (HeldPollsDefault),
+	// so that a process with hundreds of idle task types costs such a
+	// server 4 quick polls per interval, not one per type. Each type is then
+	// polled every (types / 4) intervals.
+	watchFallbackPolls = 4
+)
 
 type watchEntry struct {
 	queue    string
@@ -53,10 +86,6 @@ type queueSizer interface {
 	queueSizes(ctx context.Context, queues []string) (map[string]int, error)
 }
 
-// errWatchUnsupported is returned by wait when the server cannot tell queue
-// sizes: the worker falls back to polling at its interval.
-var errWatchUnsupported = errors.New("worker: server does not report queue sizes")
-
 func newQueueWatcher(api queueSizer, clock clockSource, log logrus.FieldLogger) *queueWatcher {
 	return &queueWatcher{
 		api:     api,
@@ -65,29 +94,40 @@ func newQueueWatcher(api queueSizer, clock clockSource, log logrus.FieldLogger) 
 		errs:    newErrLogLimiter("worker: queue-size checks failing", ErrorLogInterval, clock),
 		entries: map[*watchEntry]struct{}{},
 		quiet:   map[string]quietMark{},
+		checked: map[string]time.Time{},
+		seen:    map[string]int{},
 		kick:    make(chan struct{}, 1),
 	}
 }
 
-// available reports whether workers may wait here.
-func (w *queueWatcher) available() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return !w.unsupported
-}
+// available reports whether workers may wait here. They always may: on a
+// server without queue sizes the watcher lets them poll in turn.
+func (w *queueWatcher) available() bool { return true }
 
 // wait blocks until the worker should poll (woken: the queue holds size
-// tasks, or size is 0 when the check failed and the worker's own poll should
-// find out why), interrupt fires or ctx ends (not woken), or the watcher finds
-// that the server cannot report sizes (errWatchUnsupported). The first check
-// comes one interval from now: the worker has just polled.
-func (w *queueWatcher) wait(ctx context.Context, queue string, interval time.Duration, interrupt <-chan struct{}) (woken bool, size int, err error) {
-	e := &watchEntry{queue: queue, interval: interval, due: w.clock.Now().Add(interval), woken: make(chan int, 1)}
+// tasks, or size is 0 when the check failed, the answer lacked the queue or
+// the server cannot report sizes and it is this worker's turn to poll), or
+// until interrupt fires or ctx ends (not woken). The first check
+// comes one interval after the queue was last looked at: by the worker's own
+// poll (lastPoll) or by an earlier check of this watcher. So a worker whose
+// wait is interrupted again and again (its tasks finishing one by one) is
+// still checked once per interval, not pushed an interval away each time.
+func (w *queueWatcher) wait(ctx context.Context, queue string, interval time.Duration, lastPoll time.Time, interrupt <-chan struct{}) (woken bool, size int) {
 	w.mu.Lock()
-	if w.unsupported {
-		w.mu.Unlock()
-		return false, 0, errWatchUnsupported
+	last := lastPoll
+	if c := w.checked[queue]; c.After(last) {
+		last = c
+		// The last check, since the worker's last poll, found tasks: a
+		// wake that the worker missed (it left its previous wait at that
+		// moment) must not wait for the next check.
+		if n := w.seen[queue]; n > 0 {
+			if m, ok := w.quiet[queue]; !ok || n > m.size {
+				w.mu.Unlock()
+				return true, n
+			}
+		}
 	}
+	e := &watchEntry{queue: queue, interval: interval, due: last.Add(interval), woken: make(chan int, 1)}
 	w.entries[e] = struct{}{}
 	w.mu.Unlock()
 	w.poke()
@@ -98,14 +138,11 @@ func (w *queueWatcher) wait(ctx context.Context, queue string, interval time.Dur
 	}()
 	select {
 	case n := <-e.woken:
-		if n < 0 {
-			return false, 0, errWatchUnsupported
-		}
-		return true, n, nil
+		return true, n
 	case <-interrupt:
-		return false, 0, nil
+		return false, 0
 	case <-ctx.Done():
-		return false, 0, nil
+		return false, 0
 	}
 }
 
@@ -125,15 +162,44 @@ func (w *queueWatcher) falseWake(queue string, size int) {
 	w.mu.Unlock()
 }
 
-// run checks the watched queues until ctx ends, or until nobody waits and
-// mayStop says that nobody will. The runner owns it.
-func (w *queueWatcher) run(ctx context.Context, mayStop func() bool) {
+// Start runs the watcher's goroutine, counted by tr, until ctx ends or
+// Stop; a watcher that runs already is left alone.
+func (w *queueWatcher) Start(ctx context.Context, tr *tracker) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.cancel != nil {
+		return
+	}
+	ctx, w.cancel = context.WithCancel(ctx)
+	done := make(chan struct{})
+	w.done = done
+	tr.add()
+	go func() {
+		defer tr.done()
+		defer close(done)
+		w.run(ctx)
+	}()
+}
+
+// Stop ends the watcher's goroutine and waits for it; a check under way is
+// cancelled. Start may start it again.
+func (w *queueWatcher) Stop() {
+	w.mu.Lock()
+	cancel, done := w.cancel, w.done
+	w.cancel, w.done = nil, nil
+	w.mu.Unlock()
+	if cancel == nil {
+		return
+	}
+	cancel()
+	<-done
+}
+
+// run checks the watched queues until ctx ends.
+func (w *queueWatcher) run(ctx context.Context) {
 	for ctx.Err() == nil {
 		next, ok := w.nextDue()
 		if !ok {
-			if mayStop() {
-				return
-			}
 			select {
 			case <-w.kick:
 			case <-ctx.Done():
@@ -166,13 +232,50 @@ func (w *queueWatcher) nextDue() (time.Time, bool) {
 			next = e.due
 		}
 	}
+	if !next.IsZero() && w.unsupported && next.Before(w.nextRound) {
+		next = w.nextRound
+	}
 	return next, !next.IsZero()
+}
+
+// fallbackRound lets the watchFallbackPolls workers that have waited
+// longest poll, while the server cannot report queue sizes; it reports false
+// once it is time to ask the server again. Caller holds w.mu.
+func (w *queueWatcher) fallbackRound(now time.Time) bool {
+	if !now.Before(w.retryAt) {
+		w.unsupported = false // ask the server again
+		w.missingStrikes = 0
+		return false
+	}
+	es := make([]*watchEntry, 0, len(w.entries))
+	var interval time.Duration
+	for e := range w.entries {
+		if !e.due.After(now) {
+			es = append(es, e)
+		}
+		if interval == 0 || e.interval < interval {
+			interval = e.interval
+		}
+	}
+	slices.SortFunc(es, func(a, b *watchEntry) int {
+		if c := a.due.Compare(b.due); c != 0 {
+			return c
+		}
+		return strings.Compare(a.queue, b.queue)
+	})
+	w.wakeLocked(es[:min(len(es), watchFallbackPolls)], 0)
+	w.nextRound = now.Add(interval)
+	return true
 }
 
 // check asks for the sizes of every due queue and wakes their workers.
 func (w *queueWatcher) check(ctx context.Context) {
 	now := w.clock.Now()
 	w.mu.Lock()
+	if w.unsupported && w.fallbackRound(now) {
+		w.mu.Unlock()
+		return
+	}
 	due := map[string][]*watchEntry{}
 	var names []string
 	for e := range w.entries {
@@ -187,6 +290,7 @@ func (w *queueWatcher) check(ctx context.Context) {
 		e.due = now.Add(e.interval)
 		if _, seen := due[e.queue]; !seen {
 			names = append(names, e.queue)
+			w.checked[e.queue] = now
 		}
 		due[e.queue] = append(due[e.queue], e)
 	}
@@ -213,9 +317,9 @@ func (w *queueWatcher) check(ctx context.Context) {
 			return
 		}
 		if err != nil {
-			if errors.Is(err, errQueueSizesUnsupported) {
-				w.log.WithError(err).Info("worker: server does not report queue sizes; idle workers poll at their interval")
-				w.disable()
+			if errors.Is(err, errQueueSizesUnsupported) && w.missing(now) {
+				w.log.WithError(err).WithFields(logrus.Fields{"retryIn": watchRetryAfter, "pollsPerInterval": watchFallbackPolls}).Info("worker: server does not report queue sizes; idle workers poll in turn")
+				w.disable(now)
 				return
 			}
 			// Let the workers poll: their own error handling backs off and
@@ -228,8 +332,17 @@ func (w *queueWatcher) check(ctx context.Context) {
 		}
 		w.errs.success(w.log)
 		w.mu.Lock()
+		w.missingStrikes = 0
 		for _, q := range chunk {
-			n := sizes[q]
+			n, ok := sizes[q]
+			w.seen[q] = n
+			if !ok {
+				// An answer without the queue says nothing about it: let
+				// the worker poll (once per interval) rather than wait on
+				// a size that never comes.
+				w.wakeLocked(due[q], 0)
+				continue
+			}
 			if n <= 0 {
 				continue
 			}
@@ -260,15 +373,24 @@ func (w *queueWatcher) wakeLocked(es []*watchEntry, n int) {
 	}
 }
 
-// disable turns the watcher off for good and releases every waiting worker.
-func (w *queueWatcher) disable() {
+// missing records an answer saying that the endpoint is missing and
+// reports whether the evidence is now enough to give it up.
+func (w *queueWatcher) missing(now time.Time) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.missingStrikes == 0 {
+		w.missingSince = now
+	}
+	w.missingStrikes++
+	return w.missingStrikes >= watchMissingStrikes && now.Sub(w.missingSince) >= watchMissingSpan
+}
+
+// disable stops asking the server for queue sizes until watchRetryAfter
+// has passed; meanwhile workers poll in turn (fallbackRound).
+func (w *queueWatcher) disable(now time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.unsupported = true
-	for e := range w.entries {
-		select {
-		case e.woken <- -1:
-		default:
-		}
-	}
+	w.retryAt = now.Add(watchRetryAfter)
+	w.nextRound = now
 }

@@ -13,9 +13,13 @@ import (
 // counts the requests.
 type countingSizer struct{ requests atomic.Int64 }
 
-func (c *countingSizer) queueSizes(context.Context, []string) (map[string]int, error) {
+func (c *countingSizer) queueSizes(_ context.Context, queues []string) (map[string]int, error) {
 	c.requests.Add(1)
-	return map[string]int{}, nil
+	out := map[string]int{}
+	for _, q := range queues {
+		out[q] = 0
+	}
+	return out, nil
 }
 
 // Workers that start watching at different moments must share the
@@ -31,7 +35,7 @@ func TestWatcherSharesOneRequestPerIntervalAcrossPhases(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w.run(ctx, func() bool { return false })
+			w.run(ctx)
 		}()
 		const (
 			interval = 100 * time.Millisecond
@@ -43,7 +47,7 @@ func TestWatcherSharesOneRequestPerIntervalAcrossPhases(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				time.Sleep(time.Duration(i) * interval / workers) // each its own phase
-				_, _, _ = w.wait(ctx, "q"+string(rune('a'+i)), interval, nil)
+				_, _ = w.wait(ctx, "q"+string(rune('a'+i)), interval, time.Now(), nil)
 			}()
 		}
 		time.Sleep(watchFor)
