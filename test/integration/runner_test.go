@@ -104,13 +104,27 @@ func TestRunnerThousandTasks(t *testing.T) {
 	began := time.Now()
 	ids := startMany(t, wfName, n)
 
-	select {
-	case <-done:
-	case <-time.After(4 * time.Minute):
+	deadline := time.After(4 * time.Minute)
+	check := time.NewTicker(15 * time.Second)
+	defer check.Stop()
+	seen := func(workflowID string) bool {
 		mu.Lock()
-		got := len(runs)
-		mu.Unlock()
-		t.Fatalf("only %d of %d tasks reached the handler within 4 minutes; workers: %+v", got, n, r.Workers())
+		defer mu.Unlock()
+		return perWf[workflowID] > 0
+	}
+wait:
+	for {
+		select {
+		case <-done:
+			break wait
+		case <-check.C:
+			restartServerFailedStarts(t, wfName, ids, seen)
+		case <-deadline:
+			mu.Lock()
+			got := len(runs)
+			mu.Unlock()
+			t.Fatalf("only %d of %d tasks reached the handler within 4 minutes; workers: %+v", got, n, r.Workers())
+		}
 	}
 
 	// Every workflow completes with its own output (results may still be in
