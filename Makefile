@@ -4,7 +4,7 @@ GO ?= go
 STATICCHECK_VERSION ?= v0.8.2
 PKGS := ./...
 
-.PHONY: help test test-short test-oldest-go lint bench bench-quick bench-conductor bench-micro bench-fleet soak test-conductor test-faults test-conductor-faults test-conductor-faults-short fuzz ci
+.PHONY: help test test-short test-oldest-go lint bench bench-quick bench-conductor bench-micro bench-fleet soak test-conductor test-faults test-conductor-faults test-conductor-faults-short test-conductor-cluster fuzz ci
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-22s %s\n", $$1, $$2}'
@@ -138,6 +138,29 @@ test-conductor: ## the integration suite and conductortest's black-box tests aga
 	  if [ -n "$$failed" ]; then echo "test-conductor: failed on$$failed"; exit 1; fi; \
 	  echo "test-conductor: passed on $(CONDUCTOR_VERSIONS)"; \
 	fi
+
+# Two nodes of one version on one Redis behind test/conductor/lbproxy (run.sh with CONDUCTOR_NODES=2; 3.21
+# keeps its workflows in the Redis so that both nodes see them): the shutdown and hand-back tests through the
+# proxy, the cross-node wake measurement, and node 1 killed and restarted under 300 workflows
+# (test/realfaults TestServerKilled; docs/compatibility.md "Clusters"). Not part of CI: two JVMs
+# boot at once (3-6 min here per version). CLUSTER_SERVERS picks the versions, CLUSTER_TESTS the tests
+# (add TestSchedulerLearnsWhetherHeldPollsWake for the scheduler's verdict: it fails on the 3.32.3 cluster,
+# see docs/compatibility.md).
+CLUSTER_SERVERS ?= 3.32.3 3.21.14
+CLUSTER_TESTS ?= TestShutdownSwallowsNoTask|TestInProgressWithoutCallbackRequeuesAtOnce|TestClusterHeldPollWakesAcrossNodes
+test-conductor-cluster: ## shutdown, hand-back, held-poll wake and node-kill tests against two Conductor nodes behind a round-robin proxy (3.32.3 and 3.21.14 on Redis; not in CI)
+	@failed=""; \
+	for v in $(CLUSTER_SERVERS); do \
+	  echo "== test-conductor-cluster: two Conductor $$v nodes on one Redis"; \
+	  t0=$$SECONDS; \
+	  CONDUCTOR_NODES=2 CONDUCTOR_VERSION=$$v CONDUCTOR_STORE=redis CONDUCTOR_DATA=redis BATON_IT_CLUSTER=1 BATON_IT_SCHEDULER=1 \
+	  REALFAULTS_WORKFLOWS=300 REALFAULTS_RESPONSE_TIMEOUT=30 test/conductor/run.sh sh -c \
+	    '$(GO) test -race -count=1 -v -timeout 30m -run "^($(CLUSTER_TESTS))$$" ./test/integration/ && \
+	     $(GO) test -race -count=1 -v -timeout 30m -run "^TestServerKilled$$" ./test/realfaults/' || failed="$$failed $$v"; \
+	  echo "== test-conductor-cluster: $$v took $$((SECONDS - t0)) s"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "test-conductor-cluster: failed on$$failed"; exit 1; fi; \
+	echo "test-conductor-cluster: passed on $(CLUSTER_SERVERS)"
 
 test-faults: ## the fault suite: outages, injected errors, bad handlers, SIGTERM (about 5 minutes)
 	$(GO) test -race -count=1 -timeout 20m ./test/faults/...

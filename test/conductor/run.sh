@@ -49,6 +49,17 @@
 # client can read); auto is postgres where the server can have it and none elsewhere (what make
 # test-conductor uses).
 #
+# Cluster mode: CONDUCTOR_NODES=2 starts two nodes of the same version on the one Redis (3.32.x
+# needs CONDUCTOR_STORE=redis; 3.21.x needs CONDUCTOR_DATA=redis, or the nodes would not share
+# workflows), each on its own free port, behind test/conductor/lbproxy, a round-robin reverse
+# proxy built with go into the run folder. Then CONDUCTOR_SERVER_URL is the proxy's URL, and
+#   CONDUCTOR_NODES           the number of nodes (2)
+#   CONDUCTOR_NODE_URLS       the nodes' own URLs, space-separated, node 1 first
+#   CONDUCTOR_NODE_PIDS       their process ids, in the same order
+# CONDUCTOR_SERVER_PID, CONDUCTOR_SERVER_RESTART and the server.pid/server.log files are node 1's;
+# node 2 logs to server2.log and cannot be restarted. The proxy logs to lbproxy.log. The default,
+# CONDUCTOR_NODES=1, runs one server as described above and exports none of these three.
+#
 # Other knobs:
 #   CONDUCTOR_BOOT_TIMEOUT  seconds to wait for /health (default 420: a loaded 2-core machine has taken 4 minutes)
 #   CONDUCTOR_JAVA_OPTS     JVM options (default "-Xms256m -Xmx1g")
@@ -98,6 +109,16 @@ case "$VERSION" in
 *)
 	die "CONDUCTOR_VERSION=$VERSION: this script knows how to run 3.21.x (tested: 3.21.14) and 3.32.x (tested: 3.32.3)"
 	;;
+esac
+
+NODES="${CONDUCTOR_NODES:-1}"
+case "$NODES" in
+1) ;;
+2)
+	[ "$DATA" = redis ] || die "CONDUCTOR_NODES=2: the nodes must share their workflows in one Redis; use CONDUCTOR_STORE=redis (3.32.x) or CONDUCTOR_DATA=redis (3.21.x)"
+	command -v go >/dev/null 2>&1 || die "CONDUCTOR_NODES=2 builds test/conductor/lbproxy and needs go on PATH"
+	;;
+*) die "CONDUCTOR_NODES=$NODES: want 1 (the default) or 2" ;;
 esac
 
 PAYLOAD_STORE="${CONDUCTOR_PAYLOAD_STORE:-none}"
@@ -214,6 +235,8 @@ fi
 # that script: the current process id of each is in $run_dir/server.pid and $run_dir/redis.pid.
 cmd_pid=""
 server_pid=""
+server2_pid=""
+proxy_pid=""
 redis_pid=""
 pg_dir=""
 as_pg() {
@@ -258,17 +281,22 @@ stop_all() {
 		kill -TERM -- "-$cmd_pid" 2>/dev/null || true
 		wait "$cmd_pid" 2>/dev/null || true
 	fi
+	# Cluster mode: the proxy before the nodes behind it.
+	if [ -n "$proxy_pid" ]; then
+		stop_pid "$proxy_pid" "$run_dir/lbproxy"
+	fi
 	# The server before the Redis it uses: the processes started here and those a restart started.
 	if [ -n "${run_dir:-}" ]; then
 		stop_pid "$(cat "$run_dir/server.pid" 2>/dev/null)" "$jar"
 	fi
 	stop_pid "$server_pid" "$jar"
+	stop_pid "$server2_pid" "$jar"
 	if [ -n "${run_dir:-}" ]; then
 		stop_pid "$(cat "$run_dir/redis.pid" 2>/dev/null)" redis-server
 	fi
 	stop_pid "$redis_pid" redis-server
 	stop_pg
-	server_pid="" redis_pid=""
+	server_pid="" server2_pid="" proxy_pid="" redis_pid=""
 }
 keep_logs=1
 on_exit() {
@@ -318,6 +346,11 @@ tail_log() {
 
 run_dir="$(mktemp -d "${TMPDIR:-/tmp}/baton-conductor-$VERSION-$STORE.XXXXXX")"
 mkdir -p "$run_dir/work"
+if [ "$NODES" -gt 1 ]; then
+	# Built first: a build failure should not cost a JVM boot.
+	(cd "$root" && go build -o "$run_dir/lbproxy" ./test/conductor/lbproxy) ||
+		die "could not build test/conductor/lbproxy"
+fi
 
 # ---- Redis ---------------------------------------------------------------------------------
 # The launch commands are saved in $run_dir/launch.env for restart.sh, which starts them again
@@ -420,6 +453,22 @@ echo "$server_pid" >"$run_dir/server.pid"
 	printf 'version=%q\njar=%q\nport=%q\nredis_port=%q\nboot_timeout=%q\n' "$VERSION" "$jar" "$port" "$redis_port" "$BOOT_TIMEOUT"
 } >"$run_dir/launch.env"
 say "started with store $STORE, data in $DATA (pid $server_pid, $("$java_bin" -version 2>&1 | head -1)) on 127.0.0.1:$port; folder $run_dir"
+port2=""
+if [ "$NODES" -gt 1 ]; then
+	# Node 2: the same command on another port, from a folder of its own.
+	port2="$(free_port)"
+	server2_cmd=()
+	for a in "${server_cmd[@]}"; do
+		if [ "$a" = "--server.port=$port" ]; then a="--server.port=$port2"; fi
+		server2_cmd+=("$a")
+	done
+	mkdir -p "$run_dir/work2"
+	(cd "$run_dir/work2" && exec "${server2_cmd[@]}" >"$run_dir/server2.log" 2>&1 </dev/null) &
+	server2_pid=$!
+	disown "$server2_pid"
+	echo "$server2_pid" >"$run_dir/server2.pid"
+	say "node 2 started (pid $server2_pid) on 127.0.0.1:$port2"
+fi
 
 while :; do
 	if curl -fsS -m 2 -o /dev/null "http://127.0.0.1:$port/health" 2>/dev/null; then
@@ -436,6 +485,34 @@ while :; do
 	sleep 1
 done
 say "server healthy after $((SECONDS - t0)) s"
+if [ "$NODES" -gt 1 ]; then
+	while ! curl -fsS -m 2 -o /dev/null "http://127.0.0.1:$port2/health" 2>/dev/null; do
+		if ! kill -0 "$server2_pid" 2>/dev/null; then
+			tail_log "$run_dir/server2.log"
+			die "node 2 exited during start"
+		fi
+		if [ $((SECONDS - t0)) -ge "$BOOT_TIMEOUT" ]; then
+			tail_log "$run_dir/server2.log"
+			die "node 2 did not answer on http://127.0.0.1:$port2/health within $BOOT_TIMEOUT s (raise CONDUCTOR_BOOT_TIMEOUT on slow machines)"
+		fi
+		sleep 1
+	done
+	say "node 2 healthy after $((SECONDS - t0)) s"
+	proxy_port="$(free_port)"
+	"$run_dir/lbproxy" -listen "127.0.0.1:$proxy_port" -backend "http://127.0.0.1:$port" -backend "http://127.0.0.1:$port2" \
+		>"$run_dir/lbproxy.log" 2>&1 </dev/null &
+	proxy_pid=$!
+	disown "$proxy_pid"
+	for ((n = 0; ; n++)); do
+		curl -fsS -m 2 -o /dev/null "http://127.0.0.1:$proxy_port/health" 2>/dev/null && break
+		alive "$proxy_pid" && [ "$n" -lt 100 ] || {
+			tail_log "$run_dir/lbproxy.log"
+			die "lbproxy did not answer on 127.0.0.1:$proxy_port within 10 s"
+		}
+		sleep 0.1
+	done
+	say "lbproxy (pid $proxy_pid) on 127.0.0.1:$proxy_port, round robin over ports $port and $port2"
+fi
 
 export CONDUCTOR_SERVER_URL="http://127.0.0.1:$port/api"
 export CONDUCTOR_SERVER_VERSION="$VERSION"
@@ -444,6 +521,12 @@ export CONDUCTOR_SERVER_PID="$server_pid"
 export CONDUCTOR_SERVER_DATA="$DATA"
 export CONDUCTOR_RUN_DIR="$run_dir"
 export CONDUCTOR_SERVER_PAYLOAD_STORE="$PAYLOAD_STORE"
+if [ "$NODES" -gt 1 ]; then
+	export CONDUCTOR_SERVER_URL="http://127.0.0.1:$proxy_port/api"
+	export CONDUCTOR_NODES="$NODES"
+	export CONDUCTOR_NODE_URLS="http://127.0.0.1:$port/api http://127.0.0.1:$port2/api"
+	export CONDUCTOR_NODE_PIDS="$server_pid $server2_pid"
+fi
 printf '#!/bin/sh\nexec %q server %q "$@"\n' "$here/restart.sh" "$run_dir" >"$run_dir/restart-server"
 chmod +x "$run_dir/restart-server"
 export CONDUCTOR_SERVER_RESTART="$run_dir/restart-server"
