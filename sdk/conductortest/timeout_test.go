@@ -112,7 +112,15 @@ func TestWorkflowTimeout(t *testing.T) {
 	a.registerWorkflow(def)
 	id := a.start(wfName, nil)
 	wf := waitTerminal(t, a, id)
-	if wf.Status != model.WorkflowTimedOut || wf.Tasks[0].Status != model.TaskCanceled {
-		t.Fatalf("workflow %s, task %s", wf.Status, wf.Tasks[0].Status)
+	if wf.Status != model.WorkflowTimedOut {
+		t.Fatalf("workflow %s, want TIMED_OUT", wf.Status)
 	}
+	// Conductor stores the workflow's terminal status first and cancels its
+	// open tasks after (WorkflowExecutor.terminateWorkflow), so a read in
+	// between sees a TIMED_OUT workflow with a SCHEDULED task (seen once on
+	// 3.21.14 in CI). What matters is that the task ends CANCELED.
+	a.eventually("the timed-out workflow's task to be CANCELED", 10*time.Second, func() bool {
+		wf = a.workflow(id)
+		return wf.Tasks[0].Status == model.TaskCanceled
+	})
 }
