@@ -179,14 +179,14 @@ func (p *poller) run(ctx context.Context) {
 		}
 		failures = 0
 		w.backlog.Store(timeout == 0 && len(tasks) >= count)
-		if p.sched.polled(w, timeout > 0, elapsed, p.strategy.lastHeldEmpty, tasks) {
-			w.log.Info("worker: server let tasks pass held polls; idle workers of this runner are watched instead")
-		}
-		switch p.strategy.observe(timeout > 0, timeout, elapsed, tasks) {
-		case 1:
+		prevHeldEmpty := p.strategy.observe(timeout > 0, elapsed, tasks)
+		switch p.sched.polled(w, timeout > 0, elapsed, prevHeldEmpty, tasks) {
+		case newsWakes:
 			w.log.WithField("pollTimeout", PollTimeoutDefault).Info("worker: server answers held polls as soon as a task is queued; idle polls now wait up to the long timeout")
-		case -1:
+		case newsWakesUndone:
 			w.log.Info("worker: server did not answer a held poll when a task was queued; back to short idle polls")
+		case newsNeverWakes:
+			w.log.Info("worker: held polls do not pay on this server (tasks queued during them came late or not at all); idle workers of this runner are watched instead")
 		}
 		if len(tasks) > 0 {
 			flowing = true
@@ -231,7 +231,7 @@ func (p *poller) planIdle() (idleWait, time.Duration) {
 	} else {
 		permit = p.acquirePermit()
 	}
-	wait := p.strategy.idle(permit, p.watch.available())
+	wait := p.strategy.idle(permit, p.watch.available(), p.sched.wakesProven())
 	timeout := p.strategy.heldTimeout(wait, w.interval())
 	w.idleMode.Store(int32(wait))
 	w.nextTimeout.Store(int64(timeout))
