@@ -18,7 +18,9 @@ import (
 //     (its held poll, already out, is read to its end, see Shutdown), and
 //     the worker that asked is woken to take it. A type that has not had a
 //     task for longer than trafficRecent claims nothing, so idle types trade
-//     no permits among themselves and never keep a busy type waiting.
+//     no permits among themselves and never keep a busy type waiting; and
+//     such types share one free permit, so that a process with many task
+//     types that never get a task holds at most one poll for them.
 //   - Held polls are given up where they do not pay: every task queued
 //     while a poll of this runner was held is a sample, fast when the server
 //     handed it over within neverWakeMin of queueing it, slow when it let
@@ -144,13 +146,21 @@ func (s *scheduler) acquire(w *workerState) bool {
 		s.releaseLocked(w)
 		return false
 	}
+	mine, ok := s.lastTask[w]
+	hot := ok && s.clock.Now().Sub(mine) <= trafficRecent
 	if len(s.holders) < s.max {
+		// Types without recent tasks share one permit: a process with
+		// many task types that never get one would otherwise give every
+		// permit to them, and a fleet of such processes would hold
+		// max permits each for nothing.
+		if !hot && s.coldHoldersLocked() > 0 {
+			return false
+		}
 		s.holders[w] = false
 		delete(s.waiting, w)
 		return true
 	}
-	mine, ok := s.lastTask[w]
-	if !ok || s.clock.Now().Sub(mine) > trafficRecent {
+	if !hot {
 		return false
 	}
 	// Take the permit of the holder whose last task is oldest, if older
@@ -173,6 +183,17 @@ func (s *scheduler) acquire(w *workerState) bool {
 		coldest.signal() // it may be waiting for a slot or a setting, not polling
 	}
 	return false
+}
+
+// coldHoldersLocked counts the permit holders without a recent task.
+func (s *scheduler) coldHoldersLocked() int {
+	n, now := 0, s.clock.Now()
+	for h := range s.holders {
+		if last, ok := s.lastTask[h]; !ok || now.Sub(last) > trafficRecent {
+			n++
+		}
+	}
+	return n
 }
 
 // release gives w's permit back, if it has one.

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"fmt"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -40,6 +41,7 @@ func TestIdleTypeHoldsLongOnceTheRunnerHasSeenWakes(t *testing.T) {
 		if err := b.r.Start("quiet", echo); err != nil {
 			t.Fatal(err)
 		}
+		time.Sleep(time.Second) // quiet takes the permit of types without tasks
 		pickups(t, b, "busy", 12)
 		synctest.Wait()
 		var quiet WorkerStatus
@@ -66,6 +68,40 @@ func TestIdleTypeHoldsLongOnceTheRunnerHasSeenWakes(t *testing.T) {
 		synctest.Wait()
 		if n := countQuiet() - before; n > 13 {
 			t.Fatalf("%d polls of an idle type in a minute, want about 12 (5 s held polls)", n)
+		}
+	})
+}
+
+// Issue 23 point 3, fleets: a process with 50 task types that never get a
+// task gave its 4 permits to the first 4 of them, so a fleet of 20 made 80
+// probes the server never answered early (3.21) or held 80 request threads
+// for nothing. Types without recent tasks now share one permit: the others
+// are watched, one request per interval for all of them.
+func TestTypesWithoutTrafficShareOnePermit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := setup(t) // HeldPollsDefault permits
+		for i := range 10 {
+			if err := b.r.Start(fmt.Sprintf("idle%d", i), echo); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		watched, waits := 0, map[string]string{}
+		for _, w := range b.r.Workers() {
+			waits[w.TaskType] = w.IdleWait
+			if w.IdleWait == "watch" {
+				watched++
+			}
+		}
+		if watched != 9 {
+			t.Fatalf("idle waits %v: %d of 10 types without tasks watched, want 9 (one permit among them)", waits, watched)
+		}
+		b.f.mu.Lock()
+		peak := b.f.heldPeak
+		b.f.mu.Unlock()
+		if peak != 1 {
+			t.Fatalf("%d held polls at once from 10 types that never had a task, want 1", peak)
 		}
 	})
 }
