@@ -71,10 +71,10 @@ bench-conductor: ## Baton vs the official SDK vs the limit on real Conductor ser
 # official SDK: BENCH_FLEET_SERVERS picks the servers (version:store ...),
 # BENCH_FLEET_ARGS shortens a run (e.g. "-rounds 1 -fleet-n 5"). Tomcat's
 # busy-thread gauge needs its MBean registry, hence the JVM option.
-BENCH_FLEET_SERVERS ?= 3.21.14:redis 3.32.3:sqlite
+BENCH_FLEET_SERVERS ?= 3.21.14:redis 3.32.3:sqlite 3.32.3:redis
 BENCH_FLEET_ARGS ?=
 FLEET_BIN := $(or $(TMPDIR),/tmp)/baton-fleet-bench
-bench-fleet: ## fleets of 5 and 20 worker processes (50 idle types + 1 busy each), Baton vs the official SDK, on real servers: server busy threads, CPU, read/start/pickup latency into docs/fleet-*.md (about 15 min per server)
+bench-fleet: ## fleets of 5, 20 and 50 worker processes (50 idle types + 1 busy each), Baton vs the official SDK, on real servers: server busy threads, CPU, read/start/pickup latency into docs/fleet-*.md (about 20 min per server)
 	cd test/bench && $(GO) build -o $(FLEET_BIN) ./cmd/bench
 	@set -e; for spec in $(BENCH_FLEET_SERVERS); do \
 	  echo "== bench-fleet: Conductor $${spec%%:*} ($${spec##*:})"; \

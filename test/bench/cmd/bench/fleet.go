@@ -49,7 +49,7 @@ type fleetPlan struct {
 }
 
 func defaultFleetPlan() fleetPlan {
-	return fleetPlan{sizes: []int{5, 20}, idle: 50, rate: 4, settle: 15 * time.Second, window: 20 * time.Second,
+	return fleetPlan{sizes: []int{5, 20, 50}, idle: 50, rate: 4, settle: 30 * time.Second, window: 20 * time.Second,
 		rounds: 3, interval: 100 * time.Millisecond}
 }
 

@@ -57,15 +57,16 @@ func realMain(args []string) int {
 	tasks := fs.Int("tasks", 0, "real-server mode: workflows per throughput run at batch 10 and 100 (0: 2000, or fewer on a server that starts fewer than 250 workflows/s: about 8 s of starts; setting -tasks or -tasks1 turns that off)")
 	tasks1 := fs.Int("tasks1", 0, "real-server mode: workflows per throughput run at batch 1 (0: 400)")
 	samples := fs.Int("samples", 0, "real-server mode: isolated tasks per contender and round (0: 20)")
+	isoWarm := fs.Int("iso-warm", -1, "with -server: isolated tasks per contender and latency round before the measured ones, not counted (default 10)")
 	typeCounts := fs.String("types-n", "", "real-server mode: comma-separated N of the many-idle-types scenario (default 10,100,400)")
 	warmup := fs.Duration("warmup", -1, "real-server mode: minimum warm-up before measuring (default 40s)")
 	renderOnly := fs.Bool("render-only", false, "real-server mode: measure nothing, redraw the section of -out and the -chart from the JSON in -real-data")
 	fleet := fs.Bool("fleet", false, "with -server: measure what fleets of worker processes cost the server (Baton vs the official SDK)")
-	fleetN := fs.String("fleet-n", "5,20", "fleet mode: comma-separated fleet sizes (worker processes)")
+	fleetN := fs.String("fleet-n", "5,20,50", "fleet mode: comma-separated fleet sizes (worker processes)")
 	fleetIdle := fs.Int("fleet-idle", 50, "fleet mode: idle task types per process (besides the busy one)")
 	fleetRate := fs.Float64("fleet-rate", 4, "fleet mode: busy-type workflows started per second")
 	fleetFor := fs.Duration("fleet-for", 20*time.Second, "fleet mode: measuring window per fleet")
-	fleetSettle := fs.Duration("fleet-settle", 15*time.Second, "fleet mode: wait after the processes start, before measuring")
+	fleetSettle := fs.Duration("fleet-settle", 30*time.Second, "fleet mode: wait after the processes start, before measuring")
 	abBin := fs.String("ab", "", "A/B mode: compare this binary's Baton (A) with the Baton built into this other bench binary (B), the limit as yardstick; report to -out")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -116,6 +117,9 @@ func realMain(args []string) int {
 		}
 		if *samples > 0 {
 			rp.isoSamples = *samples
+		}
+		if *isoWarm >= 0 {
+			rp.isoWarm = *isoWarm
 		}
 		if *warmup >= 0 {
 			rp.warmup = *warmup

@@ -120,7 +120,7 @@ func realSection(runs []realRun, chart string) string {
 	w("counted by a small reverse proxy in the driver (`net/http/httputil`) that every contender talks to; the proxy's cost is the same for all. ")
 	w("*Requests/task* = polls + updates seen by the proxy / tasks. Each run is capped in time; a capped run's rate is over the cap.\n")
 	w("- **Pickup latency** (batch 10, poll interval 100 ms, defaults otherwise): in each round the three contenders run at the same time, one worker process each on its own task type, ")
-	w("so they meet the same server and the same machine load. After 2 s their polls are counted at the proxy, by task type, over an idle window: ")
+	w("so they meet the same server and the same machine load. After 2 s each gets 10 isolated tasks that are not counted (`-iso-warm`), as a process that has run a while has had: Baton's runner learns from tasks queued during its held polls whether this server wakes them (sdk/worker's scheduler). Then their polls are counted at the proxy, by task type, over an idle window: ")
 	w("*idle polls/s per poller* (one poller = one `StartWorker` call, or the limit's one loop). Then *isolated* tasks: every 0.7–1.3 s (random, the same sequence in every run) ")
 	w("one workflow per contender is started, in turn, a third of that gap apart, whether or not the previous one was picked up ")
 	w("(a worker slower than one task a second sees its tasks queue, as it would in production); each contender's stragglers get 15 s after the last start. ")

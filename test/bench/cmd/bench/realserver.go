@@ -43,6 +43,7 @@ type realPlan struct {
 	tputTasks   int           // … at batch 10 and 100
 	tputCap     time.Duration // a throughput run stops after this long
 	isoSamples  int           // isolated pickups per contender and round
+	isoWarm     int           // isolated tasks per contender before those, not counted
 	bursts      int           // bursts per contender and round
 	burstSize   int           // workflows per burst
 	idleWindow  time.Duration // idle-poll window before the isolated tasks
@@ -67,7 +68,7 @@ func defaultRealPlan() realPlan {
 	// with the server: throughput ~4 min, pickup ~3.5 min, idle types
 	// ~3.5 min, warm-up 40 s.
 	return realPlan{rounds: 3, warmup: 40 * time.Second, tputTasks1: 400, tputTasks: 2000, tputCap: 45 * time.Second,
-		isoSamples: 20, bursts: 2, burstSize: 50, idleWindow: 4 * time.Second,
+		isoSamples: 20, isoWarm: 10, bursts: 2, burstSize: 50, idleWindow: 4 * time.Second,
 		typeCounts: []int{10, 100, 400}, typesSettle: 3 * time.Second, typesFor: 6 * time.Second,
 		interval: 100 * time.Millisecond, contenders: contenders, autoSize: true, startBudget: 8 * time.Second}
 }
@@ -76,7 +77,7 @@ func defaultRealPlan() realPlan {
 func smokeRealPlan() realPlan {
 	p := defaultRealPlan()
 	p.rounds, p.warmup, p.tputTasks1, p.tputTasks, p.tputCap = 1, 5*time.Second, 50, 200, 20*time.Second
-	p.isoSamples, p.bursts, p.burstSize, p.idleWindow = 3, 1, 10, 2*time.Second
+	p.isoSamples, p.isoWarm, p.bursts, p.burstSize, p.idleWindow = 3, 1, 1, 10, 2*time.Second
 	p.typeCounts, p.typesSettle, p.typesFor = []int{10}, 2*time.Second, 3*time.Second
 	return p
 }
@@ -755,6 +756,38 @@ func realLatencyRound(ctx context.Context, s *realServer, p realPlan, round int,
 	}
 	if err := sleepCtx(ctx, 2*time.Second); err != nil {
 		return nil, err
+	}
+	// Warm the workers up as a long-running process is: a few isolated
+	// tasks each, picked up but not counted, teach Baton's runner how this
+	// server treats held polls (it learns from tasks queued during them).
+	if p.isoWarm > 0 {
+		wrng := rand.New(rand.NewPCG(uint64(round)+101, 7))
+		warm := map[string]map[string]time.Time{}
+		for _, c := range conts {
+			warm[c] = map[string]time.Time{}
+		}
+		for i := 0; i < p.isoWarm; i++ {
+			gap := 700*time.Millisecond + time.Duration(wrng.Int64N(int64(600*time.Millisecond)))
+			for _, c := range conts {
+				if err := sleepCtx(ctx, gap/time.Duration(len(conts))); err != nil {
+					return nil, err
+				}
+				id, at, err := s.start(ctx, types[c])
+				if err != nil {
+					return nil, err
+				}
+				warm[c][id] = at
+			}
+		}
+		deadline := time.Now().Add(15 * time.Second)
+		for _, c := range conts {
+			if _, err := logs[c].wait(ctx, warm[c], deadline); err != nil {
+				return nil, fmt.Errorf("%s warm-up: %w", c, err)
+			}
+		}
+		if err := sleepCtx(ctx, 2*time.Second); err != nil {
+			return nil, err
+		}
 	}
 	out := map[string]sample{}
 	polls0, t0 := map[string]int64{}, time.Now()
