@@ -143,11 +143,10 @@ test-conductor: ## the integration suite and conductortest's black-box tests aga
 # keeps its workflows in the Redis so that both nodes see them): the shutdown and hand-back tests through the
 # proxy, the cross-node wake measurement, and node 1 killed and restarted under 300 workflows
 # (test/realfaults TestServerKilled; docs/compatibility.md "Clusters"). Not part of CI: two JVMs
-# boot at once (3-6 min here per version). CLUSTER_SERVERS picks the versions, CLUSTER_TESTS the tests
-# (add TestSchedulerLearnsWhetherHeldPollsWake for the scheduler's verdict: it fails on the 3.32.3 cluster,
-# see docs/compatibility.md).
+# boot at once (3-6 min here per version). CLUSTER_SERVERS picks the versions, CLUSTER_TESTS the tests;
+# the scheduler's verdict (TestSchedulerLearnsWhetherHeldPollsWake) expects both clusters to be watched.
 CLUSTER_SERVERS ?= 3.32.3 3.21.14
-CLUSTER_TESTS ?= TestShutdownSwallowsNoTask|TestInProgressWithoutCallbackRequeuesAtOnce|TestClusterHeldPollWakesAcrossNodes
+CLUSTER_TESTS ?= TestShutdownSwallowsNoTask|TestInProgressWithoutCallbackRequeuesAtOnce|TestClusterHeldPollWakesAcrossNodes|TestSchedulerLearnsWhetherHeldPollsWake
 test-conductor-cluster: ## shutdown, hand-back, held-poll wake and node-kill tests against two Conductor nodes behind a round-robin proxy (3.32.3 and 3.21.14 on Redis; not in CI)
 	@failed=""; \
 	for v in $(CLUSTER_SERVERS); do \
