@@ -284,9 +284,17 @@ func restartServerFailedStarts(t *testing.T, wfName string, ids []string, seen f
 	if len(unseen) == 0 || len(unseen) > 20 {
 		return 0
 	}
+	return restartBusyTerminated(t, wfName, ids, unseen)
+}
+
+// restartBusyTerminated starts again each workflow ids[i], i in which, that
+// the server terminated at its start on SQLITE_BUSY (see
+// restartServerFailedStarts), replacing its id in ids.
+func restartBusyTerminated(t *testing.T, wfName string, ids []string, which []int) int {
+	t.Helper()
 	ctx := testCtx(t, time.Minute)
 	restarted := 0
-	for _, i := range unseen {
+	for _, i := range which {
 		wf, err := env.api.Workflows().Get(ctx, ids[i], false)
 		if err != nil {
 			t.Logf("workflow #%d %s: %v", i, ids[i], err)
