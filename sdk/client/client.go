@@ -18,14 +18,12 @@
 //   - The token goes only to the BaseUrl's origin: redirects to another
 //     host, port or scheme lose it.
 //   - Retries: see RetryPolicy. Whether a failed call is resent comes from
-//     one table, Decide (call kind x answer: retry, retry a few times, give
+//     the SDK's one failure table (call kind x answer: retry, retry a few times, give
 //     up, misconfigured), which also honours Conductor's "retryable" flag;
 //     RELIABILITY.md's "Failure model" spells it out per call. Calls that
 //     may do their work twice (starting a workflow, registering a workflow
 //     definition, adding a log line, update-v2, update by reference name)
 //     are resent only when the request cannot have been applied.
-//     TaskClient.WithoutRetries makes one attempt per call for callers that
-//     retry themselves.
 //   - Deadlines: each request gets HttpSettings.Timeout; a batch poll gets
 //     its long-poll timeout on top.
 //   - Errors: non-2xx answers are *APIError, matched with errors.Is against
@@ -47,8 +45,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/baton-go/baton/internal/clientwire"
+	"github.com/baton-go/baton/internal/retry"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -176,6 +175,19 @@ type APIClient struct {
 	initErr  error
 	secret   string
 	payload  PayloadThresholds // payload.go
+	// link gives sdk/worker the base URL and a task client without
+	// retries (internal/clientwire); it adds nothing to the public API.
+	link
+}
+
+// link is an unexported name for clientwire.Link, so that the embedded
+// field is unexported too.
+type link = clientwire.Link
+
+// linked sets c's clientwire.Link.
+func (c *APIClient) linked() *APIClient {
+	c.link = clientwire.NewLink(func() string { return c.base }, func() any { return c.Tasks().withoutRetries() })
+	return c
 }
 
 // NewAPIClient returns a client for the server described by httpSettings,
@@ -185,7 +197,7 @@ type APIClient struct {
 func NewAPIClient(authSettings *settings.AuthenticationSettings, httpSettings *settings.HttpSettings, opts ...Option) *APIClient {
 	c, err := New(authSettings, httpSettings, opts...)
 	if err != nil {
-		return &APIClient{initErr: err, log: c.log, obs: nopObserver{}}
+		return (&APIClient{initErr: err, log: c.log, obs: nopObserver{}}).linked()
 	}
 	return c
 }
@@ -204,7 +216,7 @@ func New(authSettings *settings.AuthenticationSettings, httpSettings *settings.H
 	if o.observer == nil {
 		o.observer = nopObserver{}
 	}
-	c := &APIClient{log: o.logger, obs: o.observer}
+	c := (&APIClient{log: o.logger, obs: o.observer}).linked()
 	if err := httpSettings.Validate(); err != nil {
 		return c, err
 	}
@@ -363,9 +375,6 @@ func (c *APIClient) Workflows() *WorkflowClient { return &WorkflowClient{c: c} }
 // Metadata returns the metadata API.
 func (c *APIClient) Metadata() *MetadataClient { return &MetadataClient{c: c} }
 
-// BaseURL returns the API root the client talks to.
-func (c *APIClient) BaseURL() string { return c.base }
-
 // Err returns the settings' validation error of a client built with
 // NewAPIClient, nil when the client is usable.
 func (c *APIClient) Err() error {
@@ -408,11 +417,11 @@ type call struct {
 // own retries: idempotent calls are reads (polls and results included: the
 // worker, which retries those itself, reads their own columns), the others
 // writes.
-func (cl call) callKind() CallKind {
+func (cl call) callKind() retry.Kind {
 	if !cl.idempotent {
-		return CallWrite
+		return retry.Write
 	}
-	return CallRead
+	return retry.Read
 }
 
 // response is what do hands back on a 2xx answer.
@@ -498,7 +507,7 @@ func (c *APIClient) do(ctx context.Context, cl call) (*response, error) {
 // wait first: the failure table (Decide) says whether; the policy and the
 // server's Retry-After how long.
 func (c *APIClient) shouldRetry(cl call, err error, attempt int) (time.Duration, bool) {
-	if v := Decide(cl.callKind(), err); v != RetryAlways && v != RetryFew {
+	if v := retry.Decide(cl.callKind(), err); v != retry.Always && v != retry.Few {
 		return 0, false
 	}
 	wait := backoff(c.retry, attempt)
@@ -524,12 +533,6 @@ func backoff(p RetryPolicy, attempt int) time.Duration {
 	}
 	// Full jitter, with a floor of half so retries still spread out.
 	return ceiling/2 + rand.N(ceiling/2+1)
-}
-
-// isDialError reports a failure to connect: the request never left.
-func isDialError(err error) bool {
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // attempt sends the call once, refreshing the token and re-sending once when

@@ -317,7 +317,7 @@ func FuzzDecodeErrorAnswer(f *testing.F) {
 			return
 		}
 		c := fuzzClient(t, status, "application/json", body)
-		_, err := c.Tasks().WithoutRetries().GetTask(context.Background(), "abc")
+		_, err := c.Tasks().withoutRetries().GetTask(context.Background(), "abc")
 		if err == nil {
 			t.Fatalf("status %d gave no error", status)
 		}

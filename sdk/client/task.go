@@ -31,10 +31,11 @@ type TaskClient struct {
 // NewTaskClient returns the task API of c.
 func NewTaskClient(c *APIClient) *TaskClient { return c.Tasks() }
 
-// WithoutRetries returns a view of the same client whose calls make one
+// withoutRetries returns a view of the same client whose calls make one
 // attempt each (a rejected token is still refreshed and the request sent
-// once more). The worker uses it because it retries results itself.
-func (t *TaskClient) WithoutRetries() *TaskClient { return &TaskClient{c: t.c, retry: false} }
+// once more). The worker uses it, through internal/clientwire, because it
+// retries polls and results itself.
+func (t *TaskClient) withoutRetries() *TaskClient { return &TaskClient{c: t.c, retry: false} }
 
 // PollOptions are the parameters of a batch poll.
 type PollOptions struct {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/baton-go/baton/internal/retry"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -221,8 +222,8 @@ func TestResultRefusedWithRetryableFalseIsGivenUp(t *testing.T) {
 		mu.Lock()
 		never := posts["never"]
 		mu.Unlock()
-		if never != client.ResultRetryFewAttempts {
-			t.Errorf("the refused result was posted %d times, want %d", never, client.ResultRetryFewAttempts)
+		if never != retry.FewAttempts {
+			t.Errorf("the refused result was posted %d times, want %d", never, retry.FewAttempts)
 		}
 		if !strings.Contains(gaveUpErr.Error(), "Cannot deserialize value") {
 			t.Errorf("give-up error %q does not carry the server's message", gaveUpErr)
