@@ -27,7 +27,7 @@ func BenchmarkBatchPoll(b *testing.B) {
 	for _, n := range []int{1, 20, 100} {
 		b.Run(fmt.Sprintf("tasks=%d", n), func(b *testing.B) {
 			c := fuzzClient(b, 200, "application/json", benchBatch(n))
-			c.rc.SetResponseBodyLimit(MaxResponseBytesDefault)
+			c.rc.SetResponseBodyLimit(maxResponseBytesDefault)
 			tc := c.Tasks().withoutRetries()
 			ctx := context.Background()
 			b.ReportAllocs()

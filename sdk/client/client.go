@@ -63,14 +63,14 @@ import (
 
 // Defaults of the client's options.
 const (
-	// MaxResponseBytesDefault caps the size of an answer body.
-	MaxResponseBytesDefault = 32 << 20
-	// TokenTTLDefault is how long a token is trusted when it carries no
+	// maxResponseBytesDefault caps the size of an answer body.
+	maxResponseBytesDefault = 32 << 20
+	// tokenTTLDefault is how long a token is trusted when it carries no
 	// readable expiry of its own.
-	TokenTTLDefault = 45 * time.Minute
-	// MaxIdleConnsPerHostDefault keeps enough connections alive for many
+	tokenTTLDefault = 45 * time.Minute
+	// maxIdleConnsPerHost keeps enough connections alive for many
 	// concurrent pollers and reporters.
-	MaxIdleConnsPerHostDefault = 128
+	maxIdleConnsPerHost = 128
 )
 
 // DefaultRetryPolicy returns the retry policy used unless WithRetryPolicy
@@ -153,10 +153,11 @@ func WithObserver(obs Observer) Option { return func(o *options) { o.observer = 
 // WithRetryPolicy replaces DefaultRetryPolicy().
 func WithRetryPolicy(p RetryPolicy) Option { return func(o *options) { o.retry = p } }
 
-// WithTokenTTL sets how long a token without a readable expiry is used.
+// WithTokenTTL sets how long a token without a readable expiry is used
+// (default 45 minutes).
 func WithTokenTTL(d time.Duration) Option { return func(o *options) { o.tokenTTL = d } }
 
-// WithMaxResponseBytes caps answer bodies (default MaxResponseBytesDefault).
+// WithMaxResponseBytes caps answer bodies (default 32 MiB).
 func WithMaxResponseBytes(n int64) Option { return func(o *options) { o.maxBytes = n } }
 
 // APIClient talks to one Conductor server. Build it with NewAPIClient or New.
@@ -204,7 +205,7 @@ func NewAPIClient(authSettings *settings.AuthenticationSettings, httpSettings *s
 
 // New is NewAPIClient returning the settings' validation error.
 func New(authSettings *settings.AuthenticationSettings, httpSettings *settings.HttpSettings, opts ...Option) (*APIClient, error) {
-	o := options{retry: DefaultRetryPolicy(), tokenTTL: TokenTTLDefault, maxBytes: MaxResponseBytesDefault}
+	o := options{retry: DefaultRetryPolicy(), tokenTTL: tokenTTLDefault, maxBytes: maxResponseBytesDefault}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -326,8 +327,8 @@ func tlsConfigured(t settings.TLSSettings) bool {
 
 func transport(t settings.TLSSettings) (*http.Transport, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = MaxIdleConnsPerHostDefault
-	tr.MaxIdleConns = 4 * MaxIdleConnsPerHostDefault
+	tr.MaxIdleConnsPerHost = maxIdleConnsPerHost
+	tr.MaxIdleConns = 4 * maxIdleConnsPerHost
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify} //nolint:gosec // opt-in only
 	if t.CAFile != "" || len(t.CAPEM) > 0 {
 		pool, err := x509.SystemCertPool()
