@@ -147,7 +147,7 @@ func TestPublicPackagesStayWithinTheirExportLimits(t *testing.T) {
 		limit, ceiling int
 	}{
 		{dir: "sdk/client", limit: 55, ceiling: 109},
-		{dir: "sdk/conductortest", limit: 45, ceiling: 69},
+		{dir: "sdk/conductortest", limit: 45, ceiling: 66},
 		// Brought down on another branch (i27w); the ceiling is its count on main.
 		{dir: "sdk/worker", limit: 80, ceiling: 123},
 	} {

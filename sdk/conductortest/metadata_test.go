@@ -1,6 +1,7 @@
 package conductortest_test
 
 import (
+	"github.com/baton-go/baton/internal/devflags"
 	"strings"
 	"testing"
 
@@ -135,7 +136,7 @@ func TestDefaultVersionIsNewest(t *testing.T) {
 		t.Fatalf("unknown version: %v, want an error naming it", err)
 	}
 	for in, want := range map[string]conductortest.Version{"3.21": "3.21", "3.21.14": "3.21", "3.32.3": "3.32"} {
-		if got, err := conductortest.ParseVersion(in); err != nil || got != want {
+		if got, err := devflags.ParseVersion(in); err != nil || got != want {
 			t.Errorf("ParseVersion(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
