@@ -59,6 +59,7 @@ import (
 	"github.com/baton-go/baton/sdk/metrics"
 	"github.com/baton-go/baton/sdk/model"
 	"github.com/baton-go/baton/sdk/settings"
+	"github.com/baton-go/baton/sdk/taskdef"
 	"github.com/baton-go/baton/sdk/worker"
 )
 
@@ -74,6 +75,7 @@ var (
 	_ = model.NewTaskResult
 	_ = settings.FromEnv
 	_ = worker.Terminal
+	_ = taskdef.EnsureOverwrite
 )
 
 // Greet stands for the first worker's handler, which fragments may start.

@@ -202,7 +202,7 @@
 // SDKs do, and applies them over the code's options at Start (envconfig.go,
 // WithEnviron). WithMiddleware and Wrap wrap handlers; WithTracerProvider
 // adds OpenTelemetry spans and continues a W3C traceparent found in the task
-// input (tracing.go); Log and Logf add lines to the task's execution log;
-// TypedTaskDef and EnsureTaskDef register a typed handler's task definition
-// with JSON Schemas of its types.
+// input (tracing.go); Log and Logf add lines to the task's execution log.
+// Task definitions with JSON Schemas of a typed handler's types are built
+// and registered by sdk/taskdef.
 package worker
