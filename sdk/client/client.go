@@ -746,9 +746,25 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// decodeJSON decodes a JSON answer into v; an empty body leaves v alone.
+// callJSON sends cl and decodes its JSON answer into a value that starts as
+// init: an empty or null answer gives init back, so that an empty slice or
+// map stays non-nil. The client's calls that read an answer go through it.
+func callJSON[T any](ctx context.Context, c *APIClient, cl call, init T) (T, error) {
+	resp, err := c.do(ctx, cl)
+	if err != nil {
+		return init, err
+	}
+	out := init
+	if err := decodeJSON(cl, resp, &out); err != nil {
+		return init, err
+	}
+	return out, nil
+}
+
+// decodeJSON decodes a JSON answer into v; an empty or null body leaves v
+// alone.
 func decodeJSON(cl call, r *response, v interface{}) error {
-	if len(bytes.TrimSpace(r.body)) == 0 {
+	if b := bytes.TrimSpace(r.body); len(b) == 0 || string(b) == "null" {
 		return nil
 	}
 	if err := json.Unmarshal(r.body, v); err != nil {
