@@ -45,8 +45,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/baton-go/baton/internal/clientwire"
-	"github.com/baton-go/baton/internal/retry"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -58,6 +56,8 @@ import (
 	"github.com/go-resty/resty/v2"
 	"github.com/sirupsen/logrus"
 
+	"github.com/baton-go/baton/internal/clientwire"
+	"github.com/baton-go/baton/internal/retry"
 	"github.com/baton-go/baton/sdk/settings"
 )
 

@@ -5,12 +5,13 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"github.com/baton-go/baton/internal/retry"
 	"net"
 	"os"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/baton-go/baton/internal/retry"
 )
 
 // answerClasses are the rows of the failure table: one example error for

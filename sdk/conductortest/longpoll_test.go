@@ -3,7 +3,6 @@ package conductortest_test
 import (
 	"context"
 	"fmt"
-	"github.com/baton-go/baton/internal/devflags"
 	"io"
 	"net/http"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baton-go/baton/internal/devflags"
 	"github.com/baton-go/baton/sdk/conductortest"
 	"github.com/baton-go/baton/sdk/model"
 )

@@ -1,10 +1,10 @@
 package conductortest_test
 
 import (
-	"github.com/baton-go/baton/internal/devflags"
 	"strings"
 	"testing"
 
+	"github.com/baton-go/baton/internal/devflags"
 	"github.com/baton-go/baton/sdk/conductortest"
 	"github.com/baton-go/baton/sdk/model"
 )

@@ -2,11 +2,11 @@ package conductortest
 
 import (
 	"fmt"
-	"github.com/baton-go/baton/internal/uuid"
 	"math"
 	"strings"
 	"time"
 
+	"github.com/baton-go/baton/internal/uuid"
 	"github.com/baton-go/baton/sdk/model"
 )
 

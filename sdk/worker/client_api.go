@@ -3,10 +3,10 @@ package worker
 import (
 	"context"
 	"errors"
-	"github.com/baton-go/baton/internal/clientwire"
-	"github.com/baton-go/baton/internal/retry"
 	"net/http"
 
+	"github.com/baton-go/baton/internal/clientwire"
+	"github.com/baton-go/baton/internal/retry"
 	"github.com/baton-go/baton/sdk/client"
 	"github.com/baton-go/baton/sdk/model"
 	"github.com/baton-go/baton/sdk/settings"

@@ -3,12 +3,12 @@ package worker
 import (
 	"context"
 	"crypto/sha1"
-	"github.com/baton-go/baton/internal/uuid"
 	"math/rand/v2"
 	"strconv"
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/baton-go/baton/internal/uuid"
 	"github.com/baton-go/baton/sdk/model"
 )
 
