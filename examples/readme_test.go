@@ -248,10 +248,12 @@ func TestReadmeSnippets(t *testing.T) {
 		}
 	}
 	goCmd(append([]string{"build", "-overlay", overlayFile}, fragments...)...)
+	// One go build for every program: they compile and link side by side,
+	// each to dir/<its package's name>.
+	goCmd(append([]string{"build", "-overlay", overlayFile, "-o", dir + string(filepath.Separator)}, programs...)...)
 	bins := map[string]string{}
 	for _, p := range programs {
 		bins[p] = filepath.Join(dir, filepath.Base(p))
-		goCmd("build", "-overlay", overlayFile, "-o", bins[p], p)
 	}
 	testBin := filepath.Join(dir, "readme.test")
 	goCmd("test", "-c", "-vet=off", "-overlay", overlayFile, "-o", testBin, "./"+workerPkg)
@@ -323,6 +325,9 @@ func TestReadmeSnippets(t *testing.T) {
 		{"wrong secret", []conductortest.Option{conductortest.WithAuth("readme-key", secret)}, func(u string) string { return u }, wrongSecret, "check the key id and secret"},
 	} {
 		t.Run("worker stops on a "+c.name, func(t *testing.T) {
+			// Each waits out the worker's evidence rule (15 s) with its
+			// own server and process: side by side, not one after the other.
+			t.Parallel()
 			srv := conductortest.NewServer(c.opts...)
 			defer srv.Close()
 			key := ""
