@@ -20,22 +20,10 @@ run: ## the quickstart: 100 workflows through Baton workers on the in-process de
 	@$(RUN_BIN) $(RUN_ARGS); status=$$?; \
 	if [ $$status -eq 130 ]; then trap - INT; kill -INT $$$$; fi; exit $$status
 
-# The dev server's black-box tests and the integration suite run a second
-# time in the 3.21 profile, beside the main run rather than after it: the
-# main run's wall time is set by the fault suite's 60 s outage, during which
-# the machine mostly waits, so the two together take about as long as the
-# main run alone (152 s -> see the notes of issue 27). The 3.21 run's output
-# is printed after the main run's, and either failing fails the target.
 test: ## run every test of the module with the race detector (the README's test command)
-	@out=$$(mktemp); \
-	CONDUCTORTEST_VERSION=3.21 $(GO) test -race -count=1 ./sdk/conductortest/ ./test/integration/ >"$$out" 2>&1 & pid=$$!; \
-	trap 'kill $$pid 2>/dev/null; rm -f "$$out"' EXIT; \
-	echo "$(GO) test -race -count=1 $(PKGS)"; \
-	$(GO) test -race -count=1 $(PKGS); main=$$?; \
-	wait $$pid; v321=$$?; \
-	echo "CONDUCTORTEST_VERSION=3.21 $(GO) test -race -count=1 ./sdk/conductortest/ ./test/integration/"; \
-	cat "$$out"; \
-	[ $$main -eq 0 ] && [ $$v321 -eq 0 ]
+	$(GO) test -race -count=1 $(PKGS)
+	@# The dev server's black-box tests and the integration suite again, in the 3.21 profile.
+	CONDUCTORTEST_VERSION=3.21 $(GO) test -race -count=1 ./sdk/conductortest/ ./test/integration/
 
 # -p 4: under -short the packages mostly wait (dev servers, callbacks, backoff),
 # so four at a time fit on two cores; 63 s -> 47 s wall on this 2-core VM.
