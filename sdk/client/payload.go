@@ -164,9 +164,6 @@ func parseDataSize(s string) (int64, error) {
 	return n * mult, nil
 }
 
-// thresholds returns the thresholds the client applies.
-func (c *APIClient) thresholds() PayloadThresholds { return c.payload }
-
 // PayloadTooLargeError is returned when a payload is larger than the
 // server's hard limit for it: the server would fail the task or workflow.
 type PayloadTooLargeError struct {
