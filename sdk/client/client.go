@@ -414,7 +414,7 @@ type call struct {
 	idempotent bool
 }
 
-// callKind is the column of the failure table (Decide) for the client's
+// callKind is the column of the failure table (retry.Decide) for the client's
 // own retries: idempotent calls are reads (polls and results included: the
 // worker, which retries those itself, reads their own columns), the others
 // writes.
@@ -505,7 +505,7 @@ func (c *APIClient) do(ctx context.Context, cl call) (*response, error) {
 }
 
 // shouldRetry decides whether err is worth another attempt and how long to
-// wait first: the failure table (Decide) says whether; the policy and the
+// wait first: the failure table (retry.Decide) says whether; the policy and the
 // server's Retry-After how long.
 func (c *APIClient) shouldRetry(cl call, err error, attempt int) (time.Duration, bool) {
 	if v := retry.Decide(cl.callKind(), err); v != retry.Always && v != retry.Few {

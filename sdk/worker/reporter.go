@@ -85,7 +85,7 @@ func (rp *reporter) takesNext() bool {
 //
 // What each failure means comes from the client's failure table
 // (retry.Decide, column Result): retried until the deadline when a
-// later attempt may succeed; given up after ResultRetryFewAttempts when
+// later attempt may succeed; given up after retry.FewAttempts when
 // Conductor said a retry cannot help (500 with "retryable": false, which a
 // busy store also answers); given up at once when it cannot succeed (4xx:
 // the task is gone, the result is invalid); and, for answers that prove the
