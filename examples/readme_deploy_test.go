@@ -2,7 +2,6 @@ package examples_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -87,17 +86,7 @@ func main() {
 // the process exits 0 with the task completed; a second SIGTERM during a
 // drain that cannot end exits at once with status 1.
 func TestReadmeDeployRecipe(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the README's deployment program")
-	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go tool on PATH")
-	}
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
+	goTool, root := readmeToolchain(t, "builds and runs the README's deployment program")
 	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
 	if err != nil {
 		t.Fatal(err)
@@ -118,19 +107,7 @@ func TestReadmeDeployRecipe(t *testing.T) {
 	src := deployProgram + fmt.Sprintf("//line README.md:%d\n", block.line+1) + code + "}\n"
 
 	dir := t.TempDir()
-	target := filepath.Join(root, "examples", "zz_readme_deploy", "main.go")
-	srcFile := filepath.Join(dir, "main.go")
-	if err := os.WriteFile(srcFile, []byte(src), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	overlay, err := json.Marshal(map[string]interface{}{"Replace": map[string]string{target: srcFile}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	overlayFile := filepath.Join(dir, "overlay.json")
-	if err := os.WriteFile(overlayFile, overlay, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	overlayFile := writeOverlay(t, dir, root, map[string]string{filepath.Join(root, "examples", "zz_readme_deploy", "main.go"): src})
 	bin := filepath.Join(dir, "deploy")
 	build := exec.Command(goTool, "build", "-overlay", overlayFile, "-o", bin, "./examples/zz_readme_deploy")
 	build.Dir = root

@@ -59,6 +59,7 @@ import (
 	"github.com/baton-go/baton/sdk/metrics"
 	"github.com/baton-go/baton/sdk/model"
 	"github.com/baton-go/baton/sdk/settings"
+	"github.com/baton-go/baton/sdk/taskdef"
 	"github.com/baton-go/baton/sdk/worker"
 )
 
@@ -74,6 +75,7 @@ var (
 	_ = model.NewTaskResult
 	_ = settings.FromEnv
 	_ = worker.Terminal
+	_ = taskdef.EnsureOverwrite
 )
 
 // Greet stands for the first worker's handler, which fragments may start.
@@ -125,6 +127,48 @@ func readmeGoBlocks(t *testing.T, file, doc string) []readmeBlock {
 // start at column 0; an indented := is inside a closure or a block of its own).
 var declared = regexp.MustCompile(`(?m)^([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*:=`)
 
+// readmeToolchain skips a test that builds the docs' programs under -short
+// (saying it does what) or without a go tool on PATH; otherwise it returns
+// the go tool and the module's root.
+func readmeToolchain(t *testing.T, what string) (goTool, root string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip(what)
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go tool on PATH")
+	}
+	if root, err = filepath.Abs(".."); err != nil {
+		t.Fatal(err)
+	}
+	return goTool, root
+}
+
+// writeOverlay writes files (path in the module -> content) into dir and
+// returns a go build -overlay file that puts them in place, so that the
+// docs' code builds inside this module without anything written into it.
+func writeOverlay(t *testing.T, dir, root string, files map[string]string) string {
+	t.Helper()
+	replace := map[string]string{}
+	for target, content := range files {
+		src := filepath.Join(dir, strings.ReplaceAll(strings.TrimPrefix(target, root+"/"), "/", "_"))
+		if err := os.WriteFile(src, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		replace[target] = src
+	}
+	overlay, err := json.Marshal(map[string]interface{}{"Replace": replace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	overlayFile := filepath.Join(dir, "overlay.json")
+	if err := os.WriteFile(overlayFile, overlay, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return overlayFile
+}
+
 // TestReadmeSnippets keeps every Go block of README.md and docs/guide.md
 // honest while the SDK changes. Complete programs must build as they stand;
 // the guide's test under "Testing your workers" (which uses the first
@@ -137,17 +181,7 @@ var declared = regexp.MustCompile(`(?m)^([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s
 // built inside this module through a go build overlay, so it uses the SDK as
 // it is in this checkout and nothing is written into it.
 func TestReadmeSnippets(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the README's programs")
-	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go tool on PATH")
-	}
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
+	goTool, root := readmeToolchain(t, "builds and runs the README's programs")
 	var blocks []readmeBlock
 	for _, name := range docsWithGoBlocks {
 		doc, err := os.ReadFile(filepath.Join(root, name))
@@ -204,22 +238,7 @@ func TestReadmeSnippets(t *testing.T) {
 	}
 	files[filepath.Join(root, workerPkg, "readme_test.go")] = readmeTestHeader + testSnippet
 
-	replace := map[string]string{}
-	for target, content := range files {
-		src := filepath.Join(dir, strings.ReplaceAll(strings.TrimPrefix(target, root+"/"), "/", "_"))
-		if err := os.WriteFile(src, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		replace[target] = src
-	}
-	overlay, err := json.Marshal(map[string]interface{}{"Replace": replace})
-	if err != nil {
-		t.Fatal(err)
-	}
-	overlayFile := filepath.Join(dir, "overlay.json")
-	if err := os.WriteFile(overlayFile, overlay, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	overlayFile := writeOverlay(t, dir, root, files)
 	goCmd := func(args ...string) {
 		t.Helper()
 		cmd := exec.Command(goTool, args...)
@@ -229,10 +248,12 @@ func TestReadmeSnippets(t *testing.T) {
 		}
 	}
 	goCmd(append([]string{"build", "-overlay", overlayFile}, fragments...)...)
+	// One go build for every program: they compile and link side by side,
+	// each to dir/<its package's name>.
+	goCmd(append([]string{"build", "-overlay", overlayFile, "-o", dir + string(filepath.Separator)}, programs...)...)
 	bins := map[string]string{}
 	for _, p := range programs {
 		bins[p] = filepath.Join(dir, filepath.Base(p))
-		goCmd("build", "-overlay", overlayFile, "-o", bins[p], p)
 	}
 	testBin := filepath.Join(dir, "readme.test")
 	goCmd("test", "-c", "-vet=off", "-overlay", overlayFile, "-o", testBin, "./"+workerPkg)
@@ -304,6 +325,9 @@ func TestReadmeSnippets(t *testing.T) {
 		{"wrong secret", []conductortest.Option{conductortest.WithAuth("readme-key", secret)}, func(u string) string { return u }, wrongSecret, "check the key id and secret"},
 	} {
 		t.Run("worker stops on a "+c.name, func(t *testing.T) {
+			// Each waits out the worker's evidence rule (15 s) with its
+			// own server and process: side by side, not one after the other.
+			t.Parallel()
 			srv := conductortest.NewServer(c.opts...)
 			defer srv.Close()
 			key := ""

@@ -26,6 +26,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/baton-go/baton/internal/devflags"
 	"github.com/baton-go/baton/sdk/conductortest"
 )
 
@@ -69,12 +70,12 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "conductor-dev: -auth-key and -auth-secret must be given together")
 		return 2
 	}
-	cv, err := conductortest.ParseVersion(*version)
+	cv, err := devflags.ParseVersion(*version)
 	if err != nil {
 		fmt.Fprintf(stderr, "conductor-dev: -conductor-version: %v\n", err)
 		return 2
 	}
-	mode, err := conductortest.ParseLongPollMode(*longPoll)
+	mode, err := devflags.ParseLongPollMode(*longPoll)
 	if err != nil {
 		fmt.Fprintf(stderr, "conductor-dev: -long-poll: %v\n", err)
 		return 2
@@ -83,7 +84,7 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "conductor-dev: -max-concurrent-requests must be >= 0 (0: unbounded), got %d\n", *maxRequests)
 		return 2
 	}
-	store, err := conductortest.ParsePayloadStore(*payloadStore)
+	store, err := devflags.ParsePayloadStore(*payloadStore)
 	if err != nil {
 		fmt.Fprintf(stderr, "conductor-dev: -payload-store: %v\n", err)
 		return 2

@@ -10,8 +10,8 @@
 //     tenant from the task input and puts it into the handler's context, so
 //     handlers need not parse it; the tracing span is outside it.
 //   - Execution log lines (worker.Log), visible in the Conductor UI.
-//   - Task definitions from typed handlers (worker.TypedTaskDef and
-//     worker.EnsureTaskDef), registered with JSON Schemas of the Go types.
+//   - Task definitions from typed handlers (taskdef.Typed and
+//     taskdef.Ensure), registered with JSON Schemas of the Go types.
 //
 // Workers also obey CONDUCTOR_WORKER_* variables; try
 // CONDUCTOR_WORKER_CHARGE_CARD_BATCH_SIZE=4 go run ./examples/tracing.
@@ -37,6 +37,7 @@ import (
 	"github.com/baton-go/baton/sdk/conductortest"
 	"github.com/baton-go/baton/sdk/model"
 	"github.com/baton-go/baton/sdk/settings"
+	"github.com/baton-go/baton/sdk/taskdef"
 	"github.com/baton-go/baton/sdk/worker"
 )
 
@@ -131,18 +132,18 @@ func run(ctx context.Context, out, spans io.Writer, serverURL string) (_ string,
 		settings.NewHttpSettings(serverURL),
 	)
 	md := apiClient.Metadata()
-	reserveDef, err := worker.TypedTaskDef("reserve_stock", Reserve, worker.TaskDefRetry(2, time.Second, ""),
-		worker.TaskDefTimeouts(time.Minute, 30*time.Second))
+	reserveDef, err := taskdef.Typed("reserve_stock", Reserve, taskdef.Retry(2, time.Second, ""),
+		taskdef.Timeouts(time.Minute, 30*time.Second))
 	if err != nil {
 		return "", err
 	}
-	chargeDef, err := worker.TypedTaskDef("charge_card", Charge, worker.TaskDefRetry(2, time.Second, ""),
-		worker.TaskDefTimeouts(time.Minute, 30*time.Second))
+	chargeDef, err := taskdef.Typed("charge_card", Charge, taskdef.Retry(2, time.Second, ""),
+		taskdef.Timeouts(time.Minute, 30*time.Second))
 	if err != nil {
 		return "", err
 	}
 	for _, def := range []model.TaskDef{reserveDef, chargeDef} {
-		outcome, err := worker.EnsureTaskDef(ctx, md, def, worker.EnsureOwnerEmail(ownerEmail))
+		outcome, err := taskdef.Ensure(ctx, md, def, taskdef.EnsureOwnerEmail(ownerEmail))
 		if err != nil {
 			return "", err
 		}

@@ -114,7 +114,7 @@ func TestConcurrent401sShareOneRefresh(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := c.Tasks().WithoutRetries().BatchPoll(context.Background(), "t", PollOptions{Count: 1})
+			_, err := c.Tasks().withoutRetries().BatchPoll(context.Background(), "t", PollOptions{Count: 1})
 			errs <- err
 		}()
 	}

@@ -508,7 +508,7 @@ func TestInvalidClientNeverPanics(t *testing.T) {
 			"BatchPoll": func() error { _, err := tc.BatchPoll(ctx, "t", PollOptions{Count: 1}); return err },
 			"Poll":      func() error { _, err := tc.Poll(ctx, "t", "", ""); return err },
 			"UpdateTask": func() error {
-				return tc.WithoutRetries().UpdateTask(ctx, &model.TaskResult{TaskId: "t", WorkflowInstanceId: "w", Status: model.CompletedTask})
+				return tc.withoutRetries().UpdateTask(ctx, &model.TaskResult{TaskId: "t", WorkflowInstanceId: "w", Status: model.CompletedTask})
 			},
 			"GetTask":    func() error { _, err := tc.GetTask(ctx, "t"); return err },
 			"QueueSizes": func() error { _, err := tc.QueueSizes(ctx, "t"); return err },

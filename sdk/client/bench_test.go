@@ -27,8 +27,8 @@ func BenchmarkBatchPoll(b *testing.B) {
 	for _, n := range []int{1, 20, 100} {
 		b.Run(fmt.Sprintf("tasks=%d", n), func(b *testing.B) {
 			c := fuzzClient(b, 200, "application/json", benchBatch(n))
-			c.rc.SetResponseBodyLimit(MaxResponseBytesDefault)
-			tc := c.Tasks().WithoutRetries()
+			c.rc.SetResponseBodyLimit(maxResponseBytesDefault)
+			tc := c.Tasks().withoutRetries()
 			ctx := context.Background()
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -44,7 +44,7 @@ func BenchmarkBatchPoll(b *testing.B) {
 
 func BenchmarkUpdateTask(b *testing.B) {
 	c := fuzzClient(b, 200, "text/plain", []byte("task-1"))
-	tc := c.Tasks().WithoutRetries()
+	tc := c.Tasks().withoutRetries()
 	ctx := context.Background()
 	r := &model.TaskResult{TaskId: "task-1", WorkflowInstanceId: "wf", Status: model.CompletedTask, WorkerId: "w",
 		OutputData: map[string]interface{}{"charged": true, "amount": 1234}}

@@ -18,14 +18,12 @@
 //   - The token goes only to the BaseUrl's origin: redirects to another
 //     host, port or scheme lose it.
 //   - Retries: see RetryPolicy. Whether a failed call is resent comes from
-//     one table, Decide (call kind x answer: retry, retry a few times, give
+//     the SDK's one failure table (call kind x answer: retry, retry a few times, give
 //     up, misconfigured), which also honours Conductor's "retryable" flag;
 //     RELIABILITY.md's "Failure model" spells it out per call. Calls that
 //     may do their work twice (starting a workflow, registering a workflow
 //     definition, adding a log line, update-v2, update by reference name)
 //     are resent only when the request cannot have been applied.
-//     TaskClient.WithoutRetries makes one attempt per call for callers that
-//     retry themselves.
 //   - Deadlines: each request gets HttpSettings.Timeout; a batch poll gets
 //     its long-poll timeout on top.
 //   - Errors: non-2xx answers are *APIError, matched with errors.Is against
@@ -48,7 +46,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -59,19 +56,21 @@ import (
 	"github.com/go-resty/resty/v2"
 	"github.com/sirupsen/logrus"
 
+	"github.com/baton-go/baton/internal/clientwire"
+	"github.com/baton-go/baton/internal/retry"
 	"github.com/baton-go/baton/sdk/settings"
 )
 
 // Defaults of the client's options.
 const (
-	// MaxResponseBytesDefault caps the size of an answer body.
-	MaxResponseBytesDefault = 32 << 20
-	// TokenTTLDefault is how long a token is trusted when it carries no
+	// maxResponseBytesDefault caps the size of an answer body.
+	maxResponseBytesDefault = 32 << 20
+	// tokenTTLDefault is how long a token is trusted when it carries no
 	// readable expiry of its own.
-	TokenTTLDefault = 45 * time.Minute
-	// MaxIdleConnsPerHostDefault keeps enough connections alive for many
+	tokenTTLDefault = 45 * time.Minute
+	// maxIdleConnsPerHost keeps enough connections alive for many
 	// concurrent pollers and reporters.
-	MaxIdleConnsPerHostDefault = 128
+	maxIdleConnsPerHost = 128
 )
 
 // DefaultRetryPolicy returns the retry policy used unless WithRetryPolicy
@@ -154,10 +153,11 @@ func WithObserver(obs Observer) Option { return func(o *options) { o.observer = 
 // WithRetryPolicy replaces DefaultRetryPolicy().
 func WithRetryPolicy(p RetryPolicy) Option { return func(o *options) { o.retry = p } }
 
-// WithTokenTTL sets how long a token without a readable expiry is used.
+// WithTokenTTL sets how long a token without a readable expiry is used
+// (default 45 minutes).
 func WithTokenTTL(d time.Duration) Option { return func(o *options) { o.tokenTTL = d } }
 
-// WithMaxResponseBytes caps answer bodies (default MaxResponseBytesDefault).
+// WithMaxResponseBytes caps answer bodies (default 32 MiB).
 func WithMaxResponseBytes(n int64) Option { return func(o *options) { o.maxBytes = n } }
 
 // APIClient talks to one Conductor server. Build it with NewAPIClient or New.
@@ -176,6 +176,19 @@ type APIClient struct {
 	initErr  error
 	secret   string
 	payload  PayloadThresholds // payload.go
+	// link gives sdk/worker the base URL and a task client without
+	// retries (internal/clientwire); it adds nothing to the public API.
+	link
+}
+
+// link is an unexported name for clientwire.Link, so that the embedded
+// field is unexported too.
+type link = clientwire.Link
+
+// linked sets c's clientwire.Link.
+func (c *APIClient) linked() *APIClient {
+	c.link = clientwire.NewLink(func() string { return c.base }, func() any { return c.Tasks().withoutRetries() })
+	return c
 }
 
 // NewAPIClient returns a client for the server described by httpSettings,
@@ -185,14 +198,14 @@ type APIClient struct {
 func NewAPIClient(authSettings *settings.AuthenticationSettings, httpSettings *settings.HttpSettings, opts ...Option) *APIClient {
 	c, err := New(authSettings, httpSettings, opts...)
 	if err != nil {
-		return &APIClient{initErr: err, log: c.log, obs: nopObserver{}}
+		return (&APIClient{initErr: err, log: c.log, obs: nopObserver{}}).linked()
 	}
 	return c
 }
 
 // New is NewAPIClient returning the settings' validation error.
 func New(authSettings *settings.AuthenticationSettings, httpSettings *settings.HttpSettings, opts ...Option) (*APIClient, error) {
-	o := options{retry: DefaultRetryPolicy(), tokenTTL: TokenTTLDefault, maxBytes: MaxResponseBytesDefault}
+	o := options{retry: DefaultRetryPolicy(), tokenTTL: tokenTTLDefault, maxBytes: maxResponseBytesDefault}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -204,7 +217,7 @@ func New(authSettings *settings.AuthenticationSettings, httpSettings *settings.H
 	if o.observer == nil {
 		o.observer = nopObserver{}
 	}
-	c := &APIClient{log: o.logger, obs: o.observer}
+	c := (&APIClient{log: o.logger, obs: o.observer}).linked()
 	if err := httpSettings.Validate(); err != nil {
 		return c, err
 	}
@@ -314,8 +327,8 @@ func tlsConfigured(t settings.TLSSettings) bool {
 
 func transport(t settings.TLSSettings) (*http.Transport, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = MaxIdleConnsPerHostDefault
-	tr.MaxIdleConns = 4 * MaxIdleConnsPerHostDefault
+	tr.MaxIdleConnsPerHost = maxIdleConnsPerHost
+	tr.MaxIdleConns = 4 * maxIdleConnsPerHost
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify} //nolint:gosec // opt-in only
 	if t.CAFile != "" || len(t.CAPEM) > 0 {
 		pool, err := x509.SystemCertPool()
@@ -363,9 +376,6 @@ func (c *APIClient) Workflows() *WorkflowClient { return &WorkflowClient{c: c} }
 // Metadata returns the metadata API.
 func (c *APIClient) Metadata() *MetadataClient { return &MetadataClient{c: c} }
 
-// BaseURL returns the API root the client talks to.
-func (c *APIClient) BaseURL() string { return c.base }
-
 // Err returns the settings' validation error of a client built with
 // NewAPIClient, nil when the client is usable.
 func (c *APIClient) Err() error {
@@ -404,15 +414,15 @@ type call struct {
 	idempotent bool
 }
 
-// callKind is the column of the failure table (Decide) for the client's
+// callKind is the column of the failure table (retry.Decide) for the client's
 // own retries: idempotent calls are reads (polls and results included: the
 // worker, which retries those itself, reads their own columns), the others
 // writes.
-func (cl call) callKind() CallKind {
+func (cl call) callKind() retry.Kind {
 	if !cl.idempotent {
-		return CallWrite
+		return retry.Write
 	}
-	return CallRead
+	return retry.Read
 }
 
 // response is what do hands back on a 2xx answer.
@@ -495,10 +505,10 @@ func (c *APIClient) do(ctx context.Context, cl call) (*response, error) {
 }
 
 // shouldRetry decides whether err is worth another attempt and how long to
-// wait first: the failure table (Decide) says whether; the policy and the
+// wait first: the failure table (retry.Decide) says whether; the policy and the
 // server's Retry-After how long.
 func (c *APIClient) shouldRetry(cl call, err error, attempt int) (time.Duration, bool) {
-	if v := Decide(cl.callKind(), err); v != RetryAlways && v != RetryFew {
+	if v := retry.Decide(cl.callKind(), err); v != retry.Always && v != retry.Few {
 		return 0, false
 	}
 	wait := backoff(c.retry, attempt)
@@ -524,12 +534,6 @@ func backoff(p RetryPolicy, attempt int) time.Duration {
 	}
 	// Full jitter, with a floor of half so retries still spread out.
 	return ceiling/2 + rand.N(ceiling/2+1)
-}
-
-// isDialError reports a failure to connect: the request never left.
-func isDialError(err error) bool {
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // attempt sends the call once, refreshing the token and re-sending once when
@@ -742,9 +746,25 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// decodeJSON decodes a JSON answer into v; an empty body leaves v alone.
+// callJSON sends cl and decodes its JSON answer into a value that starts as
+// init: an empty or null answer gives init back, so that an empty slice or
+// map stays non-nil. The client's calls that read an answer go through it.
+func callJSON[T any](ctx context.Context, c *APIClient, cl call, init T) (T, error) {
+	resp, err := c.do(ctx, cl)
+	if err != nil {
+		return init, err
+	}
+	out := init
+	if err := decodeJSON(cl, resp, &out); err != nil {
+		return init, err
+	}
+	return out, nil
+}
+
+// decodeJSON decodes a JSON answer into v; an empty or null body leaves v
+// alone.
 func decodeJSON(cl call, r *response, v interface{}) error {
-	if len(bytes.TrimSpace(r.body)) == 0 {
+	if b := bytes.TrimSpace(r.body); len(b) == 0 || string(b) == "null" {
 		return nil
 	}
 	if err := json.Unmarshal(r.body, v); err != nil {

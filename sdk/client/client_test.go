@@ -17,6 +17,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/baton-go/baton/internal/retry"
 	"github.com/baton-go/baton/sdk/model"
 	"github.com/baton-go/baton/sdk/settings"
 )
@@ -399,7 +400,7 @@ func TestRetries(t *testing.T) {
 		var n atomic.Int32
 		f := newFake(t, func(w http.ResponseWriter, r *http.Request) { n.Add(1); w.WriteHeader(503) })
 		c := newClient(t, f.URL, nil, WithHTTPClient(f.Client()))
-		_, err := c.Tasks().WithoutRetries().BatchPoll(ctx, "t", PollOptions{Count: 1})
+		_, err := c.Tasks().withoutRetries().BatchPoll(ctx, "t", PollOptions{Count: 1})
 		if err == nil || n.Load() != 1 {
 			t.Fatalf("err=%v attempts=%d, want an error after 1", err, n.Load())
 		}
@@ -456,7 +457,7 @@ func TestRetries(t *testing.T) {
 		f.Close()
 		c := newClient(t, url, nil)
 		_, err := c.Workflows().Start(ctx, &model.StartWorkflowRequest{Name: "x"})
-		if err == nil || !isDialError(err) {
+		if err == nil || !retry.IsDialError(err) {
 			t.Fatalf("err = %v, want a dial error", err)
 		}
 	})

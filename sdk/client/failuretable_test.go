@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/baton-go/baton/internal/retry"
 )
 
 // answerClasses are the rows of the failure table: one example error for
@@ -43,13 +45,13 @@ func answerClasses() map[string]error {
 	}
 }
 
-var tableKinds = []CallKind{CallRead, CallWrite, CallResult, CallPoll}
+var tableKinds = []retry.Kind{retry.Read, retry.Write, retry.Result, retry.Poll}
 
 // TestFailureTable pins the failure table (issue 24): what every class of
 // answer means for every kind of call.
 func TestFailureTable(t *testing.T) {
-	R, F, G, M := RetryAlways, RetryFew, GiveUp, Misconfigured
-	want := map[string][4]Verdict{ // read, write, result, poll
+	R, F, G, M := retry.Always, retry.Few, retry.GiveUp, retry.Misconfigured
+	want := map[string][4]retry.Verdict{ // read, write, result, poll
 		"400, 409, 413, other 4xx":                {G, G, G, R},
 		"401, 403 after one token refresh":        {M, M, M, M},
 		"404":                                     {G, G, G, M},
@@ -76,22 +78,22 @@ func TestFailureTable(t *testing.T) {
 	}
 	for name, err := range classes {
 		for i, kind := range tableKinds {
-			if got := Decide(kind, err); got != want[name][i] {
+			if got := retry.Decide(kind, err); got != want[name][i] {
 				t.Errorf("%s, %v: %v, want %v", name, kindName(kind), got, want[name][i])
 			}
 		}
 	}
 	// A web page answering 2xx reaches Decide as a DecodeError.
 	page := &DecodeError{ContentType: "text/html", Err: errors.New("invalid character '<'")}
-	if Decide(CallPoll, page) != Misconfigured || Decide(CallRead, page) != GiveUp {
+	if retry.Decide(retry.Poll, page) != retry.Misconfigured || retry.Decide(retry.Read, page) != retry.GiveUp {
 		t.Error("a 2xx web page is not classified like a 4xx one")
 	}
-	if Decide(CallRead, context.Canceled) != GiveUp {
+	if retry.Decide(retry.Read, context.Canceled) != retry.GiveUp {
 		t.Error("the caller's own cancellation must not be retried")
 	}
 }
 
-func kindName(k CallKind) string { return [...]string{"read", "write", "result", "poll"}[k] }
+func kindName(k retry.Kind) string { return [...]string{"read", "write", "result", "poll"}[k] }
 
 // TestReliabilityDocMatchesTheFailureTable checks that the table in
 // RELIABILITY.md ("Failure model") says, cell by cell, what Decide does.
@@ -124,7 +126,7 @@ func TestReliabilityDocMatchesTheFailureTable(t *testing.T) {
 		}
 		seen[name] = true
 		for k, kind := range tableKinds {
-			if got, doc := Decide(kind, err).String(), strings.TrimSpace(cells[k+1]); got != doc {
+			if got, doc := retry.Decide(kind, err).String(), strings.TrimSpace(cells[k+1]); got != doc {
 				t.Errorf("RELIABILITY.md says %q for %s, %s; the code does %q", doc, name, kindName(kind), got)
 			}
 		}

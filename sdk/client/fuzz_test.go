@@ -6,13 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/baton-go/baton/internal/memhttp"
 	"github.com/baton-go/baton/sdk/model"
 	"github.com/baton-go/baton/sdk/settings"
 )
@@ -28,30 +28,18 @@ const (
 	fuzzLimit  = 64 << 10
 )
 
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
 // fuzzClient answers /token with a token and every other request with
 // status, content type and body. Authentication is on so that the
 // redaction of the secret and token can be checked on every error.
 func fuzzClient(t testing.TB, status int, ctype string, body []byte) *APIClient {
-	rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		if r.Body != nil {
-			_ = r.Body.Close()
-		}
-		h := http.Header{}
+	rt := memhttp.Transport(func(r *http.Request, _ []byte) (int, string, []byte) {
 		if strings.HasSuffix(r.URL.Path, "/token") {
-			h.Set("Content-Type", "application/json")
-			return &http.Response{StatusCode: 200, Header: h, Body: io.NopCloser(strings.NewReader(`{"token":"` + fuzzToken + `"}`)), Request: r}, nil
+			return 200, "application/json", []byte(`{"token":"` + fuzzToken + `"}`)
 		}
-		if ctype != "" {
-			h.Set("Content-Type", ctype)
-		}
-		return &http.Response{StatusCode: status, Header: h, Body: io.NopCloser(bytes.NewReader(body)), Request: r, ContentLength: -1}, nil
+		return status, ctype, body
 	})
 	c, err := New(settings.NewAuthenticationSettings("key", fuzzSecret), settings.NewHttpSettings("http://conductor.test/api"),
-		WithHTTPClient(&http.Client{Transport: rt}), WithMaxResponseBytes(fuzzLimit),
+		WithHTTPClient(rt.Client()), WithMaxResponseBytes(fuzzLimit),
 		WithRetryPolicy(RetryPolicy{MaxAttempts: 1}))
 	if err != nil {
 		t.Fatal(err)
@@ -317,7 +305,7 @@ func FuzzDecodeErrorAnswer(f *testing.F) {
 			return
 		}
 		c := fuzzClient(t, status, "application/json", body)
-		_, err := c.Tasks().WithoutRetries().GetTask(context.Background(), "abc")
+		_, err := c.Tasks().withoutRetries().GetTask(context.Background(), "abc")
 		if err == nil {
 			t.Fatalf("status %d gave no error", status)
 		}
@@ -336,17 +324,14 @@ func FuzzDecodeTokenAnswer(f *testing.F) {
 	addSeeds(f, `{"token":"abc"}`, `{"token":""}`, `{}`, ``, `{"token":123}`, `{"token":"a.eyJleHAiOjE3MDAwMDAwMDB9.c"}`,
 		`{"token":"a.eyJleHAiOiJ4In0.c"}`, `{"token":"a.!!!.c"}`)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-			if r.Body != nil {
-				_ = r.Body.Close()
-			}
+		rt := memhttp.Transport(func(r *http.Request, _ []byte) (int, string, []byte) {
 			if strings.HasSuffix(r.URL.Path, "/token") {
-				return &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(bytes.NewReader(body)), Request: r, ContentLength: -1}, nil
+				return 200, "", body
 			}
-			return &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(`[]`)), Request: r}, nil
+			return 200, "", []byte(`[]`)
 		})
 		c, err := New(settings.NewAuthenticationSettings("key", fuzzSecret), settings.NewHttpSettings("http://conductor.test/api"),
-			WithHTTPClient(&http.Client{Transport: rt}), WithRetryPolicy(RetryPolicy{MaxAttempts: 1}))
+			WithHTTPClient(rt.Client()), WithRetryPolicy(RetryPolicy{MaxAttempts: 1}))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -68,12 +68,8 @@ func (m *MetadataClient) GetTaskDef(ctx context.Context, name string) (*model.Ta
 		return nil, errors.New("client: task definition name must not be empty")
 	}
 	cl := call{method: http.MethodGet, route: "/metadata/taskdefs/{name}", pathParams: map[string]string{"name": name}, retry: true, idempotent: true}
-	resp, err := m.c.do(ctx, cl)
+	def, err := callJSON(ctx, m.c, cl, model.TaskDef{})
 	if err != nil {
-		return nil, err
-	}
-	var def model.TaskDef
-	if err := decodeJSON(cl, resp, &def); err != nil {
 		return nil, err
 	}
 	return &def, nil
@@ -165,12 +161,8 @@ func (m *MetadataClient) GetWorkflowDef(ctx context.Context, name string, versio
 		q.Set("version", strconv.Itoa(version))
 	}
 	cl := call{method: http.MethodGet, route: "/metadata/workflow/{name}", pathParams: map[string]string{"name": name}, query: q, retry: true, idempotent: true}
-	resp, err := m.c.do(ctx, cl)
+	def, err := callJSON(ctx, m.c, cl, model.WorkflowDef{})
 	if err != nil {
-		return nil, err
-	}
-	var def model.WorkflowDef
-	if err := decodeJSON(cl, resp, &def); err != nil {
 		return nil, err
 	}
 	return &def, nil

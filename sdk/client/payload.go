@@ -48,18 +48,18 @@ const (
 	PayloadWorkflowOutput PayloadType = "WORKFLOW_OUTPUT"
 )
 
-// PayloadOperation is READ or WRITE.
-type PayloadOperation string
+// payloadOperation is READ or WRITE.
+type payloadOperation string
 
 // The operations of an external storage location.
 const (
-	PayloadRead  PayloadOperation = "READ"
-	PayloadWrite PayloadOperation = "WRITE"
+	payloadRead  payloadOperation = "READ"
+	payloadWrite payloadOperation = "WRITE"
 )
 
-// ExternalStorageLocation is the server's answer to an externalstoragelocation
+// externalLocation is the server's answer to an externalstoragelocation
 // call: where to GET or PUT a payload (URI) and the key to name it by (Path).
-type ExternalStorageLocation struct {
+type externalLocation struct {
 	URI  string `json:"uri"`
 	Path string `json:"path"`
 }
@@ -94,7 +94,7 @@ func DefaultPayloadThresholds() PayloadThresholds {
 }
 
 // WithPayloadThresholds replaces DefaultPayloadThresholds(). The environment
-// (see PayloadThresholdsFromEnv) still overrides single values.
+// (see payloadThresholdsFromEnv) still overrides single values.
 func WithPayloadThresholds(p PayloadThresholds) Option {
 	return func(o *options) { o.payload = p; o.payloadSet = true }
 }
@@ -123,11 +123,11 @@ func payloadEnv(p *PayloadThresholds) []struct {
 	}
 }
 
-// PayloadThresholdsFromEnv returns base with the values the environment sets
+// payloadThresholdsFromEnv returns base with the values the environment sets
 // (lookup is os.LookupEnv or a stand-in). Each variable is a size as the
 // server reads it: a plain number is KB, or a number with B, KB, MB or GB
 // ("3MB", "10240KB"). An invalid value is an error naming the variable.
-func PayloadThresholdsFromEnv(base PayloadThresholds, lookup func(string) (string, bool)) (PayloadThresholds, error) {
+func payloadThresholdsFromEnv(base PayloadThresholds, lookup func(string) (string, bool)) (PayloadThresholds, error) {
 	p := base
 	for _, e := range payloadEnv(&p) {
 		s, ok := lookup(e.name)
@@ -163,9 +163,6 @@ func parseDataSize(s string) (int64, error) {
 	}
 	return n * mult, nil
 }
-
-// PayloadThresholds returns the thresholds the client applies.
-func (c *APIClient) PayloadThresholds() PayloadThresholds { return c.payload }
 
 // PayloadTooLargeError is returned when a payload is larger than the
 // server's hard limit for it: the server would fail the task or workflow.
@@ -211,19 +208,19 @@ const maxPayloadDownload = 1 << 30
 // postgresRoute is where Conductor's PostgreSQL store serves payloads.
 const postgresRoute = "/api/external/postgres/"
 
-// ExternalStorageLocation asks the server where to read (PayloadRead, with
-// the path a task or workflow names) or write (PayloadWrite, path empty) a
+// externalStorageLocation asks the server where to read (payloadRead, with
+// the path a task or workflow names) or write (payloadWrite, path empty) a
 // payload of the given type.
-func (t *TaskClient) ExternalStorageLocation(ctx context.Context, op PayloadOperation, pt PayloadType, path string) (*ExternalStorageLocation, error) {
+func (t *TaskClient) externalStorageLocation(ctx context.Context, op payloadOperation, pt PayloadType, path string) (*externalLocation, error) {
 	return t.c.storageLocation(ctx, "/tasks/externalstoragelocation", op, pt, path, t.retry)
 }
 
-// ExternalStorageLocation is the workflow API's form of the same call.
-func (w *WorkflowClient) ExternalStorageLocation(ctx context.Context, op PayloadOperation, pt PayloadType, path string) (*ExternalStorageLocation, error) {
+// externalStorageLocation is the workflow API's form of the same call.
+func (w *WorkflowClient) externalStorageLocation(ctx context.Context, op payloadOperation, pt PayloadType, path string) (*externalLocation, error) {
 	return w.c.storageLocation(ctx, "/workflow/externalstoragelocation", op, pt, path, true)
 }
 
-func (c *APIClient) storageLocation(ctx context.Context, route string, op PayloadOperation, pt PayloadType, path string, retry bool) (*ExternalStorageLocation, error) {
+func (c *APIClient) storageLocation(ctx context.Context, route string, op payloadOperation, pt PayloadType, path string, retry bool) (*externalLocation, error) {
 	q := url.Values{}
 	q.Set("path", path)
 	q.Set("operation", string(op))
@@ -233,7 +230,7 @@ func (c *APIClient) storageLocation(ctx context.Context, route string, op Payloa
 	if err != nil {
 		return nil, err
 	}
-	var loc ExternalStorageLocation
+	var loc externalLocation
 	if err := decodeJSON(cl, resp, &loc); err != nil {
 		return nil, err
 	}
@@ -320,10 +317,10 @@ func (c *APIClient) payloadRequest(ctx context.Context, method, uri string, body
 	return resp, u, nil
 }
 
-// DownloadPayload GETs a payload from a location URI and decodes it, as the
+// downloadPayload GETs a payload from a location URI and decodes it, as the
 // input or output it stands for, the way an inline payload is decoded
 // (numbers as float64). The body is decoded as it arrives.
-func (c *APIClient) DownloadPayload(ctx context.Context, uri string) (map[string]interface{}, error) {
+func (c *APIClient) downloadPayload(ctx context.Context, uri string) (map[string]interface{}, error) {
 	resp, u, err := c.payloadRequest(ctx, http.MethodGet, uri, nil, 0)
 	if err != nil {
 		return nil, err
@@ -378,8 +375,8 @@ func readPayload(resp *http.Response) ([]byte, error) {
 }
 
 // readExternal reads the payload at path through a READ location.
-func (c *APIClient) readExternal(ctx context.Context, loc func(context.Context, PayloadOperation, PayloadType, string) (*ExternalStorageLocation, error), pt PayloadType, path string) (map[string]interface{}, error) {
-	l, err := loc(ctx, PayloadRead, pt, path)
+func (c *APIClient) readExternal(ctx context.Context, loc func(context.Context, payloadOperation, PayloadType, string) (*externalLocation, error), pt PayloadType, path string) (map[string]interface{}, error) {
+	l, err := loc(ctx, payloadRead, pt, path)
 	if err != nil {
 		return nil, fmt.Errorf("asking the server where %s %s is stored: %w", payloadName(pt), path, err)
 	}
@@ -387,7 +384,7 @@ func (c *APIClient) readExternal(ctx context.Context, loc func(context.Context, 
 		return nil, fmt.Errorf("%w: the server gave no URI to read %s %s from; its external payload storage is not readable by clients "+
 			"(the default store keeps payloads on the server's disk: set conductor.external-payload-storage.type)", ErrPayloadUnavailable, payloadName(pt), path)
 	}
-	m, err := c.DownloadPayload(ctx, l.URI)
+	m, err := c.downloadPayload(ctx, l.URI)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s %s: %w", payloadName(pt), path, err)
 	}
@@ -401,7 +398,7 @@ func (t *TaskClient) FetchTaskInput(ctx context.Context, task *model.Task) error
 	if task == nil || strings.TrimSpace(task.ExternalInputPayloadStoragePath) == "" || len(task.InputData) > 0 {
 		return nil
 	}
-	m, err := t.c.readExternal(ctx, t.ExternalStorageLocation, PayloadTaskInput, task.ExternalInputPayloadStoragePath)
+	m, err := t.c.readExternal(ctx, t.externalStorageLocation, PayloadTaskInput, task.ExternalInputPayloadStoragePath)
 	if err != nil {
 		return err
 	}
@@ -412,14 +409,14 @@ func (t *TaskClient) FetchTaskInput(ctx context.Context, task *model.Task) error
 // fetchWorkflowPayloads reads a workflow's externalized input and output.
 func (w *WorkflowClient) fetchWorkflowPayloads(ctx context.Context, wf *model.Workflow) error {
 	if p := strings.TrimSpace(wf.ExternalInputPayloadStoragePath); p != "" && len(wf.Input) == 0 {
-		m, err := w.c.readExternal(ctx, w.ExternalStorageLocation, PayloadWorkflowInput, p)
+		m, err := w.c.readExternal(ctx, w.externalStorageLocation, PayloadWorkflowInput, p)
 		if err != nil {
 			return fmt.Errorf("workflow %s: %w", wf.WorkflowId, err)
 		}
 		wf.Input = m
 	}
 	if p := strings.TrimSpace(wf.ExternalOutputPayloadStoragePath); p != "" && len(wf.Output) == 0 {
-		m, err := w.c.readExternal(ctx, w.ExternalStorageLocation, PayloadWorkflowOutput, p)
+		m, err := w.c.readExternal(ctx, w.externalStorageLocation, PayloadWorkflowOutput, p)
 		if err != nil {
 			return fmt.Errorf("workflow %s: %w", wf.WorkflowId, err)
 		}
@@ -431,7 +428,7 @@ func (w *WorkflowClient) fetchWorkflowPayloads(ctx context.Context, wf *model.Wo
 // uploadable reports whether a WRITE location takes a client's upload: a
 // pre-signed URL does; PostgreSQL's (served by the Conductor server, which
 // has no upload route) and an empty one do not.
-func uploadable(l *ExternalStorageLocation) bool {
+func uploadable(l *externalLocation) bool {
 	if l == nil || strings.TrimSpace(l.URI) == "" || strings.TrimSpace(l.Path) == "" {
 		return false
 	}
@@ -440,7 +437,7 @@ func uploadable(l *ExternalStorageLocation) bool {
 }
 
 // upload PUTs a payload to a WRITE location.
-func (c *APIClient) upload(ctx context.Context, l *ExternalStorageLocation, body []byte) error {
+func (c *APIClient) upload(ctx context.Context, l *externalLocation, body []byte) error {
 	resp, _, err := c.payloadRequest(ctx, http.MethodPut, l.URI, bytes.NewReader(body), int64(len(body)))
 	if err != nil {
 		return err
@@ -452,7 +449,7 @@ func (c *APIClient) upload(ctx context.Context, l *ExternalStorageLocation, body
 // uploadJSON PUTs the JSON of v, size bytes long (jsonSize), encoding it
 // as it is sent (payload_stream.go) rather than building it in memory. The
 // goroutine that encodes is this call's and has ended when it returns.
-func (c *APIClient) uploadJSON(ctx context.Context, l *ExternalStorageLocation, v interface{}, size int64) error {
+func (c *APIClient) uploadJSON(ctx context.Context, l *externalLocation, v interface{}, size int64) error {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
@@ -507,7 +504,7 @@ func (t *TaskClient) StoreTaskOutput(ctx context.Context, r *model.TaskResult, s
 	if th.TaskOutput <= 0 || size <= th.TaskOutput {
 		return false, nil
 	}
-	loc, err := t.ExternalStorageLocation(ctx, PayloadWrite, PayloadTaskOutput, "")
+	loc, err := t.externalStorageLocation(ctx, payloadWrite, PayloadTaskOutput, "")
 	if err != nil {
 		return false, fmt.Errorf("asking the server where to store a task output of %d bytes: %w", size, err)
 	}
@@ -552,7 +549,7 @@ func (w *WorkflowClient) prepareStartInput(ctx context.Context, r *model.StartWo
 	if th.WorkflowInput <= 0 || size <= th.WorkflowInput {
 		return r, nil
 	}
-	loc, err := w.ExternalStorageLocation(ctx, PayloadWrite, PayloadWorkflowInput, "")
+	loc, err := w.externalStorageLocation(ctx, payloadWrite, PayloadWorkflowInput, "")
 	if err != nil {
 		// The server can still store it itself.
 		w.c.log.WithError(err).Warn("client: no external storage location for a large workflow input; sending it inline")
@@ -573,5 +570,5 @@ func (w *WorkflowClient) prepareStartInput(ctx context.Context, r *model.StartWo
 
 // envPayloadThresholds applies the environment to the configured thresholds.
 func envPayloadThresholds(base PayloadThresholds) (PayloadThresholds, error) {
-	return PayloadThresholdsFromEnv(base, os.LookupEnv)
+	return payloadThresholdsFromEnv(base, os.LookupEnv)
 }

@@ -100,7 +100,7 @@ func BenchmarkPayloadMemory(b *testing.B) {
 		var worst int64
 		for i := 0; i < b.N; i++ {
 			p := heapPeak(func() func() {
-				m, err := c.DownloadPayload(ctx, srv.URL+"/payload")
+				m, err := c.downloadPayload(ctx, srv.URL+"/payload")
 				if err != nil || len(m["blob"].(string)) != size-len(`{"blob":""}`) {
 					b.Fatalf("download: %v", err)
 				}

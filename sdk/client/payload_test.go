@@ -20,14 +20,14 @@ func TestPayloadThresholdsFromEnv(t *testing.T) {
 		"CONDUCTOR_APP_MAXTASKOUTPUTPAYLOADSIZETHRESHOLD": "20480", // KB, as the server reads a plain number
 		"CONDUCTOR_APP_TASKINPUTPAYLOADSIZETHRESHOLD":     "512 kb",
 	}
-	got, err := PayloadThresholdsFromEnv(DefaultPayloadThresholds(), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	got, err := payloadThresholdsFromEnv(DefaultPayloadThresholds(), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.TaskOutput != 3<<20 || got.MaxTaskOutput != 20480<<10 || got.TaskInput != 512<<10 || got.MaxTaskInput != 10240<<10 {
 		t.Errorf("thresholds %+v", got)
 	}
-	_, err = PayloadThresholdsFromEnv(DefaultPayloadThresholds(), func(k string) (string, bool) {
+	_, err = payloadThresholdsFromEnv(DefaultPayloadThresholds(), func(k string) (string, bool) {
 		return "lots", k == "CONDUCTOR_APP_MAXWORKFLOWINPUTPAYLOADSIZETHRESHOLD"
 	})
 	if err == nil || !strings.Contains(err.Error(), "CONDUCTOR_APP_MAXWORKFLOWINPUTPAYLOADSIZETHRESHOLD") {

@@ -31,10 +31,11 @@ type TaskClient struct {
 // NewTaskClient returns the task API of c.
 func NewTaskClient(c *APIClient) *TaskClient { return c.Tasks() }
 
-// WithoutRetries returns a view of the same client whose calls make one
+// withoutRetries returns a view of the same client whose calls make one
 // attempt each (a rejected token is still refreshed and the request sent
-// once more). The worker uses it because it retries results itself.
-func (t *TaskClient) WithoutRetries() *TaskClient { return &TaskClient{c: t.c, retry: false} }
+// once more). The worker uses it, through internal/clientwire, because it
+// retries polls and results itself.
+func (t *TaskClient) withoutRetries() *TaskClient { return &TaskClient{c: t.c, retry: false} }
 
 // PollOptions are the parameters of a batch poll.
 type PollOptions struct {
@@ -315,12 +316,8 @@ func (t *TaskClient) UpdateTaskByRefNameSync(ctx context.Context, workflowID, re
 		return nil, err
 	}
 	cl.retry = t.retry
-	resp, err := t.c.do(ctx, cl)
+	wf, err := callJSON(ctx, t.c, cl, model.Workflow{})
 	if err != nil {
-		return nil, err
-	}
-	var wf model.Workflow
-	if err := decodeJSON(cl, resp, &wf); err != nil {
 		return nil, err
 	}
 	return &wf, nil
@@ -332,12 +329,8 @@ func (t *TaskClient) GetTask(ctx context.Context, taskID string) (*model.Task, e
 		return nil, errors.New("client: taskID must not be empty")
 	}
 	cl := call{method: http.MethodGet, route: "/tasks/{taskId}", pathParams: map[string]string{"taskId": taskID}, retry: t.retry, idempotent: true}
-	resp, err := t.c.do(ctx, cl)
+	task, err := callJSON(ctx, t.c, cl, model.Task{})
 	if err != nil {
-		return nil, err
-	}
-	var task model.Task
-	if err := decodeJSON(cl, resp, &task); err != nil {
 		return nil, err
 	}
 	if task.TaskId == "" {
@@ -362,16 +355,9 @@ func (t *TaskClient) GetLogs(ctx context.Context, taskID string) ([]model.TaskEx
 		return nil, errors.New("client: taskID must not be empty")
 	}
 	cl := call{method: http.MethodGet, route: "/tasks/{taskId}/log", pathParams: map[string]string{"taskId": taskID}, retry: t.retry, idempotent: true}
-	resp, err := t.c.do(ctx, cl)
+	logs, err := callJSON(ctx, t.c, cl, []model.TaskExecLog{})
 	if err != nil {
 		return nil, err
-	}
-	logs := []model.TaskExecLog{}
-	if err := decodeJSON(cl, resp, &logs); err != nil {
-		return nil, err
-	}
-	if logs == nil { // a JSON null answer
-		logs = []model.TaskExecLog{}
 	}
 	return logs, nil
 }
@@ -389,16 +375,9 @@ func (t *TaskClient) QueueSizes(ctx context.Context, taskTypes ...string) (map[s
 		q.Add("taskType", tt)
 	}
 	cl := call{method: http.MethodGet, route: "/tasks/queue/sizes", query: q, retry: t.retry, idempotent: true}
-	resp, err := t.c.do(ctx, cl)
+	sizes, err := callJSON(ctx, t.c, cl, map[string]int{})
 	if err != nil {
 		return nil, err
-	}
-	sizes := map[string]int{}
-	if err := decodeJSON(cl, resp, &sizes); err != nil {
-		return nil, err
-	}
-	if sizes == nil { // a JSON null answer
-		sizes = map[string]int{}
 	}
 	return sizes, nil
 }
@@ -411,16 +390,9 @@ func (t *TaskClient) PollData(ctx context.Context, taskType string) ([]model.Pol
 	q := url.Values{}
 	q.Set("taskType", taskType)
 	cl := call{method: http.MethodGet, route: "/tasks/queue/polldata", query: q, retry: t.retry, idempotent: true}
-	resp, err := t.c.do(ctx, cl)
+	pd, err := callJSON(ctx, t.c, cl, []model.PollData{})
 	if err != nil {
 		return nil, err
-	}
-	pd := []model.PollData{}
-	if err := decodeJSON(cl, resp, &pd); err != nil {
-		return nil, err
-	}
-	if pd == nil { // a JSON null answer
-		pd = []model.PollData{}
 	}
 	return pd, nil
 }

@@ -98,12 +98,8 @@ func (w *WorkflowClient) Get(ctx context.Context, workflowID string, includeTask
 	q.Set("includeTasks", strconv.FormatBool(includeTasks))
 	cl := call{method: http.MethodGet, route: "/workflow/{workflowId}", pathParams: map[string]string{"workflowId": workflowID},
 		query: q, retry: true, idempotent: true}
-	resp, err := w.c.do(ctx, cl)
+	wf, err := callJSON(ctx, w.c, cl, model.Workflow{})
 	if err != nil {
-		return nil, err
-	}
-	var wf model.Workflow
-	if err := decodeJSON(cl, resp, &wf); err != nil {
 		return nil, err
 	}
 	if wf.WorkflowId == "" {

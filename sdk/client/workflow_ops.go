@@ -122,12 +122,8 @@ func (w *WorkflowClient) ByCorrelationID(ctx context.Context, name, correlationI
 	cl := call{method: http.MethodGet, route: "/workflow/{name}/correlated/{correlationId}",
 		pathParams: map[string]string{"name": name, "correlationId": correlationID},
 		query:      q.values(), retry: true, idempotent: true}
-	resp, err := w.c.do(ctx, cl)
+	out, err := callJSON(ctx, w.c, cl, []model.Workflow{})
 	if err != nil {
-		return nil, err
-	}
-	out := []model.Workflow{}
-	if err := decodeJSON(cl, resp, &out); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -148,12 +144,8 @@ func (w *WorkflowClient) ByCorrelationIDs(ctx context.Context, name string, corr
 	}
 	cl := call{method: http.MethodPost, route: "/workflow/{name}/correlated", pathParams: map[string]string{"name": name},
 		query: q.values(), body: body, retry: true, idempotent: true}
-	resp, err := w.c.do(ctx, cl)
+	out, err := callJSON(ctx, w.c, cl, map[string][]model.Workflow{})
 	if err != nil {
-		return nil, err
-	}
-	out := map[string][]model.Workflow{}
-	if err := decodeJSON(cl, resp, &out); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -192,12 +184,8 @@ func (w *WorkflowClient) Search(ctx context.Context, q SearchQuery) (*model.Work
 		v.Set("query", q.Query)
 	}
 	cl := call{method: http.MethodGet, route: "/workflow/search", query: v, retry: true, idempotent: true}
-	resp, err := w.c.do(ctx, cl)
+	out, err := callJSON(ctx, w.c, cl, model.WorkflowSearchResult{})
 	if err != nil {
-		return nil, err
-	}
-	var out model.WorkflowSearchResult
-	if err := decodeJSON(cl, resp, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -215,12 +203,8 @@ func (w *WorkflowClient) Running(ctx context.Context, name string, version int) 
 	}
 	cl := call{method: http.MethodGet, route: "/workflow/running/{name}", pathParams: map[string]string{"name": name},
 		query: q, retry: true, idempotent: true}
-	resp, err := w.c.do(ctx, cl)
+	out, err := callJSON(ctx, w.c, cl, []string{})
 	if err != nil {
-		return nil, err
-	}
-	out := []string{}
-	if err := decodeJSON(cl, resp, &out); err != nil {
 		return nil, err
 	}
 	return out, nil

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baton-go/baton/internal/devflags"
 	"github.com/baton-go/baton/sdk/conductortest"
 	"github.com/baton-go/baton/sdk/model"
 )
@@ -95,7 +96,7 @@ func newAPI(t testing.TB, opts ...conductortest.Option) *api {
 		a.remote, a.base = true, remote
 	} else {
 		if v := os.Getenv(envVersion); v != "" {
-			pv, err := conductortest.ParseVersion(v)
+			pv, err := devflags.ParseVersion(v)
 			if err != nil {
 				t.Fatalf("%s: %v", envVersion, err)
 			}
@@ -116,7 +117,7 @@ func (a *api) version() conductortest.Version {
 	if a.srv != nil {
 		return a.srv.Version()
 	}
-	v, err := conductortest.ParseVersion(os.Getenv(envServerVersion))
+	v, err := devflags.ParseVersion(os.Getenv(envServerVersion))
 	if err != nil {
 		a.t.Fatalf("remote server: %s: %v (run through test/conductor/run.sh, or set it)", envServerVersion, err)
 	}

@@ -3,7 +3,6 @@ package conductortest
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/baton-go/baton/sdk/conductortest/internal/wire"
@@ -53,22 +52,13 @@ var longPollNames = [...]string{
 	LongPollHold:      "hold",
 }
 
-// String returns the mode's name as ParseLongPollMode accepts it.
+// String returns the mode's name ("default", "early", "full-batch",
+// "hold"), as cmd/conductor-dev's -long-poll takes it.
 func (m LongPollMode) String() string {
 	if m >= 0 && int(m) < len(longPollNames) {
 		return longPollNames[m]
 	}
 	return fmt.Sprintf("LongPollMode(%d)", int(m))
-}
-
-// ParseLongPollMode parses "early", "full-batch", "hold" or "default".
-func ParseLongPollMode(s string) (LongPollMode, error) {
-	for m, name := range longPollNames {
-		if s == name {
-			return LongPollMode(m), nil
-		}
-	}
-	return 0, fmt.Errorf("long-poll mode %q: want one of %s", s, strings.Join(longPollNames[:], ", "))
 }
 
 func (m LongPollMode) valid() bool { return m >= 0 && int(m) < len(longPollNames) }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baton-go/baton/internal/devflags"
 	"github.com/baton-go/baton/sdk/conductortest"
 	"github.com/baton-go/baton/sdk/model"
 )
@@ -442,12 +443,12 @@ func startDirect(t *testing.T, a *api, wf string) {
 
 func TestLongPollModeNames(t *testing.T) {
 	for _, mode := range append(allModes, conductortest.LongPollDefault) {
-		got, err := conductortest.ParseLongPollMode(mode.String())
+		got, err := devflags.ParseLongPollMode(mode.String())
 		if err != nil || got != mode {
 			t.Errorf("ParseLongPollMode(%q) = %v, %v", mode.String(), got, err)
 		}
 	}
-	if _, err := conductortest.ParseLongPollMode("eager"); err == nil || !strings.Contains(err.Error(), `"eager"`) {
+	if _, err := devflags.ParseLongPollMode("eager"); err == nil || !strings.Contains(err.Error(), `"eager"`) {
 		t.Errorf("bad name: error %v, want one naming the value", err)
 	}
 	if _, err := conductortest.Start(conductortest.WithLongPoll(conductortest.LongPollMode(9))); err == nil || !strings.Contains(err.Error(), "LongPollMode(9)") {

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/baton-go/baton/internal/devflags"
 	"github.com/baton-go/baton/sdk/conductortest"
 	"github.com/baton-go/baton/sdk/model"
 )
@@ -135,7 +136,7 @@ func TestDefaultVersionIsNewest(t *testing.T) {
 		t.Fatalf("unknown version: %v, want an error naming it", err)
 	}
 	for in, want := range map[string]conductortest.Version{"3.21": "3.21", "3.21.14": "3.21", "3.32.3": "3.32"} {
-		if got, err := conductortest.ParseVersion(in); err != nil || got != want {
+		if got, err := devflags.ParseVersion(in); err != nil || got != want {
 			t.Errorf("ParseVersion(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}

@@ -59,19 +59,6 @@ func (p PayloadStore) String() string {
 	return "none"
 }
 
-// ParsePayloadStore reads "none", "presigned" (or "s3") and "postgres".
-func ParsePayloadStore(s string) (PayloadStore, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "", "none":
-		return PayloadStoreNone, nil
-	case "presigned", "s3":
-		return PayloadStorePresigned, nil
-	case "postgres":
-		return PayloadStorePostgres, nil
-	}
-	return PayloadStoreNone, fmt.Errorf("payload store %q: want none, presigned or postgres", s)
-}
-
 // PayloadLimits are the sizes (bytes of JSON) over which payloads are
 // externalized, and over which task outputs fail the task (Max...). Zero
 // turns a check off.

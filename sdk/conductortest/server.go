@@ -147,7 +147,7 @@ func Start(opts ...Option) (*Server, error) {
 	if o.version == "" {
 		o.version = DefaultVersion
 	}
-	v, err := ParseVersion(string(o.version))
+	v, err := parseVersion(string(o.version))
 	if err != nil {
 		return nil, err
 	}

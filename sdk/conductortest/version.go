@@ -28,9 +28,9 @@ const (
 	DefaultVersion = Version332
 )
 
-// ParseVersion accepts a release line ("3.21", "3.32") or a release of it
-// ("3.21.14", "3.32.3").
-func ParseVersion(s string) (Version, error) {
+// parseVersion accepts a release line ("3.21", "3.32") or a release of it
+// ("3.21.14", "3.32.3"), as WithVersion does.
+func parseVersion(s string) (Version, error) {
 	for _, v := range []Version{Version321, Version332} {
 		if s == string(v) || strings.HasPrefix(s, string(v)+".") {
 			return v, nil
@@ -40,7 +40,7 @@ func ParseVersion(s string) (Version, error) {
 }
 
 // WithVersion makes the server answer as that release line does where the
-// lines differ. Without it the server follows DefaultVersion.
+// lines differ (a release such as "3.21.14" names its line). Without it the server follows DefaultVersion.
 func WithVersion(v Version) Option { return func(o *options) { o.version = v } }
 
 // Version returns the release line the server imitates.

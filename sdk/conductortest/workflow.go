@@ -1,13 +1,12 @@
 package conductortest
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"math"
 	"strings"
 	"time"
 
+	"github.com/baton-go/baton/internal/uuid"
 	"github.com/baton-go/baton/sdk/model"
 )
 
@@ -527,20 +526,4 @@ func (t *task) snapshot() model.Task {
 }
 
 // newID returns a random UUID v4 string.
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = (b[6] & 0x0f) | 0x40
-	b[8] = (b[8] & 0x3f) | 0x80
-	var out [36]byte
-	hex.Encode(out[0:8], b[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], b[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], b[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], b[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:], b[10:])
-	return string(out[:])
-}
+func newID() string { return uuid.NewV4() }

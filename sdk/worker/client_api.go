@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/baton-go/baton/internal/clientwire"
+	"github.com/baton-go/baton/internal/retry"
 	"github.com/baton-go/baton/sdk/client"
 	"github.com/baton-go/baton/sdk/model"
 	"github.com/baton-go/baton/sdk/settings"
@@ -15,7 +17,8 @@ import (
 // owns the retries of polls and results itself, so nothing is retried twice
 // over.
 func NewTaskRunnerWithApiClient(apiClient *client.APIClient, opts ...Option) *TaskRunner {
-	return newRunner(&clientAPI{tasks: apiClient.Tasks().WithoutRetries(), base: apiClient.BaseURL()}, opts...)
+	tasks, _ := clientwire.TasksWithoutRetries[*client.TaskClient](apiClient)
+	return newRunner(&clientAPI{tasks: tasks, base: clientwire.BaseURL(apiClient)}, opts...)
 }
 
 // NewTaskRunner returns a runner for the server described by httpSettings,
@@ -79,7 +82,7 @@ func (c *clientAPI) queueSizes(ctx context.Context, queues []string) (map[string
 // timeouts, undecodable answers) pass through and are retried.
 //
 // Whether an answer is worth retrying comes from the client's one table,
-// client.Decide, for results (client.CallResult); the reporter reads that
+// retry.Decide, for results (retry.Result); the reporter reads that
 // table itself, this flag is for the metrics and hooks' view.
 func describe(err error) error {
 	if err == nil {
@@ -93,11 +96,11 @@ func describe(err error) error {
 		}
 		return err
 	}
-	v := client.Decide(client.CallResult, err)
+	v := retry.Decide(retry.Result, err)
 	return &apiFailure{
 		err:        err,
 		status:     ae.StatusCode,
-		retryable:  v == client.RetryAlways || v == client.RetryFew,
+		retryable:  v == retry.Always || v == retry.Few,
 		retryAfter: ae.RetryAfter,
 		kind:       kindOfStatus(ae.StatusCode),
 	}

@@ -3,12 +3,12 @@ package worker
 import (
 	"context"
 	"crypto/sha1"
-	"encoding/hex"
 	"math/rand/v2"
 	"strconv"
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/baton-go/baton/internal/uuid"
 	"github.com/baton-go/baton/sdk/model"
 )
 
@@ -70,9 +70,7 @@ func ExecutionIDFromContext(ctx context.Context) string {
 	var b [16]byte
 	putUint64(b[:8], info.execHi)
 	putUint64(b[8:], info.execLo)
-	b[6] = b[6]&0x0f | 0x40 // version 4 (random)
-	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
-	return formatUUID(b)
+	return uuid.V4(b)
 }
 
 // LoggerFromContext returns the runner's logger with the fields taskType,
@@ -151,21 +149,7 @@ func uuidV5(ns [16]byte, name []byte) string {
 	copy(b[:], sum[:16])
 	b[6] = b[6]&0x0f | 0x50
 	b[8] = b[8]&0x3f | 0x80
-	return formatUUID(b)
-}
-
-func formatUUID(b [16]byte) string {
-	var out [36]byte
-	hex.Encode(out[0:8], b[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], b[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], b[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], b[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:36], b[10:16])
-	return string(out[:])
+	return uuid.Format(b)
 }
 
 func putUint64(b []byte, v uint64) {

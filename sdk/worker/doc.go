@@ -167,11 +167,11 @@
 // # Failures
 //
 // What the runner does about a failed call comes from the client's one
-// failure table, client.Decide, spelled out per call in RELIABILITY.md
+// failure table, retry.Decide, spelled out per call in RELIABILITY.md
 // ("Failure model"). In short: polls are retried with backoff for as long
 // as the worker runs; a result is retried until the shutdown deadline while
 // a later attempt may succeed, given up at once when it cannot (a 4xx: the
-// task is gone, the result invalid), and after client.ResultRetryFewAttempts
+// task is gone, the result invalid), and after retry.FewAttempts
 // on a 500 with Conductor's "retryable": false; a failed update-v2 post goes
 // again as a plain update, which is harmless to repeat. Every give-up is
 // logged, counted, passed to Hooks.OnUpdateGaveUp and frees its slot. A
@@ -207,7 +207,7 @@
 // SDKs do, and applies them over the code's options at Start (envconfig.go,
 // WithEnviron). WithMiddleware and Wrap wrap handlers; WithTracerProvider
 // adds OpenTelemetry spans and continues a W3C traceparent found in the task
-// input (tracing.go); Log and Logf add lines to the task's execution log;
-// TypedTaskDef and EnsureTaskDef register a typed handler's task definition
-// with JSON Schemas of its types.
+// input (tracing.go); Log and Logf add lines to the task's execution log.
+// Task definitions with JSON Schemas of a typed handler's types are built
+// and registered by sdk/taskdef.
 package worker

@@ -1,12 +1,10 @@
 package worker
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,6 +14,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/baton-go/baton/internal/memhttp"
+	"github.com/baton-go/baton/internal/retry"
 	"github.com/baton-go/baton/sdk/client"
 	"github.com/baton-go/baton/sdk/model"
 	"github.com/baton-go/baton/sdk/settings"
@@ -36,11 +36,10 @@ func newMemServer(handle func(r *http.Request, body []byte) (int, string)) *memS
 }
 
 func (m *memServer) RoundTrip(r *http.Request) (*http.Response, error) {
-	var body []byte
-	if r.Body != nil {
-		body, _ = io.ReadAll(r.Body)
-		_ = r.Body.Close()
-	}
+	return memhttp.Transport(m.answer).RoundTrip(r)
+}
+
+func (m *memServer) answer(r *http.Request, body []byte) (int, string, []byte) {
 	status, answer := m.handle(r, body)
 	if r.Method == http.MethodPost && (r.URL.Path == "/api/tasks" || r.URL.Path == "/api/tasks/update-v2") && status < 300 {
 		var res model.TaskResult
@@ -51,12 +50,10 @@ func (m *memServer) RoundTrip(r *http.Request) (*http.Response, error) {
 			m.results <- res
 		}
 	}
-	h := http.Header{}
-	h.Set("Content-Type", "application/json")
 	if strings.HasPrefix(answer, "<") {
-		h.Set("Content-Type", "text/html")
+		return status, "text/html", []byte(answer)
 	}
-	return &http.Response{StatusCode: status, Header: h, Body: io.NopCloser(bytes.NewReader([]byte(answer))), Request: r, ContentLength: -1}, nil
+	return status, "application/json", []byte(answer)
 }
 
 func (m *memServer) client(t *testing.T, auth *settings.AuthenticationSettings) *client.APIClient {
@@ -221,8 +218,8 @@ func TestResultRefusedWithRetryableFalseIsGivenUp(t *testing.T) {
 		mu.Lock()
 		never := posts["never"]
 		mu.Unlock()
-		if never != client.ResultRetryFewAttempts {
-			t.Errorf("the refused result was posted %d times, want %d", never, client.ResultRetryFewAttempts)
+		if never != retry.FewAttempts {
+			t.Errorf("the refused result was posted %d times, want %d", never, retry.FewAttempts)
 		}
 		if !strings.Contains(gaveUpErr.Error(), "Cannot deserialize value") {
 			t.Errorf("give-up error %q does not carry the server's message", gaveUpErr)

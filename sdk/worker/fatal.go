@@ -15,6 +15,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/baton-go/baton/internal/retry"
 	"github.com/baton-go/baton/sdk/client"
 )
 
@@ -22,7 +23,7 @@ import (
 // answer is the same 404 or 401, the runner backs off and tries again, and
 // the deployment looks healthy while it does nothing. This file stops such a
 // worker instead, but only on answers that cannot fix themselves, which the
-// client's failure table (client.Decide) marks Misconfigured:
+// client's failure table (retry.Decide) marks Misconfigured:
 //
 //   - 404 to a poll. Conductor answers a poll for a task type it does not
 //     know with 200 and an empty list (204 before 3.21.20), never 404, so a
@@ -108,10 +109,10 @@ func (e *ConfigError) Is(target error) bool { return target == ErrMisconfigured 
 
 // misconfiguration returns the ConfigError (without the worker's names)
 // that err, the error of a call of that kind, proves, or nil when the
-// failure table (client.Decide) says err may go away by itself. base is the
+// failure table (retry.Decide) says err may go away by itself. base is the
 // client's base URL ("" when unknown).
-func misconfiguration(err error, kind client.CallKind, base string) *ConfigError {
-	if err == nil || client.Decide(kind, err) != client.Misconfigured {
+func misconfiguration(err error, kind retry.Kind, base string) *ConfigError {
+	if err == nil || retry.Decide(kind, err) != retry.Misconfigured {
 		return nil
 	}
 	if hint := tlsHint(err); hint != "" {
@@ -238,7 +239,7 @@ func (f *fatalTracker) stoppedErr() *ConfigError {
 // (TaskRunner.Err and the OnFatalError hook), the poller's loop ended and
 // every delivery still retrying given up. It returns the ConfigError once
 // the worker has stopped (now or before), nil otherwise.
-func (w *workerState) evidence(err error, kind client.CallKind, now time.Time) *ConfigError {
+func (w *workerState) evidence(err error, kind retry.Kind, now time.Time) *ConfigError {
 	f := &w.fatal
 	f.mu.Lock()
 	if f.err != nil {
@@ -287,7 +288,7 @@ func (w *workerState) evidence(err error, kind client.CallKind, now time.Time) *
 // checkFatal hands a failed poll's error to the worker's evidence (above);
 // when the worker stops, the poller's loop ends.
 func (p *poller) checkFatal(err error) {
-	if p.w.evidence(err, client.CallPoll, p.clock.Now()) != nil && p.fatal.cancel != nil {
+	if p.w.evidence(err, retry.Poll, p.clock.Now()) != nil && p.fatal.cancel != nil {
 		p.fatal.cancel()
 	}
 }

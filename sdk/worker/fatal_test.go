@@ -17,6 +17,7 @@ import (
 	"github.com/sirupsen/logrus"
 	logtest "github.com/sirupsen/logrus/hooks/test"
 
+	"github.com/baton-go/baton/internal/retry"
 	"github.com/baton-go/baton/sdk/client"
 	"github.com/baton-go/baton/sdk/conductortest"
 	"github.com/baton-go/baton/sdk/model"
@@ -250,9 +251,9 @@ func TestMisconfigurationClassifier(t *testing.T) {
 		{"garbled JSON", errors.Join(client.ErrDecode, errors.New(`GET /api/tasks/poll/batch/x (content type "application/json")`)), "http://h/api", ""},
 	}
 	for _, c := range cases {
-		kind := client.CallPoll
+		kind := retry.Poll
 		if strings.Contains(c.name, "update") {
-			kind = client.CallResult
+			kind = retry.Result
 		}
 		got := misconfiguration(c.err, kind, c.base)
 		switch {
@@ -274,18 +275,18 @@ func TestMisconfigurationClassifier(t *testing.T) {
 func TestFatalIsDecidedFromTypedErrors(t *testing.T) {
 	t.Parallel()
 	mimic := fmt.Errorf(`%w: GET /api/tasks/poll/batch/x (content type "text/html"): invalid character '<'`, client.ErrDecode)
-	if ce := misconfiguration(mimic, client.CallPoll, "http://h/api"); ce != nil {
+	if ce := misconfiguration(mimic, retry.Poll, "http://h/api"); ce != nil {
 		t.Errorf("an untyped error that only mentions a poll and HTML was taken as proof: %v", ce)
 	}
 	page := &client.DecodeError{Endpoint: "GET /api/tasks/poll/batch/x", ContentType: "text/html; charset=utf-8", Err: errors.New("invalid character '<'")}
-	if ce := misconfiguration(page, client.CallPoll, "http://h/api"); ce == nil || !strings.Contains(ce.Hint, "web page") {
+	if ce := misconfiguration(page, retry.Poll, "http://h/api"); ce == nil || !strings.Contains(ce.Hint, "web page") {
 		t.Errorf("a web page answering a poll: %v, want a misconfiguration", ce)
 	}
-	if ce := misconfiguration(page, client.CallResult, "http://h/api"); ce != nil {
+	if ce := misconfiguration(page, retry.Result, "http://h/api"); ce != nil {
 		t.Errorf("a web page answering a result post is not proof of a wrong URL (the polls would have said so): %v", ce)
 	}
 	refused := &client.APIError{StatusCode: 401, Method: "POST", Path: "/api/tasks"}
-	if ce := misconfiguration(refused, client.CallResult, "http://h/api"); ce == nil {
+	if ce := misconfiguration(refused, retry.Result, "http://h/api"); ce == nil {
 		t.Error("a result refused with 401 after a fresh token is evidence too")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/baton-go/baton/internal/backoff"
+	"github.com/baton-go/baton/internal/retry"
 	"github.com/baton-go/baton/sdk/client"
 	"github.com/baton-go/baton/sdk/model"
 )
@@ -83,8 +84,8 @@ func (rp *reporter) takesNext() bool {
 // already IN_PROGRESS on the server and must be run.
 //
 // What each failure means comes from the client's failure table
-// (client.Decide, column CallResult): retried until the deadline when a
-// later attempt may succeed; given up after ResultRetryFewAttempts when
+// (retry.Decide, column Result): retried until the deadline when a
+// later attempt may succeed; given up after retry.FewAttempts when
 // Conductor said a retry cannot help (500 with "retryable": false, which a
 // busy store also answers); given up at once when it cannot succeed (4xx:
 // the task is gone, the result is invalid); and, for answers that prove the
@@ -156,17 +157,17 @@ func (rp *reporter) deliver(ctx context.Context, res *model.TaskResult) *model.T
 			rp.giveUp(res, shutdownErr(err))
 			return nil
 		}
-		switch client.Decide(client.CallResult, err) {
-		case client.GiveUp:
+		switch retry.Decide(retry.Result, err) {
+		case retry.GiveUp:
 			rp.giveUp(res, fmt.Errorf("server rejected the result: %w", err))
 			return nil
-		case client.RetryFew:
-			if few++; few >= client.ResultRetryFewAttempts {
+		case retry.Few:
+			if few++; few >= retry.FewAttempts {
 				rp.giveUp(res, fmt.Errorf("server refused the result %d times and said a retry cannot help: %w", few, err))
 				return nil
 			}
-		case client.Misconfigured:
-			if ce := w.evidence(err, client.CallResult, rp.clock.Now()); ce != nil {
+		case retry.Misconfigured:
+			if ce := w.evidence(err, retry.Result, rp.clock.Now()); ce != nil {
 				rp.giveUp(res, fmt.Errorf("%w; last error: %w", ce, err))
 				return nil
 			}

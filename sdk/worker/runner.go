@@ -37,7 +37,7 @@ import (
 //     decoded, so that the rest of the batch runs.
 //
 // Which failures are retried, given up or counted as misconfiguration is
-// decided by the client's one failure table, client.Decide; classify.go
+// decided by the client's one failure table, retry.Decide; classify.go
 // only names the metrics kind of an error.
 //
 // api.go is the seam to sdk/client; each part sees only its slice of it.

@@ -49,6 +49,17 @@ type step[T any] struct {
 	wt   model.WorkflowTask
 }
 
+// newTask returns a task of type P (a pointer to a struct that embeds
+// step[P]) with its name, reference name and type set.
+func newTask[P interface {
+	*S
+	init(self P, name, ref, taskType string)
+}, S any](name, ref, taskType string) P {
+	t := P(new(S))
+	t.init(t, name, ref, taskType)
+	return t
+}
+
 func (s *step[T]) init(self T, name, ref, taskType string) {
 	s.self = self
 	s.wt = model.WorkflowTask{Name: name, TaskReferenceName: ref, Type: taskType, InputParameters: map[string]interface{}{}}

@@ -14,9 +14,7 @@ type SimpleTask struct{ step[*SimpleTask] }
 // Simple returns a SIMPLE task of task type taskName (what the worker polls
 // for) under reference name ref.
 func Simple(taskName, ref string) *SimpleTask {
-	t := &SimpleTask{}
-	t.init(t, taskName, ref, TypeSimple)
-	return t
+	return newTask[*SimpleTask](taskName, ref, TypeSimple)
 }
 
 // RetryCount overrides the task definition's retry count for this step.
@@ -55,8 +53,7 @@ func HTTP(ref string, req HTTPRequest) *HTTPTask {
 	if req.Method == "" {
 		req.Method = "GET"
 	}
-	t := &HTTPTask{}
-	t.init(t, TypeHTTP, ref, TypeHTTP)
+	t := newTask[*HTTPTask](TypeHTTP, ref, TypeHTTP)
 	t.wt.InputParameters["http_request"] = req
 	return t
 }
@@ -73,8 +70,8 @@ type SwitchTask struct {
 // Switch returns a SWITCH task choosing its case by the value of expr, for
 // example "${workflow.input.kind}".
 func Switch(ref, expr string) *SwitchTask {
-	t := &SwitchTask{expr: expr, cases: map[string][]Task{}}
-	t.init(t, ref, ref, TypeSwitch)
+	t := newTask[*SwitchTask](ref, ref, TypeSwitch)
+	t.expr, t.cases = expr, map[string][]Task{}
 	return t
 }
 
@@ -131,8 +128,8 @@ type ForkTask struct {
 // in parallel. It is followed by a JOIN, reference name ref+"_join", that
 // waits for the last task of every branch; JoinWith replaces it.
 func Fork(ref string, branches ...[]Task) *ForkTask {
-	t := &ForkTask{branches: branches}
-	t.init(t, ref, ref, TypeForkJoin)
+	t := newTask[*ForkTask](ref, ref, TypeForkJoin)
+	t.branches = branches
 	return t
 }
 
@@ -164,8 +161,7 @@ type JoinTask struct{ step[*JoinTask] }
 
 // Join returns a JOIN task waiting for the tasks with reference names on.
 func Join(ref string, on ...string) *JoinTask {
-	t := &JoinTask{}
-	t.init(t, ref, ref, TypeJoin)
+	t := newTask[*JoinTask](ref, ref, TypeJoin)
 	t.wt.JoinOn = on
 	return t
 }
@@ -180,8 +176,8 @@ type DoWhileTask struct {
 // (JavaScript over the task's input and its tasks' outputs, e.g.
 // "$.loop['iteration'] < 3") is true.
 func DoWhile(ref, condition string, tasks ...Task) *DoWhileTask {
-	t := &DoWhileTask{body: tasks}
-	t.init(t, ref, ref, TypeDoWhile)
+	t := newTask[*DoWhileTask](ref, ref, TypeDoWhile)
+	t.body = tasks
 	t.wt.LoopCondition = condition
 	return t
 }
@@ -210,16 +206,16 @@ type SubWorkflowTask struct {
 // SubWorkflow returns a SUB_WORKFLOW task running the registered workflow
 // name, version (0 = the latest).
 func SubWorkflow(ref, name string, version int) *SubWorkflowTask {
-	t := &SubWorkflowTask{params: model.SubWorkflowParams{Name: name, Version: version}}
-	t.init(t, ref, ref, TypeSubWorkflow)
+	t := newTask[*SubWorkflowTask](ref, ref, TypeSubWorkflow)
+	t.params = model.SubWorkflowParams{Name: name, Version: version}
 	return t
 }
 
 // SubWorkflowOf returns a SUB_WORKFLOW task running wf's definition, which
 // need not be registered.
 func SubWorkflowOf(ref string, wf *Workflow) *SubWorkflowTask {
-	t := &SubWorkflowTask{inline: wf}
-	t.init(t, ref, ref, TypeSubWorkflow)
+	t := newTask[*SubWorkflowTask](ref, ref, TypeSubWorkflow)
+	t.inline = wf
 	return t
 }
 
@@ -247,8 +243,7 @@ type StartWorkflowTask struct{ step[*StartWorkflowTask] }
 // StartWorkflow returns a START_WORKFLOW task starting name, version (0 =
 // the latest) with input and correlationID.
 func StartWorkflow(ref, name string, version int, input map[string]interface{}, correlationID string) *StartWorkflowTask {
-	t := &StartWorkflowTask{}
-	t.init(t, ref, ref, TypeStartWorkflow)
+	t := newTask[*StartWorkflowTask](ref, ref, TypeStartWorkflow)
 	req := map[string]interface{}{"name": name, "input": input}
 	if version > 0 {
 		req["version"] = version
@@ -267,9 +262,7 @@ type WaitTask struct{ step[*WaitTask] }
 // Wait returns a WAIT task that waits until it is completed by an API call
 // (for example UpdateTaskByRefName).
 func Wait(ref string) *WaitTask {
-	t := &WaitTask{}
-	t.init(t, ref, ref, TypeWait)
-	return t
+	return newTask[*WaitTask](ref, ref, TypeWait)
 }
 
 // WaitFor returns a WAIT task that completes after d, rounded to whole
@@ -291,8 +284,7 @@ type EventTask struct{ step[*EventTask] }
 // Event returns an EVENT task publishing to sink, "<queue type>:<name>"
 // (for example "conductor:orders" or "sqs:my-queue").
 func Event(ref, sink string) *EventTask {
-	t := &EventTask{}
-	t.init(t, ref, ref, TypeEvent)
+	t := newTask[*EventTask](ref, ref, TypeEvent)
 	t.wt.Sink = sink
 	return t
 }
@@ -312,8 +304,7 @@ type TerminateTask struct{ step[*TerminateTask] }
 // Terminate returns a TERMINATE task ending the workflow as status
 // (COMPLETED, FAILED or TERMINATED) with reason.
 func Terminate(ref string, status model.WorkflowStatus, reason string) *TerminateTask {
-	t := &TerminateTask{}
-	t.init(t, ref, ref, TypeTerminate)
+	t := newTask[*TerminateTask](ref, ref, TypeTerminate)
 	t.wt.InputParameters["terminationStatus"] = status
 	t.wt.InputParameters["terminationReason"] = reason
 	return t
@@ -325,9 +316,7 @@ type SetVariableTask struct{ step[*SetVariableTask] }
 
 // SetVariable returns a SET_VARIABLE task; give the variables with Input.
 func SetVariable(ref string) *SetVariableTask {
-	t := &SetVariableTask{}
-	t.init(t, ref, ref, TypeSetVariable)
-	return t
+	return newTask[*SetVariableTask](ref, ref, TypeSetVariable)
 }
 
 // InlineTask evaluates a script on the server (type INLINE); its output is
@@ -347,8 +336,7 @@ func InlineGraalJS(ref, script string) *InlineTask {
 }
 
 func inline(ref, evaluator, script string) *InlineTask {
-	t := &InlineTask{}
-	t.init(t, ref, ref, TypeInline)
+	t := newTask[*InlineTask](ref, ref, TypeInline)
 	t.wt.InputParameters["evaluatorType"] = evaluator
 	t.wt.InputParameters["expression"] = script
 	return t
@@ -360,8 +348,7 @@ type JQTask struct{ step[*JQTask] }
 
 // JQ returns a JSON_JQ_TRANSFORM task applying query to its input.
 func JQ(ref, query string) *JQTask {
-	t := &JQTask{}
-	t.init(t, ref, ref, TypeJQ)
+	t := newTask[*JQTask](ref, ref, TypeJQ)
 	t.wt.InputParameters["queryExpression"] = query
 	return t
 }
@@ -372,8 +359,7 @@ type DynamicTask struct{ step[*DynamicTask] }
 // Dynamic returns a DYNAMIC task running the task type that taskName (an
 // expression such as "${workflow.input.handler}") names.
 func Dynamic(ref, taskName string) *DynamicTask {
-	t := &DynamicTask{}
-	t.init(t, ref, ref, TypeDynamic)
+	t := newTask[*DynamicTask](ref, ref, TypeDynamic)
 	t.wt.InputParameters["taskToExecute"] = taskName
 	t.wt.DynamicTaskNameParam = "taskToExecute"
 	return t
@@ -389,8 +375,7 @@ type DynamicForkTask struct{ step[*DynamicForkTask] }
 // giving a map from reference name to input), typically another task's
 // OutputRef. A JOIN, reference name ref+"_join", follows it.
 func DynamicFork(ref, tasks, inputs string) *DynamicForkTask {
-	t := &DynamicForkTask{}
-	t.init(t, ref, ref, TypeDynamicFork)
+	t := newTask[*DynamicForkTask](ref, ref, TypeDynamicFork)
 	t.wt.InputParameters["forkedTasks"] = tasks
 	t.wt.InputParameters["forkedTasksInputs"] = inputs
 	t.wt.DynamicForkTasksParam = "forkedTasks"
@@ -409,9 +394,7 @@ type HumanTask struct{ step[*HumanTask] }
 
 // Human returns a HUMAN task.
 func Human(ref string) *HumanTask {
-	t := &HumanTask{}
-	t.init(t, ref, ref, TypeHuman)
-	return t
+	return newTask[*HumanTask](ref, ref, TypeHuman)
 }
 
 // KafkaRequest is what a KAFKA_PUBLISH task sends.
@@ -432,8 +415,7 @@ type KafkaPublishTask struct{ step[*KafkaPublishTask] }
 
 // KafkaPublish returns a KAFKA_PUBLISH task sending req.
 func KafkaPublish(ref string, req KafkaRequest) *KafkaPublishTask {
-	t := &KafkaPublishTask{}
-	t.init(t, ref, ref, TypeKafkaPublish)
+	t := newTask[*KafkaPublishTask](ref, ref, TypeKafkaPublish)
 	t.wt.InputParameters["kafka_request"] = req
 	return t
 }

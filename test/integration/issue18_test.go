@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/baton-go/baton/sdk/model"
+	"github.com/baton-go/baton/sdk/taskdef"
 	"github.com/baton-go/baton/sdk/worker"
 )
 
@@ -168,7 +169,7 @@ func typedGreet(_ context.Context, in typedIn) (typedOut, error) {
 }
 
 // TestTypedTaskDefOnTheServer: the definition of a typed handler is
-// registered with its schemas, a second EnsureTaskDef writes nothing, a
+// registered with its schemas, a second taskdef.Ensure writes nothing, a
 // definition changed on the server is reported, and the worker runs tasks of
 // it.
 func TestTypedTaskDefOnTheServer(t *testing.T) {
@@ -176,12 +177,12 @@ func TestTypedTaskDefOnTheServer(t *testing.T) {
 	ctx := testCtx(t, 2*time.Minute)
 	task := uniq("typeddef")
 	md := env.api.Metadata()
-	def, err := worker.TypedTaskDef(task, typedGreet, worker.TaskDefRetry(1, time.Second, ""), worker.TaskDefTimeouts(time.Minute, 30*time.Second))
+	def, err := taskdef.Typed(task, typedGreet, taskdef.Retry(1, time.Second, ""), taskdef.Timeouts(time.Minute, 30*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := worker.EnsureTaskDef(ctx, md, def, worker.EnsureOwnerEmail(owner)); err != nil || got != worker.TaskDefCreated {
-		t.Fatalf("first EnsureTaskDef: %v, %v", got, err)
+	if got, err := taskdef.Ensure(ctx, md, def, taskdef.EnsureOwnerEmail(owner)); err != nil || got != taskdef.Created {
+		t.Fatalf("first taskdef.Ensure: %v, %v", got, err)
 	}
 	onServer, err := md.GetTaskDef(ctx, task)
 	if err != nil {
@@ -194,14 +195,14 @@ func TestTypedTaskDefOnTheServer(t *testing.T) {
 	if _, ok := props["name"]; !ok || onServer.RetryCount != 1 || onServer.TimeoutSeconds != 60 {
 		t.Fatalf("definition on the server: %+v", onServer)
 	}
-	if got, err := worker.EnsureTaskDef(ctx, md, def, worker.EnsureOwnerEmail(owner)); err != nil || got != worker.TaskDefUnchanged {
-		t.Fatalf("second EnsureTaskDef: %v, %v", got, err)
+	if got, err := taskdef.Ensure(ctx, md, def, taskdef.EnsureOwnerEmail(owner)); err != nil || got != taskdef.Unchanged {
+		t.Fatalf("second taskdef.Ensure: %v, %v", got, err)
 	}
 	onServer.RetryDelaySeconds = 30
 	if err := md.UpdateTaskDef(ctx, *onServer); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := worker.EnsureTaskDef(ctx, md, def, worker.EnsureOwnerEmail(owner)); !errors.Is(err, worker.ErrTaskDefConflict) {
+	if _, err := taskdef.Ensure(ctx, md, def, taskdef.EnsureOwnerEmail(owner)); !errors.Is(err, taskdef.ErrConflict) {
 		t.Fatalf("changed on the server: %v, want ErrTaskDefConflict", err)
 	}
 

@@ -22,6 +22,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/baton-go/baton/internal/devflags"
 	"github.com/baton-go/baton/sdk/client"
 	"github.com/baton-go/baton/sdk/conductortest"
 	"github.com/baton-go/baton/sdk/settings"
@@ -57,7 +58,7 @@ func runMain(m *testing.M) int {
 	if os.Getenv(settings.EnvServerURL) == "" {
 		var opts []conductortest.Option
 		if v := os.Getenv("CONDUCTORTEST_VERSION"); v != "" {
-			pv, err := conductortest.ParseVersion(v)
+			pv, err := devflags.ParseVersion(v)
 			if err != nil {
 				fmt.Fprintln(os.Stderr, "integration: CONDUCTORTEST_VERSION:", err)
 				return 2
@@ -67,7 +68,7 @@ func runMain(m *testing.M) int {
 		// External payload storage as make test-conductor configures the
 		// real servers: the PostgreSQL kind, Conductor's default thresholds
 		// (CONDUCTORTEST_PAYLOAD_STORE=presigned tries the upload path).
-		store, err := conductortest.ParsePayloadStore(os.Getenv("CONDUCTORTEST_PAYLOAD_STORE"))
+		store, err := devflags.ParsePayloadStore(os.Getenv("CONDUCTORTEST_PAYLOAD_STORE"))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "integration: CONDUCTORTEST_PAYLOAD_STORE:", err)
 			return 2
@@ -82,7 +83,7 @@ func runMain(m *testing.M) int {
 		auth = nil
 	} else {
 		env.external = true
-		env.version, _ = conductortest.ParseVersion(os.Getenv("CONDUCTOR_SERVER_VERSION"))
+		env.version, _ = devflags.ParseVersion(os.Getenv("CONDUCTOR_SERVER_VERSION"))
 	}
 	env.url = hs.BaseUrl
 	env.auth, env.http = auth, hs

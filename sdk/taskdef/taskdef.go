@@ -1,4 +1,18 @@
-package worker
+// Package taskdef builds task definitions from typed handlers and registers
+// them.
+//
+// A worker.Typed handler already says what its input and output look like;
+// Typed turns that into the task definition (with JSON Schemas for input and
+// output, from github.com/invopop/jsonschema), and Ensure registers it once,
+// idempotently, when the worker starts:
+//
+//	def, err := taskdef.Typed("greet", Greet, taskdef.Retry(3, 10*time.Second, ""))
+//	...
+//	outcome, err := taskdef.Ensure(ctx, apiClient.Metadata(), def, taskdef.EnsureOwnerEmail("team@example.com"))
+//
+// It is a package of its own so that a worker that does not use it does not
+// link the JSON Schema library.
+package taskdef
 
 import (
 	"context"
@@ -15,38 +29,27 @@ import (
 	"github.com/baton-go/baton/sdk/model"
 )
 
-// Task definitions from typed handlers.
-//
-// A worker.Typed handler already says what its input and output look like;
-// TypedTaskDef turns that into the task definition (with JSON Schemas for
-// input and output), and EnsureTaskDef registers it once, idempotently, when
-// the worker starts:
-//
-//	def, err := worker.TypedTaskDef("greet", Greet, worker.TaskDefRetry(3, 10*time.Second, ""))
-//	...
-//	outcome, err := worker.EnsureTaskDef(ctx, apiClient.Metadata(), def, worker.EnsureOwnerEmail("team@example.com"))
-
-// Values TypedTaskDef uses for what no option sets: the defaults the
+// Values Typed uses for what no option sets: the defaults the
 // Conductor server gives a task type that has no definition, so that
 // registering a definition changes nothing but the schemas.
 const (
-	TaskDefRetryCountDefault      = 3
-	TaskDefRetryDelayDefault      = 60 * time.Second
-	TaskDefResponseTimeoutDefault = time.Hour
+	RetryCountDefault      = 3
+	RetryDelayDefault      = 60 * time.Second
+	ResponseTimeoutDefault = time.Hour
 )
 
-// TaskDefOption sets a field of the definition TypedTaskDef builds.
-type TaskDefOption func(*model.TaskDef) error
+// Option sets a field of the definition Typed builds.
+type Option func(*model.TaskDef) error
 
-// TaskDefDescription sets the description.
-func TaskDefDescription(s string) TaskDefOption {
+// Description sets the description.
+func Description(s string) Option {
 	return func(d *model.TaskDef) error { d.Description = s; return nil }
 }
 
-// TaskDefRetry sets how the server retries a failed task: count retries,
+// Retry sets how the server retries a failed task: count retries,
 // delay apart (whole seconds), with logic FIXED (""), EXPONENTIAL_BACKOFF or
 // LINEAR_BACKOFF.
-func TaskDefRetry(count int, delay time.Duration, logic string) TaskDefOption {
+func Retry(count int, delay time.Duration, logic string) Option {
 	return func(d *model.TaskDef) error {
 		if count < 0 {
 			return fmt.Errorf("retryCount must be >= 0, got %d", count)
@@ -66,10 +69,10 @@ func TaskDefRetry(count int, delay time.Duration, logic string) TaskDefOption {
 	}
 }
 
-// TaskDefTimeouts sets timeoutSeconds (the whole task, 0 = none) and
+// Timeouts sets timeoutSeconds (the whole task, 0 = none) and
 // responseTimeoutSeconds (how long a worker may go silent; the runner
 // extends the lease while a handler runs), in whole seconds.
-func TaskDefTimeouts(timeout, responseTimeout time.Duration) TaskDefOption {
+func Timeouts(timeout, responseTimeout time.Duration) Option {
 	return func(d *model.TaskDef) error {
 		if timeout < 0 || timeout%time.Second != 0 {
 			return fmt.Errorf("timeout must be a whole number of seconds >= 0, got %v", timeout)
@@ -85,46 +88,46 @@ func TaskDefTimeouts(timeout, responseTimeout time.Duration) TaskDefOption {
 	}
 }
 
-// TaskDefOwnerEmail sets ownerEmail (Conductor 3.21 requires one; 3.32 does not).
-func TaskDefOwnerEmail(email string) TaskDefOption {
+// OwnerEmail sets ownerEmail (Conductor 3.21 requires one; 3.32 does not).
+func OwnerEmail(email string) Option {
 	return func(d *model.TaskDef) error { d.OwnerEmail = email; return nil }
 }
 
-// TaskDefEnforceSchema asks the server to check task input and output
+// EnforceSchema asks the server to check task input and output
 // against the schemas (where it supports that).
-func TaskDefEnforceSchema() TaskDefOption {
+func EnforceSchema() Option {
 	return func(d *model.TaskDef) error { d.EnforceSchema = true; return nil }
 }
 
-// TypedTaskDef returns the definition of task type name for a handler over
+// Typed returns the definition of task type name for a handler over
 // In and Out (the function given to Typed): JSON Schemas generated from the
 // two types (field names as encoding/json spells them; a field is required
 // only when tagged `jsonschema:"required"`, since Typed accepts missing
 // fields; other properties are allowed), the server's defaults for retries
 // and timeouts unless options say otherwise.
-func TypedTaskDef[In, Out any](name string, _ func(context.Context, In) (Out, error), opts ...TaskDefOption) (model.TaskDef, error) {
+func Typed[In, Out any](name string, _ func(context.Context, In) (Out, error), opts ...Option) (model.TaskDef, error) {
 	if name == "" {
-		return model.TaskDef{}, errors.New("worker: TypedTaskDef: name must not be empty")
+		return model.TaskDef{}, errors.New("taskdef: Typed: name must not be empty")
 	}
 	def := model.TaskDef{
 		Name:                   name,
-		RetryCount:             TaskDefRetryCountDefault,
+		RetryCount:             RetryCountDefault,
 		RetryLogic:             model.RetryFixed,
-		RetryDelaySeconds:      int(TaskDefRetryDelayDefault / time.Second),
-		ResponseTimeoutSeconds: int64(TaskDefResponseTimeoutDefault / time.Second),
+		RetryDelaySeconds:      int(RetryDelayDefault / time.Second),
+		ResponseTimeoutSeconds: int64(ResponseTimeoutDefault / time.Second),
 		TimeoutPolicy:          model.TimeoutPolicyTimeOutWF,
 	}
 	for _, o := range opts {
 		if err := o(&def); err != nil {
-			return model.TaskDef{}, fmt.Errorf("worker: TypedTaskDef %q: %w", name, err)
+			return model.TaskDef{}, fmt.Errorf("taskdef: Typed %q: %w", name, err)
 		}
 	}
 	var err error
 	if def.InputSchema, err = schemaOf(reflect.TypeFor[In](), name+"_input"); err != nil {
-		return model.TaskDef{}, fmt.Errorf("worker: TypedTaskDef %q: input: %w", name, err)
+		return model.TaskDef{}, fmt.Errorf("taskdef: Typed %q: input: %w", name, err)
 	}
 	if def.OutputSchema, err = schemaOf(reflect.TypeFor[Out](), name+"_output"); err != nil {
-		return model.TaskDef{}, fmt.Errorf("worker: TypedTaskDef %q: output: %w", name, err)
+		return model.TaskDef{}, fmt.Errorf("taskdef: Typed %q: output: %w", name, err)
 	}
 	return def, nil
 }
@@ -164,22 +167,22 @@ func schemaOf(t reflect.Type, name string) (_ *model.SchemaDef, err error) {
 	return &model.SchemaDef{Name: name, Version: 1, Type: "JSON", Data: data}, nil
 }
 
-// TaskDefOutcome says what EnsureTaskDef did.
-type TaskDefOutcome string
+// Outcome says what Ensure did.
+type Outcome string
 
 const (
-	TaskDefCreated     TaskDefOutcome = "created"     // there was no definition
-	TaskDefUpdated     TaskDefOutcome = "updated"     // same settings; schemas, description or enforceSchema brought up to date
-	TaskDefUnchanged   TaskDefOutcome = "unchanged"   // the server's definition already matched
-	TaskDefOverwritten TaskDefOutcome = "overwritten" // settings differed and EnsureOverwrite allowed replacing them
+	Created     Outcome = "created"     // there was no definition
+	Updated     Outcome = "updated"     // same settings; schemas, description or enforceSchema brought up to date
+	Unchanged   Outcome = "unchanged"   // the server's definition already matched
+	Overwritten Outcome = "overwritten" // settings differed and EnsureOverwrite allowed replacing them
 )
 
-// ErrTaskDefConflict is returned (wrapped, with the differing fields) when
+// ErrConflict is returned (wrapped, with the differing fields) when
 // the server's definition has other retry, timeout or owner settings than
 // the code's, and EnsureOverwrite was not given.
-var ErrTaskDefConflict = errors.New("worker: the server's task definition differs from the code's")
+var ErrConflict = errors.New("taskdef: the server's task definition differs from the code's")
 
-// EnsureOption changes what EnsureTaskDef does.
+// EnsureOption changes what Ensure does.
 type EnsureOption func(*ensureConfig)
 
 type ensureConfig struct {
@@ -187,7 +190,7 @@ type ensureConfig struct {
 	ownerEmail string
 }
 
-// EnsureOverwrite lets EnsureTaskDef replace retry, timeout and owner
+// EnsureOverwrite lets Ensure replace retry, timeout and owner
 // settings that differ on the server (an operator may have changed them on
 // purpose: without this, the difference is reported and nothing is
 // written).
@@ -199,24 +202,24 @@ func EnsureOwnerEmail(email string) EnsureOption {
 	return func(c *ensureConfig) { c.ownerEmail = email }
 }
 
-// EnsureTaskDef makes the server's definition of def.Name match def, and is
+// Ensure makes the server's definition of def.Name match def, and is
 // safe to call on every start:
-//   - no definition: def is registered (TaskDefCreated);
+//   - no definition: def is registered (Created);
 //   - same retry, timeout and owner settings: nothing is written when the
-//     schemas, description and enforceSchema match too (TaskDefUnchanged),
-//     else those are updated (TaskDefUpdated);
-//   - other settings: an error matching ErrTaskDefConflict that lists them,
-//     and nothing is written, unless EnsureOverwrite (TaskDefOverwritten).
+//     schemas, description and enforceSchema match too (Unchanged),
+//     else those are updated (Updated);
+//   - other settings: an error matching ErrConflict that lists them,
+//     and nothing is written, unless EnsureOverwrite (Overwritten).
 //
 // Fields def does not manage (rate and concurrency limits, input template,
 // ...) keep the server's values on update.
-func EnsureTaskDef(ctx context.Context, md *client.MetadataClient, def model.TaskDef, opts ...EnsureOption) (TaskDefOutcome, error) {
+func Ensure(ctx context.Context, md *client.MetadataClient, def model.TaskDef, opts ...EnsureOption) (Outcome, error) {
 	var c ensureConfig
 	for _, o := range opts {
 		o(&c)
 	}
 	if def.Name == "" {
-		return "", errors.New("worker: EnsureTaskDef: def.Name must not be empty")
+		return "", errors.New("taskdef: Ensure: def.Name must not be empty")
 	}
 	if def.OwnerEmail == "" {
 		def.OwnerEmail = c.ownerEmail
@@ -226,17 +229,17 @@ func EnsureTaskDef(ctx context.Context, md *client.MetadataClient, def model.Tas
 		if err := md.RegisterTaskDefs(ctx, def); err != nil {
 			return "", registerError(def, err)
 		}
-		return TaskDefCreated, nil
+		return Created, nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("worker: EnsureTaskDef %q: reading the server's definition: %w", def.Name, err)
+		return "", fmt.Errorf("taskdef: Ensure %q: reading the server's definition: %w", def.Name, err)
 	}
 	diffs := settingDiffs(cur, &def)
 	if len(diffs) > 0 && !c.overwrite {
-		return "", fmt.Errorf("%w: task type %q: %s (pass worker.EnsureOverwrite() to replace them)", ErrTaskDefConflict, def.Name, strings.Join(diffs, "; "))
+		return "", fmt.Errorf("%w: task type %q: %s (pass taskdef.EnsureOverwrite() to replace them)", ErrConflict, def.Name, strings.Join(diffs, "; "))
 	}
 	if len(diffs) == 0 && sameContract(cur, &def) {
-		return TaskDefUnchanged, nil
+		return Unchanged, nil
 	}
 	merged := *cur
 	merged.Description = def.Description
@@ -250,16 +253,16 @@ func EnsureTaskDef(ctx context.Context, md *client.MetadataClient, def model.Tas
 		return "", registerError(def, err)
 	}
 	if len(diffs) > 0 {
-		return TaskDefOverwritten, nil
+		return Overwritten, nil
 	}
-	return TaskDefUpdated, nil
+	return Updated, nil
 }
 
 func registerError(def model.TaskDef, err error) error {
 	if def.OwnerEmail == "" && strings.Contains(err.Error(), "ownerEmail") {
-		return fmt.Errorf("worker: EnsureTaskDef %q: the server requires an ownerEmail: set it with worker.EnsureOwnerEmail or TaskDefOwnerEmail: %w", def.Name, err)
+		return fmt.Errorf("taskdef: Ensure %q: the server requires an ownerEmail: set it with taskdef.EnsureOwnerEmail or OwnerEmail: %w", def.Name, err)
 	}
-	return fmt.Errorf("worker: EnsureTaskDef %q: %w", def.Name, err)
+	return fmt.Errorf("taskdef: Ensure %q: %w", def.Name, err)
 }
 
 // settingDiffs lists the settings (not the contract) in which the server's

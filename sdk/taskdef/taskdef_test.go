@@ -1,4 +1,4 @@
-package worker
+package taskdef
 
 import (
 	"context"
@@ -36,8 +36,8 @@ func greetFnV2(_ context.Context, in greetIn) (greetOutV2, error) {
 }
 
 func TestTypedTaskDefDescribesTheGoTypes(t *testing.T) {
-	def, err := TypedTaskDef("greet", greetFn, TaskDefRetry(2, 5*time.Second, model.RetryExponentialBackoff),
-		TaskDefTimeouts(time.Minute, 30*time.Second), TaskDefDescription("says hello"))
+	def, err := Typed("greet", greetFn, Retry(2, 5*time.Second, model.RetryExponentialBackoff),
+		Timeouts(time.Minute, 30*time.Second), Description("says hello"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestTypedTaskDefDescribesTheGoTypes(t *testing.T) {
 		t.Fatalf("output schema %v", def.OutputSchema.Data)
 	}
 
-	plain, err := TypedTaskDef("plain", greetFn)
+	plain, err := Typed("plain", greetFn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,40 +73,41 @@ func TestTypedTaskDefDescribesTheGoTypes(t *testing.T) {
 
 func TestTypedTaskDefRejectsBadOptions(t *testing.T) {
 	for _, c := range []struct {
-		opt  TaskDefOption
+		opt  Option
 		want string
 	}{
-		{TaskDefRetry(-1, 0, ""), "retryCount must be >= 0, got -1"},
-		{TaskDefRetry(1, 1500*time.Millisecond, ""), "whole number of seconds"},
-		{TaskDefRetry(1, time.Second, "SOMETIMES"), `got "SOMETIMES"`},
-		{TaskDefTimeouts(10*time.Second, time.Minute), "must not exceed"},
-		{TaskDefTimeouts(0, 0), "response timeout"},
+		{Retry(-1, 0, ""), "retryCount must be >= 0, got -1"},
+		{Retry(1, 1500*time.Millisecond, ""), "whole number of seconds"},
+		{Retry(1, time.Second, "SOMETIMES"), `got "SOMETIMES"`},
+		{Timeouts(10*time.Second, time.Minute), "must not exceed"},
+		{Timeouts(0, 0), "response timeout"},
 	} {
-		if _, err := TypedTaskDef("x", greetFn, c.opt); err == nil || !strings.Contains(err.Error(), c.want) {
+		if _, err := Typed("x", greetFn, c.opt); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("got %v, want an error containing %q", err, c.want)
 		}
 	}
-	if _, err := TypedTaskDef("", greetFn); err == nil {
+	if _, err := Typed("", greetFn); err == nil {
 		t.Error("empty name accepted")
 	}
 }
 
 func TestEnsureTaskDefOnTheDevServer(t *testing.T) {
 	ctx := context.Background()
-	e := newITEnv(t)
-	md := e.api.Metadata()
-	def, err := TypedTaskDef("ensure_greet", greetFn)
+	srv := conductortest.NewServer(conductortest.WithOwnerEmailOptional())
+	t.Cleanup(srv.Close)
+	md := client.NewAPIClient(nil, settings.NewHttpSettings(srv.URL())).Metadata()
+	def, err := Typed("ensure_greet", greetFn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	step := func(def model.TaskDef, want TaskDefOutcome, opts ...EnsureOption) {
+	step := func(def model.TaskDef, want Outcome, opts ...EnsureOption) {
 		t.Helper()
-		got, err := EnsureTaskDef(ctx, md, def, opts...)
+		got, err := Ensure(ctx, md, def, opts...)
 		if err != nil || got != want {
-			t.Fatalf("EnsureTaskDef: %v, %v; want %v", got, err, want)
+			t.Fatalf("Ensure: %v, %v; want %v", got, err, want)
 		}
 	}
-	step(def, TaskDefCreated)
+	step(def, Created)
 	onServer, err := md.GetTaskDef(ctx, "ensure_greet")
 	if err != nil {
 		t.Fatal(err)
@@ -115,18 +116,18 @@ func TestEnsureTaskDefOnTheDevServer(t *testing.T) {
 		t.Fatalf("the server holds %+v", onServer)
 	}
 	// A restart with the same code writes nothing.
-	step(def, TaskDefUnchanged)
+	step(def, Unchanged)
 
 	// New output type: the schema is updated, the operator's limit kept.
 	onServer.ConcurrentExecLimit = 7
 	if err := md.UpdateTaskDef(ctx, *onServer); err != nil {
 		t.Fatal(err)
 	}
-	v2, err := TypedTaskDef("ensure_greet", greetFnV2)
+	v2, err := Typed("ensure_greet", greetFnV2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	step(v2, TaskDefUpdated)
+	step(v2, Updated)
 	after, _ := md.GetTaskDef(ctx, "ensure_greet")
 	if !sameSchema(after.OutputSchema, v2.OutputSchema) || after.ConcurrentExecLimit != 7 {
 		t.Fatalf("after update: %+v", after)
@@ -137,14 +138,14 @@ func TestEnsureTaskDefOnTheDevServer(t *testing.T) {
 	if err := md.UpdateTaskDef(ctx, *after); err != nil {
 		t.Fatal(err)
 	}
-	_, err = EnsureTaskDef(ctx, md, v2)
-	if !errors.Is(err, ErrTaskDefConflict) || !strings.Contains(err.Error(), "retryCount is 9 on the server, 3 in the code") {
+	_, err = Ensure(ctx, md, v2)
+	if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "retryCount is 9 on the server, 3 in the code") {
 		t.Fatalf("conflict: %v", err)
 	}
 	if cur, _ := md.GetTaskDef(ctx, "ensure_greet"); cur.RetryCount != 9 {
 		t.Fatal("a conflicting definition was overwritten without EnsureOverwrite")
 	}
-	step(v2, TaskDefOverwritten, EnsureOverwrite())
+	step(v2, Overwritten, EnsureOverwrite())
 	if cur, _ := md.GetTaskDef(ctx, "ensure_greet"); cur.RetryCount != 3 || cur.ConcurrentExecLimit != 7 {
 		t.Fatalf("after overwrite: %+v", cur)
 	}
@@ -154,16 +155,16 @@ func TestEnsureTaskDefNeedsAnOwnerEmailWhereTheServerDoes(t *testing.T) {
 	srv := conductortest.NewServer(conductortest.WithVersion(conductortest.Version321)) // requires ownerEmail, as Conductor 3.21 does
 	defer srv.Close()
 	md := client.NewAPIClient(nil, settings.NewHttpSettings(srv.URL())).Metadata()
-	def, err := TypedTaskDef("owned", greetFn)
+	def, err := Typed("owned", greetFn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = EnsureTaskDef(context.Background(), md, def)
+	_, err = Ensure(context.Background(), md, def)
 	if err == nil || !strings.Contains(err.Error(), "requires an ownerEmail") {
 		t.Fatalf("got %v", err)
 	}
-	got, err := EnsureTaskDef(context.Background(), md, def, EnsureOwnerEmail("team@example.com"))
-	if err != nil || got != TaskDefCreated {
+	got, err := Ensure(context.Background(), md, def, EnsureOwnerEmail("team@example.com"))
+	if err != nil || got != Created {
 		t.Fatalf("%v, %v", got, err)
 	}
 	// Registered and usable: a typed worker runs a task of it.

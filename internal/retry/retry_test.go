@@ -1,4 +1,4 @@
-package client
+package retry
 
 import "testing"
 
@@ -20,7 +20,7 @@ func TestRetryableTable(t *testing.T) {
 		504: {true, false, true},
 	}
 	for status, w := range want {
-		for i, kind := range []CallKind{CallRead, CallWrite, CallResult} {
+		for i, kind := range []Kind{Read, Write, Result} {
 			if got := Retryable(kind, status); got != w[i] {
 				t.Errorf("Retryable(%d, %d) = %v, want %v", kind, status, got, w[i])
 			}

@@ -1,4 +1,9 @@
-package client
+// Package retry is the SDK's one failure table: what a failed call's
+// answer means for trying it again (Decide), shared by sdk/client's own
+// retries and sdk/worker's polls and results, with the error types it reads.
+// sdk/client re-exports the error types under their own names; the table and
+// its call kinds are the SDK's wiring and stay here.
+package retry
 
 import (
 	"context"
@@ -10,46 +15,46 @@ import (
 	"strings"
 )
 
-// CallKind says what a request does, which decides what a failed answer
+// Kind says what a request does, which decides what a failed answer
 // means for it (Decide).
-type CallKind int
+type Kind int
 
 const (
-	// CallRead is a request that changes nothing on the server, or that is
+	// Read is a request that changes nothing on the server, or that is
 	// safe to apply twice: GETs (a task, a workflow, definitions, queue
 	// sizes, poll data) and definition updates (PUT).
-	CallRead CallKind = iota
-	// CallWrite is a request that may do its work twice if resent after it
+	Read Kind = iota
+	// Write is a request that may do its work twice if resent after it
 	// reached the server: starting a workflow, registering a workflow
 	// definition, adding a task log line, update-v2 (each post takes
 	// another task off the queue), and an update by reference name (a
 	// resend can change the retry Conductor just scheduled under the same
 	// reference name).
-	CallWrite
-	// CallResult is posting a task result with POST /tasks. A result is
+	Write
+	// Result is posting a task result with POST /tasks. A result is
 	// state that must reach the server (a lost one makes the task time out
 	// and run again), and posting the same result twice is harmless, so it
 	// is retried on every answer that a later attempt may turn around.
-	CallResult
-	// CallPoll is a poll for tasks: a read, whose answers also tell a
+	Result
+	// Poll is a poll for tasks: a read, whose answers also tell a
 	// worker that its base URL or credentials are wrong.
-	CallPoll
+	Poll
 )
 
 // Verdict is what a failed call's answer says about trying again.
 type Verdict int
 
 const (
-	// RetryAlways: the answer may change (a server or proxy restarting, a
+	// Always: the answer may change (a server or proxy restarting, a
 	// store failing for a moment, throttling, a lost connection). The
-	// client retries within its RetryPolicy; a worker retries results
+	// client retries within its client.RetryPolicy; a worker retries results
 	// until the shutdown deadline and polls for as long as it runs.
-	RetryAlways Verdict = iota + 1
-	// RetryFew: Conductor said the request will fail again (500 with
+	Always Verdict = iota + 1
+	// Few: Conductor said the request will fail again (500 with
 	// "retryable": false), but a store that was busy (SQLITE_BUSY) answers
-	// the same: a few more attempts (ResultRetryFewAttempts for a worker's
+	// the same: a few more attempts (FewAttempts for a worker's
 	// results), then the caller gives up.
-	RetryFew
+	Few
 	// GiveUp: no resend can succeed, or a resend may do the work twice:
 	// the error goes to the caller at once (a worker logs the result,
 	// counts it and hands it to OnUpdateGaveUp).
@@ -65,17 +70,17 @@ const (
 var verdictNames = [...]string{"", "retry", "retry a few times", "give up", "misconfigured"}
 
 func (v Verdict) String() string {
-	if v < RetryAlways || v > Misconfigured {
+	if v < Always || v > Misconfigured {
 		return "unknown"
 	}
 	return verdictNames[v]
 }
 
-// ResultRetryFewAttempts is how many attempts a worker makes to post a
-// result whose answers are RetryFew (500 with "retryable": false) before
+// FewAttempts is how many attempts a worker makes to post a
+// result whose answers are Few (500 with "retryable": false) before
 // it gives up: with the worker's backoff (100 ms doubling to 5 s) about
 // 25 s, longer than a SQLite database stays locked under load.
-const ResultRetryFewAttempts = 10
+const FewAttempts = 10
 
 // Decide is the SDK's one failure table: what an error of a call of the
 // given kind means. The client's own retries (RetryPolicy), the worker's
@@ -104,11 +109,11 @@ const ResultRetryFewAttempts = 10
 //	token request 408, 429, 5xx, network error   retry   retry   retry   retry
 //	token request, other 4xx                     give up give up give up give up
 //
-// "few" is RetryFew, "misconf" Misconfigured. A poll is never given up by
+// "few" is Few, "misconf" Misconfigured. A poll is never given up by
 // a worker: it polls again after a backoff whatever the answer, unless the
 // misconfiguration evidence stops it. The caller's own cancellation is
 // never retried.
-func Decide(kind CallKind, err error) Verdict {
+func Decide(kind Kind, err error) Verdict {
 	if err == nil {
 		return 0
 	}
@@ -130,83 +135,89 @@ func Decide(kind CallKind, err error) Verdict {
 		if errors.As(err, &ae) && ae.StatusCode < 500 && ae.StatusCode != http.StatusTooManyRequests && ae.StatusCode != http.StatusRequestTimeout {
 			return GiveUp
 		}
-		return RetryAlways
+		return Always
 	}
 	if errors.As(err, &ae) {
 		return decideStatus(kind, ae)
 	}
 	var de *DecodeError
 	if errors.As(err, &de) && isHTMLType(de.ContentType) {
-		if kind == CallPoll {
+		if kind == Poll {
 			return Misconfigured
 		}
 		return GiveUp
 	}
 	if errors.Is(err, ErrDecode) || errors.Is(err, ErrResponseTooLarge) {
-		if kind == CallResult || kind == CallPoll {
-			return RetryAlways
+		if kind == Result || kind == Poll {
+			return Always
 		}
 		return GiveUp
 	}
-	if isDialError(err) {
-		return RetryAlways
+	if IsDialError(err) {
+		return Always
 	}
 	// A timeout or a reset: the request may have reached the server.
-	if kind == CallWrite {
+	if kind == Write {
 		return GiveUp
 	}
-	return RetryAlways
+	return Always
 }
 
-func decideStatus(kind CallKind, ae *APIError) Verdict {
+func decideStatus(kind Kind, ae *APIError) Verdict {
 	s := ae.StatusCode
 	switch {
 	case s == http.StatusUnauthorized || s == http.StatusForbidden:
 		return Misconfigured
 	case s == http.StatusTooManyRequests || s == http.StatusServiceUnavailable:
-		return RetryAlways
+		return Always
 	case s == http.StatusRequestTimeout:
-		if kind == CallResult || kind == CallPoll {
-			return RetryAlways
+		if kind == Result || kind == Poll {
+			return Always
 		}
 		return GiveUp
 	case s < 500 && isHTMLType(ae.ContentType) || s == http.StatusNotFound:
-		if kind == CallPoll {
+		if kind == Poll {
 			return Misconfigured
 		}
 		return GiveUp
 	case s < 500:
-		if kind == CallPoll {
-			return RetryAlways
+		if kind == Poll {
+			return Always
 		}
 		return GiveUp
 	}
 	// 5xx
-	if kind == CallWrite {
+	if kind == Write {
 		return GiveUp
 	}
-	if kind == CallPoll {
-		return RetryAlways
+	if kind == Poll {
+		return Always
 	}
 	switch {
 	case s == http.StatusBadGateway || s == http.StatusGatewayTimeout:
-		return RetryAlways
+		return Always
 	case ae.ServerRetryable != nil && *ae.ServerRetryable:
-		return RetryAlways
-	case kind != CallResult:
+		return Always
+	case kind != Result:
 		return GiveUp
 	case ae.ServerRetryable != nil:
-		return RetryFew
+		return Few
 	}
-	return RetryAlways
+	return Always
 }
 
 // Retryable reports whether sending a request of that kind again may
 // succeed after an answer with that status and no Conductor error body:
-// Decide's verdict is RetryAlways or RetryFew.
-func Retryable(kind CallKind, status int) bool {
+// Decide's verdict is Always or Few.
+func Retryable(kind Kind, status int) bool {
 	v := Decide(kind, &APIError{StatusCode: status})
-	return v == RetryAlways || v == RetryFew
+	return v == Always || v == Few
+}
+
+// IsDialError reports a failure to connect: the request never left.
+func IsDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 func isHTMLType(ct string) bool {
