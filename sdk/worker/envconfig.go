@@ -65,8 +65,8 @@ func applyEnvPollInterval(wc *workerConfig, v string) error {
 	if err != nil {
 		return err
 	}
-	if d < PollIntervalMin {
-		return fmt.Errorf("must be at least %v", PollIntervalMin)
+	if d < pollIntervalMin {
+		return fmt.Errorf("must be at least %v", pollIntervalMin)
 	}
 	wc.pollInterval = d
 	return nil

@@ -62,8 +62,8 @@ func TestLogIsCappedAndSaysSo(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := setup(t)
 		h := func(ctx context.Context, task *model.Task) (interface{}, error) {
-			Log(ctx, strings.Repeat("é", ExecLogLineMaxBytes)) // 2 bytes per character
-			for i := range ExecLogMaxLines + 10 {
+			Log(ctx, strings.Repeat("é", execLogLineMaxBytes)) // 2 bytes per character
+			for i := range execLogMaxLines + 10 {
 				Logf(ctx, "line %d", i)
 			}
 			res := model.NewTaskResult(task)
@@ -77,13 +77,13 @@ func TestLogIsCappedAndSaysSo(t *testing.T) {
 		b.f.push("", makeTasks("capped", "c", 1)...)
 		eventually(t, "done", func() bool { return b.f.updatedCount() == 1 })
 		lines := logLines(b.f.resultsOf("c-0")[0])
-		if len(lines) != ExecLogMaxLines+2 {
-			t.Fatalf("%d lines, want the handler's own, %d kept and a note", len(lines), ExecLogMaxLines)
+		if len(lines) != execLogMaxLines+2 {
+			t.Fatalf("%d lines, want the handler's own, %d kept and a note", len(lines), execLogMaxLines)
 		}
 		if lines[0] != "the handler's own line" {
 			t.Fatalf("first line %q", lines[0])
 		}
-		if long := lines[1]; len(long) > ExecLogLineMaxBytes+20 || !strings.HasSuffix(long, "(cut)") || !strings.HasPrefix(long, "éé") {
+		if long := lines[1]; len(long) > execLogLineMaxBytes+20 || !strings.HasSuffix(long, "(cut)") || !strings.HasPrefix(long, "éé") {
 			t.Fatalf("long line not cut cleanly: %d bytes, ends %q", len(long), long[len(long)-12:])
 		}
 		if last := lines[len(lines)-1]; last != "baton: 11 more log line(s) dropped: over the execution log limit" {

@@ -213,7 +213,7 @@ func (e *executor) startLease(ctx context.Context, t *model.Task) *lease {
 	if t.ResponseTimeoutSeconds <= 0 || e.w.noLease {
 		return nil
 	}
-	period := max(time.Duration(t.ResponseTimeoutSeconds)*time.Second/2, LeaseExtendMinPeriod)
+	period := max(time.Duration(t.ResponseTimeoutSeconds)*time.Second/2, leaseExtendMinPeriod)
 	l := &lease{e: e, ctx: ctx, t: t, period: period}
 	l.mu.Lock()
 	l.timer = e.clock.AfterFunc(period, l.fire)
@@ -234,7 +234,7 @@ func (l *lease) fire() {
 	defer l.firing.Done()
 
 	e := l.e
-	ctx, cancel := context.WithTimeout(l.ctx, min(UpdateAttemptTimeout, l.period))
+	ctx, cancel := context.WithTimeout(l.ctx, min(updateAttemptTimeout, l.period))
 	// No status: a server that does not know extendLease rejects the update
 	// instead of treating it as an IN_PROGRESS result (which would re-queue
 	// the task while it is still running).

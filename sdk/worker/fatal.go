@@ -89,6 +89,7 @@ type ConfigError struct {
 	Err error
 }
 
+// Error names the URL, what the server answered and the likely fix.
 func (e *ConfigError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "worker: stopped polling %q: ", e.TaskType)
@@ -101,6 +102,7 @@ func (e *ConfigError) Error() string {
 	return b.String()
 }
 
+// Unwrap returns the error of the last poll.
 func (e *ConfigError) Unwrap() error { return e.Err }
 
 // Is makes errors.Is(err, ErrMisconfigured) true.

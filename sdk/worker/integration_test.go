@@ -277,12 +277,12 @@ func TestITOutageAndErrors(t *testing.T) {
 	// Recovered = the server has processed a request of the runner again.
 	// How soon is the backoff's business, checked on synctest's clock by
 	// TestPollErrorsBackOffAndRecover (no wait between failed polls exceeds
-	// PollBackoffMax); here it must happen, and the time is reported.
+	// pollBackoffMax); here it must happen, and the time is reported.
 	waitUntil(t, time.Minute, "a request of the runner after the server came back", func() bool {
 		st := e.srv.Stats()
 		return st.Polls > before.Polls || st.Updates > before.Updates
 	})
-	t.Logf("first request processed %v after the server came back (backoff cap %v)", time.Since(back), PollBackoffMax)
+	t.Logf("first request processed %v after the server came back (backoff cap %v)", time.Since(back), pollBackoffMax)
 	e.wait(t, outageWait, ids)
 	for _, id := range ids {
 		wf, _ := e.srv.Workflow(id)

@@ -87,7 +87,7 @@ func TestNoPayloadInLogsAtInfoOrAbove(t *testing.T) {
 		const secret = "s3cr3t-card-4111"
 		n := 0
 		b.f.updErr = func(k int, _ *model.TaskResult) error {
-			if k <= UpdateWarnAfter+1 {
+			if k <= updateWarnAfter+1 {
 				return statusErr(503)
 			}
 			return nil

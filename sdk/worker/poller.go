@@ -63,7 +63,7 @@ func newPoller(d pollerDeps, w *workerState) *poller {
 		w:          w,
 		// fixed and fixedTimeout are read from w before each idle plan.
 		strategy:   newPollStrategy(false, 0),
-		pollErrLog: newErrLogLimiter("worker: poll failing", ErrorLogInterval, d.clock),
+		pollErrLog: newErrLogLimiter("worker: poll failing", errorLogInterval, d.clock),
 	}
 }
 
@@ -87,7 +87,7 @@ func (p *poller) run(ctx context.Context) {
 	if !sleepCtx(ctx, p.clock, p.delay) {
 		return
 	}
-	errPolicy := backoff.Policy{Min: PollBackoffMin, Max: PollBackoffMax}
+	errPolicy := backoff.Policy{Min: pollBackoffMin, Max: pollBackoffMax}
 	failures := 0
 	// flowing: the last poll brought tasks, so poll again at once, without
 	// asking the server to wait. The first poll is such a poll too.
@@ -109,11 +109,11 @@ func (p *poller) run(ctx context.Context) {
 		}
 		if flowing && w.backlog.Load() && free < (w.slots.Load()+1)/2 {
 			// Tasks are queued and fewer than half the slots are free:
-			// wait up to PollCoalesce for more to free up, so that one poll
-			// brings many tasks (see PollCoalesce).
+			// wait up to pollCoalesce for more to free up, so that one poll
+			// brings many tasks (see pollCoalesce).
 			now := p.clock.Now()
 			if coalesceUntil.IsZero() {
-				coalesceUntil = now.Add(PollCoalesce)
+				coalesceUntil = now.Add(pollCoalesce)
 			}
 			if d := coalesceUntil.Sub(now); d > 0 {
 				w.state.Store(stateWaitingForSlot)
@@ -122,7 +122,7 @@ func (p *poller) run(ctx context.Context) {
 			}
 		}
 		coalesceUntil = time.Time{}
-		count := int(min(free, PollCountMax))
+		count := int(min(free, pollCountMax))
 		var timeout time.Duration
 		watchSize := -1 // the queue size that woke a watching worker
 		if !flowing {
@@ -160,7 +160,7 @@ func (p *poller) run(ctx context.Context) {
 			continue
 		}
 		if timeout == 0 {
-			count = int(min(free, PollCountMax))
+			count = int(min(free, pollCountMax))
 		}
 		w.state.Store(statePolling)
 		w.pauseMu.Unlock()
@@ -184,7 +184,7 @@ func (p *poller) run(ctx context.Context) {
 		}
 		switch p.strategy.observe(timeout > 0, timeout, elapsed, tasks) {
 		case 1:
-			w.log.WithField("pollTimeout", PollTimeoutDefault).Info("worker: server answers held polls as soon as a task is queued; idle polls now wait up to the long timeout")
+			w.log.WithField("pollTimeout", pollTimeoutDefault).Info("worker: server answers held polls as soon as a task is queued; idle polls now wait up to the long timeout")
 		case -1:
 			w.log.Info("worker: server did not answer a held poll when a task was queued; back to short idle polls")
 		}
@@ -265,7 +265,7 @@ func (p *poller) releasePermit() {
 // once sent is always read to its end, which its timeout bounds.
 func (p *poller) poll(ctx context.Context, count int, timeout time.Duration) ([]model.Task, time.Duration, error) {
 	w := p.w
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout+PollRequestSlack)
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout+pollRequestSlack)
 	start := p.clock.Now()
 	tasks, err := p.api.batchPoll(pctx, pollRequest{
 		taskType: w.key.taskType,

@@ -60,7 +60,7 @@ type reporter struct {
 }
 
 func newReporter(d reporterDeps, w *workerState) *reporter {
-	return &reporter{reporterDeps: d, w: w, errLog: newErrLogLimiter("worker: result updates failing", ErrorLogInterval, d.clock)}
+	return &reporter{reporterDeps: d, w: w, errLog: newErrLogLimiter("worker: result updates failing", errorLogInterval, d.clock)}
 }
 
 // takesNext says whether the slot that posts a result may take the next
@@ -101,7 +101,7 @@ func (rp *reporter) deliver(ctx context.Context, res *model.TaskResult) *model.T
 		rp.giveUp(res, fmt.Errorf("result has no task id or workflow id (task id %q, workflow id %q)", res.TaskId, res.WorkflowInstanceId))
 		return nil
 	}
-	policy := backoff.Policy{Min: UpdateBackoffMin, Max: UpdateBackoffMax}
+	policy := backoff.Policy{Min: updateBackoffMin, Max: updateBackoffMax}
 	var lastErr error
 	few := 0 // attempts answered RetryFew
 	for attempt := 1; ; attempt++ {
@@ -109,7 +109,7 @@ func (rp *reporter) deliver(ctx context.Context, res *model.TaskResult) *model.T
 			rp.giveUp(res, shutdownErr(lastErr))
 			return nil
 		}
-		actx, cancel := context.WithTimeout(ctx, UpdateAttemptTimeout)
+		actx, cancel := context.WithTimeout(ctx, updateAttemptTimeout)
 		start := rp.clock.Now()
 		var next *model.Task
 		var err error
@@ -181,7 +181,7 @@ func (rp *reporter) deliver(ctx context.Context, res *model.TaskResult) *model.T
 		if h := rp.hooks.OnUpdateFailed; h != nil {
 			h(res, err, attempt)
 		}
-		if attempt >= UpdateWarnAfter {
+		if attempt >= updateWarnAfter {
 			rp.errLog.failure(w.log, err)
 		} else if debugEnabled(w.log) {
 			w.log.WithError(err).WithFields(logrus.Fields{"taskId": res.TaskId, "attempt": attempt}).Debug("worker: posting result failed; will retry")

@@ -118,7 +118,7 @@ func newRunner(api taskAPI, opts ...Option) *TaskRunner {
 		cfg.clock = systemClock{}
 	}
 	if !cfg.maxHeldSet {
-		cfg.maxHeld = HeldPollsDefault
+		cfg.maxHeld = heldPollsDefault
 	}
 	if cfg.env == nil {
 		env := processWorkerEnv()
@@ -194,7 +194,7 @@ func (r *TaskRunner) Start(taskName string, h HandlerFunc, opts ...WorkerOption)
 	if h == nil {
 		return fmt.Errorf("worker: handler must not be nil (task type %q)", taskName)
 	}
-	wc := workerConfig{batchSize: BatchSizeDefault, pollInterval: PollIntervalDefault}
+	wc := workerConfig{batchSize: batchSizeDefault, pollInterval: pollIntervalDefault}
 	for _, o := range opts {
 		o(&wc)
 	}
@@ -358,8 +358,8 @@ func (r *TaskRunner) SetBatchSize(taskName string, n int) error {
 
 // SetPollInterval sets the poll interval of every worker of taskName.
 func (r *TaskRunner) SetPollInterval(taskName string, d time.Duration) error {
-	if d < PollIntervalMin {
-		return fmt.Errorf("worker: pollInterval must be >= %v, got %v (task type %q)", PollIntervalMin, d, taskName)
+	if d < pollIntervalMin {
+		return fmt.Errorf("worker: pollInterval must be >= %v, got %v (task type %q)", pollIntervalMin, d, taskName)
 	}
 	ws, err := r.workersOf(taskName)
 	if err != nil {
@@ -425,7 +425,7 @@ func (r *TaskRunner) WaitWorkers() { _ = r.running.wait(context.Background()) }
 
 // Shutdown stops the runner. No poll starts after it is called; a poll
 // already out is not abandoned but read to its end, which its timeout bounds
-// (at most PollTimeoutMax, 5 s), because a server may hand a task to a poll
+// (at most pollTimeoutMax, 5 s), because a server may hand a task to a poll
 // whose client has gone (Conductor 3.32 does, and the task then waits out
 // its response timeout, an hour by default). Tasks such a poll brings run
 // like the others. Running handlers and pending result deliveries go on

@@ -540,7 +540,7 @@ func TestPollErrorsBackOffAndRecover(t *testing.T) {
 		defer mu.Unlock()
 		for i := 1; i <= failing; i++ {
 			gap := times[i].Sub(times[i-1])
-			nominal := min(PollBackoffMin<<(i-1), PollBackoffMax)
+			nominal := min(pollBackoffMin<<(i-1), pollBackoffMax)
 			if gap < nominal/2 || gap > nominal {
 				t.Fatalf("wait after failure %d: %v, want within [%v, %v]", i, gap, nominal/2, nominal)
 			}
@@ -991,7 +991,7 @@ func TestDefaultLoggerIsNotTheGlobalOne(t *testing.T) {
 func TestFlappingPollErrorsAreRateLimitedToo(t *testing.T) {
 	// A share of failed polls between successful ones (a 503 storm behind a
 	// load balancer) starts a new streak with every failure; only the
-	// first is announced within ErrorLogInterval, and the failures of the
+	// first is announced within errorLogInterval, and the failures of the
 	// silent streaks are counted into the next announced line.
 	synctest.Test(t, func(t *testing.T) {
 		b := setup(t)
@@ -1004,7 +1004,7 @@ func TestFlappingPollErrorsAreRateLimitedToo(t *testing.T) {
 		if err := b.r.Start("fl", echo); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(ErrorLogInterval + 5*time.Second)
+		time.Sleep(errorLogInterval + 5*time.Second)
 		synctest.Wait()
 		failed := b.f.pollCount() / 3
 		warns := b.linesAt(logrus.WarnLevel, "poll failing")
@@ -1012,7 +1012,7 @@ func TestFlappingPollErrorsAreRateLimitedToo(t *testing.T) {
 			t.Fatalf("only %d failed polls", failed)
 		}
 		if warns != 2 {
-			t.Fatalf("%d warn lines for %d flapping poll failures over %v, want 2 (first, then one after the interval)", warns, failed, ErrorLogInterval+5*time.Second)
+			t.Fatalf("%d warn lines for %d flapping poll failures over %v, want 2 (first, then one after the interval)", warns, failed, errorLogInterval+5*time.Second)
 		}
 		if b.linesAt(logrus.WarnLevel, "errors in short streaks before") != 1 {
 			t.Fatal("the second line does not count the silent streaks' errors")

@@ -169,7 +169,7 @@ func TestWatchedWorkerMissingFromTheAnswerStillPicksUp(t *testing.T) {
 		at := time.Now()
 		b.f.push("", makeTasks("om", "x", 1)...)
 		eventually(t, "pickup", func() bool { return b.f.updatedCount() == 1 })
-		if d := time.Since(at); d > 2*PollIntervalDefault {
+		if d := time.Since(at); d > 2*pollIntervalDefault {
 			t.Fatalf("pickup took %v for a watched worker missing from queue-size answers", d)
 		}
 	})
@@ -312,7 +312,7 @@ func TestFallbackWithoutQueueSizesDoesNotMultiplyByTaskTypes(t *testing.T) {
 		before := b.f.pollCount()
 		time.Sleep(10 * time.Second)
 		synctest.Wait()
-		intervals := int(10 * time.Second / PollIntervalDefault)
+		intervals := int(10 * time.Second / pollIntervalDefault)
 		if n := b.f.pollCount() - before; n > watchFallbackPolls*intervals+types {
 			t.Fatalf("%d polls in 10 s for %d idle types without queue sizes, want at most about %d (%d per interval)",
 				n, types, watchFallbackPolls*intervals, watchFallbackPolls)
@@ -321,7 +321,7 @@ func TestFallbackWithoutQueueSizesDoesNotMultiplyByTaskTypes(t *testing.T) {
 		b.f.push("", makeTasks("t17", "x", 1)...)
 		eventually(t, "pickup", func() bool { return b.f.updatedCount() == 1 })
 		// Every type's turn comes within types/watchFallbackPolls intervals.
-		if d, most := time.Since(at), (types/watchFallbackPolls+2)*PollIntervalDefault; d > most {
+		if d, most := time.Since(at), (types/watchFallbackPolls+2)*pollIntervalDefault; d > most {
 			t.Fatalf("pickup took %v, want at most %v", d, most)
 		}
 	})

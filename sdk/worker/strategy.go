@@ -24,7 +24,7 @@ import (
 // flow it polls with timeout 0 for as many tasks as it has free slots, and
 // only an idle worker waits, in one of four ways (idleWait):
 //
-//   - idleHold: a held poll for one task with PollTimeoutDefault (5 s), once
+//   - idleHold: a held poll for one task with pollTimeoutDefault (5 s), once
 //     this worker has seen the server wake held polls at once. An idle worker
 //     then costs one request per 5 s and picks a task up within milliseconds.
 //   - idleProbe: a held poll for one task with two and a half poll
@@ -47,7 +47,7 @@ import (
 //
 // Held polls occupy one of the server's request threads each (Tomcat's pool:
 // 200 by default), so a runner holds at most WithMaxHeldPolls of them at
-// once (HeldPollsDefault, 4); an idle worker without a permit watches.
+// once (heldPollsDefault, 4); an idle worker without a permit watches.
 
 // idleWait says how an idle worker waits for its next task.
 type idleWait int
@@ -155,9 +155,9 @@ func (s *pollStrategy) heldTimeout(w idleWait, pollInterval time.Duration) time.
 	case w == idleHold && s.fixed:
 		return s.fixedTimeout
 	case w == idleHold:
-		return PollTimeoutDefault
+		return pollTimeoutDefault
 	case w == idleProbe:
-		d := min(max(pollInterval*probeTimeoutTenths/10, probeTimeoutMin), PollTimeoutMax)
+		d := min(max(pollInterval*probeTimeoutTenths/10, probeTimeoutMin), pollTimeoutMax)
 		return d.Truncate(time.Millisecond)
 	}
 	return 0

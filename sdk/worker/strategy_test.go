@@ -57,15 +57,15 @@ func TestStrategyProof(t *testing.T) {
 	for i := 0; i < proofsNeeded; i++ {
 		s.observe(true, probe, 60*time.Millisecond, []model.Task{queuedTask(time.Millisecond)})
 	}
-	if got := s.idle(true, true); got != idleHold || s.heldTimeout(got, 100*time.Millisecond) != PollTimeoutDefault {
+	if got := s.idle(true, true); got != idleHold || s.heldTimeout(got, 100*time.Millisecond) != pollTimeoutDefault {
 		t.Fatalf("after %d proofs: %v", proofsNeeded, got)
 	}
 	// An empty held poll followed by a task that sat in the queue during it
 	// disproves, and the next proof needs twice the evidence.
-	if r := s.observe(true, PollTimeoutDefault, PollTimeoutDefault, nil); r != 0 {
+	if r := s.observe(true, pollTimeoutDefault, pollTimeoutDefault, nil); r != 0 {
 		t.Fatalf("empty held poll: %d", r)
 	}
-	if r := s.observe(true, PollTimeoutDefault, 5*time.Millisecond, []model.Task{queuedTask(3 * time.Second)}); r != -1 {
+	if r := s.observe(true, pollTimeoutDefault, 5*time.Millisecond, []model.Task{queuedTask(3 * time.Second)}); r != -1 {
 		t.Fatalf("missed task: %d, want a disproof", r)
 	}
 	if s.idle(true, true) != idleProbe || s.needed != 2*proofsNeeded {
@@ -124,7 +124,7 @@ func TestIdlePickupOnEachServer(t *testing.T) {
 			b.f.mode = fakeEarly
 			waits := pickups(t, b, "e", 8)
 			w := b.r.Workers()[0]
-			if w.IdleWait != "hold" || w.PollTimeout != PollTimeoutDefault {
+			if w.IdleWait != "hold" || w.PollTimeout != pollTimeoutDefault {
 				t.Fatalf("after 8 isolated tasks on an early server: %s %v", w.IdleWait, w.PollTimeout)
 			}
 			// Once proven, pickup is immediate.
@@ -145,7 +145,7 @@ func TestIdlePickupOnEachServer(t *testing.T) {
 			b := setup(t)
 			b.f.mode = fakeHold
 			waits := pickups(t, b, "h", 10)
-			if m := maxWait(waits); m > PollIntervalDefault*probeTimeoutTenths/10+5*time.Millisecond {
+			if m := maxWait(waits); m > pollIntervalDefault*probeTimeoutTenths/10+5*time.Millisecond {
 				t.Fatalf("pickup waits %v; the longest should be about one probe", waits)
 			}
 			// Issue 23: once the server is seen to let tasks pass held
@@ -155,7 +155,7 @@ func TestIdlePickupOnEachServer(t *testing.T) {
 			if w := b.r.Workers()[0]; w.IdleWait != "watch" {
 				t.Fatalf("idle wait %q on a server that never wakes a held poll, want watch; pickups %v", w.IdleWait, waits)
 			}
-			if last := waits[len(waits)-3:]; maxWait(last) > PollIntervalDefault+5*time.Millisecond {
+			if last := waits[len(waits)-3:]; maxWait(last) > pollIntervalDefault+5*time.Millisecond {
 				t.Fatalf("last pickups %v while watched, want within one poll interval", last)
 			}
 			synctest.Wait()
@@ -200,7 +200,7 @@ func TestBurstsAreNotHeldAsPartialBatches(t *testing.T) {
 				eventually(t, "burst", func() bool { return b.f.updatedCount() == 25 })
 				// The probe that was waiting when the burst came may run out
 				// its time (hold mode); after that no poll may wait again.
-				probe := PollIntervalDefault * probeTimeoutTenths / 10
+				probe := pollIntervalDefault * probeTimeoutTenths / 10
 				if d := time.Since(at); d > probe+100*time.Millisecond {
 					t.Fatalf("a burst of 25 at batch 10 took %v: a partial batch waited for a timeout", d)
 				}
@@ -235,12 +235,12 @@ func TestManyIdleTaskTypesHoldFewPolls(t *testing.T) {
 		b.f.mu.Lock()
 		peak, sizes := b.f.heldPeak, b.f.sizesCalls-sizes0
 		b.f.mu.Unlock()
-		if peak > HeldPollsDefault {
-			t.Fatalf("%d held polls open at once, the bound is %d", peak, HeldPollsDefault)
+		if peak > heldPollsDefault {
+			t.Fatalf("%d held polls open at once, the bound is %d", peak, heldPollsDefault)
 		}
 		// The permit holders probe (4 a second each); the other 196 cost
 		// a couple of queue-size requests per interval, not a poll each.
-		if n := b.f.pollCount() - polls0; n > HeldPollsDefault*41 {
+		if n := b.f.pollCount() - polls0; n > heldPollsDefault*41 {
 			t.Fatalf("%d polls in 10 idle seconds with %d task types", n, types)
 		}
 		if sizes < 90 || sizes > 2*101 {
@@ -250,7 +250,7 @@ func TestManyIdleTaskTypesHoldFewPolls(t *testing.T) {
 		at := time.Now()
 		b.f.push("", makeTasks("t150", "x", 1)...)
 		eventually(t, "watched pickup", func() bool { return b.f.updatedCount() == 1 })
-		if d := time.Since(at); d > 2*PollIntervalDefault {
+		if d := time.Since(at); d > 2*pollIntervalDefault {
 			t.Fatalf("a watched type took %v to pick up", d)
 		}
 	})
@@ -262,7 +262,7 @@ func TestWatcherFallbacks(t *testing.T) {
 			b := setup(t, WithMaxHeldPolls(0))
 			b.f.noSizes = true
 			waits := pickups(t, b, "n", 3)
-			if m := maxWait(waits); m > 2*PollIntervalDefault {
+			if m := maxWait(waits); m > 2*pollIntervalDefault {
 				t.Fatalf("pickup %v with interval polls", waits)
 			}
 			// The endpoint is given up after repeated answers over
@@ -297,7 +297,7 @@ func TestWatcherFallbacks(t *testing.T) {
 			at := time.Now()
 			b.f.push("", makeTasks("p", "real", 1)...)
 			eventually(t, "pickup", func() bool { return b.f.updatedCount() == 1 })
-			if d := time.Since(at); d > 2*PollIntervalDefault {
+			if d := time.Since(at); d > 2*pollIntervalDefault {
 				t.Fatalf("pickup took %v", d)
 			}
 		})
@@ -307,7 +307,7 @@ func TestWatcherFallbacks(t *testing.T) {
 			b := setup(t, WithMaxHeldPolls(0))
 			b.f.sizesErr = func() error { return fmt.Errorf("boom") }
 			waits := pickups(t, b, "s", 3)
-			if m := maxWait(waits); m > 2*PollIntervalDefault {
+			if m := maxWait(waits); m > 2*pollIntervalDefault {
 				t.Fatalf("pickup %v while queue sizes fail", waits)
 			}
 		})
@@ -327,11 +327,11 @@ func TestDisproofOnAServerThatChanges(t *testing.T) {
 		b.f.mu.Lock()
 		b.f.mode = fakeHold
 		b.f.mu.Unlock()
-		time.Sleep(PollTimeoutDefault + 700*time.Millisecond) // the held poll open now ends first
+		time.Sleep(pollTimeoutDefault + 700*time.Millisecond) // the held poll open now ends first
 		at := time.Now()
 		b.f.push("", makeTasks("c", "missed", 1)...)
 		eventually(t, "missed task", func() bool { return b.f.updatedCount() == 7 })
-		if d := time.Since(at); d > PollTimeoutDefault+time.Millisecond {
+		if d := time.Since(at); d > pollTimeoutDefault+time.Millisecond {
 			t.Fatalf("missed task waited %v", d)
 		}
 		synctest.Wait()
@@ -368,7 +368,7 @@ func TestUpdateV2OnlyWithABacklog(t *testing.T) {
 
 func TestBacklogPollsCoalesce(t *testing.T) {
 	// With tasks queued, slots that free up one at a time are collected for
-	// up to PollCoalesce, so a poll brings several tasks: on a real server a
+	// up to pollCoalesce, so a poll brings several tasks: on a real server a
 	// poll costs about as much as a result.
 	for _, batch := range []int{10, 100} {
 		t.Run(fmt.Sprint(batch), func(t *testing.T) {

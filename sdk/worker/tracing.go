@@ -38,12 +38,13 @@ import (
 // A worker that does not trace pays one nil check per poll, task and
 // update (BenchmarkTracingOff).
 
-// Keys of the task input (and workflow input) that carry a W3C trace
-// context.
-const (
-	TraceparentKey = "traceparent"
-	TracestateKey  = "tracestate"
-)
+// TraceparentKey is the key of the task input (and workflow input) that
+// carries a W3C trace context; its companion "tracestate" carries the
+// vendor state, when there is any.
+const TraceparentKey = "traceparent"
+
+// tracestateKey carries the W3C trace state beside TraceparentKey.
+const tracestateKey = "tracestate"
 
 // instrumentationName names Baton's tracer.
 const instrumentationName = "github.com/baton-go/baton/sdk/worker"
@@ -79,7 +80,7 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 }
 
 // InjectTraceContext writes the W3C trace context of the span in ctx into
-// input under TraceparentKey (and TracestateKey when there is state), so a
+// input under TraceparentKey (and "tracestate" when there is state), so a
 // workflow started with that input can be traced through its workers. It
 // does nothing when ctx carries no valid span.
 func InjectTraceContext(ctx context.Context, input map[string]interface{}) {
@@ -101,8 +102,8 @@ func remoteParent(ctx context.Context, input map[string]interface{}) context.Con
 		return ctx
 	}
 	carrier := propagation.MapCarrier{TraceparentKey: tp}
-	if ts, ok := input[TracestateKey].(string); ok {
-		carrier[TracestateKey] = ts
+	if ts, ok := input[tracestateKey].(string); ok {
+		carrier[tracestateKey] = ts
 	}
 	return propagation.TraceContext{}.Extract(ctx, carrier)
 }
