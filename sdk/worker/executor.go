@@ -78,7 +78,7 @@ func (e *executor) execute(ctx context.Context, t *model.Task) *model.TaskResult
 	info.xlog.attach(res, end)
 	kind := outcomeKind(res, out, err, panicked)
 	if kind != "" && res.Status != model.InProgressTask && res.Status != model.CompletedTask {
-		e.w.failures.Add(1)
+		e.w.stats.failed()
 	}
 	e.rec.ExecuteDone(t.TaskType, d, string(res.Status), kind, size)
 	if h := e.hooks.OnTaskFinished; h != nil {

@@ -248,7 +248,8 @@ func (w *workerState) evidence(err error, kind client.CallKind, now time.Time) *
 		return f.err
 	}
 	ce := misconfiguration(err, kind, f.base)
-	oks := w.polls.Load() - w.pollErrors.Load() + f.accepted.Load()
+	ps := w.pollState.Load()
+	oks := ps.polls - ps.pollErrors + f.accepted.Load()
 	if ce == nil || (f.strikes > 0 && oks != f.okMark) {
 		f.strikes = 0
 	}

@@ -55,14 +55,32 @@ type poller struct {
 	lastPollEnd time.Time // when the last poll answered (or failed)
 	fatal       fatalState
 	pollErrLog  *errLogLimiter
+
+	// ps is the poll state, which only this loop writes; publish makes a
+	// copy of it visible to Workers.
+	ps       pollState
+	fullPoll uint64 // numbers the polls that filled their batch (workerState.fullPoll)
+}
+
+// setState records what the loop does now and publishes it.
+func (p *poller) setState(st int32) {
+	if p.ps.state != st {
+		p.ps.state = st
+		p.publish()
+	}
+}
+
+// publish makes the poll state visible to Workers, as one value.
+func (p *poller) publish() {
+	ps := p.ps
+	p.w.pollState.Store(&ps)
 }
 
 func newPoller(d pollerDeps, w *workerState) *poller {
 	return &poller{
 		pollerDeps: d,
 		w:          w,
-		// fixed and fixedTimeout are read from w before each idle plan.
-		strategy:   newPollStrategy(false, 0),
+		strategy:   newPollStrategy(),
 		pollErrLog: newErrLogLimiter("worker: poll failing", errorLogInterval, d.clock),
 	}
 }
@@ -75,15 +93,16 @@ func (p *poller) run(ctx context.Context) {
 	defer stop()
 	p.fatal.cancel = stop
 	defer p.sched.gone(p.w)
-	w.log.WithFields(logrus.Fields{"batchSize": w.slots.Load(), "pollInterval": w.interval()}).Info("worker: started")
+	set := w.current()
+	w.log.WithFields(logrus.Fields{"batchSize": set.slots, "pollInterval": set.pollInterval}).Info("worker: started")
 	defer func() {
-		w.state.Store(stateStopped)
+		p.setState(stateStopped)
 		w.log.Info("worker: stopped polling")
 	}()
-	if w.paused.Load() {
+	if set.paused {
 		p.rec.PausedChanged(w.key.taskType, true)
 	}
-	p.rec.SlotsChanged(w.key.taskType, 0, int(w.slots.Load()))
+	p.rec.SlotsChanged(w.key.taskType, 0, int(set.slots))
 	if !sleepCtx(ctx, p.clock, p.delay) {
 		return
 	}
@@ -94,20 +113,21 @@ func (p *poller) run(ctx context.Context) {
 	flowing := true
 	var coalesceUntil time.Time // end of the current wait for more free slots
 	for ctx.Err() == nil {
-		if w.paused.Load() {
+		set := w.current()
+		if set.paused {
 			p.releasePermit()
-			w.state.Store(statePaused)
+			p.setState(statePaused)
 			p.waitSignal(ctx, 0)
 			continue
 		}
-		free := w.free()
+		free := set.slots - w.stats.slotsInUse()
 		if free <= 0 {
 			p.releasePermit()
-			w.state.Store(stateWaitingForSlot)
+			p.setState(stateWaitingForSlot)
 			p.waitSignal(ctx, 0)
 			continue
 		}
-		if flowing && w.backlog.Load() && free < (w.slots.Load()+1)/2 {
+		if flowing && w.backlog() && free < (set.slots+1)/2 {
 			// Tasks are queued and fewer than half the slots are free:
 			// wait up to pollCoalesce for more to free up, so that one poll
 			// brings many tasks (see pollCoalesce).
@@ -116,7 +136,7 @@ func (p *poller) run(ctx context.Context) {
 				coalesceUntil = now.Add(pollCoalesce)
 			}
 			if d := coalesceUntil.Sub(now); d > 0 {
-				w.state.Store(stateWaitingForSlot)
+				p.setState(stateWaitingForSlot)
 				p.waitSignal(ctx, d)
 				continue
 			}
@@ -127,43 +147,45 @@ func (p *poller) run(ctx context.Context) {
 		watchSize := -1 // the queue size that woke a watching worker
 		if !flowing {
 			var wait idleWait
-			wait, timeout = p.planIdle()
+			wait, timeout = p.planIdle(set)
 			switch wait {
 			case idleHold, idleProbe:
 				// Ask for one task: a server that holds a poll until its
 				// whole batch is there wakes it for the first task.
 				count = 1
 			case idleWatch:
-				w.state.Store(stateWatching)
-				woken, size := p.watch.wait(ctx, w.queue, w.interval(), p.lastPollEnd, w.wake)
+				p.setState(stateWatching)
+				woken, size := p.watch.wait(ctx, w.queue, set.pollInterval, p.lastPollEnd, w.wake)
 				if !woken {
 					continue // re-plan: interval polls, a new setting, or shutdown
 				}
 				watchSize = size
 			case idleInterval:
-				if !p.idleSleep(ctx) {
+				if !p.idleSleep(ctx, set.pollInterval) {
 					return
 				}
 			}
 		}
 		// The wait above may have lasted: settings read before it are
-		// stale. Pause takes pauseMu too, so no poll starts after Pause
-		// returned, and a poll without waiting asks for the slots free now.
-		w.pauseMu.Lock()
+		// stale. Pause changes settings under settingsMu, so no poll starts
+		// after Pause returned, and a poll without waiting asks for the
+		// slots free now.
+		w.settingsMu.Lock()
 		if ctx.Err() != nil {
-			w.pauseMu.Unlock()
+			w.settingsMu.Unlock()
 			return // no poll starts once Shutdown has begun
 		}
-		free = w.free()
-		if w.paused.Load() || free <= 0 {
-			w.pauseMu.Unlock()
+		set = w.current()
+		free = set.slots - w.stats.slotsInUse()
+		if set.paused || free <= 0 {
+			w.settingsMu.Unlock()
 			continue
 		}
 		if timeout == 0 {
 			count = int(min(free, pollCountMax))
 		}
-		w.state.Store(statePolling)
-		w.pauseMu.Unlock()
+		p.setState(statePolling)
+		w.settingsMu.Unlock()
 		tasks, elapsed, err := p.poll(ctx, count, timeout)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -171,18 +193,23 @@ func (p *poller) run(ctx context.Context) {
 			}
 			failures++
 			flowing = false
-			w.state.Store(stateBackingOff)
+			p.setState(stateBackingOff)
 			if !sleepCtx(ctx, p.clock, errPolicy.Delay(failures)) {
 				return
 			}
 			continue
 		}
 		failures = 0
-		w.backlog.Store(timeout == 0 && len(tasks) >= count)
+		if timeout == 0 && len(tasks) >= count {
+			p.fullPoll++
+			w.fullPoll.Store(p.fullPoll)
+		} else {
+			w.fullPoll.Store(0)
+		}
 		if p.sched.polled(w, timeout > 0, elapsed, p.strategy.lastHeldEmpty, tasks) {
 			w.log.Info("worker: server let tasks pass held polls; idle workers of this runner are watched instead")
 		}
-		switch p.strategy.observe(timeout > 0, timeout, elapsed, tasks) {
+		switch p.strategy.observe(set.timeout, timeout > 0, timeout, elapsed, tasks) {
 		case 1:
 			w.log.WithField("pollTimeout", pollTimeoutDefault).Info("worker: server answers held polls as soon as a task is queued; idle polls now wait up to the long timeout")
 		case -1:
@@ -209,7 +236,7 @@ func (p *poller) run(ctx context.Context) {
 		if timeout > 0 && elapsed < timeout/2 {
 			// The server answered a held poll at once with nothing: it does
 			// not hold polls. Wait the interval rather than spin.
-			if !p.idleSleep(ctx) {
+			if !p.idleSleep(ctx, set.pollInterval) {
 				return
 			}
 		}
@@ -217,31 +244,30 @@ func (p *poller) run(ctx context.Context) {
 }
 
 // planIdle decides how the worker waits for its empty queue, and the
-// timeout of the poll it then makes.
-func (p *poller) planIdle() (idleWait, time.Duration) {
-	w := p.w
-	p.strategy.fixed, p.strategy.fixedTimeout = w.hasFixed.Load(), time.Duration(w.fixedTimeout.Load())
+// timeout of the poll it then makes, under the settings set.
+func (p *poller) planIdle(set *workerSettings) (idleWait, time.Duration) {
+	tc := set.timeout
 	// A worker that never holds a poll (PollTimeout(0)) takes no permit:
 	// another worker would wait for it in vain.
 	// Nor does one on a server known not to wake held polls, unless the
 	// user chose the timeout.
 	permit := false
-	if (p.strategy.fixed && p.strategy.fixedTimeout == 0) || (!p.strategy.fixed && !p.sched.holdsUseful()) {
+	if (tc.fixed && tc.d == 0) || (!tc.fixed && !p.sched.holdsUseful()) {
 		p.releasePermit()
 	} else {
 		permit = p.acquirePermit()
 	}
-	wait := p.strategy.idle(permit, p.watch.available())
-	timeout := p.strategy.heldTimeout(wait, w.interval())
-	w.idleMode.Store(int32(wait))
-	w.nextTimeout.Store(int64(timeout))
+	wait := p.strategy.idle(tc, permit, p.watch.available())
+	timeout := p.strategy.heldTimeout(tc, wait, set.pollInterval)
+	p.ps.idleMode, p.ps.nextTimeout = wait, timeout
+	p.publish()
 	return wait, timeout
 }
 
 // idleSleep waits the poll interval, with jitter; false when ctx ended.
-func (p *poller) idleSleep(ctx context.Context) bool {
-	p.w.state.Store(stateIdleWait)
-	return sleepCtx(ctx, p.clock, backoff.Jitter(p.w.interval(), 0.2))
+func (p *poller) idleSleep(ctx context.Context, interval time.Duration) bool {
+	p.setState(stateIdleWait)
+	return sleepCtx(ctx, p.clock, backoff.Jitter(interval, 0.2))
 }
 
 // acquirePermit asks the scheduler whether the worker may hold a poll; it
@@ -282,17 +308,18 @@ func (p *poller) poll(ctx context.Context, count int, timeout time.Duration) ([]
 	now := p.clock.Now()
 	p.lastPollEnd = now
 	elapsed := now.Sub(start)
-	w.polls.Add(1)
+	p.ps.polls++
 	if err != nil {
 		if ctx.Err() != nil {
+			p.publish()
 			return nil, elapsed, err // Shutdown: no span, no metrics
 		}
 		p.trace.pollFailed(w.key.taskType, p.workerID, start, now, count, timeout, err)
 		kind := classify(err).kind
 		p.rec.PollDone(w.key.taskType, 0, elapsed, kind)
-		w.pollErrors.Add(1)
-		msg := err.Error()
-		w.lastErr.Store(&msg)
+		p.ps.pollErrors++
+		p.ps.lastErr = err.Error()
+		p.publish() // before checkFatal, which counts this poll
 		p.pollErrLog.failure(w.log, err)
 		if h := p.hooks.OnWorkerError; h != nil {
 			h(w.key.taskType, err)
@@ -301,8 +328,9 @@ func (p *poller) poll(ctx context.Context, count int, timeout time.Duration) ([]
 		return nil, elapsed, err
 	}
 	p.trace.polled(w.key.taskType, p.workerID, start, now, count, timeout, tasks)
-	w.lastPoll.Store(now.UnixNano())
-	w.polledOK.Store(true)
+	p.ps.lastPoll = now.Round(0).UTC()
+	p.ps.polledOK = true
+	p.publish()
 	p.pollErrLog.success(w.log)
 	p.rec.PollDone(w.key.taskType, len(tasks), elapsed, "")
 	if debugEnabled(w.log) {

@@ -70,10 +70,14 @@ func newReporter(d reporterDeps, w *workerState) *reporter {
 // looks for the next task with a poll held for 100 ms
 // (ExecutionService.getLastPollTask), which on an empty queue holds the slot
 // and a server thread for nothing.
-func (rp *reporter) takesNext() bool {
+//
+// It also returns the full poll behind the backlog, for queueRanDry.
+func (rp *reporter) takesNext() (bool, uint64) {
 	w := rp.w
-	return rp.v2.usable() && !w.paused.Load() && rp.polling.Err() == nil &&
-		w.inFlight.Load() <= w.slots.Load() && w.backlog.Load()
+	set := w.current()
+	n := w.backlogOf()
+	return n != 0 && rp.v2.usable() && !set.paused && rp.polling.Err() == nil &&
+		w.stats.slotsInUse() <= set.slots, n
 }
 
 // deliver posts res until the server accepts it, rejects it for good, or the
@@ -95,7 +99,7 @@ func (rp *reporter) takesNext() bool {
 // update is harmless to repeat, and the next poll fetches the next task.
 func (rp *reporter) deliver(ctx context.Context, res *model.TaskResult) *model.Task {
 	w := rp.w
-	useV2 := rp.takesNext()
+	useV2, backlogOf := rp.takesNext()
 	if res.TaskId == "" || res.WorkflowInstanceId == "" {
 		// The server cannot accept it (and the client refuses to send it).
 		rp.giveUp(res, fmt.Errorf("result has no task id or workflow id (task id %q, workflow id %q)", res.TaskId, res.WorkflowInstanceId))
@@ -144,7 +148,7 @@ func (rp *reporter) deliver(ctx context.Context, res *model.TaskResult) *model.T
 				w.log.WithFields(logrus.Fields{"taskId": res.TaskId, "status": res.Status, "duration": d, "attempt": attempt}).Debug("worker: result posted")
 			}
 			if useV2 && next == nil {
-				w.backlog.Store(false) // the queue ran dry
+				w.queueRanDry(backlogOf)
 			}
 			return next
 		}
@@ -226,7 +230,7 @@ func shutdownErr(last error) error {
 // giveUp is the one place a result is abandoned: it is logged, counted and
 // handed to the hook, never dropped silently.
 func (rp *reporter) giveUp(res *model.TaskResult, err error) {
-	rp.w.giveUps.Add(1)
+	rp.w.stats.gaveUp()
 	rp.trace.gaveUp(res, err)
 	rp.rec.UpdateGaveUp(rp.w.key.taskType)
 	rp.w.log.WithError(err).WithFields(logrus.Fields{

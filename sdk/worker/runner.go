@@ -218,18 +218,20 @@ func (r *TaskRunner) Start(taskName string, h HandlerFunc, opts ...WorkerOption)
 		if err := tw.stoppedFor(); err != nil {
 			return err // it stopped for good; more slots would not poll
 		}
-		if _, fromEnv := wc.sources["batchSize"]; fromEnv {
-			// The operator's number is the worker's total, not an increment.
-			tw.slots.Store(int64(wc.batchSize))
-			tw.signal()
-		} else {
-			tw.addSlots(wc.batchSize)
-		}
-		tw.pollInterval.Store(int64(wc.pollInterval))
-		if wc.pollTimeoutS {
-			tw.setFixedTimeout(wc.pollTimeout)
-		}
-		tw.log.WithField("batchSize", tw.slots.Load()).Info("worker: added slots")
+		_, fromEnv := wc.sources["batchSize"]
+		_, after := tw.change(func(s *workerSettings) {
+			if fromEnv {
+				// The operator's number is the worker's total, not an increment.
+				s.slots = int64(wc.batchSize)
+			} else {
+				s.slots += int64(wc.batchSize)
+			}
+			s.pollInterval = wc.pollInterval
+			if wc.pollTimeoutS {
+				s.timeout = timeoutChoice{true, wc.pollTimeout}
+			}
+		})
+		tw.log.WithField("batchSize", after.slots).Info("worker: added slots")
 		return nil
 	}
 	h, err := chain(h, r.tracingMiddleware(), r.cfg.middleware, wc.middleware)
@@ -238,7 +240,7 @@ func (r *TaskRunner) Start(taskName string, h HandlerFunc, opts ...WorkerOption)
 	}
 	tw := r.newTaskWorker(key, h, wc)
 	if r.paused[taskName] || wc.paused {
-		tw.paused.Store(true)
+		tw.change(func(s *workerSettings) { s.paused = true })
 	}
 	tw.logConfig(wc)
 	r.workers[key] = tw
@@ -349,8 +351,7 @@ func (r *TaskRunner) SetBatchSize(taskName string, n int) error {
 		return err
 	}
 	for _, tw := range ws {
-		tw.slots.Store(int64(n))
-		tw.signal()
+		tw.change(func(s *workerSettings) { s.slots = int64(n) })
 		tw.log.WithField("batchSize", n).Info("worker: batch size changed")
 	}
 	return nil
@@ -366,8 +367,7 @@ func (r *TaskRunner) SetPollInterval(taskName string, d time.Duration) error {
 		return err
 	}
 	for _, tw := range ws {
-		tw.pollInterval.Store(int64(d))
-		tw.signal()
+		tw.change(func(s *workerSettings) { s.pollInterval = d })
 	}
 	return nil
 }

@@ -27,9 +27,8 @@ type taskWorker struct {
 // asked for: all of them run (the slots count goes above the batch size for
 // a while) and the next poll waits until enough have finished.
 func (tw *taskWorker) dispatch(tasks []model.Task) {
-	n := tw.inFlight.Add(int64(len(tasks)))
-	tw.tasks.Add(uint64(len(tasks)))
-	tw.rec.SlotsChanged(tw.key.taskType, int(n), max(0, int(tw.slots.Load()-n)))
+	n := tw.stats.started(len(tasks))
+	tw.rec.SlotsChanged(tw.key.taskType, int(n), max(0, int(tw.current().slots-n)))
 	for i := range tasks {
 		tw.running.add()
 		go tw.runSlot(&tasks[i])
@@ -49,7 +48,7 @@ func (tw *taskWorker) runSlotFrom(t *model.Task, first *model.TaskResult) {
 		t = tw.reporter.deliver(tw.work, first)
 		tw.setActive(first.TaskId, false)
 		if t != nil {
-			tw.tasks.Add(1)
+			tw.stats.continued()
 		}
 	}
 	for t != nil {
@@ -59,20 +58,18 @@ func (tw *taskWorker) runSlotFrom(t *model.Task, first *model.TaskResult) {
 		tw.setActive(t.TaskId, false)
 		t = next
 		if t != nil {
-			tw.tasks.Add(1)
+			tw.stats.continued()
 		}
 	}
-	n := tw.inFlight.Add(-1)
-	tw.rec.SlotsChanged(tw.key.taskType, int(n), max(0, int(tw.slots.Load()-n)))
+	n := tw.stats.ended()
+	tw.rec.SlotsChanged(tw.key.taskType, int(n), max(0, int(tw.current().slots-n)))
 	tw.signal()
 }
 
 // setPaused pauses or resumes polling.
 func (tw *taskWorker) setPaused(paused bool) {
-	tw.pauseMu.Lock()
-	was := tw.paused.Swap(paused)
-	tw.pauseMu.Unlock()
-	if was == paused {
+	before, _ := tw.change(func(s *workerSettings) { s.paused = paused })
+	if before.paused == paused {
 		return
 	}
 	tw.rec.PausedChanged(tw.key.taskType, paused)
@@ -81,5 +78,4 @@ func (tw *taskWorker) setPaused(paused bool) {
 	} else {
 		tw.log.Info("worker: resumed")
 	}
-	tw.signal()
 }

@@ -112,12 +112,11 @@ const (
 
 // pollStrategy is one worker's poll plan and what it has learned about the
 // server. Only the poller's loop uses it: no locking.
+//
+// The user's choice of timeout (WithPollTimeout or PollTimeout) comes with
+// each call from the worker's current settings: a fixed timeout means no
+// learning, and a fixed 0 means idleInterval.
 type pollStrategy struct {
-	// fixed is set when the user chose the timeout (WithPollTimeout or
-	// PollTimeout): no learning. fixedTimeout 0 means idleInterval.
-	fixed        bool
-	fixedTimeout time.Duration
-
 	proofs int  // proofs gathered since the last disproof
 	needed int  // proofs needed (doubles after each disproof)
 	proven bool // the server wakes held polls at once
@@ -128,17 +127,17 @@ type pollStrategy struct {
 	lastHeldEmpty time.Duration
 }
 
-func newPollStrategy(fixed bool, timeout time.Duration) pollStrategy {
-	return pollStrategy{fixed: fixed, fixedTimeout: timeout, needed: proofsNeeded}
+func newPollStrategy() pollStrategy {
+	return pollStrategy{needed: proofsNeeded}
 }
 
 // idle chooses how an idle worker waits. havePermit says whether the worker
 // may hold a poll; watchable whether the queue watcher works on this server.
-func (s *pollStrategy) idle(havePermit, watchable bool) idleWait {
+func (s *pollStrategy) idle(tc timeoutChoice, havePermit, watchable bool) idleWait {
 	switch {
-	case s.fixed && s.fixedTimeout == 0:
+	case tc.fixed && tc.d == 0:
 		return idleInterval
-	case havePermit && (s.fixed || s.proven):
+	case havePermit && (tc.fixed || s.proven):
 		return idleHold
 	case havePermit:
 		return idleProbe
@@ -150,10 +149,10 @@ func (s *pollStrategy) idle(havePermit, watchable bool) idleWait {
 }
 
 // heldTimeout is the timeout of a held poll of the given kind.
-func (s *pollStrategy) heldTimeout(w idleWait, pollInterval time.Duration) time.Duration {
+func (s *pollStrategy) heldTimeout(tc timeoutChoice, w idleWait, pollInterval time.Duration) time.Duration {
 	switch {
-	case w == idleHold && s.fixed:
-		return s.fixedTimeout
+	case w == idleHold && tc.fixed:
+		return tc.d
 	case w == idleHold:
 		return pollTimeoutDefault
 	case w == idleProbe:
@@ -167,13 +166,13 @@ func (s *pollStrategy) heldTimeout(w idleWait, pollInterval time.Duration) time.
 // server to wait (timeout > 0), elapsed is its round trip. It returns +1
 // when this answer completed the proof, -1 when it disproved early waking,
 // 0 otherwise.
-func (s *pollStrategy) observe(held bool, timeout, elapsed time.Duration, tasks []model.Task) int {
+func (s *pollStrategy) observe(tc timeoutChoice, held bool, timeout, elapsed time.Duration, tasks []model.Task) int {
 	prevHeldEmpty := s.lastHeldEmpty
 	s.lastHeldEmpty = 0
 	if held && len(tasks) == 0 {
 		s.lastHeldEmpty = elapsed
 	}
-	if s.fixed {
+	if tc.fixed {
 		return 0
 	}
 	if s.proven && prevHeldEmpty > 0 && missedWhileHeld(prevHeldEmpty, tasks) {

@@ -18,17 +18,17 @@ func queuedTask(wait time.Duration) model.Task {
 }
 
 func TestStrategyProof(t *testing.T) {
-	s := newPollStrategy(false, 0)
-	if got := s.idle(true, true); got != idleProbe {
+	s := newPollStrategy()
+	if got := s.idle(timeoutChoice{}, true, true); got != idleProbe {
 		t.Fatalf("unproven worker with a permit: %v, want probe", got)
 	}
-	if got := s.idle(false, true); got != idleWatch {
+	if got := s.idle(timeoutChoice{}, false, true); got != idleWatch {
 		t.Fatalf("worker without a permit: %v, want watch", got)
 	}
-	if got := s.idle(false, false); got != idleInterval {
+	if got := s.idle(timeoutChoice{}, false, false); got != idleInterval {
 		t.Fatalf("no permit, no watcher: %v, want interval", got)
 	}
-	probe := s.heldTimeout(idleProbe, 100*time.Millisecond)
+	probe := s.heldTimeout(timeoutChoice{}, idleProbe, 100*time.Millisecond)
 	if probe != 250*time.Millisecond {
 		t.Fatalf("probe timeout %v, want two and a half poll intervals", probe)
 	}
@@ -46,38 +46,38 @@ func TestStrategyProof(t *testing.T) {
 		{"queued during the poll and handed over at once", 60 * time.Millisecond, queuedTask(2 * time.Millisecond), true},
 	}
 	for _, c := range cases {
-		s := newPollStrategy(false, 0)
+		s := newPollStrategy()
 		s.needed = 1
-		got := s.observe(true, probe, c.elapsed, []model.Task{c.task}) == 1
+		got := s.observe(timeoutChoice{}, true, probe, c.elapsed, []model.Task{c.task}) == 1
 		if got != c.proof {
 			t.Errorf("%s: proof %v, want %v", c.name, got, c.proof)
 		}
 	}
 	// Two proofs make a held poll with the long timeout.
 	for i := 0; i < proofsNeeded; i++ {
-		s.observe(true, probe, 60*time.Millisecond, []model.Task{queuedTask(time.Millisecond)})
+		s.observe(timeoutChoice{}, true, probe, 60*time.Millisecond, []model.Task{queuedTask(time.Millisecond)})
 	}
-	if got := s.idle(true, true); got != idleHold || s.heldTimeout(got, 100*time.Millisecond) != pollTimeoutDefault {
+	if got := s.idle(timeoutChoice{}, true, true); got != idleHold || s.heldTimeout(timeoutChoice{}, got, 100*time.Millisecond) != pollTimeoutDefault {
 		t.Fatalf("after %d proofs: %v", proofsNeeded, got)
 	}
 	// An empty held poll followed by a task that sat in the queue during it
 	// disproves, and the next proof needs twice the evidence.
-	if r := s.observe(true, pollTimeoutDefault, pollTimeoutDefault, nil); r != 0 {
+	if r := s.observe(timeoutChoice{}, true, pollTimeoutDefault, pollTimeoutDefault, nil); r != 0 {
 		t.Fatalf("empty held poll: %d", r)
 	}
-	if r := s.observe(true, pollTimeoutDefault, 5*time.Millisecond, []model.Task{queuedTask(3 * time.Second)}); r != -1 {
+	if r := s.observe(timeoutChoice{}, true, pollTimeoutDefault, 5*time.Millisecond, []model.Task{queuedTask(3 * time.Second)}); r != -1 {
 		t.Fatalf("missed task: %d, want a disproof", r)
 	}
-	if s.idle(true, true) != idleProbe || s.needed != 2*proofsNeeded {
-		t.Fatalf("after disproof: %v, needed %d", s.idle(true, true), s.needed)
+	if s.idle(timeoutChoice{}, true, true) != idleProbe || s.needed != 2*proofsNeeded {
+		t.Fatalf("after disproof: %v, needed %d", s.idle(timeoutChoice{}, true, true), s.needed)
 	}
 	// A user's fixed timeout is never second-guessed.
-	f := newPollStrategy(true, 2*time.Second)
-	if got := f.idle(true, true); got != idleHold || f.heldTimeout(got, 0) != 2*time.Second {
-		t.Fatalf("fixed timeout: %v %v", got, f.heldTimeout(got, 0))
+	f, fixed2s := newPollStrategy(), timeoutChoice{true, 2 * time.Second}
+	if got := f.idle(fixed2s, true, true); got != idleHold || f.heldTimeout(fixed2s, got, 0) != 2*time.Second {
+		t.Fatalf("fixed timeout: %v %v", got, f.heldTimeout(fixed2s, got, 0))
 	}
-	z := newPollStrategy(true, 0)
-	if got := z.idle(true, true); got != idleInterval {
+	z, fixed0 := newPollStrategy(), timeoutChoice{true, 0}
+	if got := z.idle(fixed0, true, true); got != idleInterval {
 		t.Fatalf("fixed timeout 0: %v", got)
 	}
 }
