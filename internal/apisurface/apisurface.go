@@ -9,7 +9,8 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"io/fs"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 )
@@ -27,12 +28,22 @@ func Count(dir string, skip ...string) (Surface, error) {
 	for _, s := range skip {
 		skipped[s] = true
 	}
-	fset := token.NewFileSet()
-	pkgs, err := parser.ParseDir(fset, dir, func(fi fs.FileInfo) bool {
-		return !strings.HasSuffix(fi.Name(), "_test.go") && !skipped[fi.Name()]
-	}, parser.ParseComments)
+	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return Surface{}, err
+	}
+	fset := token.NewFileSet()
+	var files []*ast.File
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") || skipped[name] {
+			continue
+		}
+		f, err := parser.ParseFile(fset, filepath.Join(dir, name), nil, parser.ParseComments)
+		if err != nil {
+			return Surface{}, err
+		}
+		files = append(files, f)
 	}
 	var s Surface
 	add := func(name string, documented bool) {
@@ -41,35 +52,33 @@ func Count(dir string, skip ...string) (Surface, error) {
 			s.NoDoc = append(s.NoDoc, name)
 		}
 	}
-	for _, p := range pkgs {
-		for _, f := range p.Files {
-			for _, d := range f.Decls {
-				switch d := d.(type) {
-				case *ast.FuncDecl:
-					if !d.Name.IsExported() {
+	for _, f := range files {
+		for _, d := range f.Decls {
+			switch d := d.(type) {
+			case *ast.FuncDecl:
+				if !d.Name.IsExported() {
+					continue
+				}
+				name := d.Name.Name
+				if d.Recv != nil {
+					recv := receiverName(d.Recv.List[0].Type)
+					if !ast.IsExported(recv) {
 						continue
 					}
-					name := d.Name.Name
-					if d.Recv != nil {
-						recv := receiverName(d.Recv.List[0].Type)
-						if !ast.IsExported(recv) {
-							continue
+					name = recv + "." + name
+				}
+				add(name, d.Doc != nil)
+			case *ast.GenDecl:
+				for _, spec := range d.Specs {
+					switch spec := spec.(type) {
+					case *ast.TypeSpec:
+						if spec.Name.IsExported() {
+							add(spec.Name.Name, spec.Doc != nil || d.Doc != nil)
 						}
-						name = recv + "." + name
-					}
-					add(name, d.Doc != nil)
-				case *ast.GenDecl:
-					for _, spec := range d.Specs {
-						switch spec := spec.(type) {
-						case *ast.TypeSpec:
-							if spec.Name.IsExported() {
-								add(spec.Name.Name, spec.Doc != nil || d.Doc != nil)
-							}
-						case *ast.ValueSpec:
-							for _, id := range spec.Names {
-								if id.IsExported() {
-									add(id.Name, spec.Doc != nil || d.Doc != nil || spec.Comment != nil)
-								}
+					case *ast.ValueSpec:
+						for _, id := range spec.Names {
+							if id.IsExported() {
+								add(id.Name, spec.Doc != nil || d.Doc != nil || spec.Comment != nil)
 							}
 						}
 					}

@@ -204,11 +204,6 @@ func (w *workerState) signal() {
 	}
 }
 
-// free is the number of slots not in use (negative after a shrink).
-func (w *workerState) free() int64 { return w.current().slots - w.stats.slotsInUse() }
-
-func (w *workerState) interval() time.Duration { return w.current().pollInterval }
-
 // backlog says whether the last poll without waiting filled its batch and
 // the queue has not been seen to run dry since.
 func (w *workerState) backlog() bool { return w.backlogOf() != 0 }
