@@ -47,14 +47,22 @@ type executor struct {
 // to report. ctx is the runner's work context (ended by the shutdown
 // deadline). The outcome is decided only after the handler has returned (or
 // panicked), never by watching the context.
-func (e *executor) execute(ctx context.Context, t *model.Task) *model.TaskResult {
+//
+// It fills in j.lease while the handler runs and j.res, which it returns.
+func (e *executor) execute(ctx context.Context, j *job) *model.TaskResult {
+	j.res = e.run(ctx, j)
+	return j.res
+}
+
+func (e *executor) run(ctx context.Context, j *job) *model.TaskResult {
+	t := j.task
 	if needsInput(t) {
 		if err := e.fetchInput(ctx, t); err != nil {
 			return e.inputFailed(t, err)
 		}
 	}
 	info := newExecInfo(t, e.workerID, e.log)
-	hctx := withExecInfo(e.trace.taskContext(ctx, t), info)
+	hctx := withExecInfo(j.trace.context(ctx), info)
 	var cancel context.CancelFunc
 	if dl, ok := taskDeadline(t, e.clock.Now()); ok {
 		hctx, cancel = context.WithDeadline(hctx, dl)
@@ -64,9 +72,9 @@ func (e *executor) execute(ctx context.Context, t *model.Task) *model.TaskResult
 	}
 	e.rec.ExecuteStarted(t.TaskType)
 	start := e.clock.Now()
-	ls := e.startLease(ctx, t)
+	j.lease = e.startLease(ctx, t)
 	out, err, panicked := callHandler(hctx, e.handler, t)
-	ls.stop()
+	j.lease.stop()
 	if cancel != nil {
 		cancel()
 	}

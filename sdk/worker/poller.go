@@ -30,8 +30,9 @@ type pollerDeps struct {
 	baseURL  string        // for the messages of ConfigError
 	delay    time.Duration // before the first poll (WithDeferredStart)
 
-	// dispatch runs tasks the poll brought, each in a slot of its own.
-	dispatch func(tasks []model.Task)
+	// dispatch runs tasks the poll brought, each in a slot of its own;
+	// traces are their spans (nil when tracing is off).
+	dispatch func(tasks []model.Task, traces []*taskTrace)
 	// refuse fails tasks the poll brought that cannot be decoded
 	// (undecodable.go).
 	refuse func([]client.UndecodableTask)
@@ -186,7 +187,7 @@ func (p *poller) run(ctx context.Context) {
 		}
 		p.setState(statePolling)
 		w.settingsMu.Unlock()
-		tasks, elapsed, err := p.poll(ctx, count, timeout)
+		tasks, traces, elapsed, err := p.poll(ctx, count, timeout)
 		if err != nil {
 			if ctx.Err() != nil {
 				return // cancelled by Shutdown, not a server problem
@@ -223,10 +224,13 @@ func (p *poller) run(ctx context.Context) {
 				// nothing may run any more, so the tasks go back to the
 				// queue for another worker instead of waiting out their
 				// response timeout.
+				for _, tt := range traces {
+					tt.handedBack()
+				}
 				p.handBack(tasks)
 				continue
 			}
-			p.dispatch(tasks)
+			p.dispatch(tasks, traces)
 			continue
 		}
 		flowing = false
@@ -284,12 +288,13 @@ func (p *poller) releasePermit() {
 	p.permit = false
 }
 
-// poll makes one batch poll and does its bookkeeping. The request is not
+// poll makes one batch poll and does its bookkeeping; it returns the tasks
+// with their spans (nil when tracing is off). The request is not
 // cancelled when ctx ends (Shutdown): a server may keep serving a poll
 // whose client went away and hand it a task (Conductor 3.32 does), which
 // then waits out its response timeout for a worker that is gone. So a poll
 // once sent is always read to its end, which its timeout bounds.
-func (p *poller) poll(ctx context.Context, count int, timeout time.Duration) ([]model.Task, time.Duration, error) {
+func (p *poller) poll(ctx context.Context, count int, timeout time.Duration) ([]model.Task, []*taskTrace, time.Duration, error) {
 	w := p.w
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout+pollRequestSlack)
 	start := p.clock.Now()
@@ -312,7 +317,7 @@ func (p *poller) poll(ctx context.Context, count int, timeout time.Duration) ([]
 	if err != nil {
 		if ctx.Err() != nil {
 			p.publish()
-			return nil, elapsed, err // Shutdown: no span, no metrics
+			return nil, nil, elapsed, err // Shutdown: no span, no metrics
 		}
 		p.trace.pollFailed(w.key.taskType, p.workerID, start, now, count, timeout, err)
 		kind := classify(err).kind
@@ -325,9 +330,9 @@ func (p *poller) poll(ctx context.Context, count int, timeout time.Duration) ([]
 			h(w.key.taskType, err)
 		}
 		p.checkFatal(err) // see fatal.go
-		return nil, elapsed, err
+		return nil, nil, elapsed, err
 	}
-	p.trace.polled(w.key.taskType, p.workerID, start, now, count, timeout, tasks)
+	traces := p.trace.polled(w.key.taskType, p.workerID, start, now, count, timeout, tasks)
 	p.ps.lastPoll = now.Round(0).UTC()
 	p.ps.polledOK = true
 	p.publish()
@@ -344,7 +349,7 @@ func (p *poller) poll(ctx context.Context, count int, timeout time.Duration) ([]
 			h(w.key.taskType)
 		}
 	}
-	return tasks, elapsed, nil
+	return tasks, traces, elapsed, nil
 }
 
 // waitSignal blocks until a wake signal or the end of ctx, and at most d
