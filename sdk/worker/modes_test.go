@@ -210,7 +210,7 @@ func TestManyIdleTaskTypesLeaveTheServerFree(t *testing.T) {
 			}
 			// Every worker has made its first poll (the start-up burst) and
 			// gone idle before the counting starts.
-			waitUntil(t, 2*time.Minute, "every worker to have polled once", func() bool {
+			waitFor(t, 2*time.Minute, "every worker to have polled once", func() bool {
 				for _, w := range r.Workers() {
 					if w.Polls == 0 {
 						return false
@@ -225,7 +225,16 @@ func TestManyIdleTaskTypesLeaveTheServerFree(t *testing.T) {
 				ids = append(ids, e.start(t, names[types/2]))
 			}
 			e.waitAll(t, ids)
-			time.Sleep(500 * time.Millisecond)
+			// The idle runner after the tasks counts too: wait for two more
+			// rounds of queue-size checks (the watcher's beat), in which the
+			// held polls are renewed, rather than for a stretch of time.
+			sizes := func() int {
+				e.count.mu.Lock()
+				defer e.count.mu.Unlock()
+				return e.count.sizeRequests
+			}
+			after := sizes()
+			waitFor(t, time.Minute, "two more rounds of queue-size checks", func() bool { return sizes() >= after+2 })
 			e.count.mu.Lock()
 			defer e.count.mu.Unlock()
 			if e.count.peak > heldPollsDefault+3 {

@@ -102,7 +102,7 @@ func pickups(t *testing.T, b *bundle, taskType string, n int, opts ...WorkerOpti
 		ts := makeTasks(taskType, fmt.Sprintf("%s%d", taskType, i), 1)
 		at := time.Now()
 		b.f.push("", ts...)
-		eventually(t, "pickup", func() bool {
+		waitFor(t, 5*time.Minute, "pickup", func() bool {
 			mu.Lock()
 			defer mu.Unlock()
 			_, ok := started[ts[0].TaskId]
@@ -197,7 +197,7 @@ func TestBurstsAreNotHeldAsPartialBatches(t *testing.T) {
 				time.Sleep(1130 * time.Millisecond) // idle, part-way into a probe
 				at := time.Now()
 				b.f.push("", makeTasks("pb", "burst", 25)...)
-				eventually(t, "burst", func() bool { return b.f.updatedCount() == 25 })
+				waitFor(t, 5*time.Minute, "burst", func() bool { return b.f.updatedCount() == 25 })
 				// The probe that was waiting when the burst came may run out
 				// its time (hold mode); after that no poll may wait again.
 				probe := pollIntervalDefault * probeTimeoutTenths / 10
@@ -249,7 +249,7 @@ func TestManyIdleTaskTypesHoldFewPolls(t *testing.T) {
 		// A task for a watched type is picked up within about an interval.
 		at := time.Now()
 		b.f.push("", makeTasks("t150", "x", 1)...)
-		eventually(t, "watched pickup", func() bool { return b.f.updatedCount() == 1 })
+		waitFor(t, 5*time.Minute, "watched pickup", func() bool { return b.f.updatedCount() == 1 })
 		if d := time.Since(at); d > 2*pollIntervalDefault {
 			t.Fatalf("a watched type took %v to pick up", d)
 		}
@@ -296,7 +296,7 @@ func TestWatcherFallbacks(t *testing.T) {
 			// A real task still gets through at once.
 			at := time.Now()
 			b.f.push("", makeTasks("p", "real", 1)...)
-			eventually(t, "pickup", func() bool { return b.f.updatedCount() == 1 })
+			waitFor(t, 5*time.Minute, "pickup", func() bool { return b.f.updatedCount() == 1 })
 			if d := time.Since(at); d > 2*pollIntervalDefault {
 				t.Fatalf("pickup took %v", d)
 			}
@@ -330,7 +330,7 @@ func TestDisproofOnAServerThatChanges(t *testing.T) {
 		time.Sleep(pollTimeoutDefault + 700*time.Millisecond) // the held poll open now ends first
 		at := time.Now()
 		b.f.push("", makeTasks("c", "missed", 1)...)
-		eventually(t, "missed task", func() bool { return b.f.updatedCount() == 7 })
+		waitFor(t, 5*time.Minute, "missed task", func() bool { return b.f.updatedCount() == 7 })
 		if d := time.Since(at); d > pollTimeoutDefault+time.Millisecond {
 			t.Fatalf("missed task waited %v", d)
 		}
@@ -357,7 +357,7 @@ func TestUpdateV2OnlyWithABacklog(t *testing.T) {
 			t.Fatalf("%d update-v2 calls for isolated tasks: each would hold a server thread 100 ms on an empty queue", isolated)
 		}
 		b.f.push("", makeTasks("v", "backlog", 200)...)
-		eventually(t, "backlog", func() bool { return b.f.updatedCount() == 205 })
+		waitFor(t, 5*time.Minute, "backlog", func() bool { return b.f.updatedCount() == 205 })
 		b.f.mu.Lock()
 		defer b.f.mu.Unlock()
 		if b.f.v2calls < 100 {
@@ -383,7 +383,7 @@ func TestBacklogPollsCoalesce(t *testing.T) {
 				if err := b.r.Start("co", echo, BatchSize(batch)); err != nil {
 					t.Fatal(err)
 				}
-				eventually(t, "drained", func() bool { return b.f.updatedCount() == n })
+				waitFor(t, 5*time.Minute, "drained", func() bool { return b.f.updatedCount() == n })
 				polls := b.f.pollCount()
 				if perTask := float64(polls) / n; perTask > 2.5/float64(batch)+0.01 {
 					t.Fatalf("%d polls for %d queued tasks at batch %d (%.3f per task); slots were polled for one by one", polls, n, batch, perTask)
