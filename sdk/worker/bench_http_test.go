@@ -85,7 +85,7 @@ func BenchmarkDevServerIdleRequests(b *testing.B) {
 		}
 		// A few tasks arriving while the worker waits teach it that this
 		// server answers long polls early.
-		for k := 0; k < proofsNeeded+2; k++ {
+		for k := 0; k < wokeNeeded+2; k++ {
 			time.Sleep(150 * time.Millisecond)
 			ids := e.start(b, "ir", 1, nil)
 			e.wait(b, 10*time.Second, ids)

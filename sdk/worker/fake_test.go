@@ -48,6 +48,10 @@ type fakeAPI struct {
 	swallowed      []model.Task
 	// sizesOmit: queues left out of queue-size answers.
 	sizesOmit map[string]bool
+	// pushes counts push calls; taskNode is the node (fakeCluster) each
+	// task was queued through.
+	pushes   int
+	taskNode map[string]int
 }
 
 var _ taskAPI = (*fakeAPI)(nil)
@@ -66,6 +70,13 @@ const (
 	// fakeFullBatch takes queued tasks every 100 ms and answers once it has
 	// count of them or the timeout has passed (Conductor 3.32 with SQLite).
 	fakeFullBatch
+	// fakeCluster is two Conductor 3.32.3 nodes on one Redis behind a
+	// round-robin balancer: polls and pushes alternate between the nodes; a
+	// held poll wakes at once for a task queued through its own node, but
+	// sees one queued through the other node only at its node's next look
+	// at the shared store, once a second from the poll's start (seen on a
+	// two-node cluster: cross-node wakes after 1.0-1.04 s of holding).
+	fakeCluster
 )
 
 func newFake() *fakeAPI {
@@ -83,7 +94,12 @@ func newFake() *fakeAPI {
 func (f *fakeAPI) push(domain string, tasks ...model.Task) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.pushes++
 	for _, t := range tasks {
+		if f.taskNode == nil {
+			f.taskNode = map[string]int{}
+		}
+		f.taskNode[t.TaskId] = f.pushes % 2
 		q := queueName(t.TaskType, domain)
 		t.Domain = domain
 		if t.ScheduledTime == 0 {
@@ -126,6 +142,23 @@ func (f *fakeAPI) take(q string, n int) []model.Task {
 		}
 		out[i].PollCount++
 	}
+	return out
+}
+
+// takeFrom takes up to n tasks of queue q that were queued through node
+// (fakeCluster), leaving the others queued in their order.
+func (f *fakeAPI) takeFrom(q string, n, node int) []model.Task {
+	var mine, rest []model.Task
+	for _, t := range f.queues[q] {
+		if len(mine) < n && f.taskNode[t.TaskId] == node {
+			mine = append(mine, t)
+		} else {
+			rest = append(rest, t)
+		}
+	}
+	f.queues[q] = mine
+	out := f.take(q, len(mine))
+	f.queues[q] = rest
 	return out
 }
 
@@ -221,6 +254,33 @@ func (f *fakeAPI) serve(ctx context.Context, req pollRequest) ([]model.Task, err
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		return f.take(q, min(queued, req.count)), nil
+	case fakeCluster:
+		node := n % 2
+		look := time.NewTicker(time.Second) // the node's look at the shared store
+		defer look.Stop()
+		for {
+			f.mu.Lock()
+			got := f.takeFrom(q, req.count, node)
+			wait := f.notify
+			f.mu.Unlock()
+			if len(got) > 0 {
+				return got, nil
+			}
+			select {
+			case <-wait:
+			case <-look.C:
+				f.mu.Lock()
+				got := f.take(q, req.count)
+				f.mu.Unlock()
+				if len(got) > 0 {
+					return got, nil
+				}
+			case <-deadline.C:
+				return nil, nil
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
 	case fakeFullBatch:
 		var got []model.Task
 		step := time.NewTicker(100 * time.Millisecond)

@@ -207,14 +207,14 @@ func (p *poller) run(ctx context.Context) {
 		} else {
 			w.fullPoll.Store(0)
 		}
-		if p.sched.polled(w, timeout > 0, elapsed, p.strategy.lastHeldEmpty, tasks) {
-			w.log.Info("worker: server let tasks pass held polls; idle workers of this runner are watched instead")
-		}
-		switch p.strategy.observe(set.timeout, timeout > 0, timeout, elapsed, tasks) {
-		case 1:
+		prevHeldEmpty := p.strategy.observe(timeout > 0, elapsed, tasks)
+		switch p.sched.polled(w, timeout > 0, elapsed, prevHeldEmpty, tasks) {
+		case newsWakes:
 			w.log.WithField("pollTimeout", pollTimeoutDefault).Info("worker: server answers held polls as soon as a task is queued; idle polls now wait up to the long timeout")
-		case -1:
+		case newsWakesUndone:
 			w.log.Info("worker: server did not answer a held poll when a task was queued; back to short idle polls")
+		case newsNeverWakes:
+			w.log.Info("worker: held polls do not pay on this server (tasks queued during them came late or not at all); idle workers of this runner are watched instead")
 		}
 		if len(tasks) > 0 {
 			flowing = true
@@ -261,7 +261,7 @@ func (p *poller) planIdle(set *workerSettings) (idleWait, time.Duration) {
 	} else {
 		permit = p.acquirePermit()
 	}
-	wait := p.strategy.idle(tc, permit, p.watch.available())
+	wait := p.strategy.idle(tc, permit, p.watch.available(), p.sched.wakesProven())
 	timeout := p.strategy.heldTimeout(tc, wait, set.pollInterval)
 	p.ps.idleMode, p.ps.nextTimeout = wait, timeout
 	p.publish()

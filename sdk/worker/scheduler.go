@@ -19,12 +19,25 @@ import (
 //     the worker that asked is woken to take it. A type that has not had a
 //     task for longer than trafficRecent claims nothing, so idle types trade
 //     no permits among themselves and never keep a busy type waiting.
-//   - A server that never wakes a held poll for one task (Conductor 3.21
-//     with Redis queues) gets no held polls once that is seen twice, and
-//     never a held poll answered with a task queued during it: its
-//     idle workers are watched, which costs it one request per poll interval
-//     for all of them and picks a task up within an interval, where a probe
-//     misses a task that arrives during it.
+//   - Held polls are given up where they do not pay: every task queued
+//     while a poll of this runner was held is a sample, fast when the server
+//     handed it over within neverWakeMin of queueing it, slow when it let
+//     the poll end without it or answered later than that. Once slow
+//     samples number slowNeeded among the last sampleWindow, no worker
+//     holds a poll any more (unless its user
+//     chose the timeout): idle workers are watched, which costs the server
+//     one request per poll interval for all of them and picks a task up
+//     within an interval. Two kinds of server end there:
+//     Conductor 3.21 with Redis queues, which never wakes a held poll for
+//     one task (every sample slow), and several 3.32 nodes behind a load
+//     balancer, where a node wakes at once for a task queued through it but
+//     sees one queued through another node only at its next look at the
+//     shared store, up to a second later (about half the samples slow;
+//     measured on two 3.32.3 nodes on one Redis, isolated tasks: pickup
+//     p50/p90 329/577 ms with 5 s held polls, 99/252 ms probing, 61/103 ms
+//     watched, 46/94 ms for a loop polling every interval). A single 3.32
+//     node wakes within 100 ms (SQLite's step) or at once (Redis): its
+//     samples are fast, and a slow one under load is outweighed.
 type scheduler struct {
 	clock clockSource
 	max   int
@@ -35,15 +48,27 @@ type scheduler struct {
 	lastTask map[*workerState]time.Time
 	// waiting is the worker that took a permit away and waits for it.
 	waiting map[*workerState]bool
-	// misses counts held polls the server let pass a task queued during
-	// them; at neverWakeMisses it is known not to wake held polls.
-	misses     int
+	// samples are the last sampleWindow tasks queued while a poll was
+	// held: true when the server was slow to hand one over (see polled).
+	// Once enough are slow, neverWakes: held polls do not pay here.
+	samples    []bool
 	neverWakes bool
-	// woke counts held polls seen answered with a task queued during them;
-	// at wokeNeeded the server is known to wake held polls, and misses are
-	// load, not its nature.
+	// woke counts fast answers in a row (since the last slow sample) to
+	// held polls, each with a task queued wokeAfter or more into the poll:
+	// at wokeNeeded the server is known to wake held polls, and permit
+	// holders hold for pollTimeoutDefault.
 	woke int
 }
+
+// heldPollNews is what one poll's answer settled about the server.
+type heldPollNews int
+
+const (
+	newsNone        heldPollNews = iota
+	newsWakes                    // held polls now wait pollTimeoutDefault
+	newsWakesUndone              // a slow answer: back to probes
+	newsNeverWakes               // held polls do not pay: idle workers are watched
+)
 
 const (
 	// trafficRecent is how recent a worker's last task must be for it to
@@ -53,23 +78,31 @@ const (
 	// lose its permit to one that did not.
 	trafficRecent = time.Minute
 
-	// neverWakeMisses is how many missed tasks prove that the server does
-	// not wake held polls: two, as for the proof of the opposite
-	// (proofsNeeded).
-	neverWakeMisses = 2
-
-	// neverWakeMin is how long a missed task must have waited: a server that
-	// wakes held polls hands a task over within its 100 ms step (3.32 with
-	// SQLite), so a wait of 150 ms or more while a poll was held is a miss.
+	// neverWakeMin is how long a task queued during a held poll may wait
+	// for the poll's answer and still count as handed over fast: a server
+	// that wakes held polls does so within its 100 ms step (3.32 with
+	// SQLite), so a wait of 150 ms or more is slow.
 	neverWakeMin = 150 * time.Millisecond
 
+	// slowNeeded slow samples among the last sampleWindow end held polls.
+	// On 3.21 every sample is slow; on a two-node cluster about half are;
+	// on one 3.32 node a slow one is load, rare enough that two rarely meet
+	// among eight.
+	slowNeeded   = 2
+	sampleWindow = 8
+
 	// wokeAfter is how long a held poll must have been out when its task
-	// was queued for the answer to count as a wake: longer than arrivedLate,
-	// because on 3.21.14 on a loaded machine a poll answered at once with a
-	// task queued just before it arrived took more than 40 ms to come back,
-	// and was taken for a wake. wokeNeeded such answers settle it.
+	// was queued for a fast answer to count towards the proof that the
+	// server wakes held polls: longer than arrivedLate, because on 3.21.14
+	// on a loaded machine a poll answered at once with a task queued just
+	// before it arrived took more than 40 ms to come back. wokeNeeded such
+	// answers in a row settle it: three, so that a cluster, whose nodes
+	// answer at once for half the tasks (those queued through them), is
+	// rarely taken for a waking server (1 in 8) before its slow answers
+	// are seen; a slow answer undoes the proof, so a wrong guess costs one
+	// late task.
 	wokeAfter  = 100 * time.Millisecond
-	wokeNeeded = 2
+	wokeNeeded = 3
 )
 
 func newScheduler(clock clockSource, max int) *scheduler {
@@ -87,6 +120,16 @@ func (s *scheduler) holdsUseful() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return !s.neverWakes
+}
+
+// wakesProven reports whether this runner has seen the server wake held
+// polls fast, and not since then slowly: permit holders then hold for
+// pollTimeoutDefault, so that an idle type costs the server one request per
+// 5 s.
+func (s *scheduler) wakesProven() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.neverWakes && s.woke >= wokeNeeded
 }
 
 // acquire reports whether w may hold a poll now, taking a permit if it has
@@ -164,42 +207,84 @@ func (s *scheduler) gone(w *workerState) {
 	delete(s.waiting, w)
 }
 
-// polled records what a poll of w brought: its traffic, and whether the
-// server woke the poll (held: it had timeout > 0 and took elapsed) or let
-// a task pass the held poll before it (prevHeldEmpty: the duration of the
-// previous poll when it was held and came back empty).
-func (s *scheduler) polled(w *workerState, held bool, elapsed, prevHeldEmpty time.Duration, tasks []model.Task) (provenNever bool) {
+// polled records what a poll of w brought: its traffic, and how the server
+// treated tasks queued while a poll was held: this poll's (held: it had
+// timeout > 0 and took elapsed), and the previous one's when it was held and
+// came back empty (prevHeldEmpty: its duration). It returns what this answer
+// settled about the server, for the poller to log.
+func (s *scheduler) polled(w *workerState, held bool, elapsed, prevHeldEmpty time.Duration, tasks []model.Task) heldPollNews {
 	if len(tasks) == 0 {
-		return false
+		return newsNone
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.lastTask[w] = s.clock.Now()
-	if held && s.woke < wokeNeeded {
-		for i := range tasks {
-			// Queued well after the poll reached the server: it was woken.
-			if wait, ok := queueWait(&tasks[i]); ok && elapsed-wait >= wokeAfter {
-				s.woke++
-				break
-			}
-		}
-	}
-	if s.neverWakes || s.woke >= wokeNeeded || prevHeldEmpty <= 0 {
-		return false
+	if s.neverWakes {
+		return newsNone
 	}
 	for i := range tasks {
 		wait, ok := queueWait(&tasks[i])
-		// Queued after the held poll reached the server (arrivedLate) and
-		// long enough before it ended that any waking server would have
-		// answered it.
-		if ok && wait >= neverWakeMin && wait <= prevHeldEmpty-arrivedLate {
-			s.misses++
-			if s.misses >= neverWakeMisses {
-				s.neverWakes = true
-				return true
+		if !ok {
+			continue
+		}
+		switch {
+		case held && elapsed-wait >= arrivedLate:
+			// Queued after this poll reached the server: fast if it was
+			// handed over within the step of a server that wakes.
+			if wait < neverWakeMin {
+				return s.fast(elapsed-wait >= wokeAfter)
 			}
-			return false
+			return s.slow()
+		case prevHeldEmpty > 0 && wait >= neverWakeMin && wait <= prevHeldEmpty-arrivedLate:
+			// Queued after the previous held poll reached the server and
+			// long enough before it ended that a waking server would have
+			// answered it: let pass.
+			return s.slow()
 		}
 	}
-	return false
+	return newsNone
+}
+
+// fast records a task queued during a held poll and handed over fast;
+// proof says whether it was queued late enough into the poll to count
+// towards wokeNeeded.
+func (s *scheduler) fast(proof bool) heldPollNews {
+	s.sample(false)
+	if !proof {
+		return newsNone
+	}
+	s.woke++
+	if s.woke == wokeNeeded {
+		return newsWakes
+	}
+	return newsNone
+}
+
+// slow records a task that a held poll let pass or handed over late.
+func (s *scheduler) slow() heldPollNews {
+	s.sample(true)
+	undone := s.woke >= wokeNeeded
+	s.woke = 0
+	n := 0
+	for _, v := range s.samples {
+		if v {
+			n++
+		}
+	}
+	if n >= slowNeeded {
+		s.neverWakes = true
+		return newsNeverWakes
+	}
+	if undone {
+		return newsWakesUndone
+	}
+	return newsNone
+}
+
+// sample adds one observation of a task queued during a held poll.
+func (s *scheduler) sample(slow bool) {
+	s.samples = append(s.samples, slow)
+	if len(s.samples) > sampleWindow {
+		s.samples = s.samples[1:]
+	}
 }

@@ -25,16 +25,18 @@ import (
 // only an idle worker waits, in one of four ways (idleWait):
 //
 //   - idleHold: a held poll for one task with pollTimeoutDefault (5 s), once
-//     this worker has seen the server wake held polls at once. An idle worker
-//     then costs one request per 5 s and picks a task up within milliseconds.
+//     the runner's scheduler has seen the server wake held polls fast
+//     (scheduler.go). An idle worker then costs one request per 5 s and
+//     picks a task up within the server's step (at once on Redis stores,
+//     within 100 ms on SQLite).
 //   - idleProbe: a held poll for one task with two and a half poll
 //     intervals as its timeout, while the server's behaviour is unknown. On
 //     every server above this picks a task up within one probe (3.21 answers
 //     the next probe at once; SQLite wakes within its 100 ms step), with no
-//     more requests than the official SDK makes, and it is how the worker
-//     gathers proof (observe). Once the runner's scheduler has seen a
-//     server let two tasks pass held polls (3.21), it stops probing there
-//     and watches instead (scheduler.go).
+//     more requests than the official SDK makes, and it is how the runner
+//     gathers its evidence. Once the scheduler has seen a server let tasks
+//     pass held polls or answer them late (3.21; several nodes behind a
+//     load balancer), it stops probing there and watches instead.
 //   - idleWatch: no request of its own. The runner's queue watcher asks the
 //     server for the sizes of every watched queue in one request per poll
 //     interval (GET /tasks/queue/sizes takes many task types) and wakes the
@@ -63,29 +65,12 @@ var idleWaitNames = [...]string{"watch", "probe", "hold", "interval"}
 
 func (w idleWait) String() string { return idleWaitNames[w] }
 
-// Thresholds of the proof that a server wakes a held poll at once.
+// Thresholds of what held polls teach about a server.
 const (
-	// proofsNeeded is how many proofs make a worker hold long polls. Each
-	// proof is a task that reached the queue while a poll was held and was
-	// handed over within wakeFast of being queued.
-	proofsNeeded = 2
-
-	// wakeFast is the longest a task may have sat in the queue for its pickup
-	// to count as a proof. SQLite's 100 ms step hands a task over within
-	// 0-100 ms, so two proofs in a row by chance are unlikely (1 in 25), and
-	// a false proof costs at most one poll (see missedWhileHeld).
-	wakeFast = 20 * time.Millisecond
-
 	// arrivedLate is how long a poll must already have been out when its task
 	// was queued: a task that was queued before the poll reached the server
 	// proves nothing, and this margin absorbs the request's trip there.
 	arrivedLate = 40 * time.Millisecond
-
-	// missedWait: a task picked up right after an empty held poll, having
-	// waited in the queue longer than this and longer than half that poll,
-	// arrived during the held poll and the server did not wake it. That
-	// disproves early waking at once.
-	missedWait = 250 * time.Millisecond
 
 	// falseWakeQuiet is how long the queue watcher ignores a queue whose
 	// size did not grow after its worker found nothing there (tasks that are
@@ -110,34 +95,29 @@ const (
 	probeTimeoutMin = 50 * time.Millisecond
 )
 
-// pollStrategy is one worker's poll plan and what it has learned about the
-// server. Only the poller's loop uses it: no locking.
+// pollStrategy is one worker's poll plan. Only the poller's loop uses it: no
+// locking. What polls teach about the server is the runner's (scheduler.go).
 //
 // The user's choice of timeout (WithPollTimeout or PollTimeout) comes with
-// each call from the worker's current settings: a fixed timeout means no
-// learning, and a fixed 0 means idleInterval.
+// each call from the worker's current settings: a fixed timeout is used as
+// it is, and a fixed 0 means idleInterval.
 type pollStrategy struct {
-	proofs int  // proofs gathered since the last disproof
-	needed int  // proofs needed (doubles after each disproof)
-	proven bool // the server wakes held polls at once
-
 	// lastHeldEmpty is the duration of the previous poll when it was a held
-	// poll that came back empty (0 otherwise): the yardstick of
-	// missedWhileHeld.
+	// poll that came back empty (0 otherwise): the scheduler's yardstick
+	// for a task let pass.
 	lastHeldEmpty time.Duration
 }
 
-func newPollStrategy() pollStrategy {
-	return pollStrategy{needed: proofsNeeded}
-}
+func newPollStrategy() pollStrategy { return pollStrategy{} }
 
 // idle chooses how an idle worker waits. havePermit says whether the worker
-// may hold a poll; watchable whether the queue watcher works on this server.
-func (s *pollStrategy) idle(tc timeoutChoice, havePermit, watchable bool) idleWait {
+// may hold a poll; watchable whether the queue watcher works on this server;
+// wakes whether the runner has seen this server wake held polls fast.
+func (s *pollStrategy) idle(tc timeoutChoice, havePermit, watchable, wakes bool) idleWait {
 	switch {
 	case tc.fixed && tc.d == 0:
 		return idleInterval
-	case havePermit && (tc.fixed || s.proven):
+	case havePermit && (tc.fixed || wakes):
 		return idleHold
 	case havePermit:
 		return idleProbe
@@ -162,52 +142,15 @@ func (s *pollStrategy) heldTimeout(tc timeoutChoice, w idleWait, pollInterval ti
 	return 0
 }
 
-// observe learns from a poll's answer. held says whether the poll asked the
-// server to wait (timeout > 0), elapsed is its round trip. It returns +1
-// when this answer completed the proof, -1 when it disproved early waking,
-// 0 otherwise.
-func (s *pollStrategy) observe(tc timeoutChoice, held bool, timeout, elapsed time.Duration, tasks []model.Task) int {
-	prevHeldEmpty := s.lastHeldEmpty
+// observe notes a poll's answer, and returns the duration of the previous
+// poll if it was held and came back empty (0 otherwise).
+func (s *pollStrategy) observe(held bool, elapsed time.Duration, tasks []model.Task) (prevHeldEmpty time.Duration) {
+	prevHeldEmpty = s.lastHeldEmpty
 	s.lastHeldEmpty = 0
 	if held && len(tasks) == 0 {
 		s.lastHeldEmpty = elapsed
 	}
-	if tc.fixed {
-		return 0
-	}
-	if s.proven && prevHeldEmpty > 0 && missedWhileHeld(prevHeldEmpty, tasks) {
-		s.proven = false
-		s.proofs = 0
-		s.needed *= 2
-		return -1
-	}
-	if s.proven || !held || len(tasks) == 0 || elapsed >= timeout*3/4 {
-		return 0
-	}
-	for i := range tasks {
-		wait, ok := queueWait(&tasks[i])
-		if ok && wait <= wakeFast && elapsed-wait >= arrivedLate {
-			s.proofs++
-			if s.proofs >= s.needed {
-				s.proven = true
-				return 1
-			}
-			return 0
-		}
-	}
-	return 0
-}
-
-// missedWhileHeld reports whether a task picked up right after an empty held
-// poll of duration held must have been queued during that poll.
-func missedWhileHeld(held time.Duration, tasks []model.Task) bool {
-	for i := range tasks {
-		wait, ok := queueWait(&tasks[i])
-		if ok && wait > missedWait && wait > held/2 {
-			return true
-		}
-	}
-	return false
+	return prevHeldEmpty
 }
 
 // queueWait is how long a task sat in the queue before this poll took it, by

@@ -17,68 +17,99 @@ func queuedTask(wait time.Duration) model.Task {
 	return model.Task{PollCount: 1, ScheduledTime: 1_000_000, StartTime: 1_000_000 + wait.Milliseconds()}
 }
 
-func TestStrategyProof(t *testing.T) {
+func TestStrategyIdleWait(t *testing.T) {
 	s := newPollStrategy()
-	if got := s.idle(timeoutChoice{}, true, true); got != idleProbe {
-		t.Fatalf("unproven worker with a permit: %v, want probe", got)
+	if got := s.idle(timeoutChoice{}, true, true, false); got != idleProbe {
+		t.Fatalf("worker with a permit on an unknown server: %v, want probe", got)
 	}
-	if got := s.idle(timeoutChoice{}, false, true); got != idleWatch {
+	if got := s.idle(timeoutChoice{}, true, true, true); got != idleHold || s.heldTimeout(timeoutChoice{}, got, 100*time.Millisecond) != pollTimeoutDefault {
+		t.Fatalf("worker with a permit on a server that wakes held polls: %v, want hold %v", got, pollTimeoutDefault)
+	}
+	if got := s.idle(timeoutChoice{}, false, true, true); got != idleWatch {
 		t.Fatalf("worker without a permit: %v, want watch", got)
 	}
-	if got := s.idle(timeoutChoice{}, false, false); got != idleInterval {
+	if got := s.idle(timeoutChoice{}, false, false, false); got != idleInterval {
 		t.Fatalf("no permit, no watcher: %v, want interval", got)
 	}
-	probe := s.heldTimeout(timeoutChoice{}, idleProbe, 100*time.Millisecond)
-	if probe != 250*time.Millisecond {
+	if probe := s.heldTimeout(timeoutChoice{}, idleProbe, 100*time.Millisecond); probe != 250*time.Millisecond {
 		t.Fatalf("probe timeout %v, want two and a half poll intervals", probe)
-	}
-	cases := []struct {
-		name    string
-		elapsed time.Duration
-		task    model.Task
-		proof   bool
-	}{
-		{"queued before the poll (answered at once)", 5 * time.Millisecond, queuedTask(3 * time.Millisecond), false},
-		{"queued before the poll reached a loaded server", 300 * time.Millisecond, queuedTask(290 * time.Millisecond), false},
-		{"queued during the poll, handed over slowly (SQLite step)", 90 * time.Millisecond, queuedTask(60 * time.Millisecond), false},
-		{"answered near the timeout", 200 * time.Millisecond, queuedTask(2 * time.Millisecond), false},
-		{"a task handed out before (callback)", 60 * time.Millisecond, model.Task{PollCount: 2, ScheduledTime: 1, StartTime: 2}, false},
-		{"queued during the poll and handed over at once", 60 * time.Millisecond, queuedTask(2 * time.Millisecond), true},
-	}
-	for _, c := range cases {
-		s := newPollStrategy()
-		s.needed = 1
-		got := s.observe(timeoutChoice{}, true, probe, c.elapsed, []model.Task{c.task}) == 1
-		if got != c.proof {
-			t.Errorf("%s: proof %v, want %v", c.name, got, c.proof)
-		}
-	}
-	// Two proofs make a held poll with the long timeout.
-	for i := 0; i < proofsNeeded; i++ {
-		s.observe(timeoutChoice{}, true, probe, 60*time.Millisecond, []model.Task{queuedTask(time.Millisecond)})
-	}
-	if got := s.idle(timeoutChoice{}, true, true); got != idleHold || s.heldTimeout(timeoutChoice{}, got, 100*time.Millisecond) != pollTimeoutDefault {
-		t.Fatalf("after %d proofs: %v", proofsNeeded, got)
-	}
-	// An empty held poll followed by a task that sat in the queue during it
-	// disproves, and the next proof needs twice the evidence.
-	if r := s.observe(timeoutChoice{}, true, pollTimeoutDefault, pollTimeoutDefault, nil); r != 0 {
-		t.Fatalf("empty held poll: %d", r)
-	}
-	if r := s.observe(timeoutChoice{}, true, pollTimeoutDefault, 5*time.Millisecond, []model.Task{queuedTask(3 * time.Second)}); r != -1 {
-		t.Fatalf("missed task: %d, want a disproof", r)
-	}
-	if s.idle(timeoutChoice{}, true, true) != idleProbe || s.needed != 2*proofsNeeded {
-		t.Fatalf("after disproof: %v, needed %d", s.idle(timeoutChoice{}, true, true), s.needed)
 	}
 	// A user's fixed timeout is never second-guessed.
 	f, fixed2s := newPollStrategy(), timeoutChoice{true, 2 * time.Second}
-	if got := f.idle(fixed2s, true, true); got != idleHold || f.heldTimeout(fixed2s, got, 0) != 2*time.Second {
+	if got := f.idle(fixed2s, true, true, false); got != idleHold || f.heldTimeout(fixed2s, got, 0) != 2*time.Second {
 		t.Fatalf("fixed timeout: %v %v", got, f.heldTimeout(fixed2s, got, 0))
 	}
 	z, fixed0 := newPollStrategy(), timeoutChoice{true, 0}
-	if got := z.idle(fixed0, true, true); got != idleInterval {
+	if got := z.idle(fixed0, true, true, true); got != idleInterval {
 		t.Fatalf("fixed timeout 0: %v", got)
+	}
+}
+
+// What one held poll's answer teaches the scheduler about the server.
+func TestSchedulerReadsHeldPollAnswers(t *testing.T) {
+	const probe = 250 * time.Millisecond
+	cases := []struct {
+		name          string
+		held          bool
+		elapsed       time.Duration
+		prevHeldEmpty time.Duration
+		task          model.Task
+		want          string // "", "fast", "proof" (fast and counts to wokeNeeded) or "slow"
+	}{
+		{"queued before the poll (answered at once)", true, 5 * time.Millisecond, 0, queuedTask(3 * time.Millisecond), ""},
+		{"queued before the poll reached a loaded server", true, 300 * time.Millisecond, 0, queuedTask(290 * time.Millisecond), ""},
+		{"queued during the poll, handed over within SQLite's step", true, 190 * time.Millisecond, 0, queuedTask(80 * time.Millisecond), "proof"},
+		{"queued just after the poll arrived, handed over at once", true, 60 * time.Millisecond, 0, queuedTask(2 * time.Millisecond), "fast"},
+		{"queued during the poll, handed over a second late (another node)", true, 1040 * time.Millisecond, 0, queuedTask(700 * time.Millisecond), "slow"},
+		{"let pass by the previous held poll (3.21)", true, 3 * time.Millisecond, probe, queuedTask(180 * time.Millisecond), "slow"},
+		{"queued at the very end of the previous held poll", false, 3 * time.Millisecond, probe, queuedTask(230 * time.Millisecond), ""},
+		{"a task handed out before (callback)", true, 200 * time.Millisecond, 0, model.Task{PollCount: 2, ScheduledTime: 1, StartTime: 2}, ""},
+	}
+	for _, c := range cases {
+		s := newScheduler(systemClock{}, 4)
+		s.polled(&workerState{}, c.held, c.elapsed, c.prevHeldEmpty, []model.Task{c.task})
+		got := ""
+		switch {
+		case len(s.samples) == 1 && s.samples[0]:
+			got = "slow"
+		case len(s.samples) == 1 && s.woke == 1:
+			got = "proof"
+		case len(s.samples) == 1:
+			got = "fast"
+		}
+		if got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+// wokeNeeded fast answers in a row prove that held polls wake; one slow
+// answer undoes it; slowNeeded slow ones among sampleWindow end held polls.
+func TestSchedulerVerdicts(t *testing.T) {
+	w := &workerState{}
+	fast := []model.Task{queuedTask(20 * time.Millisecond)}
+	slow := []model.Task{queuedTask(700 * time.Millisecond)}
+	s := newScheduler(systemClock{}, 4)
+	for i := 1; i < wokeNeeded; i++ {
+		if news := s.polled(w, true, 200*time.Millisecond, 0, fast); news != newsNone || s.wakesProven() {
+			t.Fatalf("after %d fast answers: %v, proven %v", i, news, s.wakesProven())
+		}
+	}
+	if news := s.polled(w, true, 200*time.Millisecond, 0, fast); news != newsWakes || !s.wakesProven() {
+		t.Fatalf("after %d fast answers: %v, proven %v", wokeNeeded, news, s.wakesProven())
+	}
+	if news := s.polled(w, true, time.Second, 0, slow); news != newsWakesUndone || s.wakesProven() {
+		t.Fatalf("a slow answer after the proof: %v, proven %v", news, s.wakesProven())
+	}
+	for range sampleWindow - 1 {
+		s.polled(w, true, 200*time.Millisecond, 0, fast)
+	}
+	// The first slow answer has left the window: one more is not enough.
+	if news := s.polled(w, true, time.Second, 0, slow); news == newsNeverWakes {
+		t.Fatalf("two slow answers %d samples apart ended held polls", sampleWindow)
+	}
+	if news := s.polled(w, true, time.Second, 0, slow); news != newsNeverWakes || s.holdsUseful() || s.wakesProven() {
+		t.Fatalf("two slow answers in a row: %v, holds useful %v", news, s.holdsUseful())
 	}
 }
 
@@ -390,15 +421,5 @@ func TestBacklogPollsCoalesce(t *testing.T) {
 				}
 			})
 		})
-	}
-}
-
-// The poller's strategy starts from newPollStrategy, so it needs
-// proofsNeeded proofs, as documented, not one: a zero pollStrategy needed
-// none and a disproof doubled nothing.
-func TestPollerStrategyStartsWithProofsNeeded(t *testing.T) {
-	p := newPoller(pollerDeps{clock: systemClock{}}, &workerState{})
-	if p.strategy.needed != proofsNeeded {
-		t.Fatalf("a new poller needs %d proofs, want %d", p.strategy.needed, proofsNeeded)
 	}
 }

@@ -11,9 +11,10 @@ import (
 	"github.com/baton-go/baton/sdk/model"
 )
 
-// Issue 23: a server that never wakes a held poll for one task (3.21) is
+// Issue 23: a server that never wakes a held poll for one task (3.21), or
+// a cluster whose nodes wake late for tasks queued through another node, is
 // recognised from isolated tasks and its idle types are watched; one that
-// does (3.32) is not taken for it. Isolated tasks about a second apart, as
+// wakes (3.32, one node) is not taken for it. Isolated tasks about a second apart, as
 // in make bench-conductor's latency scenario. The verdict needs two tasks
 // that arrive early in a probe, so the test takes up to 40 tasks (about a
 // minute) and runs only with BATON_IT_SCHEDULER=1: it measures, it is not
@@ -72,10 +73,14 @@ func TestSchedulerLearnsWhetherHeldPollsWake(t *testing.T) {
 	t.Logf("Conductor %s (store %q): idle wait %q; watched after task %d; pickup before p50/p90 %v/%v (%d tasks), after %v/%v (%d tasks)",
 		env.version, os.Getenv("CONDUCTOR_SERVER_STORE"), r.Workers()[0].IdleWait, watchedAt,
 		pct(before, 50), pct(before, 90), len(before), pct(after, 50), pct(after, 90), len(after))
-	if env.version == "3.21" && watchedAt < 0 {
-		t.Errorf("3.21 never wakes held polls, but after %d isolated tasks the worker still probes", n)
+	// Several nodes behind a balancer (test/conductor/run.sh with
+	// CONDUCTOR_NODES=2) wake a held poll late for a task queued through
+	// another node: watching pays there too.
+	cluster := os.Getenv("CONDUCTOR_NODES") != "" && os.Getenv("CONDUCTOR_NODES") != "1"
+	if (env.version == "3.21" || cluster) && watchedAt < 0 {
+		t.Errorf("Conductor %s (nodes %q) does not wake held polls promptly, but after %d isolated tasks the worker still holds or probes", env.version, os.Getenv("CONDUCTOR_NODES"), n)
 	}
-	if env.version != "3.21" && watchedAt >= 0 {
+	if env.version != "3.21" && !cluster && watchedAt >= 0 {
 		t.Errorf("Conductor %s wakes held polls, but the runner took it for one that does not (after task %d)", env.version, watchedAt)
 	}
 }

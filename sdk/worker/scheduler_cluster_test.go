@@ -1,0 +1,71 @@
+package worker
+
+import (
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// Issue 23, cluster: behind a round-robin balancer, a 3.32.3 node wakes a
+// held poll at once for a task queued through it, but a task queued through
+// the other node waits for the holding node's next look at the shared store
+// (up to a second; measured on two nodes: isolated-task pickup p50/p90
+// 329/577 ms with 5 s held polls, 61/103 ms watched, 46/94 ms for the limit
+// loop). Held polls that wake this late are not worth holding: the runner
+// must stop probing and holding there and watch, as on a server that never
+// wakes them.
+func TestClusterThatWakesHeldPollsLateIsWatched(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := setup(t)
+		b.f.mode = fakeCluster
+		waits := pickups(t, b, "k", 24)
+		if w := b.r.Workers()[0]; w.IdleWait != "watch" {
+			t.Fatalf("idle wait %q behind a balancer whose nodes wake held polls up to a second late, want watch; pickups %v", w.IdleWait, waits)
+		}
+		if last := waits[len(waits)-4:]; maxWait(last) > pollIntervalDefault+5*time.Millisecond {
+			t.Fatalf("last pickups %v while watched, want within one poll interval", last)
+		}
+	})
+}
+
+// Issue 23, fleets: an idle type that holds a permit on a server the runner
+// has seen wake held polls (here 3.32 with SQLite, which answers a held poll
+// for one task within its 100 ms step, too slowly for a worker's own 20 ms
+// proof) holds its poll for pollTimeoutDefault, as a proven worker does:
+// about 12 requests an idle minute, where a probe makes about 240.
+func TestIdleTypeHoldsLongOnceTheRunnerHasSeenWakes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := setup(t)
+		b.f.mode = fakeFullBatch
+		if err := b.r.Start("quiet", echo); err != nil {
+			t.Fatal(err)
+		}
+		pickups(t, b, "busy", 12)
+		synctest.Wait()
+		var quiet WorkerStatus
+		for _, w := range b.r.Workers() {
+			if w.TaskType == "quiet" {
+				quiet = w
+			}
+		}
+		if quiet.IdleWait != "hold" || quiet.PollTimeout != pollTimeoutDefault {
+			t.Fatalf("idle type waits %q with timeout %v after the runner saw 12 tasks woken within the server's step, want hold %v",
+				quiet.IdleWait, quiet.PollTimeout, pollTimeoutDefault)
+		}
+		countQuiet := func() int {
+			n := 0
+			for _, p := range b.f.pollsCopy() {
+				if p.taskType == "quiet" {
+					n++
+				}
+			}
+			return n
+		}
+		before := countQuiet()
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if n := countQuiet() - before; n > 13 {
+			t.Fatalf("%d polls of an idle type in a minute, want about 12 (5 s held polls)", n)
+		}
+	})
+}
