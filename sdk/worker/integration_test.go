@@ -159,6 +159,10 @@ func TestITExactlyOnce(t *testing.T) {
 	}
 	for _, batch := range []int{1, 10, 100} {
 		t.Run(fmt.Sprintf("batch=%d", batch), func(t *testing.T) {
+			// Each batch size has its own dev server, and the run is
+			// mostly waiting for pickups and updates, not CPU: the three
+			// go side by side.
+			t.Parallel()
 			e := newITEnv(t)
 			e.defineSequence(t, "one", "one_task", 1, nil)
 			e.defineSequence(t, "seq", "seq_task", seqLen, nil)
