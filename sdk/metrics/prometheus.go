@@ -313,10 +313,10 @@ func (p *Prometheus) forType(taskType string) *taskSeries {
 	// rate() and absent() work before the first error (METRICS.md promises
 	// every series of a task type from its first event).
 	for _, k := range pollErrorKinds {
-		p.pollError.WithLabelValues(taskType, string(k))
+		p.pollError.WithLabelValues(taskType, k)
 	}
 	for _, k := range executeErrorKinds {
-		p.executeError.WithLabelValues(taskType, string(k))
+		p.executeError.WithLabelValues(taskType, k)
 	}
 	// Two goroutines may race to build the same entry; both built children of
 	// the same vectors, so whichever is stored is equivalent.
@@ -420,13 +420,13 @@ func (p *Prometheus) TokenRefreshed(err error) {
 // a caller passing a raw error string cannot blow up the series count.
 func boundKind(k worker.ErrorKind) string {
 	for _, known := range pollErrorKinds {
-		if k == known {
-			return string(k)
+		if string(k) == known {
+			return known
 		}
 	}
 	for _, known := range executeErrorKinds {
-		if k == known {
-			return string(k)
+		if string(k) == known {
+			return known
 		}
 	}
 	return string(worker.ErrorKindOther)

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"github.com/baton-go/baton/internal/defaultrec"
+	"github.com/baton-go/baton/internal/errkind"
 	"github.com/baton-go/baton/sdk/worker"
 )
 
@@ -19,6 +20,6 @@ func init() {
 // executeErrorKinds those of task_execute_error. Each series exists, at
 // zero, from a task type's first event on.
 var (
-	pollErrorKinds    = worker.PollErrorKinds()
-	executeErrorKinds = worker.ExecuteErrorKinds()
+	pollErrorKinds    = errkind.Poll()
+	executeErrorKinds = errkind.Execute()
 )

@@ -88,7 +88,7 @@ func BenchmarkExecute(b *testing.B) {
 			task.ResponseTimeoutSeconds = 3600
 			b.ReportAllocs()
 			for b.Loop() {
-				res := e.execute(r.workCtx, &task)
+				res := e.execute(r.workCtx, &job{task: &task})
 				if res.Status != model.CompletedTask {
 					b.Fatal(res.Status)
 				}

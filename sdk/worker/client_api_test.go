@@ -85,17 +85,6 @@ func (m *miniServer) resultCount() int {
 	return len(m.results)
 }
 
-func waitReal(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestOverRealClient(t *testing.T) {
 	ms := &miniServer{script: map[string][]int{"r-0": {503, 429, 500, 0}, "r-1": {404}}}
 	srv := httptest.NewServer(ms)
@@ -117,8 +106,8 @@ func TestOverRealClient(t *testing.T) {
 	}
 	// Task r-0: update-v2 missing -> plain update; 503, 429 (Retry-After 1 s)
 	// and 500 are retried, then accepted. Task r-1: 404 is final.
-	waitReal(t, "first result", func() bool { return ms.resultCount() == 1 })
-	waitReal(t, "give-up", func() bool { mu.Lock(); defer mu.Unlock(); return len(gaveUp) == 1 })
+	waitFor(t, 30*time.Second, "first result", func() bool { return ms.resultCount() == 1 })
+	waitFor(t, 30*time.Second, "give-up", func() bool { mu.Lock(); defer mu.Unlock(); return len(gaveUp) == 1 })
 	if err := r.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -9,43 +9,44 @@ import (
 	"github.com/baton-go/baton/sdk/client"
 )
 
-// Defaults and limits. Each is used when the corresponding option is not
-// given; the limits are enforced when an option is applied.
+// Defaults, limits and fixed values (the package documentation lists them
+// under "Fixed values"). Each default is used when the corresponding option
+// is not given; the limits are enforced when an option is applied.
 const (
-	// BatchSizeDefault is the number of execution slots of a worker started
+	// batchSizeDefault is the number of execution slots of a worker started
 	// with Start and no BatchSize option.
-	BatchSizeDefault = 1
+	batchSizeDefault = 1
 
-	// PollIntervalDefault is how long a poller waits after an empty answer
+	// pollIntervalDefault is how long a poller waits after an empty answer
 	// that came back at once (a server that does not hold long polls, or a
 	// worker configured with PollTimeout(0)). After an empty answer that did
 	// wait, the next poll is sent immediately.
-	PollIntervalDefault = 100 * time.Millisecond
+	pollIntervalDefault = 100 * time.Millisecond
 
-	// PollIntervalMin is the smallest poll interval accepted.
-	PollIntervalMin = time.Millisecond
+	// pollIntervalMin is the smallest poll interval accepted.
+	pollIntervalMin = time.Millisecond
 
-	// PollTimeoutMax is the longest long-poll wait the server accepts (Conductor
+	// pollTimeoutMax is the longest long-poll wait the server accepts (Conductor
 	// answers 400 above 5000 ms).
-	PollTimeoutMax = client.MaxPollTimeout
+	pollTimeoutMax = client.MaxPollTimeout
 
-	// PollTimeoutDefault is the timeout of an idle worker's held poll once
+	// pollTimeoutDefault is the timeout of an idle worker's held poll once
 	// the server has shown that it answers a held poll as soon as a task is
 	// queued (Conductor 3.32 with Redis stores, the dev server in its early
 	// mode): an idle worker then makes one request per 5 s and still picks a
 	// new task up within milliseconds. See strategy.go and the package
 	// documentation for the other servers.
-	PollTimeoutDefault = PollTimeoutMax
+	pollTimeoutDefault = pollTimeoutMax
 
-	// HeldPollsDefault is how many held (long) polls a runner keeps open on
+	// heldPollsDefault is how many held (long) polls a runner keeps open on
 	// the server at once unless WithMaxHeldPolls says otherwise. Each holds
 	// one of the server's request threads (Tomcat's pool has 200 by
 	// default), so a fleet of 25 processes holds at most half of them; idle
 	// workers beyond the bound wait on the runner's queue watcher, which
 	// holds none.
-	HeldPollsDefault = 4
+	heldPollsDefault = 4
 
-	// PollCoalesce is the longest a worker whose queue has a backlog waits
+	// pollCoalesce is the longest a worker whose queue has a backlog waits
 	// for half its slots to be free before it polls again. Without it, slots
 	// that finish one at a time each cost a poll for one task: on Conductor
 	// 3.21.14 that was 2.00 requests per task at batch 10 and 100, against
@@ -54,49 +55,49 @@ const (
 	// throughput at 0.78x the official SDK's. Handlers that finish within
 	// milliseconds free half the slots well within this; slow handlers lose
 	// at most this much per poll.
-	PollCoalesce = 20 * time.Millisecond
+	pollCoalesce = 20 * time.Millisecond
 
-	// PollCountMax is the most tasks one poll asks for; the server caps count
+	// pollCountMax is the most tasks one poll asks for; the server caps count
 	// at 100 anyway.
-	PollCountMax = 100
+	pollCountMax = 100
 
-	// PollRequestSlack is added to the long-poll timeout to give each poll
+	// pollRequestSlack is added to the long-poll timeout to give each poll
 	// request its own deadline, so a server that never answers cannot stall a
 	// poller.
-	PollRequestSlack = 10 * time.Second
+	pollRequestSlack = 10 * time.Second
 
-	// PollBackoffMin is the nominal wait after the first failed poll; it
-	// doubles with each further failure (with jitter) up to PollBackoffMax.
-	PollBackoffMin = 100 * time.Millisecond
+	// pollBackoffMin is the nominal wait after the first failed poll; it
+	// doubles with each further failure (with jitter) up to pollBackoffMax.
+	pollBackoffMin = 100 * time.Millisecond
 
-	// PollBackoffMax caps the wait between failed polls, and so bounds how long
+	// pollBackoffMax caps the wait between failed polls, and so bounds how long
 	// a worker needs to notice that the server is back.
-	PollBackoffMax = 5 * time.Second
+	pollBackoffMax = 5 * time.Second
 
-	// UpdateBackoffMin is the nominal wait before the first retry of a result
-	// the server did not accept; it doubles up to UpdateBackoffMax.
-	UpdateBackoffMin = 100 * time.Millisecond
+	// updateBackoffMin is the nominal wait before the first retry of a result
+	// the server did not accept; it doubles up to updateBackoffMax.
+	updateBackoffMin = 100 * time.Millisecond
 
-	// UpdateBackoffMax caps the wait between attempts to post a result. A
+	// updateBackoffMax caps the wait between attempts to post a result. A
 	// Retry-After sent by the server is honoured even when longer.
-	UpdateBackoffMax = 5 * time.Second
+	updateBackoffMax = 5 * time.Second
 
-	// UpdateAttemptTimeout is the deadline of each single attempt to post a
+	// updateAttemptTimeout is the deadline of each single attempt to post a
 	// result; every attempt gets a fresh context.
-	UpdateAttemptTimeout = 10 * time.Second
+	updateAttemptTimeout = 10 * time.Second
 
-	// UpdateWarnAfter is the number of failed attempts for one result after
+	// updateWarnAfter is the number of failed attempts for one result after
 	// which the failure is logged at warn level (earlier ones at debug).
-	UpdateWarnAfter = 3
+	updateWarnAfter = 3
 
-	// ErrorLogInterval is how often a worker that keeps failing logs a
+	// errorLogInterval is how often a worker that keeps failing logs a
 	// summary line. The first failure of a streak is logged at once; the rest
 	// are counted and summarised, so an outage gives a bounded number of lines.
-	ErrorLogInterval = 30 * time.Second
+	errorLogInterval = 30 * time.Second
 
-	// LeaseExtendMinPeriod is the shortest interval between two lease
+	// leaseExtendMinPeriod is the shortest interval between two lease
 	// extensions of one task.
-	LeaseExtendMinPeriod = 500 * time.Millisecond
+	leaseExtendMinPeriod = 500 * time.Millisecond
 )
 
 // Option configures a TaskRunner.
@@ -139,7 +140,7 @@ func WithWorkerID(id string) Option {
 }
 
 // WithPollTimeout sets the long-poll timeout of every worker of the runner
-// (0 .. PollTimeoutMax; 0 means the server answers at once and the worker
+// (0 .. 5 s, the server's cap; 0 means the server answers at once and the worker
 // waits its poll interval after an empty answer). A fixed timeout turns off
 // the adaptive default described in the package documentation. A worker's
 // own PollTimeout option overrides it.
@@ -154,7 +155,7 @@ func WithPollTimeout(d time.Duration) Option {
 }
 
 // WithMaxHeldPolls bounds the held (long) polls the runner keeps open on the
-// server at once (default HeldPollsDefault); the runner's scheduler gives
+// server at once (default 4); the runner's scheduler gives
 // them to the task types with recent tasks. 0 means none: idle workers only
 // watch their queues (or poll in turn where the server cannot report queue
 // sizes).
@@ -246,7 +247,7 @@ func (c *workerConfig) fail(err error) {
 }
 
 // BatchSize sets the number of execution slots (tasks run at the same time)
-// and the most tasks one poll asks for. Default: BatchSizeDefault.
+// and the most tasks one poll asks for. Default: 1.
 func BatchSize(n int) WorkerOption {
 	return func(c *workerConfig) {
 		if n < 1 {
@@ -258,18 +259,18 @@ func BatchSize(n int) WorkerOption {
 }
 
 // PollInterval sets the wait after an empty answer that came back at once.
-// Default: PollIntervalDefault.
+// Default: 100 ms; the least accepted is 1 ms.
 func PollInterval(d time.Duration) WorkerOption {
 	return func(c *workerConfig) {
-		if d < PollIntervalMin {
-			c.fail(fmt.Errorf("worker: pollInterval must be >= %v, got %v", PollIntervalMin, d))
+		if d < pollIntervalMin {
+			c.fail(fmt.Errorf("worker: pollInterval must be >= %v, got %v", pollIntervalMin, d))
 			return
 		}
 		c.pollInterval = d
 	}
 }
 
-// PollTimeout sets this worker's long-poll timeout (0 .. PollTimeoutMax),
+// PollTimeout sets this worker's long-poll timeout (0 .. 5 s),
 // overriding the runner's. Default: adaptive (see the package documentation).
 func PollTimeout(d time.Duration) WorkerOption {
 	return func(c *workerConfig) {
@@ -288,8 +289,8 @@ func Domain(domain string) WorkerOption {
 }
 
 func checkPollTimeout(d time.Duration) error {
-	if d < 0 || d > PollTimeoutMax {
-		return fmt.Errorf("pollTimeout must be between 0 and %v, got %v", PollTimeoutMax, d)
+	if d < 0 || d > pollTimeoutMax {
+		return fmt.Errorf("pollTimeout must be between 0 and %v, got %v", pollTimeoutMax, d)
 	}
 	if d%time.Millisecond != 0 {
 		return fmt.Errorf("pollTimeout must be a whole number of milliseconds, got %v", d)

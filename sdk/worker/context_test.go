@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -119,7 +120,7 @@ func TestContextAccessorsInHandler(t *testing.T) {
 		if first.key == "" || first.key != second.key || first.key != TaskIdempotencyKey(&tk) {
 			t.Fatalf("idempotency keys %q, %q", first.key, second.key)
 		}
-		eventually(t, "log lines", func() bool { return b.linesAt(logrus.InfoLevel, "hello from handler") == 2 })
+		waitFor(t, 5*time.Minute, "log lines", func() bool { return b.linesAt(logrus.InfoLevel, "hello from handler") == 2 })
 		for _, e := range b.logs.AllEntries() {
 			if e.Message != "hello from handler" {
 				continue

@@ -46,7 +46,7 @@
 //     hold a poll; the others are watched. An idle worker with a permit
 //     holds a poll for one task: for two and a half poll intervals while the
 //     server is unknown (a probe; about 4 requests a second at the default
-//     interval, fewer than the official SDK), for PollTimeoutDefault (5 s)
+//     interval, fewer than the official SDK), for 5 s
 //     once it has twice seen a task handed over within 20 ms of being
 //     queued during a held poll, or the runner has twice seen one queued
 //     100 ms or more into a held poll handed over within 150 ms (so that
@@ -54,7 +54,7 @@
 //     proof, cost one request per 5 s, not four a second). A task found to
 //     have waited out a held poll undoes either at once, so a wrong guess
 //     costs one poll.
-//   - Permits (WithMaxHeldPolls, HeldPollsDefault 4: a held poll keeps one
+//   - Permits (WithMaxHeldPolls, default 4: a held poll keeps one
 //     of the server's 200 request threads) follow traffic: a worker that
 //     had a task within the last minute, more recently than the coldest
 //     holder, takes that holder's permit at the holder's next idle wait.
@@ -90,9 +90,9 @@
 // means the classic loop: poll with timeout 0, then wait the poll interval.
 // WorkerStatus.IdleWait shows which way each worker waits.
 //
-// Poll errors back off exponentially with jitter from PollBackoffMin up to
-// PollBackoffMax and recover with the first successful poll. Repeated errors
-// are logged once, then summarised at most every ErrorLogInterval.
+// Poll errors back off exponentially with jitter from 100 ms up to
+// 5 s and recover with the first successful poll. Repeated errors
+// are logged once, then summarised at most every 30 s.
 //
 // # Results
 //
@@ -101,9 +101,9 @@
 // trimmed stack; the runner keeps going. Each result is posted until the
 // server accepts it, rejects it for good (a 4xx other than 401, 403, 408
 // and 429: the task no longer exists, or the result is invalid), or the
-// shutdown deadline passes. Attempts back off from UpdateBackoffMin to
-// UpdateBackoffMax with jitter, honour Retry-After, and each has its own
-// timeout (UpdateAttemptTimeout). A result that cannot be delivered is never
+// shutdown deadline passes. Attempts back off from 100 ms to
+// 5 s with jitter, honour Retry-After, and each has its own
+// timeout (10 s). A result that cannot be delivered is never
 // dropped silently: it is logged at error level, counted
 // (Recorder.UpdateGaveUp, WorkerStatus.UpdateGiveUps) and passed to
 // Hooks.OnUpdateGaveUp. The server then times the task out and retries it:
@@ -210,4 +210,20 @@
 // input (tracing.go); Log and Logf add lines to the task's execution log.
 // Task definitions with JSON Schemas of a typed handler's types are built
 // and registered by sdk/taskdef.
+//
+// # Fixed values
+//
+// These are not options; they are written here so that a reader of a log or
+// a metric knows them. A worker starts with 1 slot and a 100 ms poll
+// interval (the least accepted is 1 ms). A held poll lasts at most 5 s (the
+// server's cap), and each poll request may take 10 s longer than its hold
+// before it is abandoned. A runner holds at most 4 polls at once. One poll
+// asks for at most 100 tasks; a worker with a backlog and only some slots
+// free waits up to 20 ms for half of them to free up. Poll errors and result posts
+// back off from 100 ms to 5 s with jitter; each post attempt has 10 s, and a
+// result still undelivered after 3 attempts is logged at warning level. A
+// failing worker summarises its errors at most every 30 s. Lease extensions
+// (IN_PROGRESS updates of a long task) are at least 500 ms apart. The
+// execution log (Log, Logf) keeps 500 lines and 64 KiB per execution and
+// cuts a line at 4 KiB.
 package worker

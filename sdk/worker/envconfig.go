@@ -65,8 +65,8 @@ func applyEnvPollInterval(wc *workerConfig, v string) error {
 	if err != nil {
 		return err
 	}
-	if d < PollIntervalMin {
-		return fmt.Errorf("must be at least %v", PollIntervalMin)
+	if d < pollIntervalMin {
+		return fmt.Errorf("must be at least %v", pollIntervalMin)
 	}
 	wc.pollInterval = d
 	return nil
@@ -482,15 +482,16 @@ func sourceNames(sources map[string]string) []string {
 // variables that changed it.
 func (w *workerState) logConfig(wc workerConfig) {
 	timeout := "adaptive"
-	if w.hasFixed.Load() {
-		timeout = time.Duration(w.fixedTimeout.Load()).String()
+	set := w.current()
+	if set.timeout.fixed {
+		timeout = set.timeout.d.String()
 	}
 	l := w.log.WithFields(map[string]interface{}{
 		"batchSize":      wc.batchSize,
 		"pollInterval":   wc.pollInterval,
 		"pollTimeout":    timeout,
 		"domain":         wc.domain,
-		"paused":         w.paused.Load(),
+		"paused":         set.paused,
 		"leaseExtension": !wc.noLease,
 	})
 	if len(wc.sources) > 0 {

@@ -134,7 +134,7 @@ func TestSeedWorkerObeysPausedFromEnvironment(t *testing.T) {
 				}
 				// The variable sets the starting state; Resume still works.
 				b.r.Resume("paused_task")
-				eventually(t, "both tasks done", func() bool { return b.f.updatedCount() == 2 })
+				waitFor(t, 5*time.Minute, "both tasks done", func() bool { return b.f.updatedCount() == 2 })
 			})
 		})
 	}
@@ -149,7 +149,7 @@ func TestEnvironmentPausesOnlyItsTask(t *testing.T) {
 			}
 		}
 		b.f.push("", makeTasks("b", "b", 3)...)
-		eventually(t, "b's tasks done", func() bool { return b.f.updatedCount() == 3 })
+		waitFor(t, 5*time.Minute, "b's tasks done", func() bool { return b.f.updatedCount() == 3 })
 		for _, p := range b.f.pollsCopy() {
 			if p.taskType == "a" {
 				t.Fatal("the paused task type was polled")
@@ -169,7 +169,7 @@ func TestEnvironmentDomainBatchSizeAndConfigLog(t *testing.T) {
 			t.Fatal(err)
 		}
 		b.f.push("blue", makeTasks("d", "x", 8)...)
-		eventually(t, "tasks of the environment's domain done", func() bool { return b.f.updatedCount() == 8 })
+		waitFor(t, 5*time.Minute, "tasks of the environment's domain done", func() bool { return b.f.updatedCount() == 8 })
 		st := b.r.Workers()
 		if len(st) != 1 || st[0].Domain != "blue" || st[0].BatchSize != 4 {
 			t.Fatalf("status %+v", st)
@@ -205,7 +205,7 @@ func TestEnvironmentTurnsLeaseExtensionOff(t *testing.T) {
 		ts := makeTasks("long", "l", 1)
 		ts[0].ResponseTimeoutSeconds = 1
 		b.f.push("", ts...)
-		eventually(t, "done", func() bool { return b.f.updatedCount() == 1 })
+		waitFor(t, 5*time.Minute, "done", func() bool { return b.f.updatedCount() == 1 })
 		b.f.mu.Lock()
 		n := b.f.leases["l-0"]
 		b.f.mu.Unlock()
@@ -227,7 +227,11 @@ func TestProcessEnvironmentIsReadByDefault(t *testing.T) {
 	if !st.Paused || st.ConfigSources["paused"] != "CONDUCTOR_WORKER_ALL_PAUSED" {
 		t.Fatalf("status %+v", st)
 	}
-	time.Sleep(200 * time.Millisecond)
+	// Paused, the poller parks before its first poll and waits for a setting
+	// or a slot to change (TestNoPollAfterPauseReturnsInIntervalMode shows on
+	// a fake clock that it stays parked): once it is there, no poll can have
+	// been made.
+	waitFor(t, 30*time.Second, "the poller to park paused", func() bool { return r.Workers()[0].State == "paused" })
 	if e.srv.Stats().Polls != 0 {
 		t.Fatalf("a worker paused by the environment polled the server %d times", e.srv.Stats().Polls)
 	}

@@ -21,12 +21,12 @@ import (
 // in a last line, so a chatty handler cannot make its result too large for
 // the server.
 const (
-	// ExecLogLineMaxBytes is the longest line kept; longer ones are cut.
-	ExecLogLineMaxBytes = 4 << 10
-	// ExecLogMaxBytes caps the bytes of all lines of one execution.
-	ExecLogMaxBytes = 64 << 10
-	// ExecLogMaxLines caps the number of lines of one execution.
-	ExecLogMaxLines = 500
+	// execLogLineMaxBytes is the longest line kept; longer ones are cut.
+	execLogLineMaxBytes = 4 << 10
+	// execLogMaxBytes caps the bytes of all lines of one execution.
+	execLogMaxBytes = 64 << 10
+	// execLogMaxLines caps the number of lines of one execution.
+	execLogMaxLines = 500
 )
 
 // execLog collects one execution's lines; handlers may log from several
@@ -39,12 +39,12 @@ type execLog struct {
 }
 
 func (l *execLog) add(taskID, line string, now time.Time) {
-	if len(line) > ExecLogLineMaxBytes {
-		line = truncate(line, ExecLogLineMaxBytes) + " …(cut)"
+	if len(line) > execLogLineMaxBytes {
+		line = truncate(line, execLogLineMaxBytes) + " …(cut)"
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(l.lines) >= ExecLogMaxLines || l.bytes+len(line) > ExecLogMaxBytes {
+	if len(l.lines) >= execLogMaxLines || l.bytes+len(line) > execLogMaxBytes {
 		l.dropped++
 		return
 	}
@@ -73,7 +73,7 @@ func (l *execLog) attach(res *model.TaskResult, now time.Time) {
 // Log appends a line to the execution log of the task whose handler ctx
 // belongs to. The lines are sent with the task's result and appear in
 // Conductor's UI and in GetLogs; they are limited per execution
-// (ExecLogMaxLines, ExecLogMaxBytes, ExecLogLineMaxBytes). It does nothing
+// (500 lines and 64 KiB; a line is cut at 4 KiB). It does nothing
 // when ctx does not come from the runner. It is safe for concurrent use.
 // Never log secrets: anyone who can read the task can read its log.
 func Log(ctx context.Context, line string) {

@@ -43,7 +43,7 @@ func TestLogLinesTravelWithTheResultAndSurviveRetries(t *testing.T) {
 			t.Fatal(err)
 		}
 		b.f.push("", makeTasks("logs", "g", 1)...)
-		eventually(t, "accepted", func() bool { return b.f.updatedCount() == 1 })
+		waitFor(t, 5*time.Minute, "accepted", func() bool { return b.f.updatedCount() == 1 })
 		rs := b.f.resultsOf("g-0")
 		res := rs[len(rs)-1]
 		lines := logLines(res)
@@ -62,8 +62,8 @@ func TestLogIsCappedAndSaysSo(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := setup(t)
 		h := func(ctx context.Context, task *model.Task) (interface{}, error) {
-			Log(ctx, strings.Repeat("é", ExecLogLineMaxBytes)) // 2 bytes per character
-			for i := range ExecLogMaxLines + 10 {
+			Log(ctx, strings.Repeat("é", execLogLineMaxBytes)) // 2 bytes per character
+			for i := range execLogMaxLines + 10 {
 				Logf(ctx, "line %d", i)
 			}
 			res := model.NewTaskResult(task)
@@ -75,15 +75,15 @@ func TestLogIsCappedAndSaysSo(t *testing.T) {
 			t.Fatal(err)
 		}
 		b.f.push("", makeTasks("capped", "c", 1)...)
-		eventually(t, "done", func() bool { return b.f.updatedCount() == 1 })
+		waitFor(t, 5*time.Minute, "done", func() bool { return b.f.updatedCount() == 1 })
 		lines := logLines(b.f.resultsOf("c-0")[0])
-		if len(lines) != ExecLogMaxLines+2 {
-			t.Fatalf("%d lines, want the handler's own, %d kept and a note", len(lines), ExecLogMaxLines)
+		if len(lines) != execLogMaxLines+2 {
+			t.Fatalf("%d lines, want the handler's own, %d kept and a note", len(lines), execLogMaxLines)
 		}
 		if lines[0] != "the handler's own line" {
 			t.Fatalf("first line %q", lines[0])
 		}
-		if long := lines[1]; len(long) > ExecLogLineMaxBytes+20 || !strings.HasSuffix(long, "(cut)") || !strings.HasPrefix(long, "éé") {
+		if long := lines[1]; len(long) > execLogLineMaxBytes+20 || !strings.HasSuffix(long, "(cut)") || !strings.HasPrefix(long, "éé") {
 			t.Fatalf("long line not cut cleanly: %d bytes, ends %q", len(long), long[len(long)-12:])
 		}
 		if last := lines[len(lines)-1]; last != "baton: 11 more log line(s) dropped: over the execution log limit" {
@@ -92,9 +92,32 @@ func TestLogIsCappedAndSaysSo(t *testing.T) {
 	})
 }
 
+// Log and Logf with a context that does not come from the runner do
+// nothing: such lines reach no task's log, not even the log of the task
+// whose handler made the call, and nothing breaks.
 func TestLogOutsideARunnerIsHarmless(t *testing.T) {
-	Log(context.Background(), "nobody hears this")
-	Logf(context.Background(), "nor %s", "this")
+	synctest.Test(t, func(t *testing.T) {
+		Log(context.Background(), "nobody hears this")
+		Logf(context.Background(), "nor %s", "this")
+		b := setup(t)
+		if err := b.r.Start("lo", func(ctx context.Context, _ *model.Task) (interface{}, error) {
+			Log(context.Background(), "stray")
+			Logf(context.WithoutCancel(context.TODO()), "stray %d", 2)
+			Log(ctx, "kept")
+			return nil, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		b.f.push("", makeTasks("lo", "l", 1)...)
+		waitFor(t, time.Minute, "the result", func() bool { return b.f.updatedCount() == 1 })
+		rs := b.f.resultsOf("l-0")
+		if len(rs) != 1 || rs[0].Status != model.CompletedTask {
+			t.Fatalf("results %+v", rs)
+		}
+		if got := strings.Join(logLines(rs[0]), "|"); got != "kept" {
+			t.Fatalf("execution log %q, want only the line logged with the handler's context", got)
+		}
+	})
 }
 
 // On the dev server over HTTP: the lines of two executions of one task

@@ -47,14 +47,22 @@ type executor struct {
 // to report. ctx is the runner's work context (ended by the shutdown
 // deadline). The outcome is decided only after the handler has returned (or
 // panicked), never by watching the context.
-func (e *executor) execute(ctx context.Context, t *model.Task) *model.TaskResult {
+//
+// It fills in j.lease while the handler runs and j.res, which it returns.
+func (e *executor) execute(ctx context.Context, j *job) *model.TaskResult {
+	j.res = e.run(ctx, j)
+	return j.res
+}
+
+func (e *executor) run(ctx context.Context, j *job) *model.TaskResult {
+	t := j.task
 	if needsInput(t) {
 		if err := e.fetchInput(ctx, t); err != nil {
 			return e.inputFailed(t, err)
 		}
 	}
 	info := newExecInfo(t, e.workerID, e.log)
-	hctx := withExecInfo(e.trace.taskContext(ctx, t), info)
+	hctx := withExecInfo(j.trace.context(ctx), info)
 	var cancel context.CancelFunc
 	if dl, ok := taskDeadline(t, e.clock.Now()); ok {
 		hctx, cancel = context.WithDeadline(hctx, dl)
@@ -64,9 +72,9 @@ func (e *executor) execute(ctx context.Context, t *model.Task) *model.TaskResult
 	}
 	e.rec.ExecuteStarted(t.TaskType)
 	start := e.clock.Now()
-	ls := e.startLease(ctx, t)
+	j.lease = e.startLease(ctx, t)
 	out, err, panicked := callHandler(hctx, e.handler, t)
-	ls.stop()
+	j.lease.stop()
 	if cancel != nil {
 		cancel()
 	}
@@ -78,7 +86,7 @@ func (e *executor) execute(ctx context.Context, t *model.Task) *model.TaskResult
 	info.xlog.attach(res, end)
 	kind := outcomeKind(res, out, err, panicked)
 	if kind != "" && res.Status != model.InProgressTask && res.Status != model.CompletedTask {
-		e.w.failures.Add(1)
+		e.w.stats.failed()
 	}
 	e.rec.ExecuteDone(t.TaskType, d, string(res.Status), kind, size)
 	if h := e.hooks.OnTaskFinished; h != nil {
@@ -213,7 +221,7 @@ func (e *executor) startLease(ctx context.Context, t *model.Task) *lease {
 	if t.ResponseTimeoutSeconds <= 0 || e.w.noLease {
 		return nil
 	}
-	period := max(time.Duration(t.ResponseTimeoutSeconds)*time.Second/2, LeaseExtendMinPeriod)
+	period := max(time.Duration(t.ResponseTimeoutSeconds)*time.Second/2, leaseExtendMinPeriod)
 	l := &lease{e: e, ctx: ctx, t: t, period: period}
 	l.mu.Lock()
 	l.timer = e.clock.AfterFunc(period, l.fire)
@@ -234,7 +242,7 @@ func (l *lease) fire() {
 	defer l.firing.Done()
 
 	e := l.e
-	ctx, cancel := context.WithTimeout(l.ctx, min(UpdateAttemptTimeout, l.period))
+	ctx, cancel := context.WithTimeout(l.ctx, min(updateAttemptTimeout, l.period))
 	// No status: a server that does not know extendLease rejects the update
 	// instead of treating it as an IN_PROGRESS result (which would re-queue
 	// the task while it is still running).

@@ -90,6 +90,7 @@ type ConfigError struct {
 	Err error
 }
 
+// Error names the URL, what the server answered and the likely fix.
 func (e *ConfigError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "worker: stopped polling %q: ", e.TaskType)
@@ -102,6 +103,7 @@ func (e *ConfigError) Error() string {
 	return b.String()
 }
 
+// Unwrap returns the error of the last poll.
 func (e *ConfigError) Unwrap() error { return e.Err }
 
 // Is makes errors.Is(err, ErrMisconfigured) true.
@@ -247,7 +249,8 @@ func (w *workerState) evidence(err error, kind retry.Kind, now time.Time) *Confi
 		return f.err
 	}
 	ce := misconfiguration(err, kind, f.base)
-	oks := w.polls.Load() - w.pollErrors.Load() + f.accepted.Load()
+	ps := w.pollState.Load()
+	oks := ps.polls - ps.pollErrors + f.accepted.Load()
 	if ce == nil || (f.strikes > 0 && oks != f.okMark) {
 		f.strikes = 0
 	}

@@ -119,19 +119,6 @@ func double(runs *sync.Map) HandlerFunc {
 	}
 }
 
-// waitUntil polls cond until it holds, failing the test with what after
-// within.
-func waitUntil(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up after %v waiting for %s", within, what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // checkExactlyOnce asserts from the server that every workflow completed and
 // every task of it completed once, by one update, with output 2k.
 func (e *itEnv) checkExactlyOnce(t testing.TB, ids []string, tasksPer int) {
@@ -172,6 +159,10 @@ func TestITExactlyOnce(t *testing.T) {
 	}
 	for _, batch := range []int{1, 10, 100} {
 		t.Run(fmt.Sprintf("batch=%d", batch), func(t *testing.T) {
+			// Each batch size has its own dev server, and the run is
+			// mostly waiting for pickups and updates, not CPU: the three
+			// go side by side.
+			t.Parallel()
 			e := newITEnv(t)
 			e.defineSequence(t, "one", "one_task", 1, nil)
 			e.defineSequence(t, "seq", "seq_task", seqLen, nil)
@@ -262,7 +253,7 @@ func TestITOutageAndErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	ids := e.start(t, "out", 2000, nil)
-	waitUntil(t, 2*time.Minute, "600 tasks to have run before the outage", func() bool { return done.Load() >= 600 })
+	waitFor(t, 2*time.Minute, "600 tasks to have run before the outage", func() bool { return done.Load() >= 600 })
 	e.srv.Down()
 	time.Sleep(outageFor)
 	e.srv.SetFaults(conductortest.Faults{
@@ -277,12 +268,12 @@ func TestITOutageAndErrors(t *testing.T) {
 	// Recovered = the server has processed a request of the runner again.
 	// How soon is the backoff's business, checked on synctest's clock by
 	// TestPollErrorsBackOffAndRecover (no wait between failed polls exceeds
-	// PollBackoffMax); here it must happen, and the time is reported.
-	waitUntil(t, time.Minute, "a request of the runner after the server came back", func() bool {
+	// pollBackoffMax); here it must happen, and the time is reported.
+	waitFor(t, time.Minute, "a request of the runner after the server came back", func() bool {
 		st := e.srv.Stats()
 		return st.Polls > before.Polls || st.Updates > before.Updates
 	})
-	t.Logf("first request processed %v after the server came back (backoff cap %v)", time.Since(back), PollBackoffMax)
+	t.Logf("first request processed %v after the server came back (backoff cap %v)", time.Since(back), pollBackoffMax)
 	e.wait(t, outageWait, ids)
 	for _, id := range ids {
 		wf, _ := e.srv.Workflow(id)
@@ -431,18 +422,22 @@ func TestITPauseBatchSizeAndDomains(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.Pause("pb_task")
-	waitUntil(t, 30*time.Second, "the worker to be paused", func() bool { return r.Workers()[0].State == "paused" })
+	waitFor(t, 30*time.Second, "the worker to be paused", func() bool { return r.Workers()[0].State == "paused" })
+	// Parked in "paused", the poller has no poll out and makes none until a
+	// setting or a slot changes (TestNoPollAfterPauseReturnsInIntervalMode
+	// shows on a fake clock that it stays parked), so the server sees no poll
+	// while the tasks are queued.
+	polls := e.srv.Stats().Polls
 	ids := e.start(t, "pb", 10, nil)
-	time.Sleep(500 * time.Millisecond) // several poll timeouts: a running poller would have taken tasks
-	if q := e.srv.QueueSize("pb_task", ""); q != 10 || running.Load() != 0 {
-		t.Fatalf("paused worker took tasks: queue %d, running %d", q, running.Load())
+	if q, p := e.srv.QueueSize("pb_task", ""), e.srv.Stats().Polls; q != 10 || running.Load() != 0 || p != polls {
+		t.Fatalf("paused worker polled or took tasks: queue %d, running %d, polls %d -> %d", q, running.Load(), polls, p)
 	}
 	r.Resume("pb_task")
-	waitUntil(t, 30*time.Second, "2 tasks running after Resume", func() bool { return running.Load() == 2 })
+	waitFor(t, 30*time.Second, "2 tasks running after Resume", func() bool { return running.Load() == 2 })
 	if err := r.SetBatchSize("pb_task", 6); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 30*time.Second, "6 tasks running after SetBatchSize(6)", func() bool { return running.Load() == 6 })
+	waitFor(t, 30*time.Second, "6 tasks running after SetBatchSize(6)", func() bool { return running.Load() == 6 })
 	if q := e.srv.QueueSize("pb_task", ""); q != 4 {
 		t.Fatalf("queue %d after 6 taken", q)
 	}

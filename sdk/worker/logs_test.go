@@ -63,7 +63,7 @@ func TestFailedExecutionsAreLoggedWithTheCause(t *testing.T) {
 					t.Fatal(err)
 				}
 				b.f.push("", makeTasks("x", "o", 1)...)
-				eventually(t, "the result", func() bool { return b.f.updatedCount() == 1 })
+				waitFor(t, 5*time.Minute, "the result", func() bool { return b.f.updatedCount() == 1 })
 				var lines []*logrus.Entry
 				for _, e := range b.logs.AllEntries() {
 					if e.Level <= logrus.WarnLevel {
@@ -120,13 +120,7 @@ func TestFailingTokenRefreshIsLoggedOnceByTheRunner(t *testing.T) {
 	if err := r.StartWorker("x", func(*model.Task) (interface{}, error) { return nil, nil }, 1, time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for failures.Load() < 5 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if failures.Load() < 5 {
-		t.Fatalf("only %d failed polls", failures.Load())
-	}
+	waitFor(t, 20*time.Second, "5 failed polls", func() bool { return failures.Load() >= 5 })
 	for _, e := range clientHook.AllEntries() {
 		if e.Level <= logrus.WarnLevel {
 			t.Errorf("the client logged on its own: %s %q", e.Level, e.Message)

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/baton-go/baton/sdk/model"
 )
@@ -50,7 +51,7 @@ func TestMiddlewareWrapsHandlersInOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 		b.f.push("", makeTasks("mw", "m", 1)...)
-		eventually(t, "done", func() bool { return b.f.updatedCount() == 1 })
+		waitFor(t, 5*time.Minute, "done", func() bool { return b.f.updatedCount() == 1 })
 		want := "in:a in:b in:c in:w handler out:w out:c out:b out:a"
 		mu.Lock()
 		got := strings.Join(trail, " ")
@@ -76,7 +77,7 @@ func TestMiddlewareOfOneWorkerDoesNotWrapOthers(t *testing.T) {
 			t.Fatal(err)
 		}
 		b.f.push("", makeTasks("two", "t", 2)...)
-		eventually(t, "done", func() bool { return b.f.updatedCount() == 2 })
+		waitFor(t, 5*time.Minute, "done", func() bool { return b.f.updatedCount() == 2 })
 		mu.Lock()
 		defer mu.Unlock()
 		if len(trail) != 0 {
@@ -100,7 +101,7 @@ func TestPanicInMiddlewareFailsTheTaskAndTheWorkerGoesOn(t *testing.T) {
 			t.Fatal(err)
 		}
 		b.f.push("", makeTasks("mp", "p", 2)...)
-		eventually(t, "done", func() bool { return b.f.updatedCount() == 2 })
+		waitFor(t, 5*time.Minute, "done", func() bool { return b.f.updatedCount() == 2 })
 		r0, r1 := b.f.resultsOf("p-0")[0], b.f.resultsOf("p-1")[0]
 		if r0.Status != model.FailedTask || !strings.Contains(r0.ReasonForIncompletion, "middleware exploded") {
 			t.Fatalf("panicking middleware: %+v", r0)

@@ -150,7 +150,7 @@ func (e *modeEnv) waitAll(t testing.TB, ids []string) {
 // TestEveryServerMode runs isolated tasks and a burst in each mode and
 // checks what a real server would suffer: no held poll asks for more than
 // one task (servers hold a partial batch until the timeout), at most
-// HeldPollsDefault held polls at once, and the bounded pool never fills.
+// heldPollsDefault held polls at once, and the bounded pool never fills.
 func TestEveryServerMode(t *testing.T) {
 	for _, mode := range serverModes {
 		t.Run(mode.String(), func(t *testing.T) {
@@ -178,8 +178,8 @@ func TestEveryServerMode(t *testing.T) {
 					t.Fatalf("a held poll asked for %d tasks; held counts %v", n, e.count.heldCounts)
 				}
 			}
-			if e.count.heldPeak > HeldPollsDefault {
-				t.Fatalf("%d held polls at once, the bound is %d", e.count.heldPeak, HeldPollsDefault)
+			if e.count.heldPeak > heldPollsDefault {
+				t.Fatalf("%d held polls at once, the bound is %d", e.count.heldPeak, heldPollsDefault)
 			}
 			if e.count.peak >= pool {
 				t.Fatalf("%d requests in flight at once: the server's pool of %d was full", e.count.peak, pool)
@@ -210,7 +210,7 @@ func TestManyIdleTaskTypesLeaveTheServerFree(t *testing.T) {
 			}
 			// Every worker has made its first poll (the start-up burst) and
 			// gone idle before the counting starts.
-			waitUntil(t, 2*time.Minute, "every worker to have polled once", func() bool {
+			waitFor(t, 2*time.Minute, "every worker to have polled once", func() bool {
 				for _, w := range r.Workers() {
 					if w.Polls == 0 {
 						return false
@@ -225,13 +225,22 @@ func TestManyIdleTaskTypesLeaveTheServerFree(t *testing.T) {
 				ids = append(ids, e.start(t, names[types/2]))
 			}
 			e.waitAll(t, ids)
-			time.Sleep(500 * time.Millisecond)
+			// The idle runner after the tasks counts too: wait for two more
+			// rounds of queue-size checks (the watcher's beat), in which the
+			// held polls are renewed, rather than for a stretch of time.
+			sizes := func() int {
+				e.count.mu.Lock()
+				defer e.count.mu.Unlock()
+				return e.count.sizeRequests
+			}
+			after := sizes()
+			waitFor(t, time.Minute, "two more rounds of queue-size checks", func() bool { return sizes() >= after+2 })
 			e.count.mu.Lock()
 			defer e.count.mu.Unlock()
-			if e.count.peak > HeldPollsDefault+3 {
-				t.Fatalf("%d requests in flight at once from %d idle task types; want at most %d held polls and a few quick ones", e.count.peak, types, HeldPollsDefault)
+			if e.count.peak > heldPollsDefault+3 {
+				t.Fatalf("%d requests in flight at once from %d idle task types; want at most %d held polls and a few quick ones", e.count.peak, types, heldPollsDefault)
 			}
-			if e.count.heldPeak > HeldPollsDefault {
+			if e.count.heldPeak > heldPollsDefault {
 				t.Fatalf("%d held polls at once", e.count.heldPeak)
 			}
 			if e.count.sizeRequests == 0 {

@@ -28,7 +28,7 @@ func TestShutdownDeadlineDuringUpdateOutageGivesUp(t *testing.T) {
 			t.Fatal(err)
 		}
 		b.f.push("", makeTasks("o", "o", 3)...)
-		eventually(t, "attempts", func() bool { return b.rec.updateErrs.Load() >= 6 })
+		waitFor(t, 5*time.Minute, "attempts", func() bool { return b.rec.updateErrs.Load() >= 6 })
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		err := b.r.Shutdown(ctx)
@@ -61,7 +61,7 @@ func TestLeaseExtensionFailureIsReported(t *testing.T) {
 		ts := makeTasks("lf", "l", 1)
 		ts[0].ResponseTimeoutSeconds = 2
 		b.f.push("", ts...)
-		eventually(t, "result", func() bool { return b.f.updatedCount() == 1 })
+		waitFor(t, 5*time.Minute, "result", func() bool { return b.f.updatedCount() == 1 })
 		err, _ := werr.Load().(error)
 		if err == nil || !strings.Contains(err.Error(), "extending lease of task l-0") {
 			t.Fatalf("OnWorkerError got %v", err)
@@ -87,7 +87,7 @@ func TestNoPayloadInLogsAtInfoOrAbove(t *testing.T) {
 		const secret = "s3cr3t-card-4111"
 		n := 0
 		b.f.updErr = func(k int, _ *model.TaskResult) error {
-			if k <= UpdateWarnAfter+1 {
+			if k <= updateWarnAfter+1 {
 				return statusErr(503)
 			}
 			return nil
@@ -110,7 +110,7 @@ func TestNoPayloadInLogsAtInfoOrAbove(t *testing.T) {
 			ts[i].InputData["card"] = secret
 		}
 		b.f.push("", ts...)
-		eventually(t, "done", func() bool { return b.f.updatedCount() == 6 })
+		waitFor(t, 5*time.Minute, "done", func() bool { return b.f.updatedCount() == 6 })
 		for _, e := range b.logs.AllEntries() {
 			if e.Level > logrus.InfoLevel {
 				continue // debug and trace may carry more

@@ -137,7 +137,7 @@ func (e *executor) inputFailed(t *model.Task, err error) *model.TaskResult {
 	}
 	reason := fmt.Sprintf("worker: the task's input is in the server's external payload storage (%s) and could not be read, so the handler did not run: %v",
 		t.ExternalInputPayloadStoragePath, err)
-	e.w.failures.Add(1)
+	e.w.stats.failed()
 	e.w.log.WithFields(logrus.Fields{"taskId": t.TaskId, "workflowId": t.WorkflowInstanceId, "status": st}).WithError(err).
 		Error("worker: task input could not be read from external storage; handler not run")
 	if h := e.hooks.OnWorkerError; h != nil {

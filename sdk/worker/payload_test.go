@@ -240,7 +240,7 @@ func TestPayloadInputFetchGivesUpWhenLeaseEnds(t *testing.T) {
 func waitResult(t *testing.T, f *fakeAPI, id string) model.TaskResult {
 	t.Helper()
 	var res model.TaskResult
-	waitUntil(t, 20*time.Second, "a result of "+id, func() bool {
+	waitFor(t, 20*time.Second, "a result of "+id, func() bool {
 		rs := f.resultsOf(id)
 		for _, r := range rs {
 			if !r.ExtendLease {

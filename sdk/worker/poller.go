@@ -30,8 +30,9 @@ type pollerDeps struct {
 	baseURL  string        // for the messages of ConfigError
 	delay    time.Duration // before the first poll (WithDeferredStart)
 
-	// dispatch runs tasks the poll brought, each in a slot of its own.
-	dispatch func(tasks []model.Task)
+	// dispatch runs tasks the poll brought, each in a slot of its own;
+	// traces are their spans (nil when tracing is off).
+	dispatch func(tasks []model.Task, traces []*taskTrace)
 	// refuse fails tasks the poll brought that cannot be decoded
 	// (undecodable.go).
 	refuse func([]client.UndecodableTask)
@@ -55,15 +56,33 @@ type poller struct {
 	lastPollEnd time.Time // when the last poll answered (or failed)
 	fatal       fatalState
 	pollErrLog  *errLogLimiter
+
+	// ps is the poll state, which only this loop writes; publish makes a
+	// copy of it visible to Workers.
+	ps       pollState
+	fullPoll uint64 // numbers the polls that filled their batch (workerState.fullPoll)
+}
+
+// setState records what the loop does now and publishes it.
+func (p *poller) setState(st int32) {
+	if p.ps.state != st {
+		p.ps.state = st
+		p.publish()
+	}
+}
+
+// publish makes the poll state visible to Workers, as one value.
+func (p *poller) publish() {
+	ps := p.ps
+	p.w.pollState.Store(&ps)
 }
 
 func newPoller(d pollerDeps, w *workerState) *poller {
 	return &poller{
 		pollerDeps: d,
 		w:          w,
-		// fixed and fixedTimeout are read from w before each idle plan.
-		strategy:   newPollStrategy(false, 0),
-		pollErrLog: newErrLogLimiter("worker: poll failing", ErrorLogInterval, d.clock),
+		strategy:   newPollStrategy(),
+		pollErrLog: newErrLogLimiter("worker: poll failing", errorLogInterval, d.clock),
 	}
 }
 
@@ -75,114 +94,123 @@ func (p *poller) run(ctx context.Context) {
 	defer stop()
 	p.fatal.cancel = stop
 	defer p.sched.gone(p.w)
-	w.log.WithFields(logrus.Fields{"batchSize": w.slots.Load(), "pollInterval": w.interval()}).Info("worker: started")
+	set := w.current()
+	w.log.WithFields(logrus.Fields{"batchSize": set.slots, "pollInterval": set.pollInterval}).Info("worker: started")
 	defer func() {
-		w.state.Store(stateStopped)
+		p.setState(stateStopped)
 		w.log.Info("worker: stopped polling")
 	}()
-	if w.paused.Load() {
+	if set.paused {
 		p.rec.PausedChanged(w.key.taskType, true)
 	}
-	p.rec.SlotsChanged(w.key.taskType, 0, int(w.slots.Load()))
+	p.rec.SlotsChanged(w.key.taskType, 0, int(set.slots))
 	if !sleepCtx(ctx, p.clock, p.delay) {
 		return
 	}
-	errPolicy := backoff.Policy{Min: PollBackoffMin, Max: PollBackoffMax}
+	errPolicy := backoff.Policy{Min: pollBackoffMin, Max: pollBackoffMax}
 	failures := 0
 	// flowing: the last poll brought tasks, so poll again at once, without
 	// asking the server to wait. The first poll is such a poll too.
 	flowing := true
 	var coalesceUntil time.Time // end of the current wait for more free slots
 	for ctx.Err() == nil {
-		if w.paused.Load() {
+		set := w.current()
+		if set.paused {
 			p.releasePermit()
-			w.state.Store(statePaused)
+			p.setState(statePaused)
 			p.waitSignal(ctx, 0)
 			continue
 		}
-		free := w.free()
+		free := set.slots - w.stats.slotsInUse()
 		if free <= 0 {
 			p.releasePermit()
-			w.state.Store(stateWaitingForSlot)
+			p.setState(stateWaitingForSlot)
 			p.waitSignal(ctx, 0)
 			continue
 		}
-		if flowing && w.backlog.Load() && free < (w.slots.Load()+1)/2 {
+		if flowing && w.backlog() && free < (set.slots+1)/2 {
 			// Tasks are queued and fewer than half the slots are free:
-			// wait up to PollCoalesce for more to free up, so that one poll
-			// brings many tasks (see PollCoalesce).
+			// wait up to pollCoalesce for more to free up, so that one poll
+			// brings many tasks (see pollCoalesce).
 			now := p.clock.Now()
 			if coalesceUntil.IsZero() {
-				coalesceUntil = now.Add(PollCoalesce)
+				coalesceUntil = now.Add(pollCoalesce)
 			}
 			if d := coalesceUntil.Sub(now); d > 0 {
-				w.state.Store(stateWaitingForSlot)
+				p.setState(stateWaitingForSlot)
 				p.waitSignal(ctx, d)
 				continue
 			}
 		}
 		coalesceUntil = time.Time{}
-		count := int(min(free, PollCountMax))
+		count := int(min(free, pollCountMax))
 		var timeout time.Duration
 		watchSize := -1 // the queue size that woke a watching worker
 		if !flowing {
 			var wait idleWait
-			wait, timeout = p.planIdle()
+			wait, timeout = p.planIdle(set)
 			switch wait {
 			case idleHold, idleProbe:
 				// Ask for one task: a server that holds a poll until its
 				// whole batch is there wakes it for the first task.
 				count = 1
 			case idleWatch:
-				w.state.Store(stateWatching)
-				woken, size := p.watch.wait(ctx, w.queue, w.interval(), p.lastPollEnd, w.wake)
+				p.setState(stateWatching)
+				woken, size := p.watch.wait(ctx, w.queue, set.pollInterval, p.lastPollEnd, w.wake)
 				if !woken {
 					continue // re-plan: interval polls, a new setting, or shutdown
 				}
 				watchSize = size
 			case idleInterval:
-				if !p.idleSleep(ctx) {
+				if !p.idleSleep(ctx, set.pollInterval) {
 					return
 				}
 			}
 		}
 		// The wait above may have lasted: settings read before it are
-		// stale. Pause takes pauseMu too, so no poll starts after Pause
-		// returned, and a poll without waiting asks for the slots free now.
-		w.pauseMu.Lock()
+		// stale. Pause changes settings under settingsMu, so no poll starts
+		// after Pause returned, and a poll without waiting asks for the
+		// slots free now.
+		w.settingsMu.Lock()
 		if ctx.Err() != nil {
-			w.pauseMu.Unlock()
+			w.settingsMu.Unlock()
 			return // no poll starts once Shutdown has begun
 		}
-		free = w.free()
-		if w.paused.Load() || free <= 0 {
-			w.pauseMu.Unlock()
+		set = w.current()
+		free = set.slots - w.stats.slotsInUse()
+		if set.paused || free <= 0 {
+			w.settingsMu.Unlock()
 			continue
 		}
 		if timeout == 0 {
-			count = int(min(free, PollCountMax))
+			count = int(min(free, pollCountMax))
 		}
-		w.state.Store(statePolling)
-		w.pauseMu.Unlock()
-		tasks, elapsed, err := p.poll(ctx, count, timeout)
+		p.setState(statePolling)
+		w.settingsMu.Unlock()
+		tasks, traces, elapsed, err := p.poll(ctx, count, timeout)
 		if err != nil {
 			if ctx.Err() != nil {
 				return // cancelled by Shutdown, not a server problem
 			}
 			failures++
 			flowing = false
-			w.state.Store(stateBackingOff)
+			p.setState(stateBackingOff)
 			if !sleepCtx(ctx, p.clock, errPolicy.Delay(failures)) {
 				return
 			}
 			continue
 		}
 		failures = 0
-		w.backlog.Store(timeout == 0 && len(tasks) >= count)
+		if timeout == 0 && len(tasks) >= count {
+			p.fullPoll++
+			w.fullPoll.Store(p.fullPoll)
+		} else {
+			w.fullPoll.Store(0)
+		}
 		prevHeldEmpty := p.strategy.observe(timeout > 0, elapsed, tasks)
 		switch p.sched.polled(w, timeout > 0, elapsed, prevHeldEmpty, tasks) {
 		case newsWakes:
-			w.log.WithField("pollTimeout", PollTimeoutDefault).Info("worker: server answers held polls as soon as a task is queued; idle polls now wait up to the long timeout")
+			w.log.WithField("pollTimeout", pollTimeoutDefault).Info("worker: server answers held polls as soon as a task is queued; idle polls now wait up to the long timeout")
 		case newsWakesUndone:
 			w.log.Info("worker: server did not answer a held poll when a task was queued; back to short idle polls")
 		case newsNeverWakes:
@@ -196,10 +224,13 @@ func (p *poller) run(ctx context.Context) {
 				// nothing may run any more, so the tasks go back to the
 				// queue for another worker instead of waiting out their
 				// response timeout.
+				for _, tt := range traces {
+					tt.handedBack()
+				}
 				p.handBack(tasks)
 				continue
 			}
-			p.dispatch(tasks)
+			p.dispatch(tasks, traces)
 			continue
 		}
 		flowing = false
@@ -209,7 +240,7 @@ func (p *poller) run(ctx context.Context) {
 		if timeout > 0 && elapsed < timeout/2 {
 			// The server answered a held poll at once with nothing: it does
 			// not hold polls. Wait the interval rather than spin.
-			if !p.idleSleep(ctx) {
+			if !p.idleSleep(ctx, set.pollInterval) {
 				return
 			}
 		}
@@ -217,31 +248,30 @@ func (p *poller) run(ctx context.Context) {
 }
 
 // planIdle decides how the worker waits for its empty queue, and the
-// timeout of the poll it then makes.
-func (p *poller) planIdle() (idleWait, time.Duration) {
-	w := p.w
-	p.strategy.fixed, p.strategy.fixedTimeout = w.hasFixed.Load(), time.Duration(w.fixedTimeout.Load())
+// timeout of the poll it then makes, under the settings set.
+func (p *poller) planIdle(set *workerSettings) (idleWait, time.Duration) {
+	tc := set.timeout
 	// A worker that never holds a poll (PollTimeout(0)) takes no permit:
 	// another worker would wait for it in vain.
 	// Nor does one on a server known not to wake held polls, unless the
 	// user chose the timeout.
 	permit := false
-	if (p.strategy.fixed && p.strategy.fixedTimeout == 0) || (!p.strategy.fixed && !p.sched.holdsUseful()) {
+	if (tc.fixed && tc.d == 0) || (!tc.fixed && !p.sched.holdsUseful()) {
 		p.releasePermit()
 	} else {
 		permit = p.acquirePermit()
 	}
-	wait := p.strategy.idle(permit, p.watch.available(), p.sched.wakesProven())
-	timeout := p.strategy.heldTimeout(wait, w.interval())
-	w.idleMode.Store(int32(wait))
-	w.nextTimeout.Store(int64(timeout))
+	wait := p.strategy.idle(tc, permit, p.watch.available(), p.sched.wakesProven())
+	timeout := p.strategy.heldTimeout(tc, wait, set.pollInterval)
+	p.ps.idleMode, p.ps.nextTimeout = wait, timeout
+	p.publish()
 	return wait, timeout
 }
 
 // idleSleep waits the poll interval, with jitter; false when ctx ended.
-func (p *poller) idleSleep(ctx context.Context) bool {
-	p.w.state.Store(stateIdleWait)
-	return sleepCtx(ctx, p.clock, backoff.Jitter(p.w.interval(), 0.2))
+func (p *poller) idleSleep(ctx context.Context, interval time.Duration) bool {
+	p.setState(stateIdleWait)
+	return sleepCtx(ctx, p.clock, backoff.Jitter(interval, 0.2))
 }
 
 // acquirePermit asks the scheduler whether the worker may hold a poll; it
@@ -258,14 +288,15 @@ func (p *poller) releasePermit() {
 	p.permit = false
 }
 
-// poll makes one batch poll and does its bookkeeping. The request is not
+// poll makes one batch poll and does its bookkeeping; it returns the tasks
+// with their spans (nil when tracing is off). The request is not
 // cancelled when ctx ends (Shutdown): a server may keep serving a poll
 // whose client went away and hand it a task (Conductor 3.32 does), which
 // then waits out its response timeout for a worker that is gone. So a poll
 // once sent is always read to its end, which its timeout bounds.
-func (p *poller) poll(ctx context.Context, count int, timeout time.Duration) ([]model.Task, time.Duration, error) {
+func (p *poller) poll(ctx context.Context, count int, timeout time.Duration) ([]model.Task, []*taskTrace, time.Duration, error) {
 	w := p.w
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout+PollRequestSlack)
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout+pollRequestSlack)
 	start := p.clock.Now()
 	tasks, err := p.api.batchPoll(pctx, pollRequest{
 		taskType: w.key.taskType,
@@ -282,27 +313,29 @@ func (p *poller) poll(ctx context.Context, count int, timeout time.Duration) ([]
 	now := p.clock.Now()
 	p.lastPollEnd = now
 	elapsed := now.Sub(start)
-	w.polls.Add(1)
+	p.ps.polls++
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, elapsed, err // Shutdown: no span, no metrics
+			p.publish()
+			return nil, nil, elapsed, err // Shutdown: no span, no metrics
 		}
 		p.trace.pollFailed(w.key.taskType, p.workerID, start, now, count, timeout, err)
 		kind := classify(err).kind
 		p.rec.PollDone(w.key.taskType, 0, elapsed, kind)
-		w.pollErrors.Add(1)
-		msg := err.Error()
-		w.lastErr.Store(&msg)
+		p.ps.pollErrors++
+		p.ps.lastErr = err.Error()
+		p.publish() // before checkFatal, which counts this poll
 		p.pollErrLog.failure(w.log, err)
 		if h := p.hooks.OnWorkerError; h != nil {
 			h(w.key.taskType, err)
 		}
 		p.checkFatal(err) // see fatal.go
-		return nil, elapsed, err
+		return nil, nil, elapsed, err
 	}
-	p.trace.polled(w.key.taskType, p.workerID, start, now, count, timeout, tasks)
-	w.lastPoll.Store(now.UnixNano())
-	w.polledOK.Store(true)
+	traces := p.trace.polled(w.key.taskType, p.workerID, start, now, count, timeout, tasks)
+	p.ps.lastPoll = now.Round(0).UTC()
+	p.ps.polledOK = true
+	p.publish()
 	p.pollErrLog.success(w.log)
 	p.rec.PollDone(w.key.taskType, len(tasks), elapsed, "")
 	if debugEnabled(w.log) {
@@ -316,7 +349,7 @@ func (p *poller) poll(ctx context.Context, count int, timeout time.Duration) ([]
 			h(w.key.taskType)
 		}
 	}
-	return tasks, elapsed, nil
+	return tasks, traces, elapsed, nil
 }
 
 // waitSignal blocks until a wake signal or the end of ctx, and at most d

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/baton-go/baton/internal/defaultrec"
+	"github.com/baton-go/baton/internal/errkind"
 )
 
 // Recorder receives the runner's measurements. The runner calls it on its hot
@@ -45,32 +46,19 @@ type ErrorKind string
 // The error kinds. Poll and update failures take the first eight, handler
 // outcomes the next four.
 const (
-	ErrorKindTimeout      ErrorKind = "timeout"        // request deadline passed
-	ErrorKindConnection   ErrorKind = "connection"     // could not reach the server
-	ErrorKindServer       ErrorKind = "server"         // 5xx answer
-	ErrorKindThrottled    ErrorKind = "throttled"      // 429 answer
-	ErrorKindClient       ErrorKind = "client"         // other 4xx answer
-	ErrorKindUnauthorized ErrorKind = "unauthorized"   // 401/403, token problems
-	ErrorKindDecode       ErrorKind = "decode"         // answer could not be decoded
-	ErrorKindOther        ErrorKind = "other"          // anything else
-	ErrorKindHandler      ErrorKind = "handler_error"  // handler returned an error
-	ErrorKindTerminal     ErrorKind = "terminal"       // handler returned a non-retryable error
-	ErrorKindPanic        ErrorKind = "panic"          // handler panicked
-	ErrorKindOutput       ErrorKind = "invalid_output" // handler output is not a JSON object
+	ErrorKindTimeout      ErrorKind = errkind.Timeout      // request deadline passed
+	ErrorKindConnection   ErrorKind = errkind.Connection   // could not reach the server
+	ErrorKindServer       ErrorKind = errkind.Server       // 5xx answer
+	ErrorKindThrottled    ErrorKind = errkind.Throttled    // 429 answer
+	ErrorKindClient       ErrorKind = errkind.Client       // other 4xx answer
+	ErrorKindUnauthorized ErrorKind = errkind.Unauthorized // 401/403, token problems
+	ErrorKindDecode       ErrorKind = errkind.Decode       // answer could not be decoded
+	ErrorKindOther        ErrorKind = errkind.Other        // anything else
+	ErrorKindHandler      ErrorKind = errkind.Handler      // handler returned an error
+	ErrorKindTerminal     ErrorKind = errkind.Terminal     // handler returned a non-retryable error
+	ErrorKindPanic        ErrorKind = errkind.Panic        // handler panicked
+	ErrorKindOutput       ErrorKind = errkind.Output       // handler output is not a JSON object
 )
-
-// PollErrorKinds lists the kinds a failed poll or update can have, and
-// ExecuteErrorKinds those of a failed execution, for recorders that create
-// every series up front.
-func PollErrorKinds() []ErrorKind {
-	return []ErrorKind{ErrorKindTimeout, ErrorKindConnection, ErrorKindServer, ErrorKindThrottled,
-		ErrorKindClient, ErrorKindUnauthorized, ErrorKindDecode, ErrorKindOther}
-}
-
-// ExecuteErrorKinds: see PollErrorKinds.
-func ExecuteErrorKinds() []ErrorKind {
-	return []ErrorKind{ErrorKindHandler, ErrorKindTerminal, ErrorKindPanic, ErrorKindOutput, ErrorKindOther}
-}
 
 // NopRecorder records nothing. WithMetrics(NopRecorder{}) turns the runner's
 // metrics off; a recorder that cares about a few events can embed it.
@@ -78,14 +66,29 @@ type NopRecorder struct{}
 
 var _ Recorder = NopRecorder{}
 
-func (NopRecorder) PollDone(string, int, time.Duration, ErrorKind)            {}
-func (NopRecorder) ExecuteStarted(string)                                     {}
+// PollDone does nothing.
+func (NopRecorder) PollDone(string, int, time.Duration, ErrorKind) {}
+
+// ExecuteStarted does nothing.
+func (NopRecorder) ExecuteStarted(string) {}
+
+// ExecuteDone does nothing.
 func (NopRecorder) ExecuteDone(string, time.Duration, string, ErrorKind, int) {}
-func (NopRecorder) UpdateDone(string, time.Duration, ErrorKind)               {}
-func (NopRecorder) UpdateGaveUp(string)                                       {}
-func (NopRecorder) LeaseExtended(string)                                      {}
-func (NopRecorder) SlotsChanged(string, int, int)                             {}
-func (NopRecorder) PausedChanged(string, bool)                                {}
+
+// UpdateDone does nothing.
+func (NopRecorder) UpdateDone(string, time.Duration, ErrorKind) {}
+
+// UpdateGaveUp does nothing.
+func (NopRecorder) UpdateGaveUp(string) {}
+
+// LeaseExtended does nothing.
+func (NopRecorder) LeaseExtended(string) {}
+
+// SlotsChanged does nothing.
+func (NopRecorder) SlotsChanged(string, int, int) {}
+
+// PausedChanged does nothing.
+func (NopRecorder) PausedChanged(string, bool) {}
 
 // defaultRecorder is the recorder of a runner created without WithMetrics:
 // the one sdk/metrics links in when the program imports it (its Prometheus

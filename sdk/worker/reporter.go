@@ -61,7 +61,7 @@ type reporter struct {
 }
 
 func newReporter(d reporterDeps, w *workerState) *reporter {
-	return &reporter{reporterDeps: d, w: w, errLog: newErrLogLimiter("worker: result updates failing", ErrorLogInterval, d.clock)}
+	return &reporter{reporterDeps: d, w: w, errLog: newErrLogLimiter("worker: result updates failing", errorLogInterval, d.clock)}
 }
 
 // takesNext says whether the slot that posts a result may take the next
@@ -71,17 +71,22 @@ func newReporter(d reporterDeps, w *workerState) *reporter {
 // looks for the next task with a poll held for 100 ms
 // (ExecutionService.getLastPollTask), which on an empty queue holds the slot
 // and a server thread for nothing.
-func (rp *reporter) takesNext() bool {
+//
+// It also returns the full poll behind the backlog, for queueRanDry.
+func (rp *reporter) takesNext() (bool, uint64) {
 	w := rp.w
-	return rp.v2.usable() && !w.paused.Load() && rp.polling.Err() == nil &&
-		w.inFlight.Load() <= w.slots.Load() && w.backlog.Load()
+	set := w.current()
+	n := w.backlogOf()
+	return n != 0 && rp.v2.usable() && !set.paused && rp.polling.Err() == nil &&
+		w.stats.slotsInUse() <= set.slots, n
 }
 
 // deliver posts res until the server accepts it, rejects it for good, or the
 // shutdown deadline passes (ctx, the runner's work context, ends). Each
-// attempt gets a fresh context with its own timeout. It returns the next
-// task when the server handed one back through update-v2; that task is
-// already IN_PROGRESS on the server and must be run.
+// attempt gets a fresh context with its own timeout. It returns how
+// delivery ended: the next task when the server handed one back through
+// update-v2 (already IN_PROGRESS on the server: it must be run), or why the
+// result was given up.
 //
 // What each failure means comes from the client's failure table
 // (retry.Decide, column Result): retried until the deadline when a
@@ -94,23 +99,21 @@ func (rp *reporter) takesNext() bool {
 // to update-v2 that failed is sent again as a plain update: a resent
 // update-v2 would take another task off the queue each time, a plain
 // update is harmless to repeat, and the next poll fetches the next task.
-func (rp *reporter) deliver(ctx context.Context, res *model.TaskResult) *model.Task {
+func (rp *reporter) deliver(ctx context.Context, res *model.TaskResult) delivery {
 	w := rp.w
-	useV2 := rp.takesNext()
+	useV2, backlogOf := rp.takesNext()
 	if res.TaskId == "" || res.WorkflowInstanceId == "" {
 		// The server cannot accept it (and the client refuses to send it).
-		rp.giveUp(res, fmt.Errorf("result has no task id or workflow id (task id %q, workflow id %q)", res.TaskId, res.WorkflowInstanceId))
-		return nil
+		return rp.giveUp(res, fmt.Errorf("result has no task id or workflow id (task id %q, workflow id %q)", res.TaskId, res.WorkflowInstanceId))
 	}
-	policy := backoff.Policy{Min: UpdateBackoffMin, Max: UpdateBackoffMax}
+	policy := backoff.Policy{Min: updateBackoffMin, Max: updateBackoffMax}
 	var lastErr error
 	few := 0 // attempts answered RetryFew
 	for attempt := 1; ; attempt++ {
 		if ctx.Err() != nil {
-			rp.giveUp(res, shutdownErr(lastErr))
-			return nil
+			return rp.giveUp(res, shutdownErr(lastErr))
 		}
-		actx, cancel := context.WithTimeout(ctx, UpdateAttemptTimeout)
+		actx, cancel := context.WithTimeout(ctx, updateAttemptTimeout)
 		start := rp.clock.Now()
 		var next *model.Task
 		var err error
@@ -145,44 +148,39 @@ func (rp *reporter) deliver(ctx context.Context, res *model.TaskResult) *model.T
 				w.log.WithFields(logrus.Fields{"taskId": res.TaskId, "status": res.Status, "duration": d, "attempt": attempt}).Debug("worker: result posted")
 			}
 			if useV2 && next == nil {
-				w.backlog.Store(false) // the queue ran dry
+				w.queueRanDry(backlogOf)
 			}
-			return next
+			return delivery{next: next}
 		}
 		c := classify(err)
 		rp.rec.UpdateDone(w.key.taskType, d, c.kind)
 		lastErr = err
 		useV2 = false // from now on a plain update, harmless to repeat
 		if ctx.Err() != nil {
-			rp.giveUp(res, shutdownErr(err))
-			return nil
+			return rp.giveUp(res, shutdownErr(err))
 		}
 		switch retry.Decide(retry.Result, err) {
 		case retry.GiveUp:
-			rp.giveUp(res, fmt.Errorf("server rejected the result: %w", err))
-			return nil
+			return rp.giveUp(res, fmt.Errorf("server rejected the result: %w", err))
 		case retry.Few:
 			if few++; few >= retry.FewAttempts {
-				rp.giveUp(res, fmt.Errorf("server refused the result %d times and said a retry cannot help: %w", few, err))
-				return nil
+				return rp.giveUp(res, fmt.Errorf("server refused the result %d times and said a retry cannot help: %w", few, err))
 			}
 		case retry.Misconfigured:
 			if ce := w.evidence(err, retry.Result, rp.clock.Now()); ce != nil {
-				rp.giveUp(res, fmt.Errorf("%w; last error: %w", ce, err))
-				return nil
+				return rp.giveUp(res, fmt.Errorf("%w; last error: %w", ce, err))
 			}
 		}
 		if ce := w.fatal.stoppedErr(); ce != nil {
 			// The worker stopped (its polls proved the configuration
 			// wrong): nothing more will be retried, so that WaitWorkers
 			// returns.
-			rp.giveUp(res, fmt.Errorf("%w; last error: %w", ce, err))
-			return nil
+			return rp.giveUp(res, fmt.Errorf("%w; last error: %w", ce, err))
 		}
 		if h := rp.hooks.OnUpdateFailed; h != nil {
 			h(res, err, attempt)
 		}
-		if attempt >= UpdateWarnAfter {
+		if attempt >= updateWarnAfter {
 			rp.errLog.failure(w.log, err)
 		} else if debugEnabled(w.log) {
 			w.log.WithError(err).WithFields(logrus.Fields{"taskId": res.TaskId, "attempt": attempt}).Debug("worker: posting result failed; will retry")
@@ -193,11 +191,9 @@ func (rp *reporter) deliver(ctx context.Context, res *model.TaskResult) *model.T
 		}
 		if !rp.sleep(ctx, delay) {
 			if ce := w.fatal.stoppedErr(); ce != nil && ctx.Err() == nil {
-				rp.giveUp(res, fmt.Errorf("%w; last error: %w", ce, err))
-				return nil
+				return rp.giveUp(res, fmt.Errorf("%w; last error: %w", ce, err))
 			}
-			rp.giveUp(res, shutdownErr(err))
-			return nil
+			return rp.giveUp(res, shutdownErr(err))
 		}
 	}
 }
@@ -225,10 +221,10 @@ func shutdownErr(last error) error {
 }
 
 // giveUp is the one place a result is abandoned: it is logged, counted and
-// handed to the hook, never dropped silently.
-func (rp *reporter) giveUp(res *model.TaskResult, err error) {
-	rp.w.giveUps.Add(1)
-	rp.trace.gaveUp(res, err)
+// handed to the hook, never dropped silently. It returns the delivery's end
+// for deliver to return.
+func (rp *reporter) giveUp(res *model.TaskResult, err error) delivery {
+	rp.w.stats.gaveUp()
 	rp.rec.UpdateGaveUp(rp.w.key.taskType)
 	rp.w.log.WithError(err).WithFields(logrus.Fields{
 		"taskId":     res.TaskId,
@@ -238,4 +234,5 @@ func (rp *reporter) giveUp(res *model.TaskResult, err error) {
 	if h := rp.hooks.OnUpdateGaveUp; h != nil {
 		h(res, err)
 	}
+	return delivery{gaveUp: err}
 }

@@ -118,7 +118,7 @@ func newRunner(api taskAPI, opts ...Option) *TaskRunner {
 		cfg.clock = systemClock{}
 	}
 	if !cfg.maxHeldSet {
-		cfg.maxHeld = HeldPollsDefault
+		cfg.maxHeld = heldPollsDefault
 	}
 	if cfg.env == nil {
 		env := processWorkerEnv()
@@ -194,7 +194,7 @@ func (r *TaskRunner) Start(taskName string, h HandlerFunc, opts ...WorkerOption)
 	if h == nil {
 		return fmt.Errorf("worker: handler must not be nil (task type %q)", taskName)
 	}
-	wc := workerConfig{batchSize: BatchSizeDefault, pollInterval: PollIntervalDefault}
+	wc := workerConfig{batchSize: batchSizeDefault, pollInterval: pollIntervalDefault}
 	for _, o := range opts {
 		o(&wc)
 	}
@@ -218,18 +218,20 @@ func (r *TaskRunner) Start(taskName string, h HandlerFunc, opts ...WorkerOption)
 		if err := tw.stoppedFor(); err != nil {
 			return err // it stopped for good; more slots would not poll
 		}
-		if _, fromEnv := wc.sources["batchSize"]; fromEnv {
-			// The operator's number is the worker's total, not an increment.
-			tw.slots.Store(int64(wc.batchSize))
-			tw.signal()
-		} else {
-			tw.addSlots(wc.batchSize)
-		}
-		tw.pollInterval.Store(int64(wc.pollInterval))
-		if wc.pollTimeoutS {
-			tw.setFixedTimeout(wc.pollTimeout)
-		}
-		tw.log.WithField("batchSize", tw.slots.Load()).Info("worker: added slots")
+		_, fromEnv := wc.sources["batchSize"]
+		_, after := tw.change(func(s *workerSettings) {
+			if fromEnv {
+				// The operator's number is the worker's total, not an increment.
+				s.slots = int64(wc.batchSize)
+			} else {
+				s.slots += int64(wc.batchSize)
+			}
+			s.pollInterval = wc.pollInterval
+			if wc.pollTimeoutS {
+				s.timeout = timeoutChoice{true, wc.pollTimeout}
+			}
+		})
+		tw.log.WithField("batchSize", after.slots).Info("worker: added slots")
 		return nil
 	}
 	h, err := chain(h, r.tracingMiddleware(), r.cfg.middleware, wc.middleware)
@@ -238,7 +240,7 @@ func (r *TaskRunner) Start(taskName string, h HandlerFunc, opts ...WorkerOption)
 	}
 	tw := r.newTaskWorker(key, h, wc)
 	if r.paused[taskName] || wc.paused {
-		tw.paused.Store(true)
+		tw.change(func(s *workerSettings) { s.paused = true })
 	}
 	tw.logConfig(wc)
 	r.workers[key] = tw
@@ -349,8 +351,7 @@ func (r *TaskRunner) SetBatchSize(taskName string, n int) error {
 		return err
 	}
 	for _, tw := range ws {
-		tw.slots.Store(int64(n))
-		tw.signal()
+		tw.change(func(s *workerSettings) { s.slots = int64(n) })
 		tw.log.WithField("batchSize", n).Info("worker: batch size changed")
 	}
 	return nil
@@ -358,16 +359,15 @@ func (r *TaskRunner) SetBatchSize(taskName string, n int) error {
 
 // SetPollInterval sets the poll interval of every worker of taskName.
 func (r *TaskRunner) SetPollInterval(taskName string, d time.Duration) error {
-	if d < PollIntervalMin {
-		return fmt.Errorf("worker: pollInterval must be >= %v, got %v (task type %q)", PollIntervalMin, d, taskName)
+	if d < pollIntervalMin {
+		return fmt.Errorf("worker: pollInterval must be >= %v, got %v (task type %q)", pollIntervalMin, d, taskName)
 	}
 	ws, err := r.workersOf(taskName)
 	if err != nil {
 		return err
 	}
 	for _, tw := range ws {
-		tw.pollInterval.Store(int64(d))
-		tw.signal()
+		tw.change(func(s *workerSettings) { s.pollInterval = d })
 	}
 	return nil
 }
@@ -425,7 +425,7 @@ func (r *TaskRunner) WaitWorkers() { _ = r.running.wait(context.Background()) }
 
 // Shutdown stops the runner. No poll starts after it is called; a poll
 // already out is not abandoned but read to its end, which its timeout bounds
-// (at most PollTimeoutMax, 5 s), because a server may hand a task to a poll
+// (at most pollTimeoutMax, 5 s), because a server may hand a task to a poll
 // whose client has gone (Conductor 3.32 does, and the task then waits out
 // its response timeout, an hour by default). Tasks such a poll brings run
 // like the others. Running handlers and pending result deliveries go on

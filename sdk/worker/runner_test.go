@@ -40,18 +40,6 @@ func setup(t *testing.T, opts ...Option) *bundle {
 	return b
 }
 
-// eventually polls cond on the (fake, inside synctest) clock.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for i := 0; i < 200000; i++ {
-		if cond() {
-			return
-		}
-		time.Sleep(time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}
-
 func (b *bundle) linesAt(level logrus.Level, contains string) int {
 	n := 0
 	for _, e := range b.logs.AllEntries() {
@@ -85,7 +73,7 @@ func TestEveryTaskRunsOnceAndIsReported(t *testing.T) {
 						t.Fatal(err)
 					}
 					b.f.push("", makeTasks("echo", "t", n)...)
-					eventually(t, "all results", func() bool { return b.f.updatedCount() == n })
+					waitFor(t, 5*time.Minute, "all results", func() bool { return b.f.updatedCount() == n })
 					for i := 0; i < n; i++ {
 						rs := b.f.resultsOf(fmt.Sprintf("t-%d", i))
 						if len(rs) != 1 {
@@ -126,7 +114,7 @@ func TestPollAsksOnlyForFreeSlotsAndBlocksWhenFull(t *testing.T) {
 			t.Fatal(err)
 		}
 		b.f.push("", makeTasks("slow", "a", 2)...)
-		eventually(t, "2 running", func() bool { return running.Load() == 2 })
+		waitFor(t, 5*time.Minute, "2 running", func() bool { return running.Load() == 2 })
 		synctest.Wait()
 		// One slot free: the waiting poll asks for exactly one.
 		ps := b.f.pollsCopy()
@@ -134,7 +122,7 @@ func TestPollAsksOnlyForFreeSlotsAndBlocksWhenFull(t *testing.T) {
 			t.Fatalf("poll with 1 free slot asked for %d", last.count)
 		}
 		b.f.push("", makeTasks("slow", "b", 5)...)
-		eventually(t, "3 running", func() bool { return running.Load() == 3 })
+		waitFor(t, 5*time.Minute, "3 running", func() bool { return running.Load() == 3 })
 		synctest.Wait()
 		before := b.f.pollCount()
 		time.Sleep(10 * time.Minute) // fake time: a busy loop would poll here
@@ -146,7 +134,7 @@ func TestPollAsksOnlyForFreeSlotsAndBlocksWhenFull(t *testing.T) {
 			t.Fatalf("state %q, want waiting_for_slot", st)
 		}
 		close(release)
-		eventually(t, "all 7 reported", func() bool { return b.f.updatedCount() == 7 })
+		waitFor(t, 5*time.Minute, "all 7 reported", func() bool { return b.f.updatedCount() == 7 })
 	})
 }
 
@@ -158,7 +146,7 @@ func TestMoreTasksThanAskedAreAllRunAndReported(t *testing.T) {
 			t.Fatal(err)
 		}
 		b.f.push("", makeTasks("greedy", "g", 23)...)
-		eventually(t, "all reported", func() bool { return b.f.updatedCount() == 23 })
+		waitFor(t, 5*time.Minute, "all reported", func() bool { return b.f.updatedCount() == 23 })
 		for i := 0; i < 23; i++ {
 			if rs := b.f.resultsOf(fmt.Sprintf("g-%d", i)); len(rs) != 1 || rs[0].Status != model.CompletedTask {
 				t.Fatalf("g-%d: %+v", i, rs)
@@ -244,7 +232,7 @@ func TestHandlerOutcomes(t *testing.T) {
 					t.Fatal(err)
 				}
 				b.f.push("", makeTasks("x", "o", 2)...)
-				eventually(t, "results", func() bool { return b.f.updatedCount() == 2 })
+				waitFor(t, 5*time.Minute, "results", func() bool { return b.f.updatedCount() == 2 })
 				for _, id := range []string{"o-0", "o-1"} {
 					rs := b.f.resultsOf(id)
 					if len(rs) != 1 || rs[0].Status != tt.wantStatus || rs[0].CallbackAfterSeconds != tt.wantCB {
@@ -279,7 +267,7 @@ func TestPanicStackIsTrimmed(t *testing.T) {
 			t.Fatal(err)
 		}
 		b.f.push("", makeTasks("p", "p", 1)...)
-		eventually(t, "result", func() bool { return b.f.updatedCount() == 1 })
+		waitFor(t, 5*time.Minute, "result", func() bool { return b.f.updatedCount() == 1 })
 		reason := b.f.resultsOf("p-0")[0].ReasonForIncompletion
 		for _, bad := range []string{"runtime.gopanic", "runtime/debug", "callHandler", "runSlot", "goroutine "} {
 			if strings.Contains(reason, bad) {
@@ -316,10 +304,10 @@ func TestUpdatesRetryUntilAcceptedAndHoldTheSlot(t *testing.T) {
 			t.Fatal(err)
 		}
 		b.f.push("", makeTasks("u", "u", 2)...)
-		eventually(t, "first result", func() bool { return len(b.f.resultsOf("u-0")) == 1 })
+		waitFor(t, 5*time.Minute, "first result", func() bool { return len(b.f.resultsOf("u-0")) == 1 })
 		// The slot was held while u-0 could not be reported, so u-1 was not
 		// polled before: it is still queued or only just taken.
-		eventually(t, "second result", func() bool { return len(b.f.resultsOf("u-1")) == 1 })
+		waitFor(t, 5*time.Minute, "second result", func() bool { return len(b.f.resultsOf("u-1")) == 1 })
 		mu.Lock()
 		defer mu.Unlock()
 		if len(failed) != 2*failures {
@@ -361,7 +349,7 @@ func TestSlotIsHeldDuringUpdateOutage(t *testing.T) {
 			t.Fatalf("%d tasks left in the queue during the outage, want 2 (slot must stay busy)", q)
 		}
 		down.Store(false)
-		eventually(t, "all reported", func() bool { return b.f.updatedCount() == 3 })
+		waitFor(t, 5*time.Minute, "all reported", func() bool { return b.f.updatedCount() == 3 })
 	})
 }
 
@@ -379,7 +367,7 @@ func TestRejectedResultGivesUp(t *testing.T) {
 			t.Fatal(err)
 		}
 		b.f.push("", makeTasks("gone", "g", 3)...)
-		eventually(t, "3 give-ups", func() bool { return b.rec.gaveUp.Load() == 3 })
+		waitFor(t, 5*time.Minute, "3 give-ups", func() bool { return b.rec.gaveUp.Load() == 3 })
 		synctest.Wait()
 		mu.Lock()
 		defer mu.Unlock()
@@ -417,7 +405,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 			t.Fatal(err)
 		}
 		b.f.push("", makeTasks("ra", "r", 1)...)
-		eventually(t, "result", func() bool { return b.f.updatedCount() == 1 })
+		waitFor(t, 5*time.Minute, "result", func() bool { return b.f.updatedCount() == 1 })
 		if d := times[1].Sub(times[0]); d < 42*time.Second {
 			t.Fatalf("retried after %v, want >= 42s", d)
 		}
@@ -533,14 +521,14 @@ func TestPollErrorsBackOffAndRecover(t *testing.T) {
 		if err := b.r.Start("pe", echo); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, "recovery", func() bool { return b.f.pollCount() > failing+1 })
+		waitFor(t, 5*time.Minute, "recovery", func() bool { return b.f.pollCount() > failing+1 })
 		b.f.push("", makeTasks("pe", "p", 1)...)
-		eventually(t, "task done", func() bool { return b.f.updatedCount() == 1 })
+		waitFor(t, 5*time.Minute, "task done", func() bool { return b.f.updatedCount() == 1 })
 		mu.Lock()
 		defer mu.Unlock()
 		for i := 1; i <= failing; i++ {
 			gap := times[i].Sub(times[i-1])
-			nominal := min(PollBackoffMin<<(i-1), PollBackoffMax)
+			nominal := min(pollBackoffMin<<(i-1), pollBackoffMax)
 			if gap < nominal/2 || gap > nominal {
 				t.Fatalf("wait after failure %d: %v, want within [%v, %v]", i, gap, nominal/2, nominal)
 			}
@@ -571,7 +559,7 @@ func TestPollErrorLogsAreRateLimited(t *testing.T) {
 		}
 		time.Sleep(60 * time.Second)
 		down.Store(false)
-		eventually(t, "recovered line", func() bool { return b.linesAt(logrus.InfoLevel, "recovered after") == 1 })
+		waitFor(t, 5*time.Minute, "recovered line", func() bool { return b.linesAt(logrus.InfoLevel, "recovered after") == 1 })
 		polls := b.f.pollCount()
 		warns := b.linesAt(logrus.WarnLevel, "poll failing")
 		if polls < 15 {
@@ -606,10 +594,10 @@ func TestPauseResume(t *testing.T) {
 			t.Fatalf("paused worker polled %d times, status %+v", b.f.pollCount(), b.r.Workers()[0])
 		}
 		b.r.Resume("pr")
-		eventually(t, "3 done", func() bool { return b.f.updatedCount() == 3 })
+		waitFor(t, 5*time.Minute, "3 done", func() bool { return b.f.updatedCount() == 3 })
 		b.r.Pause("pr")
 		synctest.Wait()
-		eventually(t, "paused state", func() bool { return b.r.Workers()[0].State == "paused" })
+		waitFor(t, 5*time.Minute, "paused state", func() bool { return b.r.Workers()[0].State == "paused" })
 		before := b.f.pollCount()
 		b.f.push("", makeTasks("pr", "b", 3)...)
 		time.Sleep(time.Minute)
@@ -618,7 +606,7 @@ func TestPauseResume(t *testing.T) {
 			t.Fatal("paused worker polled")
 		}
 		b.r.Resume("pr")
-		eventually(t, "6 done", func() bool { return b.f.updatedCount() == 6 })
+		waitFor(t, 5*time.Minute, "6 done", func() bool { return b.f.updatedCount() == 6 })
 		if b.rec.paused.Load() < 3 {
 			t.Fatalf("PausedChanged called %d times", b.rec.paused.Load())
 		}
@@ -649,17 +637,17 @@ func TestSetBatchSizeAndAddingSlots(t *testing.T) {
 			t.Fatal(err)
 		}
 		b.f.push("", makeTasks("bs", "x", 20)...)
-		eventually(t, "2 running", func() bool { return running.Load() == 2 })
+		waitFor(t, 5*time.Minute, "2 running", func() bool { return running.Load() == 2 })
 		synctest.Wait()
 		if err := b.r.SetBatchSize("bs", 5); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, "5 running", func() bool { return running.Load() == 5 })
+		waitFor(t, 5*time.Minute, "5 running", func() bool { return running.Load() == 5 })
 		// StartWorker again for the same type adds slots.
 		if err := b.r.StartWorker("bs", func(*model.Task) (interface{}, error) { return nil, nil }, 3, 10*time.Millisecond); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, "8 running", func() bool { return running.Load() == 8 })
+		waitFor(t, 5*time.Minute, "8 running", func() bool { return running.Load() == 8 })
 		synctest.Wait()
 		if maxRunning.Load() != 8 || b.r.Workers()[0].BatchSize != 8 || b.r.Workers()[0].SlotsInUse != 8 {
 			t.Fatalf("max running %d, status %+v", maxRunning.Load(), b.r.Workers()[0])
@@ -677,7 +665,7 @@ func TestSetBatchSizeAndAddingSlots(t *testing.T) {
 			t.Fatal(err)
 		}
 		close(release)
-		eventually(t, "all done", func() bool { return b.f.updatedCount() == 20 })
+		waitFor(t, 5*time.Minute, "all done", func() bool { return b.f.updatedCount() == 20 })
 		for _, p := range b.f.pollsCopy()[len(b.f.pollsCopy())-1:] {
 			if p.count != 1 {
 				t.Fatalf("after SetBatchSize(1) a poll asked for %d", p.count)
@@ -704,7 +692,7 @@ func TestDomainsAreSeparate(t *testing.T) {
 		}
 		b.f.push("eu", makeTasks("dom", "eu", 5)...)
 		b.f.push("", makeTasks("dom", "none", 5)...)
-		eventually(t, "10 done", func() bool { return b.f.updatedCount() == 10 })
+		waitFor(t, 5*time.Minute, "10 done", func() bool { return b.f.updatedCount() == 10 })
 		gotEU.Range(func(k, _ any) bool {
 			if !strings.HasPrefix(k.(string), "eu-") {
 				t.Errorf("eu worker got %v", k)
@@ -738,7 +726,7 @@ func TestUpdateV2(t *testing.T) {
 				t.Fatal(err)
 			}
 			b.f.push("", makeTasks("v", "v", 50)...)
-			eventually(t, "done", func() bool { return b.f.updatedCount() == 50 })
+			waitFor(t, 5*time.Minute, "done", func() bool { return b.f.updatedCount() == 50 })
 			b.f.mu.Lock()
 			calls := b.f.v2calls
 			b.f.mu.Unlock()
@@ -772,18 +760,18 @@ func TestUpdateV2(t *testing.T) {
 				t.Fatal(err)
 			}
 			b.f.push("", makeTasks("vp", "p", 1)...)
-			eventually(t, "running", func() bool { return b.f.queued("vp") == 0 })
+			waitFor(t, 5*time.Minute, "running", func() bool { return b.f.queued("vp") == 0 })
 			b.f.push("", makeTasks("vp", "q", 1)...)
 			// Pause now: the slot decides at update time not to take a task.
 			b.r.Pause("vp")
 			close(gate)
-			eventually(t, "first reported", func() bool { return b.f.updatedCount() == 1 })
+			waitFor(t, 5*time.Minute, "first reported", func() bool { return b.f.updatedCount() == 1 })
 			synctest.Wait()
 			if b.f.queued("vp") != 1 {
 				t.Fatal("a paused worker took a task through update-v2")
 			}
 			b.r.Resume("vp")
-			eventually(t, "second reported", func() bool { return b.f.updatedCount() == 2 })
+			waitFor(t, 5*time.Minute, "second reported", func() bool { return b.f.updatedCount() == 2 })
 		})
 	})
 }
@@ -802,7 +790,7 @@ func TestLeaseExtension(t *testing.T) {
 		ts[0].ResponseTimeoutSeconds = 2
 		ts[1].ResponseTimeoutSeconds = 3600
 		b.f.push("", ts...)
-		eventually(t, "done", func() bool { return b.f.updatedCount() == 2 })
+		waitFor(t, 5*time.Minute, "done", func() bool { return b.f.updatedCount() == 2 })
 		b.f.mu.Lock()
 		l0, l1 := b.f.leases["l-0"], b.f.leases["l-1"]
 		b.f.mu.Unlock()
@@ -843,7 +831,7 @@ func TestFailedLeaseExtensionIsRetriedSoon(t *testing.T) {
 		ts[0].ResponseTimeoutSeconds = 4 // extensions every 2 s
 		start := time.Now()
 		b.f.push("", ts...)
-		eventually(t, "done", func() bool { return b.f.updatedCount() == 1 })
+		waitFor(t, 5*time.Minute, "done", func() bool { return b.f.updatedCount() == 1 })
 		b.f.mu.Lock()
 		tries := append([]time.Time(nil), b.f.leaseTries["lr-0"]...)
 		b.f.mu.Unlock()
@@ -916,7 +904,7 @@ func TestHooksAreCalled(t *testing.T) {
 			t.Fatal(err)
 		}
 		b.f.push("", makeTasks("hk", "k", 2)...)
-		eventually(t, "done", func() bool { return b.f.updatedCount() == 2 })
+		waitFor(t, 5*time.Minute, "done", func() bool { return b.f.updatedCount() == 2 })
 		time.Sleep(3 * time.Second)
 		if started.Load() != 2 || finished.Load() != 2 || polls.Load() < 2 || empties.Load() < 1 {
 			t.Fatalf("started %d finished %d polls %d empty %d", started.Load(), finished.Load(), polls.Load(), empties.Load())
@@ -991,7 +979,7 @@ func TestDefaultLoggerIsNotTheGlobalOne(t *testing.T) {
 func TestFlappingPollErrorsAreRateLimitedToo(t *testing.T) {
 	// A share of failed polls between successful ones (a 503 storm behind a
 	// load balancer) starts a new streak with every failure; only the
-	// first is announced within ErrorLogInterval, and the failures of the
+	// first is announced within errorLogInterval, and the failures of the
 	// silent streaks are counted into the next announced line.
 	synctest.Test(t, func(t *testing.T) {
 		b := setup(t)
@@ -1004,7 +992,7 @@ func TestFlappingPollErrorsAreRateLimitedToo(t *testing.T) {
 		if err := b.r.Start("fl", echo); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(ErrorLogInterval + 5*time.Second)
+		time.Sleep(errorLogInterval + 5*time.Second)
 		synctest.Wait()
 		failed := b.f.pollCount() / 3
 		warns := b.linesAt(logrus.WarnLevel, "poll failing")
@@ -1012,7 +1000,7 @@ func TestFlappingPollErrorsAreRateLimitedToo(t *testing.T) {
 			t.Fatalf("only %d failed polls", failed)
 		}
 		if warns != 2 {
-			t.Fatalf("%d warn lines for %d flapping poll failures over %v, want 2 (first, then one after the interval)", warns, failed, ErrorLogInterval+5*time.Second)
+			t.Fatalf("%d warn lines for %d flapping poll failures over %v, want 2 (first, then one after the interval)", warns, failed, errorLogInterval+5*time.Second)
 		}
 		if b.linesAt(logrus.WarnLevel, "errors in short streaks before") != 1 {
 			t.Fatal("the second line does not count the silent streaks' errors")

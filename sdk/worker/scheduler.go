@@ -58,7 +58,7 @@ type scheduler struct {
 	// woke counts fast answers in a row (since the last slow sample) to
 	// held polls, each with a task queued wokeAfter or more into the poll:
 	// at wokeNeeded the server is known to wake held polls, and permit
-	// holders hold for PollTimeoutDefault.
+	// holders hold for pollTimeoutDefault.
 	woke int
 }
 
@@ -67,7 +67,7 @@ type heldPollNews int
 
 const (
 	newsNone        heldPollNews = iota
-	newsWakes                    // held polls now wait PollTimeoutDefault
+	newsWakes                    // held polls now wait pollTimeoutDefault
 	newsWakesUndone              // a slow answer: back to probes
 	newsNeverWakes               // held polls do not pay: idle workers are watched
 )
@@ -126,7 +126,7 @@ func (s *scheduler) holdsUseful() bool {
 
 // wakesProven reports whether this runner has seen the server wake held
 // polls fast, and not since then slowly: permit holders then hold for
-// PollTimeoutDefault, so that an idle type costs the server one request per
+// pollTimeoutDefault, so that an idle type costs the server one request per
 // 5 s.
 func (s *scheduler) wakesProven() bool {
 	s.mu.Lock()

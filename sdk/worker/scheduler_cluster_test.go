@@ -23,7 +23,7 @@ func TestClusterThatWakesHeldPollsLateIsWatched(t *testing.T) {
 		if w := b.r.Workers()[0]; w.IdleWait != "watch" {
 			t.Fatalf("idle wait %q behind a balancer whose nodes wake held polls up to a second late, want watch; pickups %v", w.IdleWait, waits)
 		}
-		if last := waits[len(waits)-4:]; maxWait(last) > PollIntervalDefault+5*time.Millisecond {
+		if last := waits[len(waits)-4:]; maxWait(last) > pollIntervalDefault+5*time.Millisecond {
 			t.Fatalf("last pickups %v while watched, want within one poll interval", last)
 		}
 	})
@@ -32,7 +32,7 @@ func TestClusterThatWakesHeldPollsLateIsWatched(t *testing.T) {
 // Issue 23, fleets: an idle type that holds a permit on a server the runner
 // has seen wake held polls (here 3.32 with SQLite, which answers a held poll
 // for one task within its 100 ms step, too slowly for a worker's own 20 ms
-// proof) holds its poll for PollTimeoutDefault, as a proven worker does:
+// proof) holds its poll for pollTimeoutDefault, as a proven worker does:
 // about 12 requests an idle minute, where a probe makes about 240.
 func TestIdleTypeHoldsLongOnceTheRunnerHasSeenWakes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -50,9 +50,9 @@ func TestIdleTypeHoldsLongOnceTheRunnerHasSeenWakes(t *testing.T) {
 				quiet = w
 			}
 		}
-		if quiet.IdleWait != "hold" || quiet.PollTimeout != PollTimeoutDefault {
+		if quiet.IdleWait != "hold" || quiet.PollTimeout != pollTimeoutDefault {
 			t.Fatalf("idle type waits %q with timeout %v after the runner saw 12 tasks woken within the server's step, want hold %v",
-				quiet.IdleWait, quiet.PollTimeout, PollTimeoutDefault)
+				quiet.IdleWait, quiet.PollTimeout, pollTimeoutDefault)
 		}
 		countQuiet := func() int {
 			n := 0

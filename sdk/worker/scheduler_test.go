@@ -145,7 +145,7 @@ func TestWatchedWorkerIsCheckedEveryIntervalWhileTasksFinish(t *testing.T) {
 		time.Sleep(1200 * time.Millisecond) // tasks have begun to finish
 		pushed := time.Now()
 		b.f.push("", makeTasks("busy", "new", 1)...)
-		eventually(t, "the new task to run", func() bool {
+		waitFor(t, 5*time.Minute, "the new task to run", func() bool {
 			synctest.Wait()
 			return newStarted.Load() != 0
 		})
@@ -168,8 +168,8 @@ func TestWatchedWorkerMissingFromTheAnswerStillPicksUp(t *testing.T) {
 		synctest.Wait()
 		at := time.Now()
 		b.f.push("", makeTasks("om", "x", 1)...)
-		eventually(t, "pickup", func() bool { return b.f.updatedCount() == 1 })
-		if d := time.Since(at); d > 2*PollIntervalDefault {
+		waitFor(t, 5*time.Minute, "pickup", func() bool { return b.f.updatedCount() == 1 })
+		if d := time.Since(at); d > 2*pollIntervalDefault {
 			t.Fatalf("pickup took %v for a watched worker missing from queue-size answers", d)
 		}
 	})
@@ -312,16 +312,16 @@ func TestFallbackWithoutQueueSizesDoesNotMultiplyByTaskTypes(t *testing.T) {
 		before := b.f.pollCount()
 		time.Sleep(10 * time.Second)
 		synctest.Wait()
-		intervals := int(10 * time.Second / PollIntervalDefault)
+		intervals := int(10 * time.Second / pollIntervalDefault)
 		if n := b.f.pollCount() - before; n > watchFallbackPolls*intervals+types {
 			t.Fatalf("%d polls in 10 s for %d idle types without queue sizes, want at most about %d (%d per interval)",
 				n, types, watchFallbackPolls*intervals, watchFallbackPolls)
 		}
 		at := time.Now()
 		b.f.push("", makeTasks("t17", "x", 1)...)
-		eventually(t, "pickup", func() bool { return b.f.updatedCount() == 1 })
+		waitFor(t, 5*time.Minute, "pickup", func() bool { return b.f.updatedCount() == 1 })
 		// Every type's turn comes within types/watchFallbackPolls intervals.
-		if d, most := time.Since(at), (types/watchFallbackPolls+2)*PollIntervalDefault; d > most {
+		if d, most := time.Since(at), (types/watchFallbackPolls+2)*pollIntervalDefault; d > most {
 			t.Fatalf("pickup took %v, want at most %v", d, most)
 		}
 	})

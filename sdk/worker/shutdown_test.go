@@ -28,7 +28,7 @@ func heldIdleWorker(t *testing.T) (b *bundle, ran *atomic.Int64) {
 		t.Fatal(err)
 	}
 	// The first poll takes what is queued at once; the second is held.
-	eventually(t, "a held poll", func() bool { return b.f.pollCount() == 2 })
+	waitFor(t, 5*time.Minute, "a held poll", func() bool { return b.f.pollCount() == 2 })
 	synctest.Wait()
 	if p := b.f.pollsCopy()[1]; p.timeout != 5*time.Second {
 		t.Fatalf("second poll %+v, want a held one", p)

@@ -26,53 +26,57 @@ type taskWorker struct {
 // dispatch starts one slot per task. A server may hand out more tasks than
 // asked for: all of them run (the slots count goes above the batch size for
 // a while) and the next poll waits until enough have finished.
-func (tw *taskWorker) dispatch(tasks []model.Task) {
-	n := tw.inFlight.Add(int64(len(tasks)))
-	tw.tasks.Add(uint64(len(tasks)))
-	tw.rec.SlotsChanged(tw.key.taskType, int(n), max(0, int(tw.slots.Load()-n)))
+// traces holds the tasks' spans (polled), nil when tracing is off.
+func (tw *taskWorker) dispatch(tasks []model.Task, traces []*taskTrace) {
+	n := tw.stats.started(len(tasks))
+	tw.rec.SlotsChanged(tw.key.taskType, int(n), max(0, int(tw.current().slots-n)))
 	for i := range tasks {
+		j := &job{task: &tasks[i]}
+		if traces != nil {
+			j.trace = traces[i]
+		}
 		tw.running.add()
-		go tw.runSlot(&tasks[i])
+		go tw.runSlot(j)
 	}
 }
 
 // runSlot runs a task and reports its result; when the report hands back the
 // next task (update-v2), the slot runs that one too.
-func (tw *taskWorker) runSlot(t *model.Task) { tw.runSlotFrom(t, nil) }
+func (tw *taskWorker) runSlot(j *job) { tw.runSlotFrom(j, nil) }
 
 // runSlotFrom is runSlot for a slot that first delivers a result of its
 // own (a task refused because it cannot be decoded, undecodable.go).
-func (tw *taskWorker) runSlotFrom(t *model.Task, first *model.TaskResult) {
+func (tw *taskWorker) runSlotFrom(j *job, first *model.TaskResult) {
 	defer tw.running.done()
 	if first != nil {
 		tw.setActive(first.TaskId, true)
-		t = tw.reporter.deliver(tw.work, first)
+		start := tw.reporter.clock.Now()
+		end := tw.reporter.deliver(tw.work, first)
 		tw.setActive(first.TaskId, false)
-		if t != nil {
-			tw.tasks.Add(1)
+		j = tw.reporter.nextJob(end.next, start)
+		if j != nil {
+			tw.stats.continued()
 		}
 	}
-	for t != nil {
-		tw.setActive(t.TaskId, true)
-		res := tw.executor.execute(tw.work, t)
-		next := tw.reporter.deliverTraced(tw.work, t, res)
-		tw.setActive(t.TaskId, false)
-		t = next
-		if t != nil {
-			tw.tasks.Add(1)
+	for j != nil {
+		tw.setActive(j.task.TaskId, true)
+		tw.executor.execute(tw.work, j)
+		next := tw.reporter.report(tw.work, j)
+		tw.setActive(j.task.TaskId, false)
+		j = next
+		if j != nil {
+			tw.stats.continued()
 		}
 	}
-	n := tw.inFlight.Add(-1)
-	tw.rec.SlotsChanged(tw.key.taskType, int(n), max(0, int(tw.slots.Load()-n)))
+	n := tw.stats.ended()
+	tw.rec.SlotsChanged(tw.key.taskType, int(n), max(0, int(tw.current().slots-n)))
 	tw.signal()
 }
 
 // setPaused pauses or resumes polling.
 func (tw *taskWorker) setPaused(paused bool) {
-	tw.pauseMu.Lock()
-	was := tw.paused.Swap(paused)
-	tw.pauseMu.Unlock()
-	if was == paused {
+	before, _ := tw.change(func(s *workerSettings) { s.paused = paused })
+	if before.paused == paused {
 		return
 	}
 	tw.rec.PausedChanged(tw.key.taskType, paused)
@@ -81,5 +85,4 @@ func (tw *taskWorker) setPaused(paused bool) {
 	} else {
 		tw.log.Info("worker: resumed")
 	}
-	tw.signal()
 }

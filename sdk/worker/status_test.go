@@ -48,13 +48,13 @@ func TestStatusHandlerReadiness(t *testing.T) {
 			t.Fatalf("before the first poll: %d, want 503", code)
 		}
 		b.f.push("", makeTasks("s1", "x", 3)...)
-		eventually(t, "3 done", func() bool { return b.f.updatedCount() == 3 })
+		waitFor(t, 5*time.Minute, "3 done", func() bool { return b.f.updatedCount() == 3 })
 		// s2's first poll has not come back yet: not ready.
 		if code, _ := get(); code != 503 {
 			t.Fatalf("with one worker yet to poll: %d, want 503", code)
 		}
 		close(release)
-		eventually(t, "s2 polled", func() bool { return b.r.Workers()[1].Ready })
+		waitFor(t, 5*time.Minute, "s2 polled", func() bool { return b.r.Workers()[1].Ready })
 		code, body := get()
 		if code != 200 || body["ready"] != true || body["workerId"] != "test-worker" {
 			t.Fatalf("after polls: %d %v", code, body)

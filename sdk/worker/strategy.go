@@ -24,7 +24,7 @@ import (
 // flow it polls with timeout 0 for as many tasks as it has free slots, and
 // only an idle worker waits, in one of four ways (idleWait):
 //
-//   - idleHold: a held poll for one task with PollTimeoutDefault (5 s), once
+//   - idleHold: a held poll for one task with pollTimeoutDefault (5 s), once
 //     the runner's scheduler has seen the server wake held polls fast
 //     (scheduler.go). An idle worker then costs one request per 5 s and
 //     picks a task up within the server's step (at once on Redis stores,
@@ -49,7 +49,7 @@ import (
 //
 // Held polls occupy one of the server's request threads each (Tomcat's pool:
 // 200 by default), so a runner holds at most WithMaxHeldPolls of them at
-// once (HeldPollsDefault, 4); an idle worker without a permit watches.
+// once (heldPollsDefault, 4); an idle worker without a permit watches.
 
 // idleWait says how an idle worker waits for its next task.
 type idleWait int
@@ -97,30 +97,27 @@ const (
 
 // pollStrategy is one worker's poll plan. Only the poller's loop uses it: no
 // locking. What polls teach about the server is the runner's (scheduler.go).
+//
+// The user's choice of timeout (WithPollTimeout or PollTimeout) comes with
+// each call from the worker's current settings: a fixed timeout is used as
+// it is, and a fixed 0 means idleInterval.
 type pollStrategy struct {
-	// fixed is set when the user chose the timeout (WithPollTimeout or
-	// PollTimeout): no learning. fixedTimeout 0 means idleInterval.
-	fixed        bool
-	fixedTimeout time.Duration
-
 	// lastHeldEmpty is the duration of the previous poll when it was a held
 	// poll that came back empty (0 otherwise): the scheduler's yardstick
 	// for a task let pass.
 	lastHeldEmpty time.Duration
 }
 
-func newPollStrategy(fixed bool, timeout time.Duration) pollStrategy {
-	return pollStrategy{fixed: fixed, fixedTimeout: timeout}
-}
+func newPollStrategy() pollStrategy { return pollStrategy{} }
 
 // idle chooses how an idle worker waits. havePermit says whether the worker
 // may hold a poll; watchable whether the queue watcher works on this server;
 // wakes whether the runner has seen this server wake held polls fast.
-func (s *pollStrategy) idle(havePermit, watchable, wakes bool) idleWait {
+func (s *pollStrategy) idle(tc timeoutChoice, havePermit, watchable, wakes bool) idleWait {
 	switch {
-	case s.fixed && s.fixedTimeout == 0:
+	case tc.fixed && tc.d == 0:
 		return idleInterval
-	case havePermit && (s.fixed || wakes):
+	case havePermit && (tc.fixed || wakes):
 		return idleHold
 	case havePermit:
 		return idleProbe
@@ -132,14 +129,14 @@ func (s *pollStrategy) idle(havePermit, watchable, wakes bool) idleWait {
 }
 
 // heldTimeout is the timeout of a held poll of the given kind.
-func (s *pollStrategy) heldTimeout(w idleWait, pollInterval time.Duration) time.Duration {
+func (s *pollStrategy) heldTimeout(tc timeoutChoice, w idleWait, pollInterval time.Duration) time.Duration {
 	switch {
-	case w == idleHold && s.fixed:
-		return s.fixedTimeout
+	case w == idleHold && tc.fixed:
+		return tc.d
 	case w == idleHold:
-		return PollTimeoutDefault
+		return pollTimeoutDefault
 	case w == idleProbe:
-		d := min(max(pollInterval*probeTimeoutTenths/10, probeTimeoutMin), PollTimeoutMax)
+		d := min(max(pollInterval*probeTimeoutTenths/10, probeTimeoutMin), pollTimeoutMax)
 		return d.Truncate(time.Millisecond)
 	}
 	return 0

@@ -18,29 +18,29 @@ func queuedTask(wait time.Duration) model.Task {
 }
 
 func TestStrategyIdleWait(t *testing.T) {
-	s := newPollStrategy(false, 0)
-	if got := s.idle(true, true, false); got != idleProbe {
+	s := newPollStrategy()
+	if got := s.idle(timeoutChoice{}, true, true, false); got != idleProbe {
 		t.Fatalf("worker with a permit on an unknown server: %v, want probe", got)
 	}
-	if got := s.idle(true, true, true); got != idleHold || s.heldTimeout(got, 100*time.Millisecond) != PollTimeoutDefault {
-		t.Fatalf("worker with a permit on a server that wakes held polls: %v, want hold %v", got, PollTimeoutDefault)
+	if got := s.idle(timeoutChoice{}, true, true, true); got != idleHold || s.heldTimeout(timeoutChoice{}, got, 100*time.Millisecond) != pollTimeoutDefault {
+		t.Fatalf("worker with a permit on a server that wakes held polls: %v, want hold %v", got, pollTimeoutDefault)
 	}
-	if got := s.idle(false, true, true); got != idleWatch {
+	if got := s.idle(timeoutChoice{}, false, true, true); got != idleWatch {
 		t.Fatalf("worker without a permit: %v, want watch", got)
 	}
-	if got := s.idle(false, false, false); got != idleInterval {
+	if got := s.idle(timeoutChoice{}, false, false, false); got != idleInterval {
 		t.Fatalf("no permit, no watcher: %v, want interval", got)
 	}
-	if probe := s.heldTimeout(idleProbe, 100*time.Millisecond); probe != 250*time.Millisecond {
+	if probe := s.heldTimeout(timeoutChoice{}, idleProbe, 100*time.Millisecond); probe != 250*time.Millisecond {
 		t.Fatalf("probe timeout %v, want two and a half poll intervals", probe)
 	}
 	// A user's fixed timeout is never second-guessed.
-	f := newPollStrategy(true, 2*time.Second)
-	if got := f.idle(true, true, false); got != idleHold || f.heldTimeout(got, 0) != 2*time.Second {
-		t.Fatalf("fixed timeout: %v %v", got, f.heldTimeout(got, 0))
+	f, fixed2s := newPollStrategy(), timeoutChoice{true, 2 * time.Second}
+	if got := f.idle(fixed2s, true, true, false); got != idleHold || f.heldTimeout(fixed2s, got, 0) != 2*time.Second {
+		t.Fatalf("fixed timeout: %v %v", got, f.heldTimeout(fixed2s, got, 0))
 	}
-	z := newPollStrategy(true, 0)
-	if got := z.idle(true, true, true); got != idleInterval {
+	z, fixed0 := newPollStrategy(), timeoutChoice{true, 0}
+	if got := z.idle(fixed0, true, true, true); got != idleInterval {
 		t.Fatalf("fixed timeout 0: %v", got)
 	}
 }
@@ -133,7 +133,7 @@ func pickups(t *testing.T, b *bundle, taskType string, n int, opts ...WorkerOpti
 		ts := makeTasks(taskType, fmt.Sprintf("%s%d", taskType, i), 1)
 		at := time.Now()
 		b.f.push("", ts...)
-		eventually(t, "pickup", func() bool {
+		waitFor(t, 5*time.Minute, "pickup", func() bool {
 			mu.Lock()
 			defer mu.Unlock()
 			_, ok := started[ts[0].TaskId]
@@ -155,7 +155,7 @@ func TestIdlePickupOnEachServer(t *testing.T) {
 			b.f.mode = fakeEarly
 			waits := pickups(t, b, "e", 8)
 			w := b.r.Workers()[0]
-			if w.IdleWait != "hold" || w.PollTimeout != PollTimeoutDefault {
+			if w.IdleWait != "hold" || w.PollTimeout != pollTimeoutDefault {
 				t.Fatalf("after 8 isolated tasks on an early server: %s %v", w.IdleWait, w.PollTimeout)
 			}
 			// Once proven, pickup is immediate.
@@ -176,7 +176,7 @@ func TestIdlePickupOnEachServer(t *testing.T) {
 			b := setup(t)
 			b.f.mode = fakeHold
 			waits := pickups(t, b, "h", 10)
-			if m := maxWait(waits); m > PollIntervalDefault*probeTimeoutTenths/10+5*time.Millisecond {
+			if m := maxWait(waits); m > pollIntervalDefault*probeTimeoutTenths/10+5*time.Millisecond {
 				t.Fatalf("pickup waits %v; the longest should be about one probe", waits)
 			}
 			// Issue 23: once the server is seen to let tasks pass held
@@ -186,7 +186,7 @@ func TestIdlePickupOnEachServer(t *testing.T) {
 			if w := b.r.Workers()[0]; w.IdleWait != "watch" {
 				t.Fatalf("idle wait %q on a server that never wakes a held poll, want watch; pickups %v", w.IdleWait, waits)
 			}
-			if last := waits[len(waits)-3:]; maxWait(last) > PollIntervalDefault+5*time.Millisecond {
+			if last := waits[len(waits)-3:]; maxWait(last) > pollIntervalDefault+5*time.Millisecond {
 				t.Fatalf("last pickups %v while watched, want within one poll interval", last)
 			}
 			synctest.Wait()
@@ -228,10 +228,10 @@ func TestBurstsAreNotHeldAsPartialBatches(t *testing.T) {
 				time.Sleep(1130 * time.Millisecond) // idle, part-way into a probe
 				at := time.Now()
 				b.f.push("", makeTasks("pb", "burst", 25)...)
-				eventually(t, "burst", func() bool { return b.f.updatedCount() == 25 })
+				waitFor(t, 5*time.Minute, "burst", func() bool { return b.f.updatedCount() == 25 })
 				// The probe that was waiting when the burst came may run out
 				// its time (hold mode); after that no poll may wait again.
-				probe := PollIntervalDefault * probeTimeoutTenths / 10
+				probe := pollIntervalDefault * probeTimeoutTenths / 10
 				if d := time.Since(at); d > probe+100*time.Millisecond {
 					t.Fatalf("a burst of 25 at batch 10 took %v: a partial batch waited for a timeout", d)
 				}
@@ -266,12 +266,12 @@ func TestManyIdleTaskTypesHoldFewPolls(t *testing.T) {
 		b.f.mu.Lock()
 		peak, sizes := b.f.heldPeak, b.f.sizesCalls-sizes0
 		b.f.mu.Unlock()
-		if peak > HeldPollsDefault {
-			t.Fatalf("%d held polls open at once, the bound is %d", peak, HeldPollsDefault)
+		if peak > heldPollsDefault {
+			t.Fatalf("%d held polls open at once, the bound is %d", peak, heldPollsDefault)
 		}
 		// The permit holders probe (4 a second each); the other 196 cost
 		// a couple of queue-size requests per interval, not a poll each.
-		if n := b.f.pollCount() - polls0; n > HeldPollsDefault*41 {
+		if n := b.f.pollCount() - polls0; n > heldPollsDefault*41 {
 			t.Fatalf("%d polls in 10 idle seconds with %d task types", n, types)
 		}
 		if sizes < 90 || sizes > 2*101 {
@@ -280,8 +280,8 @@ func TestManyIdleTaskTypesHoldFewPolls(t *testing.T) {
 		// A task for a watched type is picked up within about an interval.
 		at := time.Now()
 		b.f.push("", makeTasks("t150", "x", 1)...)
-		eventually(t, "watched pickup", func() bool { return b.f.updatedCount() == 1 })
-		if d := time.Since(at); d > 2*PollIntervalDefault {
+		waitFor(t, 5*time.Minute, "watched pickup", func() bool { return b.f.updatedCount() == 1 })
+		if d := time.Since(at); d > 2*pollIntervalDefault {
 			t.Fatalf("a watched type took %v to pick up", d)
 		}
 	})
@@ -293,7 +293,7 @@ func TestWatcherFallbacks(t *testing.T) {
 			b := setup(t, WithMaxHeldPolls(0))
 			b.f.noSizes = true
 			waits := pickups(t, b, "n", 3)
-			if m := maxWait(waits); m > 2*PollIntervalDefault {
+			if m := maxWait(waits); m > 2*pollIntervalDefault {
 				t.Fatalf("pickup %v with interval polls", waits)
 			}
 			// The endpoint is given up after repeated answers over
@@ -327,8 +327,8 @@ func TestWatcherFallbacks(t *testing.T) {
 			// A real task still gets through at once.
 			at := time.Now()
 			b.f.push("", makeTasks("p", "real", 1)...)
-			eventually(t, "pickup", func() bool { return b.f.updatedCount() == 1 })
-			if d := time.Since(at); d > 2*PollIntervalDefault {
+			waitFor(t, 5*time.Minute, "pickup", func() bool { return b.f.updatedCount() == 1 })
+			if d := time.Since(at); d > 2*pollIntervalDefault {
 				t.Fatalf("pickup took %v", d)
 			}
 		})
@@ -338,7 +338,7 @@ func TestWatcherFallbacks(t *testing.T) {
 			b := setup(t, WithMaxHeldPolls(0))
 			b.f.sizesErr = func() error { return fmt.Errorf("boom") }
 			waits := pickups(t, b, "s", 3)
-			if m := maxWait(waits); m > 2*PollIntervalDefault {
+			if m := maxWait(waits); m > 2*pollIntervalDefault {
 				t.Fatalf("pickup %v while queue sizes fail", waits)
 			}
 		})
@@ -358,11 +358,11 @@ func TestDisproofOnAServerThatChanges(t *testing.T) {
 		b.f.mu.Lock()
 		b.f.mode = fakeHold
 		b.f.mu.Unlock()
-		time.Sleep(PollTimeoutDefault + 700*time.Millisecond) // the held poll open now ends first
+		time.Sleep(pollTimeoutDefault + 700*time.Millisecond) // the held poll open now ends first
 		at := time.Now()
 		b.f.push("", makeTasks("c", "missed", 1)...)
-		eventually(t, "missed task", func() bool { return b.f.updatedCount() == 7 })
-		if d := time.Since(at); d > PollTimeoutDefault+time.Millisecond {
+		waitFor(t, 5*time.Minute, "missed task", func() bool { return b.f.updatedCount() == 7 })
+		if d := time.Since(at); d > pollTimeoutDefault+time.Millisecond {
 			t.Fatalf("missed task waited %v", d)
 		}
 		synctest.Wait()
@@ -388,7 +388,7 @@ func TestUpdateV2OnlyWithABacklog(t *testing.T) {
 			t.Fatalf("%d update-v2 calls for isolated tasks: each would hold a server thread 100 ms on an empty queue", isolated)
 		}
 		b.f.push("", makeTasks("v", "backlog", 200)...)
-		eventually(t, "backlog", func() bool { return b.f.updatedCount() == 205 })
+		waitFor(t, 5*time.Minute, "backlog", func() bool { return b.f.updatedCount() == 205 })
 		b.f.mu.Lock()
 		defer b.f.mu.Unlock()
 		if b.f.v2calls < 100 {
@@ -399,7 +399,7 @@ func TestUpdateV2OnlyWithABacklog(t *testing.T) {
 
 func TestBacklogPollsCoalesce(t *testing.T) {
 	// With tasks queued, slots that free up one at a time are collected for
-	// up to PollCoalesce, so a poll brings several tasks: on a real server a
+	// up to pollCoalesce, so a poll brings several tasks: on a real server a
 	// poll costs about as much as a result.
 	for _, batch := range []int{10, 100} {
 		t.Run(fmt.Sprint(batch), func(t *testing.T) {
@@ -414,7 +414,7 @@ func TestBacklogPollsCoalesce(t *testing.T) {
 				if err := b.r.Start("co", echo, BatchSize(batch)); err != nil {
 					t.Fatal(err)
 				}
-				eventually(t, "drained", func() bool { return b.f.updatedCount() == n })
+				waitFor(t, 5*time.Minute, "drained", func() bool { return b.f.updatedCount() == n })
 				polls := b.f.pollCount()
 				if perTask := float64(polls) / n; perTask > 2.5/float64(batch)+0.01 {
 					t.Fatalf("%d polls for %d queued tasks at batch %d (%.3f per task); slots were polled for one by one", polls, n, batch, perTask)

@@ -3,7 +3,6 @@ package worker
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -38,12 +37,13 @@ import (
 // A worker that does not trace pays one nil check per poll, task and
 // update (BenchmarkTracingOff).
 
-// Keys of the task input (and workflow input) that carry a W3C trace
-// context.
-const (
-	TraceparentKey = "traceparent"
-	TracestateKey  = "tracestate"
-)
+// TraceparentKey is the key of the task input (and workflow input) that
+// carries a W3C trace context; its companion "tracestate" carries the
+// vendor state, when there is any.
+const TraceparentKey = "traceparent"
+
+// tracestateKey carries the W3C trace state beside TraceparentKey.
+const tracestateKey = "tracestate"
 
 // instrumentationName names Baton's tracer.
 const instrumentationName = "github.com/baton-go/baton/sdk/worker"
@@ -79,7 +79,7 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 }
 
 // InjectTraceContext writes the W3C trace context of the span in ctx into
-// input under TraceparentKey (and TracestateKey when there is state), so a
+// input under TraceparentKey (and "tracestate" when there is state), so a
 // workflow started with that input can be traced through its workers. It
 // does nothing when ctx carries no valid span.
 func InjectTraceContext(ctx context.Context, input map[string]interface{}) {
@@ -101,23 +101,23 @@ func remoteParent(ctx context.Context, input map[string]interface{}) context.Con
 		return ctx
 	}
 	carrier := propagation.MapCarrier{TraceparentKey: tp}
-	if ts, ok := input[TracestateKey].(string); ok {
-		carrier[TracestateKey] = ts
+	if ts, ok := input[tracestateKey].(string); ok {
+		carrier[tracestateKey] = ts
 	}
 	return propagation.TraceContext{}.Extract(ctx, carrier)
 }
 
-// tracing holds the tracer and the span of every task between its poll and
-// the end of its delivery.
+// tracing holds the tracer. Each task's span travels with the task itself
+// (job.trace), from its poll to the end of its delivery.
 type tracing struct {
 	tracer trace.Tracer
-	tasks  sync.Map // task id -> *taskTrace
 }
 
+// taskTrace is one task's span and the context that carries it.
 type taskTrace struct {
+	tracer trace.Tracer
 	ctx    context.Context // carries the task span
 	span   trace.Span
-	gaveUp error // set by giveUp on the slot's goroutine
 }
 
 func taskAttrs(t *model.Task, workerID string) []attribute.KeyValue {
@@ -148,18 +148,22 @@ func (tr *tracing) pollFailed(taskType, workerID string, start, end time.Time, c
 }
 
 // polled starts, for each task a poll brought, a task span beginning when
-// the poll started, with the poll as its first child.
-func (tr *tracing) polled(taskType, workerID string, start, end time.Time, count int, timeout time.Duration, tasks []model.Task) {
+// the poll started, with the poll as its first child. It returns the spans
+// in the order of tasks, or nil when tracing is off.
+func (tr *tracing) polled(taskType, workerID string, start, end time.Time, count int, timeout time.Duration, tasks []model.Task) []*taskTrace {
 	if tr == nil {
-		return
+		return nil
 	}
 	attrs := pollAttrs(taskType, workerID, count, len(tasks), timeout)
+	traces := make([]*taskTrace, len(tasks))
 	for i := range tasks {
 		tt := tr.begin(&tasks[i], workerID, start, "poll")
 		_, s := tr.tracer.Start(tt.ctx, "conductor.poll "+taskType,
 			trace.WithTimestamp(start), trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
 		s.End(trace.WithTimestamp(end))
+		traces[i] = tt
 	}
+	return traces
 }
 
 func pollAttrs(taskType, workerID string, asked, received int, timeout time.Duration) []attribute.KeyValue {
@@ -169,27 +173,35 @@ func pollAttrs(taskType, workerID string, asked, received int, timeout time.Dura
 	}
 }
 
+// begin starts a task's span; nil when tracing is off.
 func (tr *tracing) begin(t *model.Task, workerID string, start time.Time, via string) *taskTrace {
+	if tr == nil {
+		return nil
+	}
 	parent := remoteParent(context.Background(), t.InputData)
 	ctx, span := tr.tracer.Start(parent, "conductor.task "+t.TaskType, trace.WithTimestamp(start),
 		trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithAttributes(append(taskAttrs(t, workerID), attrVia.String(via))...))
-	tt := &taskTrace{ctx: ctx, span: span}
-	tr.tasks.Store(t.TaskId, tt)
-	return tt
+	return &taskTrace{tracer: tr.tracer, ctx: ctx, span: span}
 }
 
-// traceContext is the base of a handler's context: ctx with the task span,
-// so the execution span and the handler's own spans nest under it.
-func (tr *tracing) taskContext(ctx context.Context, t *model.Task) context.Context {
-	if tr == nil {
+// context is the base of a handler's context: ctx with the task span, so
+// the execution span and the handler's own spans nest under it.
+func (tt *taskTrace) context(ctx context.Context) context.Context {
+	if tt == nil {
 		return ctx
 	}
-	v, ok := tr.tasks.Load(t.TaskId)
-	if !ok {
-		return ctx
+	return trace.ContextWithSpan(ctx, tt.span)
+}
+
+// handedBack ends the span of a task that arrived too late to run and went
+// back to its queue.
+func (tt *taskTrace) handedBack() {
+	if tt == nil {
+		return
 	}
-	return trace.ContextWithSpan(ctx, v.(*taskTrace).span)
+	tt.span.SetStatus(codes.Error, "arrived after the shutdown deadline; handed back to the queue")
+	tt.span.End()
 }
 
 // traceMiddleware is the outermost middleware when tracing is on: the
@@ -216,51 +228,44 @@ func (tr *tracing) middleware(workerID string) Middleware {
 	}
 }
 
-// deliverTraced delivers res inside an update span, ends the task's span
-// with the final status, and starts the span of a task handed back by
-// update-v2.
-func (rp *reporter) deliverTraced(ctx context.Context, t *model.Task, res *model.TaskResult) *model.Task {
-	tr := rp.trace
-	if tr == nil {
-		return rp.deliver(ctx, res)
+// report delivers j's result, inside an update span when the task is
+// traced, notes how delivery ended in j.end, ends the task's span with the
+// final status, and returns the job of the task update-v2 handed back (its
+// span begun), or nil.
+func (rp *reporter) report(ctx context.Context, j *job) *job {
+	t, res := j.task, j.res
+	var us trace.Span
+	if j.trace != nil {
+		_, us = j.trace.tracer.Start(j.trace.ctx, "conductor.update "+t.TaskType, trace.WithSpanKind(trace.SpanKindClient),
+			trace.WithAttributes(attrTaskType.String(t.TaskType), attrTaskID.String(t.TaskId), attrStatus.String(string(res.Status))))
 	}
-	v, ok := tr.tasks.Load(t.TaskId)
-	if !ok {
-		return rp.deliver(ctx, res)
-	}
-	tt := v.(*taskTrace)
-	_, us := tr.tracer.Start(tt.ctx, "conductor.update "+t.TaskType, trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(attrTaskType.String(t.TaskType), attrTaskID.String(t.TaskId), attrStatus.String(string(res.Status))))
 	start := rp.clock.Now()
-	next := rp.deliver(ctx, res)
-	if tt.gaveUp != nil {
-		us.RecordError(tt.gaveUp)
-		us.SetStatus(codes.Error, "result not delivered: "+tt.gaveUp.Error())
+	j.end = rp.deliver(ctx, res)
+	if tt := j.trace; tt != nil {
+		if j.end.gaveUp != nil {
+			us.RecordError(j.end.gaveUp)
+			us.SetStatus(codes.Error, "result not delivered: "+j.end.gaveUp.Error())
+		}
+		us.End()
+		tt.span.SetAttributes(attrStatus.String(string(res.Status)))
+		switch {
+		case j.end.gaveUp != nil:
+			tt.span.SetStatus(codes.Error, "result not delivered")
+		case res.Status == model.FailedTask || res.Status == model.FailedWithTerminalErrorTask:
+			tt.span.SetStatus(codes.Error, res.ReasonForIncompletion)
+		}
+		tt.span.End()
 	}
-	us.End()
-	tt.span.SetAttributes(attrStatus.String(string(res.Status)))
-	switch {
-	case tt.gaveUp != nil:
-		tt.span.SetStatus(codes.Error, "result not delivered")
-	case res.Status == model.FailedTask || res.Status == model.FailedWithTerminalErrorTask:
-		tt.span.SetStatus(codes.Error, res.ReasonForIncompletion)
-	}
-	tt.span.End()
-	tr.tasks.Delete(t.TaskId)
-	if next != nil {
-		tr.begin(next, rp.workerID, start, "update-v2")
-	}
-	return next
+	return rp.nextJob(j.end.next, start)
 }
 
-// gaveUp notes a result that was not delivered on its task's trace.
-func (tr *tracing) gaveUp(res *model.TaskResult, err error) {
-	if tr == nil {
-		return
+// nextJob is the job of a task update-v2 handed back with a result whose
+// delivery began at start; nil when there is none.
+func (rp *reporter) nextJob(next *model.Task, start time.Time) *job {
+	if next == nil {
+		return nil
 	}
-	if v, ok := tr.tasks.Load(res.TaskId); ok {
-		v.(*taskTrace).gaveUp = err
-	}
+	return &job{task: next, trace: rp.trace.begin(next, rp.workerID, start, "update-v2")}
 }
 
 // tracingMiddleware is the runner's execution-span middleware, or none.

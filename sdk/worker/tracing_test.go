@@ -63,8 +63,8 @@ func TestTracingContinuesTheCallersTrace(t *testing.T) {
 		InjectTraceContext(callerCtx, ts[0].InputData)
 		caller.End()
 		b.f.push("", ts...)
-		eventually(t, "done", func() bool { return b.f.updatedCount() == 1 })
-		eventually(t, "task span ended", func() bool { return len(spanNamed(t, exp.GetSpans(), "conductor.task")) == 1 })
+		waitFor(t, 5*time.Minute, "done", func() bool { return b.f.updatedCount() == 1 })
+		waitFor(t, 5*time.Minute, "task span ended", func() bool { return len(spanNamed(t, exp.GetSpans(), "conductor.task")) == 1 })
 
 		spans := exp.GetSpans()
 		task := spanNamed(t, spans, "conductor.task traced")[0]
@@ -106,8 +106,8 @@ func TestTracingRecordsFailuresAndStartsANewTraceWithoutTraceparent(t *testing.T
 			t.Fatal(err)
 		}
 		b.f.push("", makeTasks("fails", "f", 2)...)
-		eventually(t, "done", func() bool { return b.f.updatedCount() == 2 })
-		eventually(t, "task spans", func() bool { return len(spanNamed(t, exp.GetSpans(), "conductor.task")) == 2 })
+		waitFor(t, 5*time.Minute, "done", func() bool { return b.f.updatedCount() == 2 })
+		waitFor(t, 5*time.Minute, "task spans", func() bool { return len(spanNamed(t, exp.GetSpans(), "conductor.task")) == 2 })
 		spans := exp.GetSpans()
 		for _, task := range spanNamed(t, spans, "conductor.task") {
 			if task.Parent.IsValid() {
@@ -146,7 +146,7 @@ func TestTracingMarksUndeliveredResultsAndFailedPolls(t *testing.T) {
 			t.Fatal(err)
 		}
 		b.f.push("", makeTasks("lost", "x", 1)...)
-		eventually(t, "task span", func() bool { return len(spanNamed(t, exp.GetSpans(), "conductor.task")) == 1 })
+		waitFor(t, 5*time.Minute, "task span", func() bool { return len(spanNamed(t, exp.GetSpans(), "conductor.task")) == 1 })
 		spans := exp.GetSpans()
 		up := spanNamed(t, spans, "conductor.update")[0]
 		if up.Status.Code != codes.Error || !strings.Contains(up.Status.Description, "gone") {
@@ -171,8 +171,8 @@ func TestTracingOfTasksReceivedThroughUpdateV2(t *testing.T) {
 		if err := b.r.Start("v2", echo); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, "done", func() bool { return b.f.updatedCount() == 6 })
-		eventually(t, "spans", func() bool { return len(spanNamed(t, exp.GetSpans(), "conductor.task")) == 6 })
+		waitFor(t, 5*time.Minute, "done", func() bool { return b.f.updatedCount() == 6 })
+		waitFor(t, 5*time.Minute, "spans", func() bool { return len(spanNamed(t, exp.GetSpans(), "conductor.task")) == 6 })
 		spans := exp.GetSpans()
 		via := map[string]int{}
 		for _, s := range spanNamed(t, spans, "conductor.task") {
@@ -199,7 +199,7 @@ func TestNoTracerMeansNoSpansAndHandlerCtxHasNone(t *testing.T) {
 			t.Fatal(err)
 		}
 		b.f.push("", makeTasks("plain", "n", 1)...)
-		eventually(t, "done", func() bool { return b.f.updatedCount() == 1 })
+		waitFor(t, 5*time.Minute, "done", func() bool { return b.f.updatedCount() == 1 })
 		if valid || b.r.cfg.tracing != nil {
 			t.Fatal("tracing is on without a tracer provider")
 		}
@@ -234,10 +234,7 @@ func TestTracingAcrossAWorkflowOnTheDevServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.wait(t, 20*time.Second, []string{id})
-	deadline := time.Now().Add(5 * time.Second)
-	for len(spanNamed(t, exp.GetSpans(), "conductor.task")) < 2 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitFor(t, 5*time.Second, "both task spans to end", func() bool { return len(spanNamed(t, exp.GetSpans(), "conductor.task")) >= 2 })
 	tasks := spanNamed(t, exp.GetSpans(), "conductor.task")
 	if len(tasks) != 2 {
 		t.Fatalf("%d task spans", len(tasks))

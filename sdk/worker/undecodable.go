@@ -39,7 +39,7 @@ func undecodableReason(u client.UndecodableTask) string {
 // failed: it is logged, and it times out on the server.
 func (tw *taskWorker) refuse(bad []client.UndecodableTask) {
 	for _, u := range bad {
-		tw.failures.Add(1)
+		tw.stats.failed()
 		log := tw.log.WithFields(logrus.Fields{"taskId": u.TaskId, "workflowId": u.WorkflowInstanceId, "field": u.Field})
 		if u.TaskId == "" || u.WorkflowInstanceId == "" {
 			log.Error("worker: the server handed out a task that cannot be decoded and has no readable task or workflow id, so it cannot be failed; it will time out on the server: " + u.Reason)
@@ -57,9 +57,8 @@ func (tw *taskWorker) refuse(bad []client.UndecodableTask) {
 			ReasonForIncompletion: undecodableReason(u),
 			OutputData:            map[string]interface{}{},
 		}
-		n := tw.inFlight.Add(1)
-		tw.tasks.Add(1)
-		tw.rec.SlotsChanged(tw.key.taskType, int(n), max(0, int(tw.slots.Load()-n)))
+		n := tw.stats.started(1)
+		tw.rec.SlotsChanged(tw.key.taskType, int(n), max(0, int(tw.current().slots-n)))
 		tw.running.add()
 		go tw.runSlotFrom(nil, res)
 	}

@@ -57,7 +57,7 @@ const (
 
 	// watchFallbackPolls is how many watched workers the watcher lets poll
 	// per poll interval, in turn, while the server cannot report queue
-	// sizes: as many as a runner holds polls by default (HeldPollsDefault),
+	// sizes: as many as a runner holds polls by default (heldPollsDefault),
 	// so that a process with hundreds of idle task types costs such a
 	// server 4 quick polls per interval, not one per type. Each type is then
 	// polled every (types / 4) intervals.
@@ -91,7 +91,7 @@ func newQueueWatcher(api queueSizer, clock clockSource, log logrus.FieldLogger) 
 		api:     api,
 		clock:   clock,
 		log:     log,
-		errs:    newErrLogLimiter("worker: queue-size checks failing", ErrorLogInterval, clock),
+		errs:    newErrLogLimiter("worker: queue-size checks failing", errorLogInterval, clock),
 		entries: map[*watchEntry]struct{}{},
 		quiet:   map[string]quietMark{},
 		checked: map[string]time.Time{},

@@ -87,7 +87,7 @@ func TestServerDown60s(t *testing.T) {
 	}
 	// How soon the runner is back is the backoff's business, checked on a
 	// fake clock in sdk/worker (TestPollErrorsBackOffAndRecover: the wait
-	// between failed polls never exceeds PollBackoffMax); here it must come
+	// between failed polls never exceeds 5 s); here it must come
 	// back at all, and the times are reported.
 	eventually(t, 2*time.Minute, "a successful poll and an accepted result after the server came back", func() bool {
 		poll, update := e.probe.recovery()

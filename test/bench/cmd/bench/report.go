@@ -9,8 +9,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-
-	"github.com/baton-go/baton/sdk/worker"
 )
 
 // metricDef describes how a metric is shown.
@@ -289,7 +287,7 @@ func report(res results, p plan, mode, cmdline string, began time.Time, elapsed 
 	w("- **Idle cost**: 10 task types, batch 1, nothing queued, measured over %v after 2 s of quiet: requests/min is the sum over task types of 60 s / (mean spacing of that type's polls), ", p.idleFor)
 	w("from arrival times recorded by a thin handler in front of the server (a plain count in a window depends on where the window falls in a 2 s or 5 s cycle); ")
 	w("CPU is the worker process's, scaled to a minute. *Cold*: the worker has never seen a task. *After 8 tasks*: eight single tasks of the first type arrived 400–900 ms apart first, as any worker in production sees; ")
-	w("Baton learns from them that this server wakes a held poll as soon as a task is queued and moves from probes of one poll interval to held polls of %v (see sdk/worker's package documentation).\n", worker.PollTimeoutDefault)
+	w("Baton learns from them that this server wakes a held poll as soon as a task is queued and moves from probes of one poll interval to held polls of 5s (see sdk/worker's package documentation).\n")
 	w("- **Mixed**: %d tasks, handler sleeps 20 ms, batch 50 (ideal: 2,500 tasks/s).\n", p.mixedTasks)
 	w("- **Memory**: %d task types, batch %d each, %d tasks spread over them; peak RSS is the worker process's VmHWM. "+
 		"To show where RSS goes, the worker samples its goroutine stacks, heap in use, goroutines and open fds every 20 ms (peaks shown), "+
