@@ -41,12 +41,15 @@ package client
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -608,11 +611,91 @@ func (c *APIClient) sendResty(ctx context.Context, cl call, token string) (excha
 	if cl.body != nil {
 		req.SetBody(cl.body)
 	}
+	// The answer's body is read here rather than by resty: resty reads it
+	// in 512-byte steps into a slice grown by append (a 100-task poll
+	// answer cost about three times its size in garbage), and matches the
+	// content type against a regular expression to decide whether to
+	// parse it, which it never needs to here.
+	req.SetDoNotParseResponse(true)
 	res, err := req.Execute(cl.method, c.base+cl.route)
+	if err != nil {
+		if res != nil && res.RawResponse != nil {
+			_ = res.RawResponse.Body.Close()
+		}
+		return exchange{}, err
+	}
+	raw := res.RawResponse
+	body, err := readBody(raw, int64(c.rc.ResponseBodyLimit))
+	_ = raw.Body.Close()
 	if err != nil {
 		return exchange{}, err
 	}
-	return exchange{status: res.StatusCode(), header: res.Header(), body: res.Body(), path: res.Request.RawRequest.URL.Path}, nil
+	return exchange{status: raw.StatusCode, header: raw.Header, body: body, path: raw.Request.URL.Path}, nil
+}
+
+// readBody reads an answer's body, at most limit bytes (more is
+// resty.ErrResponseBodyTooLarge, as resty's own limit reports it), into one
+// buffer sized from Content-Length when the server sent one. A body the
+// transport left compressed (a caller-set Accept-Encoding) is inflated, as
+// resty does.
+func readBody(res *http.Response, limit int64) ([]byte, error) {
+	var r io.Reader = res.Body
+	n := res.ContentLength
+	if strings.EqualFold(res.Header.Get("Content-Encoding"), "gzip") && n != 0 {
+		if _, ok := res.Body.(*gzip.Reader); !ok {
+			zr, err := gzip.NewReader(res.Body)
+			if err != nil {
+				return nil, err
+			}
+			defer zr.Close()
+			r, n = zr, -1
+		}
+	}
+	if limit <= 0 {
+		limit = math.MaxInt64 - 1
+	}
+	if n > limit {
+		return nil, resty.ErrResponseBodyTooLarge
+	}
+	if n == 0 && res.Body == http.NoBody {
+		// resty answered an empty body with an empty, non-nil slice.
+		return []byte{}, nil
+	}
+	if n > 0 {
+		// net/http hands over exactly Content-Length bytes, and its last
+		// read reports EOF with the data, which frees the connection for
+		// the next request. A RoundTripper of the caller's may announce
+		// less than it sends: what follows is read too, as resty did.
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return nil, err
+		}
+		var one [1]byte
+		m, err := r.Read(one[:])
+		if m == 0 && err == io.EOF {
+			return buf, nil
+		}
+		if err != nil && err != io.EOF {
+			return nil, err
+		}
+		rest, err := io.ReadAll(io.LimitReader(r, limit-n))
+		if err != nil {
+			return nil, err
+		}
+		buf = append(append(buf, one[:m]...), rest...)
+		if int64(len(buf)) > limit {
+			return nil, resty.ErrResponseBodyTooLarge
+		}
+		return buf, nil
+	}
+	buf, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(buf)) > limit {
+		return nil, resty.ErrResponseBodyTooLarge
+	}
+	return buf, nil
 }
 
 // requestHeader returns the headers of one request: Accept, User-Agent,

@@ -152,7 +152,11 @@ func resultBody(r *model.TaskResult) ([]byte, error) {
 		cp.OutputData = map[string]interface{}{}
 		r = &cp
 	}
-	return jsonBody(r)
+	b, err := appendResult(make([]byte, 0, 256), r)
+	if err != nil {
+		return nil, fmt.Errorf("client: encoding the request body: %w", err)
+	}
+	return b, nil
 }
 
 // UpdateTask posts a task result. A duplicate update of a task that already
