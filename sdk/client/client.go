@@ -609,7 +609,10 @@ func (c *APIClient) sendResty(ctx context.Context, cl call, token string) (excha
 		req.SetQueryParamsFromValues(cl.query)
 	}
 	if cl.body != nil {
-		req.SetBody(cl.body)
+		// A reader, not the bytes: resty copies a []byte body twice (into
+		// a pooled buffer, then into a new one per request), while
+		// net/http sends a *bytes.Reader as it is, with its length.
+		req.SetBody(bytes.NewReader(cl.body))
 	}
 	// The answer's body is read here rather than by resty: resty reads it
 	// in 512-byte steps into a slice grown by append (a 100-task poll

@@ -123,7 +123,7 @@ func (t *TaskClient) BatchPoll(ctx context.Context, taskType string, o PollOptio
 	if err != nil {
 		return nil, err
 	}
-	tasks, err := decodeBatch(cl, resp)
+	tasks, err := decodeBatch(cl, resp, o.Count)
 	if tasks == nil && err == nil { // an empty or JSON null answer
 		tasks = []model.Task{}
 	}
