@@ -575,9 +575,15 @@ type exchange struct {
 // reports it to the observer and maps answers and failures to results and
 // errors.
 func (c *APIClient) send(ctx context.Context, cl call, token string) (*response, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout+cl.extra)
-	defer cancel()
 	start := time.Now()
+	// The request's own deadline, unless the caller's comes first anyway
+	// (the worker gives every poll and update attempt a shorter one): then
+	// a second context and timer per request would change nothing.
+	if dl, ok := ctx.Deadline(); !ok || dl.Sub(start) > c.timeout+cl.extra {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout+cl.extra)
+		defer cancel()
+	}
 	var ex exchange
 	var err error
 	ex, err = c.sendResty(ctx, cl, token)
