@@ -190,7 +190,7 @@ func realSection(runs []realRun, chart string) string {
 	w("the clock starts at the worker's first poll (the Python SDK spends a second or two spawning its worker processes after it is told to start; that is not a per-task cost); ")
 	w("a steady start rate would cap every contender at that rate. The clock runs from the worker's start until the server has acknowledged (2xx) one task update per workflow, ")
 	w("counted by a small reverse proxy in the driver (`net/http/httputil`) that every contender talks to; the proxy's cost is the same for all. ")
-	w("*Requests/task* = polls + updates seen by the proxy / tasks. Each run is capped in time; a capped run's rate is over the cap.\n")
+	w("*HTTP requests/task* = the poll and update requests the proxy forwarded / tasks (an update-v2, which updates and hands back the next task, is one request). Each run is capped in time; a capped run's rate is over the cap.\n")
 	w("- **Pickup latency** (batch 10, poll interval 100 ms, defaults otherwise): in each round all contenders run at the same time, one worker process each on its own task type, ")
 	w("so they meet the same server and the same machine load. After 2 s their polls are counted at the proxy, by task type, over an idle window: ")
 	w("*idle polls/s per poller* (one poller = one `StartWorker` call, or the limit's one loop). Then *isolated* tasks: every 0.7–1.3 s (random, the same sequence in every run) ")
@@ -269,7 +269,7 @@ func realRunTables(w func(string, ...interface{}), r realRun) {
 			if !has(sc) {
 				continue
 			}
-			for _, m := range []metricDef{defTPS, {mReqPerTask, "requests/task (proxy count)", "%.2f", false}, defCPUTask,
+			for _, m := range []metricDef{defTPS, {mReqPerTask, "HTTP requests/task (proxy count)", "%.2f", false}, defCPUTask,
 				{mSrvCPU, "server CPU µs/task (JVM + store)", "%.0f", false}} {
 				if len(values(res[sc][contBaton], m.key)) == 0 {
 					continue

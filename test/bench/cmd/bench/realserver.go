@@ -297,13 +297,14 @@ func (s *realServer) startMany(ctx context.Context, taskType string, n, conc int
 }
 
 // countingProxy forwards everything to the server and counts, by kind, the
-// requests the contender makes: polls (single and batch), and task updates
-// the server acknowledged (POST /tasks and /tasks/update-v2; an update-v2 is
-// also a poll, as on the dev server).
+// requests the contender makes: polls (GET, single and batch), update posts
+// (POST /tasks and /tasks/update-v2, each one request, whatever the answer),
+// and the updates the server acknowledged (2xx), which count tasks done.
 type countingProxy struct {
 	srv     *http.Server
 	url     string // …/api on the proxy
 	polls   atomic.Int64
+	posts   atomic.Int64 // update requests, update-v2 included
 	updates atomic.Int64 // answered 2xx
 	other   atomic.Int64
 
@@ -367,9 +368,8 @@ func startCountingProxy(target *url.URL) (*countingProxy, error) {
 				p.first[tt] = time.Now()
 			}
 			p.mu.Unlock()
-		case r.Method == http.MethodPost && strings.HasSuffix(path, "/tasks/update-v2"):
-			p.polls.Add(1)
-		case r.Method == http.MethodPost && strings.HasSuffix(path, "/tasks"):
+		case r.Method == http.MethodPost && (strings.HasSuffix(path, "/tasks/update-v2") || strings.HasSuffix(path, "/tasks")):
+			p.posts.Add(1)
 		default:
 			p.other.Add(1)
 		}
@@ -380,10 +380,10 @@ func startCountingProxy(target *url.URL) (*countingProxy, error) {
 	return p, nil
 }
 
-type proxyCounts struct{ polls, updates, other int64 }
+type proxyCounts struct{ polls, posts, updates, other int64 }
 
 func (p *countingProxy) counts() proxyCounts {
-	return proxyCounts{p.polls.Load(), p.updates.Load(), p.other.Load()}
+	return proxyCounts{p.polls.Load(), p.posts.Load(), p.updates.Load(), p.other.Load()}
 }
 
 func (p *countingProxy) close() {
@@ -738,7 +738,7 @@ func realThroughput(ctx context.Context, s *realServer, p realPlan, contender, t
 	}
 	out := sample{
 		mTPS:        done / end.Sub(start).Seconds(),
-		mReqPerTask: float64(pc1.polls-pc0.polls+pc1.updates-pc0.updates) / done,
+		mReqPerTask: float64(pc1.polls-pc0.polls+pc1.posts-pc0.posts) / done,
 		mCPUPerTask: float64(st1.CPUNanos-st0.CPUNanos) / done / 1e3,
 		mCapped:     capped,
 		mDone:       done,
