@@ -536,7 +536,7 @@ func runReal(ctx context.Context, p realPlan, logw io.Writer, sized *realPlan) (
 			if err != nil {
 				return res, warm, fmt.Errorf("latency round %d: %w", r+1, err)
 			}
-			for _, c := range p.contenders {
+			for _, c := range withoutV2(p.contenders) {
 				res.add("latency", c, smps[c])
 				logf("%-8s round %d %-8s %6.1fs %s", "latency", r+1, c, time.Since(t).Seconds(), smps[c].String())
 			}
@@ -544,7 +544,7 @@ func runReal(ctx context.Context, p realPlan, logw io.Writer, sized *realPlan) (
 	}
 	if p.wants("idle") {
 		for r := 0; r < p.rounds; r++ {
-			for _, c := range append(rotate(p.contenders, r), contBaseline) {
+			for _, c := range append(rotate(withoutV2(p.contenders), r), contBaseline) {
 				if ctx.Err() != nil {
 					return res, warm, ctx.Err()
 				}
@@ -592,6 +592,19 @@ func runReal(ctx context.Context, p realPlan, logw io.Writer, sized *realPlan) (
 		}
 	}
 	return res, warm, nil
+}
+
+// withoutV2 leaves Baton with update-v2 out of the scenarios where it
+// cannot differ from Baton: update-v2 is used only while a queue has a
+// backlog, which an idle worker or an isolated task never sees.
+func withoutV2(conts []string) []string {
+	var out []string
+	for _, c := range conts {
+		if c != contBatonV2 {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // rotate is the contenders' order in round r: each goes first in turn.
@@ -861,7 +874,7 @@ func latencies(ids map[string]time.Time, got map[string]pickup) (fromReturn, fro
 // production). Then, one contender at a time, bursts of burstSize
 // workflows started at once.
 func realLatencyRound(ctx context.Context, s *realServer, p realPlan, round int, logf func(string, ...interface{})) (map[string]sample, error) {
-	conts := rotate(p.contenders, round)
+	conts := rotate(withoutV2(p.contenders), round)
 	types := map[string]string{}
 	logs := map[string]*pickLog{}
 	for _, c := range conts {
