@@ -57,6 +57,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-resty/resty/v2"
@@ -179,6 +180,8 @@ type APIClient struct {
 	initErr  error
 	secret   string
 	payload  PayloadThresholds // payload.go
+	// bodyBufs are read buffers for answers of unknown length (readBody).
+	bodyBufs sync.Pool
 }
 
 // NewAPIClient returns a client for the server described by httpSettings,
@@ -634,7 +637,7 @@ func (c *APIClient) sendResty(ctx context.Context, cl call, token string) (excha
 		return exchange{}, err
 	}
 	raw := res.RawResponse
-	body, err := readBody(raw, int64(c.rc.ResponseBodyLimit))
+	body, err := readBody(raw, int64(c.rc.ResponseBodyLimit), &c.bodyBufs)
 	_ = raw.Body.Close()
 	if err != nil {
 		return exchange{}, err
@@ -647,7 +650,9 @@ func (c *APIClient) sendResty(ctx context.Context, cl call, token string) (excha
 // buffer sized from Content-Length when the server sent one. A body the
 // transport left compressed (a caller-set Accept-Encoding) is inflated, as
 // resty does.
-func readBody(res *http.Response, limit int64) ([]byte, error) {
+//
+// bufs, when not nil, holds reusable read buffers (*bytes.Buffer).
+func readBody(res *http.Response, limit int64, bufs *sync.Pool) ([]byte, error) {
 	var r io.Reader = res.Body
 	n := res.ContentLength
 	if strings.EqualFold(res.Header.Get("Content-Encoding"), "gzip") && n != 0 {
@@ -697,15 +702,35 @@ func readBody(res *http.Response, limit int64) ([]byte, error) {
 		}
 		return buf, nil
 	}
-	buf, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
+	// Length unknown (Conductor sends poll answers chunked): read into a
+	// pooled buffer, which has long grown to the usual size, and return a
+	// copy of exactly the body's length. The copy is the caller's: decoded
+	// strings may point into it.
+	var pb *bytes.Buffer
+	if bufs != nil {
+		pb, _ = bufs.Get().(*bytes.Buffer)
+	}
+	if pb == nil {
+		pb = new(bytes.Buffer)
+	}
+	defer func() {
+		if bufs != nil && pb.Cap() <= maxPooledBody {
+			pb.Reset()
+			bufs.Put(pb)
+		}
+	}()
+	if _, err := pb.ReadFrom(io.LimitReader(r, limit+1)); err != nil {
 		return nil, err
 	}
-	if int64(len(buf)) > limit {
+	if int64(pb.Len()) > limit {
 		return nil, resty.ErrResponseBodyTooLarge
 	}
-	return buf, nil
+	return append(make([]byte, 0, pb.Len()), pb.Bytes()...), nil
 }
+
+// maxPooledBody: a read buffer grown larger than this (a large payload) is
+// left to the garbage collector rather than kept in APIClient.bodyBufs.
+const maxPooledBody = 1 << 20
 
 // requestHeader returns the headers of one request: Accept, User-Agent,
 // the configured headers, the token and, with a body, its Content-Type. It

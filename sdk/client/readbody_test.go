@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/go-resty/resty/v2"
@@ -50,7 +51,7 @@ func TestAnswerBodiesAreReadWhole(t *testing.T) {
 			if c.enc != "" {
 				res.Header.Set("Content-Encoding", c.enc)
 			}
-			got, err := readBody(res, c.limit)
+			got, err := readBody(res, c.limit, &sync.Pool{})
 			switch {
 			case c.tooBig:
 				if !errors.Is(err, resty.ErrResponseBodyTooLarge) {
@@ -66,5 +67,24 @@ func TestAnswerBodiesAreReadWhole(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAnswerBodiesOfUnknownLengthDoNotShareMemory: chunked answers are read
+// through a reused buffer; each answer must be a copy of its own, since
+// decoded strings may point into it.
+func TestAnswerBodiesOfUnknownLengthDoNotShareMemory(t *testing.T) {
+	pool := &sync.Pool{}
+	read := func(s string) []byte {
+		b, err := readBody(&http.Response{Body: io.NopCloser(strings.NewReader(s)), ContentLength: -1, Header: http.Header{}}, 1<<20, pool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	first := read(`[{"taskId":"first"}]`)
+	second := read(`[{"taskId":"other"}]`)
+	if string(first) != `[{"taskId":"first"}]` || string(second) != `[{"taskId":"other"}]` {
+		t.Fatalf("first %q, second %q", first, second)
 	}
 }
