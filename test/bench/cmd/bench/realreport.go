@@ -116,7 +116,7 @@ func realHeader(lead []string, conts []string) string {
 		cols = append(cols, realLabel(c))
 	}
 	for _, c := range conts[1:] {
-		cols = append(cols, "Baton / "+strings.ToLower(realLabel(c)))
+		cols = append(cols, "Baton / "+realLabel(c))
 	}
 	return "| " + strings.Join(cols, " | ") + " |\n|" + strings.Repeat("---|", len(cols)) + "\n"
 }
@@ -296,7 +296,8 @@ func realRunTables(w func(string, ...interface{}), r realRun) {
 	if has("latency") {
 		sc := "latency"
 		w("### Pickup latency and idle polling, %s (batch 10, 100 ms interval; min / **median** / max over rounds)\n\n", srv)
-		w("%s", realHeader([]string{"Server", "Metric"}, conts))
+		lconts := withoutV2(conts)
+		w("%s", realHeader([]string{"Server", "Metric"}, lconts))
 		rows := []metricDef{
 			{mIsoP50, "isolated pickup p50 ms", "%.1f", false}, {mIsoP90, "isolated pickup p90 ms", "%.1f", false}, {mIsoP99, "isolated pickup p99 ms", "%.1f", false},
 			{mIsoSchP50, "isolated pickup p50 ms from scheduledTime", "%.1f", false},
@@ -306,16 +307,16 @@ func realRunTables(w func(string, ...interface{}), r realRun) {
 			{mEarly, "early (handler before the start call returned)", "%.0f", false},
 		}
 		for _, m := range rows {
-			w("| %s | %s | %s |\n", short, m.label, realCells(res, sc, m, conts))
+			w("| %s | %s | %s |\n", short, m.label, realCells(res, sc, m, lconts))
 		}
 		w("\n")
 	}
 	if has("idle") {
 		w("### Idle worker, %s (one process alone, 1 task type, batch 10, 100 ms interval, no task; min / **median** / max over rounds)\n\n", srv)
-		w("%s", realHeader([]string{"Server", "Metric"}, conts))
+		w("%s", realHeader([]string{"Server", "Metric"}, withoutV2(conts)))
 		for _, m := range []metricDef{{mIdleSrvCPU, "server CPU ms per second of idling (JVM + store)", "%.1f", false},
 			{mIdleWrkCPU, "worker CPU ms per second of idling", "%.1f", false}, {mIdleRPS, "polls/s (proxy count)", "%.2f", false}} {
-			w("| %s | %s | %s |\n", short, m.label, realCells(res, "idle", m, conts))
+			w("| %s | %s | %s |\n", short, m.label, realCells(res, "idle", m, withoutV2(conts)))
 		}
 		if b := res["idle"][contBaseline]; len(b) > 0 {
 			w("\nNo worker at all: server CPU %s ms per second.\n", spreadKey(b, mIdleSrvCPU, "%.1f"))
