@@ -56,15 +56,22 @@ bench-quick: ## the same driver, CI-sized (one round, fewer tasks), report to st
 # it on a free loopback port, exports CONDUCTOR_SERVER_URL/_VERSION/_STORE,
 # runs the driver and stops the server. BENCH_CONDUCTOR_SERVERS picks a subset
 # (version:store ...); BENCH_CONDUCTOR_ARGS shortens a run (e.g. "-rounds 1
-# -tasks 500 -types-n 10,400").
+# -tasks 500 -types-n 10,400"). BENCH_PIN places the server (JVM and store)
+# and the driver with its workers on disjoint CPUs with taskset: auto (halves
+# of the CPUs: on 2 cores the server on CPU 0, the rest on CPU 1), off, or
+# SERVER/WORKER lists (e.g. 0/1). BENCH_PYTHON=off leaves out the official
+# Python SDK, which the driver otherwise installs into a virtual environment
+# under ~/.cache/baton (python3 with venv and pip needed; PyPI reached once).
 BENCH_CONDUCTOR_SERVERS ?= 3.21.14:redis 3.32.3:sqlite 3.32.3:redis
 BENCH_CONDUCTOR_ARGS ?=
-bench-conductor: ## Baton vs the official SDK vs the limit on real Conductor servers (3.21.14 redis, 3.32.3 sqlite and redis): adds its section to BENCHMARKS.md and docs/bench-conductor.png (10-20 min per server here)
+BENCH_PIN ?= auto
+BENCH_PYTHON ?= auto
+bench-conductor: ## Baton vs the official Go and Python SDKs vs the limit on real Conductor servers, server and workers pinned to separate CPUs (3.21.14 redis, 3.32.3 sqlite and redis): adds its section to BENCHMARKS.md and docs/bench-conductor.png (10-20 min per server here)
 	cd test/bench && $(GO) build -o /dev/null ./cmd/bench
 	@set -e; for spec in $(BENCH_CONDUCTOR_SERVERS); do \
 	  echo "== bench-conductor: Conductor $${spec%%:*} ($${spec##*:})"; \
 	  CONDUCTOR_VERSION=$${spec%%:*} CONDUCTOR_STORE=$${spec##*:} test/conductor/run.sh sh -c \
-	    'cd test/bench && exec $(GO) run ./cmd/bench -server "$$CONDUCTOR_SERVER_URL" -server-version "$$CONDUCTOR_SERVER_VERSION" -server-store "$$CONDUCTOR_SERVER_STORE" $(BENCH_CONDUCTOR_ARGS) -out ../../BENCHMARKS.md -chart ../../docs/bench-conductor.png -real-data ../../docs/bench-conductor'; \
+	    'cd test/bench && exec $(GO) run ./cmd/bench -server "$$CONDUCTOR_SERVER_URL" -server-version "$$CONDUCTOR_SERVER_VERSION" -server-store "$$CONDUCTOR_SERVER_STORE" -pin $(BENCH_PIN) -python $(BENCH_PYTHON) $(BENCH_CONDUCTOR_ARGS) -out ../../BENCHMARKS.md -chart ../../docs/bench-conductor.png -real-data ../../docs/bench-conductor'; \
 	done
 
 # What fleets of worker processes cost a real server, Baton beside the
@@ -80,7 +87,7 @@ bench-fleet: ## fleets of 5, 20 and 50 worker processes (50 idle types + 1 busy 
 	  echo "== bench-fleet: Conductor $${spec%%:*} ($${spec##*:})"; \
 	  CONDUCTOR_JAVA_OPTS="-Xms256m -Xmx1g -Dserver.tomcat.mbeanregistry.enabled=true" \
 	  CONDUCTOR_VERSION=$${spec%%:*} CONDUCTOR_STORE=$${spec##*:} test/conductor/run.sh sh -c \
-	    'cd test/bench && exec $(FLEET_BIN) -server env -fleet $(BENCH_FLEET_ARGS) -out "../../docs/fleet-$$CONDUCTOR_SERVER_VERSION-$$CONDUCTOR_SERVER_STORE.md"'; \
+	    'cd test/bench && exec $(FLEET_BIN) -server env -fleet -pin $(BENCH_PIN) $(BENCH_FLEET_ARGS) -out "../../docs/fleet-$$CONDUCTOR_SERVER_VERSION-$$CONDUCTOR_SERVER_STORE.md"'; \
 	done
 
 # The soak: SOAK sets its length (a Go duration; default 30m), SOAK_RESTART

@@ -39,18 +39,22 @@ package client
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-resty/resty/v2"
@@ -176,6 +180,8 @@ type APIClient struct {
 	initErr  error
 	secret   string
 	payload  PayloadThresholds // payload.go
+	// bodyBufs are read buffers for answers of unknown length (readBody).
+	bodyBufs sync.Pool
 	// link gives sdk/worker the base URL and a task client without
 	// retries (internal/clientwire); it adds nothing to the public API.
 	link
@@ -576,9 +582,15 @@ type exchange struct {
 // reports it to the observer and maps answers and failures to results and
 // errors.
 func (c *APIClient) send(ctx context.Context, cl call, token string) (*response, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout+cl.extra)
-	defer cancel()
 	start := time.Now()
+	// The request's own deadline, unless the caller's comes first anyway
+	// (the worker gives every poll and update attempt a shorter one): then
+	// a second context and timer per request would change nothing.
+	if dl, ok := ctx.Deadline(); !ok || dl.Sub(start) > c.timeout+cl.extra {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout+cl.extra)
+		defer cancel()
+	}
 	var ex exchange
 	var err error
 	ex, err = c.sendResty(ctx, cl, token)
@@ -610,14 +622,119 @@ func (c *APIClient) sendResty(ctx context.Context, cl call, token string) (excha
 		req.SetQueryParamsFromValues(cl.query)
 	}
 	if cl.body != nil {
-		req.SetBody(cl.body)
+		// A reader, not the bytes: resty copies a []byte body twice (into
+		// a pooled buffer, then into a new one per request), while
+		// net/http sends a *bytes.Reader as it is, with its length.
+		req.SetBody(bytes.NewReader(cl.body))
 	}
+	// The answer's body is read here rather than by resty: resty reads it
+	// in 512-byte steps into a slice grown by append (a 100-task poll
+	// answer cost about three times its size in garbage), and matches the
+	// content type against a regular expression to decide whether to
+	// parse it, which it never needs to here.
+	req.SetDoNotParseResponse(true)
 	res, err := req.Execute(cl.method, c.base+cl.route)
+	if err != nil {
+		if res != nil && res.RawResponse != nil {
+			_ = res.RawResponse.Body.Close()
+		}
+		return exchange{}, err
+	}
+	raw := res.RawResponse
+	body, err := readBody(raw, int64(c.rc.ResponseBodyLimit), &c.bodyBufs)
+	_ = raw.Body.Close()
 	if err != nil {
 		return exchange{}, err
 	}
-	return exchange{status: res.StatusCode(), header: res.Header(), body: res.Body(), path: res.Request.RawRequest.URL.Path}, nil
+	return exchange{status: raw.StatusCode, header: raw.Header, body: body, path: raw.Request.URL.Path}, nil
 }
+
+// readBody reads an answer's body, at most limit bytes (more is
+// resty.ErrResponseBodyTooLarge, as resty's own limit reports it), into one
+// buffer sized from Content-Length when the server sent one. A body the
+// transport left compressed (a caller-set Accept-Encoding) is inflated, as
+// resty does.
+//
+// bufs, when not nil, holds reusable read buffers (*bytes.Buffer).
+func readBody(res *http.Response, limit int64, bufs *sync.Pool) ([]byte, error) {
+	var r io.Reader = res.Body
+	n := res.ContentLength
+	if strings.EqualFold(res.Header.Get("Content-Encoding"), "gzip") && n != 0 {
+		if _, ok := res.Body.(*gzip.Reader); !ok {
+			zr, err := gzip.NewReader(res.Body)
+			if err != nil {
+				return nil, err
+			}
+			defer zr.Close()
+			r, n = zr, -1
+		}
+	}
+	if limit <= 0 {
+		limit = math.MaxInt64 - 1
+	}
+	if n > limit {
+		return nil, resty.ErrResponseBodyTooLarge
+	}
+	if n == 0 && res.Body == http.NoBody {
+		// resty answered an empty body with an empty, non-nil slice.
+		return []byte{}, nil
+	}
+	if n > 0 {
+		// net/http hands over exactly Content-Length bytes, and its last
+		// read reports EOF with the data, which frees the connection for
+		// the next request. A RoundTripper of the caller's may announce
+		// less than it sends: what follows is read too, as resty did.
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return nil, err
+		}
+		var one [1]byte
+		m, err := r.Read(one[:])
+		if m == 0 && err == io.EOF {
+			return buf, nil
+		}
+		if err != nil && err != io.EOF {
+			return nil, err
+		}
+		rest, err := io.ReadAll(io.LimitReader(r, limit-n))
+		if err != nil {
+			return nil, err
+		}
+		buf = append(append(buf, one[:m]...), rest...)
+		if int64(len(buf)) > limit {
+			return nil, resty.ErrResponseBodyTooLarge
+		}
+		return buf, nil
+	}
+	// Length unknown (Conductor sends poll answers chunked): read into a
+	// pooled buffer, which has long grown to the usual size, and return a
+	// copy of exactly the body's length. The copy is the caller's: decoded
+	// strings may point into it.
+	var pb *bytes.Buffer
+	if bufs != nil {
+		pb, _ = bufs.Get().(*bytes.Buffer)
+	}
+	if pb == nil {
+		pb = new(bytes.Buffer)
+	}
+	defer func() {
+		if bufs != nil && pb.Cap() <= maxPooledBody {
+			pb.Reset()
+			bufs.Put(pb)
+		}
+	}()
+	if _, err := pb.ReadFrom(io.LimitReader(r, limit+1)); err != nil {
+		return nil, err
+	}
+	if int64(pb.Len()) > limit {
+		return nil, resty.ErrResponseBodyTooLarge
+	}
+	return append(make([]byte, 0, pb.Len()), pb.Bytes()...), nil
+}
+
+// maxPooledBody: a read buffer grown larger than this (a large payload) is
+// left to the garbage collector rather than kept in APIClient.bodyBufs.
+const maxPooledBody = 1 << 20
 
 // requestHeader returns the headers of one request: Accept, User-Agent,
 // the configured headers, the token and, with a body, its Content-Type. It

@@ -82,8 +82,17 @@ func decodeTask(cl call, r *response, t *model.Task) error {
 // (IN_PROGRESS) as well. It returns the tasks it could decode and, when
 // some could not, a *TaskDecodeError for those. An answer that is not a
 // JSON array at all is a *DecodeError, as before.
-func decodeBatch(cl call, r *response) ([]model.Task, error) {
+//
+// count is how many tasks were asked for: the slice is made for as many as
+// the answer can hold (a task takes well over 512 bytes of JSON), so that
+// the decoder does not grow it step by step, copying every task each time.
+// Its unused elements are zero values, which decoding into it treats as
+// the zero value it requires.
+func decodeBatch(cl call, r *response, count int) ([]model.Task, error) {
 	var tasks []model.Task
+	if n := min(count, len(r.body)/512+1); n > 1 {
+		tasks = make([]model.Task, 0, n)
+	}
 	err := decodeTasks(cl, r, &tasks)
 	if err == nil {
 		return tasks, nil

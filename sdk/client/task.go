@@ -124,7 +124,7 @@ func (t *TaskClient) BatchPoll(ctx context.Context, taskType string, o PollOptio
 	if err != nil {
 		return nil, err
 	}
-	tasks, err := decodeBatch(cl, resp)
+	tasks, err := decodeBatch(cl, resp, o.Count)
 	if tasks == nil && err == nil { // an empty or JSON null answer
 		tasks = []model.Task{}
 	}
@@ -153,7 +153,11 @@ func resultBody(r *model.TaskResult) ([]byte, error) {
 		cp.OutputData = map[string]interface{}{}
 		r = &cp
 	}
-	return jsonBody(r)
+	b, err := appendResult(make([]byte, 0, 256), r)
+	if err != nil {
+		return nil, fmt.Errorf("client: encoding the request body: %w", err)
+	}
+	return b, nil
 }
 
 // UpdateTask posts a task result. A duplicate update of a task that already

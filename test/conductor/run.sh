@@ -17,6 +17,8 @@
 #                             same port with the same arguments and folder, then waits for /health
 #                             (argument kill or start does one half; see restart.sh)
 #   CONDUCTOR_REDIS_RESTART   the same for the Redis (only when a Redis runs); it comes back empty
+#   CONDUCTOR_STORE_PIDS      the process ids of its stores, space-separated (Redis, PostgreSQL's
+#                             postmaster; empty for SQLite, which lives in the JVM)
 #   CONDUCTOR_SERVER_PAYLOAD_STORE  postgres when the server keeps large payloads in a PostgreSQL
 #                             (CONDUCTOR_PAYLOAD_STORE below), else none
 # runs the command from the repository root, and stops everything it started on every way out,
@@ -521,6 +523,13 @@ export CONDUCTOR_SERVER_PID="$server_pid"
 export CONDUCTOR_SERVER_DATA="$DATA"
 export CONDUCTOR_RUN_DIR="$run_dir"
 export CONDUCTOR_SERVER_PAYLOAD_STORE="$PAYLOAD_STORE"
+# The store processes beside the JVM (Redis, PostgreSQL's postmaster), for the benchmarks' CPU
+# pinning and server CPU time (test/bench/cmd/bench/pin.go).
+store_pids="$redis_pid"
+if [ -n "$pg_dir" ] && [ -r "$pg_dir/data/postmaster.pid" ]; then
+	store_pids="$store_pids $(head -n 1 "$pg_dir/data/postmaster.pid")"
+fi
+export CONDUCTOR_STORE_PIDS="${store_pids# }"
 if [ "$NODES" -gt 1 ]; then
 	export CONDUCTOR_SERVER_URL="http://127.0.0.1:$proxy_port/api"
 	export CONDUCTOR_NODES="$NODES"

@@ -16,17 +16,19 @@ var contenderColors = map[string]color.Color{
 	contBaton:    color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff},
 	contOfficial: color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff},
 	contLimit:    color.RGBA{R: 0x7f, G: 0x7f, B: 0x7f, A: 0xff},
+	contPython:   color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff},
+	contBatonV2:  color.RGBA{R: 0x17, G: 0xbe, B: 0xcf, A: 0xff},
 	contBaseline: color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
 }
 
-var contenderLabels = map[string]string{contBaton: "Baton", contOfficial: "official SDK", contLimit: "limit", contBaseline: "no worker"}
+var contenderLabels = map[string]string{contBaton: "Baton", contOfficial: "official SDK", contLimit: "limit", contBaseline: "no worker", contPython: "official Python SDK", contBatonV2: "Baton, update-v2"}
 
 // groupedBars draws one bar per contender in each group (medians).
 func groupedBars(title, ylabel, format string, groups []string, value func(group int, contender string) float64) (*plot.Plot, error) {
 	return groupedBarsOf(contenders, title, ylabel, format, groups, value)
 }
 
-// groupedBarsOf is groupedBars over the given contenders (at most three).
+// groupedBarsOf is groupedBars over the given contenders (at most four).
 func groupedBarsOf(conts []string, title, ylabel, format string, groups []string, value func(group int, contender string) float64) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = title
@@ -44,7 +46,7 @@ func groupedBarsOf(conts []string, title, ylabel, format string, groups []string
 		}
 		bars.LineStyle.Width = 0
 		bars.Color = contenderColors[c]
-		bars.Offset = w * vg.Length(i-1)
+		bars.Offset = w * vg.Length(float64(i)-float64(len(conts)-1)/2)
 		p.Add(bars)
 		p.Legend.Add(contenderLabels[c], bars)
 		// The value above each bar, so small bars can still be read.

@@ -52,6 +52,10 @@ const (
 	// contBatonB is Baton as built into another bench binary (-ab): the
 	// same contender code over a patched SDK, for A/B runs.
 	contBatonB = "baton-b"
+	// contBatonV2 is Baton with WithUpdateV2(true): results posted to
+	// /tasks/update-v2, which hands back the next task while a backlog
+	// lasts (real-server mode, -contenders).
+	contBatonV2 = "baton-v2"
 )
 
 var contenders = []string{contBaton, contOfficial, contLimit}
@@ -307,6 +311,8 @@ func runChild(cfg childConfig) int {
 	switch cfg.contender {
 	case contBaton:
 		begin, stop = startBaton(w)
+	case contBatonV2:
+		begin, stop = startBaton(w, bworker.WithUpdateV2(true))
 	case contOfficial:
 		begin, stop = startOfficial(w)
 	case contLimit:
@@ -370,7 +376,7 @@ func quietLogger() *logrus.Logger {
 	return l
 }
 
-func startBaton(w *work) (func() error, func()) {
+func startBaton(w *work, extra ...bworker.Option) (func() error, func()) {
 	log := quietLogger()
 	c, err := bclient.New(nil, bsettings.NewHttpSettings(w.cfg.url), bclient.WithLogger(log))
 	if err != nil {
@@ -388,6 +394,7 @@ func startBaton(w *work) (func() error, func()) {
 		}
 		opts = append(opts, bworker.WithMaxHeldPolls(n))
 	}
+	opts = append(opts, extra...)
 	r := bworker.NewTaskRunnerWithApiClient(c, opts...)
 	fn := func(t *bmodel.Task) (interface{}, error) {
 		w.do(t.WorkflowInstanceId, t.ScheduledTime, t.InputData)

@@ -248,14 +248,18 @@ func (d *devServer) startOne(ctx context.Context, taskType string) error {
 
 // child is a running contender process.
 type child struct {
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	ready  chan struct{}
-	lat    chan time.Duration
-	pick   chan pickup
-	stats  chan procStats
-	done   chan struct{}
-	stderr *tailBuffer
+	cmd *exec.Cmd
+	// external: not this binary (the Python SDK's worker program); its
+	// CPU time is read from /proc over its process tree, and it has no
+	// Go runtime statistics.
+	external bool
+	stdin    io.WriteCloser
+	ready    chan struct{}
+	lat      chan time.Duration
+	pick     chan pickup
+	stats    chan procStats
+	done     chan struct{}
+	stderr   *tailBuffer
 }
 
 type tailBuffer struct {
@@ -297,6 +301,8 @@ type spawnOpts struct {
 	limitNoWait bool
 	profDir     string // write cpu/mem profiles here ("" = none)
 	profTag     string
+	// py runs the official Python SDK's worker program (contPython).
+	py *pythonEnv
 }
 
 func spawn(o spawnOpts) (*child, error) {
@@ -329,8 +335,19 @@ func spawn(o spawnOpts) (*child, error) {
 		base := fmt.Sprintf("%s/%s-%s", o.profDir, o.profTag, label)
 		args = append(args, "-cpuprofile", base+".cpu.pprof", "-memprofile", base+".allocs.pprof")
 	}
+	external := false
+	if o.contender == contPython {
+		if o.py == nil {
+			return nil, fmt.Errorf("the python contender needs its virtual environment (-python)")
+		}
+		exe, args, external = o.py.python, o.py.args(o), true
+	}
 	cmd := exec.Command(exe, args...)
-	c := &child{cmd: cmd, ready: make(chan struct{}), lat: make(chan time.Duration, 1024),
+	if external {
+		// Its own process group: the SDK's worker processes go with it.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	}
+	c := &child{cmd: cmd, external: external, ready: make(chan struct{}), lat: make(chan time.Duration, 1024),
 		pick:  make(chan pickup, 4096),
 		stats: make(chan procStats, 1), done: make(chan struct{}), stderr: &tailBuffer{}}
 	cmd.Stderr = c.stderr
@@ -344,6 +361,12 @@ func spawn(o spawnOpts) (*child, error) {
 	}
 	if err := cmd.Start(); err != nil {
 		return nil, err
+	}
+	// A Python interpreter importing the SDK on a loaded machine is slower
+	// to start than a Go binary.
+	readyWait := 20 * time.Second
+	if external {
+		readyWait = time.Minute
 	}
 	go func() {
 		defer close(c.done)
@@ -381,13 +404,21 @@ func spawn(o spawnOpts) (*child, error) {
 	case <-c.done:
 		_ = cmd.Wait()
 		return nil, fmt.Errorf("%s child exited before ready: %s", o.contender, c.stderr.String())
-	case <-time.After(20 * time.Second):
+	case <-time.After(readyWait):
 		c.kill()
-		return nil, fmt.Errorf("%s child not ready after 20s: %s", o.contender, c.stderr.String())
+		return nil, fmt.Errorf("%s child not ready after %v: %s", o.contender, readyWait, c.stderr.String())
 	}
 }
 
 func (c *child) procStats() (procStats, error) {
+	if c.external {
+		select {
+		case <-c.done:
+			return procStats{}, fmt.Errorf("child exited: %s", c.stderr.String())
+		default:
+		}
+		return procStats{CPUNanos: treeCPU(c.cmd.Process.Pid)}, nil
+	}
 	if _, err := io.WriteString(c.stdin, "stats\n"); err != nil {
 		return procStats{}, err
 	}
@@ -417,6 +448,10 @@ func (c *child) stop() *syscall.Rusage {
 		_ = c.cmd.Process.Kill()
 		<-exited
 	}
+	if c.external {
+		// Whatever the program left of its process group.
+		_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
+	}
 	if c.cmd.ProcessState == nil {
 		return nil
 	}
@@ -425,6 +460,9 @@ func (c *child) stop() *syscall.Rusage {
 }
 
 func (c *child) kill() {
+	if c.external {
+		_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
+	}
 	_ = c.cmd.Process.Kill()
 	_ = c.cmd.Wait()
 }

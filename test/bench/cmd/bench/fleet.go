@@ -45,6 +45,7 @@ type fleetPlan struct {
 	rounds   int
 	interval time.Duration
 	pid      int
+	srvPIDs  []int // the JVM and its stores: the server CPU row
 	runID    string
 }
 
@@ -188,7 +189,7 @@ func runFleetMain(ctx context.Context, rp realPlan, fp fleetPlan, args []string,
 	defer s.undefine([]string{fixed})
 	// Warm the server up: a fresh JVM is slow for its first minute.
 	if rp.warmup > 0 {
-		if _, err := realWarmup(ctx, s, rp, logf); err != nil {
+		if _, _, err := realWarmup(ctx, s, rp, logf); err != nil {
 			fmt.Fprintln(os.Stderr, "bench: warm-up:", err)
 			return 1
 		}
@@ -279,7 +280,7 @@ func fleetRun(ctx context.Context, s *realServer, fp fleetPlan, contender string
 		wcpu0 += st.CPUNanos
 	}
 	p0, _ := scrapeProm(ctx, s.hc, s.base)
-	cpu0, _ := readProcSample(fp.pid)
+	cpu0 := treeCPU(fp.srvPIDs...)
 	t0 := time.Now()
 
 	var wg sync.WaitGroup
@@ -329,7 +330,7 @@ func fleetRun(ctx context.Context, s *realServer, fp fleetPlan, contender string
 	reads, rerrs := measureReads(ctx, s, fixed, fp.window)
 	wg.Wait()
 	secs := time.Since(t0).Seconds()
-	cpu1, _ := readProcSample(fp.pid)
+	cpu1 := treeCPU(fp.srvPIDs...)
 	p1, _ := scrapeProm(ctx, s.hc, s.base)
 	var wcpu1 int64
 	for _, c := range kids {
@@ -343,8 +344,8 @@ func fleetRun(ctx context.Context, s *realServer, fp fleetPlan, contender string
 		out[fBusy], out[fBusyMax], out[fMaxThr] = mean(busySmp), maxOf(busySmp), maxThreads
 	}
 	out[fActive] = mean(activeSmp)
-	if fp.pid > 0 {
-		out[fCPU] = float64(cpu1.CPUNanos-cpu0.CPUNanos) / 1e9 / secs
+	if len(fp.srvPIDs) > 0 {
+		out[fCPU] = float64(cpu1-cpu0) / 1e9 / secs
 	}
 	out[fReqRate], out[fPollRate], out[fSizesRate] = uriRates(p0, p1, secs)
 	out[fReadP50], out[fReadP90], out[fReadP99], out[fReadErrs] = quantile(reads, 0.5), quantile(reads, 0.9), quantile(reads, 0.99), float64(rerrs)
@@ -408,6 +409,7 @@ func fleetReport(rp realPlan, fp fleetPlan, res realResults, cmd string, began t
 	w("- Date: %s, took %v; machine: %s; load average %s at the end\n", began.UTC().Format("2006-01-02 15:04 MST"), took.Round(time.Second), machineInfo(), loadAvg())
 	w("- Baton %s; official SDK %s\n", batonRevision(), officialVersion())
 	w("- Command: `%s`\n", cmd)
+	w("- CPUs: %s; server CPU is the JVM's and its store's (/proc utime+stime over the window)\n", rp.pin.describe())
 	w("- Each process: %d idle task types + 1 busy one, batch 1, poll interval %v, SDK defaults otherwise; %.0f busy workflows/s started over the fleet; %v settle, %v window, %d rounds (order alternating), medians of rounds.\n\n",
 		fp.idle, fp.interval, fp.rate, fp.settle, fp.window, fp.rounds)
 	rows := []struct {

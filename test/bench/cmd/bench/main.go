@@ -46,7 +46,7 @@ func realMain(args []string) int {
 	soakDown := fs.Duration("soak-down", 30*time.Second, "soak on the dev server: how long each restart keeps it down")
 	soakDrain := fs.Duration("soak-drain", 5*time.Minute, "soak: after the load, the longest wait for the last workflows to complete")
 	serverPID := fs.Int("server-pid", envInt("CONDUCTOR_SERVER_PID"), "soak on a real server: its process id, for restarts and its RSS and CPU (default $CONDUCTOR_SERVER_PID)")
-	only := fs.String("only", "", "comma-separated scenarios to run (tput1,tput10,tput100,latency,idle,mixed,memory; with -server: tput,latency,types)")
+	only := fs.String("only", "", "comma-separated scenarios to run (tput1,tput10,tput100,latency,idle,mixed,memory; with -server: tput,latency,idle,types)")
 	rounds := fs.Int("rounds", 0, "rounds per scenario (0: 3, or 1 with -quick)")
 	profDir := fs.String("profile-dir", "", "write CPU and allocation profiles of every contender run here")
 	server := fs.String("server", "", "real-server mode: the base URL (…/api) of a Conductor server on this machine; \"env\" reads CONDUCTOR_SERVER_URL")
@@ -67,6 +67,10 @@ func realMain(args []string) int {
 	fleetRate := fs.Float64("fleet-rate", 4, "fleet mode: busy-type workflows started per second")
 	fleetFor := fs.Duration("fleet-for", 20*time.Second, "fleet mode: measuring window per fleet")
 	fleetSettle := fs.Duration("fleet-settle", 30*time.Second, "fleet mode: wait after the processes start, before measuring")
+	pin := fs.String("pin", "auto", "real-server mode: CPU pinning of the server (JVM and store) and the driver with its workers: auto (disjoint halves of the CPUs, when there are 2 or more and taskset is there), off, or SERVER/WORKER taskset lists such as 0/1")
+	python := fs.String("python", "auto", "real-server mode: the official Python SDK ("+pythonSDK+") as a contender: auto (install it into a virtual environment under ~/.cache/baton, skip it with a note when that fails), on (fail instead), off")
+	contList := fs.String("contenders", "", "real-server mode: comma-separated contenders instead of the default (baton,official,python,limit; baton-v2 is Baton with WithUpdateV2(true))")
+	warmupMax := fs.Duration("warmup-max", 0, "real-server mode: the warm-up's cap (default 4m); it ends earlier once two consecutive warm-up runs agree within 10%")
 	abBin := fs.String("ab", "", "A/B mode: compare this binary's Baton (A) with the Baton built into this other bench binary (B), the limit as yardstick; report to -out")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -124,6 +128,24 @@ func realMain(args []string) int {
 		if *warmup >= 0 {
 			rp.warmup = *warmup
 		}
+		if *warmupMax > 0 {
+			rp.warmupMax = *warmupMax
+		}
+		rp.profDir = *profDir
+		if rp.profDir != "" {
+			if err := os.MkdirAll(rp.profDir, 0o755); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+		}
+		rp.srvPIDs = serverPIDsFromEnv(*serverPID)
+		pn, err := setupPinning(*pin, rp.srvPIDs)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return 2
+		}
+		rp.pin = pn
+		fmt.Fprintf(os.Stderr, "bench: CPU pinning: %s\n", pn.describe())
 		if *typeCounts != "" {
 			rp.typeCounts = nil
 			for _, f := range strings.Split(*typeCounts, ",") {
@@ -144,6 +166,7 @@ func realMain(args []string) int {
 		if *fleet {
 			fp := defaultFleetPlan()
 			fp.idle, fp.rate, fp.window, fp.settle, fp.pid = *fleetIdle, *fleetRate, *fleetFor, *fleetSettle, *serverPID
+			fp.srvPIDs = rp.srvPIDs
 			if *rounds > 0 {
 				fp.rounds = *rounds
 			}
@@ -160,6 +183,42 @@ func realMain(args []string) int {
 				rp.warmup = 30 * time.Second
 			}
 			return runFleetMain(ctx, rp, fp, args, *out)
+		}
+		switch *python {
+		case "off":
+		case "auto", "on":
+			env, err := ensurePython("", func(f string, a ...interface{}) { fmt.Fprintf(os.Stderr, "bench: "+f+"\n", a...) })
+			if err != nil {
+				if *python == "on" {
+					fmt.Fprintln(os.Stderr, "bench: -python on:", err)
+					return 1
+				}
+				fmt.Fprintln(os.Stderr, "bench: the official Python SDK is left out:", err)
+				break
+			}
+			rp.py = &env
+			rp.contenders = append([]string{contBaton, contOfficial, contPython}, contLimit)
+		default:
+			fmt.Fprintf(os.Stderr, "bench: -python must be auto, on or off, got %q\n", *python)
+			return 2
+		}
+		if *contList != "" {
+			rp.contenders = nil
+			for _, c := range strings.Split(*contList, ",") {
+				c = strings.TrimSpace(c)
+				switch c {
+				case contBaton, contOfficial, contLimit, contBatonV2:
+				case contPython:
+					if rp.py == nil {
+						fmt.Fprintln(os.Stderr, "bench: -contenders names python, but the Python SDK is not available (-python)")
+						return 2
+					}
+				default:
+					fmt.Fprintf(os.Stderr, "bench: -contenders: unknown contender %q\n", c)
+					return 2
+				}
+				rp.contenders = append(rp.contenders, c)
+			}
 		}
 		return realServerMain(ctx, rp, args, *out, *chart, *realData)
 	}
@@ -275,7 +334,11 @@ func realServerMain(ctx context.Context, rp realPlan, args []string, out, chart,
 	run := realRun{Version: rp.version, Store: rp.store, Date: began.UTC(), Elapsed: elapsed.Round(time.Second).String(),
 		Baton: batonRevision(), Official: officialVersion(), Machine: machineInfo(),
 		Command: realCommand(args), Plan: rp.doc(), Results: res,
-		WarmupTook: warm.Round(time.Second).String(), Load: fmt.Sprintf("%s at the start, %s at the end", load0, loadAvg())}
+		WarmupTook: warm.Round(time.Second).String(), Load: fmt.Sprintf("%s at the start, %s at the end", load0, loadAvg()),
+		Pinning: rp.pin.describe()}
+	if rp.py != nil {
+		run.Python = rp.py.sdk
+	}
 	if dataDir == "" {
 		if rc := writeReal([]realRun{run}, out, chart); rc != 0 {
 			return rc

@@ -27,6 +27,10 @@ const (
 	realEnd   = "<!-- end of real-server section -->"
 )
 
+// analysisRealFile is the hand-written part of the real-server section,
+// relative to test/bench (where make bench-conductor runs the driver).
+const analysisRealFile = "analysis-real.md"
+
 func realDataFile(dir, version, store string) string {
 	return filepath.Join(dir, fmt.Sprintf("conductor-%s-%s.json", version, store))
 }
@@ -89,6 +93,63 @@ func versionLess(a, b string) bool {
 	return len(pa) < len(pb)
 }
 
+// realContenders are the throughput contenders run r measured, in report
+// order (the Python SDK only in runs that had it).
+func realContenders(r realRun) []string {
+	out := []string{contBaton, contOfficial}
+	for _, c := range []string{contPython, contLimit, contBatonV2} {
+		for _, sc := range []string{"tput1", "tput10", "tput100", "latency", "idle"} {
+			if _, ok := r.Results[sc][c]; ok {
+				out = append(out, c)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// realHeader is a table header: the leading columns, one per contender,
+// then Baton's ratio to each other contender.
+func realHeader(lead []string, conts []string) string {
+	cols := append([]string(nil), lead...)
+	for _, c := range conts {
+		cols = append(cols, realLabel(c))
+	}
+	for _, c := range conts[1:] {
+		cols = append(cols, "Baton / "+realLabel(c))
+	}
+	return "| " + strings.Join(cols, " | ") + " |\n|" + strings.Repeat("---|", len(cols)) + "\n"
+}
+
+func realLabel(c string) string {
+	switch c {
+	case contBaton:
+		return "Baton"
+	case contOfficial:
+		return "Official Go"
+	case contPython:
+		return "Official Python"
+	case contLimit:
+		return "Limit"
+	case contBatonV2:
+		return "Baton update-v2"
+	}
+	return c
+}
+
+// realCells are one row's cells after the leading ones.
+func realCells(res realResults, sc string, m metricDef, conts []string) string {
+	var cells []string
+	for _, c := range conts {
+		cells = append(cells, spreadKey(res[sc][c], m.key, m.format))
+	}
+	bm := res.med(sc, contBaton, m.key)
+	for _, c := range conts[1:] {
+		cells = append(cells, ratio(bm, res.med(sc, c, m.key)))
+	}
+	return strings.Join(cells, " | ")
+}
+
 func (r realRun) server() string { return fmt.Sprintf("Conductor %s (%s)", r.Version, r.Store) }
 
 // spreadKey is min / **median** / max of one metric over rounds.
@@ -101,25 +162,36 @@ func realSection(runs []realRun, chart string) string {
 	var b strings.Builder
 	w := func(format string, args ...interface{}) { fmt.Fprintf(&b, format, args...) }
 	w("%s\n\n# Against real Conductor OSS servers\n\n", realBegin)
-	w("The same three contenders as above (Baton's `worker.TaskRunner` with its default poll settings, the official Go SDK's `worker.TaskRunner`, ")
-	w("and the limit), as the same child processes, against a real Conductor OSS server started by `test/conductor/run.sh` on this machine. ")
+	w("The contenders as above (Baton's `worker.TaskRunner` with its default poll settings, the official Go SDK's `worker.TaskRunner`, ")
+	w("and the limit), as the same child processes, plus the official Python SDK (conductor-python, pinned, installed by the driver into a virtual environment; see below), ")
+	w("against a real Conductor OSS server started by `test/conductor/run.sh` on this machine. ")
 	w("One table group per server version and store; each says when it was measured, with which command and which Baton commit. ")
 	w("**This machine has 2 cores shared with the server (a JVM), the driver and, during these runs, other engineers' jobs: the figures are noisy; ")
 	w("only ratios from the same run (contenders alternating within each round, medians of the rounds) are worth comparing.** ")
+	w("Runs that say *CPUs: pinned* kept the server and the worker on separate cores (below), which keeps one's cost out of the other's figures; ")
+	w("*requests/task* and *server CPU µs/task* depend least on noise. ")
 	w("Regenerate with `make bench-conductor` (all three servers in turn; on this machine 10 to 20 minutes each, SQLite the slowest) or, against a server you started, ")
-	w("`cd test/bench && go run ./cmd/bench -server http://127.0.0.1:PORT/api -server-version X -server-store Y -out ../../BENCHMARKS.md -chart ../../docs/bench-conductor.png -real-data ../../docs/bench-conductor` (`-rounds`, `-tasks`, `-tasks1`, `-samples`, `-types-n`, `-warmup` and `-only tput,latency,types` shorten a run; `-render-only` redraws this section and the chart from the JSON files in docs/bench-conductor/).\n\n")
+	w("`cd test/bench && go run ./cmd/bench -server http://127.0.0.1:PORT/api -server-version X -server-store Y -out ../../BENCHMARKS.md -chart ../../docs/bench-conductor.png -real-data ../../docs/bench-conductor` (`-rounds`, `-tasks`, `-tasks1`, `-samples`, `-types-n`, `-warmup`, `-warmup-max` and `-only tput,latency,idle,types` shorten a run; `-render-only` redraws this section and the chart from the JSON files in docs/bench-conductor/).\n\n")
 	if chart != "" {
 		w("![real-server throughput, pickup and reads](%s)\n\n", chart)
 	}
 	w("## How the real-server scenarios are measured\n\n")
 	w("- **Set-up.** Every measured run registers its own SIMPLE task definition (owner `bench@example.com`) and a one-task workflow, named after the driver run, scenario, round and contender, ")
-	w("and deletes both afterwards, so tasks left in a queue by one run never feed another. Workflows are started with `POST /api/workflow` from the driver. ")
-	w("Before anything is measured a warm-up drains batches of 500 workflows with the limit loop until the warm-up time has passed (a fresh server is slow for its first minute).\n")
+	w("and deletes both afterwards, so tasks left in a queue by one run never feed another. Workflows are started with `POST /api/workflow` from the driver.\n")
+	w("- **CPU pinning** (`-pin auto`, the default of `make bench-conductor`; `BENCH_PIN=off` turns it off, `BENCH_PIN=0/1` names the sets): when the machine has 2 or more CPUs and `taskset` is there, ")
+	w("the driver puts the server's processes (the JVM, `CONDUCTOR_SERVER_PID`, and its store, `CONDUCTOR_STORE_PIDS`: Redis, PostgreSQL; every thread and every child process) on the first half of the CPUs, ")
+	w("and itself (with its counting proxy) on the other half, which every worker process it starts inherits. On this 2-core machine: server on CPU 0, driver and worker on CPU 1. Each run's *CPUs* line says what was done.\n")
+	w("- **Warm-up, decided by measurement.** Before anything is measured the limit loop drains batches of up to 500 workflows (batch 10) until two consecutive warm-up runs agree on the throughput within 10%%, ")
+	w("and the minimum warm-up time (`-warmup`) has passed, or the cap (`-warmup-max`, 4 min) is reached (a fresh server is slow for its first minutes: class loading, JIT). Each run lists the warm-up runs' rates.\n")
+	w("- **Rounds.** Every scenario runs in 3 rounds (or `-rounds`), the contenders in a different order in each round (each goes first once); tables show min / **median** / max over the rounds.\n")
+	w("- **Server CPU per task**: the JVM's and its store's CPU time (user + system from /proc, the whole process trees) over a throughput run, divided by its tasks. ")
+	w("*Worker CPU per task*: the worker process's (getrusage in a Go worker; for the Python SDK, its whole process tree from /proc, since it runs one process per task type).\n")
 	w("- **Throughput** (batch 1, 10, 100): the workflows are **pre-started before the worker starts** (8 concurrent start calls), so the figure is the worker's drain rate and not the starter's rate; ")
+	w("the clock starts at the worker's first poll (the Python SDK spends a second or two spawning its worker processes after it is told to start; that is not a per-task cost); ")
 	w("a steady start rate would cap every contender at that rate. The clock runs from the worker's start until the server has acknowledged (2xx) one task update per workflow, ")
 	w("counted by a small reverse proxy in the driver (`net/http/httputil`) that every contender talks to; the proxy's cost is the same for all. ")
-	w("*Requests/task* = polls + updates seen by the proxy / tasks. Each run is capped in time; a capped run's rate is over the cap.\n")
-	w("- **Pickup latency** (batch 10, poll interval 100 ms, defaults otherwise): in each round the three contenders run at the same time, one worker process each on its own task type, ")
+	w("*HTTP requests/task* = the poll and update requests the proxy forwarded / tasks (an update-v2, which updates and hands back the next task, is one request). Each run is capped in time; a capped run's rate is over the cap.\n")
+	w("- **Pickup latency** (batch 10, poll interval 100 ms, defaults otherwise): in each round all contenders run at the same time, one worker process each on its own task type, ")
 	w("so they meet the same server and the same machine load. After 2 s each gets 10 isolated tasks that are not counted (`-iso-warm`), as a process that has run a while has had: Baton's runner learns from tasks queued during its held polls whether this server wakes them (sdk/worker's scheduler). Then their polls are counted at the proxy, by task type, over an idle window: ")
 	w("*idle polls/s per poller* (one poller = one `StartWorker` call, or the limit's one loop). Then *isolated* tasks: every 0.7–1.3 s (random, the same sequence in every run) ")
 	w("one workflow per contender is started, in turn, a third of that gap apart, whether or not the previous one was picked up ")
@@ -128,10 +200,18 @@ func realSection(runs []realRun, chart string) string {
 	w("Pickup = from the moment the start call returned in the driver to the handler's first line in the worker (the worker reports the workflow id and its clock; one machine, one clock). ")
 	w("A handler that ran before the start call's answer arrived counts as 0 ms (row *early*). The isolated p50 is also given from the task's `scheduledTime` (server clock, ms). ")
 	w("Against a real server the limit polls with timeout 0 for as many tasks as it has free slots and sleeps the poll interval after an empty answer: real servers hold a poll for a partial batch until its timeout ends, so this is the least a worker can do there (the in-memory benchmark's limit long-polls with a %v timeout instead).\n", limitPollTimeout)
+	w("- **Idle worker**: one worker process alone, one task type (batch 10, 100 ms interval) that never gets a task; after 2 s, over 6 s: the server's CPU (JVM + store), the worker's CPU and its polls. ")
+	w("*No worker* is the same window without one.\n")
 	w("- **Many idle task types**: one worker process serving N task types (batch 1, 100 ms interval) of which only the first ever gets a task, talking straight to the server (no proxy); ")
 	w("after it settles, for a fixed window, the driver reads one fixed task definition (`GET /api/metadata/taskdefs/{name}`, one every 100 ms, or right after the previous one when that was slower) ")
 	w("and starts a single workflow of the busy type every 0.5–1.5 s, whose pickup it measures (stragglers get 5 s after the window). ")
 	w("*No worker* is the same read against the idle server, once per round. Baton and the official SDK only, alternating; the limit is not a product.\n\n")
+	// The hand-written part (how each SDK polls, where the time goes),
+	// beside the driver.
+	if b, err := os.ReadFile(analysisRealFile); err == nil {
+		w("%s\n", strings.TrimSpace(string(b)))
+		w("\n")
+	}
 	for _, r := range runs {
 		realRunTables(w, r)
 	}
@@ -146,7 +226,14 @@ func realRunTables(w func(string, ...interface{}), r realRun) {
 	w("## %s\n\n", srv)
 	w("- Server: Conductor OSS %s boot jar, store: %s, on 127.0.0.1 (this machine)\n", r.Version, r.Store)
 	w("- Date: %s (run took %s; warm-up %s)\n", r.Date.UTC().Format("2006-01-02 15:04 MST"), r.Elapsed, r.WarmupTook)
-	w("- Baton: %s; official SDK %s\n", r.Baton, r.Official)
+	w("- Baton: %s; official Go SDK %s", r.Baton, r.Official)
+	if r.Python != "" {
+		w("; official Python SDK %s", r.Python)
+	}
+	w("\n")
+	if r.Pinning != "" {
+		w("- CPUs: %s\n", r.Pinning)
+	}
 	w("- Machine: %s", r.Machine)
 	if r.Load != "" {
 		w("; load average (1, 5, 15 min) %s", r.Load)
@@ -157,6 +244,13 @@ func realRunTables(w func(string, ...interface{}), r realRun) {
 	w("- Plan: %d rounds; throughput %d workflows at batch 1, %d at batch 10 and 100 (cap %s); %d isolated tasks and %d bursts of %d per contender and round, idle window %s; ",
 		pd.Rounds, pd.TputTasks1, pd.TputTasks, pd.TputCap, pd.IsoSamples, pd.Bursts, pd.BurstSize, pd.IdleWindow)
 	w("many-types N = %v, settle %s, window %s; poll interval %s", pd.TypeCounts, pd.TypesSettle, pd.TypesFor, pd.Interval)
+	if len(pd.WarmupTPS) > 0 {
+		tps := make([]string, len(pd.WarmupTPS))
+		for i, v := range pd.WarmupTPS {
+			tps[i] = fmt.Sprintf("%.0f", v)
+		}
+		w("; warm-up runs (limit, batch 10, tasks/s): %s (until two in a row agree within %.0f%%, cap %s)", strings.Join(tps, ", "), pd.WarmupAgree*100, pd.WarmupMax)
+	}
 	if pd.StartRate > 0 {
 		w("; the warm-up's last pre-start ran at %.0f workflows/s", pd.StartRate)
 		if pd.AutoSized {
@@ -166,25 +260,27 @@ func realRunTables(w func(string, ...interface{}), r realRun) {
 	w("\n\n")
 
 	has := func(sc string) bool { _, ok := res[sc]; return ok }
+	conts := realContenders(r)
 	if has("tput1") || has("tput10") || has("tput100") {
 		w("### Throughput, %s (min / **median** / max over rounds)\n\n", srv)
-		w("| Server | Batch | Metric | Baton | Official | Limit | Baton / official | Baton / limit |\n|---|---|---|---|---|---|---|---|\n")
+		w("%s", realHeader([]string{"Server", "Batch", "Metric"}, conts))
 		for _, batch := range []int{1, 10, 100} {
 			sc := fmt.Sprintf("tput%d", batch)
 			if !has(sc) {
 				continue
 			}
-			for _, m := range []metricDef{defTPS, {mReqPerTask, "requests/task (proxy count)", "%.2f", false}, defCPUTask} {
-				bm := res.med(sc, contBaton, m.key)
-				w("| %s | %d | %s | %s | %s | %s | %s | %s |\n", short, batch, m.label,
-					spreadKey(res[sc][contBaton], m.key, m.format), spreadKey(res[sc][contOfficial], m.key, m.format), spreadKey(res[sc][contLimit], m.key, m.format),
-					ratio(bm, res.med(sc, contOfficial, m.key)), ratio(bm, res.med(sc, contLimit, m.key)))
+			for _, m := range []metricDef{defTPS, {mReqPerTask, "HTTP requests/task (proxy count)", "%.2f", false}, defCPUTask,
+				{mSrvCPU, "server CPU µs/task (JVM + store)", "%.0f", false}} {
+				if len(values(res[sc][contBaton], m.key)) == 0 {
+					continue
+				}
+				w("| %s | %d | %s | %s |\n", short, batch, m.label, realCells(res, sc, m, conts))
 			}
 		}
 		var capped []string
 		for _, batch := range []int{1, 10, 100} {
 			sc := fmt.Sprintf("tput%d", batch)
-			for _, c := range contenders {
+			for _, c := range conts {
 				for i, s := range res[sc][c] {
 					if s[mCapped] == 1 {
 						capped = append(capped, fmt.Sprintf("batch %d, %s, round %d: %.0f tasks by the %s cap", batch, c, i+1, s[mDone], pd.TputCap))
@@ -200,7 +296,8 @@ func realRunTables(w func(string, ...interface{}), r realRun) {
 	if has("latency") {
 		sc := "latency"
 		w("### Pickup latency and idle polling, %s (batch 10, 100 ms interval; min / **median** / max over rounds)\n\n", srv)
-		w("| Server | Metric | Baton | Official | Limit | Baton / official | Baton / limit |\n|---|---|---|---|---|---|---|\n")
+		lconts := withoutV2(conts)
+		w("%s", realHeader([]string{"Server", "Metric"}, lconts))
 		rows := []metricDef{
 			{mIsoP50, "isolated pickup p50 ms", "%.1f", false}, {mIsoP90, "isolated pickup p90 ms", "%.1f", false}, {mIsoP99, "isolated pickup p99 ms", "%.1f", false},
 			{mIsoSchP50, "isolated pickup p50 ms from scheduledTime", "%.1f", false},
@@ -210,10 +307,19 @@ func realRunTables(w func(string, ...interface{}), r realRun) {
 			{mEarly, "early (handler before the start call returned)", "%.0f", false},
 		}
 		for _, m := range rows {
-			bm := res.med(sc, contBaton, m.key)
-			w("| %s | %s | %s | %s | %s | %s | %s |\n", short, m.label,
-				spreadKey(res[sc][contBaton], m.key, m.format), spreadKey(res[sc][contOfficial], m.key, m.format), spreadKey(res[sc][contLimit], m.key, m.format),
-				ratio(bm, res.med(sc, contOfficial, m.key)), ratio(bm, res.med(sc, contLimit, m.key)))
+			w("| %s | %s | %s |\n", short, m.label, realCells(res, sc, m, lconts))
+		}
+		w("\n")
+	}
+	if has("idle") {
+		w("### Idle worker, %s (one process alone, 1 task type, batch 10, 100 ms interval, no task; min / **median** / max over rounds)\n\n", srv)
+		w("%s", realHeader([]string{"Server", "Metric"}, withoutV2(conts)))
+		for _, m := range []metricDef{{mIdleSrvCPU, "server CPU ms per second of idling (JVM + store)", "%.1f", false},
+			{mIdleWrkCPU, "worker CPU ms per second of idling", "%.1f", false}, {mIdleRPS, "polls/s (proxy count)", "%.2f", false}} {
+			w("| %s | %s | %s |\n", short, m.label, realCells(res, "idle", m, withoutV2(conts)))
+		}
+		if b := res["idle"][contBaseline]; len(b) > 0 {
+			w("\nNo worker at all: server CPU %s ms per second.\n", spreadKey(b, mIdleSrvCPU, "%.1f"))
 		}
 		w("\n")
 	}
@@ -277,6 +383,16 @@ func keptRealSection(path string) string {
 	return doc[i : j+len(realEnd)+1]
 }
 
+// realChartContenders are the contenders of every run drawn.
+func realChartContenders(runs []realRun) []string {
+	for _, r := range runs {
+		if c := realContenders(r); len(c) >= 4 {
+			return c[:4]
+		}
+	}
+	return contenders
+}
+
 // drawRealChart draws, for every server measured: throughput at each batch
 // size, the isolated-task pickup p50, and the p90 of the unrelated read with
 // the largest number of idle task types.
@@ -308,7 +424,7 @@ func drawRealChart(runs []realRun, path string) error {
 		}
 	}
 	if len(tg) > 0 {
-		p, err := groupedBarsOf(contenders, "Real server: throughput, medians (higher is better)", "tasks/s", "%.0f", tg, func(g int, c string) float64 {
+		p, err := groupedBarsOf(realChartContenders(runs), "Real server: throughput, medians (higher is better)", "tasks/s", "%.0f", tg, func(g int, c string) float64 {
 			return tc[g].run.Results.med(tc[g].sc, c, mTPS)
 		})
 		if err != nil {
@@ -325,7 +441,7 @@ func drawRealChart(runs []realRun, path string) error {
 		}
 	}
 	if len(lg) > 0 {
-		p, err := groupedBarsOf(contenders, "Isolated-task pickup p50, ms (lower is better)", "ms", "%.0f", lg, func(g int, c string) float64 {
+		p, err := groupedBarsOf(realChartContenders(runs), "Isolated-task pickup p50, ms (lower is better)", "ms", "%.0f", lg, func(g int, c string) float64 {
 			return lc[g].Results.med("latency", c, mIsoP50)
 		})
 		if err != nil {

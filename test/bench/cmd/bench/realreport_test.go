@@ -68,3 +68,29 @@ func TestParsePickup(t *testing.T) {
 		t.Fatal("bad line parsed")
 	}
 }
+
+func TestRealReportDrawsEveryContenderWithPythonAndUpdateV2(t *testing.T) {
+	res := realResults{}
+	for _, sc := range []string{"tput1", "tput10", "tput100"} {
+		for i, c := range []string{contBaton, contOfficial, contPython, contLimit, contBatonV2} {
+			res.add(sc, c, sample{mTPS: float64(100 * (i + 1)), mSrvCPU: 900})
+		}
+	}
+	for i, c := range []string{contBaton, contOfficial, contPython, contLimit} {
+		res.add("latency", c, sample{mIsoP50: float64(10 * (i + 1))})
+		res.add("idle", c, sample{mIdleSrvCPU: 1})
+	}
+	run := realRun{Version: "3.21.14", Store: "redis", Results: res, Pinning: "pinned with taskset: test"}
+	if err := drawRealChart([]realRun{run}, filepath.Join(t.TempDir(), "c.png")); err != nil {
+		t.Fatal(err)
+	}
+	md := realSection([]realRun{run}, "c.png")
+	for _, want := range []string{"| Official Python |", "| Baton update-v2 |", "server CPU µs/task (JVM + store)", "CPUs: pinned with taskset", "### Idle worker"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("section lacks %q", want)
+		}
+	}
+	if strings.Contains(md[strings.Index(md, "### Pickup latency"):], "Baton update-v2") {
+		t.Error("the latency and idle tables have an update-v2 column")
+	}
+}

@@ -47,6 +47,8 @@ type realPlan struct {
 	bursts      int           // bursts per contender and round
 	burstSize   int           // workflows per burst
 	idleWindow  time.Duration // idle-poll window before the isolated tasks
+	idleSettle  time.Duration // idle scenario: wait after the worker starts
+	idleFor     time.Duration // idle scenario: measuring window
 	typeCounts  []int         // N of the many-idle-types scenario
 	typesSettle time.Duration // wait after the worker starts, before measuring
 	typesFor    time.Duration // measuring window of one many-types run
@@ -58,9 +60,25 @@ type realPlan struct {
 	// pre-starting 2,000 per run would take most of the time budget.
 	autoSize    bool
 	startBudget time.Duration
-	startRate   float64 // measured in the warm-up (workflows/s)
+	startRate   float64   // measured in the warm-up (workflows/s)
+	warmTPS     []float64 // the warm-up runs' throughputs
 	contenders  []string
 	runID       string
+
+	// warmupMax caps the warm-up: it goes on until two consecutive
+	// warm-up runs agree within warmupAgree (relative), at least warmup
+	// long, at most warmupMax.
+	warmupMax   time.Duration
+	warmupAgree float64
+	// pin is where the server and the worker run; srvPIDs are the
+	// server's processes (JVM, stores) whose CPU time is measured.
+	pin     pinning
+	srvPIDs []int
+	// py is the official Python SDK's environment (nil: not measured).
+	py *pythonEnv
+	// profDir, when set, receives CPU and allocation profiles of every
+	// throughput run's Go worker process.
+	profDir string
 }
 
 func defaultRealPlan() realPlan {
@@ -70,7 +88,8 @@ func defaultRealPlan() realPlan {
 	return realPlan{rounds: 3, warmup: 40 * time.Second, tputTasks1: 400, tputTasks: 2000, tputCap: 45 * time.Second,
 		isoSamples: 20, isoWarm: 10, bursts: 2, burstSize: 50, idleWindow: 4 * time.Second,
 		typeCounts: []int{10, 100, 400}, typesSettle: 3 * time.Second, typesFor: 6 * time.Second,
-		interval: 100 * time.Millisecond, contenders: contenders, autoSize: true, startBudget: 8 * time.Second}
+		interval: 100 * time.Millisecond, contenders: contenders, autoSize: true, startBudget: 8 * time.Second,
+		warmupMax: 4 * time.Minute, warmupAgree: 0.10, idleSettle: 2 * time.Second, idleFor: 6 * time.Second}
 }
 
 // smokeRealPlan is a tiny run that only proves the wiring (about 2 minutes).
@@ -79,6 +98,7 @@ func smokeRealPlan() realPlan {
 	p.rounds, p.warmup, p.tputTasks1, p.tputTasks, p.tputCap = 1, 5*time.Second, 50, 200, 20*time.Second
 	p.isoSamples, p.isoWarm, p.bursts, p.burstSize, p.idleWindow = 3, 1, 1, 10, 2*time.Second
 	p.typeCounts, p.typesSettle, p.typesFor = []int{10}, 2*time.Second, 3*time.Second
+	p.idleFor = 3 * time.Second
 	return p
 }
 
@@ -86,26 +106,29 @@ func (p realPlan) wants(s string) bool { return len(p.only) == 0 || p.only[s] }
 
 // Real-server metric keys (besides mTPS, mReqPerTask, mCPUPerTask, mCapped, mDone).
 const (
-	mIsoP50    = "iso_p50_ms"
-	mIsoP90    = "iso_p90_ms"
-	mIsoP99    = "iso_p99_ms"
-	mIsoSchP50 = "iso_sched_p50_ms" // from the task's scheduledTime instead of the start call's return
-	mIsoLost   = "iso_lost"         // isolated tasks not picked up within the wait
-	mBurstP50  = "burst_p50_ms"
-	mBurstP90  = "burst_p90_ms"
-	mBurstP99  = "burst_p99_ms"
-	mBurstLost = "burst_lost"
-	mEarly     = "early" // tasks whose handler ran before the start call returned (counted as 0 ms)
-	mIdleRPS   = "idle_rps_poller"
-	mReadP50   = "read_p50_ms"
-	mReadP90   = "read_p90_ms"
-	mReadP99   = "read_p99_ms"
-	mReads     = "reads"
-	mReadErrs  = "read_errors"
-	mBusyP50   = "busy_p50_ms"
-	mBusyN     = "busy_n"
-	mBusyLost  = "busy_lost"  // busy-type tasks not picked up by 5 s after the window
-	mStartRate = "start_rate" // workflows started per second while pre-starting
+	mIsoP50     = "iso_p50_ms"
+	mIsoP90     = "iso_p90_ms"
+	mIsoP99     = "iso_p99_ms"
+	mIsoSchP50  = "iso_sched_p50_ms" // from the task's scheduledTime instead of the start call's return
+	mIsoLost    = "iso_lost"         // isolated tasks not picked up within the wait
+	mBurstP50   = "burst_p50_ms"
+	mBurstP90   = "burst_p90_ms"
+	mBurstP99   = "burst_p99_ms"
+	mBurstLost  = "burst_lost"
+	mEarly      = "early" // tasks whose handler ran before the start call returned (counted as 0 ms)
+	mIdleRPS    = "idle_rps_poller"
+	mReadP50    = "read_p50_ms"
+	mReadP90    = "read_p90_ms"
+	mReadP99    = "read_p99_ms"
+	mReads      = "reads"
+	mReadErrs   = "read_errors"
+	mBusyP50    = "busy_p50_ms"
+	mBusyN      = "busy_n"
+	mBusyLost   = "busy_lost"     // busy-type tasks not picked up by 5 s after the window
+	mStartRate  = "start_rate"    // workflows started per second while pre-starting
+	mIdleSrvCPU = "idle_srv_ms_s" // server CPU ms per second while one worker idles
+	mIdleWrkCPU = "idle_wrk_ms_s" // that worker's CPU ms per second
+	// mSrvCPU (server CPU µs per task) is the JVM's and its stores' here.
 )
 
 // contBaseline is the many-idle-types scenario's "no worker at all" row.
@@ -275,18 +298,28 @@ func (s *realServer) startMany(ctx context.Context, taskType string, n, conc int
 }
 
 // countingProxy forwards everything to the server and counts, by kind, the
-// requests the contender makes: polls (single and batch), and task updates
-// the server acknowledged (POST /tasks and /tasks/update-v2; an update-v2 is
-// also a poll, as on the dev server).
+// requests the contender makes: polls (GET, single and batch), update posts
+// (POST /tasks and /tasks/update-v2, each one request, whatever the answer),
+// and the updates the server acknowledged (2xx), which count tasks done.
 type countingProxy struct {
 	srv     *http.Server
 	url     string // …/api on the proxy
 	polls   atomic.Int64
+	posts   atomic.Int64 // update requests, update-v2 included
 	updates atomic.Int64 // answered 2xx
 	other   atomic.Int64
 
 	mu     sync.Mutex
-	byType map[string]int64 // polls by task type (GET …/tasks/poll[/batch]/{type})
+	byType map[string]int64     // polls by task type (GET …/tasks/poll[/batch]/{type})
+	first  map[string]time.Time // when each task type's first poll arrived
+}
+
+// firstPoll is when the first poll of taskType arrived, if one has.
+func (p *countingProxy) firstPoll(taskType string) (time.Time, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t, ok := p.first[taskType]
+	return t, ok
 }
 
 // typePolls is the number of polls of one task type so far.
@@ -301,7 +334,7 @@ func startCountingProxy(target *url.URL) (*countingProxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &countingProxy{byType: map[string]int64{}}
+	p := &countingProxy{byType: map[string]int64{}, first: map[string]time.Time{}}
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.SetURL(&url.URL{Scheme: target.Scheme, Host: target.Host})
@@ -332,10 +365,12 @@ func startCountingProxy(target *url.URL) (*countingProxy, error) {
 			tt := path[strings.LastIndex(path, "/")+1:]
 			p.mu.Lock()
 			p.byType[tt]++
+			if _, ok := p.first[tt]; !ok {
+				p.first[tt] = time.Now()
+			}
 			p.mu.Unlock()
-		case r.Method == http.MethodPost && strings.HasSuffix(path, "/tasks/update-v2"):
-			p.polls.Add(1)
-		case r.Method == http.MethodPost && strings.HasSuffix(path, "/tasks"):
+		case r.Method == http.MethodPost && (strings.HasSuffix(path, "/tasks/update-v2") || strings.HasSuffix(path, "/tasks")):
+			p.posts.Add(1)
 		default:
 			p.other.Add(1)
 		}
@@ -346,10 +381,10 @@ func startCountingProxy(target *url.URL) (*countingProxy, error) {
 	return p, nil
 }
 
-type proxyCounts struct{ polls, updates, other int64 }
+type proxyCounts struct{ polls, posts, updates, other int64 }
 
 func (p *countingProxy) counts() proxyCounts {
-	return proxyCounts{p.polls.Load(), p.updates.Load(), p.other.Load()}
+	return proxyCounts{p.polls.Load(), p.posts.Load(), p.updates.Load(), p.other.Load()}
 }
 
 func (p *countingProxy) close() {
@@ -389,6 +424,10 @@ type realRun struct {
 	// Load is /proc/loadavg at the start and at the end: the machine is
 	// shared, and a figure measured under a load of 10 says so.
 	Load string `json:"load,omitempty"`
+	// Pinning says where the server and the workers ran.
+	Pinning string `json:"pinning,omitempty"`
+	// Python is the official Python SDK's release, when it was measured.
+	Python string `json:"python,omitempty"`
 }
 
 // loadAvg is the 1-, 5- and 15-minute load average, or "".
@@ -421,13 +460,19 @@ type realPlanDoc struct {
 	Warmup      string  `json:"warmup"`
 	StartRate   float64 `json:"startRate,omitempty"` // workflows/s in the warm-up's last pre-start
 	AutoSized   bool    `json:"autoSized,omitempty"`
+	// WarmupTPS are the warm-up runs' throughputs (limit, batch 10); the
+	// warm-up ends when the last two agree within WarmupAgree.
+	WarmupTPS   []float64 `json:"warmupTPS,omitempty"`
+	WarmupAgree float64   `json:"warmupAgree,omitempty"`
+	WarmupMax   string    `json:"warmupMax,omitempty"`
 }
 
 func (p realPlan) doc() realPlanDoc {
 	return realPlanDoc{Rounds: p.rounds, TputTasks1: p.tputTasks1, TputTasks: p.tputTasks, TputCap: p.tputCap.String(),
 		IsoSamples: p.isoSamples, Bursts: p.bursts, BurstSize: p.burstSize, IdleWindow: p.idleWindow.String(),
 		TypeCounts: p.typeCounts, TypesSettle: p.typesSettle.String(), TypesFor: p.typesFor.String(),
-		Interval: p.interval.String(), Warmup: p.warmup.String(), StartRate: p.startRate, AutoSized: p.autoSize}
+		Interval: p.interval.String(), Warmup: p.warmup.String(), StartRate: p.startRate, AutoSized: p.autoSize,
+		WarmupTPS: p.warmTPS, WarmupAgree: p.warmupAgree, WarmupMax: p.warmupMax.String()}
 }
 
 // runReal runs every selected real-server scenario.
@@ -443,14 +488,14 @@ func runReal(ctx context.Context, p realPlan, logw io.Writer, sized *realPlan) (
 	logf := func(format string, args ...interface{}) { fmt.Fprintf(logw, format+"\n", args...) }
 
 	var warm time.Duration
-	if p.wants("tput") || p.wants("latency") || p.wants("types") {
+	if p.wants("tput") || p.wants("latency") || p.wants("idle") || p.wants("types") {
 		t := time.Now()
-		rate, err := realWarmup(ctx, s, p, logf)
+		rate, tps, err := realWarmup(ctx, s, p, logf)
 		if err != nil {
 			return res, 0, fmt.Errorf("warm-up: %w", err)
 		}
 		warm = time.Since(t)
-		p.startRate = rate
+		p.startRate, p.warmTPS = rate, tps
 		if p.autoSize && rate > 0 {
 			fit := int(rate * p.startBudget.Seconds())
 			p.tputTasks = max(min(200, p.tputTasks), min(p.tputTasks, fit/100*100))
@@ -492,9 +537,25 @@ func runReal(ctx context.Context, p realPlan, logw io.Writer, sized *realPlan) (
 			if err != nil {
 				return res, warm, fmt.Errorf("latency round %d: %w", r+1, err)
 			}
-			for _, c := range p.contenders {
+			for _, c := range withoutV2(p.contenders) {
 				res.add("latency", c, smps[c])
 				logf("%-8s round %d %-8s %6.1fs %s", "latency", r+1, c, time.Since(t).Seconds(), smps[c].String())
+			}
+		}
+	}
+	if p.wants("idle") {
+		for r := 0; r < p.rounds; r++ {
+			for _, c := range append(rotate(withoutV2(p.contenders), r), contBaseline) {
+				if ctx.Err() != nil {
+					return res, warm, ctx.Err()
+				}
+				t := time.Now()
+				smp, err := realIdle(ctx, s, p, c, r)
+				if err != nil {
+					return res, warm, fmt.Errorf("idle round %d %s: %w", r+1, c, err)
+				}
+				res.add("idle", c, smp)
+				logf("%-8s round %d %-8s %6.1fs %s", "idle", r+1, c, time.Since(t).Seconds(), smp.String())
 			}
 		}
 	}
@@ -534,6 +595,19 @@ func runReal(ctx context.Context, p realPlan, logw io.Writer, sized *realPlan) (
 	return res, warm, nil
 }
 
+// withoutV2 leaves Baton with update-v2 out of the scenarios where it
+// cannot differ from Baton: update-v2 is used only while a queue has a
+// backlog, which an idle worker or an isolated task never sees.
+func withoutV2(conts []string) []string {
+	var out []string
+	for _, c := range conts {
+		if c != contBatonV2 {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // rotate is the contenders' order in round r: each goes first in turn.
 func rotate(conts []string, r int) []string {
 	out := make([]string, len(conts))
@@ -548,29 +622,51 @@ func (p realPlan) typeName(tag, contender string) string {
 }
 
 // realWarmup drains batches of workflows with the limit loop (batch 10)
-// until at least p.warmup has passed: a fresh Conductor server is slow for
-// its first minute (class loading, JIT, connection pools), and the first
-// contender measured should not pay for that.
-// It returns the start rate of its last run (workflows/s).
-func realWarmup(ctx context.Context, s *realServer, p realPlan, logf func(string, ...interface{})) (float64, error) {
+// until two consecutive runs agree on the throughput within p.warmupAgree,
+// but for at least p.warmup and at most p.warmupMax: a fresh Conductor
+// server is slow for its first minutes (class loading, JIT, connection
+// pools), and the first contender measured should not pay for that.
+// It returns the start rate of its last run (workflows/s) and the
+// throughput of each warm-up run.
+func realWarmup(ctx context.Context, s *realServer, p realPlan, logf func(string, ...interface{})) (float64, []float64, error) {
 	began := time.Now()
 	n := min(500, p.tputTasks)
 	rate := 0.0
-	for i := 1; i == 1 || time.Since(began) < p.warmup; i++ {
+	var tps []float64
+	for i := 1; ; i++ {
 		if ctx.Err() != nil {
-			return 0, ctx.Err()
+			return 0, tps, ctx.Err()
 		}
 		smp, err := realThroughput(ctx, s, p, contLimit, fmt.Sprintf("warm%d", i), 10, n)
 		if err != nil {
-			return 0, err
+			return 0, tps, err
 		}
 		rate = smp[mStartRate]
+		tps = append(tps, smp[mTPS])
 		logf("warm-up  run %d   limit    %6.1fs elapsed %s", i, time.Since(began).Seconds(), smp.String())
+		if warmedUp(tps, p.warmupAgree) && time.Since(began) >= p.warmup {
+			break
+		}
+		if time.Since(began) >= p.warmupMax {
+			logf("warm-up: stopped by the %v cap before two runs agreed within %.0f%%", p.warmupMax, p.warmupAgree*100)
+			break
+		}
 		// On a slow server, smaller warm-up runs: several short ones
 		// warm it as well as one long one and stop closer to the time.
 		n = max(100, min(n, int(rate*8)))
 	}
-	return rate, nil
+	return rate, tps, nil
+}
+
+// warmedUp reports whether the last two throughputs agree within agree
+// (relative to the larger one).
+func warmedUp(tps []float64, agree float64) bool {
+	if len(tps) < 2 {
+		return false
+	}
+	a, b := tps[len(tps)-2], tps[len(tps)-1]
+	hi := max(a, b)
+	return hi > 0 && (hi-min(a, b))/hi <= agree
 }
 
 // realThroughput pre-starts n workflows of a fresh task type, then starts
@@ -587,7 +683,11 @@ func realThroughput(ctx context.Context, s *realServer, p realPlan, contender, t
 		return nil, err
 	}
 	startRate := float64(n) / time.Since(t0).Seconds()
-	c, err := spawn(spawnOpts{contender: contender, url: s.proxy.url, types: []string{tt}, batch: batch, interval: p.interval, limitNoWait: true})
+	o := spawnOpts{contender: contender, url: s.proxy.url, types: []string{tt}, batch: batch, interval: p.interval, limitNoWait: true, py: p.py}
+	if p.profDir != "" && contender != contPython {
+		o.profDir, o.profTag = p.profDir, tag
+	}
+	c, err := spawn(o)
 	if err != nil {
 		return nil, err
 	}
@@ -597,9 +697,25 @@ func realThroughput(ctx context.Context, s *realServer, p realPlan, contender, t
 		return nil, err
 	}
 	pc0 := s.proxy.counts()
-	start := time.Now()
 	if err := c.send("go"); err != nil {
 		return nil, err
+	}
+	// The clock starts at the contender's first poll: the Python SDK spawns
+	// an interpreter per worker after "go", which takes a second or two and
+	// is not what a task costs. Nothing is updated before the first poll,
+	// so the counts from before "go" hold. The server's CPU is read from
+	// there too, and an external child's CPU (read from /proc, at once)
+	// as well; a Go child's from before "go" (a Go worker starts in
+	// microseconds, and asking it over stdin would miss its first tasks).
+	start, err := waitFirstPoll(ctx, s.proxy, c, tt, time.Minute)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", contender, err)
+	}
+	srv0 := treeCPU(p.srvPIDs...)
+	if c.external {
+		if st0, err = c.procStats(); err != nil {
+			return nil, err
+		}
 	}
 	deadline := start.Add(p.tputCap)
 	tick := time.NewTicker(5 * time.Millisecond)
@@ -625,6 +741,7 @@ func realThroughput(ctx context.Context, s *realServer, p realPlan, contender, t
 		}
 	}
 	pc1 := s.proxy.counts()
+	srv1 := treeCPU(p.srvPIDs...)
 	st1, err := c.procStats()
 	if err != nil {
 		return nil, err
@@ -633,14 +750,41 @@ func realThroughput(ctx context.Context, s *realServer, p realPlan, contender, t
 	if done == 0 {
 		return nil, fmt.Errorf("%s completed no task in %v", contender, p.tputCap)
 	}
-	return sample{
+	out := sample{
 		mTPS:        done / end.Sub(start).Seconds(),
-		mReqPerTask: float64(pc1.polls-pc0.polls+pc1.updates-pc0.updates) / done,
+		mReqPerTask: float64(pc1.polls-pc0.polls+pc1.posts-pc0.posts) / done,
 		mCPUPerTask: float64(st1.CPUNanos-st0.CPUNanos) / done / 1e3,
 		mCapped:     capped,
 		mDone:       done,
 		mStartRate:  startRate,
-	}, nil
+	}
+	if len(p.srvPIDs) > 0 {
+		out[mSrvCPU] = float64(srv1-srv0) / done / 1e3
+	}
+	return out, nil
+}
+
+// waitFirstPoll waits until the proxy has seen a poll of taskType and
+// returns when it arrived.
+func waitFirstPoll(ctx context.Context, p *countingProxy, c *child, taskType string, limit time.Duration) (time.Time, error) {
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	deadline := time.Now().Add(limit)
+	for {
+		if at, ok := p.firstPoll(taskType); ok {
+			return at, nil
+		}
+		if time.Now().After(deadline) {
+			return time.Time{}, fmt.Errorf("no poll of %s within %v", taskType, limit)
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return time.Time{}, ctx.Err()
+		case <-c.done:
+			return time.Time{}, fmt.Errorf("child died: %s", c.stderr.String())
+		}
+	}
 }
 
 // pickLog collects a child's "pick" lines by workflow id, so that the
@@ -731,7 +875,7 @@ func latencies(ids map[string]time.Time, got map[string]pickup) (fromReturn, fro
 // production). Then, one contender at a time, bursts of burstSize
 // workflows started at once.
 func realLatencyRound(ctx context.Context, s *realServer, p realPlan, round int, logf func(string, ...interface{})) (map[string]sample, error) {
-	conts := rotate(p.contenders, round)
+	conts := rotate(withoutV2(p.contenders), round)
 	types := map[string]string{}
 	logs := map[string]*pickLog{}
 	for _, c := range conts {
@@ -741,7 +885,7 @@ func realLatencyRound(ctx context.Context, s *realServer, p realPlan, round int,
 			return nil, err
 		}
 		defer s.undefine([]string{tt}, tt)
-		ch, err := spawn(spawnOpts{contender: c, url: s.proxy.url, types: []string{tt}, batch: 10, interval: p.interval, pickup: true, limitNoWait: true})
+		ch, err := spawn(spawnOpts{contender: c, url: s.proxy.url, types: []string{tt}, batch: 10, interval: p.interval, pickup: true, limitNoWait: true, py: p.py})
 		if err != nil {
 			return nil, err
 		}
@@ -856,6 +1000,57 @@ func realLatencyRound(ctx context.Context, s *realServer, p realPlan, round int,
 		o := out[c]
 		o[mBurstP50], o[mBurstP90], o[mBurstP99] = quantile(burst, 0.5), quantile(burst, 0.9), quantile(burst, 0.99)
 		o[mBurstLost], o[mEarly] = float64(lost), float64(early[c])
+	}
+	return out, nil
+}
+
+// realIdle runs one worker process alone on one task type (batch 10, the
+// plan's interval) whose queue stays empty, and measures, after it settled,
+// the server's CPU time (JVM and stores), the worker's and its polls per
+// second over p.idleFor. contBaseline: the same window with no worker.
+func realIdle(ctx context.Context, s *realServer, p realPlan, contender string, round int) (sample, error) {
+	var c *child
+	tt := p.typeName(fmt.Sprintf("idle_r%d", round+1), contender)
+	if contender != contBaseline {
+		if err := s.define(ctx, []string{tt}); err != nil {
+			return nil, err
+		}
+		defer s.undefine([]string{tt})
+		var err error
+		c, err = spawn(spawnOpts{contender: contender, url: s.proxy.url, types: []string{tt}, batch: 10, interval: p.interval, limitNoWait: true, py: p.py})
+		if err != nil {
+			return nil, err
+		}
+		defer c.stop()
+		if err := c.send("go"); err != nil {
+			return nil, err
+		}
+	}
+	if err := sleepCtx(ctx, p.idleSettle); err != nil {
+		return nil, err
+	}
+	var w0 procStats
+	if c != nil {
+		var err error
+		if w0, err = c.procStats(); err != nil {
+			return nil, err
+		}
+	}
+	polls0, srv0, t0 := s.proxy.typePolls(tt), treeCPU(p.srvPIDs...), time.Now()
+	if err := sleepCtx(ctx, p.idleFor); err != nil {
+		return nil, err
+	}
+	polls1, srv1, secs := s.proxy.typePolls(tt), treeCPU(p.srvPIDs...), time.Since(t0).Seconds()
+	out := sample{mIdleRPS: float64(polls1-polls0) / secs}
+	if len(p.srvPIDs) > 0 {
+		out[mIdleSrvCPU] = float64(srv1-srv0) / 1e6 / secs
+	}
+	if c != nil {
+		w1, err := c.procStats()
+		if err != nil {
+			return nil, err
+		}
+		out[mIdleWrkCPU] = float64(w1.CPUNanos-w0.CPUNanos) / 1e6 / secs
 	}
 	return out, nil
 }
