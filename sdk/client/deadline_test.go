@@ -43,7 +43,7 @@ func TestRequestEndsAtTheEarlierOfItsTimeoutAndTheCallersDeadline(t *testing.T) 
 				ctx, cancel = context.WithTimeout(ctx, c.callerDeadline)
 				defer cancel()
 			}
-			_, err = cl.Tasks().WithoutRetries().BatchPoll(ctx, "t", PollOptions{Count: 1})
+			_, err = cl.Tasks().withoutRetries().BatchPoll(ctx, "t", PollOptions{Count: 1})
 			if !errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("err = %v, want a deadline error", err)
 			}
