@@ -142,13 +142,21 @@ func TestSlowAndMalformedAnswers(t *testing.T) {
 	const batch = 10
 	e := newEnv(t, "malformed")
 	e.define("odd", redeliverable())
+	// Phases A and C: a task the worker never saw still comes back (after
+	// 30 s, within the phase's wait), but a machine loaded enough to hold a
+	// result past 2 s does not make a delivered task look lost.
+	slowDef := redeliverable()
+	slowDef.ResponseTimeoutSeconds = 30
+	e.define("slowly", slowDef)
 	r := e.runner(e.client(nil))
-	if err := r.Start("odd", e.double(nil), worker.BatchSize(batch), worker.PollTimeout(time.Second)); err != nil {
-		t.Fatal(err)
+	for _, tt := range []string{"odd", "slowly"} {
+		if err := r.Start(tt, e.double(nil), worker.BatchSize(batch), worker.PollTimeout(time.Second)); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	// Phase A: slow. Nothing is lost, so nothing may be re-delivered.
-	slow := e.start("odd", 0, 300)
+	slow := e.start("slowly", 0, 300)
 	e.srv.SetFaults(conductortest.Faults{"": {Latency: 200 * time.Millisecond}})
 	began := time.Now()
 	e.wait(slow, 3*time.Minute)
@@ -190,7 +198,7 @@ func TestSlowAndMalformedAnswers(t *testing.T) {
 	// decided when it is sent, with the faults in force then, so a long poll
 	// parked before ClearFaults is answered cleanly too.
 	goodAt := e.probe.mark()
-	good := e.start("odd", 5000, 200)
+	good := e.start("slowly", 5000, 200)
 	e.wait(good, time.Minute)
 	allDone := time.Since(goodAt)
 	e.settle(r)
