@@ -46,21 +46,20 @@
 //     hold a poll; the others are watched. An idle worker with a permit
 //     holds a poll for one task: for two and a half poll intervals while the
 //     server is unknown (a probe; about 4 requests a second at the default
-//     interval, fewer than the official SDK), for 5 s
-//     once it has twice seen a task handed over within 20 ms of being
-//     queued during a held poll, or the runner has twice seen one queued
-//     100 ms or more into a held poll handed over within 150 ms (so that
-//     idle types on 3.32 with SQLite, whose 100 ms steps defeat the 20 ms
-//     proof, cost one request per 5 s, not four a second). A task found to
-//     have waited out a held poll undoes either at once, so a wrong guess
-//     costs one poll.
+//     interval, fewer than the official SDK), and for 5 s once the runner
+//     has seen three tasks in a row, each queued 100 ms or more into a held
+//     poll, handed over within 150 ms (a waking server; an idle type then
+//     costs one request per 5 s). A slow answer undoes that at once, so a
+//     wrong guess costs one late task.
 //   - Permits (WithMaxHeldPolls, default 4: a held poll keeps one
 //     of the server's 200 request threads) follow traffic: a worker that
 //     had a task within the last minute, more recently than the coldest
 //     holder, takes that holder's permit at the holder's next idle wait.
-//     Types without recent tasks claim none, so idle types never trade
-//     permits nor keep a busy type waiting. Workers that hold no poll
-//     (PollTimeout(0), paused, busy) hold no permit.
+//     Types without a task in the last minute share one permit, so a
+//     process with many task types that never get one holds one poll for
+//     them, not four, and idle types never keep a busy type waiting.
+//     Workers that hold no poll (PollTimeout(0), paused, busy) hold no
+//     permit.
 //   - Held polls are given up where they do not pay. Every task queued
 //     during a held poll is a sample: fast if the server handed it over
 //     within 150 ms (a waking server's step is 100 ms at most), slow if it
