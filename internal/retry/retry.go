@@ -231,7 +231,12 @@ func isTimeout(err error) bool {
 
 // tlsFailure reports a certificate the client does not trust, one for
 // another host, or a server that does not speak TLS.
-func tlsFailure(err error) bool {
+func tlsFailure(err error) bool { return TLSHint(err) != "" }
+
+// TLSHint is the likely fix of a TLS failure (a certificate the client does
+// not trust, one for another host, a server that does not speak TLS), or ""
+// when err is none of those. sdk/worker puts it in a misconfiguration error.
+func TLSHint(err error) string {
 	var (
 		unknownCA x509.UnknownAuthorityError
 		hostErr   x509.HostnameError
@@ -239,6 +244,13 @@ func tlsFailure(err error) bool {
 		verify    *tls.CertificateVerificationError
 		record    tls.RecordHeaderError
 	)
-	return errors.As(err, &hostErr) || errors.As(err, &unknownCA) || errors.As(err, &invalid) ||
-		errors.As(err, &verify) || errors.As(err, &record)
+	switch {
+	case errors.As(err, &hostErr):
+		return "the server's certificate is for another host name: check the base URL's host or set HttpSettings.TLS.ServerName"
+	case errors.As(err, &unknownCA), errors.As(err, &invalid), errors.As(err, &verify):
+		return "the server's certificate is not trusted: set HttpSettings.TLS.CAFile (or CAPEM) to the CA that signed it"
+	case errors.As(err, &record):
+		return "the server does not speak TLS on this port: should the base URL start with http:// instead of https://?"
+	}
+	return ""
 }

@@ -2,8 +2,6 @@ package worker
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -117,7 +115,7 @@ func misconfiguration(err error, kind retry.Kind, base string) *ConfigError {
 	if err == nil || retry.Decide(kind, err) != retry.Misconfigured {
 		return nil
 	}
-	if hint := tlsHint(err); hint != "" {
+	if hint := retry.TLSHint(err); hint != "" {
 		return &ConfigError{URL: base, Hint: hint, Err: err}
 	}
 	var ae *client.APIError
@@ -159,25 +157,6 @@ func baseHint(base string) string {
 		return fmt.Sprintf("does the base URL end in /api? (it is %s)", base)
 	}
 	return fmt.Sprintf("is the base URL the API root of a Conductor server? (it is %s)", base)
-}
-
-func tlsHint(err error) string {
-	var (
-		unknownCA x509.UnknownAuthorityError
-		hostErr   x509.HostnameError
-		invalid   x509.CertificateInvalidError
-		verify    *tls.CertificateVerificationError
-		record    tls.RecordHeaderError
-	)
-	switch {
-	case errors.As(err, &hostErr):
-		return "the server's certificate is for another host name: check the base URL's host or set HttpSettings.TLS.ServerName"
-	case errors.As(err, &unknownCA), errors.As(err, &invalid), errors.As(err, &verify):
-		return "the server's certificate is not trusted: set HttpSettings.TLS.CAFile (or CAPEM) to the CA that signed it"
-	case errors.As(err, &record):
-		return "the server does not speak TLS on this port: should the base URL start with http:// instead of https://?"
-	}
-	return ""
 }
 
 func isHTML(body []byte) bool {

@@ -905,23 +905,9 @@ func realLatencyRound(ctx context.Context, s *realServer, p realPlan, round int,
 	// tasks each, picked up but not counted, teach Baton's runner how this
 	// server treats held polls (it learns from tasks queued during them).
 	if p.isoWarm > 0 {
-		wrng := rand.New(rand.NewPCG(uint64(round)+101, 7))
-		warm := map[string]map[string]time.Time{}
-		for _, c := range conts {
-			warm[c] = map[string]time.Time{}
-		}
-		for i := 0; i < p.isoWarm; i++ {
-			gap := 700*time.Millisecond + time.Duration(wrng.Int64N(int64(600*time.Millisecond)))
-			for _, c := range conts {
-				if err := sleepCtx(ctx, gap/time.Duration(len(conts))); err != nil {
-					return nil, err
-				}
-				id, at, err := s.start(ctx, types[c])
-				if err != nil {
-					return nil, err
-				}
-				warm[c][id] = at
-			}
+		warm, err := s.startIsolated(ctx, conts, types, p.isoWarm, rand.New(rand.NewPCG(uint64(round)+101, 7)))
+		if err != nil {
+			return nil, err
 		}
 		deadline := time.Now().Add(15 * time.Second)
 		for _, c := range conts {
@@ -946,23 +932,9 @@ func realLatencyRound(ctx context.Context, s *realServer, p realPlan, round int,
 		out[c] = sample{mIdleRPS: float64(s.proxy.typePolls(types[c])-polls0[c]) / secs}
 	}
 
-	rng := rand.New(rand.NewPCG(uint64(round)+1, 7))
-	iso := map[string]map[string]time.Time{}
-	for _, c := range conts {
-		iso[c] = map[string]time.Time{}
-	}
-	for i := 0; i < p.isoSamples; i++ {
-		gap := 700*time.Millisecond + time.Duration(rng.Int64N(int64(600*time.Millisecond)))
-		for _, c := range conts {
-			if err := sleepCtx(ctx, gap/time.Duration(len(conts))); err != nil {
-				return nil, err
-			}
-			id, at, err := s.start(ctx, types[c])
-			if err != nil {
-				return nil, err
-			}
-			iso[c][id] = at
-		}
+	iso, err := s.startIsolated(ctx, conts, types, p.isoSamples, rand.New(rand.NewPCG(uint64(round)+1, 7)))
+	if err != nil {
+		return nil, err
 	}
 	deadline := time.Now().Add(15 * time.Second)
 	early := map[string]int{}
@@ -1166,4 +1138,28 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// startIsolated starts n rounds of one workflow per contender: every
+// 0.7-1.3 s (from rng), the contenders in turn a fraction of that gap apart.
+// It returns each contender's workflow ids with their start times.
+func (s *realServer) startIsolated(ctx context.Context, conts []string, types map[string]string, n int, rng *rand.Rand) (map[string]map[string]time.Time, error) {
+	started := map[string]map[string]time.Time{}
+	for _, c := range conts {
+		started[c] = map[string]time.Time{}
+	}
+	for i := 0; i < n; i++ {
+		gap := 700*time.Millisecond + time.Duration(rng.Int64N(int64(600*time.Millisecond)))
+		for _, c := range conts {
+			if err := sleepCtx(ctx, gap/time.Duration(len(conts))); err != nil {
+				return nil, err
+			}
+			id, at, err := s.start(ctx, types[c])
+			if err != nil {
+				return nil, err
+			}
+			started[c][id] = at
+		}
+	}
+	return started, nil
 }
