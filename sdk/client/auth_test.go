@@ -133,6 +133,56 @@ func TestConcurrent401sShareOneRefresh(t *testing.T) {
 	}
 }
 
+// TestLateRefreshAfterAnotherRefreshReusesItsToken is the interleaving
+// behind a CI failure of TestConcurrent401sShareOneRefresh: caller B got its
+// 401 on tok-1 and set out to refresh just as caller A's refresh of tok-1 ended
+// (and left the shared flight). B must take A's tok-2, not fetch a tok-3: the
+// server keeps only its newest token, so a tok-3 would turn A's resend with
+// tok-2 into a second 401 and a failed request.
+func TestLateRefreshAfterAnotherRefreshReusesItsToken(t *testing.T) {
+	s := newAuthServer(t)
+	c := newClient(t, s.URL, settings.NewAuthenticationSettings("key", testSecret))
+	ctx := context.Background()
+	first, err := c.tokens.get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	entered, release := make(chan struct{}), make(chan struct{})
+	var calls atomic.Int32
+	c.tokens.beforeFlight = func() {
+		if calls.Add(1) == 1 { // B: held at the door until A is done
+			close(entered)
+			<-release
+		}
+	}
+	type answer struct {
+		tok string
+		err error
+	}
+	late := make(chan answer, 1)
+	go func() {
+		tok, err := c.tokens.refresh(ctx, first)
+		late <- answer{tok, err}
+	}()
+	<-entered
+	fresh, err := c.tokens.refresh(ctx, first) // A
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	b := <-late
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+	if b.tok != fresh {
+		t.Fatalf("the late caller got %q, want the token the other refresh fetched (%q)", b.tok, fresh)
+	}
+	if n := s.issued.Load(); n != 2 {
+		t.Fatalf("%d tokens issued, want 2 (the first and one refresh)", n)
+	}
+}
+
 func jwt(exp time.Time) string {
 	enc := base64.RawURLEncoding
 	payload, _ := json.Marshal(map[string]interface{}{"exp": exp.Unix()})

@@ -31,7 +31,11 @@ type tokenSource struct {
 	token     string
 	refreshAt time.Time
 
-	group singleflight.Group
+	group   singleflight.Group // keyed by the stale token
+	fetchMu sync.Mutex         // held by the one flight that fetches
+
+	// beforeFlight, when set (tests only), runs as a caller enters refresh.
+	beforeFlight func()
 }
 
 func newTokenSource(c *APIClient, auth *settings.AuthenticationSettings, ttl time.Duration) *tokenSource {
@@ -51,15 +55,27 @@ func (ts *tokenSource) get(ctx context.Context) (string, error) {
 
 // refresh replaces stale with a new token. When another caller already
 // replaced it, the new one is returned without asking the server again.
+//
+// Callers that hold the same stale token share one flight. The flight looks
+// at the current token only once it runs, under fetchMu: a caller that read
+// the old token just before another flight replaced it (and was forgotten)
+// would otherwise ask for a second token, and the server, which keeps only
+// its newest, would refuse the one the other callers just resent.
 func (ts *tokenSource) refresh(ctx context.Context, stale string) (string, error) {
-	ts.mu.Lock()
-	if ts.token != "" && ts.token != stale && ts.now().Before(ts.refreshAt) {
-		tok := ts.token
-		ts.mu.Unlock()
-		return tok, nil
+	if ts.beforeFlight != nil {
+		ts.beforeFlight()
 	}
-	ts.mu.Unlock()
-	ch := ts.group.DoChan("token", func() (interface{}, error) {
+	ch := ts.group.DoChan(stale, func() (interface{}, error) {
+		// One fetch at a time, across flights for different stale tokens.
+		ts.fetchMu.Lock()
+		defer ts.fetchMu.Unlock()
+		ts.mu.Lock()
+		if ts.token != "" && ts.token != stale && ts.now().Before(ts.refreshAt) {
+			tok := ts.token
+			ts.mu.Unlock()
+			return tok, nil
+		}
+		ts.mu.Unlock()
 		// Detached from the first caller's context, so that one caller
 		// giving up does not fail the others waiting on the same refresh.
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ts.c.timeout)
