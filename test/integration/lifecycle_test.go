@@ -453,9 +453,14 @@ func TestResponseTimeoutRetries(t *testing.T) {
 		t.Fatalf("after the response timeout got task %s (retriedTaskId %q, retryCount %d), want a retry of %s",
 			retry.TaskId, retry.RetriedTaskId, retry.RetryCount, lost.TaskId)
 	}
-	if old := getTask(t, lost.TaskId); old.Status != model.TaskTimedOut {
-		t.Fatalf("the unanswered task is %s, want TIMED_OUT", old.Status)
-	}
+	// The server queues the retry before it writes TIMED_OUT on the old task
+	// (WorkflowExecutor.decide schedules, then updates), so a poll held at
+	// that moment can get the retry while the old task still reads
+	// IN_PROGRESS (seen on 3.32.3 with SQLite): wait for the write.
+	waitFor(t, 30*time.Second, "the unanswered task to be TIMED_OUT", func() (bool, string) {
+		old := getTask(t, lost.TaskId)
+		return old.Status == model.TaskTimedOut, string(old.Status)
+	})
 	update(t, result(retry, model.CompletedTask, nil))
 	waitWorkflow(t, id, model.WorkflowCompleted)
 }

@@ -118,11 +118,14 @@ wait:
 		case <-done:
 			break wait
 		case <-check.C:
-			restartServerFailedStarts(t, wfName, ids, seen)
+			if restartServerFailedStarts(t, wfName, ids, seen) == 0 {
+				requeueNeverHandedOut(t, task, ids, seen, func() bool { return r.Workers()[0].SlotsInUse == 0 })
+			}
 		case <-deadline:
 			mu.Lock()
 			got := len(runs)
 			mu.Unlock()
+			describeUnseen(t, ids, seen)
 			t.Fatalf("only %d of %d tasks reached the handler within 4 minutes; workers: %+v", got, n, r.Workers())
 		}
 	}
