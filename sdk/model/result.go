@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+
+	"github.com/baton-go/baton/internal/plainjson"
 )
 
 // MaxReasonLength is how much of a reason for incompletion the server keeps.
@@ -16,6 +18,17 @@ const MaxReasonLength = 500
 func OutputToMap(output interface{}) (map[string]interface{}, int, error) {
 	if output == nil {
 		return map[string]interface{}{}, 2, nil
+	}
+	if m, ok := output.(map[string]interface{}); ok {
+		if m == nil {
+			return map[string]interface{}{}, 2, nil
+		}
+		// Most handlers return a map of plain JSON values: measure it
+		// without encoding it through reflection (the client encodes it
+		// again to send it).
+		if n, ok := plainjson.Size(m); ok {
+			return m, n, nil
+		}
 	}
 	data, err := json.Marshal(output)
 	if err != nil {

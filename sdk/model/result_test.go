@@ -74,6 +74,7 @@ func FuzzOutputToMap(f *testing.F) {
 	f.Add([]byte(`[1,2]`))
 	f.Add([]byte(`"s"`))
 	f.Add([]byte(`null`))
+	f.Add([]byte(`{"s":"<a&b> \u2028 \ufffd","n":[1.5e-7,1e21,-0.0,12345678901234567890],"o":{"z":null,"a":true}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var v interface{}
 		if err := json.Unmarshal(data, &v); err != nil {
@@ -89,6 +90,10 @@ func FuzzOutputToMap(f *testing.F) {
 		case isObj:
 			if err != nil || m == nil || size <= 0 {
 				t.Fatalf("object refused: %v", err)
+			}
+			// The size is what the output weighs as sent: its JSON.
+			if b, _ := json.Marshal(v); size != len(b) {
+				t.Fatalf("size %d, want %d (len of %s)", size, len(b), b)
 			}
 		default:
 			if err == nil {
