@@ -21,7 +21,8 @@
 // # Batching and slots
 //
 // The batch size of a worker is its number of execution slots: at most that
-// many of its tasks run at once, each on its own goroutine. One poller
+// many of its tasks run at once, each on a slot goroutine of its own (kept
+// between tasks, so its stack stays grown). One poller
 // goroutine per (task type, domain) asks the server for min(free slots,
 // batch size) tasks and, when every slot is busy, blocks until one frees up
 // (no busy loop). A slot is freed only when its result has been delivered, so

@@ -26,7 +26,8 @@ import (
 //     scheduler.go (the runner's one owner of held-poll permits and of what
 //     the server has shown) and watcher.go (the runner's one queue-size
 //     watcher, with Start/Stop);
-//   - slots.go     a goroutine per task: executor, then reporter;
+//   - slots.go     a slot goroutine per running task, kept between tasks:
+//     executor, then reporter;
 //   - executor.go  runs a handler: context, deadline, panic recovery, lease
 //     extension; knows nothing of polling or delivery;
 //   - reporter.go  delivers results, retrying until accepted, rejected for
@@ -255,6 +256,7 @@ func (r *TaskRunner) Start(taskName string, h HandlerFunc, opts ...WorkerOption)
 	go func() {
 		defer r.running.done()
 		defer r.pollerStopped()
+		defer close(tw.pollerDone)
 		defer stopPolling()
 		tw.poller.run(pctx)
 	}()
@@ -273,7 +275,8 @@ func (r *TaskRunner) newTaskWorker(key workerKey, h HandlerFunc, wc workerConfig
 		runnerTimeout = &r.cfg.pollTimeout
 	}
 	w := newWorkerState(key, r.log.WithFields(fields), wc, runnerTimeout)
-	tw := &taskWorker{workerState: w, rec: r.rec, hooks: r.hooks, workerID: r.workerID, running: &r.running, work: r.workCtx}
+	tw := &taskWorker{workerState: w, rec: r.rec, hooks: r.hooks, workerID: r.workerID, running: &r.running, work: r.workCtx,
+		pollerDone: make(chan struct{})}
 	tw.executor = &executor{w: w, executorDeps: executorDeps{
 		handler:  h,
 		lease:    r.api,

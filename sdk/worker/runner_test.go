@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -269,7 +270,7 @@ func TestPanicStackIsTrimmed(t *testing.T) {
 		b.f.push("", makeTasks("p", "p", 1)...)
 		waitFor(t, 5*time.Minute, "result", func() bool { return b.f.updatedCount() == 1 })
 		reason := b.f.resultsOf("p-0")[0].ReasonForIncompletion
-		for _, bad := range []string{"runtime.gopanic", "runtime/debug", "callHandler", "runSlot", "goroutine "} {
+		for _, bad := range []string{"runtime.gopanic", "runtime/debug", "callHandler", "slotLoop", "runJobs", "goroutine "} {
 			if strings.Contains(reason, bad) {
 				t.Errorf("reason contains %q:\n%s", bad, reason)
 			}
@@ -1006,4 +1007,49 @@ func TestFlappingPollErrorsAreRateLimitedToo(t *testing.T) {
 			t.Fatal("the second line does not count the silent streaks' errors")
 		}
 	})
+}
+
+// goroutineID reads the calling goroutine's id from its stack header
+// ("goroutine 123 [running]:"); tests only.
+func goroutineID() string {
+	buf := make([]byte, 64)
+	buf = buf[:runtime.Stack(buf, false)]
+	f := strings.Fields(string(buf))
+	if len(f) < 2 {
+		return ""
+	}
+	return f[1]
+}
+
+// TestSlotGoroutinesRunTaskAfterTask: a worker keeps its slot goroutines
+// between tasks instead of starting one per task (whose stack grows anew
+// each time), never keeps more idle than it has slots, and lets them all go
+// when it stops (setup's goleak check).
+func TestSlotGoroutinesRunTaskAfterTask(t *testing.T) {
+	for _, batch := range []int{1, 10} {
+		t.Run(fmt.Sprintf("batch=%d", batch), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				b := setup(t)
+				var mu sync.Mutex
+				ids := map[string]int{}
+				h := func(ctx context.Context, task *model.Task) (interface{}, error) {
+					mu.Lock()
+					ids[goroutineID()]++
+					mu.Unlock()
+					return echo(ctx, task)
+				}
+				if err := b.r.Start("reuse", h, BatchSize(batch)); err != nil {
+					t.Fatal(err)
+				}
+				const n = 200
+				b.f.push("", makeTasks("reuse", "r", n)...)
+				waitFor(t, 5*time.Minute, "all results", func() bool { return b.f.updatedCount() == n })
+				mu.Lock()
+				defer mu.Unlock()
+				if len(ids) > batch {
+					t.Fatalf("%d tasks ran on %d goroutines with %d slot(s), want at most %d", n, len(ids), batch, batch)
+				}
+			})
+		})
+	}
 }

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"sync"
 
 	"github.com/baton-go/baton/sdk/model"
 )
@@ -21,12 +22,25 @@ type taskWorker struct {
 	workerID string
 	running  *tracker        // the runner's: every goroutine it waits for
 	work     context.Context // the runner's work context (handlers, deliveries)
+
+	// idleSlots are the slot goroutines waiting for a task; pollerDone is
+	// closed when the poller's loop has ended, and ends every idle one.
+	idleSlots  idleSlots
+	pollerDone chan struct{}
 }
 
-// dispatch starts one slot per task. A server may hand out more tasks than
-// asked for: all of them run (the slots count goes above the batch size for
-// a while) and the next poll waits until enough have finished.
+// dispatch runs each task in a slot: an idle slot goroutine takes it, or a
+// new one starts. A server may hand out more tasks than asked for: all of
+// them run (the slots count goes above the batch size for a while) and the
+// next poll waits until enough have finished.
 // traces holds the tasks' spans (polled), nil when tracing is off.
+//
+// Slot goroutines are kept between tasks (at most as many idle as the
+// worker has slots) because a goroutine started per task grows its stack
+// anew for every task (the handler, JSON encoding and the HTTP exchange need
+// several kilobytes). Only the poller's goroutine calls dispatch; idle slot
+// goroutines end when it ends (pollerDone), so that WaitWorkers and
+// Shutdown wait for nothing idle.
 func (tw *taskWorker) dispatch(tasks []model.Task, traces []*taskTrace) {
 	n := tw.stats.started(len(tasks))
 	tw.rec.SlotsChanged(tw.key.taskType, int(n), max(0, int(tw.current().slots-n)))
@@ -35,19 +49,89 @@ func (tw *taskWorker) dispatch(tasks []model.Task, traces []*taskTrace) {
 		if traces != nil {
 			j.trace = traces[i]
 		}
+		if next := tw.idleSlots.pop(); next != nil {
+			next <- j // buffered: the slot takes it when it gets there
+			continue
+		}
 		tw.running.add()
-		go tw.runSlot(j)
+		go tw.slotLoop(j)
 	}
 }
 
-// runSlot runs a task and reports its result; when the report hands back the
-// next task (update-v2), the slot runs that one too.
-func (tw *taskWorker) runSlot(j *job) { tw.runSlotFrom(j, nil) }
-
-// runSlotFrom is runSlot for a slot that first delivers a result of its
-// own (a task refused because it cannot be decoded, undecodable.go).
-func (tw *taskWorker) runSlotFrom(j *job, first *model.TaskResult) {
+// slotLoop runs j, then waits as an idle slot for the next job dispatch
+// hands it, until the poller ends or enough other slots are idle.
+func (tw *taskWorker) slotLoop(j *job) {
 	defer tw.running.done()
+	next := make(chan *job, 1)
+	for {
+		parked := false
+		tw.runJobs(j, nil, func() {
+			// Before the slot is given back and the poller told: by the
+			// time the poller can dispatch again, this slot is on the list.
+			parked = tw.idleSlots.push(next, int(tw.current().slots))
+		})
+		if !parked {
+			return
+		}
+		select {
+		case j = <-next:
+		case <-tw.pollerDone:
+			// The last dispatch may have handed this slot a job just
+			// before the poller ended (it happened before the close).
+			select {
+			case j = <-next:
+			default:
+				return
+			}
+		}
+	}
+}
+
+// idleSlots is the list of slot goroutines waiting for a job, each by the
+// channel it receives on.
+type idleSlots struct {
+	mu   sync.Mutex
+	list []chan *job
+}
+
+// push adds an idle slot unless max are idle already; it reports whether
+// it did.
+func (s *idleSlots) push(next chan *job, max int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.list) >= max {
+		return false
+	}
+	s.list = append(s.list, next)
+	return true
+}
+
+// pop takes the slot that went idle last (its stack is the warmest), or
+// returns nil.
+func (s *idleSlots) pop() chan *job {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.list) == 0 {
+		return nil
+	}
+	next := s.list[len(s.list)-1]
+	s.list[len(s.list)-1] = nil
+	s.list = s.list[:len(s.list)-1]
+	return next
+}
+
+// runSlotFrom runs a slot of its own that first delivers a result of its
+// own (a task refused because it cannot be decoded, undecodable.go).
+func (tw *taskWorker) runSlotFrom(first *model.TaskResult) {
+	defer tw.running.done()
+	tw.runJobs(nil, first, nil)
+}
+
+// runJobs runs a task and reports its result; when the report hands back the
+// next task (update-v2), it runs that one too. With first set it delivers
+// that result before anything else. It ends the slot's count when done,
+// after calling park (when set).
+func (tw *taskWorker) runJobs(j *job, first *model.TaskResult, park func()) {
 	if first != nil {
 		tw.setActive(first.TaskId, true)
 		start := tw.reporter.clock.Now()
@@ -67,6 +151,9 @@ func (tw *taskWorker) runSlotFrom(j *job, first *model.TaskResult) {
 		if j != nil {
 			tw.stats.continued()
 		}
+	}
+	if park != nil {
+		park()
 	}
 	n := tw.stats.ended()
 	tw.rec.SlotsChanged(tw.key.taskType, int(n), max(0, int(tw.current().slots-n)))

@@ -60,6 +60,6 @@ func (tw *taskWorker) refuse(bad []client.UndecodableTask) {
 		n := tw.stats.started(1)
 		tw.rec.SlotsChanged(tw.key.taskType, int(n), max(0, int(tw.current().slots-n)))
 		tw.running.add()
-		go tw.runSlotFrom(nil, res)
+		go tw.runSlotFrom(res)
 	}
 }
