@@ -21,9 +21,11 @@
 // # Batching and slots
 //
 // The batch size of a worker is its number of execution slots: at most that
-// many of its tasks run at once, each on a slot goroutine of its own (kept
-// between tasks, so its stack stays grown). One poller
-// goroutine per (task type, domain) asks the server for min(free slots,
+// many of its tasks run at once, each on a slot goroutine of its own. Slot
+// goroutines are kept between tasks (their stacks stay grown), so a handler
+// that changes its goroutine (pprof.SetGoroutineLabels, runtime.LockOSThread)
+// must undo it before it returns, or use pprof.Do. One poller goroutine per
+// (task type, domain) asks the server for min(free slots,
 // batch size) tasks and, when every slot is busy, blocks until one frees up
 // (no busy loop). A slot is freed only when its result has been delivered, so
 // during an outage a worker stops taking work it could not report. A server

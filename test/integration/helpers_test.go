@@ -291,16 +291,18 @@ func restartServerFailedStarts(t *testing.T, wfName string, ids []string, seen f
 }
 
 // requeueNeverHandedOut handles the other way a loaded Conductor 3.32 with
-// SQLite can drop work (seen once in CI, one task in 1,000): when the one
-// workflow no handler has seen still holds its task as SCHEDULED, never
-// polled, a minute after the test began waiting, the server has lost it from
-// its queue, and no worker can poll it until the server's own sweep (or the
-// response timeout) puts it back. The test then asks the server to requeue
-// the task type's pending tasks, says so, and goes on waiting: the worker
-// cannot have lost a task the server never handed out. A task the server
-// handed out (IN_PROGRESS, polled) is never requeued here; that is a lost
-// task, and the test fails on it. idle must report that the worker has no
-// task in a slot, so that the requeue cannot hand out a running task again.
+// SQLite can drop work (seen once in CI, one task in 1,000): when the queue
+// push after scheduling fails, the server logs "Error pushing tasks to the
+// queue" and leaves the task SCHEDULED with no queue message, for its
+// workflow repair service (off by default) to put back. So when a workflow
+// no handler has seen still holds its task as SCHEDULED, never polled, a
+// minute after it was scheduled, no worker can get it. The test then asks
+// the server to requeue the task type's pending tasks, says so, and goes on
+// waiting: the worker cannot have lost a task the server never handed out.
+// A task the server handed out (IN_PROGRESS, polled) is never requeued
+// here; that is a lost task, and the test fails on it. idle must report
+// that the worker has no task in a slot, so that the requeue cannot hand out
+// a running task again.
 func requeueNeverHandedOut(t *testing.T, taskType string, ids []string, seen func(workflowID string) bool, idle func() bool) bool {
 	t.Helper()
 	var unseen []string
