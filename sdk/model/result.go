@@ -19,7 +19,8 @@ func OutputToMap(output interface{}) (map[string]interface{}, int, error) {
 	if output == nil {
 		return map[string]interface{}{}, 2, nil
 	}
-	if m, ok := output.(map[string]interface{}); ok {
+	m, isMap := output.(map[string]interface{})
+	if isMap {
 		if m == nil {
 			return map[string]interface{}{}, 2, nil
 		}
@@ -37,10 +38,7 @@ func OutputToMap(output interface{}) (map[string]interface{}, int, error) {
 		}
 		return nil, 0, fmt.Errorf("task output of type %T cannot be encoded as JSON: %v", output, err)
 	}
-	if m, ok := output.(map[string]interface{}); ok {
-		if m == nil {
-			return map[string]interface{}{}, 2, nil
-		}
+	if isMap {
 		return m, len(data), nil
 	}
 	trimmed := bytes.TrimSpace(data)
@@ -50,7 +48,7 @@ func OutputToMap(output interface{}) (map[string]interface{}, int, error) {
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return nil, 0, fmt.Errorf("task output of type %T encodes to %s, want a JSON object", output, jsonKind(trimmed))
 	}
-	m := make(map[string]interface{})
+	m = make(map[string]interface{})
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
 	dec.UseNumber()
 	if err := dec.Decode(&m); err != nil {

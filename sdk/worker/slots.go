@@ -64,12 +64,11 @@ func (tw *taskWorker) slotLoop(j *job) {
 	defer tw.running.done()
 	next := make(chan *job, 1)
 	for {
-		parked := false
-		tw.runJobs(j, nil, func() {
-			// Before the slot is given back and the poller told: by the
-			// time the poller can dispatch again, this slot is on the list.
-			parked = tw.idleSlots.push(next, int(tw.current().slots))
-		})
+		tw.runJobs(j, nil)
+		// On the idle list before the slot is freed and the poller told: by
+		// the time the poller can dispatch again, this slot is there.
+		parked := tw.idleSlots.push(next, int(tw.current().slots))
+		tw.freeSlot()
 		if !parked {
 			return
 		}
@@ -124,14 +123,14 @@ func (s *idleSlots) pop() chan *job {
 // own (a task refused because it cannot be decoded, undecodable.go).
 func (tw *taskWorker) runSlotFrom(first *model.TaskResult) {
 	defer tw.running.done()
-	tw.runJobs(nil, first, nil)
+	tw.runJobs(nil, first)
+	tw.freeSlot()
 }
 
 // runJobs runs a task and reports its result; when the report hands back the
 // next task (update-v2), it runs that one too. With first set it delivers
-// that result before anything else. It ends the slot's count when done,
-// after calling park (when set).
-func (tw *taskWorker) runJobs(j *job, first *model.TaskResult, park func()) {
+// that result before anything else. The caller then frees the slot.
+func (tw *taskWorker) runJobs(j *job, first *model.TaskResult) {
 	if first != nil {
 		tw.setActive(first.TaskId, true)
 		start := tw.reporter.clock.Now()
@@ -152,9 +151,10 @@ func (tw *taskWorker) runJobs(j *job, first *model.TaskResult, park func()) {
 			tw.stats.continued()
 		}
 	}
-	if park != nil {
-		park()
-	}
+}
+
+// freeSlot gives back a slot whose task chain is done and tells the poller.
+func (tw *taskWorker) freeSlot() {
 	n := tw.stats.ended()
 	tw.rec.SlotsChanged(tw.key.taskType, int(n), max(0, int(tw.current().slots-n)))
 	tw.signal()

@@ -278,16 +278,22 @@ func startRetryingBusy(ctx context.Context, req *model.StartWorkflowRequest) (st
 // looked up. It returns how many workflows it started again.
 func restartServerFailedStarts(t *testing.T, wfName string, ids []string, seen func(workflowID string) bool) int {
 	t.Helper()
+	unseen := unseenOf(ids, seen)
+	if len(unseen) == 0 || len(unseen) > 20 {
+		return 0
+	}
+	return restartBusyTerminated(t, wfName, ids, unseen)
+}
+
+// unseenOf returns the indexes in ids of the workflows no handler has seen.
+func unseenOf(ids []string, seen func(workflowID string) bool) []int {
 	var unseen []int
 	for i, id := range ids {
 		if !seen(id) {
 			unseen = append(unseen, i)
 		}
 	}
-	if len(unseen) == 0 || len(unseen) > 20 {
-		return 0
-	}
-	return restartBusyTerminated(t, wfName, ids, unseen)
+	return unseen
 }
 
 // requeueNeverHandedOut handles the other way a loaded Conductor 3.32 with
@@ -305,18 +311,15 @@ func restartServerFailedStarts(t *testing.T, wfName string, ids []string, seen f
 // a running task again.
 func requeueNeverHandedOut(t *testing.T, taskType string, ids []string, seen func(workflowID string) bool, idle func() bool) bool {
 	t.Helper()
-	var unseen []string
-	for _, id := range ids {
-		if !seen(id) {
-			unseen = append(unseen, id)
-		}
-	}
+	unseen := unseenOf(ids, seen)
 	if len(unseen) == 0 || len(unseen) > 20 || !idle() {
 		return false
 	}
 	ctx := testCtx(t, time.Minute)
-	for _, id := range unseen {
-		wf, err := env.api.Workflows().Get(ctx, id, true)
+	var which []string
+	for _, i := range unseen {
+		which = append(which, ids[i])
+		wf, err := env.api.Workflows().Get(ctx, ids[i], true)
 		if err != nil || wf.Status != model.WorkflowRunning {
 			return false
 		}
@@ -338,7 +341,7 @@ func requeueNeverHandedOut(t *testing.T, taskType string, ids []string, seen fun
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	t.Logf("the server never handed out the task(s) of %d workflow(s) %v, still SCHEDULED a minute on; asked it to requeue %s: %d %s",
-		len(unseen), unseen, taskType, resp.StatusCode, body)
+		len(which), which, taskType, resp.StatusCode, body)
 	return resp.StatusCode == http.StatusOK
 }
 
@@ -348,10 +351,8 @@ func requeueNeverHandedOut(t *testing.T, taskType string, ids []string, seen fun
 func describeUnseen(t *testing.T, ids []string, seen func(workflowID string) bool) {
 	t.Helper()
 	ctx := testCtx(t, time.Minute)
-	for i, id := range ids {
-		if seen(id) {
-			continue
-		}
+	for _, i := range unseenOf(ids, seen) {
+		id := ids[i]
 		wf, err := env.api.Workflows().Get(ctx, id, true)
 		if err != nil {
 			t.Logf("unseen workflow #%d %s: %v", i, id, err)
