@@ -19,6 +19,7 @@ import (
 	"github.com/baton-go/baton/sdk/model"
 	"github.com/baton-go/baton/sdk/settings"
 	"github.com/baton-go/baton/sdk/worker"
+	"github.com/baton-go/baton/sdk/workflow/executor"
 )
 
 const (
@@ -229,11 +230,11 @@ func serveMetrics(exp *metrics.Exporter, port int, runner *worker.TaskRunner, lo
 // register upserts the task definitions and the workflow definition, so that
 // the quickstart can run again against the same server.
 func register(ctx context.Context, c *client.APIClient) error {
-	md := c.Metadata()
-	if err := md.RegisterTaskDefs(ctx, taskDefs()...); err != nil {
+	md := executor.NewWorkflowExecutor(c)
+	if err := md.RegisterTaskDefsContext(ctx, taskDefs()...); err != nil {
 		return fmt.Errorf("register task definitions: %w", err)
 	}
-	if err := md.UpdateWorkflowDefs(ctx, *workflowDef()); err != nil {
+	if err := md.RegisterWorkflowContext(ctx, true, workflowDef()); err != nil {
 		return fmt.Errorf("register workflow %s: %w", workflowName, err)
 	}
 	return nil
@@ -242,13 +243,13 @@ func register(ctx context.Context, c *client.APIClient) error {
 // startWorkflows starts n workflows a few at a time and returns the ids of
 // those that started.
 func startWorkflows(ctx context.Context, c *client.APIClient, n int) ([]string, error) {
-	wf := c.Workflows()
+	wf := executor.NewWorkflowExecutor(c)
 	ids := make([]string, n)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(startParallelism)
 	for i := range n {
 		g.Go(func() error {
-			id, err := wf.Start(gctx, &model.StartWorkflowRequest{
+			id, err := wf.StartWorkflowContext(gctx, &model.StartWorkflowRequest{
 				Name: workflowName, Version: workflowVersion, Input: workflowInput(i),
 				CorrelationId: fmt.Sprintf("baton-quickstart-%d", i),
 			})

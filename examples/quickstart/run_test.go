@@ -21,6 +21,7 @@ import (
 	"github.com/baton-go/baton/sdk/conductortest"
 	"github.com/baton-go/baton/sdk/model"
 	"github.com/baton-go/baton/sdk/settings"
+	"github.com/baton-go/baton/sdk/workflow/executor"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -64,9 +65,9 @@ func TestRunCompletesEveryWorkflow(t *testing.T) {
 		t.Errorf("no task latency was measured")
 	}
 
-	wf := client.NewWorkflowClient(client.NewAPIClient(nil, settings.NewHttpSettings(srv.URL())))
+	wf := executor.NewWorkflowExecutor(client.NewAPIClient(nil, settings.NewHttpSettings(srv.URL())))
 	for i, id := range sum.ids {
-		w, err := wf.Get(ctx, id, true)
+		w, err := wf.GetWorkflowContext(ctx, id, true)
 		if err != nil {
 			t.Fatal(err)
 		}

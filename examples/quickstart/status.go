@@ -10,13 +10,14 @@ import (
 
 	"github.com/baton-go/baton/sdk/client"
 	"github.com/baton-go/baton/sdk/model"
+	"github.com/baton-go/baton/sdk/workflow/executor"
 )
 
 // statusTracker follows the started workflows on the server until each has
 // ended, and collects the latency of their tasks from the server's own
 // timestamps once they have.
 type statusTracker struct {
-	wf  *client.WorkflowClient
+	wf  *executor.WorkflowExecutor
 	lat latencies
 
 	mu     sync.Mutex
@@ -26,7 +27,7 @@ type statusTracker struct {
 }
 
 func newStatusTracker(c *client.APIClient) *statusTracker {
-	return &statusTracker{wf: c.Workflows(), final: map[string]model.WorkflowStatus{}, hinted: map[string]bool{}}
+	return &statusTracker{wf: executor.NewWorkflowExecutor(c), final: map[string]model.WorkflowStatus{}, hinted: map[string]bool{}}
 }
 
 const (
@@ -112,11 +113,11 @@ func (s *statusTracker) refresh(ctx context.Context, all bool) {
 		g.Go(func() error {
 			// The status alone first: a workflow with its tasks is several
 			// times larger, and most checks find it still running.
-			wf, err := s.wf.Get(ctx, id, false)
+			wf, err := s.wf.GetWorkflowContext(ctx, id, false)
 			if err != nil || !wf.Status.Terminal() {
 				return nil
 			}
-			if full, err := s.wf.Get(ctx, id, true); err == nil {
+			if full, err := s.wf.GetWorkflowContext(ctx, id, true); err == nil {
 				wf = full
 			}
 			s.record(wf)

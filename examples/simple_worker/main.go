@@ -23,6 +23,7 @@ import (
 	"github.com/baton-go/baton/sdk/model"
 	"github.com/baton-go/baton/sdk/settings"
 	"github.com/baton-go/baton/sdk/worker"
+	"github.com/baton-go/baton/sdk/workflow/executor"
 )
 
 // TaskOutput is what SimpleWorker returns; it becomes the task's output, so
@@ -111,25 +112,25 @@ func run(ctx context.Context, out io.Writer, serverURL string) ([]string, error)
 // setUp registers the task and workflow definitions and starts the demo
 // workflows.
 func setUp(ctx context.Context, apiClient *client.APIClient) ([]string, error) {
-	md := client.NewMetadataClient(apiClient)
-	err := md.RegisterTaskDefs(ctx, model.TaskDef{
+	md := executor.NewWorkflowExecutor(apiClient)
+	err := md.RegisterTaskDefsContext(ctx, model.TaskDef{
 		Name: taskName, OwnerEmail: "examples@example.com",
 		RetryCount: 1, RetryDelaySeconds: 1, ResponseTimeoutSeconds: 30, TimeoutSeconds: 60,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("register task definition: %w", err)
 	}
-	err = md.UpdateWorkflowDefs(ctx, model.WorkflowDef{
+	err = md.RegisterWorkflowContext(ctx, true, &model.WorkflowDef{
 		Name: workflowName, Version: 1, SchemaVersion: 2, OwnerEmail: "examples@example.com",
 		Tasks: []model.WorkflowTask{{Name: taskName, TaskReferenceName: "simple", Type: model.TaskTypeSimple}},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("register workflow: %w", err)
 	}
-	wf := client.NewWorkflowClient(apiClient)
+	wf := executor.NewWorkflowExecutor(apiClient)
 	var ids []string
 	for i := range executions {
-		id, err := wf.Start(ctx, &model.StartWorkflowRequest{Name: workflowName, Version: 1, Input: map[string]interface{}{"n": i}})
+		id, err := wf.StartWorkflowContext(ctx, &model.StartWorkflowRequest{Name: workflowName, Version: 1, Input: map[string]interface{}{"n": i}})
 		if err != nil {
 			return nil, fmt.Errorf("start workflow: %w", err)
 		}
@@ -141,10 +142,10 @@ func setUp(ctx context.Context, apiClient *client.APIClient) ([]string, error) {
 // waitForCompletion polls the server until every workflow has ended and
 // prints each one's output.
 func waitForCompletion(ctx context.Context, apiClient *client.APIClient, ids []string, out io.Writer) error {
-	wf := client.NewWorkflowClient(apiClient)
+	wf := executor.NewWorkflowExecutor(apiClient)
 	for _, id := range ids {
 		for {
-			w, err := wf.Get(ctx, id, false)
+			w, err := wf.GetWorkflowContext(ctx, id, false)
 			if err != nil {
 				return err
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/baton-go/baton/sdk/conductortest"
 	"github.com/baton-go/baton/sdk/model"
 	"github.com/baton-go/baton/sdk/settings"
+	"github.com/baton-go/baton/sdk/workflow/executor"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -37,9 +38,9 @@ func TestRun(t *testing.T) {
 	if len(ids) != executions {
 		t.Fatalf("run returned %d workflow ids, want %d", len(ids), executions)
 	}
-	wf := client.NewWorkflowClient(client.NewAPIClient(nil, settings.NewHttpSettings(srv.URL())))
+	wf := executor.NewWorkflowExecutor(client.NewAPIClient(nil, settings.NewHttpSettings(srv.URL())))
 	for _, id := range ids {
-		w, err := wf.Get(ctx, id, true)
+		w, err := wf.GetWorkflowContext(ctx, id, true)
 		if err != nil {
 			t.Fatal(err)
 		}

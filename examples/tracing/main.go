@@ -39,6 +39,7 @@ import (
 	"github.com/baton-go/baton/sdk/settings"
 	"github.com/baton-go/baton/sdk/taskdef"
 	"github.com/baton-go/baton/sdk/worker"
+	"github.com/baton-go/baton/sdk/workflow/executor"
 )
 
 const (
@@ -131,7 +132,7 @@ func run(ctx context.Context, out, spans io.Writer, serverURL string) (_ string,
 		settings.NewAuthenticationSettings(os.Getenv(settings.EnvAuthKey), os.Getenv(settings.EnvAuthSecret)),
 		settings.NewHttpSettings(serverURL),
 	)
-	md := apiClient.Metadata()
+	md := executor.NewWorkflowExecutor(apiClient)
 	reserveDef, err := taskdef.Typed("reserve_stock", Reserve, taskdef.Retry(2, time.Second, ""),
 		taskdef.Timeouts(time.Minute, 30*time.Second))
 	if err != nil {
@@ -143,7 +144,7 @@ func run(ctx context.Context, out, spans io.Writer, serverURL string) (_ string,
 		return "", err
 	}
 	for _, def := range []model.TaskDef{reserveDef, chargeDef} {
-		outcome, err := taskdef.Ensure(ctx, md, def, taskdef.EnsureOwnerEmail(ownerEmail))
+		outcome, err := taskdef.Ensure(ctx, apiClient, def, taskdef.EnsureOwnerEmail(ownerEmail))
 		if err != nil {
 			return "", err
 		}
@@ -158,7 +159,7 @@ func run(ctx context.Context, out, spans io.Writer, serverURL string) (_ string,
 		}
 		return m
 	}
-	if err := md.UpdateWorkflowDefs(ctx, model.WorkflowDef{
+	if err := md.RegisterWorkflowContext(ctx, true, &model.WorkflowDef{
 		Name: workflowName, Version: 1, SchemaVersion: 2, OwnerEmail: ownerEmail,
 		Tasks: []model.WorkflowTask{
 			{Name: "reserve_stock", TaskReferenceName: "reserve", Type: model.TaskTypeSimple,
@@ -193,8 +194,8 @@ func run(ctx context.Context, out, spans io.Writer, serverURL string) (_ string,
 	callCtx, span := tp.Tracer("checkout-service").Start(ctx, "checkout request")
 	input := map[string]interface{}{"tenant": "acme", "item": "book", "amountCents": 1999}
 	worker.InjectTraceContext(callCtx, input)
-	wf := apiClient.Workflows()
-	id, err := wf.Start(callCtx, &model.StartWorkflowRequest{Name: workflowName, Version: 1, Input: input})
+	wf := executor.NewWorkflowExecutor(apiClient)
+	id, err := wf.StartWorkflowContext(callCtx, &model.StartWorkflowRequest{Name: workflowName, Version: 1, Input: input})
 	span.End()
 	if err != nil {
 		return "", fmt.Errorf("start workflow: %w", err)
@@ -220,9 +221,9 @@ func run(ctx context.Context, out, spans io.Writer, serverURL string) (_ string,
 }
 
 // waitForEnd returns the workflow (with its tasks) once it has ended.
-func waitForEnd(ctx context.Context, wf *client.WorkflowClient, id string) (*model.Workflow, error) {
+func waitForEnd(ctx context.Context, wf *executor.WorkflowExecutor, id string) (*model.Workflow, error) {
 	for {
-		w, err := wf.Get(ctx, id, true)
+		w, err := wf.GetWorkflowContext(ctx, id, true)
 		if err != nil {
 			return nil, err
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/baton-go/baton/sdk/conductortest"
 	"github.com/baton-go/baton/sdk/model"
 	"github.com/baton-go/baton/sdk/settings"
+	"github.com/baton-go/baton/sdk/workflow/executor"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -87,9 +88,9 @@ func TestRun(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
 	}
-	md := client.NewAPIClient(nil, settings.NewHttpSettings(srv.URL())).Metadata()
+	md := executor.NewWorkflowExecutor(client.NewAPIClient(nil, settings.NewHttpSettings(srv.URL())))
 	for _, name := range []string{"reserve_stock", "charge_card"} {
-		def, err := md.GetTaskDef(ctx, name)
+		def, err := md.GetTaskDefContext(ctx, name)
 		if err != nil || def.InputSchema == nil || def.OutputSchema == nil || def.OwnerEmail != ownerEmail {
 			t.Errorf("task definition %s on the server: %+v", name, def)
 		}

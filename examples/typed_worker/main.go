@@ -27,6 +27,7 @@ import (
 	"github.com/baton-go/baton/sdk/model"
 	"github.com/baton-go/baton/sdk/settings"
 	"github.com/baton-go/baton/sdk/worker"
+	"github.com/baton-go/baton/sdk/workflow/executor"
 )
 
 const (
@@ -89,14 +90,14 @@ func run(ctx context.Context, out io.Writer, serverURL string) (_ result, runErr
 		settings.NewAuthenticationSettings(os.Getenv(settings.EnvAuthKey), os.Getenv(settings.EnvAuthSecret)),
 		settings.NewHttpSettings(serverURL),
 	)
-	md := client.NewMetadataClient(apiClient)
-	if err := md.RegisterTaskDefs(ctx, model.TaskDef{
+	md := executor.NewWorkflowExecutor(apiClient)
+	if err := md.RegisterTaskDefsContext(ctx, model.TaskDef{
 		Name: taskName, OwnerEmail: "examples@example.com",
 		RetryCount: 2, RetryDelaySeconds: 1, ResponseTimeoutSeconds: 30, TimeoutSeconds: 60,
 	}); err != nil {
 		return res, fmt.Errorf("register task definition: %w", err)
 	}
-	if err := md.UpdateWorkflowDefs(ctx, model.WorkflowDef{
+	if err := md.RegisterWorkflowContext(ctx, true, &model.WorkflowDef{
 		Name: workflowName, Version: 1, SchemaVersion: 2, OwnerEmail: "examples@example.com",
 		Tasks: []model.WorkflowTask{{Name: taskName, TaskReferenceName: "greet", Type: model.TaskTypeSimple,
 			InputParameters: map[string]interface{}{"name": "${workflow.input.name}", "times": "${workflow.input.times}"}}},
@@ -117,15 +118,15 @@ func run(ctx context.Context, out io.Writer, serverURL string) (_ result, runErr
 		return res, err
 	}
 
-	wf := client.NewWorkflowClient(apiClient)
+	wf := executor.NewWorkflowExecutor(apiClient)
 	var err error
-	res.goodID, err = wf.Start(ctx, &model.StartWorkflowRequest{Name: workflowName, Version: 1,
+	res.goodID, err = wf.StartWorkflowContext(ctx, &model.StartWorkflowRequest{Name: workflowName, Version: 1,
 		Input: map[string]interface{}{"name": "Gopher", "times": 2}})
 	if err != nil {
 		return res, fmt.Errorf("start workflow: %w", err)
 	}
 	// "times" is a string here: it cannot be decoded into GreetInput.Times.
-	res.badID, err = wf.Start(ctx, &model.StartWorkflowRequest{Name: workflowName, Version: 1,
+	res.badID, err = wf.StartWorkflowContext(ctx, &model.StartWorkflowRequest{Name: workflowName, Version: 1,
 		Input: map[string]interface{}{"name": "Gopher", "times": "twice"}})
 	if err != nil {
 		return res, fmt.Errorf("start workflow: %w", err)
@@ -158,9 +159,9 @@ func run(ctx context.Context, out io.Writer, serverURL string) (_ result, runErr
 }
 
 // waitForEnd returns the workflow (with its tasks) once it has ended.
-func waitForEnd(ctx context.Context, wf *client.WorkflowClient, id string) (*model.Workflow, error) {
+func waitForEnd(ctx context.Context, wf *executor.WorkflowExecutor, id string) (*model.Workflow, error) {
 	for {
-		w, err := wf.Get(ctx, id, true)
+		w, err := wf.GetWorkflowContext(ctx, id, true)
 		if err != nil {
 			return nil, err
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/baton-go/baton/sdk/conductortest"
 	"github.com/baton-go/baton/sdk/model"
 	"github.com/baton-go/baton/sdk/settings"
+	"github.com/baton-go/baton/sdk/workflow/executor"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -35,9 +36,9 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
-	wf := client.NewWorkflowClient(client.NewAPIClient(nil, settings.NewHttpSettings(srv.URL())))
+	wf := executor.NewWorkflowExecutor(client.NewAPIClient(nil, settings.NewHttpSettings(srv.URL())))
 
-	good, err := wf.Get(ctx, res.goodID, true)
+	good, err := wf.GetWorkflowContext(ctx, res.goodID, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +49,7 @@ func TestRun(t *testing.T) {
 		t.Errorf("greeting = %v", g)
 	}
 
-	bad, err := wf.Get(ctx, res.badID, true)
+	bad, err := wf.GetWorkflowContext(ctx, res.badID, true)
 	if err != nil {
 		t.Fatal(err)
 	}

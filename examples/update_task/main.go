@@ -67,9 +67,9 @@ func run(ctx context.Context, out io.Writer, serverURL string) (string, error) {
 		return "", err
 	}
 	exec := executor.NewWorkflowExecutor(apiClient)
-	wf := client.NewWorkflowClient(apiClient)
+	wf := executor.NewWorkflowExecutor(apiClient)
 
-	id, err := wf.Start(ctx, &model.StartWorkflowRequest{
+	id, err := wf.StartWorkflowContext(ctx, &model.StartWorkflowRequest{
 		Name: workflowName, Version: 1,
 		Input: map[string]interface{}{"expense": "conference ticket", "amount": 450},
 	})
@@ -118,16 +118,16 @@ func run(ctx context.Context, out io.Writer, serverURL string) (string, error) {
 }
 
 func register(ctx context.Context, apiClient *client.APIClient) error {
-	md := client.NewMetadataClient(apiClient)
+	md := executor.NewWorkflowExecutor(apiClient)
 	var defs []model.TaskDef
 	for _, name := range []string{managerTask, financeTask} {
 		// No response timeout worth speaking of: people take their time.
 		defs = append(defs, model.TaskDef{Name: name, OwnerEmail: "examples@example.com", RetryCount: 0, ResponseTimeoutSeconds: 3600})
 	}
-	if err := md.RegisterTaskDefs(ctx, defs...); err != nil {
+	if err := md.RegisterTaskDefsContext(ctx, defs...); err != nil {
 		return fmt.Errorf("register task definitions: %w", err)
 	}
-	err := md.UpdateWorkflowDefs(ctx, model.WorkflowDef{
+	err := md.RegisterWorkflowContext(ctx, true, &model.WorkflowDef{
 		Name: workflowName, Version: 1, SchemaVersion: 2, OwnerEmail: "examples@example.com",
 		Tasks: []model.WorkflowTask{
 			{Name: managerTask, TaskReferenceName: managerTask, Type: model.TaskTypeSimple,
@@ -148,9 +148,9 @@ func register(ctx context.Context, apiClient *client.APIClient) error {
 
 // waitForTask returns the task of workflow id with reference name ref once
 // the server has scheduled it.
-func waitForTask(ctx context.Context, wf *client.WorkflowClient, id, ref string) (*model.Task, error) {
+func waitForTask(ctx context.Context, wf *executor.WorkflowExecutor, id, ref string) (*model.Task, error) {
 	for {
-		w, err := wf.Get(ctx, id, true)
+		w, err := wf.GetWorkflowContext(ctx, id, true)
 		if err != nil {
 			return nil, err
 		}
@@ -169,9 +169,9 @@ func waitForTask(ctx context.Context, wf *client.WorkflowClient, id, ref string)
 }
 
 // waitForEnd returns the workflow once it has ended.
-func waitForEnd(ctx context.Context, wf *client.WorkflowClient, id string) (*model.Workflow, error) {
+func waitForEnd(ctx context.Context, wf *executor.WorkflowExecutor, id string) (*model.Workflow, error) {
 	for {
-		w, err := wf.Get(ctx, id, false)
+		w, err := wf.GetWorkflowContext(ctx, id, false)
 		if err != nil {
 			return nil, err
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/baton-go/baton/sdk/conductortest"
 	"github.com/baton-go/baton/sdk/model"
 	"github.com/baton-go/baton/sdk/settings"
+	"github.com/baton-go/baton/sdk/workflow/executor"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -33,8 +34,8 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
-	wf := client.NewWorkflowClient(client.NewAPIClient(nil, settings.NewHttpSettings(srv.URL())))
-	w, err := wf.Get(ctx, id, true)
+	wf := executor.NewWorkflowExecutor(client.NewAPIClient(nil, settings.NewHttpSettings(srv.URL())))
+	w, err := wf.GetWorkflowContext(ctx, id, true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,9 @@
-// Package clientwire hands sdk/worker the parts of an *client.APIClient that
-// exist for the SDK's own use (its base URL for error hints, a task client
-// without retries), without exporting them to users.
+// Package clientwire hands the SDK's other packages the parts of an
+// *client.APIClient that exist for their use, without exporting them to
+// users: sdk/worker gets its base URL (for error hints) and a task client
+// without retries; sdk/workflow/executor and sdk/taskdef get the workflow
+// and metadata calls (internal/wfapi), which executor.WorkflowExecutor
+// makes public.
 //
 // sdk/client embeds a Link in APIClient under an unexported alias: the field
 // stays hidden and Link has no exported methods or fields, so nothing joins
@@ -8,19 +11,42 @@
 // method set, and only this package can name it.
 package clientwire
 
+import "github.com/baton-go/baton/internal/wfapi"
+
 // Link is what an APIClient tells the SDK's other packages about itself.
 type Link struct {
 	baseURL        func() string
 	withoutRetries func() any
+	workflows      wfapi.Workflows
+	metadata       wfapi.Metadata
 }
 
-// NewLink returns the Link of a client: baseURL returns its base URL and
-// withoutRetries a *client.TaskClient whose calls make one attempt each.
-func NewLink(baseURL func() string, withoutRetries func() any) Link {
-	return Link{baseURL: baseURL, withoutRetries: withoutRetries}
+// NewLink returns the Link of a client: baseURL returns its base URL,
+// withoutRetries a *client.TaskClient whose calls make one attempt each,
+// and workflows and metadata are its workflow and metadata calls.
+func NewLink(baseURL func() string, withoutRetries func() any, workflows wfapi.Workflows, metadata wfapi.Metadata) Link {
+	return Link{baseURL: baseURL, withoutRetries: withoutRetries, workflows: workflows, metadata: metadata}
 }
 
 func (l *Link) clientLink() *Link { return l }
+
+// Workflows returns the workflow calls of c, an *client.APIClient; nil
+// when c is something else.
+func Workflows(c any) wfapi.Workflows {
+	if l := linkOf(c); l != nil {
+		return l.workflows
+	}
+	return nil
+}
+
+// Metadata returns the metadata calls of c, an *client.APIClient; nil when
+// c is something else.
+func Metadata(c any) wfapi.Metadata {
+	if l := linkOf(c); l != nil {
+		return l.metadata
+	}
+	return nil
+}
 
 type linked interface{ clientLink() *Link }
 

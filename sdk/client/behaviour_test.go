@@ -75,7 +75,7 @@ func TestMoreRequestsSent(t *testing.T) {
 			name:   "update task def",
 			answer: func(w http.ResponseWriter) {},
 			call: func(c *APIClient) error {
-				return c.Metadata().UpdateTaskDef(ctx, model.TaskDef{Name: "a", RetryCount: 2, TimeoutSeconds: 60})
+				return c.metadata().UpdateTaskDef(ctx, model.TaskDef{Name: "a", RetryCount: 2, TimeoutSeconds: 60})
 			},
 			want: recorded{Method: "PUT", RawPath: "/api/metadata/taskdefs", Body: `{"name":"a","retryCount":2,"timeoutSeconds":60,"retryDelaySeconds":0}`},
 		},
@@ -83,7 +83,7 @@ func TestMoreRequestsSent(t *testing.T) {
 			name:   "get task def",
 			answer: func(w http.ResponseWriter) { writeJSON(w, 200, model.TaskDef{Name: "a b", RetryCount: 4}) },
 			call: func(c *APIClient) error {
-				d, err := c.Metadata().GetTaskDef(ctx, "a b")
+				d, err := c.metadata().GetTaskDef(ctx, "a b")
 				if err == nil && d.RetryCount != 4 {
 					return errors.New("def not decoded")
 				}
@@ -97,7 +97,7 @@ func TestMoreRequestsSent(t *testing.T) {
 				writeJSON(w, 200, model.BulkResponse{BulkSuccessfulResults: []string{"f"}})
 			},
 			call: func(c *APIClient) error {
-				return c.Metadata().UpdateWorkflowDefs(ctx, model.WorkflowDef{Name: "f", Version: 1})
+				return c.metadata().UpdateWorkflowDefs(ctx, model.WorkflowDef{Name: "f", Version: 1})
 			},
 			want: recorded{Method: "PUT", RawPath: "/api/metadata/workflow", Body: `[{"name":"f","version":1,"tasks":null,"timeoutSeconds":0}]`},
 		},
@@ -105,7 +105,7 @@ func TestMoreRequestsSent(t *testing.T) {
 			name:   "get latest workflow def sends no version",
 			answer: func(w http.ResponseWriter) { writeJSON(w, 200, model.WorkflowDef{Name: "f", Version: 3}) },
 			call: func(c *APIClient) error {
-				_, err := c.Metadata().GetWorkflowDef(ctx, "f", 0)
+				_, err := c.metadata().GetWorkflowDef(ctx, "f", 0)
 				return err
 			},
 			want: recorded{Method: "GET", RawPath: "/api/metadata/workflow/f"},
@@ -113,14 +113,14 @@ func TestMoreRequestsSent(t *testing.T) {
 		{
 			name:   "delete workflow",
 			answer: func(w http.ResponseWriter) {},
-			call:   func(c *APIClient) error { return c.Workflows().Delete(ctx, "wf/1") },
+			call:   func(c *APIClient) error { return c.workflows().Delete(ctx, "wf/1") },
 			want:   recorded{Method: "DELETE", RawPath: "/api/workflow/wf%2F1/remove", Query: "archiveWorkflow=false"},
 		},
 		{
 			name:   "get workflow with tasks",
 			answer: func(w http.ResponseWriter) { writeJSON(w, 200, model.Workflow{WorkflowId: "wf"}) },
 			call: func(c *APIClient) error {
-				_, err := c.Workflows().Get(ctx, "wf", true)
+				_, err := c.workflows().Get(ctx, "wf", true)
 				return err
 			},
 			want: recorded{Method: "GET", RawPath: "/api/workflow/wf", Query: "includeTasks=true"},
@@ -153,7 +153,7 @@ func TestUpdateWorkflowDefsReportsRefusedDefinitions(t *testing.T) {
 		writeJSON(w, 200, model.BulkResponse{BulkSuccessfulResults: []string{"a"}, BulkErrorResults: map[string]string{"b": "tasks must not be empty"}})
 	})
 	c := newClient(t, f.URL, nil, WithHTTPClient(f.Client()))
-	err := c.Metadata().UpdateWorkflowDefs(context.Background(), model.WorkflowDef{Name: "a"}, model.WorkflowDef{Name: "b"})
+	err := c.metadata().UpdateWorkflowDefs(context.Background(), model.WorkflowDef{Name: "a"}, model.WorkflowDef{Name: "b"})
 	if err == nil || !strings.Contains(err.Error(), "refused 1 of 2") || !strings.Contains(err.Error(), "b: tasks must not be empty") {
 		t.Fatalf("err = %v", err)
 	}
@@ -230,7 +230,7 @@ func TestObserverSeesRouteTemplatesAndStatuses(t *testing.T) {
 	downURL := down.URL
 	down.Close()
 	c2 := newClient(t, downURL, nil, WithObserver(obs), WithRetryPolicy(RetryPolicy{MaxAttempts: 1}))
-	_, _ = c2.Workflows().Get(ctx, "wf-9", false)
+	_, _ = c2.workflows().Get(ctx, "wf-9", false)
 
 	want := []string{
 		"POST /token 200",
@@ -258,19 +258,19 @@ func TestRetryRulesByCallKind(t *testing.T) {
 		attempts int32
 	}{
 		{"start is not resent after 502", 502, "", func(c *APIClient) error {
-			_, err := c.Workflows().Start(ctx, &model.StartWorkflowRequest{Name: "f"})
+			_, err := c.workflows().Start(ctx, &model.StartWorkflowRequest{Name: "f"})
 			return err
 		}, 1},
 		{"start is not resent after 504", 504, "", func(c *APIClient) error {
-			_, err := c.Workflows().StartByName(ctx, "f", 0, nil, "")
+			_, err := c.workflows().Start(ctx, &model.StartWorkflowRequest{Name: "f"})
 			return err
 		}, 1},
 		{"start is resent after 503", 503, "", func(c *APIClient) error {
-			_, err := c.Workflows().Start(ctx, &model.StartWorkflowRequest{Name: "f"})
+			_, err := c.workflows().Start(ctx, &model.StartWorkflowRequest{Name: "f"})
 			return err
 		}, 4},
 		{"register workflow def is resent after 429", 429, "0", func(c *APIClient) error {
-			return c.Metadata().RegisterWorkflowDef(ctx, &model.WorkflowDef{Name: "f"})
+			return c.metadata().RegisterWorkflowDef(ctx, &model.WorkflowDef{Name: "f"})
 		}, 4},
 		{"update is resent after 504", 504, "", func(c *APIClient) error {
 			return c.Tasks().UpdateTask(ctx, &model.TaskResult{TaskId: "t", WorkflowInstanceId: "w", Status: model.CompletedTask})
@@ -503,7 +503,7 @@ func TestInvalidClientNeverPanics(t *testing.T) {
 		"nil settings":     NewAPIClient(nil, nil),
 		"nil client":       nilClient,
 	} {
-		tc, wc, mc := NewTaskClient(c), NewWorkflowClient(c), NewMetadataClient(c)
+		tc, wc, mc := NewTaskClient(c), c.workflows(), c.metadata()
 		calls := map[string]func() error{
 			"BatchPoll": func() error { _, err := tc.BatchPoll(ctx, "t", PollOptions{Count: 1}); return err },
 			"Poll":      func() error { _, err := tc.Poll(ctx, "t", "", ""); return err },
@@ -543,8 +543,8 @@ func TestArgumentErrorsNameTheField(t *testing.T) {
 		"TaskResult.WorkflowInstanceId":     func() error { return c.Tasks().UpdateTask(ctx, &model.TaskResult{TaskId: "t"}) },
 		"task result must not be nil":       func() error { _, err := c.Tasks().UpdateTaskV2(ctx, nil); return err },
 		"taskTypes[1] must not be empty":    func() error { _, err := c.Tasks().QueueSizes(ctx, "a", ""); return err },
-		"StartWorkflowRequest.Name":         func() error { _, err := c.Workflows().Start(ctx, &model.StartWorkflowRequest{}); return err },
-		"TaskDef[1].Name must not be empty": func() error { return c.Metadata().RegisterTaskDefs(ctx, model.TaskDef{Name: "a"}, model.TaskDef{}) },
+		"StartWorkflowRequest.Name":         func() error { _, err := c.workflows().Start(ctx, &model.StartWorkflowRequest{}); return err },
+		"TaskDef[1].Name must not be empty": func() error { return c.metadata().RegisterTaskDefs(ctx, model.TaskDef{Name: "a"}, model.TaskDef{}) },
 		`status must be IN_PROGRESS, COMPLETED, FAILED or FAILED_WITH_TERMINAL_ERROR, got "SCHEDULED"`: func() error {
 			_, err := c.Tasks().UpdateTaskByRefName(ctx, "w", "r", "SCHEDULED", nil, "")
 			return err

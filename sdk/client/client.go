@@ -193,7 +193,8 @@ type link = clientwire.Link
 
 // linked sets c's clientwire.Link.
 func (c *APIClient) linked() *APIClient {
-	c.link = clientwire.NewLink(func() string { return c.base }, func() any { return c.Tasks().withoutRetries() })
+	c.link = clientwire.NewLink(func() string { return c.base }, func() any { return c.Tasks().withoutRetries() },
+		c.workflows(), c.metadata())
 	return c
 }
 
@@ -376,11 +377,11 @@ func transport(t settings.TLSSettings) (*http.Transport, error) {
 // Tasks returns the task API.
 func (c *APIClient) Tasks() *TaskClient { return &TaskClient{c: c, retry: true} }
 
-// Workflows returns the workflow API.
-func (c *APIClient) Workflows() *WorkflowClient { return &WorkflowClient{c: c} }
+// workflows returns the workflow API, which sdk/workflow/executor exposes.
+func (c *APIClient) workflows() *workflowClient { return &workflowClient{c: c} }
 
-// Metadata returns the metadata API.
-func (c *APIClient) Metadata() *MetadataClient { return &MetadataClient{c: c} }
+// metadata returns the metadata API, which sdk/workflow/executor exposes.
+func (c *APIClient) metadata() *metadataClient { return &metadataClient{c: c} }
 
 // Err returns the settings' validation error of a client built with
 // NewAPIClient, nil when the client is usable.

@@ -208,7 +208,7 @@ func TestRequestsSent(t *testing.T) {
 			name:   "start workflow reads the text id",
 			answer: func(w http.ResponseWriter) { writeText(w, "wf-id-1") },
 			call: func(c *APIClient) (interface{}, error) {
-				return c.Workflows().Start(ctx, &model.StartWorkflowRequest{Name: "flow", Version: 2, TaskToDomain: map[string]string{"*": "d"}})
+				return c.workflows().Start(ctx, &model.StartWorkflowRequest{Name: "flow", Version: 2, TaskToDomain: map[string]string{"*": "d"}})
 			},
 			want: recorded{Method: "POST", RawPath: "/api/workflow", Body: `{"name":"flow","version":2,"input":{},"taskToDomain":{"*":"d"}}`},
 			check: func(t *testing.T, got interface{}) {
@@ -218,26 +218,18 @@ func TestRequestsSent(t *testing.T) {
 			},
 		},
 		{
-			name:   "start by name",
-			answer: func(w http.ResponseWriter) { writeText(w, "wf-2") },
-			call: func(c *APIClient) (interface{}, error) {
-				return c.Workflows().StartByName(ctx, "flow", 3, map[string]interface{}{"x": 1}, "corr")
-			},
-			want: recorded{Method: "POST", RawPath: "/api/workflow/flow", Query: "correlationId=corr&version=3", Body: `{"x":1}`},
-		},
-		{
 			name: "get workflow",
 			answer: func(w http.ResponseWriter) {
 				writeJSON(w, 200, model.Workflow{WorkflowId: "wf", Status: model.WorkflowRunning})
 			},
-			call: func(c *APIClient) (interface{}, error) { return c.Workflows().Get(ctx, "wf", false) },
+			call: func(c *APIClient) (interface{}, error) { return c.workflows().Get(ctx, "wf", false) },
 			want: recorded{Method: "GET", RawPath: "/api/workflow/wf", Query: "includeTasks=false"},
 		},
 		{
 			name:   "terminate",
 			answer: func(w http.ResponseWriter) {},
 			call: func(c *APIClient) (interface{}, error) {
-				return nil, c.Workflows().Terminate(ctx, "wf", "no longer needed")
+				return nil, c.workflows().Terminate(ctx, "wf", "no longer needed")
 			},
 			want: recorded{Method: "DELETE", RawPath: "/api/workflow/wf", Query: "reason=no+longer+needed"},
 		},
@@ -245,7 +237,7 @@ func TestRequestsSent(t *testing.T) {
 			name:   "register task defs sends an array",
 			answer: func(w http.ResponseWriter) {},
 			call: func(c *APIClient) (interface{}, error) {
-				return nil, c.Metadata().RegisterTaskDefs(ctx, model.TaskDef{Name: "a", OwnerEmail: "o@x"})
+				return nil, c.metadata().RegisterTaskDefs(ctx, model.TaskDef{Name: "a", OwnerEmail: "o@x"})
 			},
 			want: recorded{Method: "POST", RawPath: "/api/metadata/taskdefs", Body: `[{"name":"a","retryCount":0,"timeoutSeconds":0,"retryDelaySeconds":0,"ownerEmail":"o@x"}]`},
 		},
@@ -253,14 +245,14 @@ func TestRequestsSent(t *testing.T) {
 			name:   "register workflow def",
 			answer: func(w http.ResponseWriter) {},
 			call: func(c *APIClient) (interface{}, error) {
-				return nil, c.Metadata().RegisterWorkflowDef(ctx, &model.WorkflowDef{Name: "f", Tasks: []model.WorkflowTask{{Name: "a", TaskReferenceName: "a"}}})
+				return nil, c.metadata().RegisterWorkflowDef(ctx, &model.WorkflowDef{Name: "f", Tasks: []model.WorkflowTask{{Name: "a", TaskReferenceName: "a"}}})
 			},
 			want: recorded{Method: "POST", RawPath: "/api/metadata/workflow", Body: `{"name":"f","tasks":[{"name":"a","taskReferenceName":"a"}],"timeoutSeconds":0}`},
 		},
 		{
 			name:   "get workflow def by version",
 			answer: func(w http.ResponseWriter) { writeJSON(w, 200, model.WorkflowDef{Name: "f", Version: 2}) },
-			call:   func(c *APIClient) (interface{}, error) { return c.Metadata().GetWorkflowDef(ctx, "f", 2) },
+			call:   func(c *APIClient) (interface{}, error) { return c.metadata().GetWorkflowDef(ctx, "f", 2) },
 			want:   recorded{Method: "GET", RawPath: "/api/metadata/workflow/f", Query: "version=2"},
 		},
 	}
@@ -456,7 +448,7 @@ func TestRetries(t *testing.T) {
 		url := f.URL
 		f.Close()
 		c := newClient(t, url, nil)
-		_, err := c.Workflows().Start(ctx, &model.StartWorkflowRequest{Name: "x"})
+		_, err := c.workflows().Start(ctx, &model.StartWorkflowRequest{Name: "x"})
 		if err == nil || !retry.IsDialError(err) {
 			t.Fatalf("err = %v, want a dial error", err)
 		}
@@ -603,7 +595,7 @@ func TestRegisterWorkflowDefsCreatesEachInOrder(t *testing.T) {
 	})
 	c := newClient(t, f.URL, nil)
 	ctx := context.Background()
-	err := c.Metadata().RegisterWorkflowDefs(ctx, model.WorkflowDef{Name: "a", Version: 1}, model.WorkflowDef{Name: "taken", Version: 1},
+	err := c.metadata().RegisterWorkflowDefs(ctx, model.WorkflowDef{Name: "a", Version: 1}, model.WorkflowDef{Name: "taken", Version: 1},
 		model.WorkflowDef{Name: "never", Version: 1})
 	if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "taken version 1") {
 		t.Fatalf("err = %v, want ErrConflict naming taken version 1", err)
@@ -622,10 +614,10 @@ func TestRegisterWorkflowDefsCreatesEachInOrder(t *testing.T) {
 	if strings.Join(names, ",") != "a,taken" {
 		t.Errorf("definitions posted: %v, want a then taken (and nothing after the refusal)", names)
 	}
-	if err := c.Metadata().RegisterWorkflowDefs(ctx); err == nil {
+	if err := c.metadata().RegisterWorkflowDefs(ctx); err == nil {
 		t.Error("no definitions: no error")
 	}
-	if err := c.Metadata().RegisterWorkflowDefs(ctx, model.WorkflowDef{Name: "x"}, model.WorkflowDef{}); err == nil || !strings.Contains(err.Error(), "WorkflowDef[1].Name") {
+	if err := c.metadata().RegisterWorkflowDefs(ctx, model.WorkflowDef{Name: "x"}, model.WorkflowDef{}); err == nil || !strings.Contains(err.Error(), "WorkflowDef[1].Name") {
 		t.Errorf("unnamed definition: err = %v, want it to name WorkflowDef[1].Name", err)
 	}
 }

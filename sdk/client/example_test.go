@@ -10,6 +10,7 @@ import (
 	"github.com/baton-go/baton/sdk/conductortest"
 	"github.com/baton-go/baton/sdk/model"
 	"github.com/baton-go/baton/sdk/settings"
+	"github.com/baton-go/baton/sdk/workflow/executor"
 )
 
 // New checks the settings before it returns, so a typo in the URL is an error
@@ -23,20 +24,20 @@ func ExampleNew() {
 		log.Fatal(err)
 	}
 	ctx := context.Background()
-	md := apiClient.Metadata()
-	if err := md.RegisterTaskDefs(ctx, model.TaskDef{Name: "greet", OwnerEmail: "team@example.com"}); err != nil {
+	md := executor.NewWorkflowExecutor(apiClient)
+	if err := md.RegisterTaskDefsContext(ctx, model.TaskDef{Name: "greet", OwnerEmail: "team@example.com"}); err != nil {
 		log.Fatal(err)
 	}
-	if err := md.UpdateWorkflowDefs(ctx, model.WorkflowDef{Name: "greeting", Version: 1, OwnerEmail: "team@example.com",
+	if err := md.RegisterWorkflowContext(ctx, true, &model.WorkflowDef{Name: "greeting", Version: 1, OwnerEmail: "team@example.com",
 		Tasks: []model.WorkflowTask{{Name: "greet", TaskReferenceName: "greet", Type: model.TaskTypeSimple}}}); err != nil {
 		log.Fatal(err)
 	}
-	id, err := apiClient.Workflows().Start(ctx, &model.StartWorkflowRequest{Name: "greeting", Version: 1,
+	id, err := executor.NewWorkflowExecutor(apiClient).StartWorkflowContext(ctx, &model.StartWorkflowRequest{Name: "greeting", Version: 1,
 		Input: map[string]interface{}{"name": "Ada"}})
 	if err != nil {
 		log.Fatal(err)
 	}
-	wf, err := apiClient.Workflows().Get(ctx, id, true)
+	wf, err := executor.NewWorkflowExecutor(apiClient).GetWorkflowContext(ctx, id, true)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -70,35 +71,8 @@ func ExampleAPIError() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	_, err = apiClient.Metadata().GetTaskDef(context.Background(), "no_such_task")
+	_, err = executor.NewWorkflowExecutor(apiClient).GetTaskDefContext(context.Background(), "no_such_task")
 	var apiErr *client.APIError
 	fmt.Println(errors.Is(err, client.ErrNotFound), errors.As(err, &apiErr) && apiErr.StatusCode == 404)
 	// Output: true true
-}
-
-// Every registration call takes its definitions as values, as many as you
-// like. RegisterWorkflowDefs creates and refuses to replace; UpdateWorkflowDefs
-// creates or replaces.
-func ExampleMetadataClient_RegisterWorkflowDefs() {
-	srv := conductortest.NewServer()
-	defer srv.Close()
-	apiClient, err := client.New(nil, settings.NewHttpSettings(srv.URL()))
-	if err != nil {
-		log.Fatal(err)
-	}
-	ctx := context.Background()
-	md := apiClient.Metadata()
-	if err := md.RegisterTaskDefs(ctx, model.TaskDef{Name: "a", OwnerEmail: "team@example.com"}); err != nil {
-		log.Fatal(err)
-	}
-	def := model.WorkflowDef{Name: "flow", Version: 1, OwnerEmail: "team@example.com",
-		Tasks: []model.WorkflowTask{{Name: "a", TaskReferenceName: "a", Type: model.TaskTypeSimple}}}
-	fmt.Println(md.RegisterWorkflowDefs(ctx, def))
-	err = md.RegisterWorkflowDefs(ctx, def)
-	fmt.Println(errors.Is(err, client.ErrConflict))
-	fmt.Println(md.UpdateWorkflowDefs(ctx, def))
-	// Output:
-	// <nil>
-	// true
-	// <nil>
 }

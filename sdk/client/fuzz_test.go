@@ -209,7 +209,7 @@ func FuzzDecodeWorkflow(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		c := fuzzClient(t, 200, "application/json", body)
 		ctx := context.Background()
-		wf, err := c.Workflows().Get(ctx, "w", true)
+		wf, err := c.workflows().Get(ctx, "w", true)
 		checkErr(t, "Get", err)
 		if err == nil && (wf == nil || wf.WorkflowId == "") {
 			t.Fatalf("Get returned %+v without error", wf)
@@ -227,14 +227,14 @@ func FuzzDecodeDefinitions(f *testing.F) {
 		ctx := context.Background()
 		var td model.TaskDef
 		_, tdOK := oracle(body, &td)
-		_, err := c.Metadata().GetTaskDef(ctx, "a")
+		_, err := c.metadata().GetTaskDef(ctx, "a")
 		checkErr(t, "GetTaskDef", err)
 		if tdOK && err != nil && len(body) <= fuzzLimit {
 			t.Fatalf("GetTaskDef refused valid %q: %v", body, err)
 		}
 		var wd model.WorkflowDef
 		_, wdOK := oracle(body, &wd)
-		_, err = c.Metadata().GetWorkflowDef(ctx, "f", 0)
+		_, err = c.metadata().GetWorkflowDef(ctx, "f", 0)
 		checkErr(t, "GetWorkflowDef", err)
 		if wdOK && err != nil && len(body) <= fuzzLimit {
 			t.Fatalf("GetWorkflowDef refused valid %q: %v", body, err)
@@ -271,7 +271,7 @@ func FuzzDecodeTextID(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		c := fuzzClient(t, 200, "text/plain;charset=UTF-8", body)
 		ctx := context.Background()
-		id, err := c.Workflows().Start(ctx, &model.StartWorkflowRequest{Name: "f"})
+		id, err := c.workflows().Start(ctx, &model.StartWorkflowRequest{Name: "f"})
 		checkErr(t, "Start", err)
 		if err == nil && id != strings.TrimSpace(id) {
 			t.Fatalf("Start returned an untrimmed id %q", id)

@@ -10,10 +10,12 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/baton-go/baton/internal/wfapi"
 	"github.com/baton-go/baton/sdk/model"
 )
 
-// MetadataClient is the metadata API: task and workflow definitions.
+// metadataClient is the metadata API (wfapi.Metadata), made public by
+// sdk/workflow/executor and used by sdk/taskdef: task and workflow definitions.
 //
 // The registration calls share one style: context first, then the
 // definitions as values, as many as you like:
@@ -25,13 +27,12 @@ import (
 //
 // RegisterWorkflowDef(ctx, &def) is the older one-definition spelling of
 // RegisterWorkflowDefs, kept for the programs that call it.
-type MetadataClient struct{ c *APIClient }
+type metadataClient struct{ c *APIClient }
 
-// NewMetadataClient returns the metadata API of c.
-func NewMetadataClient(c *APIClient) *MetadataClient { return c.Metadata() }
+var _ wfapi.Metadata = (*metadataClient)(nil)
 
 // RegisterTaskDefs creates or replaces task definitions.
-func (m *MetadataClient) RegisterTaskDefs(ctx context.Context, defs ...model.TaskDef) error {
+func (m *metadataClient) RegisterTaskDefs(ctx context.Context, defs ...model.TaskDef) error {
 	if len(defs) == 0 {
 		return errors.New("client: RegisterTaskDefs needs at least one definition")
 	}
@@ -50,7 +51,7 @@ func (m *MetadataClient) RegisterTaskDefs(ctx context.Context, defs ...model.Tas
 
 // UpdateTaskDef replaces an existing task definition; ErrNotFound when
 // there is none by that name.
-func (m *MetadataClient) UpdateTaskDef(ctx context.Context, def model.TaskDef) error {
+func (m *metadataClient) UpdateTaskDef(ctx context.Context, def model.TaskDef) error {
 	if def.Name == "" {
 		return errors.New("client: TaskDef.Name must not be empty")
 	}
@@ -63,7 +64,7 @@ func (m *MetadataClient) UpdateTaskDef(ctx context.Context, def model.TaskDef) e
 }
 
 // GetTaskDef returns a task definition; ErrNotFound when unknown.
-func (m *MetadataClient) GetTaskDef(ctx context.Context, name string) (*model.TaskDef, error) {
+func (m *metadataClient) GetTaskDef(ctx context.Context, name string) (*model.TaskDef, error) {
 	if name == "" {
 		return nil, errors.New("client: task definition name must not be empty")
 	}
@@ -79,7 +80,7 @@ func (m *MetadataClient) GetTaskDef(ctx context.Context, name string) (*model.Ta
 // order. It stops at the first one the server refuses: ErrConflict when that
 // name and version exist already (UpdateWorkflowDefs replaces instead), and
 // the error names the definition.
-func (m *MetadataClient) RegisterWorkflowDefs(ctx context.Context, defs ...model.WorkflowDef) error {
+func (m *metadataClient) RegisterWorkflowDefs(ctx context.Context, defs ...model.WorkflowDef) error {
 	if len(defs) == 0 {
 		return errors.New("client: RegisterWorkflowDefs needs at least one definition")
 	}
@@ -99,7 +100,7 @@ func (m *MetadataClient) RegisterWorkflowDefs(ctx context.Context, defs ...model
 // RegisterWorkflowDef creates one workflow definition; ErrConflict when that
 // name and version exist already (use UpdateWorkflowDefs to replace). It is
 // the older spelling of RegisterWorkflowDefs(ctx, *def).
-func (m *MetadataClient) RegisterWorkflowDef(ctx context.Context, def *model.WorkflowDef) error {
+func (m *metadataClient) RegisterWorkflowDef(ctx context.Context, def *model.WorkflowDef) error {
 	if def == nil || def.Name == "" {
 		return errors.New("client: WorkflowDef.Name must not be empty")
 	}
@@ -112,7 +113,7 @@ func (m *MetadataClient) RegisterWorkflowDef(ctx context.Context, def *model.Wor
 }
 
 // UpdateWorkflowDefs creates or replaces workflow definitions.
-func (m *MetadataClient) UpdateWorkflowDefs(ctx context.Context, defs ...model.WorkflowDef) error {
+func (m *metadataClient) UpdateWorkflowDefs(ctx context.Context, defs ...model.WorkflowDef) error {
 	if len(defs) == 0 {
 		return errors.New("client: UpdateWorkflowDefs needs at least one definition")
 	}
@@ -152,7 +153,7 @@ func (m *MetadataClient) UpdateWorkflowDefs(ctx context.Context, defs ...model.W
 }
 
 // GetWorkflowDef returns a workflow definition (version 0 = latest).
-func (m *MetadataClient) GetWorkflowDef(ctx context.Context, name string, version int) (*model.WorkflowDef, error) {
+func (m *metadataClient) GetWorkflowDef(ctx context.Context, name string, version int) (*model.WorkflowDef, error) {
 	if name == "" {
 		return nil, errors.New("client: workflow definition name must not be empty")
 	}

@@ -9,7 +9,7 @@ import (
 
 // DeleteWorkflowDef removes the definition of workflow name, version. An
 // unknown definition is a 404 (ErrNotFound).
-func (m *MetadataClient) DeleteWorkflowDef(ctx context.Context, name string, version int) error {
+func (m *metadataClient) DeleteWorkflowDef(ctx context.Context, name string, version int) error {
 	if name == "" {
 		return errors.New("client: workflow name must not be empty")
 	}

@@ -216,7 +216,7 @@ func (t *TaskClient) externalStorageLocation(ctx context.Context, op payloadOper
 }
 
 // externalStorageLocation is the workflow API's form of the same call.
-func (w *WorkflowClient) externalStorageLocation(ctx context.Context, op payloadOperation, pt PayloadType, path string) (*externalLocation, error) {
+func (w *workflowClient) externalStorageLocation(ctx context.Context, op payloadOperation, pt PayloadType, path string) (*externalLocation, error) {
 	return w.c.storageLocation(ctx, "/workflow/externalstoragelocation", op, pt, path, true)
 }
 
@@ -407,7 +407,7 @@ func (t *TaskClient) FetchTaskInput(ctx context.Context, task *model.Task) error
 }
 
 // fetchWorkflowPayloads reads a workflow's externalized input and output.
-func (w *WorkflowClient) fetchWorkflowPayloads(ctx context.Context, wf *model.Workflow) error {
+func (w *workflowClient) fetchWorkflowPayloads(ctx context.Context, wf *model.Workflow) error {
 	if p := strings.TrimSpace(wf.ExternalInputPayloadStoragePath); p != "" && len(wf.Input) == 0 {
 		m, err := w.c.readExternal(ctx, w.externalStorageLocation, PayloadWorkflowInput, p)
 		if err != nil {
@@ -530,7 +530,7 @@ func (t *TaskClient) StoreTaskOutput(ctx context.Context, r *model.TaskResult, s
 // the hard limit it is an error; over the threshold the input is uploaded
 // when the store takes uploads (the request then names its path), else it
 // goes inline for the server to store. It returns the request to send.
-func (w *WorkflowClient) prepareStartInput(ctx context.Context, r *model.StartWorkflowRequest) (*model.StartWorkflowRequest, error) {
+func (w *workflowClient) prepareStartInput(ctx context.Context, r *model.StartWorkflowRequest) (*model.StartWorkflowRequest, error) {
 	if err := w.c.Err(); err != nil {
 		return nil, err
 	}

@@ -8,20 +8,21 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/baton-go/baton/internal/wfapi"
 	"github.com/baton-go/baton/sdk/model"
 )
 
-// WorkflowClient is the workflow API.
-type WorkflowClient struct{ c *APIClient }
+// workflowClient is the workflow API (wfapi.Workflows), made public by
+// sdk/workflow/executor.
+type workflowClient struct{ c *APIClient }
 
-// NewWorkflowClient returns the workflow API of c.
-func NewWorkflowClient(c *APIClient) *WorkflowClient { return c.Workflows() }
+var _ wfapi.Workflows = (*workflowClient)(nil)
 
 // Start starts a workflow and returns its id. A start is not resent after
 // the request may have reached the server, so that a lost answer cannot
 // start the workflow twice; it is retried when the server could not be
 // reached or asked to be called again later.
-func (w *WorkflowClient) Start(ctx context.Context, req *model.StartWorkflowRequest) (string, error) {
+func (w *workflowClient) Start(ctx context.Context, req *model.StartWorkflowRequest) (string, error) {
 	if req == nil || req.Name == "" {
 		return "", errors.New("client: StartWorkflowRequest.Name must not be empty")
 	}
@@ -54,43 +55,8 @@ func workflowID(resp *response) (string, error) {
 	return id, nil
 }
 
-// StartByName starts the named workflow (version 0 = latest) with input.
-func (w *WorkflowClient) StartByName(ctx context.Context, name string, version int, input map[string]interface{}, correlationID string) (string, error) {
-	if name == "" {
-		return "", errors.New("client: workflow name must not be empty")
-	}
-	if input == nil {
-		input = map[string]interface{}{}
-	}
-	body, err := jsonBody(input)
-	if err != nil {
-		return "", err
-	}
-	if err := w.c.Err(); err != nil {
-		return "", err
-	}
-	// This route takes the input alone, so it cannot name an uploaded one:
-	// only the hard limit applies (the server stores a large input itself).
-	if lim := w.c.payload.MaxWorkflowInput; lim > 0 && int64(len(body)) > lim {
-		return "", &PayloadTooLargeError{Type: PayloadWorkflowInput, Size: int64(len(body)), Limit: lim}
-	}
-	q := url.Values{}
-	if version > 0 {
-		q.Set("version", strconv.Itoa(version))
-	}
-	if correlationID != "" {
-		q.Set("correlationId", correlationID)
-	}
-	resp, err := w.c.do(ctx, call{method: http.MethodPost, route: "/workflow/{name}", pathParams: map[string]string{"name": name},
-		query: q, body: body, retry: true})
-	if err != nil {
-		return "", err
-	}
-	return workflowID(resp)
-}
-
 // Get returns a workflow execution, with its tasks when includeTasks.
-func (w *WorkflowClient) Get(ctx context.Context, workflowID string, includeTasks bool) (*model.Workflow, error) {
+func (w *workflowClient) Get(ctx context.Context, workflowID string, includeTasks bool) (*model.Workflow, error) {
 	if workflowID == "" {
 		return nil, errors.New("client: workflowID must not be empty")
 	}
@@ -112,7 +78,7 @@ func (w *WorkflowClient) Get(ctx context.Context, workflowID string, includeTask
 }
 
 // Terminate ends a running workflow with the given reason.
-func (w *WorkflowClient) Terminate(ctx context.Context, workflowID, reason string) error {
+func (w *workflowClient) Terminate(ctx context.Context, workflowID, reason string) error {
 	if workflowID == "" {
 		return errors.New("client: workflowID must not be empty")
 	}
@@ -126,7 +92,7 @@ func (w *WorkflowClient) Terminate(ctx context.Context, workflowID, reason strin
 }
 
 // Delete removes a workflow execution from the server.
-func (w *WorkflowClient) Delete(ctx context.Context, workflowID string) error {
+func (w *workflowClient) Delete(ctx context.Context, workflowID string) error {
 	if workflowID == "" {
 		return errors.New("client: workflowID must not be empty")
 	}

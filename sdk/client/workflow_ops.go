@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/baton-go/baton/internal/wfapi"
 	"github.com/baton-go/baton/sdk/model"
 )
 
@@ -24,7 +25,7 @@ import (
 // have reached the server (retry: true, idempotent: false), so that a lost
 // answer does not make the server act twice; reads are resent freely.
 
-func (w *WorkflowClient) onWorkflow(ctx context.Context, method, route, workflowID string, q url.Values, body []byte, idempotent bool) (*response, error) {
+func (w *workflowClient) onWorkflow(ctx context.Context, method, route, workflowID string, q url.Values, body []byte, idempotent bool) (*response, error) {
 	if workflowID == "" {
 		return nil, errors.New("client: workflowID must not be empty")
 	}
@@ -35,14 +36,14 @@ func (w *WorkflowClient) onWorkflow(ctx context.Context, method, route, workflow
 // Pause stops the server from scheduling further tasks of a running
 // workflow; tasks already queued stay pollable. Pausing a finished workflow
 // is a 409 (ErrConflict).
-func (w *WorkflowClient) Pause(ctx context.Context, workflowID string) error {
+func (w *workflowClient) Pause(ctx context.Context, workflowID string) error {
 	_, err := w.onWorkflow(ctx, http.MethodPut, "/workflow/{workflowId}/pause", workflowID, nil, nil, true)
 	return err
 }
 
 // Resume lets a paused workflow go on. Resuming a workflow that is not
 // paused is an error from the server (3.21 and 3.32 answer 500).
-func (w *WorkflowClient) Resume(ctx context.Context, workflowID string) error {
+func (w *workflowClient) Resume(ctx context.Context, workflowID string) error {
 	_, err := w.onWorkflow(ctx, http.MethodPut, "/workflow/{workflowId}/resume", workflowID, nil, nil, false)
 	return err
 }
@@ -50,7 +51,7 @@ func (w *WorkflowClient) Resume(ctx context.Context, workflowID string) error {
 // Restart runs a finished workflow again from its first task, under the
 // same id, with the definition it ran with or, when useLatestDefinitions,
 // the latest one. A running workflow is a 409 (ErrConflict).
-func (w *WorkflowClient) Restart(ctx context.Context, workflowID string, useLatestDefinitions bool) error {
+func (w *workflowClient) Restart(ctx context.Context, workflowID string, useLatestDefinitions bool) error {
 	q := url.Values{}
 	q.Set("useLatestDefinitions", strconv.FormatBool(useLatestDefinitions))
 	_, err := w.onWorkflow(ctx, http.MethodPost, "/workflow/{workflowId}/restart", workflowID, q, nil, false)
@@ -60,7 +61,7 @@ func (w *WorkflowClient) Restart(ctx context.Context, workflowID string, useLate
 // Retry reschedules the last failed task of a failed or timed-out workflow
 // and sets the workflow running again; with resumeSubworkflowTasks a failed
 // sub-workflow is retried from its failed task instead of started anew.
-func (w *WorkflowClient) Retry(ctx context.Context, workflowID string, resumeSubworkflowTasks bool) error {
+func (w *workflowClient) Retry(ctx context.Context, workflowID string, resumeSubworkflowTasks bool) error {
 	q := url.Values{}
 	q.Set("resumeSubworkflowTasks", strconv.FormatBool(resumeSubworkflowTasks))
 	_, err := w.onWorkflow(ctx, http.MethodPost, "/workflow/{workflowId}/retry", workflowID, q, nil, false)
@@ -70,7 +71,7 @@ func (w *WorkflowClient) Retry(ctx context.Context, workflowID string, resumeSub
 // Rerun runs a workflow again from the task req.ReRunFromTaskId (from the
 // start when empty), optionally with new input, and returns its id (the
 // same workflow id).
-func (w *WorkflowClient) Rerun(ctx context.Context, id string, req model.RerunWorkflowRequest) (string, error) {
+func (w *workflowClient) Rerun(ctx context.Context, id string, req model.RerunWorkflowRequest) (string, error) {
 	if req.ReRunFromWorkflowId == "" {
 		req.ReRunFromWorkflowId = id
 	}
@@ -87,7 +88,7 @@ func (w *WorkflowClient) Rerun(ctx context.Context, id string, req model.RerunWo
 
 // SkipTask marks the task taskRefName of a running workflow SKIPPED (it is
 // not run, or stops counting if scheduled) and lets the workflow go on.
-func (w *WorkflowClient) SkipTask(ctx context.Context, workflowID, taskRefName string) error {
+func (w *workflowClient) SkipTask(ctx context.Context, workflowID, taskRefName string) error {
 	if workflowID == "" || taskRefName == "" {
 		return fmt.Errorf("client: SkipTask needs a workflowID and a taskRefName (got %q, %q)", workflowID, taskRefName)
 	}
@@ -96,42 +97,17 @@ func (w *WorkflowClient) SkipTask(ctx context.Context, workflowID, taskRefName s
 	return err
 }
 
-// CorrelationQuery picks what the correlation-id look-ups return.
-type CorrelationQuery struct {
-	// IncludeClosed adds finished workflows to the running ones.
-	IncludeClosed bool
-	// IncludeTasks fills each workflow's Tasks.
-	IncludeTasks bool
-}
-
-func (q CorrelationQuery) values() url.Values {
+// correlationValues is q as query parameters.
+func correlationValues(q wfapi.CorrelationQuery) url.Values {
 	v := url.Values{}
 	v.Set("includeClosed", strconv.FormatBool(q.IncludeClosed))
 	v.Set("includeTasks", strconv.FormatBool(q.IncludeTasks))
 	return v
 }
 
-// ByCorrelationID returns the executions of workflow name started with
-// correlationID (running ones only unless q.IncludeClosed). The server
-// answers from its index, as for Search: without indexing (3.21 as
-// shipped, 3.32 on Redis) the list is empty.
-func (w *WorkflowClient) ByCorrelationID(ctx context.Context, name, correlationID string, q CorrelationQuery) ([]model.Workflow, error) {
-	if name == "" || correlationID == "" {
-		return nil, fmt.Errorf("client: ByCorrelationID needs a workflow name and a correlation id (got %q, %q)", name, correlationID)
-	}
-	cl := call{method: http.MethodGet, route: "/workflow/{name}/correlated/{correlationId}",
-		pathParams: map[string]string{"name": name, "correlationId": correlationID},
-		query:      q.values(), retry: true, idempotent: true}
-	out, err := callJSON(ctx, w.c, cl, []model.Workflow{})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// ByCorrelationIDs is ByCorrelationID for several ids in one request; the
-// answer maps each id to its executions.
-func (w *WorkflowClient) ByCorrelationIDs(ctx context.Context, name string, correlationIDs []string, q CorrelationQuery) (map[string][]model.Workflow, error) {
+// ByCorrelationIDs returns, for each correlation id, the executions of
+// workflow name started with it, in one request.
+func (w *workflowClient) ByCorrelationIDs(ctx context.Context, name string, correlationIDs []string, q wfapi.CorrelationQuery) (map[string][]model.Workflow, error) {
 	if name == "" {
 		return nil, errors.New("client: workflow name must not be empty")
 	}
@@ -143,7 +119,7 @@ func (w *WorkflowClient) ByCorrelationIDs(ctx context.Context, name string, corr
 		return nil, err
 	}
 	cl := call{method: http.MethodPost, route: "/workflow/{name}/correlated", pathParams: map[string]string{"name": name},
-		query: q.values(), body: body, retry: true, idempotent: true}
+		query: correlationValues(q), body: body, retry: true, idempotent: true}
 	out, err := callJSON(ctx, w.c, cl, map[string][]model.Workflow{})
 	if err != nil {
 		return nil, err
@@ -151,22 +127,8 @@ func (w *WorkflowClient) ByCorrelationIDs(ctx context.Context, name string, corr
 	return out, nil
 }
 
-// SearchQuery is a workflow search. The server answers from its index: a
-// server running without indexing (3.21 as shipped, 3.32 on Redis) finds
-// nothing.
-type SearchQuery struct {
-	// Query filters on fields, e.g. `workflowType IN (order) AND status IN (RUNNING)`.
-	Query string
-	// FreeText searches the indexed text ("" = everything).
-	FreeText string
-	// Sort is "field:ASC" or "field:DESC", e.g. "startTime:DESC".
-	Sort string
-	// Start and Size page the hits (Size 0 = the server's default, 100).
-	Start, Size int
-}
-
 // Search returns the workflows matching q.
-func (w *WorkflowClient) Search(ctx context.Context, q SearchQuery) (*model.WorkflowSearchResult, error) {
+func (w *workflowClient) Search(ctx context.Context, q wfapi.SearchQuery) (*model.WorkflowSearchResult, error) {
 	v := url.Values{}
 	if q.Start > 0 {
 		v.Set("start", strconv.Itoa(q.Start))
@@ -193,7 +155,7 @@ func (w *WorkflowClient) Search(ctx context.Context, q SearchQuery) (*model.Work
 
 // Running returns the ids of the running executions of workflow name,
 // version (0 = the server's default, version 1).
-func (w *WorkflowClient) Running(ctx context.Context, name string, version int) ([]string, error) {
+func (w *workflowClient) Running(ctx context.Context, name string, version int) ([]string, error) {
 	if name == "" {
 		return nil, errors.New("client: workflow name must not be empty")
 	}
@@ -210,42 +172,26 @@ func (w *WorkflowClient) Running(ctx context.Context, name string, version int) 
 	return out, nil
 }
 
-// StartResult is the outcome of one start of StartMany: the workflow id, or
-// why it did not start.
-type StartResult struct {
-	WorkflowID string
-	Err        error
-}
-
 // StartMany starts each request, at most parallel at a time (0 = 4), and
 // returns one result per request in the same order. Conductor has no batch
 // start endpoint, so these are separate starts: some may succeed while
 // others fail, and each result says which.
-func (w *WorkflowClient) StartMany(ctx context.Context, reqs []*model.StartWorkflowRequest, parallel int) []StartResult {
+func (w *workflowClient) StartMany(ctx context.Context, reqs []*model.StartWorkflowRequest, parallel int) []wfapi.StartResult {
 	if parallel <= 0 {
 		parallel = 4
 	}
-	out := make([]StartResult, len(reqs))
+	out := make([]wfapi.StartResult, len(reqs))
 	var g errgroup.Group
 	g.SetLimit(parallel)
 	for i, r := range reqs {
 		g.Go(func() error {
 			id, err := w.Start(ctx, r)
-			out[i] = StartResult{WorkflowID: id, Err: err}
+			out[i] = wfapi.StartResult{WorkflowID: id, Err: err}
 			return nil
 		})
 	}
 	_ = g.Wait()
 	return out
-}
-
-// WaitOptions tune StartAndWait and Wait.
-type WaitOptions struct {
-	// UntilTaskRef stops the wait once the task with this reference name
-	// has finished (any terminal status), before the workflow has.
-	UntilTaskRef string
-	// Every is the time between two looks at the workflow (0 = 200 ms).
-	Every time.Duration
 }
 
 // StartAndWait starts a workflow and waits until it has finished (or the
@@ -256,7 +202,7 @@ type WaitOptions struct {
 //
 // It watches the workflow from the client, so it works on every server;
 // Execute uses the server's own synchronous endpoint where there is one.
-func (w *WorkflowClient) StartAndWait(ctx context.Context, req *model.StartWorkflowRequest, o WaitOptions) (*model.Workflow, error) {
+func (w *workflowClient) StartAndWait(ctx context.Context, req *model.StartWorkflowRequest, o wfapi.WaitOptions) (*model.Workflow, error) {
 	id, err := w.Start(ctx, req)
 	if err != nil {
 		return nil, err
@@ -266,7 +212,7 @@ func (w *WorkflowClient) StartAndWait(ctx context.Context, req *model.StartWorkf
 
 // Wait waits until the workflow has finished (or the task o.UntilTaskRef
 // has) and returns it with its tasks; see StartAndWait.
-func (w *WorkflowClient) Wait(ctx context.Context, workflowID string, o WaitOptions) (*model.Workflow, error) {
+func (w *workflowClient) Wait(ctx context.Context, workflowID string, o wfapi.WaitOptions) (*model.Workflow, error) {
 	every := o.Every
 	if every <= 0 {
 		every = 200 * time.Millisecond
@@ -310,25 +256,13 @@ func taskDone(wf *model.Workflow, ref string) bool {
 	return false
 }
 
-// ExecuteOptions tune Execute.
-type ExecuteOptions struct {
-	// WaitUntilTaskRefs makes the server answer once one of these tasks
-	// has finished.
-	WaitUntilTaskRefs []string
-	// WaitFor is how long the server waits before it answers with the
-	// workflow as it stands (whole seconds; 0 = the server's 10 s).
-	WaitFor time.Duration
-	// RequestID is echoed in the answer (the server makes one up if empty).
-	RequestID string
-}
-
 // Execute starts a workflow and lets the server wait for it: the answer
 // comes when the workflow has finished, is blocked at a WAIT task or at one
 // of o.WaitUntilTaskRefs, or when o.WaitFor has passed (SignalTimeout set).
 // The endpoint exists from Conductor 3.21.23 on (3.32.3 has it); on older
 // servers such as 3.21.14 nothing is started and the error matches
 // ErrNotSupported, after which StartAndWait does the same from the client.
-func (w *WorkflowClient) Execute(ctx context.Context, req *model.StartWorkflowRequest, o ExecuteOptions) (*model.SignalResponse, error) {
+func (w *workflowClient) Execute(ctx context.Context, req *model.StartWorkflowRequest, o wfapi.ExecuteOptions) (*model.SignalResponse, error) {
 	if req == nil || req.Name == "" {
 		return nil, errors.New("client: StartWorkflowRequest.Name must not be empty")
 	}

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/baton-go/baton/internal/wfapi"
 	"github.com/baton-go/baton/sdk/model"
 )
 
@@ -20,8 +21,6 @@ func TestWorkflowOpsRequests(t *testing.T) {
 		switch {
 		case strings.HasSuffix(r.URL.Path, "/rerun"):
 			writeText(w, "wf-1")
-		case strings.Contains(r.URL.Path, "/correlated/"):
-			writeJSON(w, 200, []model.Workflow{{WorkflowId: "a"}, {WorkflowId: "b"}})
 		case strings.HasSuffix(r.URL.Path, "/correlated"):
 			writeJSON(w, 200, map[string][]model.Workflow{"c1": {{WorkflowId: "a"}}})
 		case strings.HasSuffix(r.URL.Path, "/search"):
@@ -32,7 +31,7 @@ func TestWorkflowOpsRequests(t *testing.T) {
 			w.WriteHeader(http.StatusNoContent)
 		}
 	})
-	wc := newClient(t, f.URL, nil).Workflows()
+	wc := newClient(t, f.URL, nil).workflows()
 	ctx := context.Background()
 	check := func(err error) {
 		t.Helper()
@@ -50,17 +49,12 @@ func TestWorkflowOpsRequests(t *testing.T) {
 		t.Errorf("Rerun id %q", id)
 	}
 	check(wc.SkipTask(ctx, "wf-1", "step/1"))
-	wfs, err := wc.ByCorrelationID(ctx, "order", "c 1", CorrelationQuery{IncludeClosed: true})
-	check(err)
-	if len(wfs) != 2 {
-		t.Errorf("ByCorrelationID: %d workflows", len(wfs))
-	}
-	many, err := wc.ByCorrelationIDs(ctx, "order", []string{"c1", "c2"}, CorrelationQuery{IncludeTasks: true})
+	many, err := wc.ByCorrelationIDs(ctx, "order", []string{"c1", "c2"}, wfapi.CorrelationQuery{IncludeTasks: true})
 	check(err)
 	if len(many["c1"]) != 1 {
 		t.Errorf("ByCorrelationIDs: %v", many)
 	}
-	res, err := wc.Search(ctx, SearchQuery{Query: "status IN (RUNNING)", Sort: "startTime:DESC", Start: 10, Size: 5})
+	res, err := wc.Search(ctx, wfapi.SearchQuery{Query: "status IN (RUNNING)", Sort: "startTime:DESC", Start: 10, Size: 5})
 	check(err)
 	if res.TotalHits != 1 || len(res.Results) != 1 || res.Results[0].WorkflowId != "a" || res.Results[0].Status != model.WorkflowRunning {
 		t.Errorf("Search: %+v", res)
@@ -78,7 +72,6 @@ func TestWorkflowOpsRequests(t *testing.T) {
 		{"POST", "/api/workflow/wf-1/retry", "resumeSubworkflowTasks=true", ""},
 		{"POST", "/api/workflow/wf-1/rerun", "", `{"reRunFromWorkflowId":"wf-1","reRunFromTaskId":"t-9","taskInput":{"k":1}}`},
 		{"PUT", "/api/workflow/wf-1/skiptask/step%2F1", "", ""},
-		{"GET", "/api/workflow/order/correlated/c%201", "includeClosed=true&includeTasks=false", ""},
 		{"POST", "/api/workflow/order/correlated", "includeClosed=false&includeTasks=true", `["c1","c2"]`},
 		{"GET", "/api/workflow/search", "query=status+IN+%28RUNNING%29&size=5&sort=startTime%3ADESC&start=10", ""},
 		{"GET", "/api/workflow/running/order", "version=2", ""},
@@ -104,7 +97,7 @@ func TestWorkflowOpsNotResentAfterServerReached(t *testing.T) {
 		calls.Add(1)
 		writeJSON(w, http.StatusBadGateway, map[string]interface{}{"status": 502, "message": "bad gateway"})
 	})
-	wc := newClient(t, f.URL, nil).Workflows()
+	wc := newClient(t, f.URL, nil).workflows()
 	for name, call := range map[string]func() error{
 		"restart": func() error { return wc.Restart(context.Background(), "wf", false) },
 		"retry":   func() error { return wc.Retry(context.Background(), "wf", false) },
@@ -136,14 +129,20 @@ func TestWorkflowOpsNotResentAfterServerReached(t *testing.T) {
 // missing.
 func TestWorkflowOpsRefuseEmptyArguments(t *testing.T) {
 	f := newFake(t, func(w http.ResponseWriter, r *http.Request) { t.Errorf("request sent: %s %s", r.Method, r.URL) })
-	wc := newClient(t, f.URL, nil).Workflows()
+	wc := newClient(t, f.URL, nil).workflows()
 	ctx := context.Background()
 	for name, err := range map[string]error{
-		"pause":   wc.Pause(ctx, ""),
-		"skip":    wc.SkipTask(ctx, "wf", ""),
-		"corr":    func() error { _, err := wc.ByCorrelationID(ctx, "wf", "", CorrelationQuery{}); return err }(),
+		"pause": wc.Pause(ctx, ""),
+		"skip":  wc.SkipTask(ctx, "wf", ""),
+		"corr": func() error {
+			_, err := wc.ByCorrelationIDs(ctx, "", []string{"c"}, wfapi.CorrelationQuery{})
+			return err
+		}(),
 		"running": func() error { _, err := wc.Running(ctx, "", 0); return err }(),
-		"execute": func() error { _, err := wc.Execute(ctx, &model.StartWorkflowRequest{}, ExecuteOptions{}); return err }(),
+		"execute": func() error {
+			_, err := wc.Execute(ctx, &model.StartWorkflowRequest{}, wfapi.ExecuteOptions{})
+			return err
+		}(),
 	} {
 		if err == nil {
 			t.Errorf("%s: no error", name)
@@ -163,7 +162,7 @@ func TestStartManyKeepsOrderAndFailures(t *testing.T) {
 		}
 		writeText(w, "id-"+req.Name)
 	})
-	wc := newClient(t, f.URL, nil).Workflows()
+	wc := newClient(t, f.URL, nil).workflows()
 	var reqs []*model.StartWorkflowRequest
 	for _, n := range []string{"a", "missing", "c", "d", "e", "f"} {
 		reqs = append(reqs, &model.StartWorkflowRequest{Name: n})
@@ -200,12 +199,12 @@ func TestWaitUntilFinishedOrTask(t *testing.T) {
 		}
 		writeJSON(w, 200, wf)
 	})
-	wc := newClient(t, f.URL, nil).Workflows()
-	wf, err := wc.Wait(context.Background(), "wf", WaitOptions{UntilTaskRef: "first", Every: 1})
+	wc := newClient(t, f.URL, nil).workflows()
+	wf, err := wc.Wait(context.Background(), "wf", wfapi.WaitOptions{UntilTaskRef: "first", Every: 1})
 	if err != nil || wf.Status != model.WorkflowRunning || gets.Load() != 3 {
 		t.Fatalf("until task: %v, %+v after %d looks; want RUNNING after 3", err, wf, gets.Load())
 	}
-	wf, err = wc.Wait(context.Background(), "wf", WaitOptions{Every: 1})
+	wf, err = wc.Wait(context.Background(), "wf", wfapi.WaitOptions{Every: 1})
 	if err != nil || wf.Status != model.WorkflowCompleted || gets.Load() != 5 {
 		t.Fatalf("until finished: %v, %+v after %d looks; want COMPLETED after 5", err, wf, gets.Load())
 	}
@@ -218,7 +217,7 @@ func TestWaitUntilFinishedOrTask(t *testing.T) {
 		}
 		writeJSON(w, 200, model.Workflow{WorkflowId: "wf", Status: model.WorkflowRunning})
 	})
-	wf, err = newClient(t, stuck.URL, nil).Workflows().Wait(ctx, "wf", WaitOptions{Every: 1})
+	wf, err = newClient(t, stuck.URL, nil).workflows().Wait(ctx, "wf", wfapi.WaitOptions{Every: 1})
 	if !errors.Is(err, context.Canceled) || wf == nil || wf.WorkflowId != "wf" || wf.Status != model.WorkflowRunning {
 		t.Fatalf("ended context: %v, %+v; want context.Canceled with the running workflow", err, wf)
 	}
@@ -235,12 +234,12 @@ func TestExecuteWithoutTheEndpoint(t *testing.T) {
 		}
 		writeJSON(w, 404, map[string]interface{}{"status": 404, "message": "No static resource api/workflow/execute/wf/1."})
 	})
-	wc := newClient(t, f.URL, nil).Workflows()
-	_, err := wc.Execute(context.Background(), &model.StartWorkflowRequest{Name: "wf", Version: 1}, ExecuteOptions{})
+	wc := newClient(t, f.URL, nil).workflows()
+	_, err := wc.Execute(context.Background(), &model.StartWorkflowRequest{Name: "wf", Version: 1}, wfapi.ExecuteOptions{})
 	if !errors.Is(err, ErrNotSupported) {
 		t.Errorf("missing endpoint: %v, want ErrNotSupported", err)
 	}
-	_, err = wc.Execute(context.Background(), &model.StartWorkflowRequest{Name: "unknown"}, ExecuteOptions{})
+	_, err = wc.Execute(context.Background(), &model.StartWorkflowRequest{Name: "unknown"}, wfapi.ExecuteOptions{})
 	if !errors.Is(err, ErrNotFound) || errors.Is(err, ErrNotSupported) {
 		t.Errorf("unknown workflow: %v, want ErrNotFound only", err)
 	}

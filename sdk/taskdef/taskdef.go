@@ -8,7 +8,7 @@
 //
 //	def, err := taskdef.Typed("greet", Greet, taskdef.Retry(3, 10*time.Second, ""))
 //	...
-//	outcome, err := taskdef.Ensure(ctx, apiClient.Metadata(), def, taskdef.EnsureOwnerEmail("team@example.com"))
+//	outcome, err := taskdef.Ensure(ctx, apiClient, def, taskdef.EnsureOwnerEmail("team@example.com"))
 //
 // It is a package of its own so that a worker that does not use it does not
 // link the JSON Schema library.
@@ -25,6 +25,7 @@ import (
 
 	"github.com/invopop/jsonschema"
 
+	"github.com/baton-go/baton/internal/clientwire"
 	"github.com/baton-go/baton/sdk/client"
 	"github.com/baton-go/baton/sdk/model"
 )
@@ -213,7 +214,11 @@ func EnsureOwnerEmail(email string) EnsureOption {
 //
 // Fields def does not manage (rate and concurrency limits, input template,
 // ...) keep the server's values on update.
-func Ensure(ctx context.Context, md *client.MetadataClient, def model.TaskDef, opts ...EnsureOption) (Outcome, error) {
+func Ensure(ctx context.Context, apiClient *client.APIClient, def model.TaskDef, opts ...EnsureOption) (Outcome, error) {
+	if apiClient == nil {
+		apiClient = client.NewAPIClient(nil, nil) // every call says the client is missing
+	}
+	md := clientwire.Metadata(apiClient)
 	var c ensureConfig
 	for _, o := range opts {
 		o(&c)

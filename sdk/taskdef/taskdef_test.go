@@ -11,6 +11,7 @@ import (
 	"github.com/baton-go/baton/sdk/conductortest"
 	"github.com/baton-go/baton/sdk/model"
 	"github.com/baton-go/baton/sdk/settings"
+	"github.com/baton-go/baton/sdk/workflow/executor"
 )
 
 type greetIn struct {
@@ -95,20 +96,21 @@ func TestEnsureTaskDefOnTheDevServer(t *testing.T) {
 	ctx := context.Background()
 	srv := conductortest.NewServer(conductortest.WithOwnerEmailOptional())
 	t.Cleanup(srv.Close)
-	md := client.NewAPIClient(nil, settings.NewHttpSettings(srv.URL())).Metadata()
+	api := client.NewAPIClient(nil, settings.NewHttpSettings(srv.URL()))
+	md := executor.NewWorkflowExecutor(api)
 	def, err := Typed("ensure_greet", greetFn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	step := func(def model.TaskDef, want Outcome, opts ...EnsureOption) {
 		t.Helper()
-		got, err := Ensure(ctx, md, def, opts...)
+		got, err := Ensure(ctx, api, def, opts...)
 		if err != nil || got != want {
 			t.Fatalf("Ensure: %v, %v; want %v", got, err, want)
 		}
 	}
 	step(def, Created)
-	onServer, err := md.GetTaskDef(ctx, "ensure_greet")
+	onServer, err := md.GetTaskDefContext(ctx, "ensure_greet")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +122,7 @@ func TestEnsureTaskDefOnTheDevServer(t *testing.T) {
 
 	// New output type: the schema is updated, the operator's limit kept.
 	onServer.ConcurrentExecLimit = 7
-	if err := md.UpdateTaskDef(ctx, *onServer); err != nil {
+	if err := md.UpdateTaskDefContext(ctx, *onServer); err != nil {
 		t.Fatal(err)
 	}
 	v2, err := Typed("ensure_greet", greetFnV2)
@@ -128,25 +130,25 @@ func TestEnsureTaskDefOnTheDevServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	step(v2, Updated)
-	after, _ := md.GetTaskDef(ctx, "ensure_greet")
+	after, _ := md.GetTaskDefContext(ctx, "ensure_greet")
 	if !sameSchema(after.OutputSchema, v2.OutputSchema) || after.ConcurrentExecLimit != 7 {
 		t.Fatalf("after update: %+v", after)
 	}
 
 	// Someone changed the retries on the server: reported, not overwritten.
 	after.RetryCount = 9
-	if err := md.UpdateTaskDef(ctx, *after); err != nil {
+	if err := md.UpdateTaskDefContext(ctx, *after); err != nil {
 		t.Fatal(err)
 	}
-	_, err = Ensure(ctx, md, v2)
+	_, err = Ensure(ctx, api, v2)
 	if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "retryCount is 9 on the server, 3 in the code") {
 		t.Fatalf("conflict: %v", err)
 	}
-	if cur, _ := md.GetTaskDef(ctx, "ensure_greet"); cur.RetryCount != 9 {
+	if cur, _ := md.GetTaskDefContext(ctx, "ensure_greet"); cur.RetryCount != 9 {
 		t.Fatal("a conflicting definition was overwritten without EnsureOverwrite")
 	}
 	step(v2, Overwritten, EnsureOverwrite())
-	if cur, _ := md.GetTaskDef(ctx, "ensure_greet"); cur.RetryCount != 3 || cur.ConcurrentExecLimit != 7 {
+	if cur, _ := md.GetTaskDefContext(ctx, "ensure_greet"); cur.RetryCount != 3 || cur.ConcurrentExecLimit != 7 {
 		t.Fatalf("after overwrite: %+v", cur)
 	}
 }
@@ -154,21 +156,22 @@ func TestEnsureTaskDefOnTheDevServer(t *testing.T) {
 func TestEnsureTaskDefNeedsAnOwnerEmailWhereTheServerDoes(t *testing.T) {
 	srv := conductortest.NewServer(conductortest.WithVersion(conductortest.Version321)) // requires ownerEmail, as Conductor 3.21 does
 	defer srv.Close()
-	md := client.NewAPIClient(nil, settings.NewHttpSettings(srv.URL())).Metadata()
+	api := client.NewAPIClient(nil, settings.NewHttpSettings(srv.URL()))
+	md := executor.NewWorkflowExecutor(api)
 	def, err := Typed("owned", greetFn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = Ensure(context.Background(), md, def)
+	_, err = Ensure(context.Background(), api, def)
 	if err == nil || !strings.Contains(err.Error(), "requires an ownerEmail") {
 		t.Fatalf("got %v", err)
 	}
-	got, err := Ensure(context.Background(), md, def, EnsureOwnerEmail("team@example.com"))
+	got, err := Ensure(context.Background(), api, def, EnsureOwnerEmail("team@example.com"))
 	if err != nil || got != Created {
 		t.Fatalf("%v, %v", got, err)
 	}
 	// Registered and usable: a typed worker runs a task of it.
-	if cur, _ := md.GetTaskDef(context.Background(), "owned"); cur.OwnerEmail != "team@example.com" {
+	if cur, _ := md.GetTaskDefContext(context.Background(), "owned"); cur.OwnerEmail != "team@example.com" {
 		t.Fatalf("owner %q", cur.OwnerEmail)
 	}
 }

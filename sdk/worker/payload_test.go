@@ -13,6 +13,7 @@ import (
 	"github.com/baton-go/baton/sdk/conductortest"
 	"github.com/baton-go/baton/sdk/model"
 	"github.com/baton-go/baton/sdk/settings"
+	wfexecutor "github.com/baton-go/baton/sdk/workflow/executor"
 )
 
 // payloadEnv is a dev server with external payload storage of the given
@@ -127,7 +128,7 @@ func TestPayloadGetWorkflowReadsExternalInput(t *testing.T) {
 	e := payloadEnv(t, conductortest.PayloadStorePostgres)
 	twoSteps(t, e, "pl_wf", "pl_first", "pl_second")
 	blob := strings.Repeat("c", 3000)
-	id, err := e.api.Workflows().Start(context.Background(), &model.StartWorkflowRequest{Name: "pl_wf", Version: 1, Input: map[string]interface{}{"blob": blob}})
+	id, err := wfexecutor.NewWorkflowExecutor(e.api).StartWorkflowContext(context.Background(), &model.StartWorkflowRequest{Name: "pl_wf", Version: 1, Input: map[string]interface{}{"blob": blob}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +136,7 @@ func TestPayloadGetWorkflowReadsExternalInput(t *testing.T) {
 	if raw.ExternalInputPayloadStoragePath == "" {
 		t.Fatalf("the dev server did not externalize a %d-byte workflow input over a 1 KB threshold", len(blob))
 	}
-	wf, err := e.api.Workflows().Get(context.Background(), id, false)
+	wf, err := wfexecutor.NewWorkflowExecutor(e.api).GetWorkflowContext(context.Background(), id, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/baton-go/baton/sdk/conductortest"
 	"github.com/baton-go/baton/sdk/model"
 	"github.com/baton-go/baton/sdk/workflow"
+	"github.com/baton-go/baton/sdk/workflow/executor"
 )
 
 // store is the external server's store (CONDUCTOR_SERVER_STORE).
@@ -44,7 +45,7 @@ func register(t *testing.T, wf *workflow.Workflow) *model.WorkflowDef {
 	if err != nil {
 		t.Fatalf("build %s: %v", wf.Name(), err)
 	}
-	if err := env.api.Metadata().RegisterWorkflowDef(testCtx(t, 30*time.Second), def); err != nil {
+	if err := executor.NewWorkflowExecutor(env.api).RegisterWorkflowContext(testCtx(t, 30*time.Second), false, def); err != nil {
 		t.Fatalf("register %s: %v", def.Name, err)
 	}
 	return def
@@ -80,7 +81,7 @@ func serve(t *testing.T, taskType string, out func(*model.Task) map[string]inter
 // has finished; it fails the test unless it COMPLETED.
 func runToEnd(t *testing.T, name string, input map[string]interface{}) *model.Workflow {
 	t.Helper()
-	wf, err := env.api.Workflows().StartAndWait(testCtx(t, waitLong), &model.StartWorkflowRequest{Name: name, Input: input}, client.WaitOptions{})
+	wf, err := executor.NewWorkflowExecutor(env.api).ExecuteWorkflowContext(testCtx(t, waitLong), &model.StartWorkflowRequest{Name: name, Input: input}, "")
 	if err != nil {
 		if wf != nil {
 			t.Fatalf("%s: %v; %s", name, err, describeWorkflow(wf))
@@ -154,8 +155,8 @@ func TestBuilderControlFlow(t *testing.T) {
 	}
 
 	// The default case: TERMINATE ends the workflow FAILED with its reason.
-	bad, err := env.api.Workflows().StartAndWait(testCtx(t, waitLong), &model.StartWorkflowRequest{Name: name,
-		Input: map[string]interface{}{"n": 1, "items": []int{}, "kind": "zzz"}}, client.WaitOptions{})
+	bad, err := executor.NewWorkflowExecutor(env.api).ExecuteWorkflowContext(testCtx(t, waitLong), &model.StartWorkflowRequest{Name: name,
+		Input: map[string]interface{}{"n": 1, "items": []int{}, "kind": "zzz"}}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +260,7 @@ func TestBuilderWaitHumanEvent(t *testing.T) {
 			t.Fatalf("complete %s: %v", step.ref, err)
 		}
 	}
-	wf, err := env.api.Workflows().Wait(testCtx(t, waitLong), id, client.WaitOptions{})
+	wf, err := executor.NewWorkflowExecutor(env.api).WaitForWorkflowContext(testCtx(t, waitLong), id, "")
 	if err != nil || wf.Status != model.WorkflowCompleted {
 		t.Fatalf("workflow: %v; %v", err, wf)
 	}
@@ -285,20 +286,20 @@ func waitingWorkflow(t *testing.T, base, correlationID string) (name, id string)
 func TestWorkflowOpsPauseResumeSkip(t *testing.T) {
 	needRealServer(t)
 	t.Parallel()
-	wc := env.api.Workflows()
+	wc := executor.NewWorkflowExecutor(env.api)
 	ctx := testCtx(t, 2*waitLong)
 	_, id := waitingWorkflow(t, "ops_pause", "")
-	if err := wc.Pause(ctx, id); err != nil {
+	if err := wc.PauseContext(ctx, id); err != nil {
 		t.Fatal("pause:", err)
 	}
 	waitWorkflow(t, id, model.WorkflowPaused)
-	if err := wc.Resume(ctx, id); err != nil {
+	if err := wc.ResumeContext(ctx, id); err != nil {
 		t.Fatal("resume:", err)
 	}
 	waitWorkflow(t, id, model.WorkflowRunning)
 	// Only a task not yet scheduled can be skipped (the server refuses one
 	// that is, the waiting "hold" included): skip the one after it.
-	if err := wc.SkipTask(ctx, id, "after"); err != nil {
+	if err := wc.SkipTasksFromWorkflowContext(ctx, id, "after"); err != nil {
 		t.Fatal("skip:", err)
 	}
 	if _, err := env.api.Tasks().UpdateTaskByRefName(ctx, id, "hold", model.CompletedTask, nil, ""); err != nil {
@@ -309,7 +310,7 @@ func TestWorkflowOpsPauseResumeSkip(t *testing.T) {
 		t.Errorf("after skip: %s", describeWorkflow(wf))
 	}
 	wantOutput(t, wf, "after", "<nil>")
-	if err := wc.Pause(ctx, id); !errors.Is(err, client.ErrConflict) {
+	if err := wc.PauseContext(ctx, id); !errors.Is(err, client.ErrConflict) {
 		t.Errorf("pausing a completed workflow: %v, want ErrConflict", err)
 	}
 }
@@ -320,19 +321,19 @@ func TestWorkflowOpsPauseResumeSkip(t *testing.T) {
 func TestWorkflowOpsRestartRetryRerun(t *testing.T) {
 	needRealServer(t)
 	t.Parallel()
-	wc := env.api.Workflows()
+	wc := executor.NewWorkflowExecutor(env.api)
 	ctx := testCtx(t, 3*waitLong)
 
 	_, id := waitingWorkflow(t, "ops_restart", "")
-	if err := wc.Terminate(ctx, id, "to restart"); err != nil {
+	if err := wc.TerminateContext(ctx, id, "to restart"); err != nil {
 		t.Fatal(err)
 	}
 	waitWorkflow(t, id, model.WorkflowTerminated)
-	if err := wc.Restart(ctx, id, false); err != nil {
+	if err := wc.RestartContext(ctx, id, false); err != nil {
 		t.Fatal("restart:", err)
 	}
 	waitWorkflow(t, id, model.WorkflowRunning)
-	if err := wc.Restart(ctx, id, false); !errors.Is(err, client.ErrConflict) {
+	if err := wc.RestartContext(ctx, id, false); !errors.Is(err, client.ErrConflict) {
 		t.Errorf("restarting a running workflow: %v, want ErrConflict", err)
 	}
 
@@ -345,7 +346,7 @@ func TestWorkflowOpsRestartRetryRerun(t *testing.T) {
 	rid := startWorkflow(t, model.StartWorkflowRequest{Name: name, Input: map[string]interface{}{"n": 1}})
 	update(t, result(pollTask(t, task, "", "it-ops"), model.FailedTask, nil))
 	waitWorkflow(t, rid, model.WorkflowFailed)
-	if err := wc.Retry(ctx, rid, false); err != nil {
+	if err := wc.RetryContext(ctx, rid, false); err != nil {
 		t.Fatal("retry:", err)
 	}
 	tk := pollTask(t, task, "", "it-ops")
@@ -356,7 +357,7 @@ func TestWorkflowOpsRestartRetryRerun(t *testing.T) {
 	}
 
 	// Rerun from the start with new input.
-	got, err := wc.Rerun(ctx, rid, model.RerunWorkflowRequest{WorkflowInput: map[string]interface{}{"n": 7}})
+	got, err := wc.ReRunContext(ctx, rid, model.RerunWorkflowRequest{WorkflowInput: map[string]interface{}{"n": 7}})
 	if err != nil || got != rid {
 		t.Fatalf("rerun: id %q, %v; want %s", got, err, rid)
 	}
@@ -373,58 +374,54 @@ func TestWorkflowOpsRestartRetryRerun(t *testing.T) {
 func TestWorkflowOpsLookups(t *testing.T) {
 	needRealServer(t)
 	t.Parallel()
-	wc := env.api.Workflows()
+	wc := executor.NewWorkflowExecutor(env.api)
 	ctx := testCtx(t, 2*waitLong)
 	corr := uniq("corr")
 	name, first := waitingWorkflow(t, "ops_lookup", corr)
-	results := wc.StartMany(ctx, []*model.StartWorkflowRequest{
-		{Name: name, CorrelationId: corr},
-		{Name: uniq("no_such_workflow")},
-		{Name: name, CorrelationId: corr + "-other"},
-	}, 2)
+	results := wc.StartWorkflowsContext(ctx,
+		&model.StartWorkflowRequest{Name: name, CorrelationId: corr},
+		&model.StartWorkflowRequest{Name: uniq("no_such_workflow")},
+		&model.StartWorkflowRequest{Name: name, CorrelationId: corr + "-other"},
+	)
 	if results[0].Err != nil || results[2].Err != nil || !errors.Is(results[1].Err, client.ErrNotFound) {
 		t.Fatalf("StartMany: %+v; want starts 0 and 2 to succeed and 1 to be not found", results)
 	}
 	// Correlation-id look-ups are answered from the index, like search: a
 	// server without indexing (3.21 as shipped, 3.32 on Redis) finds none.
-	byID, err := wc.ByCorrelationID(ctx, name, corr, client.CorrelationQuery{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	many, err := wc.ByCorrelationIDs(ctx, name, []string{corr, corr + "-other", "nothing"}, client.CorrelationQuery{IncludeClosed: true})
+	many, err := wc.GetByCorrelationIdsContext(ctx, name, true, false, corr, corr+"-other", "nothing")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if env.indexed() {
-		if ids := workflowIDs(byID); len(ids) != 2 || !ids[first] || !ids[results[0].WorkflowID] {
-			t.Errorf("ByCorrelationID(%s) = %v, want %s and %s", corr, ids, first, results[0].WorkflowID)
+		if ids := workflowIDs(many[corr]); len(ids) != 2 || !ids[first] || !ids[results[0].WorkflowID] {
+			t.Errorf("GetByCorrelationIds(%s) = %v, want %s and %s", corr, ids, first, results[0].WorkflowID)
 		}
-		if len(many[corr]) != 2 || len(many[corr+"-other"]) != 1 || len(many["nothing"]) != 0 {
-			t.Errorf("ByCorrelationIDs: %d, %d, %d workflows; want 2, 1, 0", len(many[corr]), len(many[corr+"-other"]), len(many["nothing"]))
+		if len(many[corr+"-other"]) != 1 || len(many["nothing"]) != 0 {
+			t.Errorf("GetByCorrelationIds: %d, %d workflows for the other ids; want 1, 0", len(many[corr+"-other"]), len(many["nothing"]))
 		}
-	} else if len(byID) != 0 || len(many[corr]) != 0 {
-		t.Errorf("without indexing the look-ups found %d and %d workflows; the server now answers them without the index, update the docs and this test", len(byID), len(many[corr]))
+	} else if len(many[corr]) != 0 {
+		t.Errorf("without indexing the look-up found %d workflows; the server now answers it without the index, update the docs and this test", len(many[corr]))
 	}
-	running, err := wc.Running(ctx, name, 1)
+	running, err := wc.GetRunningWorkflowsContext(ctx, name, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(running) != 3 {
 		t.Errorf("Running(%s) = %v, want the 3 started", name, running)
 	}
-	res, err := wc.Search(ctx, client.SearchQuery{Query: fmt.Sprintf("workflowType IN (%s)", name), Size: 10})
+	res, err := wc.SearchWorkflowsContext(ctx, 0, 10, fmt.Sprintf("workflowType IN (%s)", name), "", "")
 	if err != nil {
 		t.Fatal("search:", err)
 	}
 	t.Logf("search on Conductor %s (%s): %d hits", env.version, env.store(), res.TotalHits)
 	if env.indexed() {
 		waitFor(t, waitLong, "the search to find the 3 workflows", func() (bool, string) {
-			res, err = wc.Search(ctx, client.SearchQuery{Query: fmt.Sprintf("workflowType IN (%s)", name), Size: 10})
+			res, err = wc.SearchWorkflowsContext(ctx, 0, 10, fmt.Sprintf("workflowType IN (%s)", name), "", "")
 			return err == nil && res.TotalHits == 3, fmt.Sprintf("%v, %+v", err, res)
 		})
 	}
 	for _, id := range running {
-		_ = wc.Terminate(ctx, id, "test over")
+		_ = wc.TerminateContext(ctx, id, "test over")
 	}
 }
 
@@ -445,14 +442,14 @@ func TestWorkflowOpsExecute(t *testing.T) {
 	name := uniq("ops_exec")
 	register(t, workflow.New(name).Version(1).Add(workflow.Inline("calc", "$.x * 3").Input("x", "${workflow.input.x}")).
 		Output("y", "${calc.output.result}"))
-	wc := env.api.Workflows()
+	wc := executor.NewWorkflowExecutor(env.api)
 	ctx := testCtx(t, waitLong)
-	res, err := wc.Execute(ctx, &model.StartWorkflowRequest{Name: name, Version: 1, Input: map[string]interface{}{"x": 5}}, client.ExecuteOptions{WaitFor: 20 * time.Second})
+	res, err := wc.ExecuteWorkflowOnServerContext(ctx, &model.StartWorkflowRequest{Name: name, Version: 1, Input: map[string]interface{}{"x": 5}}, executor.ExecuteOptions{WaitFor: 20 * time.Second})
 	if env.version == conductortest.Version321 {
 		if !errors.Is(err, client.ErrNotSupported) {
 			t.Fatalf("Execute on 3.21: %v, %+v; want ErrNotSupported", err, res)
 		}
-		running, err := wc.Running(ctx, name, 1)
+		running, err := wc.GetRunningWorkflowsContext(ctx, name, 1)
 		if err != nil || len(running) != 0 {
 			t.Fatalf("after the refused Execute: running %v, %v; want none", running, err)
 		}
@@ -486,7 +483,7 @@ func TestBuilderKafkaPublish(t *testing.T) {
 		workflow.KafkaPublish("publish", workflow.KafkaRequest{BootStrapServers: "127.0.0.1:1", Topic: "baton-test", Key: "k", Value: "v",
 			RequestTimeoutMs: 1000, MaxBlockMs: 1000}),
 	))
-	wf, err := env.api.Workflows().StartAndWait(testCtx(t, waitLong), &model.StartWorkflowRequest{Name: name}, client.WaitOptions{})
+	wf, err := executor.NewWorkflowExecutor(env.api).ExecuteWorkflowContext(testCtx(t, waitLong), &model.StartWorkflowRequest{Name: name}, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,16 +12,17 @@ import (
 	"github.com/baton-go/baton/sdk/client"
 	"github.com/baton-go/baton/sdk/conductortest"
 	"github.com/baton-go/baton/sdk/model"
+	"github.com/baton-go/baton/sdk/workflow/executor"
 )
 
 func TestMetadataTaskDefs(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t, time.Minute)
-	md := env.api.Metadata()
+	md := executor.NewWorkflowExecutor(env.api)
 	name := uniq("meta_task")
 
 	registerTask(t, model.TaskDef{Name: name, RetryCount: 2, RetryLogic: model.RetryExponentialBackoff, RetryDelaySeconds: 3, ResponseTimeoutSeconds: 20})
-	got, err := md.GetTaskDef(ctx, name)
+	got, err := md.GetTaskDefContext(ctx, name)
 	if err != nil {
 		t.Fatalf("GetTaskDef: %v", err)
 	}
@@ -37,10 +38,10 @@ func TestMetadataTaskDefs(t *testing.T) {
 	upd := *got
 	upd.Description = "changed by the integration suite"
 	upd.RetryCount = 0
-	if err := md.UpdateTaskDef(ctx, upd); err != nil {
+	if err := md.UpdateTaskDefContext(ctx, upd); err != nil {
 		t.Fatalf("UpdateTaskDef: %v", err)
 	}
-	got, err = md.GetTaskDef(ctx, name)
+	got, err = md.GetTaskDefContext(ctx, name)
 	if err != nil {
 		t.Fatalf("GetTaskDef after update: %v", err)
 	}
@@ -48,13 +49,13 @@ func TestMetadataTaskDefs(t *testing.T) {
 		t.Fatalf("after update: description %q retryCount %d, want %q and 0", got.Description, got.RetryCount, upd.Description)
 	}
 
-	_, err = md.GetTaskDef(ctx, uniq("meta_missing"))
+	_, err = md.GetTaskDefContext(ctx, uniq("meta_missing"))
 	wantErrIs(t, err, client.ErrNotFound, "GetTaskDef of an unknown name")
-	err = md.UpdateTaskDef(ctx, model.TaskDef{Name: uniq("meta_missing"), OwnerEmail: owner})
+	err = md.UpdateTaskDefContext(ctx, model.TaskDef{Name: uniq("meta_missing"), OwnerEmail: owner})
 	wantErrIs(t, err, client.ErrNotFound, "UpdateTaskDef of an unknown name")
 
 	// Conductor 3.21 requires ownerEmail by default; 3.32 does not.
-	err = md.RegisterTaskDefs(ctx, model.TaskDef{Name: uniq("meta_noowner")})
+	err = md.RegisterTaskDefsContext(ctx, model.TaskDef{Name: uniq("meta_noowner")})
 	switch env.version {
 	case conductortest.Version321:
 		wantErrIs(t, err, client.ErrBadRequest, "RegisterTaskDefs without ownerEmail")
@@ -67,7 +68,7 @@ func TestMetadataTaskDefs(t *testing.T) {
 		t.Logf("server version unknown: not checking whether ownerEmail is required (got %v)", err)
 	}
 	// responseTimeoutSeconds (default 3600) must not exceed timeoutSeconds.
-	err = md.RegisterTaskDefs(ctx, model.TaskDef{Name: uniq("meta_timeouts"), OwnerEmail: owner, TimeoutSeconds: 60})
+	err = md.RegisterTaskDefsContext(ctx, model.TaskDef{Name: uniq("meta_timeouts"), OwnerEmail: owner, TimeoutSeconds: 60})
 	wantErrIs(t, err, client.ErrBadRequest, "RegisterTaskDefs with timeoutSeconds below the response timeout")
 	wantBodyMentions(t, err, "responseTimeoutSeconds")
 }
@@ -75,7 +76,7 @@ func TestMetadataTaskDefs(t *testing.T) {
 func TestMetadataWorkflowDefs(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t, time.Minute)
-	md := env.api.Metadata()
+	md := executor.NewWorkflowExecutor(env.api)
 	task := uniq("meta_wf_task")
 	name := uniq("meta_wf")
 	registerTask(t, model.TaskDef{Name: task})
@@ -83,35 +84,35 @@ func TestMetadataWorkflowDefs(t *testing.T) {
 	registerWorkflow(t, def)
 
 	def.OwnerEmail = owner
-	err := md.RegisterWorkflowDef(ctx, &def)
+	err := md.RegisterWorkflowContext(ctx, false, &def)
 	wantErrIs(t, err, client.ErrConflict, "registering the same name and version again")
 
 	v2 := def
 	v2.Version = 2
 	v2.Tasks = []model.WorkflowTask{{Name: task, TaskReferenceName: "a", Type: model.TaskTypeSimple}, {Name: task, TaskReferenceName: "b", Type: model.TaskTypeSimple}}
-	if err := md.UpdateWorkflowDefs(ctx, v2); err != nil {
+	if err := md.RegisterWorkflowContext(ctx, true, &v2); err != nil {
 		t.Fatalf("UpdateWorkflowDefs: %v", err)
 	}
-	latest, err := md.GetWorkflowDef(ctx, name, 0)
+	latest, err := md.GetWorkflowDefContext(ctx, name, 0)
 	if err != nil {
 		t.Fatalf("GetWorkflowDef latest: %v", err)
 	}
 	if latest.Version != 2 || len(latest.Tasks) != 2 {
 		t.Fatalf("latest = version %d with %d tasks, want version 2 with 2", latest.Version, len(latest.Tasks))
 	}
-	first, err := md.GetWorkflowDef(ctx, name, 1)
+	first, err := md.GetWorkflowDefContext(ctx, name, 1)
 	if err != nil {
 		t.Fatalf("GetWorkflowDef v1: %v", err)
 	}
 	if first.Version != 1 || len(first.Tasks) != 1 || first.Tasks[0].TaskReferenceName != "a" {
 		t.Fatalf("version 1 = %+v, want the registered one", first)
 	}
-	_, err = md.GetWorkflowDef(ctx, name, 9)
+	_, err = md.GetWorkflowDefContext(ctx, name, 9)
 	wantErrIs(t, err, client.ErrNotFound, "GetWorkflowDef of an unknown version")
-	_, err = md.GetWorkflowDef(ctx, uniq("meta_wf_missing"), 0)
+	_, err = md.GetWorkflowDefContext(ctx, uniq("meta_wf_missing"), 0)
 	wantErrIs(t, err, client.ErrNotFound, "GetWorkflowDef of an unknown name")
 
-	err = md.RegisterWorkflowDef(ctx, &model.WorkflowDef{Name: uniq("meta_wf_noowner"), Tasks: []model.WorkflowTask{{Name: task, TaskReferenceName: "a", Type: model.TaskTypeSimple}}})
+	err = md.RegisterWorkflowContext(ctx, false, &model.WorkflowDef{Name: uniq("meta_wf_noowner"), Tasks: []model.WorkflowTask{{Name: task, TaskReferenceName: "a", Type: model.TaskTypeSimple}}})
 	switch env.version {
 	case conductortest.Version321:
 		wantErrIs(t, err, client.ErrBadRequest, "RegisterWorkflowDef without ownerEmail")
@@ -122,7 +123,7 @@ func TestMetadataWorkflowDefs(t *testing.T) {
 	default:
 		t.Logf("server version unknown: not checking whether ownerEmail is required (got %v)", err)
 	}
-	err = md.RegisterWorkflowDef(ctx, &model.WorkflowDef{Name: uniq("meta_wf_dupref"), OwnerEmail: owner, Tasks: []model.WorkflowTask{
+	err = md.RegisterWorkflowContext(ctx, false, &model.WorkflowDef{Name: uniq("meta_wf_dupref"), OwnerEmail: owner, Tasks: []model.WorkflowTask{
 		{Name: task, TaskReferenceName: "x", Type: model.TaskTypeSimple}, {Name: task, TaskReferenceName: "x", Type: model.TaskTypeSimple}}})
 	wantErrIs(t, err, client.ErrBadRequest, "RegisterWorkflowDef with a duplicate reference name")
 }
@@ -130,14 +131,14 @@ func TestMetadataWorkflowDefs(t *testing.T) {
 func TestStartGetTerminate(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t, time.Minute)
-	wfc := env.api.Workflows()
+	wfc := executor.NewWorkflowExecutor(env.api)
 	task := uniq("sgt_task")
 	wfName := oneTaskWorkflow(t, model.TaskDef{Name: task})
 
 	id := startWorkflow(t, model.StartWorkflowRequest{Name: wfName, CorrelationId: "corr-1", Input: map[string]interface{}{"n": 41}})
-	byName, err := wfc.StartByName(ctx, wfName, 0, map[string]interface{}{"n": 42}, "corr-2")
+	byName, err := wfc.StartWorkflowContext(ctx, &model.StartWorkflowRequest{Name: wfName, CorrelationId: "corr-2", Input: map[string]interface{}{"n": 42}})
 	if err != nil {
-		t.Fatalf("StartByName: %v", err)
+		t.Fatalf("StartWorkflow: %v", err)
 	}
 	if byName == id {
 		t.Fatalf("two starts returned the same id %s", id)
@@ -164,7 +165,7 @@ func TestStartGetTerminate(t *testing.T) {
 		}
 	}
 
-	slim, err := wfc.Get(ctx, id, false)
+	slim, err := wfc.GetWorkflowContext(ctx, id, false)
 	if err != nil {
 		t.Fatalf("Get without tasks: %v", err)
 	}
@@ -172,7 +173,7 @@ func TestStartGetTerminate(t *testing.T) {
 		t.Fatalf("Get(includeTasks=false) = status %s with %d tasks, want RUNNING and none", slim.Status, len(slim.Tasks))
 	}
 
-	if err := wfc.Terminate(ctx, id, "stopped by the integration suite"); err != nil {
+	if err := wfc.TerminateContext(ctx, id, "stopped by the integration suite"); err != nil {
 		t.Fatalf("Terminate: %v", err)
 	}
 	wf := getWorkflow(t, id)
@@ -183,7 +184,7 @@ func TestStartGetTerminate(t *testing.T) {
 		t.Fatalf("task of a terminated workflow is %s, want CANCELED", wf.Tasks[0].Status)
 	}
 	// Terminating again is accepted (the real server answers 200).
-	if err := wfc.Terminate(ctx, id, "again"); err != nil {
+	if err := wfc.TerminateContext(ctx, id, "again"); err != nil {
 		t.Fatalf("second Terminate: %v", err)
 	}
 
@@ -194,23 +195,21 @@ func TestStartGetTerminate(t *testing.T) {
 	}
 	update(t, result(tk, model.CompletedTask, map[string]interface{}{"done": true}))
 	waitWorkflow(t, byName, model.WorkflowCompleted)
-	err = wfc.Terminate(ctx, byName, "too late")
+	err = wfc.TerminateContext(ctx, byName, "too late")
 	wantErrIs(t, err, client.ErrConflict, "terminating a COMPLETED workflow")
 
-	if err := wfc.Delete(ctx, id); err != nil {
+	if err := wfc.RemoveWorkflowContext(ctx, id); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
-	_, err = wfc.Get(ctx, id, true)
+	_, err = wfc.GetWorkflowContext(ctx, id, true)
 	wantErrIs(t, err, client.ErrNotFound, "Get after Delete")
 
-	_, err = wfc.Get(ctx, "00000000-0000-4000-8000-"+env.runID+"0000", true)
+	_, err = wfc.GetWorkflowContext(ctx, "00000000-0000-4000-8000-"+env.runID+"0000", true)
 	wantErrIs(t, err, client.ErrNotFound, "Get of an unknown workflow")
-	err = wfc.Terminate(ctx, "00000000-0000-4000-8000-"+env.runID+"0000", "x")
+	err = wfc.TerminateContext(ctx, "00000000-0000-4000-8000-"+env.runID+"0000", "x")
 	wantErrIs(t, err, client.ErrNotFound, "Terminate of an unknown workflow")
-	_, err = wfc.Start(ctx, &model.StartWorkflowRequest{Name: uniq("no_such_workflow"), Input: map[string]interface{}{}})
+	_, err = wfc.StartWorkflowContext(ctx, &model.StartWorkflowRequest{Name: uniq("no_such_workflow"), Input: map[string]interface{}{}})
 	wantErrIs(t, err, client.ErrNotFound, "Start of an unknown workflow")
-	_, err = wfc.StartByName(ctx, uniq("no_such_workflow"), 0, map[string]interface{}{}, "")
-	wantErrIs(t, err, client.ErrNotFound, "StartByName of an unknown workflow")
 }
 
 // wantBodyMentions checks that a validation error tells which field is wrong:

@@ -16,6 +16,7 @@ import (
 
 	"github.com/baton-go/baton/sdk/client"
 	"github.com/baton-go/baton/sdk/model"
+	"github.com/baton-go/baton/sdk/workflow/executor"
 )
 
 const (
@@ -60,7 +61,7 @@ func registerTask(t *testing.T, def model.TaskDef) model.TaskDef {
 	if def.ResponseTimeoutSeconds == 0 {
 		def.ResponseTimeoutSeconds = 300
 	}
-	if err := env.api.Metadata().RegisterTaskDefs(testCtx(t, 30*time.Second), def); err != nil {
+	if err := executor.NewWorkflowExecutor(env.api).RegisterTaskDefsContext(testCtx(t, 30*time.Second), def); err != nil {
 		t.Fatalf("register task def %s: %v", def.Name, err)
 	}
 	return def
@@ -77,7 +78,7 @@ func registerWorkflow(t *testing.T, def model.WorkflowDef) {
 			def.Tasks[i].Type = model.TaskTypeSimple
 		}
 	}
-	if err := env.api.Metadata().RegisterWorkflowDef(testCtx(t, 30*time.Second), &def); err != nil {
+	if err := executor.NewWorkflowExecutor(env.api).RegisterWorkflowContext(testCtx(t, 30*time.Second), false, &def); err != nil {
 		t.Fatalf("register workflow def %s: %v", def.Name, err)
 	}
 }
@@ -112,7 +113,7 @@ func startWorkflow(t *testing.T, req model.StartWorkflowRequest) string {
 
 func getWorkflow(t *testing.T, id string) *model.Workflow {
 	t.Helper()
-	wf, err := env.api.Workflows().Get(testCtx(t, 30*time.Second), id, true)
+	wf, err := executor.NewWorkflowExecutor(env.api).GetWorkflowContext(testCtx(t, 30*time.Second), id, true)
 	if err != nil {
 		t.Fatalf("get workflow %s: %v", id, err)
 	}
@@ -253,7 +254,7 @@ func number(t *testing.T, v interface{}, what string) int {
 // audits those).
 func startRetryingBusy(ctx context.Context, req *model.StartWorkflowRequest) (string, error) {
 	for attempt := 1; ; attempt++ {
-		id, err := env.api.Workflows().Start(ctx, req)
+		id, err := executor.NewWorkflowExecutor(env.api).StartWorkflowContext(ctx, req)
 		var ae *client.APIError
 		if err == nil || attempt == 8 || !errors.As(err, &ae) || ae.StatusCode != 500 || !strings.Contains(string(ae.Body), "SQLITE_BUSY") {
 			return id, err
@@ -319,7 +320,7 @@ func requeueNeverHandedOut(t *testing.T, taskType string, ids []string, seen fun
 	var which []string
 	for _, i := range unseen {
 		which = append(which, ids[i])
-		wf, err := env.api.Workflows().Get(ctx, ids[i], true)
+		wf, err := executor.NewWorkflowExecutor(env.api).GetWorkflowContext(ctx, ids[i], true)
 		if err != nil || wf.Status != model.WorkflowRunning {
 			return false
 		}
@@ -353,7 +354,7 @@ func describeUnseen(t *testing.T, ids []string, seen func(workflowID string) boo
 	ctx := testCtx(t, time.Minute)
 	for _, i := range unseenOf(ids, seen) {
 		id := ids[i]
-		wf, err := env.api.Workflows().Get(ctx, id, true)
+		wf, err := executor.NewWorkflowExecutor(env.api).GetWorkflowContext(ctx, id, true)
 		if err != nil {
 			t.Logf("unseen workflow #%d %s: %v", i, id, err)
 			continue
@@ -373,7 +374,7 @@ func restartBusyTerminated(t *testing.T, wfName string, ids []string, which []in
 	ctx := testCtx(t, time.Minute)
 	restarted := 0
 	for _, i := range which {
-		wf, err := env.api.Workflows().Get(ctx, ids[i], false)
+		wf, err := executor.NewWorkflowExecutor(env.api).GetWorkflowContext(ctx, ids[i], false)
 		if err != nil {
 			t.Logf("workflow #%d %s: %v", i, ids[i], err)
 			continue

@@ -13,6 +13,7 @@ import (
 	"github.com/baton-go/baton/sdk/model"
 	"github.com/baton-go/baton/sdk/taskdef"
 	"github.com/baton-go/baton/sdk/worker"
+	"github.com/baton-go/baton/sdk/workflow/executor"
 )
 
 // Issue 18 on a real server: deployment-time configuration, tracing with
@@ -176,15 +177,15 @@ func TestTypedTaskDefOnTheServer(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t, 2*time.Minute)
 	task := uniq("typeddef")
-	md := env.api.Metadata()
+	md := executor.NewWorkflowExecutor(env.api)
 	def, err := taskdef.Typed(task, typedGreet, taskdef.Retry(1, time.Second, ""), taskdef.Timeouts(time.Minute, 30*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := taskdef.Ensure(ctx, md, def, taskdef.EnsureOwnerEmail(owner)); err != nil || got != taskdef.Created {
+	if got, err := taskdef.Ensure(ctx, env.api, def, taskdef.EnsureOwnerEmail(owner)); err != nil || got != taskdef.Created {
 		t.Fatalf("first taskdef.Ensure: %v, %v", got, err)
 	}
-	onServer, err := md.GetTaskDef(ctx, task)
+	onServer, err := md.GetTaskDefContext(ctx, task)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,14 +196,14 @@ func TestTypedTaskDefOnTheServer(t *testing.T) {
 	if _, ok := props["name"]; !ok || onServer.RetryCount != 1 || onServer.TimeoutSeconds != 60 {
 		t.Fatalf("definition on the server: %+v", onServer)
 	}
-	if got, err := taskdef.Ensure(ctx, md, def, taskdef.EnsureOwnerEmail(owner)); err != nil || got != taskdef.Unchanged {
+	if got, err := taskdef.Ensure(ctx, env.api, def, taskdef.EnsureOwnerEmail(owner)); err != nil || got != taskdef.Unchanged {
 		t.Fatalf("second taskdef.Ensure: %v, %v", got, err)
 	}
 	onServer.RetryDelaySeconds = 30
-	if err := md.UpdateTaskDef(ctx, *onServer); err != nil {
+	if err := md.UpdateTaskDefContext(ctx, *onServer); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := taskdef.Ensure(ctx, md, def, taskdef.EnsureOwnerEmail(owner)); !errors.Is(err, taskdef.ErrConflict) {
+	if _, err := taskdef.Ensure(ctx, env.api, def, taskdef.EnsureOwnerEmail(owner)); !errors.Is(err, taskdef.ErrConflict) {
 		t.Fatalf("changed on the server: %v, want ErrTaskDefConflict", err)
 	}
 

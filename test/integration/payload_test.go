@@ -14,6 +14,7 @@ import (
 
 	"github.com/baton-go/baton/sdk/client"
 	"github.com/baton-go/baton/sdk/model"
+	"github.com/baton-go/baton/sdk/workflow/executor"
 )
 
 // Large payloads through the server's external payload storage (issue 25):
@@ -190,7 +191,7 @@ func TestPayloadOutputOverLimitFailsTaskAtOnce(t *testing.T) {
 // hard limit is refused by the client before anything is sent.
 func TestPayloadStartInputOverLimitRefused(t *testing.T) {
 	t.Parallel()
-	_, err := env.api.Workflows().Start(testCtx(t, 30*time.Second), &model.StartWorkflowRequest{
+	_, err := executor.NewWorkflowExecutor(env.api).StartWorkflowContext(testCtx(t, 30*time.Second), &model.StartWorkflowRequest{
 		Name: uniq("pl_never_registered"), Input: map[string]interface{}{"huge": strings.Repeat("y", 11<<20)},
 	})
 	var tl *client.PayloadTooLargeError

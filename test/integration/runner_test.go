@@ -14,6 +14,7 @@ import (
 
 	"github.com/baton-go/baton/sdk/model"
 	"github.com/baton-go/baton/sdk/worker"
+	"github.com/baton-go/baton/sdk/workflow/executor"
 )
 
 // newRunner returns a runner on the shared client that logs warnings to
@@ -138,7 +139,7 @@ wait:
 	for i, id := range ids {
 		g.Go(func() error {
 			for {
-				wf, err := env.api.Workflows().Get(gctx, id, true)
+				wf, err := executor.NewWorkflowExecutor(env.api).GetWorkflowContext(gctx, id, true)
 				if err != nil {
 					return fmt.Errorf("get workflow #%d %s: %w", i, id, err)
 				}

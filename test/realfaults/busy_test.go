@@ -18,6 +18,7 @@ import (
 	"github.com/baton-go/baton/sdk/client"
 	"github.com/baton-go/baton/sdk/model"
 	"github.com/baton-go/baton/sdk/worker"
+	"github.com/baton-go/baton/sdk/workflow/executor"
 )
 
 // TestSQLiteUnderLoad tries to make Conductor 3.32 on its default SQLite
@@ -161,7 +162,7 @@ func (r *rig) startConcurrently(n, conc int) ([]string, []error) {
 		g.Go(func() error {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			id, err := r.ctl.Workflows().Start(ctx, &model.StartWorkflowRequest{Name: r.wfName, Version: 1,
+			id, err := executor.NewWorkflowExecutor(r.ctl).StartWorkflowContext(ctx, &model.StartWorkflowRequest{Name: r.wfName, Version: 1,
 				Input: map[string]interface{}{"k": i}})
 			mu.Lock()
 			defer mu.Unlock()

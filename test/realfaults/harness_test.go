@@ -28,6 +28,7 @@ import (
 	"github.com/baton-go/baton/sdk/model"
 	"github.com/baton-go/baton/sdk/settings"
 	"github.com/baton-go/baton/sdk/worker"
+	"github.com/baton-go/baton/sdk/workflow/executor"
 )
 
 // server is the real Conductor that test/conductor/run.sh started.
@@ -160,13 +161,13 @@ func newRig(t *testing.T, srv server, name string, def model.TaskDef) *rig {
 	def.OwnerEmail = "baton-realfaults@example.com"
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := ctl.Metadata().RegisterTaskDefs(ctx, def); err != nil {
+	if err := executor.NewWorkflowExecutor(ctl).RegisterTaskDefsContext(ctx, def); err != nil {
 		t.Fatalf("register task %s: %v", def.Name, err)
 	}
 	wd := model.WorkflowDef{Name: r.wfName, Version: 1, SchemaVersion: 2, OwnerEmail: def.OwnerEmail,
 		Tasks: []model.WorkflowTask{{Name: r.taskType, TaskReferenceName: "only", Type: model.TaskTypeSimple,
 			InputParameters: map[string]interface{}{"k": "${workflow.input.k}"}}}}
-	if err := ctl.Metadata().RegisterWorkflowDef(ctx, &wd); err != nil {
+	if err := executor.NewWorkflowExecutor(ctl).RegisterWorkflowContext(ctx, false, &wd); err != nil {
 		t.Fatalf("register workflow %s: %v", wd.Name, err)
 	}
 	return r
@@ -192,7 +193,7 @@ func (r *rig) start(n int) []string {
 		g.Go(func() error {
 			cctx, cancel := context.WithTimeout(ctx, time.Minute)
 			defer cancel()
-			id, err := r.ctl.Workflows().Start(cctx, &model.StartWorkflowRequest{Name: r.wfName, Version: 1,
+			id, err := executor.NewWorkflowExecutor(r.ctl).StartWorkflowContext(cctx, &model.StartWorkflowRequest{Name: r.wfName, Version: 1,
 				Input: map[string]interface{}{"k": i}})
 			if err != nil {
 				return fmt.Errorf("start workflow %d of %d: %w", i+1, n, err)
@@ -304,7 +305,7 @@ func (r *rig) getWorkflow(id string) (*model.Workflow, error) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		var wf *model.Workflow
-		wf, err = r.ctl.Workflows().Get(ctx, id, true)
+		wf, err = executor.NewWorkflowExecutor(r.ctl).GetWorkflowContext(ctx, id, true)
 		cancel()
 		if err == nil {
 			return wf, nil

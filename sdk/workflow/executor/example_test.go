@@ -1,6 +1,7 @@
 package executor_test
 
 import (
+	"errors"
 	"fmt"
 	"log"
 
@@ -45,4 +46,25 @@ func Example() {
 	}
 	fmt.Println(wf.Status, wf.Output["approvedBy"])
 	// Output: COMPLETED Grace
+}
+
+// RegisterWorkflow without overwrite creates a definition and refuses to
+// replace it; with overwrite it creates or replaces.
+func ExampleWorkflowExecutor_RegisterWorkflow() {
+	srv := conductortest.NewServer()
+	defer srv.Close()
+	ex := executor.NewWorkflowExecutor(client.NewAPIClient(nil, settings.NewHttpSettings(srv.URL())))
+	if err := ex.RegisterTaskDefs(model.TaskDef{Name: "a", OwnerEmail: "team@example.com"}); err != nil {
+		log.Fatal(err)
+	}
+	def := model.WorkflowDef{Name: "flow", Version: 1, OwnerEmail: "team@example.com",
+		Tasks: []model.WorkflowTask{{Name: "a", TaskReferenceName: "a", Type: model.TaskTypeSimple}}}
+	fmt.Println(ex.RegisterWorkflow(false, &def))
+	err := ex.RegisterWorkflow(false, &def)
+	fmt.Println(errors.Is(err, client.ErrConflict))
+	fmt.Println(ex.RegisterWorkflow(true, &def))
+	// Output:
+	// <nil>
+	// true
+	// <nil>
 }

@@ -1,12 +1,22 @@
-// Package executor keeps the task and workflow management calls of the
-// original Go SDK docs (GetTask, UpdateTask, UpdateTaskByRefName, ...) as
-// thin wrappers over sdk/client. Each has a context-first twin.
+// Package executor is where programs manage tasks, workflows and their
+// definitions from outside a worker: start, wait for, search, pause,
+// retry or end workflows, complete a task on a human's answer, register
+// definitions. It keeps the names of the original Go SDK docs (GetTask,
+// UpdateTask, UpdateTaskByRefName, StartWorkflow, ...; docs/migration.md
+// maps the official SDK's calls). Each call has a context-first twin named
+// with a Context suffix.
+//
+// sdk/client holds the connection (authentication, retries, errors) and
+// the task API a worker uses; the workflow and metadata calls live here
+// only, so there is one way to make each of them.
 package executor
 
 import (
 	"context"
 	"fmt"
 
+	"github.com/baton-go/baton/internal/clientwire"
+	"github.com/baton-go/baton/internal/wfapi"
 	"github.com/baton-go/baton/sdk/client"
 	"github.com/baton-go/baton/sdk/model"
 )
@@ -14,12 +24,18 @@ import (
 // WorkflowExecutor manages tasks and workflows from outside a worker, e.g.
 // to complete a task on a human's approval.
 type WorkflowExecutor struct {
-	c *client.APIClient
+	c  *client.APIClient
+	wf wfapi.Workflows
+	md wfapi.Metadata
 }
 
-// NewWorkflowExecutor returns an executor using apiClient.
+// NewWorkflowExecutor returns an executor using apiClient. With a nil
+// apiClient every call returns an error saying so.
 func NewWorkflowExecutor(apiClient *client.APIClient) *WorkflowExecutor {
-	return &WorkflowExecutor{c: apiClient}
+	if apiClient == nil {
+		apiClient = client.NewAPIClient(nil, nil)
+	}
+	return &WorkflowExecutor{c: apiClient, wf: clientwire.Workflows(apiClient), md: clientwire.Metadata(apiClient)}
 }
 
 // GetTask returns a task by id.
@@ -71,7 +87,7 @@ func (e *WorkflowExecutor) StartWorkflow(req *model.StartWorkflowRequest) (strin
 
 // StartWorkflowContext is StartWorkflow with a context.
 func (e *WorkflowExecutor) StartWorkflowContext(ctx context.Context, req *model.StartWorkflowRequest) (string, error) {
-	return e.c.Workflows().Start(ctx, req)
+	return e.wf.Start(ctx, req)
 }
 
 // GetWorkflow returns a workflow execution.
@@ -81,5 +97,5 @@ func (e *WorkflowExecutor) GetWorkflow(workflowId string, includeTasks bool) (*m
 
 // GetWorkflowContext is GetWorkflow with a context.
 func (e *WorkflowExecutor) GetWorkflowContext(ctx context.Context, workflowId string, includeTasks bool) (*model.Workflow, error) {
-	return e.c.Workflows().Get(ctx, workflowId, includeTasks)
+	return e.wf.Get(ctx, workflowId, includeTasks)
 }

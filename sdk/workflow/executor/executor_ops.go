@@ -4,13 +4,21 @@ import (
 	"context"
 	"errors"
 
-	"github.com/baton-go/baton/sdk/client"
+	"github.com/baton-go/baton/internal/wfapi"
 	"github.com/baton-go/baton/sdk/model"
 )
 
 // The calls below keep the names of the official Go SDK's WorkflowExecutor
-// (docs/migration.md maps each one). Each is a thin wrapper over
-// client.WorkflowClient or client.MetadataClient, with a context-first twin.
+// where it has them (docs/migration.md maps each one), each with a
+// context-first twin.
+
+// StartResult is the outcome of one start of StartWorkflows: the workflow
+// id, or the error that kept it from starting.
+type StartResult = wfapi.StartResult
+
+// ExecuteOptions tune ExecuteWorkflowOnServer: the tasks to wait for, how
+// long the server waits, the request id it echoes.
+type ExecuteOptions = wfapi.ExecuteOptions
 
 // RegisterWorkflow registers def; with overwrite an existing definition of
 // the same name and version is replaced, without it that is an error
@@ -25,9 +33,9 @@ func (e *WorkflowExecutor) RegisterWorkflowContext(ctx context.Context, overwrit
 		return errors.New("executor: RegisterWorkflow needs a definition")
 	}
 	if overwrite {
-		return e.c.Metadata().UpdateWorkflowDefs(ctx, *def)
+		return e.md.UpdateWorkflowDefs(ctx, *def)
 	}
-	return e.c.Metadata().RegisterWorkflowDef(ctx, def)
+	return e.md.RegisterWorkflowDef(ctx, def)
 }
 
 // UnRegisterWorkflow removes the definition name, version.
@@ -37,18 +45,18 @@ func (e *WorkflowExecutor) UnRegisterWorkflow(name string, version int) error {
 
 // UnRegisterWorkflowContext is UnRegisterWorkflow with a context.
 func (e *WorkflowExecutor) UnRegisterWorkflowContext(ctx context.Context, name string, version int) error {
-	return e.c.Metadata().DeleteWorkflowDef(ctx, name, version)
+	return e.md.DeleteWorkflowDef(ctx, name, version)
 }
 
 // StartWorkflows starts each request (four at a time) and returns one
 // result per request, in order.
-func (e *WorkflowExecutor) StartWorkflows(reqs ...*model.StartWorkflowRequest) []client.StartResult {
+func (e *WorkflowExecutor) StartWorkflows(reqs ...*model.StartWorkflowRequest) []StartResult {
 	return e.StartWorkflowsContext(context.Background(), reqs...)
 }
 
 // StartWorkflowsContext is StartWorkflows with a context.
-func (e *WorkflowExecutor) StartWorkflowsContext(ctx context.Context, reqs ...*model.StartWorkflowRequest) []client.StartResult {
-	return e.c.Workflows().StartMany(ctx, reqs, 0)
+func (e *WorkflowExecutor) StartWorkflowsContext(ctx context.Context, reqs ...*model.StartWorkflowRequest) []StartResult {
+	return e.wf.StartMany(ctx, reqs, 0)
 }
 
 // ExecuteWorkflow starts a workflow and waits until it has finished, or
@@ -59,10 +67,11 @@ func (e *WorkflowExecutor) ExecuteWorkflow(req *model.StartWorkflowRequest, wait
 	return e.ExecuteWorkflowContext(context.Background(), req, waitUntilTask)
 }
 
-// ExecuteWorkflowContext is ExecuteWorkflow with a context; see
-// client.WorkflowClient.StartAndWait for what happens when ctx ends first.
+// ExecuteWorkflowContext is ExecuteWorkflow with a context. When ctx ends
+// first it returns the workflow as last seen (nil if never) with an error
+// wrapping ctx.Err(); the workflow goes on running on the server.
 func (e *WorkflowExecutor) ExecuteWorkflowContext(ctx context.Context, req *model.StartWorkflowRequest, waitUntilTask string) (*model.Workflow, error) {
-	return e.c.Workflows().StartAndWait(ctx, req, client.WaitOptions{UntilTaskRef: waitUntilTask})
+	return e.wf.StartAndWait(ctx, req, wfapi.WaitOptions{UntilTaskRef: waitUntilTask})
 }
 
 // GetByCorrelationIds returns, for each correlation id, the executions of
@@ -73,8 +82,8 @@ func (e *WorkflowExecutor) GetByCorrelationIds(name string, includeClosed, inclu
 
 // GetByCorrelationIdsContext is GetByCorrelationIds with a context.
 func (e *WorkflowExecutor) GetByCorrelationIdsContext(ctx context.Context, name string, includeClosed, includeTasks bool, correlationIds ...string) (map[string][]model.Workflow, error) {
-	return e.c.Workflows().ByCorrelationIDs(ctx, name, correlationIds,
-		client.CorrelationQuery{IncludeClosed: includeClosed, IncludeTasks: includeTasks})
+	return e.wf.ByCorrelationIDs(ctx, name, correlationIds,
+		wfapi.CorrelationQuery{IncludeClosed: includeClosed, IncludeTasks: includeTasks})
 }
 
 // Search returns a page of the workflows matching query and freeText; a
@@ -85,7 +94,7 @@ func (e *WorkflowExecutor) Search(start, size int, query, freeText string) ([]mo
 
 // SearchContext is Search with a context.
 func (e *WorkflowExecutor) SearchContext(ctx context.Context, start, size int, query, freeText string) ([]model.WorkflowSummary, error) {
-	r, err := e.c.Workflows().Search(ctx, client.SearchQuery{Start: start, Size: size, Query: query, FreeText: freeText})
+	r, err := e.wf.Search(ctx, wfapi.SearchQuery{Start: start, Size: size, Query: query, FreeText: freeText})
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +108,7 @@ func (e *WorkflowExecutor) Pause(workflowId string) error {
 
 // PauseContext is Pause with a context.
 func (e *WorkflowExecutor) PauseContext(ctx context.Context, workflowId string) error {
-	return e.c.Workflows().Pause(ctx, workflowId)
+	return e.wf.Pause(ctx, workflowId)
 }
 
 // Resume resumes a paused workflow.
@@ -109,7 +118,7 @@ func (e *WorkflowExecutor) Resume(workflowId string) error {
 
 // ResumeContext is Resume with a context.
 func (e *WorkflowExecutor) ResumeContext(ctx context.Context, workflowId string) error {
-	return e.c.Workflows().Resume(ctx, workflowId)
+	return e.wf.Resume(ctx, workflowId)
 }
 
 // Terminate ends a running workflow with reason.
@@ -119,7 +128,7 @@ func (e *WorkflowExecutor) Terminate(workflowId, reason string) error {
 
 // TerminateContext is Terminate with a context.
 func (e *WorkflowExecutor) TerminateContext(ctx context.Context, workflowId, reason string) error {
-	return e.c.Workflows().Terminate(ctx, workflowId, reason)
+	return e.wf.Terminate(ctx, workflowId, reason)
 }
 
 // Restart runs a finished workflow again from the start.
@@ -129,7 +138,7 @@ func (e *WorkflowExecutor) Restart(workflowId string, useLatestDefinition bool) 
 
 // RestartContext is Restart with a context.
 func (e *WorkflowExecutor) RestartContext(ctx context.Context, workflowId string, useLatestDefinition bool) error {
-	return e.c.Workflows().Restart(ctx, workflowId, useLatestDefinition)
+	return e.wf.Restart(ctx, workflowId, useLatestDefinition)
 }
 
 // Retry retries the last failed task of a failed workflow.
@@ -139,7 +148,7 @@ func (e *WorkflowExecutor) Retry(workflowId string, resumeSubworkflowTasks bool)
 
 // RetryContext is Retry with a context.
 func (e *WorkflowExecutor) RetryContext(ctx context.Context, workflowId string, resumeSubworkflowTasks bool) error {
-	return e.c.Workflows().Retry(ctx, workflowId, resumeSubworkflowTasks)
+	return e.wf.Retry(ctx, workflowId, resumeSubworkflowTasks)
 }
 
 // ReRun runs a workflow again from a given task and returns its id.
@@ -149,7 +158,7 @@ func (e *WorkflowExecutor) ReRun(workflowId string, req model.RerunWorkflowReque
 
 // ReRunContext is ReRun with a context.
 func (e *WorkflowExecutor) ReRunContext(ctx context.Context, workflowId string, req model.RerunWorkflowRequest) (string, error) {
-	return e.c.Workflows().Rerun(ctx, workflowId, req)
+	return e.wf.Rerun(ctx, workflowId, req)
 }
 
 // SkipTasksFromWorkflow skips the task taskReferenceName of a running
@@ -160,7 +169,7 @@ func (e *WorkflowExecutor) SkipTasksFromWorkflow(workflowId, taskReferenceName s
 
 // SkipTasksFromWorkflowContext is SkipTasksFromWorkflow with a context.
 func (e *WorkflowExecutor) SkipTasksFromWorkflowContext(ctx context.Context, workflowId, taskReferenceName string) error {
-	return e.c.Workflows().SkipTask(ctx, workflowId, taskReferenceName)
+	return e.wf.SkipTask(ctx, workflowId, taskReferenceName)
 }
 
 // RemoveWorkflow deletes a workflow execution from the server.
@@ -170,5 +179,98 @@ func (e *WorkflowExecutor) RemoveWorkflow(workflowId string) error {
 
 // RemoveWorkflowContext is RemoveWorkflow with a context.
 func (e *WorkflowExecutor) RemoveWorkflowContext(ctx context.Context, workflowId string) error {
-	return e.c.Workflows().Delete(ctx, workflowId)
+	return e.wf.Delete(ctx, workflowId)
+}
+
+// WaitForWorkflow waits until the workflow workflowId has finished, or
+// until its task waitUntilTask (if not empty) has, looking at it every
+// 200 ms, and returns it with its tasks.
+func (e *WorkflowExecutor) WaitForWorkflow(workflowId, waitUntilTask string) (*model.Workflow, error) {
+	return e.WaitForWorkflowContext(context.Background(), workflowId, waitUntilTask)
+}
+
+// WaitForWorkflowContext is WaitForWorkflow with a context; it ends as
+// ExecuteWorkflowContext does when ctx ends first.
+func (e *WorkflowExecutor) WaitForWorkflowContext(ctx context.Context, workflowId, waitUntilTask string) (*model.Workflow, error) {
+	return e.wf.Wait(ctx, workflowId, wfapi.WaitOptions{UntilTaskRef: waitUntilTask})
+}
+
+// ExecuteWorkflowOnServer starts a workflow and lets the server wait for
+// it: the answer comes when the workflow has finished, is blocked at a WAIT
+// task or at one of opts.WaitUntilTaskRefs, or when opts.WaitFor has passed
+// (SignalTimeout set). The endpoint exists from Conductor 3.21.23 on (3.32.3
+// has it); on older servers such as 3.21.14 nothing is started and the
+// error matches client.ErrNotSupported: ExecuteWorkflow then does the same
+// from the client.
+func (e *WorkflowExecutor) ExecuteWorkflowOnServer(req *model.StartWorkflowRequest, opts ExecuteOptions) (*model.SignalResponse, error) {
+	return e.ExecuteWorkflowOnServerContext(context.Background(), req, opts)
+}
+
+// ExecuteWorkflowOnServerContext is ExecuteWorkflowOnServer with a context.
+func (e *WorkflowExecutor) ExecuteWorkflowOnServerContext(ctx context.Context, req *model.StartWorkflowRequest, opts ExecuteOptions) (*model.SignalResponse, error) {
+	return e.wf.Execute(ctx, req, opts)
+}
+
+// GetRunningWorkflows returns the ids of the running workflows named name
+// (version 0: every version).
+func (e *WorkflowExecutor) GetRunningWorkflows(name string, version int) ([]string, error) {
+	return e.GetRunningWorkflowsContext(context.Background(), name, version)
+}
+
+// GetRunningWorkflowsContext is GetRunningWorkflows with a context.
+func (e *WorkflowExecutor) GetRunningWorkflowsContext(ctx context.Context, name string, version int) ([]string, error) {
+	return e.wf.Running(ctx, name, version)
+}
+
+// SearchWorkflows returns one page of a workflow search with its total
+// number of hits; a server without indexing finds none.
+func (e *WorkflowExecutor) SearchWorkflows(start, size int, query, freeText, sort string) (*model.WorkflowSearchResult, error) {
+	return e.SearchWorkflowsContext(context.Background(), start, size, query, freeText, sort)
+}
+
+// SearchWorkflowsContext is SearchWorkflows with a context.
+func (e *WorkflowExecutor) SearchWorkflowsContext(ctx context.Context, start, size int, query, freeText, sort string) (*model.WorkflowSearchResult, error) {
+	return e.wf.Search(ctx, wfapi.SearchQuery{Start: start, Size: size, Query: query, FreeText: freeText, Sort: sort})
+}
+
+// RegisterTaskDefs creates or replaces task definitions.
+func (e *WorkflowExecutor) RegisterTaskDefs(defs ...model.TaskDef) error {
+	return e.RegisterTaskDefsContext(context.Background(), defs...)
+}
+
+// RegisterTaskDefsContext is RegisterTaskDefs with a context.
+func (e *WorkflowExecutor) RegisterTaskDefsContext(ctx context.Context, defs ...model.TaskDef) error {
+	return e.md.RegisterTaskDefs(ctx, defs...)
+}
+
+// UpdateTaskDef replaces an existing task definition; the error matches
+// client.ErrNotFound when there is none of that name.
+func (e *WorkflowExecutor) UpdateTaskDef(def model.TaskDef) error {
+	return e.UpdateTaskDefContext(context.Background(), def)
+}
+
+// UpdateTaskDefContext is UpdateTaskDef with a context.
+func (e *WorkflowExecutor) UpdateTaskDefContext(ctx context.Context, def model.TaskDef) error {
+	return e.md.UpdateTaskDef(ctx, def)
+}
+
+// GetTaskDef returns a task definition; the error matches
+// client.ErrNotFound when there is none of that name.
+func (e *WorkflowExecutor) GetTaskDef(name string) (*model.TaskDef, error) {
+	return e.GetTaskDefContext(context.Background(), name)
+}
+
+// GetTaskDefContext is GetTaskDef with a context.
+func (e *WorkflowExecutor) GetTaskDefContext(ctx context.Context, name string) (*model.TaskDef, error) {
+	return e.md.GetTaskDef(ctx, name)
+}
+
+// GetWorkflowDef returns a workflow definition (version 0: the latest).
+func (e *WorkflowExecutor) GetWorkflowDef(name string, version int) (*model.WorkflowDef, error) {
+	return e.GetWorkflowDefContext(context.Background(), name, version)
+}
+
+// GetWorkflowDefContext is GetWorkflowDef with a context.
+func (e *WorkflowExecutor) GetWorkflowDefContext(ctx context.Context, name string, version int) (*model.WorkflowDef, error) {
+	return e.md.GetWorkflowDef(ctx, name, version)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/baton-go/baton/sdk/conductortest"
 	"github.com/baton-go/baton/sdk/model"
 	"github.com/baton-go/baton/sdk/settings"
+	"github.com/baton-go/baton/sdk/workflow/executor"
 )
 
 // devServer is one fresh in-memory server per measured run: every contender
@@ -206,14 +207,14 @@ func (d *devServer) define(ctx context.Context, types []string) error {
 		defs[i] = model.TaskDef{Name: t, OwnerEmail: "bench@example.com", RetryCount: 0,
 			ResponseTimeoutSeconds: 600, TimeoutSeconds: 0}
 	}
-	if err := d.api.Metadata().RegisterTaskDefs(ctx, defs...); err != nil {
+	if err := executor.NewWorkflowExecutor(d.api).RegisterTaskDefsContext(ctx, defs...); err != nil {
 		return err
 	}
 	for _, t := range types {
 		wf := &model.WorkflowDef{Name: wfName(t), Version: 1, OwnerEmail: "bench@example.com", SchemaVersion: 2,
 			Tasks: []model.WorkflowTask{{Name: t, TaskReferenceName: "only", Type: "SIMPLE",
 				InputParameters: map[string]interface{}{"t0": "${workflow.input.t0}"}}}}
-		if err := d.api.Metadata().RegisterWorkflowDef(ctx, wf); err != nil {
+		if err := executor.NewWorkflowExecutor(d.api).RegisterWorkflowContext(ctx, false, wf); err != nil {
 			return err
 		}
 	}
@@ -228,7 +229,7 @@ func (d *devServer) startMany(ctx context.Context, types []string, n int) error 
 	for w := 0; w < workers; w++ {
 		g.Go(func() error {
 			for i := w; i < n; i += workers {
-				_, err := d.api.Workflows().Start(ctx, &model.StartWorkflowRequest{Name: wfName(types[i%len(types)]), Version: 1,
+				_, err := executor.NewWorkflowExecutor(d.api).StartWorkflowContext(ctx, &model.StartWorkflowRequest{Name: wfName(types[i%len(types)]), Version: 1,
 					Input: map[string]interface{}{"t0": "0"}})
 				if err != nil {
 					return err
@@ -241,7 +242,7 @@ func (d *devServer) startMany(ctx context.Context, types []string, n int) error 
 }
 
 func (d *devServer) startOne(ctx context.Context, taskType string) error {
-	_, err := d.api.Workflows().Start(ctx, &model.StartWorkflowRequest{Name: wfName(taskType), Version: 1,
+	_, err := executor.NewWorkflowExecutor(d.api).StartWorkflowContext(ctx, &model.StartWorkflowRequest{Name: wfName(taskType), Version: 1,
 		Input: map[string]interface{}{"t0": strconv.FormatInt(time.Now().UnixNano(), 10)}})
 	return err
 }
