@@ -61,6 +61,7 @@ import (
 	"github.com/baton-go/baton/sdk/settings"
 	"github.com/baton-go/baton/sdk/taskdef"
 	"github.com/baton-go/baton/sdk/worker"
+	"github.com/baton-go/baton/sdk/workflow/executor"
 )
 
 var (
@@ -76,6 +77,7 @@ var (
 	_ = settings.FromEnv
 	_ = worker.Terminal
 	_ = taskdef.EnsureOverwrite
+	_ = executor.NewWorkflowExecutor
 )
 
 // Greet stands for the first worker's handler, which fragments may start.
@@ -207,7 +209,7 @@ func TestReadmeSnippets(t *testing.T) {
 				}
 				workerPkg = pkg
 			}
-			if strings.Contains(b.code, "StartWorkflow") || strings.Contains(b.code, "Workflows().Start") {
+			if strings.Contains(b.code, "StartWorkflow") {
 				registerPkg = pkg // the "Giving it work" recipe
 			}
 		case strings.HasPrefix(b.code, "func Test"):

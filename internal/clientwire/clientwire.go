@@ -11,7 +11,21 @@
 // method set, and only this package can name it.
 package clientwire
 
-import "github.com/baton-go/baton/internal/wfapi"
+import (
+	"time"
+
+	"github.com/baton-go/baton/internal/wfapi"
+)
+
+// The limits of a batch poll (client.PollOptions documents them for users).
+const (
+	// MaxPollTimeout is the longest long-poll timeout Conductor accepts.
+	MaxPollTimeout = 5 * time.Second
+	// MaxPollCount is the most tasks one batch poll asks for: Conductor
+	// 3.21 hands out at most 100 whatever the count, so asking for no more
+	// gives the same batches on every server.
+	MaxPollCount = 100
+)
 
 // Link is what an APIClient tells the SDK's other packages about itself.
 type Link struct {

@@ -60,15 +60,21 @@ func TestLinkGivesTheWorkerWhatTheClientKeepsUnexported(t *testing.T) {
 // client whose calls fail with the validation error; the worker's view of
 // it does the same instead of being missing.
 func TestLinkOfAnInvalidClient(t *testing.T) {
-	c := client.NewAPIClient(nil, settings.NewHttpSettings("not a url"))
-	if c.Err() == nil {
+	if _, err := client.New(nil, settings.NewHttpSettings("not a url")); err == nil {
 		t.Fatal("settings with a bad URL were accepted")
 	}
+	c := client.NewAPIClient(nil, settings.NewHttpSettings("not a url"))
 	once, ok := clientwire.TasksWithoutRetries[*client.TaskClient](c)
 	if !ok {
 		t.Fatal("no task client for an invalid client")
 	}
 	if _, err := once.QueueSizes(context.Background(), "t"); err == nil {
 		t.Error("a call through an invalid client did not fail")
+	}
+	if _, err := clientwire.Workflows(c).Get(context.Background(), "wf", false); err == nil {
+		t.Error("a workflow call through an invalid client did not fail")
+	}
+	if _, err := clientwire.Metadata(c).GetTaskDef(context.Background(), "t"); err == nil {
+		t.Error("a metadata call through an invalid client did not fail")
 	}
 }

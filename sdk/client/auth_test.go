@@ -304,7 +304,7 @@ func TestSecretNeverInLogsOrErrors(t *testing.T) {
 	down.Close()
 	c3 := newClient(t, url, settings.NewAuthenticationSettings("key", testSecret), WithLogger(logger))
 	_, err = c3.Tasks().BatchPoll(context.Background(), "t", PollOptions{Count: 1})
-	texts = append(texts, err.Error(), logs.String(), fmt.Sprintf("%v %+v", c3, c3))
+	texts = append(texts, err.Error(), logs.String(), fmt.Sprintf("%v %+v %#v %v %+v %#v", c3, c3, c3, *c3, *c3, *c3))
 
 	for _, s := range texts {
 		if strings.Contains(s, testSecret) {

@@ -503,7 +503,7 @@ func TestInvalidClientNeverPanics(t *testing.T) {
 		"nil settings":     NewAPIClient(nil, nil),
 		"nil client":       nilClient,
 	} {
-		tc, wc, mc := NewTaskClient(c), c.workflows(), c.metadata()
+		tc, wc, mc := c.Tasks(), c.workflows(), c.metadata()
 		calls := map[string]func() error{
 			"BatchPoll": func() error { _, err := tc.BatchPoll(ctx, "t", PollOptions{Count: 1}); return err },
 			"Poll":      func() error { _, err := tc.Poll(ctx, "t", "", ""); return err },
@@ -521,7 +521,7 @@ func TestInvalidClientNeverPanics(t *testing.T) {
 				t.Errorf("%s: %s returned no error", name, call)
 			}
 		}
-		if c.Err() == nil {
+		if c.err() == nil {
 			t.Errorf("%s: Err() = nil", name)
 		}
 		c.CloseIdleConnections()
@@ -648,12 +648,12 @@ func TestQueueOverview(t *testing.T) {
 	}
 }
 
-// Counts above MaxPollCount ask for MaxPollCount: 3.21 would cap them there
+// Counts above maxPollCount ask for maxPollCount: 3.21 would cap them there
 // and 3.32 would hand out everything, so the client makes both alike.
 func TestBatchPollCountCappedAtMaxPollCount(t *testing.T) {
 	f := newFake(t, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, []model.Task{}) })
 	c := newClient(t, f.URL+"/api", nil, WithHTTPClient(f.Client()))
-	for _, tc := range []struct{ count, sent int }{{1, 1}, {MaxPollCount, MaxPollCount}, {150, MaxPollCount}} {
+	for _, tc := range []struct{ count, sent int }{{1, 1}, {maxPollCount, maxPollCount}, {150, maxPollCount}} {
 		if _, err := c.Tasks().BatchPoll(context.Background(), "t", PollOptions{Count: tc.count}); err != nil {
 			t.Fatalf("count %d: %v", tc.count, err)
 		}

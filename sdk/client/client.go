@@ -1,6 +1,9 @@
-// Package client is an HTTP client for the Conductor REST API: tasks,
-// workflows and metadata, with token authentication (Orkes), retries where
-// they are safe, typed errors and capped answers.
+// Package client is an HTTP client for the Conductor REST API: the
+// connection to one server, with token authentication (Orkes), retries
+// where they are safe, typed errors and capped answers, and the task API
+// (APIClient.Tasks) a worker needs. Workflows and task and workflow
+// definitions are managed with sdk/workflow/executor on top of an
+// APIClient.
 //
 // Every call takes a context. Construct one APIClient per server and share
 // it: it is safe for concurrent use and keeps connections alive.
@@ -28,11 +31,12 @@
 //     its long-poll timeout on top.
 //   - Errors: non-2xx answers are *APIError, matched with errors.Is against
 //     ErrNotFound, ErrUnauthorized, ErrConflict and ErrBadRequest; answers
-//     that cannot be decoded match ErrDecode (a *DecodeError, or a
-//     *TaskDecodeError naming the tasks of a poll answer that could not be
-//     decoded while the others are returned), oversized ones
-//     ErrResponseTooLarge (WithMaxResponseBytes, default 32 MiB); a failed
-//     token request is a *TokenError.
+//     that cannot be decoded match ErrDecode (a poll answer some of whose
+//     tasks could not be decoded is a *TaskDecodeError naming them, while
+//     the others are returned), oversized ones ErrResponseTooLarge
+//     (WithMaxResponseBytes, default 32 MiB); a failed token request says
+//     so and wraps the token request's error (matching ErrUnauthorized when
+//     the server refused the key).
 //   - The key secret and the token never appear in errors or log lines, and
 //     printing an APIClient or the settings shows neither.
 package client
@@ -165,7 +169,20 @@ func WithTokenTTL(d time.Duration) Option { return func(o *options) { o.tokenTTL
 func WithMaxResponseBytes(n int64) Option { return func(o *options) { o.maxBytes = n } }
 
 // APIClient talks to one Conductor server. Build it with NewAPIClient or New.
+//
+// Its state sits behind a pointer, so that printing an APIClient in any
+// form (%v, %+v, %#v, a value or a pointer) shows addresses and String's
+// summary, never the key secret or the headers it holds.
 type APIClient struct {
+	*clientState
+	// link gives the SDK's other packages the base URL, a task client
+	// without retries and the workflow and metadata calls
+	// (internal/clientwire); it adds nothing to the public API.
+	link
+}
+
+// clientState is what an APIClient holds.
+type clientState struct {
 	base     string   // BaseUrl without trailing slash
 	basePath string   // the path of base, e.g. "/api": errors name requests with it
 	baseURL  *url.URL // parsed BaseUrl: the only origin that gets the token
@@ -182,9 +199,6 @@ type APIClient struct {
 	payload  PayloadThresholds // payload.go
 	// bodyBufs are read buffers for answers of unknown length (readBody).
 	bodyBufs sync.Pool
-	// link gives sdk/worker the base URL and a task client without
-	// retries (internal/clientwire); it adds nothing to the public API.
-	link
 }
 
 // link is an unexported name for clientwire.Link, so that the embedded
@@ -205,7 +219,7 @@ func (c *APIClient) linked() *APIClient {
 func NewAPIClient(authSettings *settings.AuthenticationSettings, httpSettings *settings.HttpSettings, opts ...Option) *APIClient {
 	c, err := New(authSettings, httpSettings, opts...)
 	if err != nil {
-		return (&APIClient{initErr: err, log: c.log, obs: nopObserver{}}).linked()
+		return (&APIClient{clientState: &clientState{initErr: err, log: c.log, obs: nopObserver{}}}).linked()
 	}
 	return c
 }
@@ -224,7 +238,7 @@ func New(authSettings *settings.AuthenticationSettings, httpSettings *settings.H
 	if o.observer == nil {
 		o.observer = nopObserver{}
 	}
-	c := (&APIClient{log: o.logger, obs: o.observer}).linked()
+	c := (&APIClient{clientState: &clientState{log: o.logger, obs: o.observer}}).linked()
 	if err := httpSettings.Validate(); err != nil {
 		return c, err
 	}
@@ -383,9 +397,9 @@ func (c *APIClient) workflows() *workflowClient { return &workflowClient{c: c} }
 // metadata returns the metadata API, which sdk/workflow/executor exposes.
 func (c *APIClient) metadata() *metadataClient { return &metadataClient{c: c} }
 
-// Err returns the settings' validation error of a client built with
+// err returns the settings' validation error of a client built with
 // NewAPIClient, nil when the client is usable.
-func (c *APIClient) Err() error {
+func (c *APIClient) err() error {
 	if c == nil {
 		return errNilClient
 	}
@@ -470,7 +484,7 @@ func jsonBody(v interface{}) ([]byte, error) {
 // do sends the call, retrying per policy, and turns non-2xx answers into
 // *APIError.
 func (c *APIClient) do(ctx context.Context, cl call) (*response, error) {
-	if err := c.Err(); err != nil {
+	if err := c.err(); err != nil {
 		return nil, err
 	}
 	if ctx == nil {
@@ -886,7 +900,7 @@ func decodeJSON(cl call, r *response, v interface{}) error {
 		return nil
 	}
 	if err := json.Unmarshal(r.body, v); err != nil {
-		return &DecodeError{Endpoint: r.where(cl), ContentType: r.ctype, Err: err}
+		return &retry.DecodeError{Endpoint: r.where(cl), ContentType: r.ctype, Err: err}
 	}
 	return nil
 }
@@ -911,10 +925,6 @@ func (c *APIClient) String() string {
 	}
 	return fmt.Sprintf("APIClient{BaseURL: %q, Auth: %t}", c.base, c.tokens != nil)
 }
-
-// Format makes every verb print String, so that no %v or %+v of a client
-// can show the key secret it holds.
-func (c *APIClient) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(c.String())) }
 
 // expandRoute fills the {name} placeholders of a route template with the
 // path-escaped values of params; a placeholder without a value stays as it

@@ -476,7 +476,7 @@ func TestInvalidSettings(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `BaseUrl must be an absolute http(s) URL`) || !strings.Contains(err.Error(), `"localhost:8080"`) {
 		t.Fatalf("err = %v", err)
 	}
-	if c.Err() == nil {
+	if c.err() == nil {
 		t.Fatal("Err() = nil for invalid settings")
 	}
 	if _, err := New(settings.NewAuthenticationSettings("k", ""), settings.NewHttpSettings("http://h/api")); err == nil || !strings.Contains(err.Error(), "KeySecret") {

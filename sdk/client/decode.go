@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/baton-go/baton/internal/fastjson"
+	"github.com/baton-go/baton/internal/retry"
 	"github.com/baton-go/baton/sdk/model"
 )
 
@@ -53,7 +54,7 @@ func decodeTasks[T taskAnswer](cl call, r *response, v *T) error {
 		return nil
 	}
 	if err := unmarshalTasks(r.body, v); err != nil {
-		return &DecodeError{Endpoint: r.where(cl), ContentType: r.ctype, Err: err}
+		return &retry.DecodeError{Endpoint: r.where(cl), ContentType: r.ctype, Err: err}
 	}
 	return nil
 }
@@ -71,7 +72,7 @@ func decodeTask(cl call, r *response, t *model.Task) error {
 	if json.Unmarshal(r.body, &obj) != nil || obj == nil {
 		return err
 	}
-	var de *DecodeError
+	var de *retry.DecodeError
 	errors.As(err, &de)
 	return &TaskDecodeError{Endpoint: r.where(cl), Tasks: []UndecodableTask{describeBadTask(obj, r.body, de.Err)}}
 }

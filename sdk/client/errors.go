@@ -44,16 +44,6 @@ var (
 // ErrUnauthorized, ErrConflict and ErrBadRequest by status.
 type APIError = retry.APIError
 
-// TokenError is a failed token request (POST {BaseUrl}/token): the call
-// that needed the token was not sent. Err is the request's error (an
-// *APIError when the server answered; it matches ErrUnauthorized when the
-// server refused the key).
-type TokenError = retry.TokenError
-
-// DecodeError is a 2xx answer that could not be decoded at all (Endpoint,
-// ContentType, the decoder's Err); it matches ErrDecode.
-type DecodeError = retry.DecodeError
-
 // ValidationError is one refused field of a 400 answer: Path names the
 // service method, parameter and field (e.g.
 // "registerTaskDef.arg0[0].ownerEmail").

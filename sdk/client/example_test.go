@@ -55,11 +55,12 @@ func ExampleNew_badSetting() {
 }
 
 // NewAPIClient is the official SDK's constructor: it never fails, and a bad
-// setting is the error of every call instead (and of Err).
+// setting is the error of every call instead (New returns it at once).
 func ExampleNewAPIClient() {
 	apiClient := client.NewAPIClient(nil, settings.NewHttpSettings("localhost:8080"))
-	fmt.Println(apiClient.Err() != nil)
-	// Output: true
+	_, err := apiClient.Tasks().GetTask(context.Background(), "some-task-id")
+	fmt.Println(err)
+	// Output: settings: BaseUrl must be an absolute http(s) URL, got "localhost:8080" (e.g. http://localhost:8080/api)
 }
 
 // Server errors match the sentinel errors with errors.Is, and errors.As gives

@@ -37,11 +37,11 @@ func answerClasses() map[string]error {
 		"connection refused, DNS (never sent)":    &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED},
 		"timeout after sending":                   fmt.Errorf("conductor: POST /api/x: %w", context.DeadlineExceeded),
 		"connection reset after sending":          &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET},
-		"2xx that cannot be decoded":              &DecodeError{Endpoint: "GET /api/x", ContentType: "application/json", Err: errors.New("unexpected end of JSON input")},
+		"2xx that cannot be decoded":              &retry.DecodeError{Endpoint: "GET /api/x", ContentType: "application/json", Err: errors.New("unexpected end of JSON input")},
 		"TLS: certificate not trusted":            x509.UnknownAuthorityError{},
-		"token request: 401, 403, 404":            &TokenError{Err: api(401)},
-		"token request: 408, 429, 5xx, no answer": &TokenError{Err: api(503)},
-		"token request: other 4xx":                &TokenError{Err: api(400)},
+		"token request: 401, 403, 404":            &retry.TokenError{Err: api(401)},
+		"token request: 408, 429, 5xx, no answer": &retry.TokenError{Err: api(503)},
+		"token request: other 4xx":                &retry.TokenError{Err: api(400)},
 	}
 }
 
@@ -84,7 +84,7 @@ func TestFailureTable(t *testing.T) {
 		}
 	}
 	// A web page answering 2xx reaches Decide as a DecodeError.
-	page := &DecodeError{ContentType: "text/html", Err: errors.New("invalid character '<'")}
+	page := &retry.DecodeError{ContentType: "text/html", Err: errors.New("invalid character '<'")}
 	if retry.Decide(retry.Poll, page) != retry.Misconfigured || retry.Decide(retry.Read, page) != retry.GiveUp {
 		t.Error("a 2xx web page is not classified like a 4xx one")
 	}

@@ -37,15 +37,13 @@ import (
 	"github.com/baton-go/baton/sdk/model"
 )
 
-// PayloadType names a payload for the externalstoragelocation calls.
-type PayloadType string
-
-// The payload types Conductor knows.
+// The payload types Conductor knows, as its externalstoragelocation calls
+// and PayloadTooLargeError.Type name them.
 const (
-	PayloadTaskInput      PayloadType = "TASK_INPUT"
-	PayloadTaskOutput     PayloadType = "TASK_OUTPUT"
-	PayloadWorkflowInput  PayloadType = "WORKFLOW_INPUT"
-	PayloadWorkflowOutput PayloadType = "WORKFLOW_OUTPUT"
+	payloadTaskInput      = "TASK_INPUT"
+	payloadTaskOutput     = "TASK_OUTPUT"
+	payloadWorkflowInput  = "WORKFLOW_INPUT"
+	payloadWorkflowOutput = "WORKFLOW_OUTPUT"
 )
 
 // payloadOperation is READ or WRITE.
@@ -167,7 +165,9 @@ func parseDataSize(s string) (int64, error) {
 // PayloadTooLargeError is returned when a payload is larger than the
 // server's hard limit for it: the server would fail the task or workflow.
 type PayloadTooLargeError struct {
-	Type  PayloadType
+	// Type is the payload, in Conductor's words: "TASK_INPUT",
+	// "TASK_OUTPUT", "WORKFLOW_INPUT" or "WORKFLOW_OUTPUT".
+	Type  string
 	Size  int64 // bytes of JSON
 	Limit int64 // bytes
 }
@@ -178,17 +178,17 @@ func (e *PayloadTooLargeError) Error() string {
 }
 
 // payloadName is "task output" for TASK_OUTPUT.
-func payloadName(t PayloadType) string {
-	return strings.ReplaceAll(strings.ToLower(string(t)), "_", " ")
+func payloadName(t string) string {
+	return strings.ReplaceAll(strings.ToLower(t), "_", " ")
 }
 
-func limitProperty(t PayloadType) string {
+func limitProperty(t string) string {
 	switch t {
-	case PayloadTaskInput:
+	case payloadTaskInput:
 		return "conductor.app.maxTaskInputPayloadSizeThreshold"
-	case PayloadTaskOutput:
+	case payloadTaskOutput:
 		return "conductor.app.maxTaskOutputPayloadSizeThreshold"
-	case PayloadWorkflowInput:
+	case payloadWorkflowInput:
 		return "conductor.app.maxWorkflowInputPayloadSizeThreshold"
 	}
 	return "conductor.app.maxWorkflowOutputPayloadSizeThreshold"
@@ -211,16 +211,16 @@ const postgresRoute = "/api/external/postgres/"
 // externalStorageLocation asks the server where to read (payloadRead, with
 // the path a task or workflow names) or write (payloadWrite, path empty) a
 // payload of the given type.
-func (t *TaskClient) externalStorageLocation(ctx context.Context, op payloadOperation, pt PayloadType, path string) (*externalLocation, error) {
+func (t *TaskClient) externalStorageLocation(ctx context.Context, op payloadOperation, pt string, path string) (*externalLocation, error) {
 	return t.c.storageLocation(ctx, "/tasks/externalstoragelocation", op, pt, path, t.retry)
 }
 
 // externalStorageLocation is the workflow API's form of the same call.
-func (w *workflowClient) externalStorageLocation(ctx context.Context, op payloadOperation, pt PayloadType, path string) (*externalLocation, error) {
+func (w *workflowClient) externalStorageLocation(ctx context.Context, op payloadOperation, pt string, path string) (*externalLocation, error) {
 	return w.c.storageLocation(ctx, "/workflow/externalstoragelocation", op, pt, path, true)
 }
 
-func (c *APIClient) storageLocation(ctx context.Context, route string, op payloadOperation, pt PayloadType, path string, retry bool) (*externalLocation, error) {
+func (c *APIClient) storageLocation(ctx context.Context, route string, op payloadOperation, pt string, path string, retry bool) (*externalLocation, error) {
 	q := url.Values{}
 	q.Set("path", path)
 	q.Set("operation", string(op))
@@ -267,7 +267,7 @@ func describeURL(u *url.URL) string {
 // headers go only to the server's own origin (PostgreSQL); a pre-signed URL
 // carries its own authority.
 func (c *APIClient) payloadRequest(ctx context.Context, method, uri string, body io.Reader, length int64) (*http.Response, *url.URL, error) {
-	if err := c.Err(); err != nil {
+	if err := c.err(); err != nil {
 		return nil, nil, err
 	}
 	u, home, err := c.payloadURL(uri)
@@ -375,7 +375,7 @@ func readPayload(resp *http.Response) ([]byte, error) {
 }
 
 // readExternal reads the payload at path through a READ location.
-func (c *APIClient) readExternal(ctx context.Context, loc func(context.Context, payloadOperation, PayloadType, string) (*externalLocation, error), pt PayloadType, path string) (map[string]interface{}, error) {
+func (c *APIClient) readExternal(ctx context.Context, loc func(context.Context, payloadOperation, string, string) (*externalLocation, error), pt string, path string) (map[string]interface{}, error) {
 	l, err := loc(ctx, payloadRead, pt, path)
 	if err != nil {
 		return nil, fmt.Errorf("asking the server where %s %s is stored: %w", payloadName(pt), path, err)
@@ -398,7 +398,7 @@ func (t *TaskClient) FetchTaskInput(ctx context.Context, task *model.Task) error
 	if task == nil || strings.TrimSpace(task.ExternalInputPayloadStoragePath) == "" || len(task.InputData) > 0 {
 		return nil
 	}
-	m, err := t.c.readExternal(ctx, t.externalStorageLocation, PayloadTaskInput, task.ExternalInputPayloadStoragePath)
+	m, err := t.c.readExternal(ctx, t.externalStorageLocation, payloadTaskInput, task.ExternalInputPayloadStoragePath)
 	if err != nil {
 		return err
 	}
@@ -409,14 +409,14 @@ func (t *TaskClient) FetchTaskInput(ctx context.Context, task *model.Task) error
 // fetchWorkflowPayloads reads a workflow's externalized input and output.
 func (w *workflowClient) fetchWorkflowPayloads(ctx context.Context, wf *model.Workflow) error {
 	if p := strings.TrimSpace(wf.ExternalInputPayloadStoragePath); p != "" && len(wf.Input) == 0 {
-		m, err := w.c.readExternal(ctx, w.externalStorageLocation, PayloadWorkflowInput, p)
+		m, err := w.c.readExternal(ctx, w.externalStorageLocation, payloadWorkflowInput, p)
 		if err != nil {
 			return fmt.Errorf("workflow %s: %w", wf.WorkflowId, err)
 		}
 		wf.Input = m
 	}
 	if p := strings.TrimSpace(wf.ExternalOutputPayloadStoragePath); p != "" && len(wf.Output) == 0 {
-		m, err := w.c.readExternal(ctx, w.externalStorageLocation, PayloadWorkflowOutput, p)
+		m, err := w.c.readExternal(ctx, w.externalStorageLocation, payloadWorkflowOutput, p)
 		if err != nil {
 			return fmt.Errorf("workflow %s: %w", wf.WorkflowId, err)
 		}
@@ -484,7 +484,7 @@ func (c *APIClient) uploadJSON(ctx context.Context, l *externalLocation, v inter
 //     upload is an error; the result is then unchanged and can still be
 //     sent inline.
 func (t *TaskClient) StoreTaskOutput(ctx context.Context, r *model.TaskResult, size int64) (bool, error) {
-	if err := t.c.Err(); err != nil {
+	if err := t.c.err(); err != nil {
 		return false, err
 	}
 	th := t.c.payload
@@ -499,12 +499,12 @@ func (t *TaskClient) StoreTaskOutput(ctx context.Context, r *model.TaskResult, s
 		size = n
 	}
 	if th.MaxTaskOutput > 0 && size > th.MaxTaskOutput {
-		return false, &PayloadTooLargeError{Type: PayloadTaskOutput, Size: size, Limit: th.MaxTaskOutput}
+		return false, &PayloadTooLargeError{Type: payloadTaskOutput, Size: size, Limit: th.MaxTaskOutput}
 	}
 	if th.TaskOutput <= 0 || size <= th.TaskOutput {
 		return false, nil
 	}
-	loc, err := t.externalStorageLocation(ctx, payloadWrite, PayloadTaskOutput, "")
+	loc, err := t.externalStorageLocation(ctx, payloadWrite, payloadTaskOutput, "")
 	if err != nil {
 		return false, fmt.Errorf("asking the server where to store a task output of %d bytes: %w", size, err)
 	}
@@ -531,7 +531,7 @@ func (t *TaskClient) StoreTaskOutput(ctx context.Context, r *model.TaskResult, s
 // when the store takes uploads (the request then names its path), else it
 // goes inline for the server to store. It returns the request to send.
 func (w *workflowClient) prepareStartInput(ctx context.Context, r *model.StartWorkflowRequest) (*model.StartWorkflowRequest, error) {
-	if err := w.c.Err(); err != nil {
+	if err := w.c.err(); err != nil {
 		return nil, err
 	}
 	th := w.c.payload
@@ -544,12 +544,12 @@ func (w *workflowClient) prepareStartInput(ctx context.Context, r *model.StartWo
 	}
 	size := int64(len(body))
 	if th.MaxWorkflowInput > 0 && size > th.MaxWorkflowInput {
-		return nil, &PayloadTooLargeError{Type: PayloadWorkflowInput, Size: size, Limit: th.MaxWorkflowInput}
+		return nil, &PayloadTooLargeError{Type: payloadWorkflowInput, Size: size, Limit: th.MaxWorkflowInput}
 	}
 	if th.WorkflowInput <= 0 || size <= th.WorkflowInput {
 		return r, nil
 	}
-	loc, err := w.externalStorageLocation(ctx, payloadWrite, PayloadWorkflowInput, "")
+	loc, err := w.externalStorageLocation(ctx, payloadWrite, payloadWorkflowInput, "")
 	if err != nil {
 		// The server can still store it itself.
 		w.c.log.WithError(err).Warn("client: no external storage location for a large workflow input; sending it inline")

@@ -10,26 +10,22 @@ import (
 	"strings"
 	"time"
 
+	"github.com/baton-go/baton/internal/clientwire"
 	"github.com/baton-go/baton/sdk/model"
 )
 
-// MaxPollTimeout is the longest long-poll timeout Conductor accepts.
-const MaxPollTimeout = 5 * time.Second
-
-// MaxPollCount is the most tasks one batch poll asks for. Conductor 3.21
-// (Redis queues) hands out at most 100 whatever the count; 3.32 with SQLite
-// hands out as many as asked. BatchPoll asks for at most this many so that
-// code sees the same batches on both.
-const MaxPollCount = 100
+// The limits of a batch poll, shared with sdk/worker (PollOptions
+// documents them).
+const (
+	maxPollTimeout = clientwire.MaxPollTimeout
+	maxPollCount   = clientwire.MaxPollCount
+)
 
 // TaskClient is the task API: polling, updates, logs, queues.
 type TaskClient struct {
 	c     *APIClient
 	retry bool
 }
-
-// NewTaskClient returns the task API of c.
-func NewTaskClient(c *APIClient) *TaskClient { return c.Tasks() }
 
 // withoutRetries returns a view of the same client whose calls make one
 // attempt each (a rejected token is still refreshed and the request sent
@@ -39,7 +35,10 @@ func (t *TaskClient) withoutRetries() *TaskClient { return &TaskClient{c: t.c, r
 
 // PollOptions are the parameters of a batch poll.
 type PollOptions struct {
-	// Count is how many tasks to ask for (the server caps it at 100).
+	// Count is how many tasks to ask for, at most 100: Conductor 3.21
+	// (Redis queues) hands out at most 100 whatever the count, 3.32 with
+	// SQLite as many as asked, so BatchPoll asks for at most 100 and code
+	// sees the same batches on both.
 	Count int
 	// Timeout is how long the server may wait for a task (long poll); 0
 	// sends no timeout (the server's default, 100 ms) unless NoWait is set.
@@ -89,7 +88,7 @@ func (t *TaskClient) Poll(ctx context.Context, taskType, workerID, domain string
 	return &task, nil
 }
 
-// BatchPoll asks for up to o.Count tasks, at most MaxPollCount, waiting up
+// BatchPoll asks for up to o.Count tasks, at most maxPollCount, waiting up
 // to o.Timeout for the first. No task is an empty, non-nil slice.
 //
 // The tasks of the answer are decoded one by one. When some cannot be
@@ -106,9 +105,9 @@ func (t *TaskClient) BatchPoll(ctx context.Context, taskType string, o PollOptio
 	if o.Count < 1 {
 		return nil, fmt.Errorf("client: PollOptions.Count must be >= 1, got %d", o.Count)
 	}
-	o.Count = min(o.Count, MaxPollCount) // 3.32 has no cap of its own
-	if o.Timeout < 0 || o.Timeout > MaxPollTimeout {
-		return nil, fmt.Errorf("client: PollOptions.Timeout must be between 0 and %s, got %s", MaxPollTimeout, o.Timeout)
+	o.Count = min(o.Count, maxPollCount) // 3.32 has no cap of its own
+	if o.Timeout < 0 || o.Timeout > maxPollTimeout {
+		return nil, fmt.Errorf("client: PollOptions.Timeout must be between 0 and %s, got %s", maxPollTimeout, o.Timeout)
 	}
 	if o.NoWait && o.Timeout != 0 {
 		return nil, fmt.Errorf("client: PollOptions.NoWait needs Timeout 0, got %s", o.Timeout)

@@ -14,6 +14,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/baton-go/baton/internal/retry"
 	"github.com/baton-go/baton/sdk/settings"
 )
 
@@ -83,7 +84,7 @@ func (ts *tokenSource) refresh(ctx context.Context, stale string) (string, error
 		tok, refreshAt, err := ts.fetch(fctx)
 		ts.c.obs.TokenRefreshed(err)
 		if err != nil {
-			err = &TokenError{Err: err}
+			err = &retry.TokenError{Err: err}
 			// Debug only: every caller gets the error, and a runner logs its
 			// failed polls rate-limited with the worker's fields; a warning
 			// here would repeat on every attempt through a logger the runner

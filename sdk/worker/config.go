@@ -6,7 +6,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/baton-go/baton/sdk/client"
+	"github.com/baton-go/baton/internal/clientwire"
 )
 
 // Defaults, limits and fixed values (the package documentation lists them
@@ -28,7 +28,7 @@ const (
 
 	// pollTimeoutMax is the longest long-poll wait the server accepts (Conductor
 	// answers 400 above 5000 ms).
-	pollTimeoutMax = client.MaxPollTimeout
+	pollTimeoutMax = clientwire.MaxPollTimeout
 
 	// pollTimeoutDefault is the timeout of an idle worker's held poll once
 	// the server has shown that it answers a held poll as soon as a task is

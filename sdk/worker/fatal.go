@@ -119,15 +119,15 @@ func misconfiguration(err error, kind retry.Kind, base string) *ConfigError {
 		return &ConfigError{URL: base, Hint: hint, Err: err}
 	}
 	var ae *client.APIError
-	var de *client.DecodeError
+	var de *retry.DecodeError
 	switch {
 	case errors.As(err, &ae):
 		u := requestURL(base, ae.Path)
 		switch {
-		case errors.As(err, new(*client.TokenError)) && ae.StatusCode == http.StatusNotFound:
+		case errors.As(err, new(*retry.TokenError)) && ae.StatusCode == http.StatusNotFound:
 			return &ConfigError{URL: u, Status: ae.StatusCode, Err: err,
 				Hint: "the server has no token endpoint: Conductor OSS needs no key (leave the key id and secret empty); otherwise " + baseHint(base)}
-		case errors.As(err, new(*client.TokenError)) && (ae.StatusCode == http.StatusUnauthorized || ae.StatusCode == http.StatusForbidden):
+		case errors.As(err, new(*retry.TokenError)) && (ae.StatusCode == http.StatusUnauthorized || ae.StatusCode == http.StatusForbidden):
 			return &ConfigError{URL: u, Status: ae.StatusCode, Err: err,
 				Hint: "the server refused the key: check the key id and secret (CONDUCTOR_AUTH_KEY, CONDUCTOR_AUTH_SECRET)"}
 		case ae.StatusCode == http.StatusUnauthorized || ae.StatusCode == http.StatusForbidden:

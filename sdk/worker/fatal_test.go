@@ -242,7 +242,7 @@ func TestMisconfigurationClassifier(t *testing.T) {
 		{"poll 502 with a proxy's HTML page", &client.APIError{StatusCode: 502, Path: "/api/tasks/poll/batch/x", Body: []byte("<html><body>502 Bad Gateway</body></html>")}, "http://h/api", ""},
 		{"poll 405 with an HTML page", &client.APIError{StatusCode: 405, Path: "/api/tasks/poll/batch/x", ContentType: "text/html", Body: []byte("<!DOCTYPE html><html></html>")}, "http://h/api", "web page"},
 		{"poll 403", &client.APIError{StatusCode: 403, Path: "/api/tasks/poll/batch/x"}, "http://h/api", "check the key id and secret"},
-		{"token 404", &client.TokenError{Err: &client.APIError{StatusCode: 404, Path: "/api/token"}}, "http://h/api", "Conductor OSS needs no key"},
+		{"token 404", &retry.TokenError{Err: &client.APIError{StatusCode: 404, Path: "/api/token"}}, "http://h/api", "Conductor OSS needs no key"},
 		{"timeout", context.DeadlineExceeded, "http://h/api", ""},
 		{"garbled JSON", errors.Join(client.ErrDecode, errors.New(`GET /api/tasks/poll/batch/x (content type "application/json")`)), "http://h/api", ""},
 	}
@@ -274,7 +274,7 @@ func TestFatalIsDecidedFromTypedErrors(t *testing.T) {
 	if ce := misconfiguration(mimic, retry.Poll, "http://h/api"); ce != nil {
 		t.Errorf("an untyped error that only mentions a poll and HTML was taken as proof: %v", ce)
 	}
-	page := &client.DecodeError{Endpoint: "GET /api/tasks/poll/batch/x", ContentType: "text/html; charset=utf-8", Err: errors.New("invalid character '<'")}
+	page := &retry.DecodeError{Endpoint: "GET /api/tasks/poll/batch/x", ContentType: "text/html; charset=utf-8", Err: errors.New("invalid character '<'")}
 	if ce := misconfiguration(page, retry.Poll, "http://h/api"); ce == nil || !strings.Contains(ce.Hint, "web page") {
 		t.Errorf("a web page answering a poll: %v, want a misconfiguration", ce)
 	}

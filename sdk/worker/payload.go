@@ -63,7 +63,7 @@ func (l localPayloads) fetchTaskInput(_ context.Context, t *model.Task) error {
 
 func (l localPayloads) storeTaskOutput(_ context.Context, _ *model.TaskResult, size int64) (bool, error) {
 	if l.th.MaxTaskOutput > 0 && size > l.th.MaxTaskOutput {
-		return false, &client.PayloadTooLargeError{Type: client.PayloadTaskOutput, Size: size, Limit: l.th.MaxTaskOutput}
+		return false, &client.PayloadTooLargeError{Type: "TASK_OUTPUT", Size: size, Limit: l.th.MaxTaskOutput}
 	}
 	return false, nil
 }

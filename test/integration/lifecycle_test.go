@@ -375,10 +375,11 @@ func TestExpressionsAndOutput(t *testing.T) {
 
 // TestBatchPollCap: a batch poll hands out at most 100 tasks whatever count
 // asks for, on every server: 3.21 caps it, 3.32 does not and the client asks
-// for at most client.MaxPollCount. 3.21 and 3.32 with SQLite hand out the
+// for at most maxPollCount (client.PollOptions.Count). 3.21 and 3.32 with SQLite hand out the
 // full 100 when 105 are queued; 3.32 with Redis stores was seen handing out
 // 64 at a time, so there the test only drains the queue.
 func TestBatchPollCap(t *testing.T) {
+	const maxPollCount = 100
 	t.Parallel()
 	task := uniq("cap")
 	wfName := oneTaskWorkflow(t, model.TaskDef{Name: task})
@@ -408,8 +409,8 @@ func TestBatchPollCap(t *testing.T) {
 	if err != nil {
 		t.Fatalf("BatchPoll count 150: %v", err)
 	}
-	if len(first) > client.MaxPollCount || (exact && len(first) != client.MaxPollCount) || len(first) == 0 {
-		t.Fatalf("BatchPoll count 150 with 105 queued returned %d tasks, want 100 (client.MaxPollCount)", len(first))
+	if len(first) > maxPollCount || (exact && len(first) != maxPollCount) || len(first) == 0 {
+		t.Fatalf("BatchPoll count 150 with 105 queued returned %d tasks, want 100 (maxPollCount)", len(first))
 	}
 	var rest []model.Task
 	for polls := 0; len(first)+len(rest) < n && polls < 10; polls++ {
@@ -417,8 +418,8 @@ func TestBatchPollCap(t *testing.T) {
 		if err != nil {
 			t.Fatalf("BatchPoll: %v", err)
 		}
-		if len(more) > client.MaxPollCount {
-			t.Fatalf("BatchPoll returned %d tasks, more than client.MaxPollCount", len(more))
+		if len(more) > maxPollCount {
+			t.Fatalf("BatchPoll returned %d tasks, more than maxPollCount", len(more))
 		}
 		rest = append(rest, more...)
 	}

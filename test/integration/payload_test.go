@@ -195,7 +195,7 @@ func TestPayloadStartInputOverLimitRefused(t *testing.T) {
 		Name: uniq("pl_never_registered"), Input: map[string]interface{}{"huge": strings.Repeat("y", 11<<20)},
 	})
 	var tl *client.PayloadTooLargeError
-	if !errors.As(err, &tl) || tl.Type != client.PayloadWorkflowInput {
+	if !errors.As(err, &tl) || tl.Type != "WORKFLOW_INPUT" {
 		t.Fatalf("Start with an 11 MB input: %v, want a *client.PayloadTooLargeError for WORKFLOW_INPUT", err)
 	}
 	if !strings.Contains(err.Error(), "limit of 10485760 bytes") {

@@ -78,3 +78,67 @@ func TestWorkflowCallsOfTheOfficialExecutor(t *testing.T) {
 		t.Errorf("requests:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestCallsTakenOverFromTheWorkflowAndMetadataClients: the calls that only
+// client.WorkflowClient and client.MetadataClient had before they became
+// the executor's (issue 27) send the same requests and read the answers.
+func TestCallsTakenOverFromTheWorkflowAndMetadataClients(t *testing.T) {
+	e, seenReqs := server(t, func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/api/workflow/wf-1":
+			writeJSON(w, model.Workflow{WorkflowId: "wf-1", Status: model.WorkflowCompleted})
+		case strings.HasPrefix(r.URL.Path, "/api/workflow/execute/"):
+			writeJSON(w, map[string]interface{}{"workflowId": "wf-2", "status": "COMPLETED"})
+		case strings.HasPrefix(r.URL.Path, "/api/workflow/running/"):
+			writeJSON(w, []string{"wf-1", "wf-3"})
+		case r.URL.Path == "/api/workflow/search":
+			writeJSON(w, map[string]interface{}{"totalHits": 7, "results": []map[string]interface{}{{"workflowId": "wf-1"}}})
+		case r.URL.Path == "/api/metadata/taskdefs/t":
+			writeJSON(w, model.TaskDef{Name: "t", RetryCount: 2})
+		case r.URL.Path == "/api/metadata/workflow/wf":
+			writeJSON(w, model.WorkflowDef{Name: "wf", Version: 3})
+		default:
+			w.WriteHeader(http.StatusOK)
+		}
+	})
+	if wf, err := e.WaitForWorkflow("wf-1", ""); err != nil || wf.Status != model.WorkflowCompleted {
+		t.Errorf("WaitForWorkflow: %+v, %v", wf, err)
+	}
+	if res, err := e.ExecuteWorkflowOnServer(&model.StartWorkflowRequest{Name: "wf", Version: 1},
+		ExecuteOptions{WaitUntilTaskRefs: []string{"a", "b"}, RequestID: "r-1"}); err != nil || res.WorkflowId != "wf-2" {
+		t.Errorf("ExecuteWorkflowOnServer: %+v, %v", res, err)
+	}
+	if ids, err := e.GetRunningWorkflows("wf", 2); err != nil || len(ids) != 2 {
+		t.Errorf("GetRunningWorkflows: %v, %v", ids, err)
+	}
+	if res, err := e.SearchWorkflows(5, 10, "status IN (RUNNING)", "", "startTime:DESC"); err != nil || res.TotalHits != 7 || len(res.Results) != 1 {
+		t.Errorf("SearchWorkflows: %+v, %v", res, err)
+	}
+	if err := e.RegisterTaskDefs(model.TaskDef{Name: "t"}); err != nil {
+		t.Error("RegisterTaskDefs:", err)
+	}
+	if err := e.UpdateTaskDef(model.TaskDef{Name: "t"}); err != nil {
+		t.Error("UpdateTaskDef:", err)
+	}
+	if def, err := e.GetTaskDef("t"); err != nil || def.RetryCount != 2 {
+		t.Errorf("GetTaskDef: %+v, %v", def, err)
+	}
+	if def, err := e.GetWorkflowDef("wf", 0); err != nil || def.Version != 3 {
+		t.Errorf("GetWorkflowDef: %+v, %v", def, err)
+	}
+	var got []string
+	for _, s := range seenReqs() {
+		got = append(got, s.method+" "+s.path+"?"+s.query)
+	}
+	want := []string{
+		"GET /api/workflow/wf-1?includeTasks=true",
+		"POST /api/workflow/execute/wf/1?requestId=r-1&waitUntilTaskRef=a%2Cb",
+		"GET /api/workflow/running/wf?version=2",
+		"GET /api/workflow/search?query=status+IN+%28RUNNING%29&size=10&sort=startTime%3ADESC&start=5",
+		"POST /api/metadata/taskdefs?", "PUT /api/metadata/taskdefs?",
+		"GET /api/metadata/taskdefs/t?", "GET /api/metadata/workflow/wf?",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("requests:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
