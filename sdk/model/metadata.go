@@ -214,7 +214,7 @@ type Workflow struct {
 	UpdatedBy string `json:"updatedBy,omitempty"`
 	OwnerApp  string `json:"ownerApp,omitempty"`
 	// Set when the server keeps the input or output in its external payload
-	// storage; WorkflowClient.Get fetches them into Input and Output.
+	// storage; executor.WorkflowExecutor.GetWorkflow fetches them into Input and Output.
 	ExternalInputPayloadStoragePath  string `json:"externalInputPayloadStoragePath,omitempty"`
 	ExternalOutputPayloadStoragePath string `json:"externalOutputPayloadStoragePath,omitempty"`
 }
