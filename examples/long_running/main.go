@@ -83,14 +83,14 @@ func run(ctx context.Context, out io.Writer, serverURL string) (_ string, runErr
 		settings.NewAuthenticationSettings(os.Getenv(settings.EnvAuthKey), os.Getenv(settings.EnvAuthSecret)),
 		settings.NewHttpSettings(serverURL),
 	)
-	md := executor.NewWorkflowExecutor(apiClient)
-	if err := md.RegisterTaskDefsContext(ctx, model.TaskDef{
+	conductor := executor.NewWorkflowExecutor(apiClient)
+	if err := conductor.RegisterTaskDefsContext(ctx, model.TaskDef{
 		Name: taskName, OwnerEmail: "examples@example.com",
 		RetryCount: 0, ResponseTimeoutSeconds: 30, TimeoutSeconds: 120,
 	}); err != nil {
 		return "", fmt.Errorf("register task definition: %w", err)
 	}
-	if err := md.RegisterWorkflowContext(ctx, true, &model.WorkflowDef{
+	if err := conductor.RegisterWorkflowContext(ctx, true, &model.WorkflowDef{
 		Name: workflowName, Version: 1, SchemaVersion: 2, OwnerEmail: "examples@example.com",
 		Tasks: []model.WorkflowTask{{Name: taskName, TaskReferenceName: "job", Type: model.TaskTypeSimple}},
 	}); err != nil {
@@ -114,14 +114,13 @@ func run(ctx context.Context, out io.Writer, serverURL string) (_ string, runErr
 		return "", err
 	}
 
-	wf := executor.NewWorkflowExecutor(apiClient)
-	id, err := wf.StartWorkflowContext(ctx, &model.StartWorkflowRequest{Name: workflowName, Version: 1, Input: map[string]interface{}{}})
+	id, err := conductor.StartWorkflowContext(ctx, &model.StartWorkflowRequest{Name: workflowName, Version: 1, Input: map[string]interface{}{}})
 	if err != nil {
 		return "", fmt.Errorf("start workflow: %w", err)
 	}
 	fmt.Fprintf(out, "started workflow %s\n", id)
 	for {
-		w, err := wf.GetWorkflowContext(ctx, id, false)
+		w, err := conductor.GetWorkflowContext(ctx, id, false)
 		if err != nil {
 			return id, err
 		}

@@ -230,11 +230,11 @@ func serveMetrics(exp *metrics.Exporter, port int, runner *worker.TaskRunner, lo
 // register upserts the task definitions and the workflow definition, so that
 // the quickstart can run again against the same server.
 func register(ctx context.Context, c *client.APIClient) error {
-	md := executor.NewWorkflowExecutor(c)
-	if err := md.RegisterTaskDefsContext(ctx, taskDefs()...); err != nil {
+	conductor := executor.NewWorkflowExecutor(c)
+	if err := conductor.RegisterTaskDefsContext(ctx, taskDefs()...); err != nil {
 		return fmt.Errorf("register task definitions: %w", err)
 	}
-	if err := md.RegisterWorkflowContext(ctx, true, workflowDef()); err != nil {
+	if err := conductor.RegisterWorkflowContext(ctx, true, workflowDef()); err != nil {
 		return fmt.Errorf("register workflow %s: %w", workflowName, err)
 	}
 	return nil
@@ -243,13 +243,13 @@ func register(ctx context.Context, c *client.APIClient) error {
 // startWorkflows starts n workflows a few at a time and returns the ids of
 // those that started.
 func startWorkflows(ctx context.Context, c *client.APIClient, n int) ([]string, error) {
-	wf := executor.NewWorkflowExecutor(c)
+	conductor := executor.NewWorkflowExecutor(c)
 	ids := make([]string, n)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(startParallelism)
 	for i := range n {
 		g.Go(func() error {
-			id, err := wf.StartWorkflowContext(gctx, &model.StartWorkflowRequest{
+			id, err := conductor.StartWorkflowContext(gctx, &model.StartWorkflowRequest{
 				Name: workflowName, Version: workflowVersion, Input: workflowInput(i),
 				CorrelationId: fmt.Sprintf("baton-quickstart-%d", i),
 			})

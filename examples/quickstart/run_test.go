@@ -65,9 +65,9 @@ func TestRunCompletesEveryWorkflow(t *testing.T) {
 		t.Errorf("no task latency was measured")
 	}
 
-	wf := executor.NewWorkflowExecutor(client.NewAPIClient(nil, settings.NewHttpSettings(srv.URL())))
+	conductor := executor.NewWorkflowExecutor(client.NewAPIClient(nil, settings.NewHttpSettings(srv.URL())))
 	for i, id := range sum.ids {
-		w, err := wf.GetWorkflowContext(ctx, id, true)
+		w, err := conductor.GetWorkflowContext(ctx, id, true)
 		if err != nil {
 			t.Fatal(err)
 		}

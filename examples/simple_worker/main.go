@@ -112,25 +112,24 @@ func run(ctx context.Context, out io.Writer, serverURL string) ([]string, error)
 // setUp registers the task and workflow definitions and starts the demo
 // workflows.
 func setUp(ctx context.Context, apiClient *client.APIClient) ([]string, error) {
-	md := executor.NewWorkflowExecutor(apiClient)
-	err := md.RegisterTaskDefsContext(ctx, model.TaskDef{
+	conductor := executor.NewWorkflowExecutor(apiClient)
+	err := conductor.RegisterTaskDefsContext(ctx, model.TaskDef{
 		Name: taskName, OwnerEmail: "examples@example.com",
 		RetryCount: 1, RetryDelaySeconds: 1, ResponseTimeoutSeconds: 30, TimeoutSeconds: 60,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("register task definition: %w", err)
 	}
-	err = md.RegisterWorkflowContext(ctx, true, &model.WorkflowDef{
+	err = conductor.RegisterWorkflowContext(ctx, true, &model.WorkflowDef{
 		Name: workflowName, Version: 1, SchemaVersion: 2, OwnerEmail: "examples@example.com",
 		Tasks: []model.WorkflowTask{{Name: taskName, TaskReferenceName: "simple", Type: model.TaskTypeSimple}},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("register workflow: %w", err)
 	}
-	wf := executor.NewWorkflowExecutor(apiClient)
 	var ids []string
 	for i := range executions {
-		id, err := wf.StartWorkflowContext(ctx, &model.StartWorkflowRequest{Name: workflowName, Version: 1, Input: map[string]interface{}{"n": i}})
+		id, err := conductor.StartWorkflowContext(ctx, &model.StartWorkflowRequest{Name: workflowName, Version: 1, Input: map[string]interface{}{"n": i}})
 		if err != nil {
 			return nil, fmt.Errorf("start workflow: %w", err)
 		}
@@ -142,10 +141,10 @@ func setUp(ctx context.Context, apiClient *client.APIClient) ([]string, error) {
 // waitForCompletion polls the server until every workflow has ended and
 // prints each one's output.
 func waitForCompletion(ctx context.Context, apiClient *client.APIClient, ids []string, out io.Writer) error {
-	wf := executor.NewWorkflowExecutor(apiClient)
+	conductor := executor.NewWorkflowExecutor(apiClient)
 	for _, id := range ids {
 		for {
-			w, err := wf.GetWorkflowContext(ctx, id, false)
+			w, err := conductor.GetWorkflowContext(ctx, id, false)
 			if err != nil {
 				return err
 			}

@@ -38,9 +38,9 @@ func TestRun(t *testing.T) {
 	if len(ids) != executions {
 		t.Fatalf("run returned %d workflow ids, want %d", len(ids), executions)
 	}
-	wf := executor.NewWorkflowExecutor(client.NewAPIClient(nil, settings.NewHttpSettings(srv.URL())))
+	conductor := executor.NewWorkflowExecutor(client.NewAPIClient(nil, settings.NewHttpSettings(srv.URL())))
 	for _, id := range ids {
-		w, err := wf.GetWorkflowContext(ctx, id, true)
+		w, err := conductor.GetWorkflowContext(ctx, id, true)
 		if err != nil {
 			t.Fatal(err)
 		}

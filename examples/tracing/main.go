@@ -132,7 +132,7 @@ func run(ctx context.Context, out, spans io.Writer, serverURL string) (_ string,
 		settings.NewAuthenticationSettings(os.Getenv(settings.EnvAuthKey), os.Getenv(settings.EnvAuthSecret)),
 		settings.NewHttpSettings(serverURL),
 	)
-	md := executor.NewWorkflowExecutor(apiClient)
+	conductor := executor.NewWorkflowExecutor(apiClient)
 	reserveDef, err := taskdef.Typed("reserve_stock", Reserve, taskdef.Retry(2, time.Second, ""),
 		taskdef.Timeouts(time.Minute, 30*time.Second))
 	if err != nil {
@@ -159,7 +159,7 @@ func run(ctx context.Context, out, spans io.Writer, serverURL string) (_ string,
 		}
 		return m
 	}
-	if err := md.RegisterWorkflowContext(ctx, true, &model.WorkflowDef{
+	if err := conductor.RegisterWorkflowContext(ctx, true, &model.WorkflowDef{
 		Name: workflowName, Version: 1, SchemaVersion: 2, OwnerEmail: ownerEmail,
 		Tasks: []model.WorkflowTask{
 			{Name: "reserve_stock", TaskReferenceName: "reserve", Type: model.TaskTypeSimple,
@@ -194,13 +194,12 @@ func run(ctx context.Context, out, spans io.Writer, serverURL string) (_ string,
 	callCtx, span := tp.Tracer("checkout-service").Start(ctx, "checkout request")
 	input := map[string]interface{}{"tenant": "acme", "item": "book", "amountCents": 1999}
 	worker.InjectTraceContext(callCtx, input)
-	wf := executor.NewWorkflowExecutor(apiClient)
-	id, err := wf.StartWorkflowContext(callCtx, &model.StartWorkflowRequest{Name: workflowName, Version: 1, Input: input})
+	id, err := conductor.StartWorkflowContext(callCtx, &model.StartWorkflowRequest{Name: workflowName, Version: 1, Input: input})
 	span.End()
 	if err != nil {
 		return "", fmt.Errorf("start workflow: %w", err)
 	}
-	w, err := waitForEnd(ctx, wf, id)
+	w, err := waitForEnd(ctx, conductor, id)
 	if err != nil {
 		return id, err
 	}
@@ -221,9 +220,9 @@ func run(ctx context.Context, out, spans io.Writer, serverURL string) (_ string,
 }
 
 // waitForEnd returns the workflow (with its tasks) once it has ended.
-func waitForEnd(ctx context.Context, wf *executor.WorkflowExecutor, id string) (*model.Workflow, error) {
+func waitForEnd(ctx context.Context, conductor *executor.WorkflowExecutor, id string) (*model.Workflow, error) {
 	for {
-		w, err := wf.GetWorkflowContext(ctx, id, true)
+		w, err := conductor.GetWorkflowContext(ctx, id, true)
 		if err != nil {
 			return nil, err
 		}

@@ -88,9 +88,9 @@ func TestRun(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
 	}
-	md := executor.NewWorkflowExecutor(client.NewAPIClient(nil, settings.NewHttpSettings(srv.URL())))
+	conductor := executor.NewWorkflowExecutor(client.NewAPIClient(nil, settings.NewHttpSettings(srv.URL())))
 	for _, name := range []string{"reserve_stock", "charge_card"} {
-		def, err := md.GetTaskDefContext(ctx, name)
+		def, err := conductor.GetTaskDefContext(ctx, name)
 		if err != nil || def.InputSchema == nil || def.OutputSchema == nil || def.OwnerEmail != ownerEmail {
 			t.Errorf("task definition %s on the server: %+v", name, def)
 		}

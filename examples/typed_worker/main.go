@@ -90,14 +90,14 @@ func run(ctx context.Context, out io.Writer, serverURL string) (_ result, runErr
 		settings.NewAuthenticationSettings(os.Getenv(settings.EnvAuthKey), os.Getenv(settings.EnvAuthSecret)),
 		settings.NewHttpSettings(serverURL),
 	)
-	md := executor.NewWorkflowExecutor(apiClient)
-	if err := md.RegisterTaskDefsContext(ctx, model.TaskDef{
+	conductor := executor.NewWorkflowExecutor(apiClient)
+	if err := conductor.RegisterTaskDefsContext(ctx, model.TaskDef{
 		Name: taskName, OwnerEmail: "examples@example.com",
 		RetryCount: 2, RetryDelaySeconds: 1, ResponseTimeoutSeconds: 30, TimeoutSeconds: 60,
 	}); err != nil {
 		return res, fmt.Errorf("register task definition: %w", err)
 	}
-	if err := md.RegisterWorkflowContext(ctx, true, &model.WorkflowDef{
+	if err := conductor.RegisterWorkflowContext(ctx, true, &model.WorkflowDef{
 		Name: workflowName, Version: 1, SchemaVersion: 2, OwnerEmail: "examples@example.com",
 		Tasks: []model.WorkflowTask{{Name: taskName, TaskReferenceName: "greet", Type: model.TaskTypeSimple,
 			InputParameters: map[string]interface{}{"name": "${workflow.input.name}", "times": "${workflow.input.times}"}}},
@@ -118,21 +118,20 @@ func run(ctx context.Context, out io.Writer, serverURL string) (_ result, runErr
 		return res, err
 	}
 
-	wf := executor.NewWorkflowExecutor(apiClient)
 	var err error
-	res.goodID, err = wf.StartWorkflowContext(ctx, &model.StartWorkflowRequest{Name: workflowName, Version: 1,
+	res.goodID, err = conductor.StartWorkflowContext(ctx, &model.StartWorkflowRequest{Name: workflowName, Version: 1,
 		Input: map[string]interface{}{"name": "Gopher", "times": 2}})
 	if err != nil {
 		return res, fmt.Errorf("start workflow: %w", err)
 	}
 	// "times" is a string here: it cannot be decoded into GreetInput.Times.
-	res.badID, err = wf.StartWorkflowContext(ctx, &model.StartWorkflowRequest{Name: workflowName, Version: 1,
+	res.badID, err = conductor.StartWorkflowContext(ctx, &model.StartWorkflowRequest{Name: workflowName, Version: 1,
 		Input: map[string]interface{}{"name": "Gopher", "times": "twice"}})
 	if err != nil {
 		return res, fmt.Errorf("start workflow: %w", err)
 	}
 
-	good, err := waitForEnd(ctx, wf, res.goodID)
+	good, err := waitForEnd(ctx, conductor, res.goodID)
 	if err != nil {
 		return res, err
 	}
@@ -141,7 +140,7 @@ func run(ctx context.Context, out io.Writer, serverURL string) (_ result, runErr
 		b, _ := json.Marshal(good.Tasks[0].OutputData)
 		fmt.Fprintf(out, "good input (\"times\": 2): task %s, output %s\n", good.Tasks[0].Status, b)
 	}
-	bad, err := waitForEnd(ctx, wf, res.badID)
+	bad, err := waitForEnd(ctx, conductor, res.badID)
 	if err != nil {
 		return res, err
 	}
@@ -159,9 +158,9 @@ func run(ctx context.Context, out io.Writer, serverURL string) (_ result, runErr
 }
 
 // waitForEnd returns the workflow (with its tasks) once it has ended.
-func waitForEnd(ctx context.Context, wf *executor.WorkflowExecutor, id string) (*model.Workflow, error) {
+func waitForEnd(ctx context.Context, conductor *executor.WorkflowExecutor, id string) (*model.Workflow, error) {
 	for {
-		w, err := wf.GetWorkflowContext(ctx, id, true)
+		w, err := conductor.GetWorkflowContext(ctx, id, true)
 		if err != nil {
 			return nil, err
 		}

@@ -36,9 +36,9 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
-	wf := executor.NewWorkflowExecutor(client.NewAPIClient(nil, settings.NewHttpSettings(srv.URL())))
+	conductor := executor.NewWorkflowExecutor(client.NewAPIClient(nil, settings.NewHttpSettings(srv.URL())))
 
-	good, err := wf.GetWorkflowContext(ctx, res.goodID, true)
+	good, err := conductor.GetWorkflowContext(ctx, res.goodID, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestRun(t *testing.T) {
 		t.Errorf("greeting = %v", g)
 	}
 
-	bad, err := wf.GetWorkflowContext(ctx, res.badID, true)
+	bad, err := conductor.GetWorkflowContext(ctx, res.badID, true)
 	if err != nil {
 		t.Fatal(err)
 	}

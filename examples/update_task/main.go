@@ -67,9 +67,9 @@ func run(ctx context.Context, out io.Writer, serverURL string) (string, error) {
 		return "", err
 	}
 	exec := executor.NewWorkflowExecutor(apiClient)
-	wf := executor.NewWorkflowExecutor(apiClient)
+	conductor := executor.NewWorkflowExecutor(apiClient)
 
-	id, err := wf.StartWorkflowContext(ctx, &model.StartWorkflowRequest{
+	id, err := conductor.StartWorkflowContext(ctx, &model.StartWorkflowRequest{
 		Name: workflowName, Version: 1,
 		Input: map[string]interface{}{"expense": "conference ticket", "amount": 450},
 	})
@@ -79,7 +79,7 @@ func run(ctx context.Context, out io.Writer, serverURL string) (string, error) {
 	fmt.Fprintf(out, "started workflow %s, waiting for approvals\n", id)
 
 	// 1. By task id: find the waiting task, look at it, complete it.
-	task, err := waitForTask(ctx, wf, id, managerTask)
+	task, err := waitForTask(ctx, conductor, id, managerTask)
 	if err != nil {
 		return id, err
 	}
@@ -96,7 +96,7 @@ func run(ctx context.Context, out io.Writer, serverURL string) (string, error) {
 	fmt.Fprintf(out, "%s completed by task id\n", managerTask)
 
 	// 2. By reference name: only the workflow id and the step's name needed.
-	if _, err := waitForTask(ctx, wf, id, financeTask); err != nil {
+	if _, err := waitForTask(ctx, conductor, id, financeTask); err != nil {
 		return id, err
 	}
 	err = exec.UpdateTaskByRefName(financeTask, id, model.CompletedTask,
@@ -106,7 +106,7 @@ func run(ctx context.Context, out io.Writer, serverURL string) (string, error) {
 	}
 	fmt.Fprintf(out, "%s completed by reference name\n", financeTask)
 
-	w, err := waitForEnd(ctx, wf, id)
+	w, err := waitForEnd(ctx, conductor, id)
 	if err != nil {
 		return id, err
 	}
@@ -118,16 +118,16 @@ func run(ctx context.Context, out io.Writer, serverURL string) (string, error) {
 }
 
 func register(ctx context.Context, apiClient *client.APIClient) error {
-	md := executor.NewWorkflowExecutor(apiClient)
+	conductor := executor.NewWorkflowExecutor(apiClient)
 	var defs []model.TaskDef
 	for _, name := range []string{managerTask, financeTask} {
 		// No response timeout worth speaking of: people take their time.
 		defs = append(defs, model.TaskDef{Name: name, OwnerEmail: "examples@example.com", RetryCount: 0, ResponseTimeoutSeconds: 3600})
 	}
-	if err := md.RegisterTaskDefsContext(ctx, defs...); err != nil {
+	if err := conductor.RegisterTaskDefsContext(ctx, defs...); err != nil {
 		return fmt.Errorf("register task definitions: %w", err)
 	}
-	err := md.RegisterWorkflowContext(ctx, true, &model.WorkflowDef{
+	err := conductor.RegisterWorkflowContext(ctx, true, &model.WorkflowDef{
 		Name: workflowName, Version: 1, SchemaVersion: 2, OwnerEmail: "examples@example.com",
 		Tasks: []model.WorkflowTask{
 			{Name: managerTask, TaskReferenceName: managerTask, Type: model.TaskTypeSimple,
@@ -148,9 +148,9 @@ func register(ctx context.Context, apiClient *client.APIClient) error {
 
 // waitForTask returns the task of workflow id with reference name ref once
 // the server has scheduled it.
-func waitForTask(ctx context.Context, wf *executor.WorkflowExecutor, id, ref string) (*model.Task, error) {
+func waitForTask(ctx context.Context, conductor *executor.WorkflowExecutor, id, ref string) (*model.Task, error) {
 	for {
-		w, err := wf.GetWorkflowContext(ctx, id, true)
+		w, err := conductor.GetWorkflowContext(ctx, id, true)
 		if err != nil {
 			return nil, err
 		}
@@ -169,9 +169,9 @@ func waitForTask(ctx context.Context, wf *executor.WorkflowExecutor, id, ref str
 }
 
 // waitForEnd returns the workflow once it has ended.
-func waitForEnd(ctx context.Context, wf *executor.WorkflowExecutor, id string) (*model.Workflow, error) {
+func waitForEnd(ctx context.Context, conductor *executor.WorkflowExecutor, id string) (*model.Workflow, error) {
 	for {
-		w, err := wf.GetWorkflowContext(ctx, id, false)
+		w, err := conductor.GetWorkflowContext(ctx, id, false)
 		if err != nil {
 			return nil, err
 		}

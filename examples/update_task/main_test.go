@@ -34,8 +34,8 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
-	wf := executor.NewWorkflowExecutor(client.NewAPIClient(nil, settings.NewHttpSettings(srv.URL())))
-	w, err := wf.GetWorkflowContext(ctx, id, true)
+	conductor := executor.NewWorkflowExecutor(client.NewAPIClient(nil, settings.NewHttpSettings(srv.URL())))
+	w, err := conductor.GetWorkflowContext(ctx, id, true)
 	if err != nil {
 		t.Fatal(err)
 	}
