@@ -2,6 +2,7 @@ package conductortest_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -89,21 +90,21 @@ func TestDroppedUpdateStillLands(t *testing.T) {
 
 func TestMalformedAnswers(t *testing.T) {
 	cases := []struct {
-		mode  conductortest.MalformedMode
+		mode  string
 		check func(t *testing.T, ctype string, body []byte)
 	}{
-		{conductortest.TruncatedJSON, func(t *testing.T, ctype string, body []byte) {
+		{"truncated-json", func(t *testing.T, ctype string, body []byte) {
 			var v any
 			if ctype != "application/json" || len(body) == 0 || json.Unmarshal(body, &v) == nil {
 				t.Fatalf("not truncated JSON: %s %q", ctype, body)
 			}
 		}},
-		{conductortest.WrongContentType, func(t *testing.T, ctype string, body []byte) {
+		{"wrong-content-type", func(t *testing.T, ctype string, body []byte) {
 			if !strings.HasPrefix(ctype, "text/html") {
 				t.Fatalf("content type %q", ctype)
 			}
 		}},
-		{conductortest.EmptyBody, func(t *testing.T, ctype string, body []byte) {
+		{"empty-body", func(t *testing.T, ctype string, body []byte) {
 			if len(body) != 0 {
 				t.Fatalf("body %q", body)
 			}
@@ -114,14 +115,28 @@ func TestMalformedAnswers(t *testing.T) {
 		a.needLocal("fault injection")
 		a.registerWorkflow(simpleWorkflow("one", "mal_task"))
 		a.start("one", nil)
-		a.srv.SetFaults(conductortest.Faults{"poll": {MalformedRate: 1, Malformed: []conductortest.MalformedMode{c.mode}}})
+		a.srv.SetFaults(conductortest.Faults{"poll": {MalformedRate: 1, Malformed: []string{c.mode}}})
 		r := a.expect(200, "GET", "/tasks/poll/batch/mal_task?count=1&timeout=0", nil)
 		c.check(t, r.header.Get("Content-Type"), r.body)
 		// The poll was processed: the task is IN_PROGRESS, not handed out again.
 		if got := a.srv.TasksByStatus(model.TaskInProgress); len(got) != 1 {
-			t.Fatalf("mode %d: %d tasks in progress", c.mode, len(got))
+			t.Fatalf("mode %s: %d tasks in progress", c.mode, len(got))
 		}
 	}
+}
+
+// A misspelt Malformed mode is refused where the faults are set, with the
+// group and the name in the message, instead of injecting nothing.
+func TestUnknownMalformedModePanics(t *testing.T) {
+	a := newAPI(t)
+	a.needLocal("fault injection")
+	defer func() {
+		msg := fmt.Sprint(recover())
+		if !strings.Contains(msg, `Faults["poll"].Malformed`) || !strings.Contains(msg, `"truncated"`) || !strings.Contains(msg, `"truncated-json"`) {
+			t.Fatalf("panic %q: want one naming the field, the value and the known modes", msg)
+		}
+	}()
+	a.srv.SetFaults(conductortest.Faults{"poll": {MalformedRate: 1, Malformed: []string{"truncated"}}})
 }
 
 func TestOverDelivery(t *testing.T) {

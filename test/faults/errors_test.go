@@ -224,7 +224,7 @@ func TestUndecodablePollCountedAsDecode(t *testing.T) {
 	t.Parallel() // own dev server and runner; the suite's wall time is then about its longest scenario
 	e := newEnv(t, "decode")
 	e.define("undecodable", redeliverable())
-	e.srv.SetFaults(conductortest.Faults{"poll": {MalformedRate: 1, Malformed: []conductortest.MalformedMode{conductortest.TruncatedJSON}}})
+	e.srv.SetFaults(conductortest.Faults{"poll": {MalformedRate: 1, Malformed: []string{"truncated-json"}}})
 	r := e.runner(e.client(nil))
 	if err := r.Start("undecodable", e.double(nil), worker.PollTimeout(100*time.Millisecond)); err != nil {
 		t.Fatal(err)
