@@ -105,7 +105,7 @@
 // SetFaults injects, per group of endpoints (Faults), error statuses with
 // or without Retry-After, latency, answers dropped after the request took
 // effect, malformed answers and over-delivering polls; ClearFaults ends
-// them and FaultStats counts what was injected. Latency and errors are
+// them and Stats counts what was injected. Latency and errors are
 // decided when a request arrives, dropped and malformed answers when the
 // answer is sent, so ClearFaults also spares a long poll that was already
 // waiting. Down, Up and DownFor make the server refuse connections and cut

@@ -126,27 +126,9 @@ func (s *Server) faultFor(group string) *activeFault {
 	return fs.byGroup[""]
 }
 
-// FaultStats counts the faults injected so far.
-type FaultStats struct {
-	Errors       int64 // error answers injected
-	Delayed      int64 // requests delayed by Latency
-	Dropped      int64 // processed requests whose connection was closed
-	Malformed    int64 // processed requests with a mangled answer
-	OverDelivery int64 // batch polls allowed to exceed their count
-	Downs        int64 // times the server went down
-}
-
+// faultCounters count the injected faults (Stats reports them).
 type faultCounters struct {
 	errors, delayed, dropped, malformed, overDelivery, downs atomic.Int64
-}
-
-// FaultStats returns the counts of injected faults.
-func (s *Server) FaultStats() FaultStats {
-	c := &s.faultCounts
-	return FaultStats{
-		Errors: c.errors.Load(), Delayed: c.delayed.Load(), Dropped: c.dropped.Load(),
-		Malformed: c.malformed.Load(), OverDelivery: c.overDelivery.Load(), Downs: c.downs.Load(),
-	}
 }
 
 // serveWithFaults applies the faults of group to one request. Latency and

@@ -37,8 +37,8 @@ func TestInjectedErrors(t *testing.T) {
 	a.expect(502, "GET", "/metadata/taskdefs", nil)
 	a.srv.ClearFaults()
 	a.expect(200, "GET", "/metadata/taskdefs", nil)
-	if fs := a.srv.FaultStats(); fs.Errors != 2 {
-		t.Fatalf("fault stats %+v", fs)
+	if st := a.srv.Stats(); st.InjectedErrors != 2 {
+		t.Fatalf("stats %+v", st)
 	}
 }
 
@@ -83,8 +83,8 @@ func TestDroppedUpdateStillLands(t *testing.T) {
 	if st := a.srv.Stats(); st.UpdatesToTerminal != 1 {
 		t.Fatalf("stats %+v", st)
 	}
-	if fs := a.srv.FaultStats(); fs.Dropped != 1 {
-		t.Fatalf("fault stats %+v", fs)
+	if st := a.srv.Stats(); st.DroppedAnswers != 1 {
+		t.Fatalf("stats %+v", st)
 	}
 }
 
@@ -150,8 +150,8 @@ func TestOverDelivery(t *testing.T) {
 	if got := a.pollBatch("od_task", "count=1&timeout=0"); len(got) != 3 {
 		t.Fatalf("count=1 handed out %d, want 3", len(got))
 	}
-	if fs := a.srv.FaultStats(); fs.OverDelivery != 1 {
-		t.Fatalf("fault stats %+v", fs)
+	if st := a.srv.Stats(); st.OverDeliveredPolls != 1 {
+		t.Fatalf("stats %+v", st)
 	}
 }
 
@@ -160,8 +160,8 @@ func TestLatencyIsAdded(t *testing.T) {
 	a.needLocal("fault injection")
 	a.srv.SetFaults(conductortest.Faults{"": {Latency: 30 * time.Millisecond}})
 	a.expect(200, "GET", "/metadata/taskdefs", nil)
-	if fs := a.srv.FaultStats(); fs.Delayed != 1 {
-		t.Fatalf("fault stats %+v", fs)
+	if st := a.srv.Stats(); st.DelayedRequests != 1 {
+		t.Fatalf("stats %+v", st)
 	}
 }
 
@@ -193,8 +193,8 @@ func TestDownAndUp(t *testing.T) {
 	a.srv.DownFor(50 * time.Millisecond)
 	waitFor(t, "server back up", func() bool { return !a.srv.IsDown() })
 	a.expect(200, "GET", "/metadata/taskdefs", nil)
-	if fs := a.srv.FaultStats(); fs.Downs != 2 {
-		t.Fatalf("fault stats %+v", fs)
+	if st := a.srv.Stats(); st.Downs != 2 {
+		t.Fatalf("stats %+v", st)
 	}
 }
 

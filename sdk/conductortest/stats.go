@@ -35,9 +35,17 @@ type Stats struct {
 	// seen in flight at once; TokenRequestsInFlight is the current number.
 	MaxConcurrentTokenRequests int64
 	TokenRequestsInFlight      int64
+
+	// Faults injected with SetFaults and Down.
+	InjectedErrors     int64 // error answers (Fault.ErrorRate)
+	DelayedRequests    int64 // requests delayed by Fault.Latency
+	DroppedAnswers     int64 // processed requests whose connection was closed (Fault.DropRate)
+	MalformedAnswers   int64 // processed requests with a mangled answer (Fault.MalformedRate)
+	OverDeliveredPolls int64 // batch polls allowed to exceed their count (Fault.ExtraTasks)
+	Downs              int64 // times the server went down
 }
 
-// Stats returns the server's counters.
+// Stats returns the server's counters, injected faults included.
 func (s *Server) Stats() Stats {
 	c := &s.stats
 	st := Stats{
@@ -47,6 +55,9 @@ func (s *Server) Stats() Stats {
 		Postponed: c.postponed.Load(), WorkflowsStarted: c.workflowsStarted.Load(),
 		WorkflowsComplete: c.workflowsCompleted.Load(), WorkflowsFailed: c.workflowsFailed.Load(),
 	}
+	f := &s.faultCounts
+	st.InjectedErrors, st.DelayedRequests, st.DroppedAnswers = f.errors.Load(), f.delayed.Load(), f.dropped.Load()
+	st.MalformedAnswers, st.OverDeliveredPolls, st.Downs = f.malformed.Load(), f.overDelivery.Load(), f.downs.Load()
 	if a := s.auth; a != nil {
 		st.TokensIssued = a.issued.Load()
 		st.TokensRejected = a.rejected.Load()
