@@ -114,7 +114,7 @@
 // # Tests
 //
 // RegisterTaskDefs, RegisterWorkflowDef, StartWorkflow and Terminate set
-// the scene without HTTP. Introspection (Updates, AllUpdates, Task,
+// the scene without HTTP. Introspection (Updates, Task,
 // TasksByStatus, Workflow, WorkflowsByStatus, QueueSize, Stats,
 // WaitWorkflows) lets tests assert from the server's side, e.g. that every
 // task got exactly one update. Advance moves the server clock so that retry

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -85,6 +86,26 @@ func TestDroppedUpdateStillLands(t *testing.T) {
 	}
 	if st := a.srv.Stats(); st.DroppedAnswers != 1 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// Updates("") lists the updates of every task, grouped by task id.
+func TestUpdatesOfEveryTask(t *testing.T) {
+	a := newAPI(t)
+	a.needLocal("introspection")
+	a.registerWorkflow(simpleWorkflow("one", "ups_task"))
+	a.start("one", nil)
+	a.start("one", nil)
+	var taskIDs []string
+	for range 2 {
+		tk := a.pollOne("ups_task")
+		a.expect(200, "POST", "/tasks", `{"workflowInstanceId":"`+tk.WorkflowInstanceId+`","taskId":"`+tk.TaskId+`","status":"COMPLETED"}`)
+		taskIDs = append(taskIDs, tk.TaskId)
+	}
+	slices.Sort(taskIDs)
+	all := a.srv.Updates("")
+	if len(all) != 2 || all[0].TaskId != taskIDs[0] || all[1].TaskId != taskIDs[1] {
+		t.Fatalf("Updates(\"\") = %+v, want one update each of %v, in that order", all, taskIDs)
 	}
 }
 

@@ -68,29 +68,25 @@ func (s *Server) Stats() Stats {
 }
 
 // Updates returns every update received for taskID, in arrival order
-// (ignored and rejected-as-unknown ones included).
+// (ignored and rejected-as-unknown ones included). With taskID "" it
+// returns the updates of every task, by task id and then in arrival order;
+// each result's TaskId says whose it is.
 func (s *Server) Updates(taskID string) []model.TaskResult {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	recs := s.updates[taskID]
-	out := make([]model.TaskResult, len(recs))
-	for i, r := range recs {
-		out[i] = r.res
-	}
-	return out
-}
-
-// AllUpdates returns the updates received for every task, by task id.
-func (s *Server) AllUpdates() map[string][]model.TaskResult {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[string][]model.TaskResult, len(s.updates))
-	for id, recs := range s.updates {
-		list := make([]model.TaskResult, len(recs))
-		for i, r := range recs {
-			list[i] = r.res
+	ids := []string{taskID}
+	if taskID == "" {
+		ids = make([]string, 0, len(s.updates))
+		for id := range s.updates {
+			ids = append(ids, id)
 		}
-		out[id] = list
+		sort.Strings(ids)
+	}
+	out := []model.TaskResult{}
+	for _, id := range ids {
+		for _, r := range s.updates[id] {
+			out = append(out, r.res)
+		}
 	}
 	return out
 }

@@ -101,10 +101,7 @@ func TestDroppedUpdateAnswers(t *testing.T) {
 	e.settle(r)
 	rep := e.audit(ids)
 	st := e.srv.Stats()
-	updates := 0
-	for _, ups := range e.srv.AllUpdates() {
-		updates += len(ups)
-	}
+	updates := len(e.srv.Updates(""))
 	t.Logf("scenario 3 (15%% of update answers dropped after the update was applied, %d tasks, batch %d): %s; dropped %d, server updates %d, updates ignored as late %d",
 		tasks, batch, rep, st.DroppedAnswers, updates, st.UpdatesToTerminal)
 
