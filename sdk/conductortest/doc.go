@@ -108,8 +108,8 @@
 // them and Stats counts what was injected. Latency and errors are
 // decided when a request arrives, dropped and malformed answers when the
 // answer is sent, so ClearFaults also spares a long poll that was already
-// waiting. Down, Up and DownFor make the server refuse connections and cut
-// the open ones, as an outage would.
+// waiting. Down makes the server refuse connections and cut the open ones,
+// as an outage would, until Up or for a given time.
 //
 // # Tests
 //

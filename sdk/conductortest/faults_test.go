@@ -190,7 +190,7 @@ func TestDownAndUp(t *testing.T) {
 	a := newAPI(t)
 	a.needLocal("fault injection")
 	a.expect(200, "GET", "/metadata/taskdefs", nil)
-	a.srv.Down()
+	a.srv.Down(0)
 	if !a.srv.IsDown() {
 		t.Fatal("IsDown false after Down")
 	}
@@ -204,19 +204,31 @@ func TestDownAndUp(t *testing.T) {
 	a.expect(200, "GET", "/metadata/taskdefs", nil)
 
 	// Down for an hour, so that the request below meets the outage however
-	// slowly it is sent; then a short DownFor replaces the hour, and the
+	// slowly it is sent; then a short Down replaces the hour, and the
 	// server must come back by itself.
-	a.srv.DownFor(time.Hour)
+	a.srv.Down(time.Hour)
 	if res, err := a.client.Get(a.base + "/metadata/taskdefs"); err == nil {
 		res.Body.Close()
-		t.Fatal("request answered during DownFor")
+		t.Fatal("request answered during a timed Down")
 	}
-	a.srv.DownFor(50 * time.Millisecond)
+	a.srv.Down(50 * time.Millisecond)
 	waitFor(t, "server back up", func() bool { return !a.srv.IsDown() })
 	a.expect(200, "GET", "/metadata/taskdefs", nil)
 	if st := a.srv.Stats(); st.Downs != 2 {
 		t.Fatalf("stats %+v", st)
 	}
+
+	// Down(0) cancels the comeback of an earlier timed Down.
+	a.srv.Down(50 * time.Millisecond)
+	a.srv.Down(0)
+	time.Sleep(150 * time.Millisecond)
+	if !a.srv.IsDown() {
+		t.Fatal("the server came back after Down(0) replaced a timed Down")
+	}
+	if err := a.srv.Up(); err != nil {
+		t.Fatal(err)
+	}
+	a.expect(200, "GET", "/metadata/taskdefs", nil)
 }
 
 func TestDownCutsLongPolls(t *testing.T) {
@@ -232,7 +244,7 @@ func TestDownCutsLongPolls(t *testing.T) {
 		errc <- err
 	}()
 	waitFor(t, "poll parked", func() bool { return a.srv.Waiting("cut", "") == 1 })
-	a.srv.Down()
+	a.srv.Down(0)
 	if err := <-errc; err == nil {
 		t.Fatal("long poll survived Down")
 	}

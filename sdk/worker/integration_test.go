@@ -254,7 +254,7 @@ func TestITOutageAndErrors(t *testing.T) {
 	}
 	ids := e.start(t, "out", 2000, nil)
 	waitFor(t, 2*time.Minute, "600 tasks to have run before the outage", func() bool { return done.Load() >= 600 })
-	e.srv.Down()
+	e.srv.Down(0) // until Up
 	time.Sleep(outageFor)
 	e.srv.SetFaults(conductortest.Faults{
 		"poll":   {ErrorRate: 0.1, Statuses: []int{503}},
