@@ -65,7 +65,7 @@ func (m LongPollMode) valid() bool { return m >= 0 && int(m) < len(longPollNames
 
 // WithLongPoll sets how batch polls with a timeout wait (see LongPollMode).
 // Without it the server waits as its version profile does: LongPollFullBatch
-// by default (DefaultVersion is 3.32), LongPollHold with WithVersion(Version321).
+// by default (the default profile is 3.32), LongPollHold with WithVersion(Version321).
 func WithLongPoll(mode LongPollMode) Option { return func(o *options) { o.longPoll = mode } }
 
 // WithMaxConcurrentRequests makes the server handle at most n requests at a

@@ -60,19 +60,32 @@ func (p PayloadStore) String() string {
 }
 
 // PayloadLimits are the sizes (bytes of JSON) over which payloads are
-// externalized, and over which task outputs fail the task (Max...). Zero
-// turns a check off.
+// kept in the store instead of the task or workflow (TaskInput, TaskOutput,
+// WorkflowInput, WorkflowOutput), and over which a task output fails the
+// task (MaxTaskOutput). A zero field takes Conductor's default: 3 MB for
+// task payloads, 5 MB for workflow payloads, 10 MB for MaxTaskOutput (the
+// conductor.app.*PayloadSizeThreshold settings); a negative one turns that
+// check off. PayloadLimits{} is Conductor's defaults.
 type PayloadLimits struct {
 	TaskInput, TaskOutput         int64
 	MaxTaskOutput                 int64
 	WorkflowInput, WorkflowOutput int64
 }
 
-// DefaultPayloadLimits are Conductor's defaults: 3 MB for task payloads, 5
-// MB for workflow payloads, 10 MB for a task output.
-func DefaultPayloadLimits() PayloadLimits {
-	return PayloadLimits{TaskInput: 3072 << 10, TaskOutput: 3072 << 10, MaxTaskOutput: 10240 << 10,
-		WorkflowInput: 5120 << 10, WorkflowOutput: 5120 << 10}
+// withDefaults fills the zero fields with Conductor's defaults.
+func (l PayloadLimits) withDefaults() PayloadLimits {
+	for _, f := range []struct {
+		v   *int64
+		def int64
+	}{
+		{&l.TaskInput, 3 << 20}, {&l.TaskOutput, 3 << 20}, {&l.MaxTaskOutput, 10 << 20},
+		{&l.WorkflowInput, 5 << 20}, {&l.WorkflowOutput, 5 << 20},
+	} {
+		if *f.v == 0 {
+			*f.v = f.def
+		}
+	}
+	return l
 }
 
 // WithExternalPayloadStorage turns on external payload storage of the given

@@ -76,7 +76,7 @@ func runMain(m *testing.M) int {
 		if os.Getenv("CONDUCTORTEST_PAYLOAD_STORE") == "" {
 			store = conductortest.PayloadStorePostgres
 		}
-		opts = append(opts, conductortest.WithExternalPayloadStorage(store, conductortest.DefaultPayloadLimits()))
+		opts = append(opts, conductortest.WithExternalPayloadStorage(store, conductortest.PayloadLimits{}))
 		env.dev = conductortest.NewServer(opts...)
 		env.version = env.dev.Version()
 		hs = settings.NewHttpSettings(env.dev.URL())
