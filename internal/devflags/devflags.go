@@ -1,11 +1,12 @@
 // Package devflags reads the dev server's settings from their text forms
 // (command-line flags of cmd/conductor-dev, environment variables of the
-// test suites). They are not part of sdk/conductortest's API: a user picks
-// the typed constants.
+// test suites). They are not part of sdk/conductortest's API: a program
+// passes conductortest's options their values directly.
 package devflags
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/baton-go/baton/sdk/conductortest"
@@ -22,21 +23,17 @@ func ParseVersion(s string) (conductortest.Version, error) {
 	return "", fmt.Errorf("conductor version %q: want 3.21 or 3.32 (or a release of them, such as 3.21.14)", s)
 }
 
-var longPollModes = []conductortest.LongPollMode{
-	conductortest.LongPollDefault, conductortest.LongPollEarly, conductortest.LongPollFullBatch, conductortest.LongPollHold,
-}
+// longPollModes are the names conductortest.WithLongPoll takes (its
+// TestLongPollModeNames checks that the two agree).
+var longPollModes = []string{"default", "early", "full-batch", "hold"}
 
-// ParseLongPollMode reads a mode by its name (LongPollMode.String):
-// "default", "early", "full-batch" or "hold".
-func ParseLongPollMode(s string) (conductortest.LongPollMode, error) {
-	names := make([]string, len(longPollModes))
-	for i, m := range longPollModes {
-		if s == m.String() {
-			return m, nil
-		}
-		names[i] = m.String()
+// ParseLongPollMode checks a -long-poll value: "default", "early",
+// "full-batch" or "hold", as conductortest.WithLongPoll takes them.
+func ParseLongPollMode(s string) (string, error) {
+	if slices.Contains(longPollModes, s) {
+		return s, nil
 	}
-	return 0, fmt.Errorf("long-poll mode %q: want one of %s", s, strings.Join(names, ", "))
+	return "", fmt.Errorf("long-poll mode %q: want one of %s", s, strings.Join(longPollModes, ", "))
 }
 
 // ParsePayloadStore reads "none", "presigned" (or "s3") and "postgres".

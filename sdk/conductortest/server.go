@@ -85,7 +85,8 @@ type options struct {
 	logger             logrus.FieldLogger
 	ownerEmailOptional bool
 	postpone           time.Duration
-	longPoll           LongPollMode
+	longPollName       string       // WithLongPoll
+	longPoll           longPollMode // longPollName, resolved by Start
 	version            Version
 	maxRequests        int
 	payloadStore       PayloadStore  // payload.go
@@ -153,8 +154,8 @@ func Start(opts ...Option) (*Server, error) {
 		return nil, err
 	}
 	o.version = v
-	if !o.longPoll.valid() {
-		return nil, fmt.Errorf("long-poll mode must be early, full-batch or hold, got %v", o.longPoll)
+	if o.longPoll, err = parseLongPoll(o.longPollName); err != nil {
+		return nil, err
 	}
 	if o.maxRequests < 0 {
 		return nil, fmt.Errorf("max concurrent requests must be >= 0 (0: unbounded), got %d", o.maxRequests)

@@ -107,7 +107,7 @@ func TestPollMarksTaskInProgress(t *testing.T) {
 }
 
 func TestLongPollReturnsWhenTaskScheduled(t *testing.T) {
-	a := newAPI(t, conductortest.WithLongPoll(conductortest.LongPollEarly))
+	a := newAPI(t, conductortest.WithLongPoll("early"))
 	a.needLocal("a long poll that answers when a task is scheduled; longpoll_test.go checks each real server's mode")
 	lp := a.name("lp_task")
 	wfName := a.oneTask(lp)

@@ -13,14 +13,14 @@ type Version string
 
 const (
 	// Version321 answers as Conductor OSS 3.21 (checked against 3.21.14
-	// with its Redis queues): ownerEmail is required, a poll holds
-	// (LongPollHold), an unknown task is a 204, an unsupported method a
-	// 500.
+	// with its Redis queues): ownerEmail is required, a poll holds (the
+	// "hold" long-poll mode), an unknown task is a 204, an unsupported
+	// method a 500.
 	Version321 Version = "3.21"
 	// Version332 answers as Conductor OSS 3.32 (checked against 3.32.3 with
 	// its default SQLite store): ownerEmail is optional, a poll waits for
-	// the full batch (LongPollFullBatch), an unknown task is a 404, an
-	// unsupported method a 405.
+	// the full batch (the "full-batch" long-poll mode), an unknown task is
+	// a 404, an unsupported method a 405.
 	Version332 Version = "3.32"
 )
 
