@@ -111,7 +111,7 @@ func run(args []string, stderr io.Writer) int {
 	if *authKey != "" {
 		opts = append(opts, conductortest.WithAuth(*authKey, *authSecret))
 	}
-	if store != conductortest.PayloadStoreNone {
+	if store != "none" {
 		task, wf := bytesOrOff(*taskThreshold), bytesOrOff(*wfThreshold)
 		opts = append(opts, conductortest.WithExternalPayloadStorage(store, conductortest.PayloadLimits{
 			TaskInput: task, TaskOutput: task, MaxTaskOutput: bytesOrOff(*taskLimit), WorkflowInput: wf, WorkflowOutput: wf,

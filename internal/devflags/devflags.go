@@ -1,7 +1,8 @@
 // Package devflags reads the dev server's settings from their text forms
 // (command-line flags of cmd/conductor-dev, environment variables of the
 // test suites). They are not part of sdk/conductortest's API: a program
-// passes conductortest's options their values directly.
+// passes the values to its options (WithVersion, WithLongPoll,
+// WithExternalPayloadStorage) directly.
 package devflags
 
 import (
@@ -36,15 +37,17 @@ func ParseLongPollMode(s string) (string, error) {
 	return "", fmt.Errorf("long-poll mode %q: want one of %s", s, strings.Join(longPollModes, ", "))
 }
 
-// ParsePayloadStore reads "none", "presigned" (or "s3") and "postgres".
-func ParsePayloadStore(s string) (conductortest.PayloadStore, error) {
+// ParsePayloadStore reads "none" (or ""), "presigned" (or "s3") and
+// "postgres", in any case, and returns the name
+// conductortest.WithExternalPayloadStorage takes.
+func ParsePayloadStore(s string) (string, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "", "none":
-		return conductortest.PayloadStoreNone, nil
+		return "none", nil
 	case "presigned", "s3":
-		return conductortest.PayloadStorePresigned, nil
+		return "presigned", nil
 	case "postgres":
-		return conductortest.PayloadStorePostgres, nil
+		return "postgres", nil
 	}
-	return conductortest.PayloadStoreNone, fmt.Errorf("payload store %q: want none, presigned or postgres", s)
+	return "none", fmt.Errorf("payload store %q: want none, presigned or postgres", s)
 }

@@ -89,8 +89,9 @@ type options struct {
 	longPoll           longPollMode // longPollName, resolved by Start
 	version            Version
 	maxRequests        int
-	payloadStore       PayloadStore  // payload.go
-	payloadLimits      PayloadLimits // payload.go
+	payloadStoreName   string        // WithExternalPayloadStorage (payload.go)
+	payloadStore       payloadStore  // payloadStoreName, resolved by Start
+	payloadLimits      PayloadLimits // WithExternalPayloadStorage, zero fields filled by Start
 	// clock replaces the wall clock under the Advance offset; only this
 	// package's tests set it (export_test.go).
 	clock func() time.Time
@@ -159,6 +160,9 @@ func Start(opts ...Option) (*Server, error) {
 	}
 	if o.maxRequests < 0 {
 		return nil, fmt.Errorf("max concurrent requests must be >= 0 (0: unbounded), got %d", o.maxRequests)
+	}
+	if o.payloadStore, err = parsePayloadStore(o.payloadStoreName); err != nil {
+		return nil, err
 	}
 	o.payloadLimits = o.payloadLimits.withDefaults()
 	if (o.authKey == "") != (o.authSecret == "") {
