@@ -148,7 +148,7 @@ func TestPublicPackagesStayWithinTheirExportLimits(t *testing.T) {
 		limit, ceiling int
 	}{
 		{dir: "sdk/client", limit: 55, ceiling: 109},
-		{dir: "sdk/conductortest", limit: 45, ceiling: 66},
+		{dir: "sdk/conductortest", limit: 45, ceiling: 45},
 		// Being brought down on another branch (i27w); the ceiling is its count
 		// once sdk/taskdef moved out.
 		{dir: "sdk/worker", limit: 80, ceiling: 103},
