@@ -40,7 +40,7 @@ func run(args []string, stderr io.Writer) int {
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
 	authKey := fs.String("auth-key", "", "key id for Orkes-style token auth (auth is off unless key and secret are both set)")
 	authSecret := fs.String("auth-secret", "", "key secret for token auth")
-	tokenTTL := fs.Duration("token-ttl", 45*time.Minute, "lifetime of issued tokens") // conductortest's default too
+	tokenTTL := fs.Duration("token-ttl", 45*time.Minute, "lifetime of issued tokens") // as WithTokenTTL's default
 	logLevel := fs.String("log-level", "info", "log level: debug (one line per request), info, warn, error")
 	ownerOptional := fs.Bool("owner-email-optional", false, "accept definitions without ownerEmail in the 3.21 profile too (Conductor 3.21 requires it; 3.32, the default profile, does not)")
 	version := fs.String("conductor-version", "", "the Conductor OSS release line to answer as where they differ: 3.21 or 3.32 (default: the dev server's, 3.32, the newest; see docs/compatibility.md)")
