@@ -40,17 +40,18 @@ func run(args []string, stderr io.Writer) int {
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
 	authKey := fs.String("auth-key", "", "key id for Orkes-style token auth (auth is off unless key and secret are both set)")
 	authSecret := fs.String("auth-secret", "", "key secret for token auth")
-	tokenTTL := fs.Duration("token-ttl", conductortest.DefaultTokenTTL, "lifetime of issued tokens")
+	tokenTTL := fs.Duration("token-ttl", 45*time.Minute, "lifetime of issued tokens") // as WithTokenTTL's default
 	logLevel := fs.String("log-level", "info", "log level: debug (one line per request), info, warn, error")
 	ownerOptional := fs.Bool("owner-email-optional", false, "accept definitions without ownerEmail in the 3.21 profile too (Conductor 3.21 requires it; 3.32, the default profile, does not)")
-	version := fs.String("conductor-version", string(conductortest.DefaultVersion), "the Conductor OSS release line to answer as where they differ: 3.21 or 3.32 (see docs/compatibility.md)")
+	version := fs.String("conductor-version", "", "the Conductor OSS release line to answer as where they differ: 3.21 or 3.32 (default: the dev server's, 3.32, the newest; see docs/compatibility.md)")
 	longPoll := fs.String("long-poll", "default", "how batch polls with a timeout wait: early (answer at the first task: 3.32 with Redis), full-batch (gather tasks every 100 ms until count or the timeout: 3.32 with SQLite or Postgres), hold (3.21 with Redis: only tasks there at the start, after the whole timeout unless count were there) or default (the version's: hold for 3.21, full-batch for 3.32)")
 	maxRequests := fs.Int("max-concurrent-requests", 0, "requests served at once, the rest wait for a slot (real servers: 200 Tomcat threads); 0 is unbounded")
-	def := conductortest.DefaultPayloadLimits()
+	// Conductor's defaults (conductortest.PayloadLimits{}), in KB.
+	const taskKB, taskOutputLimitKB, workflowKB = 3072, 10240, 5120
 	payloadStore := fs.String("payload-store", "none", "external payload storage: none, presigned (S3-like: clients GET and PUT pre-signed URLs) or postgres (reads through /api/external/postgres/{key}, large outputs sent inline); see docs/compatibility.md")
-	taskThreshold := fs.Int64("payload-task-threshold-kb", def.TaskInput>>10, "with -payload-store: task inputs and outputs over this many KB are kept in the store (conductor.app.taskInput/OutputPayloadSizeThreshold)")
-	taskLimit := fs.Int64("payload-task-output-limit-kb", def.MaxTaskOutput>>10, "with -payload-store: a task output over this many KB fails the task (conductor.app.maxTaskOutputPayloadSizeThreshold)")
-	wfThreshold := fs.Int64("payload-workflow-threshold-kb", def.WorkflowInput>>10, "with -payload-store: workflow inputs and outputs over this many KB are kept in the store")
+	taskThreshold := fs.Int64("payload-task-threshold-kb", taskKB, "with -payload-store: task inputs and outputs over this many KB are kept in the store (conductor.app.taskInput/OutputPayloadSizeThreshold)")
+	taskLimit := fs.Int64("payload-task-output-limit-kb", taskOutputLimitKB, "with -payload-store: a task output over this many KB fails the task (conductor.app.maxTaskOutputPayloadSizeThreshold)")
+	wfThreshold := fs.Int64("payload-workflow-threshold-kb", workflowKB, "with -payload-store: workflow inputs and outputs over this many KB are kept in the store")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0 // -h asked for the flags, which Parse has printed
@@ -70,10 +71,14 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "conductor-dev: -auth-key and -auth-secret must be given together")
 		return 2
 	}
-	cv, err := devflags.ParseVersion(*version)
-	if err != nil {
-		fmt.Fprintf(stderr, "conductor-dev: -conductor-version: %v\n", err)
-		return 2
+	var opts []conductortest.Option
+	if *version != "" {
+		cv, err := devflags.ParseVersion(*version)
+		if err != nil {
+			fmt.Fprintf(stderr, "conductor-dev: -conductor-version: %v\n", err)
+			return 2
+		}
+		opts = append(opts, conductortest.WithVersion(cv))
 	}
 	mode, err := devflags.ParseLongPollMode(*longPoll)
 	if err != nil {
@@ -101,15 +106,15 @@ func run(args []string, stderr io.Writer) int {
 	log.SetOutput(stderr)
 	log.SetLevel(level)
 
-	opts := []conductortest.Option{conductortest.WithAddr(*addr), conductortest.WithLogger(log), conductortest.WithTokenTTL(*tokenTTL),
-		conductortest.WithVersion(cv), conductortest.WithLongPoll(mode), conductortest.WithMaxConcurrentRequests(*maxRequests)}
+	opts = append(opts, conductortest.WithAddr(*addr), conductortest.WithLogger(log), conductortest.WithTokenTTL(*tokenTTL),
+		conductortest.WithLongPoll(mode), conductortest.WithMaxConcurrentRequests(*maxRequests))
 	if *authKey != "" {
 		opts = append(opts, conductortest.WithAuth(*authKey, *authSecret))
 	}
-	if store != conductortest.PayloadStoreNone {
+	if store != "none" {
+		task, wf := bytesOrOff(*taskThreshold), bytesOrOff(*wfThreshold)
 		opts = append(opts, conductortest.WithExternalPayloadStorage(store, conductortest.PayloadLimits{
-			TaskInput: *taskThreshold << 10, TaskOutput: *taskThreshold << 10, MaxTaskOutput: *taskLimit << 10,
-			WorkflowInput: *wfThreshold << 10, WorkflowOutput: *wfThreshold << 10,
+			TaskInput: task, TaskOutput: task, MaxTaskOutput: bytesOrOff(*taskLimit), WorkflowInput: wf, WorkflowOutput: wf,
 		}))
 	}
 	if *ownerOptional {
@@ -141,4 +146,14 @@ func run(args []string, stderr io.Writer) int {
 		log.Error("conductor-dev: shutdown took longer than 10s")
 		return 1
 	}
+}
+
+// bytesOrOff turns a -payload-*-kb value into a PayloadLimits field: 0
+// turns the check off, which PayloadLimits spells as a negative size (its
+// zero is Conductor's default).
+func bytesOrOff(kb int64) int64 {
+	if kb == 0 {
+		return -1
+	}
+	return kb << 10
 }

@@ -1,11 +1,13 @@
 // Package devflags reads the dev server's settings from their text forms
 // (command-line flags of cmd/conductor-dev, environment variables of the
-// test suites). They are not part of sdk/conductortest's API: a user picks
-// the typed constants.
+// test suites). They are not part of sdk/conductortest's API: a program
+// passes the values to its options (WithVersion, WithLongPoll,
+// WithExternalPayloadStorage) directly.
 package devflags
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/baton-go/baton/sdk/conductortest"
@@ -22,32 +24,30 @@ func ParseVersion(s string) (conductortest.Version, error) {
 	return "", fmt.Errorf("conductor version %q: want 3.21 or 3.32 (or a release of them, such as 3.21.14)", s)
 }
 
-var longPollModes = []conductortest.LongPollMode{
-	conductortest.LongPollDefault, conductortest.LongPollEarly, conductortest.LongPollFullBatch, conductortest.LongPollHold,
-}
+// longPollModes are the names conductortest.WithLongPoll takes (its
+// TestLongPollModeNames checks that the two agree).
+var longPollModes = []string{"default", "early", "full-batch", "hold"}
 
-// ParseLongPollMode reads a mode by its name (LongPollMode.String):
-// "default", "early", "full-batch" or "hold".
-func ParseLongPollMode(s string) (conductortest.LongPollMode, error) {
-	names := make([]string, len(longPollModes))
-	for i, m := range longPollModes {
-		if s == m.String() {
-			return m, nil
-		}
-		names[i] = m.String()
+// ParseLongPollMode checks a -long-poll value: "default", "early",
+// "full-batch" or "hold", as conductortest.WithLongPoll takes them.
+func ParseLongPollMode(s string) (string, error) {
+	if slices.Contains(longPollModes, s) {
+		return s, nil
 	}
-	return 0, fmt.Errorf("long-poll mode %q: want one of %s", s, strings.Join(names, ", "))
+	return "", fmt.Errorf("long-poll mode %q: want one of %s", s, strings.Join(longPollModes, ", "))
 }
 
-// ParsePayloadStore reads "none", "presigned" (or "s3") and "postgres".
-func ParsePayloadStore(s string) (conductortest.PayloadStore, error) {
+// ParsePayloadStore reads "none" (or ""), "presigned" (or "s3") and
+// "postgres", in any case, and returns the name
+// conductortest.WithExternalPayloadStorage takes.
+func ParsePayloadStore(s string) (string, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "", "none":
-		return conductortest.PayloadStoreNone, nil
+		return "none", nil
 	case "presigned", "s3":
-		return conductortest.PayloadStorePresigned, nil
+		return "presigned", nil
 	case "postgres":
-		return conductortest.PayloadStorePostgres, nil
+		return "postgres", nil
 	}
-	return conductortest.PayloadStoreNone, fmt.Errorf("payload store %q: want none, presigned or postgres", s)
+	return "none", fmt.Errorf("payload store %q: want none, presigned or postgres", s)
 }

@@ -29,7 +29,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 }
 
 func benchRoundTrip(b *testing.B, batch int) {
-	srv := conductortest.NewServer(conductortest.WithOwnerEmailOptional(), conductortest.WithLongPoll(conductortest.LongPollEarly))
+	srv := conductortest.NewServer(conductortest.WithOwnerEmailOptional(), conductortest.WithLongPoll("early"))
 	defer srv.Close()
 	if err := srv.RegisterWorkflowDef(model.WorkflowDef{Name: "bench", Version: 1,
 		Tasks: []model.WorkflowTask{{Name: "bench_task", TaskReferenceName: "t"}}}); err != nil {
@@ -116,7 +116,7 @@ func benchRoundTrip(b *testing.B, batch int) {
 // return after a task is scheduled (start of a workflow to the poll's
 // answer arriving at the client).
 func BenchmarkLongPollWake(b *testing.B) {
-	srv := conductortest.NewServer(conductortest.WithOwnerEmailOptional(), conductortest.WithLongPoll(conductortest.LongPollEarly))
+	srv := conductortest.NewServer(conductortest.WithOwnerEmailOptional(), conductortest.WithLongPoll("early"))
 	defer srv.Close()
 	if err := srv.RegisterWorkflowDef(model.WorkflowDef{Name: "wake", Version: 1,
 		Tasks: []model.WorkflowTask{{Name: "wake_task", TaskReferenceName: "t"}}}); err != nil {

@@ -52,9 +52,9 @@
 // # Long polls and the request pool
 //
 // Batch polls with a timeout wait as one of three real servers does; pick
-// one with WithLongPoll (cmd/conductor-dev: -long-poll), or let the version
-// profile choose (full-batch for 3.32, hold for 3.21):
-//   - LongPollFullBatch, the default: tasks are taken off the queue every
+// one by name with WithLongPoll (cmd/conductor-dev: -long-poll), or let the
+// version profile choose (full-batch for 3.32, hold for 3.21):
+//   - "full-batch", the default: tasks are taken off the queue every
 //     100 ms during the wait, and the poll answers at the first 100 ms step
 //     at which it holds count tasks, else at the timeout with what it has.
 //     Conductor 3.32's default SQLite store does this, and so does the
@@ -63,9 +63,9 @@
 //     that are not on Redis run. It is the default because it is what a new
 //     user meets first and because a worker that does well here (asks for
 //     what it can take, not more) does well on the others too.
-//   - LongPollEarly: answers as soon as one task is due. Conductor 3.32 with
+//   - "early": answers as soon as one task is due. Conductor 3.32 with
 //     Redis queues. The fastest for tests and benchmarks.
-//   - LongPollHold: Conductor 3.21 with Redis queues (dyno-queues). Unless
+//   - "hold": Conductor 3.21 with Redis queues (dyno-queues). Unless
 //     count tasks are there when the poll arrives, it waits the whole
 //     timeout and then returns only the tasks that were there at the start;
 //     a task scheduled meanwhile waits for the next poll.
@@ -105,16 +105,16 @@
 // SetFaults injects, per group of endpoints (Faults), error statuses with
 // or without Retry-After, latency, answers dropped after the request took
 // effect, malformed answers and over-delivering polls; ClearFaults ends
-// them and FaultStats counts what was injected. Latency and errors are
+// them and Stats counts what was injected. Latency and errors are
 // decided when a request arrives, dropped and malformed answers when the
 // answer is sent, so ClearFaults also spares a long poll that was already
-// waiting. Down, Up and DownFor make the server refuse connections and cut
-// the open ones, as an outage would.
+// waiting. Down makes the server refuse connections and cut the open ones,
+// as an outage would, until Up or for a given time.
 //
 // # Tests
 //
 // RegisterTaskDefs, RegisterWorkflowDef, StartWorkflow and Terminate set
-// the scene without HTTP. Introspection (Updates, AllUpdates, Task,
+// the scene without HTTP. Introspection (Updates, Task,
 // TasksByStatus, Workflow, WorkflowsByStatus, QueueSize, Stats,
 // WaitWorkflows) lets tests assert from the server's side, e.g. that every
 // task got exactly one update. Advance moves the server clock so that retry

@@ -2,9 +2,11 @@ package conductortest
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -27,26 +29,34 @@ type Fault struct {
 	// a request that did take effect.
 	DropRate float64
 	// MalformedRate is the share of processed requests whose answer is
-	// mangled in one of the Malformed ways (all of them when empty).
+	// mangled, in one of the Malformed ways picked at random.
 	MalformedRate float64
-	Malformed     []MalformedMode
+	// Malformed names the ways an answer may be mangled (every one when
+	// empty); each is sent with status 200:
+	//   - "truncated-json": the first half of the body, as JSON;
+	//   - "wrong-content-type": an HTML error page instead of the JSON;
+	//   - "empty-body": Content-Type application/json and no body.
+	// SetFaults panics on any other name.
+	Malformed []string
 	// ExtraTasks makes a batch poll hand out up to this many tasks more than
 	// its count asked for (seen with some queue backends).
 	ExtraTasks int
 }
 
-// MalformedMode is a way of mangling an answer.
-type MalformedMode int
+// mangling is a way of mangling an answer (Fault.Malformed).
+type mangling int
 
-// The ways an answer can be mangled.
 const (
-	// TruncatedJSON sends the first half of the body, as JSON.
-	TruncatedJSON MalformedMode = iota + 1
-	// WrongContentType sends an HTML error page with status 200.
-	WrongContentType
-	// EmptyBody sends status 200, Content-Type application/json and no body.
-	EmptyBody
+	truncatedJSON mangling = iota + 1
+	wrongContentType
+	emptyBody
 )
+
+// manglings are the Fault.Malformed names, in the order of the doc.
+var manglings = []struct {
+	name string
+	m    mangling
+}{{"truncated-json", truncatedJSON}, {"wrong-content-type", wrongContentType}, {"empty-body", emptyBody}}
 
 // Faults maps an endpoint group to its fault. Groups: "poll" (single and
 // batch poll), "update" (update, update-v2, update by reference name),
@@ -55,28 +65,57 @@ const (
 type Faults map[string]Fault
 
 type faultSet struct {
-	byGroup map[string]*Fault
+	byGroup map[string]*activeFault
+}
+
+// activeFault is a Fault in force, its Malformed names resolved.
+type activeFault struct {
+	Fault
+	manglings []mangling
 }
 
 // SetFaults replaces the injected faults. Latency and error statuses apply
 // to requests that arrive after it; dropped and malformed answers to
 // answers made after it, including those of long polls already waiting.
+// It panics, naming the group and the value, on an unknown Malformed name.
 func (s *Server) SetFaults(f Faults) {
-	fs := &faultSet{byGroup: make(map[string]*Fault, len(f))}
+	fs := &faultSet{byGroup: make(map[string]*activeFault, len(f))}
 	for g, v := range f {
-		v := v
-		v.Statuses = append([]int(nil), v.Statuses...)
-		v.Malformed = append([]MalformedMode(nil), v.Malformed...)
-		fs.byGroup[g] = &v
+		af := &activeFault{Fault: v}
+		af.Statuses = append([]int(nil), v.Statuses...)
+		af.Malformed = append([]string(nil), v.Malformed...)
+		for _, name := range v.Malformed {
+			af.manglings = append(af.manglings, parseMangling(g, name))
+		}
+		if len(af.manglings) == 0 {
+			for _, m := range manglings {
+				af.manglings = append(af.manglings, m.m)
+			}
+		}
+		fs.byGroup[g] = af
 	}
 	s.faults.Store(fs)
+}
+
+// parseMangling resolves a Fault.Malformed name of group g, or panics: a
+// misspelt mode is a mistake in the test, which should not pass quietly
+// without the fault it asked for.
+func parseMangling(g, name string) mangling {
+	names := make([]string, len(manglings))
+	for i, m := range manglings {
+		if m.name == name {
+			return m.m
+		}
+		names[i] = strconv.Quote(m.name)
+	}
+	panic(fmt.Sprintf("conductortest: SetFaults: Faults[%q].Malformed: unknown mode %q, want one of %s", g, name, strings.Join(names, ", ")))
 }
 
 // ClearFaults stops every injected fault, as SetFaults with none would (Down
 // state is separate: see Up).
 func (s *Server) ClearFaults() { s.faults.Store(nil) }
 
-func (s *Server) faultFor(group string) *Fault {
+func (s *Server) faultFor(group string) *activeFault {
 	fs := s.faults.Load()
 	if fs == nil {
 		return nil
@@ -87,27 +126,9 @@ func (s *Server) faultFor(group string) *Fault {
 	return fs.byGroup[""]
 }
 
-// FaultStats counts the faults injected so far.
-type FaultStats struct {
-	Errors       int64 // error answers injected
-	Delayed      int64 // requests delayed by Latency
-	Dropped      int64 // processed requests whose connection was closed
-	Malformed    int64 // processed requests with a mangled answer
-	OverDelivery int64 // batch polls allowed to exceed their count
-	Downs        int64 // times the server went down
-}
-
+// faultCounters count the injected faults (Stats reports them).
 type faultCounters struct {
 	errors, delayed, dropped, malformed, overDelivery, downs atomic.Int64
-}
-
-// FaultStats returns the counts of injected faults.
-func (s *Server) FaultStats() FaultStats {
-	c := &s.faultCounts
-	return FaultStats{
-		Errors: c.errors.Load(), Delayed: c.delayed.Load(), Dropped: c.dropped.Load(),
-		Malformed: c.malformed.Load(), OverDelivery: c.overDelivery.Load(), Downs: c.downs.Load(),
-	}
 }
 
 // serveWithFaults applies the faults of group to one request. Latency and
@@ -175,7 +196,7 @@ func (s *Server) serveWithFaults(w http.ResponseWriter, r *http.Request, next ht
 // answerFault rolls the dice for a processed request of group, with the
 // faults in force now: is its connection dropped, or its answer mangled (and
 // how)?
-func (s *Server) answerFault(group string) (drop bool, mangle MalformedMode) {
+func (s *Server) answerFault(group string) (drop bool, mangle mangling) {
 	f := s.faultFor(group)
 	if f == nil {
 		return false, 0
@@ -184,11 +205,7 @@ func (s *Server) answerFault(group string) (drop bool, mangle MalformedMode) {
 		return true, 0
 	}
 	if f.MalformedRate > 0 && rand.Float64() < f.MalformedRate {
-		modes := f.Malformed
-		if len(modes) == 0 {
-			modes = []MalformedMode{TruncatedJSON, WrongContentType, EmptyBody}
-		}
-		return false, modes[rand.IntN(len(modes))]
+		return false, f.manglings[rand.IntN(len(f.manglings))]
 	}
 	return false, 0
 }
@@ -239,20 +256,20 @@ func (b *bufferedWriter) writeTo(w http.ResponseWriter) {
 
 // writeMangled sends the buffered answer mangled in the given way, with
 // status 200.
-func (b *bufferedWriter) writeMangled(w http.ResponseWriter, mode MalformedMode) {
+func (b *bufferedWriter) writeMangled(w http.ResponseWriter, mode mangling) {
 	h := w.Header()
 	for k, v := range b.header {
 		h[k] = v
 	}
 	body := b.body.Bytes()
 	switch mode {
-	case TruncatedJSON:
+	case truncatedJSON:
 		body = body[:len(body)/2]
 		h.Set("Content-Type", "application/json")
-	case WrongContentType:
+	case wrongContentType:
 		body = []byte("<html><body><h1>502 Bad Gateway</h1></body></html>")
 		h.Set("Content-Type", "text/html")
-	case EmptyBody:
+	case emptyBody:
 		body = nil
 		h.Set("Content-Type", "application/json")
 	}

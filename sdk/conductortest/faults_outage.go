@@ -13,11 +13,27 @@ import (
 
 // Down makes the server unreachable: it closes the listener (new connections
 // are refused) and every open connection. Requests being handled lose their
-// connection. Up brings it back on the same port.
-func (s *Server) Down() {
+// connection. With d > 0 the server comes back by itself on the same port
+// after d (in the background); with d <= 0 it stays down until Up. Either
+// replaces the comeback of an earlier Down.
+func (s *Server) Down(d time.Duration) {
 	s.lnMu.Lock()
 	defer s.lnMu.Unlock()
 	s.downLocked()
+	if s.downTimer != nil {
+		s.downTimer.Stop()
+		s.downTimer = nil
+	}
+	if d <= 0 {
+		return
+	}
+	s.downTimer = time.AfterFunc(d, func() {
+		s.lnMu.Lock()
+		defer s.lnMu.Unlock()
+		if err := s.upLocked(); err != nil {
+			s.log.WithError(err).Warn("conductortest: could not come back up")
+		}
+	})
 }
 
 func (s *Server) downLocked() {
@@ -36,7 +52,7 @@ func (s *Server) downLocked() {
 	s.faultCounts.downs.Add(1)
 }
 
-// Up listens again on the port the server had before Down.
+// Up listens again on the port the server had before Down, at once.
 func (s *Server) Up() error {
 	s.lnMu.Lock()
 	defer s.lnMu.Unlock()
@@ -72,23 +88,6 @@ func (s *Server) upLocked() error {
 	s.down = false
 	s.serve(ln)
 	return nil
-}
-
-// DownFor calls Down, then Up after d (in the background).
-func (s *Server) DownFor(d time.Duration) {
-	s.lnMu.Lock()
-	defer s.lnMu.Unlock()
-	s.downLocked()
-	if s.downTimer != nil {
-		s.downTimer.Stop()
-	}
-	s.downTimer = time.AfterFunc(d, func() {
-		s.lnMu.Lock()
-		defer s.lnMu.Unlock()
-		if err := s.upLocked(); err != nil {
-			s.log.WithError(err).Warn("conductortest: could not come back up")
-		}
-	})
 }
 
 // IsDown reports whether the server is currently refusing connections.

@@ -2,9 +2,11 @@ package conductortest_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -36,8 +38,8 @@ func TestInjectedErrors(t *testing.T) {
 	a.expect(502, "GET", "/metadata/taskdefs", nil)
 	a.srv.ClearFaults()
 	a.expect(200, "GET", "/metadata/taskdefs", nil)
-	if fs := a.srv.FaultStats(); fs.Errors != 2 {
-		t.Fatalf("fault stats %+v", fs)
+	if st := a.srv.Stats(); st.InjectedErrors != 2 {
+		t.Fatalf("stats %+v", st)
 	}
 }
 
@@ -82,28 +84,48 @@ func TestDroppedUpdateStillLands(t *testing.T) {
 	if st := a.srv.Stats(); st.UpdatesToTerminal != 1 {
 		t.Fatalf("stats %+v", st)
 	}
-	if fs := a.srv.FaultStats(); fs.Dropped != 1 {
-		t.Fatalf("fault stats %+v", fs)
+	if st := a.srv.Stats(); st.DroppedAnswers != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// Updates("") lists the updates of every task, grouped by task id.
+func TestUpdatesOfEveryTask(t *testing.T) {
+	a := newAPI(t)
+	a.needLocal("introspection")
+	a.registerWorkflow(simpleWorkflow("one", "ups_task"))
+	a.start("one", nil)
+	a.start("one", nil)
+	var taskIDs []string
+	for range 2 {
+		tk := a.pollOne("ups_task")
+		a.expect(200, "POST", "/tasks", `{"workflowInstanceId":"`+tk.WorkflowInstanceId+`","taskId":"`+tk.TaskId+`","status":"COMPLETED"}`)
+		taskIDs = append(taskIDs, tk.TaskId)
+	}
+	slices.Sort(taskIDs)
+	all := a.srv.Updates("")
+	if len(all) != 2 || all[0].TaskId != taskIDs[0] || all[1].TaskId != taskIDs[1] {
+		t.Fatalf("Updates(\"\") = %+v, want one update each of %v, in that order", all, taskIDs)
 	}
 }
 
 func TestMalformedAnswers(t *testing.T) {
 	cases := []struct {
-		mode  conductortest.MalformedMode
+		mode  string
 		check func(t *testing.T, ctype string, body []byte)
 	}{
-		{conductortest.TruncatedJSON, func(t *testing.T, ctype string, body []byte) {
+		{"truncated-json", func(t *testing.T, ctype string, body []byte) {
 			var v any
 			if ctype != "application/json" || len(body) == 0 || json.Unmarshal(body, &v) == nil {
 				t.Fatalf("not truncated JSON: %s %q", ctype, body)
 			}
 		}},
-		{conductortest.WrongContentType, func(t *testing.T, ctype string, body []byte) {
+		{"wrong-content-type", func(t *testing.T, ctype string, body []byte) {
 			if !strings.HasPrefix(ctype, "text/html") {
 				t.Fatalf("content type %q", ctype)
 			}
 		}},
-		{conductortest.EmptyBody, func(t *testing.T, ctype string, body []byte) {
+		{"empty-body", func(t *testing.T, ctype string, body []byte) {
 			if len(body) != 0 {
 				t.Fatalf("body %q", body)
 			}
@@ -114,14 +136,28 @@ func TestMalformedAnswers(t *testing.T) {
 		a.needLocal("fault injection")
 		a.registerWorkflow(simpleWorkflow("one", "mal_task"))
 		a.start("one", nil)
-		a.srv.SetFaults(conductortest.Faults{"poll": {MalformedRate: 1, Malformed: []conductortest.MalformedMode{c.mode}}})
+		a.srv.SetFaults(conductortest.Faults{"poll": {MalformedRate: 1, Malformed: []string{c.mode}}})
 		r := a.expect(200, "GET", "/tasks/poll/batch/mal_task?count=1&timeout=0", nil)
 		c.check(t, r.header.Get("Content-Type"), r.body)
 		// The poll was processed: the task is IN_PROGRESS, not handed out again.
 		if got := a.srv.TasksByStatus(model.TaskInProgress); len(got) != 1 {
-			t.Fatalf("mode %d: %d tasks in progress", c.mode, len(got))
+			t.Fatalf("mode %s: %d tasks in progress", c.mode, len(got))
 		}
 	}
+}
+
+// A misspelt Malformed mode is refused where the faults are set, with the
+// group and the name in the message, instead of injecting nothing.
+func TestUnknownMalformedModePanics(t *testing.T) {
+	a := newAPI(t)
+	a.needLocal("fault injection")
+	defer func() {
+		msg := fmt.Sprint(recover())
+		if !strings.Contains(msg, `Faults["poll"].Malformed`) || !strings.Contains(msg, `"truncated"`) || !strings.Contains(msg, `"truncated-json"`) {
+			t.Fatalf("panic %q: want one naming the field, the value and the known modes", msg)
+		}
+	}()
+	a.srv.SetFaults(conductortest.Faults{"poll": {MalformedRate: 1, Malformed: []string{"truncated"}}})
 }
 
 func TestOverDelivery(t *testing.T) {
@@ -135,8 +171,8 @@ func TestOverDelivery(t *testing.T) {
 	if got := a.pollBatch("od_task", "count=1&timeout=0"); len(got) != 3 {
 		t.Fatalf("count=1 handed out %d, want 3", len(got))
 	}
-	if fs := a.srv.FaultStats(); fs.OverDelivery != 1 {
-		t.Fatalf("fault stats %+v", fs)
+	if st := a.srv.Stats(); st.OverDeliveredPolls != 1 {
+		t.Fatalf("stats %+v", st)
 	}
 }
 
@@ -145,8 +181,8 @@ func TestLatencyIsAdded(t *testing.T) {
 	a.needLocal("fault injection")
 	a.srv.SetFaults(conductortest.Faults{"": {Latency: 30 * time.Millisecond}})
 	a.expect(200, "GET", "/metadata/taskdefs", nil)
-	if fs := a.srv.FaultStats(); fs.Delayed != 1 {
-		t.Fatalf("fault stats %+v", fs)
+	if st := a.srv.Stats(); st.DelayedRequests != 1 {
+		t.Fatalf("stats %+v", st)
 	}
 }
 
@@ -154,7 +190,7 @@ func TestDownAndUp(t *testing.T) {
 	a := newAPI(t)
 	a.needLocal("fault injection")
 	a.expect(200, "GET", "/metadata/taskdefs", nil)
-	a.srv.Down()
+	a.srv.Down(0)
 	if !a.srv.IsDown() {
 		t.Fatal("IsDown false after Down")
 	}
@@ -168,19 +204,31 @@ func TestDownAndUp(t *testing.T) {
 	a.expect(200, "GET", "/metadata/taskdefs", nil)
 
 	// Down for an hour, so that the request below meets the outage however
-	// slowly it is sent; then a short DownFor replaces the hour, and the
+	// slowly it is sent; then a short Down replaces the hour, and the
 	// server must come back by itself.
-	a.srv.DownFor(time.Hour)
+	a.srv.Down(time.Hour)
 	if res, err := a.client.Get(a.base + "/metadata/taskdefs"); err == nil {
 		res.Body.Close()
-		t.Fatal("request answered during DownFor")
+		t.Fatal("request answered during a timed Down")
 	}
-	a.srv.DownFor(50 * time.Millisecond)
+	a.srv.Down(50 * time.Millisecond)
 	waitFor(t, "server back up", func() bool { return !a.srv.IsDown() })
 	a.expect(200, "GET", "/metadata/taskdefs", nil)
-	if fs := a.srv.FaultStats(); fs.Downs != 2 {
-		t.Fatalf("fault stats %+v", fs)
+	if st := a.srv.Stats(); st.Downs != 2 {
+		t.Fatalf("stats %+v", st)
 	}
+
+	// Down(0) cancels the comeback of an earlier timed Down.
+	a.srv.Down(50 * time.Millisecond)
+	a.srv.Down(0)
+	time.Sleep(150 * time.Millisecond)
+	if !a.srv.IsDown() {
+		t.Fatal("the server came back after Down(0) replaced a timed Down")
+	}
+	if err := a.srv.Up(); err != nil {
+		t.Fatal(err)
+	}
+	a.expect(200, "GET", "/metadata/taskdefs", nil)
 }
 
 func TestDownCutsLongPolls(t *testing.T) {
@@ -196,7 +244,7 @@ func TestDownCutsLongPolls(t *testing.T) {
 		errc <- err
 	}()
 	waitFor(t, "poll parked", func() bool { return a.srv.Waiting("cut", "") == 1 })
-	a.srv.Down()
+	a.srv.Down(0)
 	if err := <-errc; err == nil {
 		t.Fatal("long poll survived Down")
 	}

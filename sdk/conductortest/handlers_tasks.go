@@ -81,8 +81,8 @@ func (s *Server) handleBatchPoll(w http.ResponseWriter, r *http.Request) {
 }
 
 // poll hands out up to count due tasks of the queue, waiting up to timeout
-// as the server's LongPollMode says. While waiting it sleeps on a channel
-// and a timer (no CPU).
+// as the server's long-poll mode (WithLongPoll) says. While waiting it
+// sleeps on a channel and a timer (no CPU).
 func (s *Server) poll(ctx context.Context, taskType, domain string, hasDomain bool, workerID string, count int, timeout time.Duration) []wire.Task {
 	qn := taskType
 	if hasDomain && (domain != "" || s.is321()) {
@@ -106,7 +106,7 @@ func (s *Server) poll(ctx context.Context, taskType, domain string, hasDomain bo
 			// task, so it has nothing to hand an abandoned one.
 			ctx = context.WithoutCancel(ctx)
 		}
-		if mode := s.longPollMode(); mode == LongPollEarly {
+		if mode := s.longPollMode(); mode == longPollEarly {
 			out = s.pollEarly(ctx, q, count, workerID, now, timeout)
 		} else {
 			out = s.pollHeld(ctx, q, mode, count, workerID, now, timeout)

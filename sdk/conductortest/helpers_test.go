@@ -28,7 +28,7 @@ const (
 	envTarget = "CONDUCTORTEST_TARGET"
 	envURL    = "CONDUCTOR_SERVER_URL"
 	// envVersion picks the dev server's version profile (3.21 or 3.32;
-	// default conductortest.DefaultVersion); make test runs both. Against
+	// default the server's own, 3.32); make test runs both. Against
 	// a remote server CONDUCTOR_SERVER_VERSION (set by run.sh) says which
 	// release answers.
 	envVersion       = "CONDUCTORTEST_VERSION"

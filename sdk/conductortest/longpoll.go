@@ -3,70 +3,73 @@ package conductortest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/baton-go/baton/sdk/conductortest/internal/wire"
 )
 
-// LongPollMode is how a batch poll with a timeout waits for tasks. Conductor
-// servers differ here by version and by queue store, and a worker's polling
-// strategy should be tested against the one it will meet. Every mode answers
-// a poll with timeout 0 at once with what is available.
-type LongPollMode int
+// WithLongPoll sets, by name, how a batch poll with a timeout waits for
+// tasks. Conductor servers differ here by version and by queue store, and a
+// worker's polling strategy should be tested against the one it will meet.
+// In every mode a poll with timeout 0 answers at once with what is
+// available. The names (cmd/conductor-dev's -long-poll takes the same):
+//
+//   - "early" answers as soon as at least one task is due, with up to count
+//     tasks, else when the timeout ends. Conductor 3.32 with Redis queues
+//     (io.orkes.conductor.mq) does this.
+//   - "full-batch" takes due tasks off the queue every 100 ms during the
+//     wait, keeping them, and answers at the first 100 ms step at which it
+//     holds count tasks, or at the first step at or after the timeout with
+//     what it holds. A poll for one task wakes within 100 ms of a task
+//     becoming due; a poll for ten with three available waits the whole
+//     timeout and returns the three. This is SqliteQueueDAO.pollMessages
+//     (Conductor 3.32's default store) and PostgresQueueDAO.pollMessages
+//     (the same loop), and MySQL's is alike.
+//   - "hold" answers at once if count tasks are due when the poll starts;
+//     otherwise it waits the whole timeout and then answers with the tasks
+//     that were due when it started (up to count). Tasks that become due
+//     during the wait stay queued for the next poll. Conductor 3.21 with its
+//     Redis queues (dyno-queues) does this: a poll for one task on an empty
+//     queue returns nothing after the full timeout even when a task is
+//     scheduled 300 ms into it.
+//   - "default" (or "", as without WithLongPoll) is the version profile's
+//     mode: "full-batch" for 3.32 (the default profile), "hold" with
+//     WithVersion(Version321).
+//
+// Start (and NewServer) refuse any other name.
+func WithLongPoll(mode string) Option { return func(o *options) { o.longPollName = mode } }
+
+// longPollMode is a WithLongPoll mode, resolved from its name.
+type longPollMode int
 
 const (
-	// LongPollDefault is the mode of the server's version profile
-	// (WithVersion): LongPollHold for 3.21, LongPollFullBatch for 3.32. It
-	// is the zero value.
-	LongPollDefault LongPollMode = iota
-
-	// LongPollEarly answers as soon as at least one task is due, with up to
-	// count tasks, else when the timeout ends. Conductor 3.32 with Redis
-	// queues (io.orkes.conductor.mq) does this.
-	LongPollEarly
-
-	// LongPollFullBatch takes due tasks off the queue every 100 ms during
-	// the wait, keeping them, and answers at the first 100 ms step at which
-	// it holds count tasks, or at the first step at or after the timeout
-	// with what it holds. A poll for one task wakes within 100 ms of a task
-	// becoming due; a poll for ten with three available waits the whole
-	// timeout and returns the three. This is SqliteQueueDAO.pollMessages
-	// (Conductor 3.32's default store) and PostgresQueueDAO.pollMessages
-	// (the same loop), and MySQL's is alike.
-	LongPollFullBatch
-
-	// LongPollHold answers at once if count tasks are due when the poll
-	// starts; otherwise it waits the whole timeout and then answers with
-	// the tasks that were due when it started (up to count). Tasks that
-	// become due during the wait stay queued for the next poll. Conductor
-	// 3.21 with its Redis queues (dyno-queues) does this: a poll for one
-	// task on an empty queue returns nothing after the full timeout even
-	// when a task is scheduled 300 ms into it.
-	LongPollHold
+	longPollDefault longPollMode = iota
+	longPollEarly
+	longPollFullBatch
+	longPollHold
 )
 
+// longPollNames are the WithLongPoll names, by mode.
 var longPollNames = [...]string{
-	LongPollDefault:   "default",
-	LongPollEarly:     "early",
-	LongPollFullBatch: "full-batch",
-	LongPollHold:      "hold",
+	longPollDefault:   "default",
+	longPollEarly:     "early",
+	longPollFullBatch: "full-batch",
+	longPollHold:      "hold",
 }
 
-// String returns the mode's name ("default", "early", "full-batch",
-// "hold"), as cmd/conductor-dev's -long-poll takes it.
-func (m LongPollMode) String() string {
-	if m >= 0 && int(m) < len(longPollNames) {
-		return longPollNames[m]
+// parseLongPoll resolves a WithLongPoll name ("" is "default").
+func parseLongPoll(name string) (longPollMode, error) {
+	if name == "" {
+		return longPollDefault, nil
 	}
-	return fmt.Sprintf("LongPollMode(%d)", int(m))
+	for m, n := range longPollNames {
+		if n == name {
+			return longPollMode(m), nil
+		}
+	}
+	return 0, fmt.Errorf("long-poll mode %q: want one of %s", name, strings.Join(longPollNames[:], ", "))
 }
-
-func (m LongPollMode) valid() bool { return m >= 0 && int(m) < len(longPollNames) }
-
-// WithLongPoll sets how batch polls with a timeout wait (see LongPollMode).
-// Without it the server waits as its version profile does: LongPollFullBatch
-// by default (DefaultVersion is 3.32), LongPollHold with WithVersion(Version321).
-func WithLongPoll(mode LongPollMode) Option { return func(o *options) { o.longPoll = mode } }
 
 // WithMaxConcurrentRequests makes the server handle at most n requests at a
 // time; further requests wait, in arrival order, for one to finish. Real
@@ -82,13 +85,13 @@ func WithMaxConcurrentRequests(n int) Option { return func(o *options) { o.maxRe
 // (Uninterruptibles.sleepUninterruptibly(100, MILLISECONDS) in the DAOs).
 const fullBatchStep = 100 * time.Millisecond
 
-// longPollMode resolves LongPollDefault.
-func (s *Server) longPollMode() LongPollMode {
-	if s.opts.longPoll == LongPollDefault {
+// longPollMode resolves the "default" mode.
+func (s *Server) longPollMode() longPollMode {
+	if s.opts.longPoll == longPollDefault {
 		if s.is321() {
-			return LongPollHold
+			return longPollHold
 		}
-		return LongPollFullBatch
+		return longPollFullBatch
 	}
 	return s.opts.longPoll
 }
@@ -102,10 +105,10 @@ func (s *Server) longPollMode() LongPollMode {
 // queue (the real server would hand them to the closed connection and
 // leave them to their response timeout). Caller holds s.mu; it is held
 // again on return.
-func (s *Server) pollHeld(ctx context.Context, q *queue, mode LongPollMode, count int, workerID string, now time.Time, timeout time.Duration) []wire.Task {
+func (s *Server) pollHeld(ctx context.Context, q *queue, mode longPollMode, count int, workerID string, now time.Time, timeout time.Duration) []wire.Task {
 	start := now
 	deadline := start.Add(timeout)
-	if mode == LongPollFullBatch {
+	if mode == longPollFullBatch {
 		// The loop notices the timeout only after a pop, i.e. on a step.
 		steps := (timeout + fullBatchStep - 1) / fullBatchStep
 		deadline = start.Add(steps * fullBatchStep)
@@ -163,7 +166,7 @@ func (s *Server) pollHeld(ctx context.Context, q *queue, mode LongPollMode, coun
 	}
 	for len(held) < count && now.Before(deadline) {
 		wait := deadline.Sub(now)
-		if mode == LongPollFullBatch {
+		if mode == longPollFullBatch {
 			// Nothing changes between two steps unless a task is pushed
 			// or a delayed one falls due, so sleep until then and pop at
 			// the next step after it; an idle poll costs no CPU.
@@ -177,7 +180,7 @@ func (s *Server) pollHeld(ctx context.Context, q *queue, mode LongPollMode, coun
 			return nil
 		}
 		now = s.now()
-		if mode != LongPollFullBatch {
+		if mode != longPollFullBatch {
 			continue
 		}
 		if now.Before(deadline) {

@@ -19,17 +19,17 @@ import (
 // test/conductor/run.sh exports: Conductor 3.21 with Redis queues holds,
 // 3.32 with SQLite (or Postgres) waits for the full batch, 3.32 with Redis
 // answers early. ok is false when the server is not one of those.
-func remoteLongPoll() (conductortest.LongPollMode, bool) {
+func remoteLongPoll() (string, bool) {
 	version, store := os.Getenv("CONDUCTOR_SERVER_VERSION"), os.Getenv("CONDUCTOR_SERVER_STORE")
 	switch {
 	case strings.HasPrefix(version, "3.21."):
-		return conductortest.LongPollHold, true
+		return "hold", true
 	case strings.HasPrefix(version, "3.32.") && (store == "" || store == "sqlite"):
-		return conductortest.LongPollFullBatch, true
+		return "full-batch", true
 	case strings.HasPrefix(version, "3.32.") && store == "redis":
-		return conductortest.LongPollEarly, true
+		return "early", true
 	}
-	return 0, false
+	return "", false
 }
 
 // newModeAPI is newAPI with a dev server in the given long-poll mode; against
@@ -37,7 +37,7 @@ func remoteLongPoll() (conductortest.LongPollMode, bool) {
 // server's clock stands still (WithStoppedClock), so that a poll cannot time
 // out on its own: woken and timedOut tell the two endings apart without
 // looking at a clock.
-func newModeAPI(t *testing.T, mode conductortest.LongPollMode, opts ...conductortest.Option) *api {
+func newModeAPI(t *testing.T, mode string, opts ...conductortest.Option) *api {
 	t.Helper()
 	a := newAPI(t, append(opts, conductortest.WithLongPoll(mode), conductortest.WithStoppedClock())...)
 	if a.remote {
@@ -170,14 +170,14 @@ var lpTimeout = func() time.Duration {
 
 var lpQuery = fmt.Sprintf("timeout=%d&workerid=lp", lpTimeout.Milliseconds())
 
-var allModes = []conductortest.LongPollMode{conductortest.LongPollEarly, conductortest.LongPollFullBatch, conductortest.LongPollHold}
+var allModes = []string{"early", "full-batch", "hold"}
 
 // A poll for one task on an empty queue; a task is scheduled during the
 // wait. Early and full-batch wake for it; hold does not, and the task stays
 // queued for the next poll.
 func TestLongPollTaskArrivesDuringWait(t *testing.T) {
 	for _, mode := range allModes {
-		t.Run(mode.String(), func(t *testing.T) {
+		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
 			a := newModeAPI(t, mode)
 			tt := a.name("lp_arrive")
@@ -186,7 +186,7 @@ func TestLongPollTaskArrivesDuringWait(t *testing.T) {
 			a.parked(t, tt, 1)
 			a.start(wf, nil)
 			switch mode {
-			case conductortest.LongPollHold:
+			case "hold":
 				if r := a.timedOut(t, ch); len(r.tasks) != 0 {
 					t.Fatalf("hold: got %d tasks at the timeout, want 0", len(r.tasks))
 				}
@@ -208,14 +208,14 @@ func TestLongPollTaskArrivesDuringWait(t *testing.T) {
 // at the timeout and leaves the second queued.
 func TestLongPollPartialBatch(t *testing.T) {
 	for _, mode := range allModes {
-		t.Run(mode.String(), func(t *testing.T) {
+		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
 			a := newModeAPI(t, mode)
 			tt := a.name("lp_partial")
 			wf := a.oneTask(tt)
 			a.start(wf, nil)
 			ch := a.pollAsync(tt, "count=3&"+lpQuery)
-			if mode == conductortest.LongPollEarly {
+			if mode == "early" {
 				if r := a.woken(t, ch); len(r.tasks) != 1 {
 					t.Fatalf("early: got %d tasks, want 1 at once", len(r.tasks))
 				}
@@ -226,11 +226,11 @@ func TestLongPollPartialBatch(t *testing.T) {
 			r := a.timedOut(t, ch) // the batch is never full
 			left := a.pollBatch(tt, "count=3&timeout=0")
 			switch mode {
-			case conductortest.LongPollFullBatch:
+			case "full-batch":
 				if len(r.tasks) != 2 || len(left) != 0 {
 					t.Fatalf("full-batch: got %d tasks (%d left queued), want both, taken as they came", len(r.tasks), len(left))
 				}
-			case conductortest.LongPollHold:
+			case "hold":
 				if len(r.tasks) != 1 || len(left) != 1 {
 					t.Fatalf("hold: got %d tasks (%d left queued), want the one there at the start, and the other left", len(r.tasks), len(left))
 				}
@@ -243,7 +243,7 @@ func TestLongPollPartialBatch(t *testing.T) {
 // wait. Full-batch answers once it holds both, before the timeout.
 func TestLongPollBatchFilledDuringWait(t *testing.T) {
 	for _, mode := range allModes {
-		t.Run(mode.String(), func(t *testing.T) {
+		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
 			a := newModeAPI(t, mode)
 			tt := a.name("lp_fill")
@@ -252,16 +252,16 @@ func TestLongPollBatchFilledDuringWait(t *testing.T) {
 			a.parked(t, tt, 1)
 			a.startN(wf, 2)
 			switch mode {
-			case conductortest.LongPollEarly:
+			case "early":
 				// It may wake for the first before the second exists.
 				if n := len(a.woken(t, ch).tasks); n < 1 {
 					t.Fatalf("early: got %d tasks, want an answer before the timeout", n)
 				}
-			case conductortest.LongPollFullBatch:
+			case "full-batch":
 				if n := len(a.woken(t, ch).tasks); n != 2 {
 					t.Fatalf("full-batch: got %d tasks, want 2 before the timeout", n)
 				}
-			case conductortest.LongPollHold:
+			case "hold":
 				if n := len(a.timedOut(t, ch).tasks); n != 0 {
 					t.Fatalf("hold: got %d tasks, want 0 after the whole timeout", n)
 				}
@@ -274,7 +274,7 @@ func TestLongPollBatchFilledDuringWait(t *testing.T) {
 // once with what is there.
 func TestLongPollAnswersAtOnceWhenItCan(t *testing.T) {
 	for _, mode := range allModes {
-		t.Run(mode.String(), func(t *testing.T) {
+		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
 			a := newModeAPI(t, mode)
 			tt := a.name("lp_now")
@@ -295,8 +295,8 @@ func TestLongPollAnswersAtOnceWhenItCan(t *testing.T) {
 // answering). The 3.32 profile serves it to its end instead (see
 // TestAbandonedHeldPollTakesTheNextTask).
 func TestLongPollCancelledGivesTasksBack(t *testing.T) {
-	for _, mode := range []conductortest.LongPollMode{conductortest.LongPollFullBatch, conductortest.LongPollHold} {
-		t.Run(mode.String(), func(t *testing.T) {
+	for _, mode := range []string{"full-batch", "hold"} {
+		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
 			a := newModeAPI(t, mode, conductortest.WithVersion(conductortest.Version321))
 			a.needLocal("the real server hands taken tasks to the closed connection")
@@ -338,7 +338,7 @@ func TestLongPollCancelledGivesTasksBack(t *testing.T) {
 // and "domain:taskType" names a task type's queue in a domain.
 func TestQueueSizesManyTypesAndDomains(t *testing.T) {
 	for _, mode := range allModes {
-		t.Run(mode.String(), func(t *testing.T) {
+		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
 			a := newModeAPI(t, mode)
 			tt, idle := a.name("qs_task"), a.name("qs_idle")
@@ -375,7 +375,7 @@ func TestMaxConcurrentRequests(t *testing.T) {
 			t.Parallel()
 			// The clock stands still: the two polls cannot time out and
 			// free their slots early, however slow the machine.
-			a := newAPI(t, conductortest.WithLongPoll(conductortest.LongPollEarly), conductortest.WithMaxConcurrentRequests(limit),
+			a := newAPI(t, conductortest.WithLongPoll("early"), conductortest.WithMaxConcurrentRequests(limit),
 				conductortest.WithStoppedClock())
 			a.needLocal("an option")
 			tt := a.name("pool")
@@ -441,17 +441,27 @@ func startDirect(t *testing.T, a *api, wf string) {
 	}
 }
 
+// The long-poll modes are named the same by WithLongPoll and by
+// cmd/conductor-dev's -long-poll (devflags), and an unknown name is an error
+// that names it in both.
 func TestLongPollModeNames(t *testing.T) {
-	for _, mode := range append(allModes, conductortest.LongPollDefault) {
-		got, err := devflags.ParseLongPollMode(mode.String())
-		if err != nil || got != mode {
-			t.Errorf("ParseLongPollMode(%q) = %v, %v", mode.String(), got, err)
+	for _, mode := range append(allModes, "default", "") {
+		if mode != "" {
+			if got, err := devflags.ParseLongPollMode(mode); err != nil || got != mode {
+				t.Errorf("ParseLongPollMode(%q) = %q, %v", mode, got, err)
+			}
 		}
+		srv, err := conductortest.Start(conductortest.WithLongPoll(mode))
+		if err != nil {
+			t.Errorf("WithLongPoll(%q): %v", mode, err)
+			continue
+		}
+		srv.Close()
 	}
 	if _, err := devflags.ParseLongPollMode("eager"); err == nil || !strings.Contains(err.Error(), `"eager"`) {
 		t.Errorf("bad name: error %v, want one naming the value", err)
 	}
-	if _, err := conductortest.Start(conductortest.WithLongPoll(conductortest.LongPollMode(9))); err == nil || !strings.Contains(err.Error(), "LongPollMode(9)") {
+	if _, err := conductortest.Start(conductortest.WithLongPoll("eager")); err == nil || !strings.Contains(err.Error(), `long-poll mode "eager"`) {
 		t.Errorf("bad mode: error %v, want one naming the value", err)
 	}
 	if _, err := conductortest.Start(conductortest.WithMaxConcurrentRequests(-1)); err == nil || !strings.Contains(err.Error(), "-1") {

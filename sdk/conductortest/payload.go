@@ -29,56 +29,84 @@ import (
 // hard limit (the real server fails the task), a workflow input or output
 // over it (it fails the workflow), and PostgreSQL's deletion of old rows.
 
-// PayloadStore is the kind of external payload storage the dev server
-// imitates.
-type PayloadStore int
+// payloadStore is the kind of external payload storage the dev server
+// imitates (WithExternalPayloadStorage).
+type payloadStore int
 
 const (
-	// PayloadStoreNone: no external storage (the default). Payloads stay
-	// inline whatever their size, and no limit applies.
-	PayloadStoreNone PayloadStore = iota
-	// PayloadStorePresigned imitates S3 or Azure: READ and WRITE locations
-	// are pre-signed-style URLs on the dev server
-	// (/external/presigned/{key}?op=...&sig=...) that take a GET or a PUT,
-	// so clients upload large outputs themselves.
-	PayloadStorePresigned
-	// PayloadStorePostgres imitates Conductor's PostgreSQL store: READ
-	// locations are /api/external/postgres/{key} on the server; WRITE
-	// locations name the same route, which takes no upload, so clients send
-	// large outputs inline and the server stores them.
-	PayloadStorePostgres
+	payloadStoreNone payloadStore = iota
+	payloadStorePresigned
+	payloadStorePostgres
 )
 
-func (p PayloadStore) String() string {
-	switch p {
-	case PayloadStorePresigned:
-		return "presigned"
-	case PayloadStorePostgres:
-		return "postgres"
+// payloadStoreNames are the WithExternalPayloadStorage names, by kind.
+var payloadStoreNames = [...]string{
+	payloadStoreNone:      "none",
+	payloadStorePresigned: "presigned",
+	payloadStorePostgres:  "postgres",
+}
+
+// parsePayloadStore resolves a WithExternalPayloadStorage name ("" is
+// "none").
+func parsePayloadStore(name string) (payloadStore, error) {
+	if name == "" {
+		return payloadStoreNone, nil
 	}
-	return "none"
+	for k, n := range payloadStoreNames {
+		if n == name {
+			return payloadStore(k), nil
+		}
+	}
+	return 0, fmt.Errorf("payload store %q: want one of %s", name, strings.Join(payloadStoreNames[:], ", "))
 }
 
 // PayloadLimits are the sizes (bytes of JSON) over which payloads are
-// externalized, and over which task outputs fail the task (Max...). Zero
-// turns a check off.
+// kept in the store instead of the task or workflow (TaskInput, TaskOutput,
+// WorkflowInput, WorkflowOutput), and over which a task output fails the
+// task (MaxTaskOutput). A zero field takes Conductor's default: 3 MB for
+// task payloads, 5 MB for workflow payloads, 10 MB for MaxTaskOutput (the
+// conductor.app.*PayloadSizeThreshold settings); a negative one turns that
+// check off. PayloadLimits{} is Conductor's defaults.
 type PayloadLimits struct {
 	TaskInput, TaskOutput         int64
 	MaxTaskOutput                 int64
 	WorkflowInput, WorkflowOutput int64
 }
 
-// DefaultPayloadLimits are Conductor's defaults: 3 MB for task payloads, 5
-// MB for workflow payloads, 10 MB for a task output.
-func DefaultPayloadLimits() PayloadLimits {
-	return PayloadLimits{TaskInput: 3072 << 10, TaskOutput: 3072 << 10, MaxTaskOutput: 10240 << 10,
-		WorkflowInput: 5120 << 10, WorkflowOutput: 5120 << 10}
+// withDefaults fills the zero fields with Conductor's defaults.
+func (l PayloadLimits) withDefaults() PayloadLimits {
+	for _, f := range []struct {
+		v   *int64
+		def int64
+	}{
+		{&l.TaskInput, 3 << 20}, {&l.TaskOutput, 3 << 20}, {&l.MaxTaskOutput, 10 << 20},
+		{&l.WorkflowInput, 5 << 20}, {&l.WorkflowOutput, 5 << 20},
+	} {
+		if *f.v == 0 {
+			*f.v = f.def
+		}
+	}
+	return l
 }
 
-// WithExternalPayloadStorage turns on external payload storage of the given
-// kind with these limits.
-func WithExternalPayloadStorage(store PayloadStore, limits PayloadLimits) Option {
-	return func(o *options) { o.payloadStore, o.payloadLimits = store, limits }
+// WithExternalPayloadStorage turns on external payload storage of the
+// named kind, with these limits (PayloadLimits{}: Conductor's defaults):
+//
+//   - "presigned" imitates S3 or Azure: READ and WRITE locations are
+//     pre-signed-style URLs on the dev server
+//     (/external/presigned/{key}?op=...&sig=...) that take a GET or a PUT,
+//     so clients upload large outputs themselves.
+//   - "postgres" imitates Conductor's PostgreSQL store: READ locations are
+//     /api/external/postgres/{key} on the server; WRITE locations name the
+//     same route, which takes no upload, so clients send large outputs
+//     inline and the server stores them.
+//   - "none" (or "") turns it off, as without this option: payloads stay
+//     inline whatever their size, and no limit applies.
+//
+// Start (and NewServer) refuse any other name. cmd/conductor-dev's
+// -payload-store takes the same names.
+func WithExternalPayloadStorage(store string, limits PayloadLimits) Option {
+	return func(o *options) { o.payloadStoreName, o.payloadLimits = store, limits }
 }
 
 // payloads is the in-memory store.
@@ -113,7 +141,7 @@ func (p *payloads) sign(key, op string) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-func (s *Server) payloadsOn() bool { return s.opts.payloadStore != PayloadStoreNone }
+func (s *Server) payloadsOn() bool { return s.opts.payloadStore != payloadStoreNone }
 
 // externalize stores v when its JSON is over limit and returns its key.
 func (s *Server) externalize(v map[string]any, limit int64) string {
@@ -220,9 +248,9 @@ func (s *Server) handleStorageLocation(w http.ResponseWriter, r *http.Request) {
 	root := "http://" + s.addr
 	loc := map[string]any{"path": key}
 	switch s.opts.payloadStore {
-	case PayloadStorePostgres:
+	case payloadStorePostgres:
 		loc["uri"] = root + "/api/external/postgres/" + key
-	case PayloadStorePresigned:
+	case payloadStorePresigned:
 		loc["uri"] = root + "/external/presigned/" + key + "?op=" + op + "&sig=" + s.store.sign(key, op)
 	default:
 		// Conductor's default store: a path on the server's disk, no URI.
@@ -235,7 +263,7 @@ func (s *Server) handleStorageLocation(w http.ResponseWriter, r *http.Request) {
 // JSON, or (as the real store answers for an unknown or deleted key) 200
 // with an error object.
 func (s *Server) handlePostgresPayload(w http.ResponseWriter, r *http.Request) {
-	if s.opts.payloadStore != PayloadStorePostgres {
+	if s.opts.payloadStore != payloadStorePostgres {
 		s.writeError(w, noResource(r))
 		return
 	}
@@ -259,7 +287,7 @@ func writeRawJSON(w http.ResponseWriter, b []byte) {
 // URL's: a READ URL does not take a PUT, and a key without a stored object
 // is a 404.
 func (s *Server) handlePresigned(w http.ResponseWriter, r *http.Request) {
-	if s.opts.payloadStore != PayloadStorePresigned {
+	if s.opts.payloadStore != payloadStorePresigned {
 		s.writeError(w, noResource(r))
 		return
 	}

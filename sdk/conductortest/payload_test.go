@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/baton-go/baton/internal/devflags"
 	"github.com/baton-go/baton/sdk/conductortest"
 	"github.com/baton-go/baton/sdk/model"
 )
@@ -18,7 +19,7 @@ import (
 func newPayloadAPI(t *testing.T) *api {
 	t.Helper()
 	a := newAPI(t, conductortest.WithOwnerEmailOptional(),
-		conductortest.WithExternalPayloadStorage(conductortest.PayloadStorePostgres, conductortest.DefaultPayloadLimits()))
+		conductortest.WithExternalPayloadStorage("postgres", conductortest.PayloadLimits{}))
 	if a.remote && os.Getenv("CONDUCTOR_SERVER_PAYLOAD_STORE") != "postgres" {
 		t.Skip("the remote server has no PostgreSQL payload store (CONDUCTOR_PAYLOAD_STORE=postgres in run.sh)")
 	}
@@ -115,5 +116,56 @@ func TestPayloadPostgresOutputExternalizedAndPassedOn(t *testing.T) {
 	a.expect(200, "GET", "/tasks/externalstoragelocation?path="+second.ExternalInputPayloadStoragePath+"&operation=READ&payloadType=TASK_INPUT", nil).json(t, &loc)
 	if status, body := a.get(loc.URI); status != http.StatusOK || !strings.Contains(string(body), big) {
 		t.Errorf("second task's input at %s: %d, %d bytes; want the first task's output", loc.URI, status, len(body))
+	}
+}
+
+// A zero PayloadLimits field takes Conductor's default and a negative one
+// turns its check off: with a 1 KB task-input threshold and no output
+// limit, a 2 KB task input is kept in the store while the same workflow
+// input (under its 5 MB default) is not, and an 11 MB output completes the
+// task and is kept in the store (over the 3 MB default).
+func TestPayloadLimitsDefaultsAndOff(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, conductortest.WithOwnerEmailOptional(), conductortest.WithExternalPayloadStorage("postgres",
+		conductortest.PayloadLimits{TaskInput: 1 << 10, MaxTaskOutput: -1}))
+	a.needLocal("the dev server's payload limits")
+	tt := a.name("pl_lim")
+	a.registerTasks(model.TaskDef{Name: tt, RetryCount: 0, ResponseTimeoutSeconds: 300})
+	def := simpleWorkflow(a.name("pl_lim_wf"), tt)
+	def.Tasks[0].InputParameters = map[string]interface{}{"blob": "${workflow.input.blob}"}
+	a.registerWorkflow(def)
+	id := a.start(def.Name, map[string]any{"blob": strings.Repeat("l", 2048)})
+	tk := a.pollOne(tt)
+	if tk.ExternalInputPayloadStoragePath == "" {
+		t.Errorf("a 2 KB task input over a 1 KB threshold was handed out inline")
+	}
+	if wf := a.workflow(id); wf.ExternalInputPayloadStoragePath != "" || len(wf.Input) == 0 {
+		t.Errorf("a 2 KB workflow input was kept in the store (path %q) under the 5 MB default", wf.ExternalInputPayloadStoragePath)
+	}
+	a.update(tk, model.CompletedTask, map[string]any{"huge": strings.Repeat("h", 11<<20)}, "")
+	if got := a.task(tk.TaskId); got.Status != model.TaskCompleted || got.ExternalOutputPayloadStoragePath == "" {
+		t.Errorf("task after an 11 MB output with the limit off: %s, path %q; want COMPLETED and the output in the store", got.Status, got.ExternalOutputPayloadStoragePath)
+	}
+}
+
+// The payload store kinds are named the same by WithExternalPayloadStorage
+// and by cmd/conductor-dev's -payload-store (devflags), and an unknown name
+// is an error that names it.
+func TestPayloadStoreNames(t *testing.T) {
+	for _, flag := range []string{"", "none", "presigned", "S3", "postgres"} {
+		name, err := devflags.ParsePayloadStore(flag)
+		if err != nil {
+			t.Errorf("ParsePayloadStore(%q): %v", flag, err)
+			continue
+		}
+		srv, err := conductortest.Start(conductortest.WithExternalPayloadStorage(name, conductortest.PayloadLimits{}))
+		if err != nil {
+			t.Errorf("WithExternalPayloadStorage(%q) (from %q): %v", name, flag, err)
+			continue
+		}
+		srv.Close()
+	}
+	if _, err := conductortest.Start(conductortest.WithExternalPayloadStorage("s4", conductortest.PayloadLimits{})); err == nil || !strings.Contains(err.Error(), `payload store "s4"`) {
+		t.Errorf("unknown store: error %v, want one naming it", err)
 	}
 }

@@ -86,7 +86,7 @@ func TestRetryDueAfterDelay(t *testing.T) {
 func TestLongPollWakesForDelayedRetry(t *testing.T) {
 	// The clock stands still but for Advance: the poll below cannot reach
 	// its timeout, so an answer means the retry falling due woke it.
-	a := newAPI(t, conductortest.WithLongPoll(conductortest.LongPollEarly), conductortest.WithStoppedClock())
+	a := newAPI(t, conductortest.WithLongPoll("early"), conductortest.WithStoppedClock())
 	a.needLocal("a long poll that answers when a task becomes due; the 3.21 Redis queue sleeps out the timeout")
 	soon := a.name("soon")
 	a.registerTasks(model.TaskDef{Name: soon, RetryCount: 1, RetryDelaySeconds: 1})

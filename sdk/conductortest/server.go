@@ -85,11 +85,13 @@ type options struct {
 	logger             logrus.FieldLogger
 	ownerEmailOptional bool
 	postpone           time.Duration
-	longPoll           LongPollMode
+	longPollName       string       // WithLongPoll
+	longPoll           longPollMode // longPollName, resolved by Start
 	version            Version
 	maxRequests        int
-	payloadStore       PayloadStore  // payload.go
-	payloadLimits      PayloadLimits // payload.go
+	payloadStoreName   string        // WithExternalPayloadStorage (payload.go)
+	payloadStore       payloadStore  // payloadStoreName, resolved by Start
+	payloadLimits      PayloadLimits // WithExternalPayloadStorage, zero fields filled by Start
 	// clock replaces the wall clock under the Advance offset; only this
 	// package's tests set it (export_test.go).
 	clock func() time.Time
@@ -102,7 +104,8 @@ func WithAuth(keyID, keySecret string) Option {
 	return func(o *options) { o.authKey, o.authSecret = keyID, keySecret }
 }
 
-// WithTokenTTL sets how long an issued token stays valid (default 45 minutes).
+// WithTokenTTL sets how long an issued token stays valid (default 45
+// minutes); it must be > 0.
 func WithTokenTTL(d time.Duration) Option { return func(o *options) { o.tokenTTL = d } }
 
 // WithLogger sets the logger; every request is logged at debug level.
@@ -122,8 +125,8 @@ func WithOwnerEmailOptional() Option { return func(o *options) { o.ownerEmailOpt
 // as conductor.app.taskExecutionPostponeDuration).
 func WithPostponeDuration(d time.Duration) Option { return func(o *options) { o.postpone = d } }
 
-// DefaultTokenTTL is the token lifetime when WithTokenTTL is not given.
-const DefaultTokenTTL = 45 * time.Minute
+// defaultTokenTTL is the token lifetime when WithTokenTTL is not given.
+const defaultTokenTTL = 45 * time.Minute
 
 // NewServer starts a server on a loopback port (or the WithAddr address). It
 // panics if it cannot listen, like httptest.NewServer; use Start for an error.
@@ -137,7 +140,7 @@ func NewServer(opts ...Option) *Server {
 
 // Start is NewServer returning the listen error instead of panicking.
 func Start(opts ...Option) (*Server, error) {
-	o := options{addr: "127.0.0.1:0", tokenTTL: DefaultTokenTTL, postpone: 60 * time.Second}
+	o := options{addr: "127.0.0.1:0", tokenTTL: defaultTokenTTL, postpone: 60 * time.Second}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -145,19 +148,23 @@ func Start(opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("token TTL must be > 0, got %v", o.tokenTTL)
 	}
 	if o.version == "" {
-		o.version = DefaultVersion
+		o.version = defaultVersion
 	}
 	v, err := parseVersion(string(o.version))
 	if err != nil {
 		return nil, err
 	}
 	o.version = v
-	if !o.longPoll.valid() {
-		return nil, fmt.Errorf("long-poll mode must be early, full-batch or hold, got %v", o.longPoll)
+	if o.longPoll, err = parseLongPoll(o.longPollName); err != nil {
+		return nil, err
 	}
 	if o.maxRequests < 0 {
 		return nil, fmt.Errorf("max concurrent requests must be >= 0 (0: unbounded), got %d", o.maxRequests)
 	}
+	if o.payloadStore, err = parsePayloadStore(o.payloadStoreName); err != nil {
+		return nil, err
+	}
+	o.payloadLimits = o.payloadLimits.withDefaults()
 	if (o.authKey == "") != (o.authSecret == "") {
 		return nil, errors.New("auth needs both a key id and a key secret")
 	}

@@ -73,7 +73,7 @@ func runBenchChild() int {
 			}()
 		}
 	}
-	srv := conductortest.NewServer(conductortest.WithOwnerEmailOptional(), conductortest.WithLongPoll(conductortest.LongPollEarly))
+	srv := conductortest.NewServer(conductortest.WithOwnerEmailOptional(), conductortest.WithLongPoll("early"))
 	defer srv.Close()
 	mux := http.NewServeMux()
 	mux.HandleFunc("/bench/counters", func(w http.ResponseWriter, _ *http.Request) {

@@ -35,9 +35,17 @@ type Stats struct {
 	// seen in flight at once; TokenRequestsInFlight is the current number.
 	MaxConcurrentTokenRequests int64
 	TokenRequestsInFlight      int64
+
+	// Faults injected with SetFaults and Down.
+	InjectedErrors     int64 // error answers (Fault.ErrorRate)
+	DelayedRequests    int64 // requests delayed by Fault.Latency
+	DroppedAnswers     int64 // processed requests whose connection was closed (Fault.DropRate)
+	MalformedAnswers   int64 // processed requests with a mangled answer (Fault.MalformedRate)
+	OverDeliveredPolls int64 // batch polls allowed to exceed their count (Fault.ExtraTasks)
+	Downs              int64 // times the server went down
 }
 
-// Stats returns the server's counters.
+// Stats returns the server's counters, injected faults included.
 func (s *Server) Stats() Stats {
 	c := &s.stats
 	st := Stats{
@@ -47,6 +55,9 @@ func (s *Server) Stats() Stats {
 		Postponed: c.postponed.Load(), WorkflowsStarted: c.workflowsStarted.Load(),
 		WorkflowsComplete: c.workflowsCompleted.Load(), WorkflowsFailed: c.workflowsFailed.Load(),
 	}
+	f := &s.faultCounts
+	st.InjectedErrors, st.DelayedRequests, st.DroppedAnswers = f.errors.Load(), f.delayed.Load(), f.dropped.Load()
+	st.MalformedAnswers, st.OverDeliveredPolls, st.Downs = f.malformed.Load(), f.overDelivery.Load(), f.downs.Load()
 	if a := s.auth; a != nil {
 		st.TokensIssued = a.issued.Load()
 		st.TokensRejected = a.rejected.Load()
@@ -57,29 +68,25 @@ func (s *Server) Stats() Stats {
 }
 
 // Updates returns every update received for taskID, in arrival order
-// (ignored and rejected-as-unknown ones included).
+// (ignored and rejected-as-unknown ones included). With taskID "" it
+// returns the updates of every task, by task id and then in arrival order;
+// each result's TaskId says whose it is.
 func (s *Server) Updates(taskID string) []model.TaskResult {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	recs := s.updates[taskID]
-	out := make([]model.TaskResult, len(recs))
-	for i, r := range recs {
-		out[i] = r.res
-	}
-	return out
-}
-
-// AllUpdates returns the updates received for every task, by task id.
-func (s *Server) AllUpdates() map[string][]model.TaskResult {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[string][]model.TaskResult, len(s.updates))
-	for id, recs := range s.updates {
-		list := make([]model.TaskResult, len(recs))
-		for i, r := range recs {
-			list[i] = r.res
+	ids := []string{taskID}
+	if taskID == "" {
+		ids = make([]string, 0, len(s.updates))
+		for id := range s.updates {
+			ids = append(ids, id)
 		}
-		out[id] = list
+		sort.Strings(ids)
+	}
+	out := []model.TaskResult{}
+	for _, id := range ids {
+		for _, r := range s.updates[id] {
+			out = append(out, r.res)
+		}
 	}
 	return out
 }

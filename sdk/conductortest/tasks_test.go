@@ -107,7 +107,7 @@ func TestPollMarksTaskInProgress(t *testing.T) {
 }
 
 func TestLongPollReturnsWhenTaskScheduled(t *testing.T) {
-	a := newAPI(t, conductortest.WithLongPoll(conductortest.LongPollEarly))
+	a := newAPI(t, conductortest.WithLongPoll("early"))
 	a.needLocal("a long poll that answers when a task is scheduled; longpoll_test.go checks each real server's mode")
 	lp := a.name("lp_task")
 	wfName := a.oneTask(lp)
@@ -512,7 +512,7 @@ func TestConcurrentPollersExactlyOnce(t *testing.T) {
 		total = 300
 	case testing.Short():
 		total = 2000 // the developer loop; make test and CI run 10,000
-	case a.version() != conductortest.DefaultVersion:
+	case a.version() != conductortest.Version332:
 		// make test's second pass, over the 3.21 profile: the scale run
 		// is the default profile's; 2,000 tasks take this profile's poll
 		// and update branches from eight pollers at once just the same.

@@ -13,20 +13,20 @@ type Version string
 
 const (
 	// Version321 answers as Conductor OSS 3.21 (checked against 3.21.14
-	// with its Redis queues): ownerEmail is required, a poll holds
-	// (LongPollHold), an unknown task is a 204, an unsupported method a
-	// 500.
+	// with its Redis queues): ownerEmail is required, a poll holds (the
+	// "hold" long-poll mode), an unknown task is a 204, an unsupported
+	// method a 500.
 	Version321 Version = "3.21"
 	// Version332 answers as Conductor OSS 3.32 (checked against 3.32.3 with
 	// its default SQLite store): ownerEmail is optional, a poll waits for
-	// the full batch (LongPollFullBatch), an unknown task is a 404, an
-	// unsupported method a 405.
+	// the full batch (the "full-batch" long-poll mode), an unknown task is
+	// a 404, an unsupported method a 405.
 	Version332 Version = "3.32"
-
-	// DefaultVersion is the profile without WithVersion: the newest
-	// release, which a new user starts on.
-	DefaultVersion = Version332
 )
+
+// defaultVersion is the profile without WithVersion: the newest release,
+// which a new user starts on.
+const defaultVersion = Version332
 
 // parseVersion accepts a release line ("3.21", "3.32") or a release of it
 // ("3.21.14", "3.32.3"), as WithVersion does.
@@ -40,7 +40,8 @@ func parseVersion(s string) (Version, error) {
 }
 
 // WithVersion makes the server answer as that release line does where the
-// lines differ (a release such as "3.21.14" names its line). Without it the server follows DefaultVersion.
+// lines differ (a release such as "3.21.14" names its line). Without it the
+// server answers as Version332, the newest line.
 func WithVersion(v Version) Option { return func(o *options) { o.version = v } }
 
 // Version returns the release line the server imitates.

@@ -254,7 +254,7 @@ func TestITOutageAndErrors(t *testing.T) {
 	}
 	ids := e.start(t, "out", 2000, nil)
 	waitFor(t, 2*time.Minute, "600 tasks to have run before the outage", func() bool { return done.Load() >= 600 })
-	e.srv.Down()
+	e.srv.Down(0) // until Up
 	time.Sleep(outageFor)
 	e.srv.SetFaults(conductortest.Faults{
 		"poll":   {ErrorRate: 0.1, Statuses: []int{503}},
@@ -289,7 +289,6 @@ func TestITOutageAndErrors(t *testing.T) {
 		received += w.Tasks
 	}
 	st := e.srv.Stats()
-	fs := e.srv.FaultStats()
 	var giveUps uint64
 	for _, w := range r.Workers() {
 		giveUps += w.UpdateGiveUps
@@ -297,7 +296,7 @@ func TestITOutageAndErrors(t *testing.T) {
 	if giveUps != 0 {
 		t.Fatalf("%d results given up", giveUps)
 	}
-	if fs.Errors == 0 {
+	if st.InjectedErrors == 0 {
 		t.Fatal("no 503 was injected")
 	}
 	// No result lost: once the runner has drained, the server has received
@@ -329,7 +328,7 @@ func TestITOutageAndErrors(t *testing.T) {
 	}
 	t.Logf("%d log lines at warn or above", warnLines)
 	t.Logf("tasks handed out %d, received and run %d/%d (lost in transit: %d); injected 503s: %d; server timeouts %d and retries %d (results late by the outage, or lost in transit)",
-		st.TasksHandedOut, received, executed, st.TasksHandedOut-int64(received), fs.Errors, st.Timeouts, st.Retries)
+		st.TasksHandedOut, received, executed, st.TasksHandedOut-int64(received), st.InjectedErrors, st.Timeouts, st.Retries)
 }
 
 // Done means 4: handlers that panic, return unserialisable output, or block

@@ -19,7 +19,7 @@ import (
 // payloadEnv is a dev server with external payload storage of the given
 // kind and 1 KB task thresholds (10 KB hard output limit), and a client
 // whose thresholds match.
-func payloadEnv(t *testing.T, store conductortest.PayloadStore) *itEnv {
+func payloadEnv(t *testing.T, store string) *itEnv {
 	t.Helper()
 	lim := conductortest.PayloadLimits{TaskInput: 1024, TaskOutput: 1024, MaxTaskOutput: 10 << 10, WorkflowInput: 1024, WorkflowOutput: 1024}
 	srv := conductortest.NewServer(conductortest.WithOwnerEmailOptional(), conductortest.WithExternalPayloadStorage(store, lim))
@@ -58,8 +58,8 @@ func twoSteps(t *testing.T, e *itEnv, name, first, second string) {
 // output); with the PostgreSQL kind, it goes inline and the server stores it.
 // Before issue 25 the handler ran on the empty input.
 func TestPayloadExternalInputAndOutputReachHandlers(t *testing.T) {
-	for _, store := range []conductortest.PayloadStore{conductortest.PayloadStorePresigned, conductortest.PayloadStorePostgres} {
-		t.Run(store.String(), func(t *testing.T) {
+	for _, store := range []string{"presigned", "postgres"} {
+		t.Run(store, func(t *testing.T) {
 			e := payloadEnv(t, store)
 			twoSteps(t, e, "pl_wf", "pl_first", "pl_second")
 			blob, big := strings.Repeat("a", 5000), strings.Repeat("b", 6000)
@@ -109,7 +109,7 @@ func TestPayloadExternalInputAndOutputReachHandlers(t *testing.T) {
 			}
 			last := ups[len(ups)-1]
 			switch store {
-			case conductortest.PayloadStorePresigned:
+			case "presigned":
 				if last.ExternalOutputPayloadStoragePath == "" || len(last.OutputData) != 0 {
 					t.Errorf("result of the first task: path %q and %d output keys; want the output uploaded and only its path sent", last.ExternalOutputPayloadStoragePath, len(last.OutputData))
 				}
@@ -125,7 +125,7 @@ func TestPayloadExternalInputAndOutputReachHandlers(t *testing.T) {
 // The worker's client reads a workflow's externalized input through
 // GetWorkflow.
 func TestPayloadGetWorkflowReadsExternalInput(t *testing.T) {
-	e := payloadEnv(t, conductortest.PayloadStorePostgres)
+	e := payloadEnv(t, "postgres")
 	twoSteps(t, e, "pl_wf", "pl_first", "pl_second")
 	blob := strings.Repeat("c", 3000)
 	id, err := wfexecutor.NewWorkflowExecutor(e.api).StartWorkflowContext(context.Background(), &model.StartWorkflowRequest{Name: "pl_wf", Version: 1, Input: map[string]interface{}{"blob": blob}})

@@ -73,11 +73,9 @@ func TestCrashRedeliveryKeepsIdempotencyKey(t *testing.T) {
 	cancel()
 	_ = crashing.Shutdown(dead)
 	crashing.WaitWorkers()
-	for id, ups := range e.srv.AllUpdates() {
-		for _, u := range ups {
-			if !u.ExtendLease {
-				t.Fatalf("the crashed run posted a result for task %s: %s", id, u.Status)
-			}
+	for _, u := range e.srv.Updates("") {
+		if !u.ExtendLease {
+			t.Fatalf("the crashed run posted a result for task %s: %s", u.TaskId, u.Status)
 		}
 	}
 

@@ -45,9 +45,9 @@ func TestInjectedErrorStatuses(t *testing.T) {
 			e.srv.ClearFaults()
 			e.settle(r)
 			rep := e.audit(ids)
-			fs := e.srv.FaultStats()
+			st := e.srv.Stats()
 			t.Logf("scenario 2 (%s, %d tasks, batch %d): %s; injected errors %d; run took %s",
-				tc.name, tc.tasks, batch, rep, fs.Errors, took.Round(time.Millisecond))
+				tc.name, tc.tasks, batch, rep, st.InjectedErrors, took.Round(time.Millisecond))
 			kinds := map[string]float64{}
 			for _, k := range []string{"server", "throttled"} {
 				kinds[k] = e.counter("task_poll_error", map[string]string{"kind": k})
@@ -62,8 +62,8 @@ func TestInjectedErrorStatuses(t *testing.T) {
 			if rep.Completed != tc.tasks || rep.Duplicates != 0 || rep.Redelivered != 0 || rep.ExtraUpdates != 0 {
 				t.Errorf("want every task run once and updated once: %s", rep)
 			}
-			if fs.Errors == 0 || rep.UpdateRetries == 0 || rep.PollErrors == 0 {
-				t.Errorf("faults were not injected or not counted: injected %d, %s", fs.Errors, rep)
+			if st.InjectedErrors == 0 || rep.UpdateRetries == 0 || rep.PollErrors == 0 {
+				t.Errorf("faults were not injected or not counted: injected %d, %s", st.InjectedErrors, rep)
 			}
 			if kinds["server"]+kinds["throttled"] != float64(rep.PollErrors) || rep.PollErrors == 0 {
 				t.Errorf("poll errors not counted by kind: %v", kinds)
@@ -71,8 +71,8 @@ func TestInjectedErrorStatuses(t *testing.T) {
 			// Every injected error hit a poll or an update; every update failure
 			// was retried (the server saw one update per task, so each failed
 			// attempt was followed by another).
-			if got := int64(rep.UpdateRetries) + rep.PollErrors; got != fs.Errors {
-				t.Errorf("injected %d errors but the runner counted %d update retries + %d poll errors", fs.Errors, rep.UpdateRetries, rep.PollErrors)
+			if got := int64(rep.UpdateRetries) + rep.PollErrors; got != st.InjectedErrors {
+				t.Errorf("injected %d errors but the runner counted %d update retries + %d poll errors", st.InjectedErrors, rep.UpdateRetries, rep.PollErrors)
 			}
 		})
 	}
@@ -100,30 +100,26 @@ func TestDroppedUpdateAnswers(t *testing.T) {
 	e.srv.ClearFaults()
 	e.settle(r)
 	rep := e.audit(ids)
-	fs := e.srv.FaultStats()
 	st := e.srv.Stats()
-	updates := 0
-	for _, ups := range e.srv.AllUpdates() {
-		updates += len(ups)
-	}
+	updates := len(e.srv.Updates(""))
 	t.Logf("scenario 3 (15%% of update answers dropped after the update was applied, %d tasks, batch %d): %s; dropped %d, server updates %d, updates ignored as late %d",
-		tasks, batch, rep, fs.Dropped, updates, st.UpdatesToTerminal)
+		tasks, batch, rep, st.DroppedAnswers, updates, st.UpdatesToTerminal)
 
 	if rep.Completed != tasks || rep.Duplicates != 0 {
 		t.Errorf("want every task completed and no task id run twice: %s", rep)
 	}
-	if fs.Dropped == 0 {
+	if st.DroppedAnswers == 0 {
 		t.Fatal("no answer was dropped")
 	}
 	// Each dropped answer belonged to an update the server applied; the
 	// worker sent that result once more. So the server received one update
 	// per handler run plus one per dropped answer, and the runner counted one
 	// retry per dropped answer.
-	if want := rep.Executions + int(fs.Dropped); updates != want {
-		t.Errorf("server received %d updates, want %d executions + %d dropped = %d", updates, rep.Executions, fs.Dropped, want)
+	if want := rep.Executions + int(st.DroppedAnswers); updates != want {
+		t.Errorf("server received %d updates, want %d executions + %d dropped = %d", updates, rep.Executions, st.DroppedAnswers, want)
 	}
-	if rep.UpdateRetries != fs.Dropped {
-		t.Errorf("runner counted %d update retries, server dropped %d answers", rep.UpdateRetries, fs.Dropped)
+	if rep.UpdateRetries != st.DroppedAnswers {
+		t.Errorf("runner counted %d update retries, server dropped %d answers", rep.UpdateRetries, st.DroppedAnswers)
 	}
 	if int(st.UpdatesToTerminal) < rep.ExtraUpdates {
 		t.Errorf("%d extra updates but only %d were ignored as late", rep.ExtraUpdates, st.UpdatesToTerminal)
@@ -180,18 +176,18 @@ func TestSlowAndMalformedAnswers(t *testing.T) {
 	e.srv.ClearFaults()
 	e.settle(r)
 	repBad := e.audit(bad)
-	fs := e.srv.FaultStats()
+	st := e.srv.Stats()
 	pollErrs := map[string]float64{}
 	for _, k := range []string{"decode", "other", "timeout", "connection"} {
 		pollErrs[k] = e.counter("task_poll_error", map[string]string{"kind": k})
 	}
 	t.Logf("scenario 5b (20%% of poll and update answers truncated / HTML / empty, 500 tasks, batch %d): %s; mangled answers %d; in this phase %d poll errors (task_poll_error by kind %v) and %d update retries",
-		batch, repBad, fs.Malformed, e.probe.pollErrors.Load()-beforePoll, pollErrs, e.probe.updateRetries.Load()-before)
+		batch, repBad, st.MalformedAnswers, e.probe.pollErrors.Load()-beforePoll, pollErrs, e.probe.updateRetries.Load()-before)
 	if repBad.Completed != 500 || repBad.Duplicates != 0 {
 		t.Errorf("mangled answers: want every workflow completed and no task id run twice: %s", repBad)
 	}
-	if fs.Malformed == 0 || e.probe.pollErrors.Load() == beforePoll || e.counter("task_poll_error", nil) == 0 {
-		t.Errorf("mangled answers not injected or not counted as poll errors: injected %d, %s", fs.Malformed, repBad)
+	if st.MalformedAnswers == 0 || e.probe.pollErrors.Load() == beforePoll || e.counter("task_poll_error", nil) == 0 {
+		t.Errorf("mangled answers not injected or not counted as poll errors: injected %d, %s", st.MalformedAnswers, repBad)
 	}
 
 	// Phase C: the server behaves again. Whether an answer is mangled is
@@ -224,7 +220,7 @@ func TestUndecodablePollCountedAsDecode(t *testing.T) {
 	t.Parallel() // own dev server and runner; the suite's wall time is then about its longest scenario
 	e := newEnv(t, "decode")
 	e.define("undecodable", redeliverable())
-	e.srv.SetFaults(conductortest.Faults{"poll": {MalformedRate: 1, Malformed: []conductortest.MalformedMode{conductortest.TruncatedJSON}}})
+	e.srv.SetFaults(conductortest.Faults{"poll": {MalformedRate: 1, Malformed: []string{"truncated-json"}}})
 	r := e.runner(e.client(nil))
 	if err := r.Start("undecodable", e.double(nil), worker.PollTimeout(100*time.Millisecond)); err != nil {
 		t.Fatal(err)

@@ -72,7 +72,7 @@ func TestServerDown60s(t *testing.T) {
 		t.Fatalf("only %d of %d tasks ran before the outage", done.Load(), tasks)
 	}
 	downAt := time.Now()
-	e.srv.Down()
+	e.srv.Down(0) // until Up
 	ranAtDown := done.Load()
 	inFlight := 0
 	for _, w := range r.Workers() {

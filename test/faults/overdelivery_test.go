@@ -45,14 +45,13 @@ func TestOverDelivery(t *testing.T) {
 	e.wait(ids, 3*time.Minute)
 	e.settle(r)
 	rep := e.audit(ids)
-	fs := e.srv.FaultStats()
 	st := e.srv.Stats()
 	t.Logf("scenario 7 (poll hands out up to %d extra tasks, %d tasks, batch %d): %s; over-delivering polls %d, tasks handed out %d, most handlers running at once %d",
-		extra, tasks, batch, rep, fs.OverDelivery, st.TasksHandedOut, peak.Load())
+		extra, tasks, batch, rep, st.OverDeliveredPolls, st.TasksHandedOut, peak.Load())
 	if rep.Completed != tasks || rep.Duplicates != 0 || rep.Redelivered != 0 || rep.ExtraUpdates != 0 {
 		t.Errorf("want every task run and reported exactly once: %s", rep)
 	}
-	if fs.OverDelivery == 0 || peak.Load() <= batch {
-		t.Errorf("the server never over-delivered (%d polls) or the extra tasks did not run (at most %d at once)", fs.OverDelivery, peak.Load())
+	if st.OverDeliveredPolls == 0 || peak.Load() <= batch {
+		t.Errorf("the server never over-delivered (%d polls) or the extra tasks did not run (at most %d at once)", st.OverDeliveredPolls, peak.Load())
 	}
 }

@@ -74,9 +74,9 @@ func runMain(m *testing.M) int {
 			return 2
 		}
 		if os.Getenv("CONDUCTORTEST_PAYLOAD_STORE") == "" {
-			store = conductortest.PayloadStorePostgres
+			store = "postgres"
 		}
-		opts = append(opts, conductortest.WithExternalPayloadStorage(store, conductortest.DefaultPayloadLimits()))
+		opts = append(opts, conductortest.WithExternalPayloadStorage(store, conductortest.PayloadLimits{}))
 		env.dev = conductortest.NewServer(opts...)
 		env.version = env.dev.Version()
 		hs = settings.NewHttpSettings(env.dev.URL())

@@ -318,7 +318,7 @@ func TestRunnerSurvivesServerOutage(t *testing.T) {
 		if seen == n/4 {
 			// Results of the tasks running now meet a refused connection.
 			outage.Do(func() {
-				env.dev.DownFor(1500 * time.Millisecond)
+				env.dev.Down(1500 * time.Millisecond)
 				close(outageDone)
 			})
 		}

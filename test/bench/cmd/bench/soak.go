@@ -473,7 +473,7 @@ func runSoak(ctx context.Context, cfg soakConfig) int {
 			up.Store(false)
 			var rerr error
 			if dev != nil {
-				dev.Down()
+				dev.Down(0) // until Up
 				_ = sleepCtx(ctx, cfg.downFor)
 				rerr = dev.Up()
 			} else {
