@@ -3,6 +3,7 @@ package conductortest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -60,15 +61,19 @@ var longPollNames = [...]string{
 
 // parseLongPoll resolves a WithLongPoll name ("" is "default").
 func parseLongPoll(name string) (longPollMode, error) {
+	return parseName[longPollMode]("long-poll mode", name, longPollNames[:])
+}
+
+// parseName resolves name to its index in names, the option's values in
+// the order of its constants; "" is the first.
+func parseName[T ~int](what, name string, names []string) (T, error) {
 	if name == "" {
-		return longPollDefault, nil
+		return 0, nil
 	}
-	for m, n := range longPollNames {
-		if n == name {
-			return longPollMode(m), nil
-		}
+	if i := slices.Index(names, name); i >= 0 {
+		return T(i), nil
 	}
-	return 0, fmt.Errorf("long-poll mode %q: want one of %s", name, strings.Join(longPollNames[:], ", "))
+	return 0, fmt.Errorf("%s %q: want one of %s", what, name, strings.Join(names, ", "))
 }
 
 // WithMaxConcurrentRequests makes the server handle at most n requests at a

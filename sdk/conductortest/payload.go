@@ -49,15 +49,7 @@ var payloadStoreNames = [...]string{
 // parsePayloadStore resolves a WithExternalPayloadStorage name ("" is
 // "none").
 func parsePayloadStore(name string) (payloadStore, error) {
-	if name == "" {
-		return payloadStoreNone, nil
-	}
-	for k, n := range payloadStoreNames {
-		if n == name {
-			return payloadStore(k), nil
-		}
-	}
-	return 0, fmt.Errorf("payload store %q: want one of %s", name, strings.Join(payloadStoreNames[:], ", "))
+	return parseName[payloadStore]("payload store", name, payloadStoreNames[:])
 }
 
 // PayloadLimits are the sizes (bytes of JSON) over which payloads are
