@@ -191,14 +191,22 @@ func TestEndToEndScrape(t *testing.T) {
 	}()
 
 	// A server outage on the poll endpoints first, so the error series exist.
+	// The first workflow starts during it: an idle worker may be watched
+	// rather than polling (the two idle types share one held poll), and a
+	// queued task makes okType poll whichever it is.
 	srv.SetFaults(conductortest.Faults{"poll": {ErrorRate: 1, Statuses: []int{503}}})
+	var ids []string
+	first, err := srv.StartWorkflow(bmodel.StartWorkflowRequest{Name: "wf_metrics_ok", Version: 1, Input: map[string]any{}})
+	if err != nil {
+		t.Fatalf("StartWorkflow: %v", err)
+	}
+	ids = append(ids, first)
 	waitFor(t, url, "a poll error", func(s scraped) bool {
 		return s.value("task_poll_error", tt(okType, "kind", "server")) >= 1
 	})
 	srv.ClearFaults()
 
-	var ids []string
-	for i := range okRuns + failRuns {
+	for i := 1; i < okRuns+failRuns; i++ {
 		name := "wf_metrics_ok"
 		if i >= okRuns {
 			name = "wf_metrics_fail"
