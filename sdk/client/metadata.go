@@ -14,19 +14,9 @@ import (
 	"github.com/baton-go/baton/sdk/model"
 )
 
-// metadataClient is the metadata API (wfapi.Metadata), made public by
-// sdk/workflow/executor and used by sdk/taskdef: task and workflow definitions.
-//
-// The registration calls share one style: context first, then the
-// definitions as values, as many as you like:
-//
-//	RegisterTaskDefs(ctx, defs...)     create or replace task definitions
-//	UpdateTaskDef(ctx, def)            replace one that exists
-//	RegisterWorkflowDefs(ctx, defs...) create workflow definitions (ErrConflict if one exists)
-//	UpdateWorkflowDefs(ctx, defs...)   create or replace workflow definitions
-//
-// RegisterWorkflowDef(ctx, &def) is the older one-definition spelling of
-// RegisterWorkflowDefs, kept for the programs that call it.
+// metadataClient is the metadata API (wfapi.Metadata): task and workflow
+// definitions, made public by sdk/workflow/executor and used by
+// sdk/taskdef.
 type metadataClient struct{ c *APIClient }
 
 var _ wfapi.Metadata = (*metadataClient)(nil)
@@ -76,30 +66,8 @@ func (m *metadataClient) GetTaskDef(ctx context.Context, name string) (*model.Ta
 	return &def, nil
 }
 
-// RegisterWorkflowDefs creates workflow definitions, one request each, in
-// order. It stops at the first one the server refuses: ErrConflict when that
-// name and version exist already (UpdateWorkflowDefs replaces instead), and
-// the error names the definition.
-func (m *metadataClient) RegisterWorkflowDefs(ctx context.Context, defs ...model.WorkflowDef) error {
-	if len(defs) == 0 {
-		return errors.New("client: RegisterWorkflowDefs needs at least one definition")
-	}
-	for i, d := range defs {
-		if d.Name == "" {
-			return fmt.Errorf("client: WorkflowDef[%d].Name must not be empty", i)
-		}
-	}
-	for i := range defs {
-		if err := m.RegisterWorkflowDef(ctx, &defs[i]); err != nil {
-			return fmt.Errorf("client: workflow definition %s version %d: %w", defs[i].Name, defs[i].Version, err)
-		}
-	}
-	return nil
-}
-
 // RegisterWorkflowDef creates one workflow definition; ErrConflict when that
-// name and version exist already (use UpdateWorkflowDefs to replace). It is
-// the older spelling of RegisterWorkflowDefs(ctx, *def).
+// name and version exist already (use UpdateWorkflowDefs to replace).
 func (m *metadataClient) RegisterWorkflowDef(ctx context.Context, def *model.WorkflowDef) error {
 	if def == nil || def.Name == "" {
 		return errors.New("client: WorkflowDef.Name must not be empty")

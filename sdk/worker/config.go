@@ -57,9 +57,9 @@ const (
 	// at most this much per poll.
 	pollCoalesce = 20 * time.Millisecond
 
-	// pollCountMax is the most tasks one poll asks for; the server caps count
-	// at 100 anyway.
-	pollCountMax = 100
+	// pollCountMax is the most tasks one poll asks for: the client's cap
+	// (100, what Conductor 3.21 hands out at most).
+	pollCountMax = clientwire.MaxPollCount
 
 	// pollRequestSlack is added to the long-poll timeout to give each poll
 	// request its own deadline, so a server that never answers cannot stall a
