@@ -26,6 +26,7 @@ type fakeAPI struct {
 	noSizes    bool
 	sizesErr   func() error
 	sizesCalls int
+	lookups    int            // queues named in queue-size requests: one store lookup each on a server
 	phantom    map[string]int // added to a queue's reported size (tasks not yet due)
 	held       int            // held polls open now
 	heldPeak   int
@@ -192,6 +193,12 @@ func (f *fakeAPI) batchPoll(ctx context.Context, req pollRequest) ([]model.Task,
 	}
 }
 
+func (f *fakeAPI) sizeLookups() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lookups
+}
+
 func (f *fakeAPI) sizeRequests() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -325,6 +332,7 @@ func (f *fakeAPI) serve(ctx context.Context, req pollRequest) ([]model.Task, err
 func (f *fakeAPI) queueSizes(ctx context.Context, queues []string) (map[string]int, error) {
 	f.mu.Lock()
 	f.sizesCalls++
+	f.lookups += len(queues)
 	no, errf := f.noSizes, f.sizesErr
 	f.mu.Unlock()
 	if no {

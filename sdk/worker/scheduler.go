@@ -185,6 +185,16 @@ func (s *scheduler) acquire(w *workerState) bool {
 	return false
 }
 
+// quiet reports whether w has had no task within trafficRecent, or none
+// since it started: the queue watcher then looks at its queue at the cold
+// rate (watcher.go, coldChecksPerInterval).
+func (s *scheduler) quiet(w *workerState) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	last, ok := s.lastTask[w]
+	return !ok || s.clock.Now().Sub(last) > trafficRecent
+}
+
 // coldHoldersLocked counts the permit holders without a recent task.
 func (s *scheduler) coldHoldersLocked() int {
 	n, now := 0, s.clock.Now()

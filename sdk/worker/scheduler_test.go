@@ -326,3 +326,97 @@ func TestFallbackWithoutQueueSizesDoesNotMultiplyByTaskTypes(t *testing.T) {
 		}
 	})
 }
+
+// Issue 23 point 3: a process serving many task types that never get a task
+// had the watcher name every one of them in a queue-size request every poll
+// interval. Each name is one store lookup on the server, so 50 such
+// processes with 50 idle types took Conductor 3.21.14's whole CPU (25,000
+// lookups a second). Quiet types are now looked at in turn, at most
+// coldChecksPerInterval per interval, and a task for one of them is still
+// picked up within the cold period; once it has had a task, its queue is
+// looked at every interval again.
+func TestProcessWithManyIdleTypesLooksAtFewQueuesPerInterval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := setup(t, WithMaxHeldPolls(0)) // idle workers watch, as on 3.21
+		const types = 50
+		for i := range types {
+			if err := b.r.Start(fmt.Sprintf("idle%02d", i), echo); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		const window = 10 * time.Second
+		before := b.f.sizeLookups()
+		time.Sleep(window)
+		synctest.Wait()
+		intervals := int(window / pollIntervalDefault)
+		got := b.f.sizeLookups() - before
+		// A fifth of them per interval (10), and a little slack.
+		if most := (types/5 + 1) * intervals; got > most {
+			t.Fatalf("%d queue lookups in %v for %d idle types (%.1f per %v interval), want at most %d per interval",
+				got, window, types, float64(got)/float64(intervals), pollIntervalDefault, types/5)
+		}
+		if got < types*int(window/coldCheckMax) {
+			t.Fatalf("%d queue lookups in %v for %d idle types: some were not looked at once per %v", got, window, types, coldCheckMax)
+		}
+
+		at := time.Now()
+		b.f.push("", makeTasks("idle17", "first", 1)...)
+		waitFor(t, 5*time.Minute, "the quiet type's task", func() bool { return b.f.updatedCount() == 1 })
+		if d, most := time.Since(at), coldPeriod(pollIntervalDefault, types)+2*pollIntervalDefault; d > most {
+			t.Fatalf("a task for a quiet type among %d waited %v, want at most %v", types, d, most)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		at = time.Now()
+		b.f.push("", makeTasks("idle17", "second", 1)...)
+		waitFor(t, 5*time.Minute, "the second task", func() bool { return b.f.updatedCount() == 2 })
+		if d := time.Since(at); d > 2*pollIntervalDefault {
+			t.Fatalf("a type that had a task a second ago waited %v for its next one, want at most %v (its poll interval)", d, 2*pollIntervalDefault)
+		}
+	})
+}
+
+// The cold rate changes nothing for a process with a few task types: each
+// quiet queue is still looked at every poll interval.
+func TestFewIdleTypesAreStillLookedAtEveryInterval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := setup(t, WithMaxHeldPolls(0))
+		const types = 10
+		for i := range types {
+			if err := b.r.Start(fmt.Sprintf("few%d", i), echo); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		at := time.Now()
+		b.f.push("", makeTasks("few3", "x", 1)...)
+		waitFor(t, 5*time.Minute, "pickup", func() bool { return b.f.updatedCount() == 1 })
+		if d := time.Since(at); d > 2*pollIntervalDefault {
+			t.Fatalf("a task for one of %d idle types waited %v, want at most %v", types, d, 2*pollIntervalDefault)
+		}
+	})
+}
+
+func TestColdPeriod(t *testing.T) {
+	const ms = time.Millisecond
+	for _, c := range []struct {
+		interval time.Duration
+		quiet    int
+		want     time.Duration
+	}{
+		{100 * ms, 0, 100 * ms},
+		{100 * ms, 10, 100 * ms},
+		{100 * ms, 11, 200 * ms},
+		{100 * ms, 50, 500 * ms},
+		{100 * ms, 400, time.Second},
+		{2 * time.Second, 400, 2 * time.Second},
+		{10 * ms, 50, 50 * ms},
+	} {
+		if got := coldPeriod(c.interval, c.quiet); got != c.want {
+			t.Errorf("coldPeriod(%v, %d) = %v, want %v", c.interval, c.quiet, got, c.want)
+		}
+	}
+}
