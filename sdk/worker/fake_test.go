@@ -26,7 +26,7 @@ type fakeAPI struct {
 	noSizes    bool
 	sizesErr   func() error
 	sizesCalls int
-	lookups    int            // queues named in queue-size requests: one store lookup each on a server
+	lookups    map[string]int // queue -> times named in queue-size requests (a store lookup each on a server)
 	phantom    map[string]int // added to a queue's reported size (tasks not yet due)
 	held       int            // held polls open now
 	heldPeak   int
@@ -193,10 +193,19 @@ func (f *fakeAPI) batchPoll(ctx context.Context, req pollRequest) ([]model.Task,
 	}
 }
 
-func (f *fakeAPI) sizeLookups() int {
+// sizeLookups counts the queues named in queue-size requests so far: all of
+// them, or only queue's when it is not empty.
+func (f *fakeAPI) sizeLookups(queue string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.lookups
+	if queue != "" {
+		return f.lookups[queue]
+	}
+	n := 0
+	for _, c := range f.lookups {
+		n += c
+	}
+	return n
 }
 
 func (f *fakeAPI) sizeRequests() int {
@@ -332,7 +341,12 @@ func (f *fakeAPI) serve(ctx context.Context, req pollRequest) ([]model.Task, err
 func (f *fakeAPI) queueSizes(ctx context.Context, queues []string) (map[string]int, error) {
 	f.mu.Lock()
 	f.sizesCalls++
-	f.lookups += len(queues)
+	if f.lookups == nil {
+		f.lookups = map[string]int{}
+	}
+	for _, q := range queues {
+		f.lookups[q]++
+	}
 	no, errf := f.noSizes, f.sizesErr
 	f.mu.Unlock()
 	if no {

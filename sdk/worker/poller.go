@@ -156,7 +156,7 @@ func (p *poller) run(ctx context.Context) {
 				count = 1
 			case idleWatch:
 				p.setState(stateWatching)
-				woken, size := p.watch.wait(ctx, w.queue, set.pollInterval, p.sched.quiet(w), p.lastPollEnd, w.wake)
+				woken, size := p.watch.wait(ctx, w.queue, set.pollInterval, p.sched.lastTaskOf(w), p.lastPollEnd, w.wake)
 				if !woken {
 					continue // re-plan: interval polls, a new setting, or shutdown
 				}

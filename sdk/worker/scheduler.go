@@ -185,14 +185,13 @@ func (s *scheduler) acquire(w *workerState) bool {
 	return false
 }
 
-// quiet reports whether w has had no task within trafficRecent, or none
-// since it started: the queue watcher then looks at its queue at the cold
-// rate (watcher.go, coldChecksPerInterval).
-func (s *scheduler) quiet(w *workerState) bool {
+// lastTaskOf is when a poll of w last brought tasks (zero: none since it
+// started). The queue watcher looks at the queue of a worker whose last task
+// is older than trafficRecent at the cold rate (watcher.go, coldPeriod).
+func (s *scheduler) lastTaskOf(w *workerState) time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	last, ok := s.lastTask[w]
-	return !ok || s.clock.Now().Sub(last) > trafficRecent
+	return s.lastTask[w]
 }
 
 // coldHoldersLocked counts the permit holders without a recent task.

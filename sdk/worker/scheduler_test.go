@@ -334,7 +334,7 @@ func TestFallbackWithoutQueueSizesDoesNotMultiplyByTaskTypes(t *testing.T) {
 // lookups a second). Quiet types are now looked at in turn, at most
 // coldChecksPerInterval per interval, and a task for one of them is still
 // picked up within the cold period; once it has had a task, its queue is
-// looked at every interval again.
+// looked at every interval again, until it has had none for a minute.
 func TestProcessWithManyIdleTypesLooksAtFewQueuesPerInterval(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := setup(t, WithMaxHeldPolls(0)) // idle workers watch, as on 3.21
@@ -347,18 +347,18 @@ func TestProcessWithManyIdleTypesLooksAtFewQueuesPerInterval(t *testing.T) {
 		time.Sleep(5 * time.Second)
 		synctest.Wait()
 		const window = 10 * time.Second
-		before := b.f.sizeLookups()
+		before, before17 := b.f.sizeLookups(""), b.f.sizeLookups("idle17")
 		time.Sleep(window)
 		synctest.Wait()
 		intervals := int(window / pollIntervalDefault)
-		got := b.f.sizeLookups() - before
+		got := b.f.sizeLookups("") - before
 		// A fifth of them per interval (10), and a little slack.
 		if most := (types/5 + 1) * intervals; got > most {
 			t.Fatalf("%d queue lookups in %v for %d idle types (%.1f per %v interval), want at most %d per interval",
 				got, window, types, float64(got)/float64(intervals), pollIntervalDefault, types/5)
 		}
-		if got < types*int(window/coldCheckMax) {
-			t.Fatalf("%d queue lookups in %v for %d idle types: some were not looked at once per %v", got, window, types, coldCheckMax)
+		if n := b.f.sizeLookups("idle17") - before17; n < int(window/time.Second) {
+			t.Fatalf("an idle type was looked at %d times in %v, want at least once a second", n, window)
 		}
 
 		at := time.Now()
@@ -374,6 +374,18 @@ func TestProcessWithManyIdleTypesLooksAtFewQueuesPerInterval(t *testing.T) {
 		waitFor(t, 5*time.Minute, "the second task", func() bool { return b.f.updatedCount() == 2 })
 		if d := time.Since(at); d > 2*pollIntervalDefault {
 			t.Fatalf("a type that had a task a second ago waited %v for its next one, want at most %v (its poll interval)", d, 2*pollIntervalDefault)
+		}
+
+		// A minute after its last task the type is cold again, although its
+		// worker has been waiting in the watcher all along.
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		before17 = b.f.sizeLookups("idle17")
+		time.Sleep(window)
+		synctest.Wait()
+		// Every 5 intervals, as the other 49, not every interval.
+		if n, most := b.f.sizeLookups("idle17")-before17, intervals/5+2; n > most {
+			t.Fatalf("a type looked at %d times in %v, two minutes after its last task, want at most %d", n, window, most)
 		}
 	})
 }

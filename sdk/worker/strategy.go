@@ -41,8 +41,10 @@ import (
 //     server for the sizes of every watched queue in one request per poll
 //     interval (GET /tasks/queue/sizes takes many task types) and wakes the
 //     worker whose queue has tasks. This is how a process with hundreds of
-//     task types stays cheap for the server: 400 idle types cost 4 quick
-//     requests per poll interval and hold no server thread.
+//     task types stays cheap for the server: 400 idle types hold no server
+//     thread, and once quiet (no task for a minute) they are looked at in
+//     turn, 10 per poll interval, each at least once a second (watcher.go,
+//     coldChecksPerInterval).
 //   - idleInterval: sleep the poll interval, then poll with timeout 0: the
 //     classic worker loop, for PollTimeout(0) and for servers without the
 //     queue-size endpoint.

@@ -64,36 +64,37 @@ const (
 	watchFallbackPolls = 4
 )
 
-// Quiet queues (their worker has had no task for a minute, or none since it
-// started: scheduler.quiet) are looked at less often when a runner watches
-// many of them, because every queue in a queue-size request is one store
-// lookup on the server, and a fleet multiplies them. On Conductor 3.21.14,
-// 50 processes each watching 50 idle types every 100 ms asked for 25,000
-// lookups a second and took the server's whole CPU (1.00 core; the official
-// SDK's fleet 0.61, with all 200 request threads held). So the watcher
-// spends at most coldChecksPerInterval lookups per poll interval on quiet
-// queues: a runner with up to 10 of them looks at each every interval, as
-// before; with 50, every 5 intervals (500 ms at the default); never less
-// often than coldCheckMax, or the poll interval when that is longer. A
-// queue leaves the quiet rate with the first task its worker takes, found
-// by the first look after it was queued. Queues of workers with recent
-// tasks are looked at every interval, always.
+// Cold queues (quiet task types in the docs: their worker has had no task
+// for trafficRecent, a minute, or none since it started) are looked at less
+// often when a runner watches many of them, because every queue named in a
+// queue-size request is one store lookup on the server, and a fleet
+// multiplies them. On Conductor 3.21.14, 50 processes each looking at 50
+// idle types every 100 ms made about 18,000 lookups a second and took the
+// server's whole CPU (1.00 core; the official SDK's fleet 0.61, with all 200
+// request threads held). So the watcher spends at most
+// coldChecksPerInterval lookups per poll interval on cold queues: a runner
+// with up to 10 of them looks at each every interval, as before; with 50,
+// every 5 intervals (500 ms at the default); and never less often than
+// coldCheckMax, or the poll interval when that is longer. A queue leaves the
+// cold rate with the first task its worker takes, found by the first look
+// after it was queued. Queues of workers with recent tasks are looked at
+// every interval, always.
 const (
 	coldChecksPerInterval = 10
 	coldCheckMax          = time.Second
 )
 
-// coldPeriod is how often the watcher looks at each quiet queue when it
-// watches quiet of them, under a poll interval of interval.
-func coldPeriod(interval time.Duration, quiet int) time.Duration {
-	turns := max((quiet+coldChecksPerInterval-1)/coldChecksPerInterval, 1)
+// coldPeriod is how often the watcher looks at each cold queue when it
+// watches cold of them, under a poll interval of interval.
+func coldPeriod(interval time.Duration, cold int) time.Duration {
+	turns := max((cold+coldChecksPerInterval-1)/coldChecksPerInterval, 1)
 	return max(interval, min(interval*time.Duration(turns), coldCheckMax))
 }
 
 type watchEntry struct {
 	queue    string
 	interval time.Duration
-	quiet    bool // the worker has had no recent task: see coldPeriod
+	lastTask time.Time // when the worker last had tasks (zero: never); see coldPeriod
 	due      time.Time
 	woken    chan int // receives the queue size seen; buffered, sent once
 }
@@ -139,8 +140,10 @@ func (w *queueWatcher) available() bool { return true }
 // poll (lastPoll) or by an earlier check of this watcher. So a worker whose
 // wait is interrupted again and again (its tasks finishing one by one) is
 // still checked once per interval, not pushed an interval away each time.
-// A quiet worker's queue is checked at the cold rate instead (coldPeriod).
-func (w *queueWatcher) wait(ctx context.Context, queue string, interval time.Duration, quiet bool, lastPoll time.Time, interrupt <-chan struct{}) (woken bool, size int) {
+// A cold worker's queue (lastTask, when its polls last brought tasks, is
+// zero or older than trafficRecent) is checked at the cold rate instead
+// (coldPeriod).
+func (w *queueWatcher) wait(ctx context.Context, queue string, interval time.Duration, lastTask, lastPoll time.Time, interrupt <-chan struct{}) (woken bool, size int) {
 	w.mu.Lock()
 	last := lastPoll
 	if c := w.checked[queue]; c.After(last) {
@@ -155,9 +158,9 @@ func (w *queueWatcher) wait(ctx context.Context, queue string, interval time.Dur
 			}
 		}
 	}
-	e := &watchEntry{queue: queue, interval: interval, quiet: quiet, woken: make(chan int, 1)}
+	e := &watchEntry{queue: queue, interval: interval, lastTask: lastTask, woken: make(chan int, 1)}
 	w.entries[e] = struct{}{}
-	e.due = last.Add(w.periodLocked(e, w.quietQueuesLocked()))
+	e.due = last.Add(w.periodLocked(e, w.clock.Now()))
 	w.mu.Unlock()
 	w.poke()
 	defer func() {
@@ -175,28 +178,31 @@ func (w *queueWatcher) wait(ctx context.Context, queue string, interval time.Dur
 	}
 }
 
-// quietQueuesLocked counts the queues watched only for quiet workers.
-func (w *queueWatcher) quietQueuesLocked() int {
-	busy := map[string]bool{}
-	for e := range w.entries {
-		busy[e.queue] = busy[e.queue] || !e.quiet
-	}
+// coldAt reports whether e's worker is cold at now: no task within
+// trafficRecent, or none since it started.
+func (e *watchEntry) coldAt(now time.Time) bool {
+	return e.lastTask.IsZero() || now.Sub(e.lastTask) > trafficRecent
+}
+
+// coldLocked counts the entries whose worker is cold at now (one entry per
+// queue: a runner has one poller per queue).
+func (w *queueWatcher) coldLocked(now time.Time) int {
 	n := 0
-	for _, b := range busy {
-		if !b {
+	for e := range w.entries {
+		if e.coldAt(now) {
 			n++
 		}
 	}
 	return n
 }
 
-// periodLocked is how often e's queue is looked at while quiet queues are
-// watched: its interval, or the cold rate for a quiet worker.
-func (w *queueWatcher) periodLocked(e *watchEntry, quiet int) time.Duration {
-	if !e.quiet {
+// periodLocked is how often e's queue is looked at from now: its interval,
+// or the cold rate while its worker is cold.
+func (w *queueWatcher) periodLocked(e *watchEntry, now time.Time) time.Duration {
+	if !e.coldAt(now) {
 		return e.interval
 	}
-	return coldPeriod(e.interval, quiet)
+	return coldPeriod(e.interval, w.coldLocked(now))
 }
 
 // poke makes the watcher look at its entries again.
@@ -331,7 +337,7 @@ func (w *queueWatcher) check(ctx context.Context) {
 	}
 	due := map[string][]*watchEntry{}
 	var names []string
-	quiet := w.quietQueuesLocked()
+	cold := w.coldLocked(now)
 	for e := range w.entries {
 		// Entries due within half their interval join this request, so
 		// workers that started watching at different moments fall into
@@ -341,7 +347,11 @@ func (w *queueWatcher) check(ctx context.Context) {
 		if e.due.After(now.Add(e.interval / 2)) {
 			continue
 		}
-		e.due = now.Add(w.periodLocked(e, quiet))
+		period := e.interval
+		if e.coldAt(now) {
+			period = coldPeriod(e.interval, cold)
+		}
+		e.due = now.Add(period)
 		if _, seen := due[e.queue]; !seen {
 			names = append(names, e.queue)
 			w.checked[e.queue] = now

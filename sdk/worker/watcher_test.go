@@ -47,7 +47,7 @@ func TestWatcherSharesOneRequestPerIntervalAcrossPhases(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				time.Sleep(time.Duration(i) * interval / workers) // each its own phase
-				_, _ = w.wait(ctx, "q"+string(rune('a'+i)), interval, false, time.Now(), nil)
+				_, _ = w.wait(ctx, "q"+string(rune('a'+i)), interval, time.Now(), time.Now(), nil)
 			}()
 		}
 		time.Sleep(watchFor)
