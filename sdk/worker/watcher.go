@@ -160,7 +160,8 @@ func (w *queueWatcher) wait(ctx context.Context, queue string, interval time.Dur
 	}
 	e := &watchEntry{queue: queue, interval: interval, lastTask: lastTask, woken: make(chan int, 1)}
 	w.entries[e] = struct{}{}
-	e.due = last.Add(w.periodLocked(e, w.clock.Now()))
+	now := w.clock.Now()
+	e.due = last.Add(e.period(now, w.coldLocked(now)))
 	w.mu.Unlock()
 	w.poke()
 	defer func() {
@@ -196,13 +197,13 @@ func (w *queueWatcher) coldLocked(now time.Time) int {
 	return n
 }
 
-// periodLocked is how often e's queue is looked at from now: its interval,
-// or the cold rate while its worker is cold.
-func (w *queueWatcher) periodLocked(e *watchEntry, now time.Time) time.Duration {
+// period is how often e's queue is looked at from now, while cold entries
+// are watched: its interval, or the cold rate while its worker is cold.
+func (e *watchEntry) period(now time.Time, cold int) time.Duration {
 	if !e.coldAt(now) {
 		return e.interval
 	}
-	return coldPeriod(e.interval, w.coldLocked(now))
+	return coldPeriod(e.interval, cold)
 }
 
 // poke makes the watcher look at its entries again.
@@ -347,11 +348,7 @@ func (w *queueWatcher) check(ctx context.Context) {
 		if e.due.After(now.Add(e.interval / 2)) {
 			continue
 		}
-		period := e.interval
-		if e.coldAt(now) {
-			period = coldPeriod(e.interval, cold)
-		}
-		e.due = now.Add(period)
+		e.due = now.Add(e.period(now, cold))
 		if _, seen := due[e.queue]; !seen {
 			names = append(names, e.queue)
 			w.checked[e.queue] = now
