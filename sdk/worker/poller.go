@@ -262,7 +262,11 @@ func (p *poller) planIdle(set *workerSettings) (idleWait, time.Duration) {
 		permit = p.acquirePermit()
 	}
 	wait := p.strategy.idle(tc, permit, p.watch.available(), p.sched.wakesProven())
-	timeout := p.strategy.heldTimeout(tc, wait, set.pollInterval)
+	var cold time.Duration // the cold period of a cold worker's probe
+	if wait == idleProbe && isCold(p.sched.lastTaskOf(p.w), p.clock.Now()) {
+		cold = p.watch.coldPeriodWith(set.pollInterval)
+	}
+	timeout := p.strategy.heldTimeout(tc, wait, set.pollInterval, cold)
 	p.ps.idleMode, p.ps.nextTimeout = wait, timeout
 	p.publish()
 	return wait, timeout

@@ -432,3 +432,32 @@ func TestColdPeriod(t *testing.T) {
 		}
 	}
 }
+
+// Issue 23 point 3, the first fleet run with the cold rate: cold queues kept
+// the phases their workers started in, so a process with 50 idle types
+// started one after another sent a queue-size request nearly every poll
+// interval (each naming a tenth of them) instead of one per cold period
+// naming all of them. Every request costs the server more than the lookups
+// it names.
+func TestColdQueuesShareOneRequestPerColdPeriod(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := setup(t, WithMaxHeldPolls(0))
+		const types = 50
+		for i := range types {
+			if err := b.r.Start(fmt.Sprintf("idle%02d", i), echo); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(7 * time.Millisecond) // each its own phase
+		}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		const window = 10 * time.Second
+		before := b.f.sizeRequests()
+		time.Sleep(window)
+		synctest.Wait()
+		period := coldPeriod(pollIntervalDefault, types)
+		if got, most := b.f.sizeRequests()-before, int(window/period)+2; got > most {
+			t.Fatalf("%d queue-size requests in %v for %d cold types, want at most %d (one per %v)", got, window, types, most, period)
+		}
+	})
+}

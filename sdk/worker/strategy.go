@@ -130,8 +130,12 @@ func (s *pollStrategy) idle(tc timeoutChoice, havePermit, watchable, wakes bool)
 	}
 }
 
-// heldTimeout is the timeout of a held poll of the given kind.
-func (s *pollStrategy) heldTimeout(tc timeoutChoice, w idleWait, pollInterval time.Duration) time.Duration {
+// heldTimeout is the timeout of a held poll of the given kind. A cold
+// worker (no task for a minute: watcher.go) probes for coldPeriod at least
+// (cold: 0 for a worker that is not cold): it would be looked at no more
+// often if it were watched, and on a server that never wakes held polls
+// (3.21) a probe costs one request per timeout.
+func (s *pollStrategy) heldTimeout(tc timeoutChoice, w idleWait, pollInterval, cold time.Duration) time.Duration {
 	switch {
 	case w == idleHold && tc.fixed:
 		return tc.d
@@ -139,6 +143,7 @@ func (s *pollStrategy) heldTimeout(tc timeoutChoice, w idleWait, pollInterval ti
 		return pollTimeoutDefault
 	case w == idleProbe:
 		d := min(max(pollInterval*probeTimeoutTenths/10, probeTimeoutMin), pollTimeoutMax)
+		d = min(max(d, cold), pollTimeoutMax)
 		return d.Truncate(time.Millisecond)
 	}
 	return 0

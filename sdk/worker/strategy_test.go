@@ -22,7 +22,7 @@ func TestStrategyIdleWait(t *testing.T) {
 	if got := s.idle(timeoutChoice{}, true, true, false); got != idleProbe {
 		t.Fatalf("worker with a permit on an unknown server: %v, want probe", got)
 	}
-	if got := s.idle(timeoutChoice{}, true, true, true); got != idleHold || s.heldTimeout(timeoutChoice{}, got, 100*time.Millisecond) != pollTimeoutDefault {
+	if got := s.idle(timeoutChoice{}, true, true, true); got != idleHold || s.heldTimeout(timeoutChoice{}, got, 100*time.Millisecond, 0) != pollTimeoutDefault {
 		t.Fatalf("worker with a permit on a server that wakes held polls: %v, want hold %v", got, pollTimeoutDefault)
 	}
 	if got := s.idle(timeoutChoice{}, false, true, true); got != idleWatch {
@@ -31,13 +31,19 @@ func TestStrategyIdleWait(t *testing.T) {
 	if got := s.idle(timeoutChoice{}, false, false, false); got != idleInterval {
 		t.Fatalf("no permit, no watcher: %v, want interval", got)
 	}
-	if probe := s.heldTimeout(timeoutChoice{}, idleProbe, 100*time.Millisecond); probe != 250*time.Millisecond {
+	if probe := s.heldTimeout(timeoutChoice{}, idleProbe, 100*time.Millisecond, 0); probe != 250*time.Millisecond {
 		t.Fatalf("probe timeout %v, want two and a half poll intervals", probe)
+	}
+	if probe := s.heldTimeout(timeoutChoice{}, idleProbe, 100*time.Millisecond, 100*time.Millisecond); probe != 250*time.Millisecond {
+		t.Fatalf("probe timeout of a cold worker among few %v, want two and a half poll intervals", probe)
+	}
+	if probe := s.heldTimeout(timeoutChoice{}, idleProbe, 100*time.Millisecond, 500*time.Millisecond); probe != 500*time.Millisecond {
+		t.Fatalf("probe timeout of a cold worker among 50 %v, want their cold period, 500ms", probe)
 	}
 	// A user's fixed timeout is never second-guessed.
 	f, fixed2s := newPollStrategy(), timeoutChoice{true, 2 * time.Second}
-	if got := f.idle(fixed2s, true, true, false); got != idleHold || f.heldTimeout(fixed2s, got, 0) != 2*time.Second {
-		t.Fatalf("fixed timeout: %v %v", got, f.heldTimeout(fixed2s, got, 0))
+	if got := f.idle(fixed2s, true, true, false); got != idleHold || f.heldTimeout(fixed2s, got, 0, time.Second) != 2*time.Second {
+		t.Fatalf("fixed timeout: %v %v", got, f.heldTimeout(fixed2s, got, 0, time.Second))
 	}
 	z, fixed0 := newPollStrategy(), timeoutChoice{true, 0}
 	if got := z.idle(fixed0, true, true, true); got != idleInterval {
@@ -269,13 +275,15 @@ func TestManyIdleTaskTypesHoldFewPolls(t *testing.T) {
 		if peak > heldPollsDefault {
 			t.Fatalf("%d held polls open at once, the bound is %d", peak, heldPollsDefault)
 		}
-		// The permit holders probe (4 a second each); the other 196 cost
-		// a couple of queue-size requests per interval, not a poll each.
+		// The permit holder probes (cold: once a second); the other 199
+		// cost a queue-size request or two per second, not a poll each.
 		if n := b.f.pollCount() - polls0; n > heldPollsDefault*41 {
 			t.Fatalf("%d polls in 10 idle seconds with %d task types", n, types)
 		}
-		if sizes < 90 || sizes > 2*101 {
-			t.Fatalf("%d queue-size requests in 10 s, want one or two per 100 ms", sizes)
+		// The watched types have never had a task: cold, looked at
+		// together once per cold period (a second, with 200 of them).
+		if sizes < 9 || sizes > 2*11 {
+			t.Fatalf("%d queue-size requests in 10 s, want one or two per %v", sizes, coldCheckMax)
 		}
 		// A task for a watched type that never had one is picked up within
 		// the cold period: a second, with 200 such types.

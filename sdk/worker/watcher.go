@@ -79,6 +79,13 @@ const (
 // cold rate with the first task its worker takes, found by the first look
 // after it was queued. Queues of workers with recent tasks are looked at
 // every interval, always.
+//
+// Cold queues are looked at on a grid of their period (multiples of it in
+// clock time), so that all of a runner's cold queues are named in the same
+// requests: one request per period for all of them, not one per poll
+// interval for a tenth of them each. The first fleet run with the cold rate
+// had them keep the phases their workers started in, and made about 8
+// requests a second per process where 2 were meant.
 const (
 	coldChecksPerInterval = 10
 	coldCheckMax          = time.Second
@@ -161,7 +168,7 @@ func (w *queueWatcher) wait(ctx context.Context, queue string, interval time.Dur
 	e := &watchEntry{queue: queue, interval: interval, lastTask: lastTask, woken: make(chan int, 1)}
 	w.entries[e] = struct{}{}
 	now := w.clock.Now()
-	e.due = last.Add(e.period(now, w.coldLocked(now)))
+	e.due = e.nextDue(last, now, w.coldLocked(now))
 	w.mu.Unlock()
 	w.poke()
 	defer func() {
@@ -179,11 +186,14 @@ func (w *queueWatcher) wait(ctx context.Context, queue string, interval time.Dur
 	}
 }
 
-// coldAt reports whether e's worker is cold at now: no task within
-// trafficRecent, or none since it started.
-func (e *watchEntry) coldAt(now time.Time) bool {
-	return e.lastTask.IsZero() || now.Sub(e.lastTask) > trafficRecent
+// isCold reports whether a worker whose polls last brought tasks at
+// lastTask (zero: never) is cold at now: no task within trafficRecent.
+func isCold(lastTask, now time.Time) bool {
+	return lastTask.IsZero() || now.Sub(lastTask) > trafficRecent
 }
+
+// coldAt reports whether e's worker is cold at now.
+func (e *watchEntry) coldAt(now time.Time) bool { return isCold(e.lastTask, now) }
 
 // coldLocked counts the entries whose worker is cold at now (one entry per
 // queue: a runner has one poller per queue).
@@ -197,13 +207,24 @@ func (w *queueWatcher) coldLocked(now time.Time) int {
 	return n
 }
 
-// period is how often e's queue is looked at from now, while cold entries
-// are watched: its interval, or the cold rate while its worker is cold.
-func (e *watchEntry) period(now time.Time, cold int) time.Duration {
+// coldPeriodWith is the cold period (coldPeriod) the watcher's cold queues
+// have with one more: that of a cold worker that holds a poll instead of
+// waiting here.
+func (w *queueWatcher) coldPeriodWith(interval time.Duration) time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return coldPeriod(interval, w.coldLocked(w.clock.Now())+1)
+}
+
+// nextDue is when e's queue is next looked at, after a look at from, while
+// cold entries are watched: one interval later, or for a cold worker at
+// the first point of its cold period's grid after from (see coldPeriod).
+func (e *watchEntry) nextDue(from, now time.Time, cold int) time.Time {
 	if !e.coldAt(now) {
-		return e.interval
+		return from.Add(e.interval)
 	}
-	return coldPeriod(e.interval, cold)
+	d := coldPeriod(e.interval, cold)
+	return from.Add(d).Truncate(d)
 }
 
 // poke makes the watcher look at its entries again.
@@ -348,7 +369,7 @@ func (w *queueWatcher) check(ctx context.Context) {
 		if e.due.After(now.Add(e.interval / 2)) {
 			continue
 		}
-		e.due = now.Add(e.period(now, cold))
+		e.due = e.nextDue(now, now, cold)
 		if _, seen := due[e.queue]; !seen {
 			names = append(names, e.queue)
 			w.checked[e.queue] = now
