@@ -81,13 +81,16 @@
 //     is checked at most once a second. Each watched queue is checked once
 //     per poll interval counted from when it was last looked at, whatever
 //     wakes its worker meanwhile. Quiet queues (no task for a minute, or
-//     none since the worker started) are looked at in turn, at most 10 per
-//     poll interval, and each at least once a second: every queue looked at
-//     is a store lookup on the server, and 50 processes watching 50 idle
-//     types each took Conductor 3.21.14's whole CPU. A runner with up to 10
-//     quiet types sees no difference; with 50, the first task of a quiet
-//     type waits up to 500 ms at the default interval, and its next tasks
-//     one interval. A queue missing from an answer, or a
+//     none since the worker started) are looked at less often when there
+//     are many: at most 5 lookups per poll interval go to them, all named
+//     in one request per period, and each is looked at at least once a
+//     second (a quiet worker holding the shared permit probes as long):
+//     every queue looked at is a store lookup on the server, and 50
+//     processes watching 50 idle types each took Conductor 3.21.14's whole
+//     CPU. A runner with up to 5 quiet types sees no difference; with 50,
+//     the first task of a quiet type waits up to a second at the default
+//     interval, and its next tasks one interval. A queue missing from an
+//     answer, or a
 //     failed check, lets its worker poll instead. On a server that answers
 //     3 times over 3 s that it lacks the endpoint, the watcher lets 4 such
 //     workers poll per poll interval, in turn (not one poll per type), and

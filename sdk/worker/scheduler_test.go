@@ -352,10 +352,10 @@ func TestProcessWithManyIdleTypesLooksAtFewQueuesPerInterval(t *testing.T) {
 		synctest.Wait()
 		intervals := int(window / pollIntervalDefault)
 		got := b.f.sizeLookups("") - before
-		// A fifth of them per interval (10), and a little slack.
-		if most := (types/5 + 1) * intervals; got > most {
+		// A tenth of them per interval (5), and a little slack.
+		if most := (types/10 + 1) * intervals; got > most {
 			t.Fatalf("%d queue lookups in %v for %d idle types (%.1f per %v interval), want at most %d per interval",
-				got, window, types, float64(got)/float64(intervals), pollIntervalDefault, types/5)
+				got, window, types, float64(got)/float64(intervals), pollIntervalDefault, types/10)
 		}
 		if n := b.f.sizeLookups("idle17") - before17; n < int(window/time.Second) {
 			t.Fatalf("an idle type was looked at %d times in %v, want at least once a second", n, window)
@@ -383,8 +383,8 @@ func TestProcessWithManyIdleTypesLooksAtFewQueuesPerInterval(t *testing.T) {
 		before17 = b.f.sizeLookups("idle17")
 		time.Sleep(window)
 		synctest.Wait()
-		// Every 5 intervals, as the other 49, not every interval.
-		if n, most := b.f.sizeLookups("idle17")-before17, intervals/5+2; n > most {
+		// Every 10 intervals, as the other 49, not every interval.
+		if n, most := b.f.sizeLookups("idle17")-before17, intervals/10+2; n > most {
 			t.Fatalf("a type looked at %d times in %v, two minutes after its last task, want at most %d", n, window, most)
 		}
 	})
@@ -395,7 +395,7 @@ func TestProcessWithManyIdleTypesLooksAtFewQueuesPerInterval(t *testing.T) {
 func TestFewIdleTypesAreStillLookedAtEveryInterval(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := setup(t, WithMaxHeldPolls(0))
-		const types = 10
+		const types = 5
 		for i := range types {
 			if err := b.r.Start(fmt.Sprintf("few%d", i), echo); err != nil {
 				t.Fatal(err)
@@ -420,12 +420,13 @@ func TestColdPeriod(t *testing.T) {
 		want     time.Duration
 	}{
 		{100 * ms, 0, 100 * ms},
-		{100 * ms, 10, 100 * ms},
-		{100 * ms, 11, 200 * ms},
-		{100 * ms, 50, 500 * ms},
+		{100 * ms, 5, 100 * ms},
+		{100 * ms, 6, 200 * ms},
+		{100 * ms, 20, 400 * ms},
+		{100 * ms, 50, time.Second},
 		{100 * ms, 400, time.Second},
 		{2 * time.Second, 400, 2 * time.Second},
-		{10 * ms, 50, 50 * ms},
+		{10 * ms, 50, 100 * ms},
 	} {
 		if got := coldPeriod(c.interval, c.quiet); got != c.want {
 			t.Errorf("coldPeriod(%v, %d) = %v, want %v", c.interval, c.quiet, got, c.want)

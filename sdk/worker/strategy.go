@@ -43,7 +43,7 @@ import (
 //     worker whose queue has tasks. This is how a process with hundreds of
 //     task types stays cheap for the server: 400 idle types hold no server
 //     thread, and once quiet (no task for a minute) they are looked at in
-//     turn, 10 per poll interval, each at least once a second (watcher.go,
+//     turn, 5 per poll interval, each at least once a second (watcher.go,
 //     coldChecksPerInterval).
 //   - idleInterval: sleep the poll interval, then poll with timeout 0: the
 //     classic worker loop, for PollTimeout(0) and for servers without the

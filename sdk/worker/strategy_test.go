@@ -37,8 +37,8 @@ func TestStrategyIdleWait(t *testing.T) {
 	if probe := s.heldTimeout(timeoutChoice{}, idleProbe, 100*time.Millisecond, 100*time.Millisecond); probe != 250*time.Millisecond {
 		t.Fatalf("probe timeout of a cold worker among few %v, want two and a half poll intervals", probe)
 	}
-	if probe := s.heldTimeout(timeoutChoice{}, idleProbe, 100*time.Millisecond, 500*time.Millisecond); probe != 500*time.Millisecond {
-		t.Fatalf("probe timeout of a cold worker among 50 %v, want their cold period, 500ms", probe)
+	if probe := s.heldTimeout(timeoutChoice{}, idleProbe, 100*time.Millisecond, time.Second); probe != time.Second {
+		t.Fatalf("probe timeout of a cold worker among 50 %v, want their cold period, 1s", probe)
 	}
 	// A user's fixed timeout is never second-guessed.
 	f, fixed2s := newPollStrategy(), timeoutChoice{true, 2 * time.Second}

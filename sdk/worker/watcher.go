@@ -73,9 +73,11 @@ const (
 // server's whole CPU (1.00 core; the official SDK's fleet 0.61, with all 200
 // request threads held). So the watcher spends at most
 // coldChecksPerInterval lookups per poll interval on cold queues: a runner
-// with up to 10 of them looks at each every interval, as before; with 50,
-// every 5 intervals (500 ms at the default); and never less often than
-// coldCheckMax, or the poll interval when that is longer. A queue leaves the
+// with up to 5 of them looks at each every interval, as before; with 10,
+// every 2 intervals; with 50 or more, once a second (coldCheckMax, or the
+// poll interval when that is longer). A budget of 10 left the 50-process
+// fleet at the official SDK's cost (0.47 and 0.52 cores against 0.58 and
+// 0.52), with the lookups still most of it. A queue leaves the
 // cold rate with the first task its worker takes, found by the first look
 // after it was queued. Queues of workers with recent tasks are looked at
 // every interval, always.
@@ -87,7 +89,7 @@ const (
 // had them keep the phases their workers started in, and made about 8
 // requests a second per process where 2 were meant.
 const (
-	coldChecksPerInterval = 10
+	coldChecksPerInterval = 5
 	coldCheckMax          = time.Second
 )
 
