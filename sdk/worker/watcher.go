@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"net/url"
 	"slices"
 	"strings"
@@ -25,6 +26,8 @@ type queueWatcher struct {
 	clock clockSource
 	log   logrus.FieldLogger
 	errs  *errLogLimiter
+	// gridOffset shifts this runner's grid of cold looks (see coldPeriod).
+	gridOffset time.Duration
 
 	mu          sync.Mutex
 	entries     map[*watchEntry]struct{}
@@ -82,12 +85,17 @@ const (
 // after it was queued. Queues of workers with recent tasks are looked at
 // every interval, always.
 //
-// Cold queues are looked at on a grid of their period (multiples of it in
-// clock time), so that all of a runner's cold queues are named in the same
-// requests: one request per period for all of them, not one per poll
-// interval for a tenth of them each. The first fleet run with the cold rate
-// had them keep the phases their workers started in, and made about 8
-// requests a second per process where 2 were meant.
+// Cold queues are looked at on a grid of their period (its multiples in
+// clock time, shifted by the runner's own random offset), so that all of a
+// runner's cold queues are named in the same requests: one request per
+// period for all of them, not one per poll interval for a tenth of them
+// each. The first fleet run with the cold rate had them keep the phases
+// their workers started in, and made about 8 requests a second per process
+// where 2 were meant. The offset keeps the processes of a fleet out of step:
+// with one grid for all, 50 processes looked at a cold queue at the same
+// instants, once a second, where at random phases one of them looks every
+// 20 ms or so, and the busy type's pickup p90, cold when its trickle began,
+// went from 35 to 95-120 ms.
 const (
 	coldChecksPerInterval = 5
 	coldCheckMax          = time.Second
@@ -125,15 +133,18 @@ type queueSizer interface {
 
 func newQueueWatcher(api queueSizer, clock clockSource, log logrus.FieldLogger) *queueWatcher {
 	return &queueWatcher{
-		api:     api,
-		clock:   clock,
-		log:     log,
-		errs:    newErrLogLimiter("worker: queue-size checks failing", errorLogInterval, clock),
-		entries: map[*watchEntry]struct{}{},
-		quiet:   map[string]quietMark{},
-		checked: map[string]time.Time{},
-		seen:    map[string]int{},
-		kick:    make(chan struct{}, 1),
+		api:   api,
+		clock: clock,
+		log:   log,
+		errs:  newErrLogLimiter("worker: queue-size checks failing", errorLogInterval, clock),
+		// Any phase: coldPeriod's values divide coldCheckMax or exceed it
+		// only when the poll interval does.
+		gridOffset: time.Duration(rand.Int64N(int64(coldCheckMax))),
+		entries:    map[*watchEntry]struct{}{},
+		quiet:      map[string]quietMark{},
+		checked:    map[string]time.Time{},
+		seen:       map[string]int{},
+		kick:       make(chan struct{}, 1),
 	}
 }
 
@@ -170,7 +181,7 @@ func (w *queueWatcher) wait(ctx context.Context, queue string, interval time.Dur
 	e := &watchEntry{queue: queue, interval: interval, lastTask: lastTask, woken: make(chan int, 1)}
 	w.entries[e] = struct{}{}
 	now := w.clock.Now()
-	e.due = e.nextDue(last, now, w.coldLocked(now))
+	e.due = e.nextDue(last, now, w.coldLocked(now), w.gridOffset)
 	w.mu.Unlock()
 	w.poke()
 	defer func() {
@@ -220,13 +231,14 @@ func (w *queueWatcher) coldPeriodWith(interval time.Duration) time.Duration {
 
 // nextDue is when e's queue is next looked at, after a look at from, while
 // cold entries are watched: one interval later, or for a cold worker at
-// the first point of its cold period's grid after from (see coldPeriod).
-func (e *watchEntry) nextDue(from, now time.Time, cold int) time.Time {
+// the first point after from of its cold period's grid, shifted by offset
+// (see coldPeriod).
+func (e *watchEntry) nextDue(from, now time.Time, cold int, offset time.Duration) time.Time {
 	if !e.coldAt(now) {
 		return from.Add(e.interval)
 	}
 	d := coldPeriod(e.interval, cold)
-	return from.Add(d).Truncate(d)
+	return from.Add(d - offset).Truncate(d).Add(offset)
 }
 
 // poke makes the watcher look at its entries again.
@@ -371,7 +383,7 @@ func (w *queueWatcher) check(ctx context.Context) {
 		if e.due.After(now.Add(e.interval / 2)) {
 			continue
 		}
-		e.due = e.nextDue(now, now, cold)
+		e.due = e.nextDue(now, now, cold, w.gridOffset)
 		if _, seen := due[e.queue]; !seen {
 			names = append(names, e.queue)
 			w.checked[e.queue] = now

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -61,6 +62,68 @@ func TestWatcherSharesOneRequestPerIntervalAcrossPhases(t *testing.T) {
 		}
 		if got < int64(watchFor/interval)/2 {
 			t.Fatalf("only %d queue-size requests in %v: the watcher stopped checking", got, watchFor)
+		}
+	})
+}
+
+// lastLookSizer records when it was last asked for queue sizes.
+type lastLookSizer struct {
+	mu   sync.Mutex
+	last time.Time
+}
+
+func (f *lastLookSizer) queueSizes(_ context.Context, queues []string) (map[string]int, error) {
+	f.mu.Lock()
+	f.last = time.Now()
+	f.mu.Unlock()
+	out := map[string]int{}
+	for _, q := range queues {
+		out[q] = 0
+	}
+	return out, nil
+}
+
+// The processes of a fleet must not look at their cold queues in step: with
+// one clock-time grid for all, 50 processes started together looked at a
+// cold queue at the same instants once a second, so a task for it waited
+// for that instant however many processes there were. Each runner's grid
+// has its own offset.
+func TestRunnersOfAFleetLookAtColdQueuesOutOfStep(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const runners = 20
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		sizers := make([]*lastLookSizer, runners)
+		start := time.Now()
+		for i := range runners {
+			sizers[i] = &lastLookSizer{}
+			w := newQueueWatcher(sizers[i], systemClock{}, quietLogger())
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				w.run(ctx)
+			}()
+			go func() {
+				defer wg.Done()
+				// 50 cold queues (no task yet), last polled at start.
+				for q := range 50 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						_, _ = w.wait(ctx, fmt.Sprintf("q%02d", q), 100*time.Millisecond, time.Time{}, start, nil)
+					}()
+				}
+			}()
+		}
+		time.Sleep(5500 * time.Millisecond) // in step with the grid of each
+		cancel()
+		wg.Wait()
+		phases := map[time.Duration]bool{}
+		for _, s := range sizers {
+			phases[s.last.Sub(start)%coldCheckMax/(100*time.Millisecond)] = true
+		}
+		if len(phases) < 4 {
+			t.Fatalf("%d runners looked at their cold queues in %d phases of 100 ms, want them spread over the second", runners, len(phases))
 		}
 	})
 }
