@@ -10,12 +10,16 @@ import (
 	"time"
 )
 
-// countingSizer answers every queue-size request with empty queues and
-// counts the requests.
-type countingSizer struct{ requests atomic.Int64 }
+// countingSizer answers every queue-size request with empty queues, counts
+// the requests and keeps the time of the last.
+type countingSizer struct {
+	requests atomic.Int64
+	last     atomic.Int64 // unix nanoseconds
+}
 
 func (c *countingSizer) queueSizes(_ context.Context, queues []string) (map[string]int, error) {
 	c.requests.Add(1)
+	c.last.Store(time.Now().UnixNano())
 	out := map[string]int{}
 	for _, q := range queues {
 		out[q] = 0
@@ -66,23 +70,6 @@ func TestWatcherSharesOneRequestPerIntervalAcrossPhases(t *testing.T) {
 	})
 }
 
-// lastLookSizer records when it was last asked for queue sizes.
-type lastLookSizer struct {
-	mu   sync.Mutex
-	last time.Time
-}
-
-func (f *lastLookSizer) queueSizes(_ context.Context, queues []string) (map[string]int, error) {
-	f.mu.Lock()
-	f.last = time.Now()
-	f.mu.Unlock()
-	out := map[string]int{}
-	for _, q := range queues {
-		out[q] = 0
-	}
-	return out, nil
-}
-
 // The processes of a fleet must not look at their cold queues in step: with
 // one clock-time grid for all, 50 processes started together looked at a
 // cold queue at the same instants once a second, so a task for it waited
@@ -93,10 +80,10 @@ func TestRunnersOfAFleetLookAtColdQueuesOutOfStep(t *testing.T) {
 		const runners = 20
 		ctx, cancel := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
-		sizers := make([]*lastLookSizer, runners)
+		sizers := make([]*countingSizer, runners)
 		start := time.Now()
 		for i := range runners {
-			sizers[i] = &lastLookSizer{}
+			sizers[i] = &countingSizer{}
 			w := newQueueWatcher(sizers[i], systemClock{}, quietLogger())
 			wg.Add(2)
 			go func() {
@@ -120,7 +107,7 @@ func TestRunnersOfAFleetLookAtColdQueuesOutOfStep(t *testing.T) {
 		wg.Wait()
 		phases := map[time.Duration]bool{}
 		for _, s := range sizers {
-			phases[s.last.Sub(start)%coldCheckMax/(100*time.Millisecond)] = true
+			phases[time.Unix(0, s.last.Load()).Sub(start)%coldCheckMax/(100*time.Millisecond)] = true
 		}
 		if len(phases) < 4 {
 			t.Fatalf("%d runners looked at their cold queues in %d phases of 100 ms, want them spread over the second", runners, len(phases))
