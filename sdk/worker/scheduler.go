@@ -107,6 +107,14 @@ const (
 	wokeNeeded = 3
 )
 
+// isCold reports whether a worker whose polls last brought tasks at
+// lastTask (zero: never) is cold at now: no task within trafficRecent.
+// Cold workers take no permit from others, share one, and are watched at
+// the cold rate (watcher.go, coldPeriod).
+func isCold(lastTask, now time.Time) bool {
+	return lastTask.IsZero() || now.Sub(lastTask) > trafficRecent
+}
+
 func newScheduler(clock clockSource, max int) *scheduler {
 	return &scheduler{
 		clock:    clock,
@@ -146,8 +154,8 @@ func (s *scheduler) acquire(w *workerState) bool {
 		s.releaseLocked(w)
 		return false
 	}
-	mine, ok := s.lastTask[w]
-	hot := ok && s.clock.Now().Sub(mine) <= trafficRecent
+	mine := s.lastTask[w]
+	hot := !isCold(mine, s.clock.Now())
 	if len(s.holders) < s.max {
 		// Types without recent tasks share one permit: a process with
 		// many task types that never get one would otherwise give every
@@ -198,7 +206,7 @@ func (s *scheduler) lastTaskOf(w *workerState) time.Time {
 func (s *scheduler) coldHoldersLocked() int {
 	n, now := 0, s.clock.Now()
 	for h := range s.holders {
-		if last, ok := s.lastTask[h]; !ok || now.Sub(last) > trafficRecent {
+		if isCold(s.lastTask[h], now) {
 			n++
 		}
 	}

@@ -339,11 +339,7 @@ func TestProcessWithManyIdleTypesLooksAtFewQueuesPerInterval(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := setup(t, WithMaxHeldPolls(0)) // idle workers watch, as on 3.21
 		const types = 50
-		for i := range types {
-			if err := b.r.Start(fmt.Sprintf("idle%02d", i), echo); err != nil {
-				t.Fatal(err)
-			}
-		}
+		startIdle(t, b, "idle%02d", types, 0)
 		time.Sleep(5 * time.Second)
 		synctest.Wait()
 		const window = 10 * time.Second
@@ -396,11 +392,7 @@ func TestFewIdleTypesAreStillLookedAtEveryInterval(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := setup(t, WithMaxHeldPolls(0))
 		const types = 5
-		for i := range types {
-			if err := b.r.Start(fmt.Sprintf("few%d", i), echo); err != nil {
-				t.Fatal(err)
-			}
-		}
+		startIdle(t, b, "few%d", types, 0)
 		time.Sleep(2 * time.Minute)
 		synctest.Wait()
 		at := time.Now()
@@ -444,12 +436,7 @@ func TestColdQueuesShareOneRequestPerColdPeriod(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := setup(t, WithMaxHeldPolls(0))
 		const types = 50
-		for i := range types {
-			if err := b.r.Start(fmt.Sprintf("idle%02d", i), echo); err != nil {
-				t.Fatal(err)
-			}
-			time.Sleep(7 * time.Millisecond) // each its own phase
-		}
+		startIdle(t, b, "idle%02d", types, 7*time.Millisecond) // each its own phase
 		time.Sleep(5 * time.Second)
 		synctest.Wait()
 		const window = 10 * time.Second
@@ -461,4 +448,16 @@ func TestColdQueuesShareOneRequestPerColdPeriod(t *testing.T) {
 			t.Fatalf("%d queue-size requests in %v for %d cold types, want at most %d (one per %v)", got, window, types, most, period)
 		}
 	})
+}
+
+// startIdle starts n echo workers named by format (with their index), gap
+// apart.
+func startIdle(t *testing.T, b *bundle, format string, n int, gap time.Duration) {
+	t.Helper()
+	for i := range n {
+		if err := b.r.Start(fmt.Sprintf(format, i), echo); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(gap)
+	}
 }

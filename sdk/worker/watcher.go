@@ -137,8 +137,8 @@ func newQueueWatcher(api queueSizer, clock clockSource, log logrus.FieldLogger) 
 		clock: clock,
 		log:   log,
 		errs:  newErrLogLimiter("worker: queue-size checks failing", errorLogInterval, clock),
-		// Any phase: coldPeriod's values divide coldCheckMax or exceed it
-		// only when the poll interval does.
+		// A phase anywhere within the longest cold period at the default
+		// interval; nextDue takes it modulo the period in use.
 		gridOffset: time.Duration(rand.Int64N(int64(coldCheckMax))),
 		entries:    map[*watchEntry]struct{}{},
 		quiet:      map[string]quietMark{},
@@ -180,8 +180,11 @@ func (w *queueWatcher) wait(ctx context.Context, queue string, interval time.Dur
 	}
 	e := &watchEntry{queue: queue, interval: interval, lastTask: lastTask, woken: make(chan int, 1)}
 	w.entries[e] = struct{}{}
-	now := w.clock.Now()
-	e.due = e.nextDue(last, now, w.coldLocked(now), w.gridOffset)
+	now, cold := w.clock.Now(), 0
+	if e.coldAt(now) {
+		cold = w.coldLocked(now) // only a cold entry's period depends on it
+	}
+	e.due = e.nextDue(last, now, cold, w.gridOffset)
 	w.mu.Unlock()
 	w.poke()
 	defer func() {
@@ -197,12 +200,6 @@ func (w *queueWatcher) wait(ctx context.Context, queue string, interval time.Dur
 	case <-ctx.Done():
 		return false, 0
 	}
-}
-
-// isCold reports whether a worker whose polls last brought tasks at
-// lastTask (zero: never) is cold at now: no task within trafficRecent.
-func isCold(lastTask, now time.Time) bool {
-	return lastTask.IsZero() || now.Sub(lastTask) > trafficRecent
 }
 
 // coldAt reports whether e's worker is cold at now.
