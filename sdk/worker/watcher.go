@@ -117,7 +117,9 @@ type watchEntry struct {
 }
 
 // quietMark: the worker found nothing with size tasks queued; ignore the
-// queue until it grows or until passes.
+// queue until it grows, until passes, or a check finds it empty (then the
+// tasks not yet due are gone, and what found nothing was another process
+// taking the task first).
 type quietMark struct {
 	size  int
 	until time.Time
@@ -437,6 +439,7 @@ func (w *queueWatcher) check(ctx context.Context) {
 				continue
 			}
 			if n <= 0 {
+				delete(w.quiet, q)
 				continue
 			}
 			if m, ok := w.quiet[q]; ok && n <= m.size {

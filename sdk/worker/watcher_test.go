@@ -114,3 +114,60 @@ func TestRunnersOfAFleetLookAtColdQueuesOutOfStep(t *testing.T) {
 		}
 	})
 }
+
+// setSizer answers queue-size requests with the sizes it was last given.
+type setSizer struct {
+	mu    sync.Mutex
+	sizes map[string]int
+}
+
+func (s *setSizer) set(q string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sizes[q] = n
+}
+
+func (s *setSizer) queueSizes(_ context.Context, queues []string) (map[string]int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]int{}
+	for _, q := range queues {
+		out[q] = s.sizes[q]
+	}
+	return out, nil
+}
+
+// Issue 23, fleets: several processes watch one queue; the one that polls
+// first takes the task and the others find nothing, which the watcher took
+// for a task not yet due and ignored the queue for a second unless it grew.
+// So every process that lost a race was deaf to the next task for up to a
+// second. A queue seen empty since has no such task: the next one wakes the
+// worker at the next check.
+func TestWatchedQueueIsHeardAgainAfterAnotherProcessTookItsTask(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const interval = 100 * time.Millisecond
+		api := &setSizer{sizes: map[string]int{}}
+		w := newQueueWatcher(api, systemClock{}, quietLogger())
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go w.run(ctx)
+		api.set("q", 1) // a task another process will take
+		if woken, n := w.wait(ctx, "q", interval, time.Now(), time.Now(), nil); !woken || n != 1 {
+			t.Fatalf("not woken for a queued task: %v %d", woken, n)
+		}
+		w.falseWake("q", 1) // the other process polled first
+		api.set("q", 0)
+		woke := make(chan time.Time, 1)
+		go func() { // the worker watches again, as a poller does
+			if woken, _ := w.wait(ctx, "q", interval, time.Now(), time.Now(), nil); woken {
+				woke <- time.Now()
+			}
+		}()
+		time.Sleep(3 * interval)
+		api.set("q", 1) // the next task
+		at := time.Now()
+		if d := (<-woke).Sub(at); d > 2*interval {
+			t.Fatalf("woken %v after the next task was queued, want within an interval or two", d)
+		}
+	})
+}
