@@ -187,6 +187,7 @@ func (p *poller) run(ctx context.Context) {
 		}
 		p.setState(statePolling)
 		w.settingsMu.Unlock()
+		prevEnd := p.lastPollEnd
 		tasks, traces, elapsed, err := p.poll(ctx, count, timeout)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -207,8 +208,9 @@ func (p *poller) run(ctx context.Context) {
 		} else {
 			w.fullPoll.Store(0)
 		}
-		prevHeldEmpty := p.strategy.observe(timeout > 0, elapsed, tasks)
-		switch p.sched.polled(w, timeout > 0, elapsed, prevHeldEmpty, tasks) {
+		facts := pollFacts{held: timeout > 0, elapsed: elapsed, prevEnded: p.lastPollEnd.Sub(prevEnd)}
+		facts.prevHeldEmpty = p.strategy.observe(facts.held, elapsed, tasks)
+		switch p.sched.polled(w, facts, tasks) {
 		case newsWakes:
 			w.log.WithField("pollTimeout", pollTimeoutDefault).Info("worker: server answers held polls as soon as a task is queued; idle polls now wait up to the long timeout")
 		case newsWakesUndone:

@@ -22,24 +22,31 @@ import (
 //     such types share one free permit, so that a process with many task
 //     types that never get a task holds at most one poll for them.
 //   - Held polls are given up where they do not pay: every task queued
-//     while a poll of this runner was held is a sample, fast when the server
-//     handed it over within neverWakeMin of queueing it, slow when it let
-//     the poll end without it or answered later than that. Once slow
-//     samples number slowNeeded among the last sampleWindow, no worker
-//     holds a poll any more (unless its user
-//     chose the timeout): idle workers are watched, which costs the server
-//     one request per poll interval for all of them and picks a task up
-//     within an interval. Two kinds of server end there:
+//     while a poll of this runner was held is a sample. It is fast when the
+//     server handed it over within neverWakeMin of queueing it, slow when it
+//     let the poll end without it and handed it to a later poll, or answered
+//     later than that, and passed over when the held poll ended without it
+//     but the next poll took it within neverWakeMin. Once slow samples
+//     number slowNeeded among the last sampleWindow, or passedNeeded samples
+//     in a row are slow or passed over, no worker holds a poll any more
+//     (unless its user chose the timeout): idle workers are watched, which
+//     costs the server one request per poll interval for all of them and
+//     picks a task up within an interval. Two kinds of server end there:
 //     Conductor 3.21 with Redis queues, which never wakes a held poll for
-//     one task (every sample slow), and several 3.32 nodes behind a load
-//     balancer, where a node wakes at once for a task queued through it but
-//     sees one queued through another node only at its next look at the
-//     shared store, up to a second later (about half the samples slow;
+//     one task (no sample is ever fast), and several 3.32 nodes behind a
+//     load balancer, where a node wakes at once for a task queued through
+//     it but sees one queued through another node only at its next look at
+//     the shared store, up to a second later (about half the samples slow;
 //     measured on two 3.32.3 nodes on one Redis, isolated tasks: pickup
 //     p50/p90 329/577 ms with 5 s held polls, 99/252 ms probing, 61/103 ms
 //     watched, 46/94 ms for a loop polling every interval). A single 3.32
-//     node wakes within 100 ms (SQLite's step) or at once (Redis): its
-//     samples are fast, and a slow one under load is outweighed.
+//     node wakes within 100 ms (SQLite's step, whose last look comes after
+//     the timeout, so no task is passed over) or at once (Redis): its
+//     samples are fast, and a slow one under load is outweighed. Passed-over
+//     samples are what a fleet teaches on 3.21: the process that gets a task
+//     is the one whose held poll ends first after it was queued, so the task
+//     has hardly waited (seen on 3.21.14 with 5 processes: about 1 task in
+//     100 waited long enough to be slow, so fleets kept probing).
 type scheduler struct {
 	clock clockSource
 	max   int
@@ -51,9 +58,11 @@ type scheduler struct {
 	// waiting is the worker that took a permit away and waits for it.
 	waiting map[*workerState]bool
 	// samples are the last sampleWindow tasks queued while a poll was
-	// held: true when the server was slow to hand one over (see polled).
-	// Once enough are slow, neverWakes: held polls do not pay here.
-	samples    []bool
+	// held (see polled); passed counts the samples since the last fast one.
+	// Once enough are slow, or passed reaches passedNeeded, neverWakes:
+	// held polls do not pay here.
+	samples    []sampleKind
+	passed     int
 	neverWakes bool
 	// woke counts fast answers in a row (since the last slow sample) to
 	// held polls, each with a task queued wokeAfter or more into the poll:
@@ -61,6 +70,15 @@ type scheduler struct {
 	// holders hold for pollTimeoutDefault.
 	woke int
 }
+
+// sampleKind is how a server treated one task queued during a held poll.
+type sampleKind int
+
+const (
+	sampleFast   sampleKind = iota // handed over within neverWakeMin
+	sampleSlow                     // handed over neverWakeMin or more after it was queued, a held poll letting it pass
+	samplePassed                   // a held poll ended without it; the next poll took it soon after
+)
 
 // heldPollNews is what one poll's answer settled about the server.
 type heldPollNews int
@@ -92,6 +110,21 @@ const (
 	// among eight.
 	slowNeeded   = 2
 	sampleWindow = 8
+
+	// passedNeeded samples in a row that are not fast end held polls too.
+	// On 3.21 every sample is slow or passed over, and in a fleet most are
+	// passed over; a single 3.32 node, and a cluster about half the time,
+	// hands a task queued during a held poll to that poll, which starts the
+	// count again. Four: a process alone on 3.21 learns it from its first
+	// five or so tasks, and one in a fleet of five from about twenty-five
+	// of the fleet's.
+	passedNeeded = 4
+
+	// endedEarly is how long before a held poll's answer reached the
+	// worker a task must have been queued to count as let pass by it: the
+	// server ended the poll before its answer arrived, and a task queued in
+	// between was never the poll's to take.
+	endedEarly = 5 * time.Millisecond
 
 	// wokeAfter is how long a held poll must have been out when its task
 	// was queued for a fast answer to count towards the proof that the
@@ -245,12 +278,22 @@ func (s *scheduler) gone(w *workerState) {
 	delete(s.waiting, w)
 }
 
+// pollFacts is what the poller knows of one poll when it asks the scheduler
+// what its answer teaches.
+type pollFacts struct {
+	held    bool          // the poll had a timeout
+	elapsed time.Duration // from sending it to its answer
+	// prevHeldEmpty is the previous poll's duration when it was held and
+	// came back empty (0 otherwise), and prevEnded how long before this
+	// poll's answer it ended.
+	prevHeldEmpty, prevEnded time.Duration
+}
+
 // polled records what a poll of w brought: its traffic, and how the server
-// treated tasks queued while a poll was held: this poll's (held: it had
-// timeout > 0 and took elapsed), and the previous one's when it was held and
-// came back empty (prevHeldEmpty: its duration). It returns what this answer
+// treated tasks queued while a poll was held: this poll's, and the previous
+// one's when it was held and came back empty. It returns what this answer
 // settled about the server, for the poller to log.
-func (s *scheduler) polled(w *workerState, held bool, elapsed, prevHeldEmpty time.Duration, tasks []model.Task) heldPollNews {
+func (s *scheduler) polled(w *workerState, p pollFacts, tasks []model.Task) heldPollNews {
 	if len(tasks) == 0 {
 		return newsNone
 	}
@@ -266,18 +309,24 @@ func (s *scheduler) polled(w *workerState, held bool, elapsed, prevHeldEmpty tim
 			continue
 		}
 		switch {
-		case held && elapsed-wait >= arrivedLate:
+		case p.held && p.elapsed-wait >= arrivedLate:
 			// Queued after this poll reached the server: fast if it was
 			// handed over within the step of a server that wakes.
 			if wait < neverWakeMin {
-				return s.fast(elapsed-wait >= wokeAfter)
+				return s.fast(p.elapsed-wait >= wokeAfter)
 			}
-			return s.slow()
-		case prevHeldEmpty > 0 && wait >= neverWakeMin && wait <= prevHeldEmpty-arrivedLate:
+			return s.record(sampleSlow)
+		case p.prevHeldEmpty > 0 && wait >= p.prevEnded+endedEarly && wait <= p.prevHeldEmpty+p.prevEnded-p.elapsed-arrivedLate:
 			// Queued after the previous held poll reached the server and
-			// long enough before it ended that a waking server would have
-			// answered it: let pass.
-			return s.slow()
+			// before it ended (the server handed the task over between
+			// this poll's sending and its answer, so it waited at least
+			// the time since that poll's answer): the server let it pass.
+			// Slow if it was queued long enough before the end that a
+			// waking server would have answered.
+			if wait-p.prevEnded >= neverWakeMin {
+				return s.record(sampleSlow)
+			}
+			return s.record(samplePassed)
 		}
 	}
 	return newsNone
@@ -287,7 +336,7 @@ func (s *scheduler) polled(w *workerState, held bool, elapsed, prevHeldEmpty tim
 // proof says whether it was queued late enough into the poll to count
 // towards wokeNeeded.
 func (s *scheduler) fast(proof bool) heldPollNews {
-	s.sample(false)
+	s.sample(sampleFast)
 	if !proof {
 		return newsNone
 	}
@@ -298,18 +347,21 @@ func (s *scheduler) fast(proof bool) heldPollNews {
 	return newsNone
 }
 
-// slow records a task that a held poll let pass or handed over late.
-func (s *scheduler) slow() heldPollNews {
-	s.sample(true)
-	undone := s.woke >= wokeNeeded
-	s.woke = 0
-	n := 0
+// record adds a sample that is not fast: a task that a held poll let pass or
+// handed over late.
+func (s *scheduler) record(k sampleKind) heldPollNews {
+	s.sample(k)
+	undone := k == sampleSlow && s.woke >= wokeNeeded
+	if k == sampleSlow {
+		s.woke = 0
+	}
+	slow := 0
 	for _, v := range s.samples {
-		if v {
-			n++
+		if v == sampleSlow {
+			slow++
 		}
 	}
-	if n >= slowNeeded {
+	if slow >= slowNeeded || s.passed >= passedNeeded {
 		s.neverWakes = true
 		return newsNeverWakes
 	}
@@ -320,8 +372,13 @@ func (s *scheduler) slow() heldPollNews {
 }
 
 // sample adds one observation of a task queued during a held poll.
-func (s *scheduler) sample(slow bool) {
-	s.samples = append(s.samples, slow)
+func (s *scheduler) sample(k sampleKind) {
+	if k == sampleFast {
+		s.passed = 0
+	} else {
+		s.passed++
+	}
+	s.samples = append(s.samples, k)
 	if len(s.samples) > sampleWindow {
 		s.samples = s.samples[1:]
 	}

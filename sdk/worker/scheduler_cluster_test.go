@@ -1,10 +1,13 @@
 package worker
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/baton-go/baton/sdk/model"
 )
 
 // Issue 23, cluster: behind a round-robin balancer, a 3.32.3 node wakes a
@@ -102,6 +105,59 @@ func TestTypesWithoutTrafficShareOnePermit(t *testing.T) {
 		b.f.mu.Unlock()
 		if peak != 1 {
 			t.Fatalf("%d held polls at once from 10 types that never had a task, want 1", peak)
+		}
+	})
+}
+
+// Issue 23 point 3, fleets on 3.21: each process of a fleet learns that the
+// server never wakes a held poll. In a fleet the task goes to the process
+// whose probe ends first after it was queued, so it has hardly waited; the
+// runners waited for tasks that sat 150 ms in a held poll, about 1 in 100
+// with five processes (bench-fleet on 3.21.14), and kept probing: pickup
+// p50 53 ms against the official SDK's 49. A task that a held poll let pass
+// and the next poll took is evidence too.
+func TestFleetLearnsThatHeldPollsNeverWake(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const procs, tasks = 5, 60
+		f := newFake()
+		f.mode = fakeHold
+		runners := make([]*TaskRunner, procs)
+		for i := range runners {
+			time.Sleep(47 * time.Millisecond) // processes start apart
+			runners[i] = newRunner(f, WithLogger(quietLogger()), WithWorkerID(fmt.Sprintf("proc-%d", i)))
+			// Handlers take a few milliseconds, different for each task, so
+			// that the processes drift out of step as real ones do.
+			if err := runners[i].Start("busy", func(_ context.Context, tk *model.Task) (interface{}, error) {
+				n := 0
+				for _, c := range tk.TaskId {
+					n += int(c)
+				}
+				time.Sleep(time.Duration(1+n%9) * time.Millisecond)
+				return nil, nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		defer func() {
+			for _, r := range runners {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				_ = r.Shutdown(ctx)
+				cancel()
+				r.WaitWorkers()
+			}
+		}()
+		time.Sleep(2 * time.Second)
+		for i := range tasks {
+			time.Sleep(time.Duration(200+(i*37)%100) * time.Millisecond) // 4 a second over the fleet
+			f.push("", makeTasks("busy", fmt.Sprint("t", i), 1)...)
+			waitFor(t, time.Minute, "pickup", func() bool { return f.updatedCount() == i+1 })
+		}
+		synctest.Wait()
+		for i, r := range runners {
+			if w := r.Workers()[0]; w.IdleWait != "watch" {
+				t.Errorf("process %d of %d still waits %q after the fleet picked up %d tasks from a server that never wakes a held poll, want watch",
+					i, procs, w.IdleWait, tasks)
+			}
 		}
 	})
 }

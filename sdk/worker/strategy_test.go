@@ -55,29 +55,35 @@ func TestStrategyIdleWait(t *testing.T) {
 func TestSchedulerReadsHeldPollAnswers(t *testing.T) {
 	const probe = 250 * time.Millisecond
 	cases := []struct {
-		name          string
-		held          bool
-		elapsed       time.Duration
-		prevHeldEmpty time.Duration
-		task          model.Task
-		want          string // "", "fast", "proof" (fast and counts to wokeNeeded) or "slow"
+		name string
+		held bool
+		// elapsed is the poll's round trip; prevHeldEmpty the previous
+		// poll's when it was held and empty, prevEnded how long before
+		// this answer it ended.
+		elapsed, prevHeldEmpty, prevEnded time.Duration
+		task                              model.Task
+		want                              string // "", "fast", "proof" (fast and counts to wokeNeeded), "slow" or "passed"
 	}{
-		{"queued before the poll (answered at once)", true, 5 * time.Millisecond, 0, queuedTask(3 * time.Millisecond), ""},
-		{"queued before the poll reached a loaded server", true, 300 * time.Millisecond, 0, queuedTask(290 * time.Millisecond), ""},
-		{"queued during the poll, handed over within SQLite's step", true, 190 * time.Millisecond, 0, queuedTask(80 * time.Millisecond), "proof"},
-		{"queued just after the poll arrived, handed over at once", true, 60 * time.Millisecond, 0, queuedTask(2 * time.Millisecond), "fast"},
-		{"queued during the poll, handed over a second late (another node)", true, 1040 * time.Millisecond, 0, queuedTask(700 * time.Millisecond), "slow"},
-		{"let pass by the previous held poll (3.21)", true, 3 * time.Millisecond, probe, queuedTask(180 * time.Millisecond), "slow"},
-		{"queued at the very end of the previous held poll", false, 3 * time.Millisecond, probe, queuedTask(230 * time.Millisecond), ""},
-		{"a task handed out before (callback)", true, 200 * time.Millisecond, 0, model.Task{PollCount: 2, ScheduledTime: 1, StartTime: 2}, ""},
+		{"queued before the poll (answered at once)", true, 5 * time.Millisecond, 0, 0, queuedTask(3 * time.Millisecond), ""},
+		{"queued before the poll reached a loaded server", true, 300 * time.Millisecond, 0, 0, queuedTask(290 * time.Millisecond), ""},
+		{"queued during the poll, handed over within SQLite's step", true, 190 * time.Millisecond, 0, 0, queuedTask(80 * time.Millisecond), "proof"},
+		{"queued just after the poll arrived, handed over at once", true, 60 * time.Millisecond, 0, 0, queuedTask(2 * time.Millisecond), "fast"},
+		{"queued during the poll, handed over a second late (another node)", true, 1040 * time.Millisecond, 0, 0, queuedTask(700 * time.Millisecond), "slow"},
+		{"let pass by the previous held poll (3.21)", true, 3 * time.Millisecond, probe, 4 * time.Millisecond, queuedTask(180 * time.Millisecond), "slow"},
+		{"queued late in the previous held poll, taken by the next (3.21 in a fleet)", true, 3 * time.Millisecond, probe, 4 * time.Millisecond, queuedTask(60 * time.Millisecond), "passed"},
+		{"queued before the previous held poll reached the server", false, 3 * time.Millisecond, probe, 4 * time.Millisecond, queuedTask(230 * time.Millisecond), ""},
+		{"queued after the previous held poll ended (the worker was watched since)", true, 3 * time.Millisecond, probe, 400 * time.Millisecond, queuedTask(180 * time.Millisecond), ""},
+		{"a task handed out before (callback)", true, 200 * time.Millisecond, 0, 0, model.Task{PollCount: 2, ScheduledTime: 1, StartTime: 2}, ""},
 	}
 	for _, c := range cases {
 		s := newScheduler(systemClock{}, 4)
-		s.polled(&workerState{}, c.held, c.elapsed, c.prevHeldEmpty, []model.Task{c.task})
+		s.polled(&workerState{}, pollFacts{held: c.held, elapsed: c.elapsed, prevHeldEmpty: c.prevHeldEmpty, prevEnded: c.prevEnded}, []model.Task{c.task})
 		got := ""
 		switch {
-		case len(s.samples) == 1 && s.samples[0]:
+		case len(s.samples) == 1 && s.samples[0] == sampleSlow:
 			got = "slow"
+		case len(s.samples) == 1 && s.samples[0] == samplePassed:
+			got = "passed"
 		case len(s.samples) == 1 && s.woke == 1:
 			got = "proof"
 		case len(s.samples) == 1:
@@ -90,32 +96,54 @@ func TestSchedulerReadsHeldPollAnswers(t *testing.T) {
 }
 
 // wokeNeeded fast answers in a row prove that held polls wake; one slow
-// answer undoes it; slowNeeded slow ones among sampleWindow end held polls.
+// answer undoes it; slowNeeded slow ones among sampleWindow end held polls,
+// and so do passedNeeded in a row that are not fast.
 func TestSchedulerVerdicts(t *testing.T) {
 	w := &workerState{}
 	fast := []model.Task{queuedTask(20 * time.Millisecond)}
 	slow := []model.Task{queuedTask(700 * time.Millisecond)}
+	held := func(elapsed time.Duration) pollFacts { return pollFacts{held: true, elapsed: elapsed} }
 	s := newScheduler(systemClock{}, 4)
 	for i := 1; i < wokeNeeded; i++ {
-		if news := s.polled(w, true, 200*time.Millisecond, 0, fast); news != newsNone || s.wakesProven() {
+		if news := s.polled(w, held(200*time.Millisecond), fast); news != newsNone || s.wakesProven() {
 			t.Fatalf("after %d fast answers: %v, proven %v", i, news, s.wakesProven())
 		}
 	}
-	if news := s.polled(w, true, 200*time.Millisecond, 0, fast); news != newsWakes || !s.wakesProven() {
+	if news := s.polled(w, held(200*time.Millisecond), fast); news != newsWakes || !s.wakesProven() {
 		t.Fatalf("after %d fast answers: %v, proven %v", wokeNeeded, news, s.wakesProven())
 	}
-	if news := s.polled(w, true, time.Second, 0, slow); news != newsWakesUndone || s.wakesProven() {
+	if news := s.polled(w, held(time.Second), slow); news != newsWakesUndone || s.wakesProven() {
 		t.Fatalf("a slow answer after the proof: %v, proven %v", news, s.wakesProven())
 	}
 	for range sampleWindow - 1 {
-		s.polled(w, true, 200*time.Millisecond, 0, fast)
+		s.polled(w, held(200*time.Millisecond), fast)
 	}
 	// The first slow answer has left the window: one more is not enough.
-	if news := s.polled(w, true, time.Second, 0, slow); news == newsNeverWakes {
+	if news := s.polled(w, held(time.Second), slow); news == newsNeverWakes {
 		t.Fatalf("two slow answers %d samples apart ended held polls", sampleWindow)
 	}
-	if news := s.polled(w, true, time.Second, 0, slow); news != newsNeverWakes || s.holdsUseful() || s.wakesProven() {
+	if news := s.polled(w, held(time.Second), slow); news != newsNeverWakes || s.holdsUseful() || s.wakesProven() {
 		t.Fatalf("two slow answers in a row: %v, holds useful %v", news, s.holdsUseful())
+	}
+
+	// Tasks passed over by held polls and taken soon after by the next
+	// poll: a fast answer in between starts the count again.
+	passed := []model.Task{queuedTask(60 * time.Millisecond)}
+	after := pollFacts{held: true, elapsed: 3 * time.Millisecond, prevHeldEmpty: 250 * time.Millisecond, prevEnded: 4 * time.Millisecond}
+	p := newScheduler(systemClock{}, 4)
+	for i := 1; i < passedNeeded; i++ {
+		if news := p.polled(w, after, passed); news != newsNone {
+			t.Fatalf("after %d passed-over tasks: %v", i, news)
+		}
+	}
+	p.polled(w, held(200*time.Millisecond), fast)
+	for i := 1; i < passedNeeded; i++ {
+		if news := p.polled(w, after, passed); news != newsNone {
+			t.Fatalf("after a fast answer and %d passed-over tasks: %v", i, news)
+		}
+	}
+	if news := p.polled(w, after, passed); news != newsNeverWakes || p.holdsUseful() {
+		t.Fatalf("%d passed-over tasks in a row: %v, holds useful %v", passedNeeded, news, p.holdsUseful())
 	}
 }
 
