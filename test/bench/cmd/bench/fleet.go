@@ -3,7 +3,9 @@ package main
 // Fleet mode (-fleet with -server): what a fleet of worker processes costs a
 // real Conductor server. Each of N processes serves the same 51 task types,
 // batch 1, as replicas of one service would: 50 that never get a task and
-// one busy type that gets a steady trickle of workflows. For each SDK in
+// one busy type that gets a steady trickle of workflows from the moment the
+// processes start (the window measures a fleet that has run a while, as a
+// production fleet has; only workflows started in it count). For each SDK in
 // turn (Baton, the official Go SDK at its defaults), and once with no worker
 // at all, the driver measures over a window:
 //
@@ -268,23 +270,11 @@ func fleetRun(ctx context.Context, s *realServer, fp fleetPlan, contender string
 			}
 		}
 	}
-	if err := sleepCtx(ctx, fp.settle); err != nil {
-		return nil, err
-	}
-	var wcpu0 int64
-	for _, c := range kids {
-		st, err := c.procStats()
-		if err != nil {
-			return nil, err
-		}
-		wcpu0 += st.CPUNanos
-	}
-	p0, _ := scrapeProm(ctx, s.hc, s.base)
-	cpu0 := treeCPU(fp.srvPIDs...)
-	t0 := time.Now()
-
+	// The busy type's workflows start as soon as the processes do, so that
+	// the window measures a fleet that has run a while (a production fleet's
+	// busy type has had tasks); only those started in the window count.
 	var wg sync.WaitGroup
-	// Busy-type starts, steady with a little jitter.
+	settleEnd := time.Now().Add(fp.settle)
 	var starts []float64
 	ids := map[string]time.Time{}
 	if busy != "" {
@@ -293,13 +283,13 @@ func fleetRun(ctx context.Context, s *realServer, fp fleetPlan, contender string
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(round)+21, uint64(n)))
 			gap := time.Duration(float64(time.Second) / fp.rate)
-			for time.Since(t0) < fp.window && ctx.Err() == nil {
+			for time.Until(settleEnd) > -fp.window && ctx.Err() == nil {
 				if sleepCtx(ctx, gap/2+time.Duration(rng.Int64N(int64(gap)))) != nil {
 					return
 				}
 				t := time.Now()
 				id, at, err := s.start(ctx, busy)
-				if err != nil {
+				if err != nil || t.Before(settleEnd) {
 					continue
 				}
 				starts = append(starts, float64(at.Sub(t))/1e6)
@@ -307,6 +297,23 @@ func fleetRun(ctx context.Context, s *realServer, fp fleetPlan, contender string
 			}
 		}()
 	}
+	if err := sleepCtx(ctx, time.Until(settleEnd)); err != nil {
+		wg.Wait()
+		return nil, err
+	}
+	var wcpu0 int64
+	for _, c := range kids {
+		st, err := c.procStats()
+		if err != nil {
+			wg.Wait()
+			return nil, err
+		}
+		wcpu0 += st.CPUNanos
+	}
+	p0, _ := scrapeProm(ctx, s.hc, s.base)
+	cpu0 := treeCPU(fp.srvPIDs...)
+	t0 := time.Now()
+
 	// Busy threads, every 500 ms.
 	var busySmp, activeSmp []float64
 	maxThreads := 0.0
@@ -410,7 +417,7 @@ func fleetReport(rp realPlan, fp fleetPlan, res realResults, cmd string, began t
 	w("- Baton %s; official SDK %s\n", batonRevision(), officialVersion())
 	w("- Command: `%s`\n", cmd)
 	w("- CPUs: %s; server CPU is the JVM's and its store's (/proc utime+stime over the window)\n", rp.pin.describe())
-	w("- Each process: %d idle task types + 1 busy one, batch 1, poll interval %v, SDK defaults otherwise; %.0f busy workflows/s started over the fleet; %v settle, %v window, %d rounds (order alternating), medians of rounds.\n\n",
+	w("- Each process: %d idle task types + 1 busy one, batch 1, poll interval %v, SDK defaults otherwise; %.0f busy workflows/s started over the fleet from the moment the processes start (only those started in the window count); %v settle, %v window, %d rounds (order alternating), medians of rounds.\n\n",
 		fp.idle, fp.interval, fp.rate, fp.settle, fp.window, fp.rounds)
 	rows := []struct {
 		label, key, format string
