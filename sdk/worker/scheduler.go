@@ -58,11 +58,11 @@ type scheduler struct {
 	// waiting is the worker that took a permit away and waits for it.
 	waiting map[*workerState]bool
 	// samples are the last sampleWindow tasks queued while a poll was
-	// held (see polled); passed counts the samples since the last fast one.
-	// Once enough are slow, or passed reaches passedNeeded, neverWakes:
-	// held polls do not pay here.
+	// held (see polled); sinceFast counts the samples since the last fast
+	// one. Once enough are slow, or sinceFast reaches passedNeeded,
+	// neverWakes: held polls do not pay here.
 	samples    []sampleKind
-	passed     int
+	sinceFast  int
 	neverWakes bool
 	// woke counts fast answers in a row (since the last slow sample) to
 	// held polls, each with a task queued wokeAfter or more into the poll:
@@ -76,8 +76,8 @@ type sampleKind int
 
 const (
 	sampleFast   sampleKind = iota // handed over within neverWakeMin
-	sampleSlow                     // handed over neverWakeMin or more after it was queued, a held poll letting it pass
-	samplePassed                   // a held poll ended without it; the next poll took it soon after
+	sampleSlow                     // handed over neverWakeMin or more after it was queued
+	samplePassed                   // a held poll ended without it; the next poll took it within neverWakeMin
 )
 
 // heldPollNews is what one poll's answer settled about the server.
@@ -361,7 +361,7 @@ func (s *scheduler) record(k sampleKind) heldPollNews {
 			slow++
 		}
 	}
-	if slow >= slowNeeded || s.passed >= passedNeeded {
+	if slow >= slowNeeded || s.sinceFast >= passedNeeded {
 		s.neverWakes = true
 		return newsNeverWakes
 	}
@@ -374,9 +374,9 @@ func (s *scheduler) record(k sampleKind) heldPollNews {
 // sample adds one observation of a task queued during a held poll.
 func (s *scheduler) sample(k sampleKind) {
 	if k == sampleFast {
-		s.passed = 0
+		s.sinceFast = 0
 	} else {
-		s.passed++
+		s.sinceFast++
 	}
 	s.samples = append(s.samples, k)
 	if len(s.samples) > sampleWindow {
