@@ -84,7 +84,9 @@
 //     the queue sizes of all of them (GET /tasks/queue/sizes, about a hundred
 //     task types per request) once per poll interval and wakes the workers
 //     whose queue has tasks. A queue whose tasks are not yet due (callbacks)
-//     is checked at most once a second. Each watched queue is checked once
+//     wakes its worker at most once a second, until a check finds it empty
+//     (in a fleet, a worker that finds nothing has mostly been beaten to
+//     the task by another process). Each watched queue is checked once
 //     per poll interval counted from when it was last looked at, whatever
 //     wakes its worker meanwhile. Quiet queues (no task for a minute, or
 //     none since the worker started) are looked at less often when there
