@@ -208,8 +208,7 @@ func (p *poller) run(ctx context.Context) {
 		} else {
 			w.fullPoll.Store(0)
 		}
-		facts := pollFacts{held: timeout > 0, elapsed: elapsed, prevEnded: p.lastPollEnd.Sub(prevEnd)}
-		facts.prevHeldEmpty = p.strategy.observe(facts.held, elapsed, tasks)
+		facts := p.strategy.observe(timeout > 0, elapsed, p.lastPollEnd.Sub(prevEnd), tasks)
 		switch p.sched.polled(w, facts, tasks) {
 		case newsWakes:
 			w.log.WithField("pollTimeout", pollTimeoutDefault).Info("worker: server answers held polls as soon as a task is queued; idle polls now wait up to the long timeout")

@@ -149,15 +149,17 @@ func (s *pollStrategy) heldTimeout(tc timeoutChoice, w idleWait, pollInterval, c
 	return 0
 }
 
-// observe notes a poll's answer, and returns the duration of the previous
-// poll if it was held and came back empty (0 otherwise).
-func (s *pollStrategy) observe(held bool, elapsed time.Duration, tasks []model.Task) (prevHeldEmpty time.Duration) {
-	prevHeldEmpty = s.lastHeldEmpty
+// observe notes a poll's answer and returns what the scheduler needs to
+// judge it: held (timeout > 0) and elapsed describe this poll, sincePrev how
+// long before its answer the previous poll ended; the previous poll's
+// duration is passed on when it was held and came back empty.
+func (s *pollStrategy) observe(held bool, elapsed, sincePrev time.Duration, tasks []model.Task) pollFacts {
+	f := pollFacts{held: held, elapsed: elapsed, prevHeldEmpty: s.lastHeldEmpty, prevEnded: sincePrev}
 	s.lastHeldEmpty = 0
 	if held && len(tasks) == 0 {
 		s.lastHeldEmpty = elapsed
 	}
-	return prevHeldEmpty
+	return f
 }
 
 // queueWait is how long a task sat in the queue before this poll took it, by

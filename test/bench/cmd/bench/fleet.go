@@ -274,6 +274,8 @@ func fleetRun(ctx context.Context, s *realServer, fp fleetPlan, contender string
 	// the window measures a fleet that has run a while (a production fleet's
 	// busy type has had tasks); only those started in the window count.
 	var wg sync.WaitGroup
+	trickle, stopTrickle := context.WithCancel(ctx) // ended early when the run fails before the window
+	defer stopTrickle()
 	settleEnd := time.Now().Add(fp.settle)
 	var starts []float64
 	ids := map[string]time.Time{}
@@ -283,12 +285,12 @@ func fleetRun(ctx context.Context, s *realServer, fp fleetPlan, contender string
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(round)+21, uint64(n)))
 			gap := time.Duration(float64(time.Second) / fp.rate)
-			for time.Until(settleEnd) > -fp.window && ctx.Err() == nil {
-				if sleepCtx(ctx, gap/2+time.Duration(rng.Int64N(int64(gap)))) != nil {
+			for time.Until(settleEnd) > -fp.window && trickle.Err() == nil {
+				if sleepCtx(trickle, gap/2+time.Duration(rng.Int64N(int64(gap)))) != nil {
 					return
 				}
 				t := time.Now()
-				id, at, err := s.start(ctx, busy)
+				id, at, err := s.start(trickle, busy)
 				if err != nil || t.Before(settleEnd) {
 					continue
 				}
@@ -298,6 +300,7 @@ func fleetRun(ctx context.Context, s *realServer, fp fleetPlan, contender string
 		}()
 	}
 	if err := sleepCtx(ctx, time.Until(settleEnd)); err != nil {
+		stopTrickle()
 		wg.Wait()
 		return nil, err
 	}
@@ -305,6 +308,7 @@ func fleetRun(ctx context.Context, s *realServer, fp fleetPlan, contender string
 	for _, c := range kids {
 		st, err := c.procStats()
 		if err != nil {
+			stopTrickle()
 			wg.Wait()
 			return nil, err
 		}
